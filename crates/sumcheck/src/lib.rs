@@ -1,0 +1,27 @@
+//! Bottom layer of the stwo-ml proving stack: multilinear extensions (MLEs) over M31 with
+//! challenges in QM31, the `eq` kernel, canonical (validated) serialisation of field elements,
+//! and the sumcheck protocol.
+//!
+//! Conventions used throughout the workspace:
+//! - A table of `2^n` values is the evaluation of an MLE on `{0,1}^n`. The **first** variable of
+//!   a point is the **most significant** bit of the table index (STWO's `Mle` convention), so a
+//!   row-major `rows x cols` matrix has point `(r_row || r_col)`.
+//! - Sumcheck round polynomials and the driver are STWO's (`prover::lookups::sumcheck`); this
+//!   crate adds fast oracles, a serialisable proof type and a verifier that checks the number of
+//!   rounds and the degree bound it expects, not the ones the proof claims.
+//!
+//! Modules: [`mle`] (eq tables, evaluation, folding), [`felt`] (serde for field elements),
+//! [`proof`] (serialisable round polynomials), [`oracle`] (product oracles), [`verifier`].
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
+pub mod felt;
+pub mod mle;
+pub mod oracle;
+pub mod proof;
+pub mod verifier;
+
+pub use mle::{eq_eval, eq_evals, eval_mle, eval_mle_base, fold_in_place};
+pub use proof::SumcheckProof;
+pub use stwo::core::fields::m31::M31;
+pub use stwo::core::fields::qm31::QM31;
+pub use verifier::{verify, SumcheckError};

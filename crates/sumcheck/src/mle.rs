@@ -1,0 +1,209 @@
+//! Multilinear extensions: `eq` tables, evaluation and folding.
+//!
+//! Index convention: variable 0 is the most significant bit of the table index.
+
+use num_traits::{One, Zero};
+use rayon::prelude::*;
+use stwo::core::fields::m31::M31;
+use stwo::core::fields::qm31::QM31;
+
+/// Tables at least this long are processed in parallel.
+const PAR_THRESHOLD: usize = 1 << 14;
+
+/// `eq(x, y) = prod_i (x_i y_i + (1 - x_i)(1 - y_i))`.
+///
+/// # Panics
+/// Panics if `x` and `y` have different lengths (a caller bug, never user input).
+pub fn eq_eval(x: &[QM31], y: &[QM31]) -> QM31 {
+    assert_eq!(x.len(), y.len(), "eq_eval: points of different dimension");
+    x.iter()
+        .zip(y)
+        .map(|(&a, &b)| a * b + (QM31::one() - a) * (QM31::one() - b))
+        .product()
+}
+
+/// The table `eq(point, b)` for all `b` in `{0,1}^n`, index MSB = variable 0.
+pub fn eq_evals(point: &[QM31]) -> Vec<QM31> {
+    eq_evals_scaled(point, QM31::one())
+}
+
+/// `scale * eq(point, b)` for all `b`.
+pub fn eq_evals_scaled(point: &[QM31], scale: QM31) -> Vec<QM31> {
+    let n = point.len();
+    let mut evals = Vec::with_capacity(1 << n);
+    evals.push(scale);
+    // Each step doubles the table: the new variable becomes the least significant bit,
+    // so after all steps variable 0 is the most significant one.
+    for &r in point {
+        let len = evals.len();
+        if len >= PAR_THRESHOLD {
+            evals = evals
+                .par_iter()
+                .flat_map_iter(|&v| {
+                    let v1 = v * r;
+                    [v - v1, v1]
+                })
+                .collect();
+        } else {
+            evals.resize(2 * len, QM31::zero());
+            for i in (0..len).rev() {
+                let v = evals[i];
+                let v1 = v * r;
+                evals[2 * i] = v - v1;
+                evals[2 * i + 1] = v1;
+            }
+        }
+    }
+    evals
+}
+
+/// Evaluates the MLE of a QM31 table at `point`.
+///
+/// # Panics
+/// Panics if `evals.len() != 2^point.len()`.
+pub fn eval_mle(evals: &[QM31], point: &[QM31]) -> QM31 {
+    assert_eq!(evals.len(), 1 << point.len(), "eval_mle: size mismatch");
+    if point.is_empty() {
+        return evals[0];
+    }
+    let mut cur = fold_first(evals, point[0]);
+    for &r in &point[1..] {
+        fold_in_place(&mut cur, r);
+    }
+    cur[0]
+}
+
+/// Evaluates the MLE of an M31 table at `point`.
+///
+/// # Panics
+/// Panics if `evals.len() != 2^point.len()`.
+pub fn eval_mle_base(evals: &[M31], point: &[QM31]) -> QM31 {
+    assert_eq!(evals.len(), 1 << point.len(), "eval_mle_base: size mismatch");
+    if point.is_empty() {
+        return evals[0].into();
+    }
+    let mut cur = fold_first(evals, point[0]);
+    for &r in &point[1..] {
+        fold_in_place(&mut cur, r);
+    }
+    cur[0]
+}
+
+/// Fixes the first (most significant) variable of a table to `r`, returning a new table.
+pub fn fold_first<F>(evals: &[F], r: QM31) -> Vec<QM31>
+where
+    F: Copy + Send + Sync + Into<QM31>,
+{
+    let half = evals.len() / 2;
+    let (lo, hi) = evals.split_at(half);
+    if half >= PAR_THRESHOLD {
+        lo.par_iter()
+            .zip(hi.par_iter())
+            .map(|(&a, &b)| {
+                let a: QM31 = a.into();
+                a + r * (b.into() - a)
+            })
+            .collect()
+    } else {
+        lo.iter()
+            .zip(hi)
+            .map(|(&a, &b)| {
+                let a: QM31 = a.into();
+                a + r * (b.into() - a)
+            })
+            .collect()
+    }
+}
+
+/// Fixes the first (most significant) variable of a QM31 table to `r`, in place.
+pub fn fold_in_place(evals: &mut Vec<QM31>, r: QM31) {
+    let half = evals.len() / 2;
+    let (lo, hi) = evals.split_at_mut(half);
+    if half >= PAR_THRESHOLD {
+        lo.par_iter_mut()
+            .zip(hi.par_iter())
+            .for_each(|(a, &b)| *a += r * (b - *a));
+    } else {
+        for (a, &b) in lo.iter_mut().zip(hi.iter()) {
+            *a += r * (b - *a);
+        }
+    }
+    evals.truncate(half);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn qm31(a: u32, b: u32, c: u32, d: u32) -> QM31 {
+        QM31::from_m31(M31::from(a), M31::from(b), M31::from(c), M31::from(d))
+    }
+
+    fn naive_eval(evals: &[QM31], point: &[QM31]) -> QM31 {
+        let n = point.len();
+        (0..evals.len())
+            .map(|i| {
+                let bits: Vec<QM31> = (0..n)
+                    .map(|j| {
+                        if (i >> (n - 1 - j)) & 1 == 1 {
+                            QM31::one()
+                        } else {
+                            QM31::zero()
+                        }
+                    })
+                    .collect();
+                evals[i] * eq_eval(&bits, point)
+            })
+            .sum()
+    }
+
+    fn arb_qm31() -> impl Strategy<Value = QM31> {
+        (0u32..(1 << 31) - 1, 0u32..(1 << 31) - 1, 0u32..(1 << 31) - 1, 0u32..(1 << 31) - 1)
+            .prop_map(|(a, b, c, d)| qm31(a, b, c, d))
+    }
+
+    proptest! {
+        #[test]
+        fn eval_matches_naive(n in 0usize..6, seed in any::<u64>()) {
+            use rand::{Rng, SeedableRng};
+            let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+            let evals: Vec<QM31> = (0..1 << n).map(|_| qm31(rng.gen_range(0..1<<30), rng.gen(), 0, 3)).collect();
+            let point: Vec<QM31> = (0..n).map(|_| qm31(rng.gen_range(0..1<<30), 5, rng.gen_range(0..1<<30), 1)).collect();
+            prop_assert_eq!(eval_mle(&evals, &point), naive_eval(&evals, &point));
+        }
+
+        #[test]
+        fn eq_table_matches_eq_eval(p in proptest::collection::vec(arb_qm31(), 0..6)) {
+            let table = eq_evals(&p);
+            let n = p.len();
+            for (i, &v) in table.iter().enumerate() {
+                let bits: Vec<QM31> = (0..n).map(|j| if (i >> (n - 1 - j)) & 1 == 1 { QM31::one() } else { QM31::zero() }).collect();
+                prop_assert_eq!(v, eq_eval(&bits, &p));
+            }
+            prop_assert_eq!(table.iter().copied().sum::<QM31>(), QM31::one());
+        }
+
+        #[test]
+        fn eval_on_hypercube_is_lookup(n in 1usize..6, idx in any::<usize>(), seed in any::<u64>()) {
+            use rand::{Rng, SeedableRng};
+            let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+            let evals: Vec<M31> = (0..1 << n).map(|_| M31::from(rng.gen_range(0..1u32<<30))).collect();
+            let i = idx % (1 << n);
+            let point: Vec<QM31> = (0..n).map(|j| if (i >> (n - 1 - j)) & 1 == 1 { QM31::one() } else { QM31::zero() }).collect();
+            prop_assert_eq!(eval_mle_base(&evals, &point), QM31::from(evals[i]));
+        }
+    }
+
+    #[test]
+    fn large_eq_table_parallel_path_matches() {
+        let p: Vec<QM31> = (0..16).map(|i| qm31(i * 7 + 1, i, 3, 9)).collect();
+        let t = eq_evals(&p);
+        assert_eq!(t.len(), 1 << 16);
+        let idx = 0b1011_0010_1110_0101usize;
+        let bits: Vec<QM31> = (0..16)
+            .map(|j| if (idx >> (15 - j)) & 1 == 1 { QM31::one() } else { QM31::zero() })
+            .collect();
+        assert_eq!(t[idx], eq_eval(&bits, &p));
+    }
+}
