@@ -1,0 +1,277 @@
+//! Integer forward pass that keeps every intermediate tensor for the prover.
+
+use rayon::prelude::*;
+use thiserror::Error;
+
+use crate::graph::{Graph, NodeId, Op};
+use crate::tensor::{Shape, Tensor};
+use crate::{ACT_BITS, MAX_ABS};
+
+/// Every node's output, indexed like [`Graph::nodes`].
+#[derive(Clone, Debug)]
+pub struct Trace {
+    pub values: Vec<Tensor>,
+}
+
+impl Trace {
+    /// The output tensor of the graph.
+    pub fn output<'a>(&'a self, graph: &Graph) -> &'a Tensor {
+        &self.values[graph.output]
+    }
+}
+
+/// Why a forward pass cannot be proved.
+#[derive(Debug, Error, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ExecError {
+    #[error("input has shape {got_rows}x{got_cols}, model expects {rows}x{cols}")]
+    InputShape {
+        rows: usize,
+        cols: usize,
+        got_rows: usize,
+        got_cols: usize,
+    },
+    #[error("input value {value} at index {index} is outside the activation range [{lo}, {hi})")]
+    InputRange {
+        index: usize,
+        value: i64,
+        lo: i64,
+        hi: i64,
+    },
+    #[error(
+        "node {node} ({op}): value {value} overflows the M31 range |x| <= {MAX_ABS}; \
+         lower the scales or add a rescale"
+    )]
+    Overflow {
+        node: NodeId,
+        op: &'static str,
+        value: i64,
+    },
+    #[error(
+        "node {node} ({op}): value {value} is outside the activation range [{lo}, {hi}); \
+         the rescale shift is too small"
+    )]
+    ActivationRange {
+        node: NodeId,
+        op: &'static str,
+        value: i64,
+        lo: i64,
+        hi: i64,
+    },
+}
+
+/// Lower end of the activation range.
+pub const ACT_LO: i64 = -(1 << (ACT_BITS - 1));
+/// Upper end (exclusive) of the activation range.
+pub const ACT_HI: i64 = 1 << (ACT_BITS - 1);
+
+/// `round(x / 2^shift)` with ties rounded up, and the remainder `x - 2^shift * y`.
+pub fn rescale_value(x: i64, shift: u32) -> (i64, i64) {
+    let y = (x + (1 << (shift - 1))) >> shift;
+    (y, x - (y << shift))
+}
+
+/// Runs the graph on `input`, checking every range the proof relies on.
+pub fn execute(graph: &Graph, input: &Tensor) -> Result<Trace, ExecError> {
+    let want = graph.input_shape();
+    if input.shape != want {
+        return Err(ExecError::InputShape {
+            rows: want.rows,
+            cols: want.cols,
+            got_rows: input.shape.rows,
+            got_cols: input.shape.cols,
+        });
+    }
+    if let Some((index, &value)) = input
+        .data
+        .iter()
+        .enumerate()
+        .find(|(_, v)| !(ACT_LO..ACT_HI).contains(*v))
+    {
+        return Err(ExecError::InputRange {
+            index,
+            value,
+            lo: ACT_LO,
+            hi: ACT_HI,
+        });
+    }
+    let mut values: Vec<Tensor> = Vec::with_capacity(graph.nodes.len());
+    for (id, node) in graph.nodes.iter().enumerate() {
+        let out = match node.op {
+            Op::Input => input.clone(),
+            Op::MatMul { input, weight } => {
+                let w = &graph.weights[weight];
+                matmul(&values[input], &w.data, w.shape)
+            }
+            Op::AddBias { input, bias } => {
+                let x = &values[input];
+                let b = &graph.weights[bias].data;
+                let cols = x.shape.cols;
+                let data = x
+                    .data
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| v + b[i % cols])
+                    .collect();
+                Tensor::new(x.shape, data)
+            }
+            Op::Add { lhs, rhs } => zip_with(&values[lhs], &values[rhs], |a, b| a + b),
+            Op::Mul { lhs, rhs } => zip_with(&values[lhs], &values[rhs], |a, b| a * b),
+            Op::Relu { input } => {
+                let x = &values[input];
+                check_act(id, "relu input", x)?;
+                Tensor::new(x.shape, x.data.iter().map(|&v| v.max(0)).collect())
+            }
+            Op::Rescale { input, shift } => {
+                let x = &values[input];
+                let data = x.data.iter().map(|&v| rescale_value(v, shift).0).collect();
+                let y = Tensor::new(x.shape, data);
+                check_act(id, "rescale", &y)?;
+                y
+            }
+        };
+        if let Some(&value) = out.data.iter().find(|v| v.abs() > MAX_ABS) {
+            return Err(ExecError::Overflow {
+                node: id,
+                op: node.op.kind(),
+                value,
+            });
+        }
+        values.push(out);
+    }
+    Ok(Trace { values })
+}
+
+fn check_act(node: NodeId, op: &'static str, t: &Tensor) -> Result<(), ExecError> {
+    match t.data.iter().find(|v| !(ACT_LO..ACT_HI).contains(*v)) {
+        Some(&value) => Err(ExecError::ActivationRange {
+            node,
+            op,
+            value,
+            lo: ACT_LO,
+            hi: ACT_HI,
+        }),
+        None => Ok(()),
+    }
+}
+
+fn zip_with(a: &Tensor, b: &Tensor, f: impl Fn(i64, i64) -> i64) -> Tensor {
+    Tensor::new(
+        a.shape,
+        a.data.iter().zip(&b.data).map(|(&x, &y)| f(x, y)).collect(),
+    )
+}
+
+/// Column block processed by one task of the matmul.
+const COL_BLOCK: usize = 512;
+
+/// `x (m x k) . w (k x n)` with 64-bit accumulation. Operands are bounded by the checks of
+/// the executor (activations < 2^31, weights <= MAX_ABS) so no product overflows i64 for
+/// any realistic k; the result is range-checked by the caller.
+pub fn matmul(x: &Tensor, w: &[i64], w_shape: Shape) -> Tensor {
+    let (m, k, n) = (x.shape.rows, x.shape.cols, w_shape.cols);
+    // Fast path when no i64 accumulator can overflow even with the largest legal weights;
+    // otherwise accumulate in i128 and saturate (the caller reports the overflow).
+    if (x.max_abs() as i128) * (MAX_ABS as i128) * (k as i128) >= (1i128 << 62) {
+        return matmul_wide(x, w, w_shape);
+    }
+    let mut out = vec![0i64; m * n];
+    out.par_chunks_mut(n).enumerate().for_each(|(i, row)| {
+        let a = &x.data[i * k..(i + 1) * k];
+        row.par_chunks_mut(COL_BLOCK)
+            .enumerate()
+            .for_each(|(blk, acc)| {
+                let c0 = blk * COL_BLOCK;
+                for (kk, &av) in a.iter().enumerate() {
+                    if av == 0 {
+                        continue;
+                    }
+                    let wrow = &w[kk * n + c0..kk * n + c0 + acc.len()];
+                    for (o, &wv) in acc.iter_mut().zip(wrow) {
+                        *o += av * wv;
+                    }
+                }
+            });
+    });
+    Tensor::new(Shape::new(m, n), out)
+}
+
+fn matmul_wide(x: &Tensor, w: &[i64], w_shape: Shape) -> Tensor {
+    let (m, k, n) = (x.shape.rows, x.shape.cols, w_shape.cols);
+    let mut out = vec![0i64; m * n];
+    out.par_chunks_mut(n).enumerate().for_each(|(i, row)| {
+        for (j, o) in row.iter_mut().enumerate() {
+            let acc: i128 = (0..k)
+                .map(|t| x.data[i * k + t] as i128 * w[t * n + j] as i128)
+                .sum();
+            *o = acc.clamp(i64::MIN as i128, i64::MAX as i128) as i64;
+        }
+    });
+    Tensor::new(Shape::new(m, n), out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::graph::{GraphBuilder, Weight};
+    use proptest::prelude::*;
+
+    #[test]
+    fn rescale_rounds_half_up() {
+        assert_eq!(rescale_value(5, 1), (3, -1));
+        assert_eq!(rescale_value(-5, 1), (-2, -1));
+        assert_eq!(rescale_value(7, 2), (2, -1));
+        assert_eq!(rescale_value(-6, 2), (-1, -2));
+    }
+
+    proptest! {
+        #[test]
+        fn rescale_remainder_in_range(x in -(1i64 << 40)..(1i64 << 40), s in 1u32..20) {
+            let (y, r) = rescale_value(x, s);
+            prop_assert_eq!(x, (y << s) + r);
+            prop_assert!(r >= -(1 << (s - 1)) && r < (1 << (s - 1)));
+        }
+
+        #[test]
+        fn matmul_matches_naive(m in 1usize..4, k in 1usize..9, n in 1usize..1100, seed in any::<u64>()) {
+            let mut s = seed;
+            let mut next = || { s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407); ((s >> 33) as i64 % 200) - 100 };
+            let x = Tensor::new(Shape::new(m, k), (0..m * k).map(|_| next()).collect());
+            let w: Vec<i64> = (0..k * n).map(|_| next()).collect();
+            let got = matmul(&x, &w, Shape::new(k, n));
+            for i in 0..m { for j in 0..n {
+                let want: i64 = (0..k).map(|t| x.get(i, t) * w[t * n + j]).sum();
+                prop_assert_eq!(got.get(i, j), want);
+            }}
+        }
+    }
+
+    #[test]
+    fn overflow_is_reported() {
+        let mut b = GraphBuilder::new("t", Shape::new(1, 2), 0).unwrap();
+        let w = Weight {
+            name: "w".into(),
+            shape: Shape::new(2, 1),
+            scale: 0,
+            data: vec![1 << 29, 1 << 29],
+        };
+        let y = b.matmul(0, w).unwrap();
+        let g = b.build(y).unwrap();
+        let err = execute(&g, &Tensor::new(Shape::new(1, 2), vec![2, 2])).unwrap_err();
+        assert!(matches!(err, ExecError::Overflow { node: 1, .. }));
+    }
+
+    #[test]
+    fn bad_input_is_reported() {
+        let b = GraphBuilder::new("t", Shape::new(1, 2), 0).unwrap();
+        let g = b.build(0).unwrap();
+        assert!(matches!(
+            execute(&g, &Tensor::new(Shape::new(2, 1), vec![0, 0])),
+            Err(ExecError::InputShape { .. })
+        ));
+        assert!(matches!(
+            execute(&g, &Tensor::new(Shape::new(1, 2), vec![0, 1 << 20])),
+            Err(ExecError::InputRange { index: 1, .. })
+        ));
+    }
+}

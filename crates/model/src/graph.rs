@@ -1,0 +1,396 @@
+//! The computation-graph IR and its builder.
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::tensor::Shape;
+use crate::MAX_ABS;
+
+/// Index of a node in [`Graph::nodes`] (nodes are stored in topological order).
+pub type NodeId = usize;
+/// Index of a weight in [`Graph::weights`].
+pub type WeightId = usize;
+
+/// An operation. Operands always refer to earlier nodes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Op {
+    /// The model input (exactly one per graph, node 0).
+    Input,
+    /// `input (m x k) . weight (k x n)`.
+    MatMul { input: NodeId, weight: WeightId },
+    /// `input (m x n) + bias (1 x n)`, the bias broadcast over rows.
+    AddBias { input: NodeId, bias: WeightId },
+    /// Element-wise sum of two nodes of the same shape and scale.
+    Add { lhs: NodeId, rhs: NodeId },
+    /// Element-wise product of two nodes of the same shape.
+    Mul { lhs: NodeId, rhs: NodeId },
+    /// `max(x, 0)`; the input must lie in the activation range.
+    Relu { input: NodeId },
+    /// `round(x / 2^shift)` (ties up), with remainder `x - 2^shift y` in
+    /// `[-2^(shift-1), 2^(shift-1))`.
+    Rescale { input: NodeId, shift: u32 },
+}
+
+impl Op {
+    /// The nodes this op reads.
+    pub fn inputs(&self) -> Vec<NodeId> {
+        match *self {
+            Op::Input => vec![],
+            Op::MatMul { input, .. }
+            | Op::AddBias { input, .. }
+            | Op::Relu { input }
+            | Op::Rescale { input, .. } => vec![input],
+            Op::Add { lhs, rhs } | Op::Mul { lhs, rhs } => vec![lhs, rhs],
+        }
+    }
+
+    /// Short name for reports.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Op::Input => "input",
+            Op::MatMul { .. } => "matmul",
+            Op::AddBias { .. } => "add_bias",
+            Op::Add { .. } => "add",
+            Op::Mul { .. } => "mul",
+            Op::Relu { .. } => "relu",
+            Op::Rescale { .. } => "rescale",
+        }
+    }
+}
+
+/// A node: its op, output shape and fixed-point scale (fractional bits).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Node {
+    pub op: Op,
+    pub shape: Shape,
+    pub scale: u32,
+}
+
+/// A weight tensor (integers at `scale` fractional bits).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Weight {
+    pub name: String,
+    pub shape: Shape,
+    pub scale: u32,
+    pub data: Vec<i64>,
+}
+
+/// A model: nodes in topological order, weights, and the output node.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Graph {
+    pub name: String,
+    pub nodes: Vec<Node>,
+    pub weights: Vec<Weight>,
+    pub output: NodeId,
+}
+
+impl Graph {
+    /// The input node's shape.
+    pub fn input_shape(&self) -> Shape {
+        self.nodes[0].shape
+    }
+
+    /// The output node's shape.
+    pub fn output_shape(&self) -> Shape {
+        self.nodes[self.output].shape
+    }
+
+    /// Number of weight parameters.
+    pub fn n_params(&self) -> usize {
+        self.weights.iter().map(|w| w.data.len()).sum()
+    }
+
+    /// Multiply-accumulate count of one forward pass.
+    pub fn n_macs(&self) -> usize {
+        self.nodes
+            .iter()
+            .map(|n| match n.op {
+                Op::MatMul { weight, .. } => n.shape.rows * self.weights[weight].shape.len(),
+                _ => 0,
+            })
+            .sum()
+    }
+}
+
+/// Why a graph is malformed.
+#[derive(Debug, Error, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum GraphError {
+    #[error("node {node} ({op}): shape mismatch: {detail}")]
+    ShapeMismatch {
+        node: NodeId,
+        op: &'static str,
+        detail: String,
+    },
+    #[error("node {node} ({op}): scale mismatch: {lhs} vs {rhs}")]
+    ScaleMismatch {
+        node: NodeId,
+        op: &'static str,
+        lhs: u32,
+        rhs: u32,
+    },
+    #[error("node {node}: rescale shift {shift} must be in 1..=30")]
+    BadShift { node: NodeId, shift: u32 },
+    #[error("weight {name}: {len} values for shape {rows}x{cols}")]
+    WeightSize {
+        name: String,
+        len: usize,
+        rows: usize,
+        cols: usize,
+    },
+    #[error("weight {name}: value {value} exceeds the M31 range")]
+    WeightRange { name: String, value: i64 },
+    #[error("empty tensor shape {rows}x{cols}")]
+    EmptyShape { rows: usize, cols: usize },
+    #[error("graph has no input node")]
+    NoInput,
+    #[error("node {node} refers to {operand}, which is not an earlier node or weight")]
+    BadOperand { node: NodeId, operand: usize },
+}
+
+/// Builds a [`Graph`] node by node, checking shapes and scales as it goes.
+#[derive(Debug)]
+pub struct GraphBuilder {
+    name: String,
+    nodes: Vec<Node>,
+    weights: Vec<Weight>,
+}
+
+impl GraphBuilder {
+    /// Starts a graph whose input has `shape` at `scale` fractional bits.
+    pub fn new(name: impl Into<String>, shape: Shape, scale: u32) -> Result<Self, GraphError> {
+        check_shape(shape)?;
+        Ok(Self {
+            name: name.into(),
+            nodes: vec![Node {
+                op: Op::Input,
+                shape,
+                scale,
+            }],
+            weights: vec![],
+        })
+    }
+
+    /// The input node.
+    pub const fn input(&self) -> NodeId {
+        0
+    }
+
+    /// Shape of an existing node.
+    pub fn shape(&self, node: NodeId) -> Option<Shape> {
+        self.nodes.get(node).map(|n| n.shape)
+    }
+
+    fn node(&self, id: NodeId) -> Result<&Node, GraphError> {
+        self.nodes.get(id).ok_or(GraphError::BadOperand {
+            node: self.nodes.len(),
+            operand: id,
+        })
+    }
+
+    fn push(&mut self, op: Op, shape: Shape, scale: u32) -> NodeId {
+        self.nodes.push(Node { op, shape, scale });
+        self.nodes.len() - 1
+    }
+
+    /// Adds a weight tensor and returns its id.
+    pub fn weight(&mut self, weight: Weight) -> Result<WeightId, GraphError> {
+        check_shape(weight.shape)?;
+        if weight.data.len() != weight.shape.len() {
+            return Err(GraphError::WeightSize {
+                name: weight.name,
+                len: weight.data.len(),
+                rows: weight.shape.rows,
+                cols: weight.shape.cols,
+            });
+        }
+        if let Some(&value) = weight.data.iter().find(|v| v.abs() > MAX_ABS) {
+            return Err(GraphError::WeightRange {
+                name: weight.name,
+                value,
+            });
+        }
+        self.weights.push(weight);
+        Ok(self.weights.len() - 1)
+    }
+
+    /// `input . weight`.
+    pub fn matmul(&mut self, input: NodeId, weight: Weight) -> Result<NodeId, GraphError> {
+        let x = self.node(input)?.clone();
+        let id = self.nodes.len();
+        if x.shape.cols != weight.shape.rows {
+            return Err(GraphError::ShapeMismatch {
+                node: id,
+                op: "matmul",
+                detail: format!(
+                    "activation {}x{} times weight {}x{}",
+                    x.shape.rows, x.shape.cols, weight.shape.rows, weight.shape.cols
+                ),
+            });
+        }
+        let n = weight.shape.cols;
+        let scale = x.scale + weight.scale;
+        let w = self.weight(weight)?;
+        Ok(self.push(
+            Op::MatMul { input, weight: w },
+            Shape::new(x.shape.rows, n),
+            scale,
+        ))
+    }
+
+    /// `input + bias` with the bias (1 x n) broadcast over rows; scales must agree.
+    pub fn add_bias(&mut self, input: NodeId, bias: Weight) -> Result<NodeId, GraphError> {
+        let x = self.node(input)?.clone();
+        let id = self.nodes.len();
+        if bias.shape.rows != 1 || bias.shape.cols != x.shape.cols {
+            return Err(GraphError::ShapeMismatch {
+                node: id,
+                op: "add_bias",
+                detail: format!(
+                    "bias {}x{} for activation with {} columns",
+                    bias.shape.rows, bias.shape.cols, x.shape.cols
+                ),
+            });
+        }
+        if bias.scale != x.scale {
+            return Err(GraphError::ScaleMismatch {
+                node: id,
+                op: "add_bias",
+                lhs: x.scale,
+                rhs: bias.scale,
+            });
+        }
+        let b = self.weight(bias)?;
+        Ok(self.push(Op::AddBias { input, bias: b }, x.shape, x.scale))
+    }
+
+    fn binary(&mut self, lhs: NodeId, rhs: NodeId, kind: &'static str) -> Result<(Node, Node), GraphError> {
+        let (l, r) = (self.node(lhs)?.clone(), self.node(rhs)?.clone());
+        if l.shape != r.shape {
+            return Err(GraphError::ShapeMismatch {
+                node: self.nodes.len(),
+                op: kind,
+                detail: format!(
+                    "{}x{} vs {}x{}",
+                    l.shape.rows, l.shape.cols, r.shape.rows, r.shape.cols
+                ),
+            });
+        }
+        Ok((l, r))
+    }
+
+    /// Element-wise `lhs + rhs`; scales must agree.
+    pub fn add(&mut self, lhs: NodeId, rhs: NodeId) -> Result<NodeId, GraphError> {
+        let (l, r) = self.binary(lhs, rhs, "add")?;
+        if l.scale != r.scale {
+            return Err(GraphError::ScaleMismatch {
+                node: self.nodes.len(),
+                op: "add",
+                lhs: l.scale,
+                rhs: r.scale,
+            });
+        }
+        Ok(self.push(Op::Add { lhs, rhs }, l.shape, l.scale))
+    }
+
+    /// Element-wise `lhs * rhs`; the scale is the sum of the scales.
+    pub fn mul(&mut self, lhs: NodeId, rhs: NodeId) -> Result<NodeId, GraphError> {
+        let (l, r) = self.binary(lhs, rhs, "mul")?;
+        Ok(self.push(Op::Mul { lhs, rhs }, l.shape, l.scale + r.scale))
+    }
+
+    /// `max(input, 0)`.
+    pub fn relu(&mut self, input: NodeId) -> Result<NodeId, GraphError> {
+        let x = self.node(input)?.clone();
+        Ok(self.push(Op::Relu { input }, x.shape, x.scale))
+    }
+
+    /// `round(input / 2^shift)`.
+    pub fn rescale(&mut self, input: NodeId, shift: u32) -> Result<NodeId, GraphError> {
+        let x = self.node(input)?.clone();
+        if shift == 0 || shift > 30 {
+            return Err(GraphError::BadShift {
+                node: self.nodes.len(),
+                shift,
+            });
+        }
+        Ok(self.push(
+            Op::Rescale { input, shift },
+            x.shape,
+            x.scale.saturating_sub(shift),
+        ))
+    }
+
+    /// Finishes the graph with `output` as its output node.
+    pub fn build(self, output: NodeId) -> Result<Graph, GraphError> {
+        if output >= self.nodes.len() {
+            return Err(GraphError::BadOperand {
+                node: self.nodes.len(),
+                operand: output,
+            });
+        }
+        Ok(Graph {
+            name: self.name,
+            nodes: self.nodes,
+            weights: self.weights,
+            output,
+        })
+    }
+}
+
+fn check_shape(shape: Shape) -> Result<(), GraphError> {
+    if shape.is_empty() {
+        return Err(GraphError::EmptyShape {
+            rows: shape.rows,
+            cols: shape.cols,
+        });
+    }
+    Ok(())
+}
+
+/// Checks a graph that did not come from the builder (e.g. deserialised): operands refer to
+/// earlier nodes, shapes and scales are consistent, node 0 is the only input.
+pub fn validate(graph: &Graph) -> Result<(), GraphError> {
+    let first = graph.nodes.first().ok_or(GraphError::NoInput)?;
+    if first.op != Op::Input {
+        return Err(GraphError::NoInput);
+    }
+    let mut b = GraphBuilder::new(graph.name.clone(), first.shape, first.scale)?;
+    for (id, node) in graph.nodes.iter().enumerate().skip(1) {
+        for operand in node.op.inputs() {
+            if operand >= id {
+                return Err(GraphError::BadOperand { node: id, operand });
+            }
+        }
+        let weight = |w: WeightId| {
+            graph
+                .weights
+                .get(w)
+                .cloned()
+                .ok_or(GraphError::BadOperand { node: id, operand: w })
+        };
+        let got = match node.op {
+            Op::Input => return Err(GraphError::BadOperand { node: id, operand: 0 }),
+            Op::MatMul { input, weight: w } => b.matmul(input, weight(w)?)?,
+            Op::AddBias { input, bias } => b.add_bias(input, weight(bias)?)?,
+            Op::Add { lhs, rhs } => b.add(lhs, rhs)?,
+            Op::Mul { lhs, rhs } => b.mul(lhs, rhs)?,
+            Op::Relu { input } => b.relu(input)?,
+            Op::Rescale { input, shift } => b.rescale(input, shift)?,
+        };
+        if b.nodes[got] != *node {
+            return Err(GraphError::ShapeMismatch {
+                node: id,
+                op: node.op.kind(),
+                detail: "declared shape or scale differs from the computed one".into(),
+            });
+        }
+    }
+    if graph.output >= graph.nodes.len() {
+        return Err(GraphError::BadOperand {
+            node: graph.nodes.len(),
+            operand: graph.output,
+        });
+    }
+    Ok(())
+}

@@ -1,0 +1,30 @@
+//! The model layer: a computation graph over 2-D integer tensors in fixed point, its builder,
+//! and an executor that runs it exactly as the proof system sees it (values are signed integers
+//! embedded in M31 as `x mod p`). This crate knows nothing about proofs.
+//!
+//! Every tensor carries a fixed-point `scale` (number of fractional bits). `MatMul` and `Mul`
+//! add the scales of their operands; `Rescale { shift }` divides by `2^shift` with rounding and
+//! brings the result back into the activation range `[-2^(ACT_BITS-1), 2^(ACT_BITS-1))`, which
+//! the prover range-checks. The executor computes with 64-bit integers and reports any value
+//! that leaves the range in which M31 arithmetic equals integer arithmetic, instead of wrapping.
+//!
+//! Modules: [`graph`] (IR and [`GraphBuilder`]), [`tensor`], [`execute`] (integer forward pass
+//! keeping every intermediate tensor), [`examples`] (built-in models).
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
+pub mod examples;
+pub mod execute;
+pub mod graph;
+pub mod tensor;
+
+pub use execute::{execute, ExecError, Trace};
+pub use graph::{Graph, GraphBuilder, GraphError, Node, NodeId, Op, Weight, WeightId};
+pub use tensor::{Shape, Tensor};
+
+/// Bits of the activation range: every `Rescale` output and `Relu` input lies in
+/// `[-2^(ACT_BITS-1), 2^(ACT_BITS-1))`.
+pub const ACT_BITS: u32 = 16;
+
+/// Largest magnitude of an intermediate value: `(p - 1) / 2`. Inside `[-MAX_ABS, MAX_ABS]`
+/// M31 arithmetic agrees with integer arithmetic.
+pub const MAX_ABS: i64 = (stwo::core::fields::m31::P as i64 - 1) / 2;
