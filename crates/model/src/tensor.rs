@@ -28,9 +28,10 @@ impl Shape {
         self.rows.next_power_of_two().ilog2()
     }
 
-    /// `log2` of the padded column count.
+    /// `log2` of the padded column count; at least 1, so that every padded tensor has at
+    /// least one MLE variable.
     pub fn log_cols(&self) -> u32 {
-        self.cols.next_power_of_two().ilog2()
+        self.cols.next_power_of_two().ilog2().max(1)
     }
 
     /// Number of MLE variables of the padded tensor.
@@ -79,8 +80,8 @@ impl Tensor {
     /// the MLE table of the tensor.
     pub fn to_padded_m31(&self) -> Vec<M31> {
         let Shape { rows, cols } = self.shape;
-        let pc = cols.next_power_of_two();
-        let pr = rows.next_power_of_two();
+        let pc = 1usize << self.shape.log_cols();
+        let pr = 1usize << self.shape.log_rows();
         let mut out = vec![M31::from_u32_unchecked(0); pr * pc];
         for r in 0..rows {
             for c in 0..cols {

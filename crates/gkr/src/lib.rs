@@ -1,0 +1,28 @@
+//! GKR layer reductions. Each reduction turns a claim `T(r) = v` about the multilinear
+//! extension of a layer's output table into claims about its inputs, with a sumcheck where the
+//! relation is not linear:
+//!
+//! - [`matmul`]: `C = A . W` — one degree-2 sumcheck over the inner dimension (`log k` rounds);
+//! - [`elementwise`]: `Add` and broadcast `AddBias` (linear, one prover value each) and `Mul`
+//!   (degree-3 sumcheck against `eq(r, .)`);
+//! - [`claim`]: several claims on one table batched into one (degree-2 sumcheck);
+//! - [`lookup`]: LogUp lookups (range checks and `(x, relu(x))` pairs) proved with STWO's
+//!   batched GKR for fractional sums; tables are rebuilt by the verifier in `O(log)`.
+//!
+//! Prover and verifier of each reduction sit side by side; the verifier functions use only
+//! STWO's verifier-side types and [`sumcheck::verify`]. Fiat–Shamir goes through STWO's
+//! `Blake2sChannel`: every value a prover sends is mixed into the channel before the next
+//! challenge is drawn.
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
+pub mod claim;
+pub mod elementwise;
+pub mod error;
+pub mod lookup;
+pub mod matmul;
+mod table;
+
+pub use claim::Claim;
+pub use error::GkrError;
+pub use lookup::TableKind;
+pub use stwo::core::channel::Blake2sChannel as Channel;

@@ -1,0 +1,431 @@
+//! LogUp lookups proved with STWO's batched GKR for fractional sums.
+//!
+//! Each looked-up column `c` (one or two component tables of length `2^n_c`, compressed as
+//! `v0 + beta v1`) becomes an instance `sum_i 1 / (z - v_i)`; each table `T` an instance
+//! `sum_b -m_b / (z - t_b)` with committed multiplicities `m`. The verifier checks that all
+//! instance sums add to zero (so every looked-up row is in its table, error `<= (N+T)/|QM31|`),
+//! and that the input-layer claims of the GKR match (a) the column evaluations the prover names
+//! at the GKR point — these become claims on the underlying tensors — and (b) the table MLE,
+//! which the verifier evaluates itself, and the multiplicities' evaluation, which becomes a
+//! claim for the commitment opening.
+//!
+//! `z` and `beta` are drawn here, so the caller must have bound every column and multiplicity
+//! to the channel (by commitment) before calling.
+
+use num_traits::{One, Zero};
+use serde::{Deserialize, Serialize};
+use stwo::core::channel::{Blake2sChannel, Channel};
+use stwo::core::fields::m31::M31;
+use stwo::core::fields::qm31::QM31;
+use stwo::prover::backend::simd::SimdBackend;
+use stwo::prover::lookups::gkr_prover::{prove_batch, Layer};
+use stwo::prover::lookups::gkr_verifier::{partially_verify_batch, Gate, GkrBatchProof, GkrMask};
+use stwo::prover::lookups::mle::Mle;
+use sumcheck::{eval_mle_base, SumcheckProof};
+
+pub use crate::table::TableKind;
+use crate::claim::Claim;
+use crate::error::GkrError;
+
+/// A looked-up column: `values[j]` is component `j` (as many as the table's arity), each a
+/// power-of-two table of at least 2 entries.
+#[derive(Clone, Debug)]
+pub struct LookupColumn<'a> {
+    pub table: usize,
+    pub values: Vec<&'a [M31]>,
+}
+
+/// What the verifier knows of a column: its table and `log2` of its length.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ColumnSpec {
+    pub table: usize,
+    pub log_len: u32,
+}
+
+/// A vector of QM31 values with canonical serialisation.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Felts(#[serde(with = "sumcheck::felt::qm31_vec")] pub Vec<QM31>);
+
+/// Serialisable form of STWO's `GkrBatchProof`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GkrProofData {
+    pub sumcheck_proofs: Vec<SumcheckProof>,
+    /// Per instance, per layer: the mask's columns flattened `[n0, n1, d0, d1]`.
+    pub layer_masks: Vec<Vec<Felts>>,
+    pub output_claims: Vec<Felts>,
+}
+
+/// The prover's messages for all lookups of one proof.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LookupProof {
+    pub gkr: GkrProofData,
+    /// Per column, each component's MLE at the column's GKR point.
+    pub column_evals: Vec<Felts>,
+    /// Per table, the multiplicities' MLE at the table's GKR point.
+    pub multiplicity_evals: Felts,
+}
+
+/// Claims produced by the lookup argument.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LookupClaims {
+    /// Per column, per component.
+    pub columns: Vec<Vec<Claim>>,
+    /// Per table, on its multiplicities.
+    pub multiplicities: Vec<Claim>,
+}
+
+/// Counts how often each table row is looked up.
+pub fn multiplicities(tables: &[TableKind], columns: &[LookupColumn<'_>]) -> Result<Vec<Vec<M31>>, GkrError> {
+    let mut counts: Vec<Vec<u32>> = tables.iter().map(|t| vec![0u32; 1 << t.log_size()]).collect();
+    for (c, col) in columns.iter().enumerate() {
+        let table = tables[col.table];
+        let len = col.values[0].len();
+        for i in 0..len {
+            let mut row = [M31::from_u32_unchecked(0); 2];
+            for (j, comp) in col.values.iter().enumerate() {
+                row[j] = comp[i];
+            }
+            let b = table.index_of(row).ok_or(GkrError::ValueNotInTable {
+                column: c,
+                value: row[0].0,
+            })?;
+            counts[col.table][b] += 1;
+        }
+    }
+    Ok(counts
+        .into_iter()
+        .map(|v| v.into_iter().map(M31::from).collect())
+        .collect())
+}
+
+fn draw_challenges(channel: &mut Blake2sChannel) -> (QM31, QM31) {
+    let z = channel.draw_secure_felt();
+    let beta = channel.draw_secure_felt();
+    (z, beta)
+}
+
+/// Proves that every row of every column lies in its table.
+///
+/// # Panics
+/// Panics if the columns do not match their tables' arity, are shorter than 2, or a value is
+/// not in its table (call [`multiplicities`] first to get an error instead).
+pub fn prove(
+    tables: &[TableKind],
+    columns: &[LookupColumn<'_>],
+    multiplicities: &[Vec<M31>],
+    channel: &mut Blake2sChannel,
+) -> (LookupProof, LookupClaims) {
+    let (z, beta) = draw_challenges(channel);
+    let mut layers: Vec<Layer<SimdBackend>> = Vec::new();
+    for col in columns {
+        assert_eq!(col.values.len(), tables[col.table].arity(), "column arity");
+        let len = col.values[0].len();
+        assert!(len >= 2 && len.is_power_of_two(), "column length");
+        let denominators = (0..len)
+            .map(|i| {
+                let mut v = QM31::from(col.values[0][i]);
+                if let Some(second) = col.values.get(1) {
+                    v += beta * second[i];
+                }
+                z - v
+            })
+            .collect();
+        layers.push(Layer::LogUpSingles {
+            denominators: Mle::new(denominators),
+        });
+    }
+    for (table, mults) in tables.iter().zip(multiplicities) {
+        let numerators = mults.iter().map(|&m| -QM31::from(m)).collect();
+        let denominators = (0..1usize << table.log_size())
+            .map(|b| {
+                let row = table.row(b);
+                z - (QM31::from(row[0]) + beta * row[1])
+            })
+            .collect();
+        layers.push(Layer::LogUpGeneric {
+            numerators: Mle::new(numerators),
+            denominators: Mle::new(denominators),
+        });
+    }
+    let (gkr, artifact) = prove_batch(channel, layers);
+    let n_layers = artifact.ood_point.len();
+    let point_of = |n_vars: usize| artifact.ood_point[n_layers - n_vars..].to_vec();
+
+    let mut column_claims = Vec::new();
+    let mut column_evals = Vec::new();
+    for col in columns {
+        let pt = point_of(col.values[0].len().ilog2() as usize);
+        let evals: Vec<QM31> = col.values.iter().map(|v| eval_mle_base(v, &pt)).collect();
+        column_claims.push(evals.iter().map(|&e| Claim::new(pt.clone(), e)).collect());
+        column_evals.push(Felts(evals));
+    }
+    let mut mult_claims = Vec::new();
+    let mut mult_evals = Vec::new();
+    for (table, mults) in tables.iter().zip(multiplicities) {
+        let pt = point_of(table.log_size() as usize);
+        let e = eval_mle_base(mults, &pt);
+        mult_claims.push(Claim::new(pt, e));
+        mult_evals.push(e);
+    }
+    for e in &column_evals {
+        channel.mix_felts(&e.0);
+    }
+    channel.mix_felts(&mult_evals);
+
+    let proof = LookupProof {
+        gkr: GkrProofData::from_stwo(&gkr),
+        column_evals,
+        multiplicity_evals: Felts(mult_evals),
+    };
+    (
+        proof,
+        LookupClaims {
+            columns: column_claims,
+            multiplicities: mult_claims,
+        },
+    )
+}
+
+impl GkrProofData {
+    fn from_stwo(p: &GkrBatchProof) -> Self {
+        Self {
+            sumcheck_proofs: p.sumcheck_proofs.iter().map(SumcheckProof::from_stwo).collect(),
+            layer_masks: p
+                .layer_masks_by_instance
+                .iter()
+                .map(|masks| {
+                    masks
+                        .iter()
+                        .map(|m| Felts(m.columns().iter().flat_map(|c| c.iter().copied()).collect()))
+                        .collect()
+                })
+                .collect(),
+            output_claims: p.output_claims_by_instance.iter().map(|c| Felts(c.clone())).collect(),
+        }
+    }
+
+    /// Checks every shape against the expected instance sizes, then converts. STWO's verifier
+    /// indexes by the proof's own shapes, so nothing malformed may reach it.
+    fn to_stwo(&self, n_vars: &[usize]) -> Result<GkrBatchProof, GkrError> {
+        let bad = |s: &str| GkrError::MalformedLookup(s.to_string());
+        let n_layers = n_vars.iter().copied().max().unwrap_or(0);
+        if self.layer_masks.len() != n_vars.len() || self.output_claims.len() != n_vars.len() {
+            return Err(bad("wrong number of instances"));
+        }
+        if self.sumcheck_proofs.len() != n_layers {
+            return Err(bad("wrong number of GKR layers"));
+        }
+        for (layer, p) in self.sumcheck_proofs.iter().enumerate() {
+            if p.round_polys.len() != layer || p.round_polys.iter().any(|c| c.len() > 4) {
+                return Err(bad("sumcheck of wrong shape"));
+            }
+        }
+        for (i, &n) in n_vars.iter().enumerate() {
+            if self.layer_masks[i].len() != n || self.layer_masks[i].iter().any(|m| m.0.len() != 4) {
+                return Err(bad("mask of wrong shape"));
+            }
+            if self.output_claims[i].0.len() != 2 {
+                return Err(bad("output claim of wrong shape"));
+            }
+        }
+        Ok(GkrBatchProof {
+            sumcheck_proofs: self.sumcheck_proofs.iter().map(SumcheckProof::to_stwo).collect(),
+            layer_masks_by_instance: self
+                .layer_masks
+                .iter()
+                .map(|masks| {
+                    masks
+                        .iter()
+                        .map(|m| GkrMask::new(vec![[m.0[0], m.0[1]], [m.0[2], m.0[3]]]))
+                        .collect()
+                })
+                .collect(),
+            output_claims_by_instance: self.output_claims.iter().map(|c| c.0.clone()).collect(),
+        })
+    }
+}
+
+/// Verifies the lookups of `columns` into `tables`; returns the claims to check elsewhere.
+pub fn verify(
+    tables: &[TableKind],
+    columns: &[ColumnSpec],
+    proof: &LookupProof,
+    channel: &mut Blake2sChannel,
+) -> Result<LookupClaims, GkrError> {
+    let bad = |s: &str| GkrError::MalformedLookup(s.to_string());
+    let (z, beta) = draw_challenges(channel);
+    if columns.iter().any(|c| c.table >= tables.len() || c.log_len == 0) {
+        return Err(bad("column spec"));
+    }
+    if tables.iter().any(|t| t.log_size() == 0) {
+        return Err(bad("empty table"));
+    }
+    if columns.is_empty() && tables.is_empty() {
+        return Ok(LookupClaims { columns: vec![], multiplicities: vec![] });
+    }
+    if proof.column_evals.len() != columns.len() || proof.multiplicity_evals.0.len() != tables.len() {
+        return Err(bad("wrong number of evaluations"));
+    }
+    for (c, e) in columns.iter().zip(&proof.column_evals) {
+        if e.0.len() != tables[c.table].arity() {
+            return Err(bad("column evaluation arity"));
+        }
+    }
+    let n_vars: Vec<usize> = columns
+        .iter()
+        .map(|c| c.log_len as usize)
+        .chain(tables.iter().map(|t| t.log_size() as usize))
+        .collect();
+    let gkr = proof.gkr.to_stwo(&n_vars)?;
+
+    // The instance sums must cancel.
+    let mut num = QM31::zero();
+    let mut den = QM31::one();
+    for claim in &gkr.output_claims_by_instance {
+        let (n, d) = (claim[0], claim[1]);
+        if d.is_zero() {
+            return Err(GkrError::LookupSumNonZero);
+        }
+        num = num * d + n * den;
+        den *= d;
+    }
+    if !num.is_zero() {
+        return Err(GkrError::LookupSumNonZero);
+    }
+
+    let artifact = partially_verify_batch(vec![Gate::LogUp; n_vars.len()], &gkr, channel)
+        .map_err(|e| GkrError::LookupGkr(e.to_string()))?;
+    if artifact.n_variables_by_instance != n_vars {
+        return Err(bad("instance sizes"));
+    }
+    let n_layers = artifact.ood_point.len();
+    let point_of = |n: usize| artifact.ood_point[n_layers - n..].to_vec();
+
+    let mut column_claims = Vec::new();
+    for (i, (spec, evals)) in columns.iter().zip(&proof.column_evals).enumerate() {
+        let got = &artifact.claims_to_verify_by_instance[i];
+        let mut v = evals.0[0];
+        if let Some(&second) = evals.0.get(1) {
+            v += beta * second;
+        }
+        if got.len() != 2 || got[0] != QM31::one() || got[1] != z - v {
+            return Err(GkrError::LookupInputMismatch { instance: i });
+        }
+        let pt = point_of(spec.log_len as usize);
+        column_claims.push(evals.0.iter().map(|&e| Claim::new(pt.clone(), e)).collect());
+    }
+    let mut mult_claims = Vec::new();
+    for (t, table) in tables.iter().enumerate() {
+        let i = columns.len() + t;
+        let got = &artifact.claims_to_verify_by_instance[i];
+        let pt = point_of(table.log_size() as usize);
+        let row = table.eval(&pt);
+        let m = proof.multiplicity_evals.0[t];
+        if got.len() != 2 || got[0] != -m || got[1] != z - (row[0] + beta * row[1]) {
+            return Err(GkrError::LookupInputMismatch { instance: i });
+        }
+        mult_claims.push(Claim::new(pt, m));
+    }
+    for e in &proof.column_evals {
+        channel.mix_felts(&e.0);
+    }
+    channel.mix_felts(&proof.multiplicity_evals.0);
+    Ok(LookupClaims {
+        columns: column_claims,
+        multiplicities: mult_claims,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn m(x: i64) -> M31 {
+        M31::from_u32_unchecked(x.rem_euclid(stwo::core::fields::m31::P as i64) as u32)
+    }
+
+    fn setup(xs: &[i64]) -> (Vec<TableKind>, Vec<M31>, Vec<M31>, Vec<M31>) {
+        let tables = vec![TableKind::Range { lo: -8, log_size: 4 }, TableKind::Relu { log_size: 5 }];
+        let a: Vec<M31> = xs.iter().map(|&x| m(x)).collect();
+        let r: Vec<M31> = xs.iter().map(|&x| m(x.max(0))).collect();
+        let b: Vec<M31> = xs.iter().map(|&x| m(x * 2)).collect();
+        (tables, a, r, b)
+    }
+
+    #[test]
+    fn lookup_works() {
+        let xs: Vec<i64> = (0..16).map(|i| (i * 7 % 16) - 8).collect();
+        let (tables, a, r, b) = setup(&xs);
+        let cols = vec![
+            LookupColumn { table: 0, values: vec![&a] },
+            LookupColumn { table: 1, values: vec![&b, &b] },
+        ];
+        // b = 2x is not relu(b) for negative x: must be detected before proving.
+        assert!(multiplicities(&tables, &cols).is_err());
+        let bb: Vec<M31> = xs.iter().map(|&x| m((2 * x).max(0))).collect();
+        let cols = vec![
+            LookupColumn { table: 0, values: vec![&a] },
+            LookupColumn { table: 1, values: vec![&b, &bb] },
+            LookupColumn { table: 1, values: vec![&a[..2], &r[..2]] },
+        ];
+        let mults = multiplicities(&tables, &cols).unwrap();
+        let mut pc = Blake2sChannel::default();
+        let (proof, claims) = prove(&tables, &cols, &mults, &mut pc);
+        let specs: Vec<ColumnSpec> = cols
+            .iter()
+            .map(|c| ColumnSpec { table: c.table, log_len: c.values[0].len().ilog2() })
+            .collect();
+        let mut vc = Blake2sChannel::default();
+        let vclaims = verify(&tables, &specs, &proof, &mut vc).unwrap();
+        assert_eq!(vclaims, claims);
+        assert_eq!(eval_mle_base(&a, &claims.columns[0][0].point), claims.columns[0][0].value);
+        assert_eq!(eval_mle_base(&mults[1], &claims.multiplicities[1].point), claims.multiplicities[1].value);
+    }
+
+    #[test]
+    fn value_outside_table_fails() {
+        // A prover that forces a value outside the table through with fake multiplicities.
+        let xs: Vec<i64> = vec![1, 2, 3, 100];
+        let (tables, a, _, _) = setup(&xs);
+        let cols = vec![LookupColumn { table: 0, values: vec![&a] }];
+        let mut mults = vec![vec![M31::from(0); 16], vec![M31::from(0); 32]];
+        for &x in &xs[..3] {
+            mults[0][(x + 8) as usize] += M31::from(1);
+        }
+        mults[0][15] += M31::from(1); // claims 7 instead of 100
+        let mut pc = Blake2sChannel::default();
+        let (proof, _) = prove(&tables, &cols, &mults, &mut pc);
+        let specs = vec![ColumnSpec { table: 0, log_len: 2 }];
+        let mut vc = Blake2sChannel::default();
+        assert!(matches!(
+            verify(&tables, &specs, &proof, &mut vc),
+            Err(GkrError::LookupSumNonZero)
+        ));
+    }
+
+    #[test]
+    fn malformed_proof_fails_without_panic() {
+        let xs: Vec<i64> = (0..8).map(|i| i - 4).collect();
+        let (tables, a, _, _) = setup(&xs);
+        let cols = vec![LookupColumn { table: 0, values: vec![&a] }];
+        let mults = multiplicities(&tables[..1], &cols).unwrap();
+        let mut pc = Blake2sChannel::default();
+        let (proof, _) = prove(&tables[..1], &cols, &mults, &mut pc);
+        let specs = vec![ColumnSpec { table: 0, log_len: 3 }];
+        let mut tampered = proof.clone();
+        tampered.gkr.sumcheck_proofs.pop();
+        assert!(verify(&tables[..1], &specs, &tampered, &mut Blake2sChannel::default()).is_err());
+        let mut tampered = proof.clone();
+        tampered.gkr.layer_masks[0].pop();
+        assert!(verify(&tables[..1], &specs, &tampered, &mut Blake2sChannel::default()).is_err());
+        let mut tampered = proof.clone();
+        tampered.column_evals[0].0[0] += QM31::one();
+        assert!(matches!(
+            verify(&tables[..1], &specs, &tampered, &mut Blake2sChannel::default()),
+            Err(GkrError::LookupInputMismatch { instance: 0 })
+        ));
+        let mut tampered = proof;
+        tampered.gkr.sumcheck_proofs[2].round_polys[0][0] += QM31::one();
+        assert!(verify(&tables[..1], &specs, &tampered, &mut Blake2sChannel::default()).is_err());
+    }
+}

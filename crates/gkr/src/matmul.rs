@@ -1,0 +1,194 @@
+//! Matrix multiplication `C (m x k... ) = A (m x k) . W (k x n)` by one sumcheck over `k`.
+//!
+//! From a claim `C(r_m, r_n) = v`, the prover folds `A` along its rows with `eq(r_m, .)` and `W`
+//! along its columns with `eq(r_n, .)`, leaving two vectors of length `k` whose inner product is
+//! `v`; a degree-2 sumcheck over the `log k` variables ends at a random `rho` with claims
+//! `A(r_m, rho)` and `W(rho, r_n)`. All dimensions are the padded (power-of-two) ones.
+
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use stwo::core::channel::{Blake2sChannel, Channel};
+use stwo::core::fields::m31::M31;
+use stwo::core::fields::qm31::QM31;
+use sumcheck::oracle::prove_product;
+use sumcheck::SumcheckProof;
+
+use crate::claim::{eq_table, Claim};
+use crate::error::GkrError;
+
+/// `log2` of the padded dimensions of a matmul.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MatMulDims {
+    pub log_m: u32,
+    pub log_k: u32,
+    pub log_n: u32,
+}
+
+/// The prover's messages for one matmul.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MatMulProof {
+    pub sumcheck: SumcheckProof,
+    #[serde(with = "sumcheck::felt::qm31")]
+    pub a_eval: QM31,
+    #[serde(with = "sumcheck::felt::qm31")]
+    pub w_eval: QM31,
+}
+
+/// `out[kk] = sum_i eq_m[i] * a[i * k + kk]`.
+fn fold_rows(a: &[M31], eq_m: &[QM31], k: usize) -> Vec<QM31> {
+    if eq_m.len() == 1 {
+        return a[..k].iter().map(|&x| eq_m[0] * x).collect();
+    }
+    (0..k)
+        .into_par_iter()
+        .map(|kk| {
+            eq_m.iter()
+                .enumerate()
+                .map(|(i, &e)| e * a[i * k + kk])
+                .sum()
+        })
+        .collect()
+}
+
+/// `out[kk] = sum_j w[kk * n + j] * eq_n[j]`.
+fn fold_cols(w: &[M31], eq_n: &[QM31], n: usize) -> Vec<QM31> {
+    w.par_chunks(n)
+        .map(|row| row.iter().zip(eq_n).map(|(&x, &e)| e * x).sum())
+        .collect()
+}
+
+/// Proves a claim on `C = A . W`. `a` and `w` are the padded row-major tables.
+///
+/// # Panics
+/// Panics if the tables or the claim do not match `dims` (a caller bug).
+pub fn prove(
+    a: &[M31],
+    w: &[M31],
+    dims: MatMulDims,
+    claim: &Claim,
+    channel: &mut Blake2sChannel,
+) -> (MatMulProof, Claim, Claim) {
+    let (m, k, n) = (1usize << dims.log_m, 1usize << dims.log_k, 1usize << dims.log_n);
+    assert_eq!(a.len(), m * k, "A table size");
+    assert_eq!(w.len(), k * n, "W table size");
+    assert_eq!(claim.point.len() as u32, dims.log_m + dims.log_n, "claim dimension");
+    let (r_m, r_n) = claim.point.split_at(dims.log_m as usize);
+    let (a_vec, w_vec) = rayon::join(
+        || fold_rows(a, &eq_table(r_m), k),
+        || fold_cols(w, &eq_table(r_n), n),
+    );
+    let (sumcheck, rho, finals) = prove_product(claim.value, vec![a_vec, w_vec], channel);
+    let (a_eval, w_eval) = (finals[0], finals[1]);
+    channel.mix_felts(&[a_eval, w_eval]);
+    let a_claim = Claim::new([r_m, &rho].concat(), a_eval);
+    let w_claim = Claim::new([&rho, r_n].concat(), w_eval);
+    (
+        MatMulProof {
+            sumcheck,
+            a_eval,
+            w_eval,
+        },
+        a_claim,
+        w_claim,
+    )
+}
+
+/// Verifies a matmul reduction; returns the claims on `A` and on `W`.
+pub fn verify(
+    proof: &MatMulProof,
+    dims: MatMulDims,
+    claim: &Claim,
+    channel: &mut Blake2sChannel,
+) -> Result<(Claim, Claim), GkrError> {
+    let expected = (dims.log_m + dims.log_n) as usize;
+    if claim.point.len() != expected {
+        return Err(GkrError::PointDimension {
+            expected,
+            got: claim.point.len(),
+        });
+    }
+    let (r_m, r_n) = claim.point.split_at(dims.log_m as usize);
+    let (rho, final_claim) =
+        sumcheck::verify(claim.value, &proof.sumcheck, dims.log_k as usize, 2, channel)
+            .map_err(|source| GkrError::Sumcheck {
+                layer: "matmul",
+                source,
+            })?;
+    if proof.a_eval * proof.w_eval != final_claim {
+        return Err(GkrError::FinalEvalMismatch { layer: "matmul" });
+    }
+    channel.mix_felts(&[proof.a_eval, proof.w_eval]);
+    Ok((
+        Claim::new([r_m, &rho].concat(), proof.a_eval),
+        Claim::new([&rho, r_n].concat(), proof.w_eval),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{Rng, SeedableRng};
+    use sumcheck::eval_mle_base;
+
+    fn rand_table(rng: &mut impl Rng, len: usize) -> Vec<M31> {
+        (0..len).map(|_| M31::from(rng.gen_range(0..1u32 << 20))).collect()
+    }
+
+    fn naive_matmul(a: &[M31], w: &[M31], m: usize, k: usize, n: usize) -> Vec<M31> {
+        let mut c = vec![M31::from(0); m * n];
+        for i in 0..m {
+            for j in 0..n {
+                c[i * n + j] = (0..k).map(|t| a[i * k + t] * w[t * n + j]).sum();
+            }
+        }
+        c
+    }
+
+    #[test]
+    fn matmul_reduction_works() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(11);
+        for (lm, lk, ln) in [(0, 0, 1), (0, 3, 2), (2, 4, 3), (3, 1, 0)] {
+            let dims = MatMulDims { log_m: lm, log_k: lk, log_n: ln };
+            let (m, k, n) = (1 << lm, 1 << lk, 1 << ln);
+            let a = rand_table(&mut rng, m * k);
+            let w = rand_table(&mut rng, k * n);
+            let c = naive_matmul(&a, &w, m, k, n);
+            let r: Vec<QM31> = (0..lm + ln)
+                .map(|_| QM31::from_u32_unchecked(rng.gen_range(0..1 << 30), 3, rng.gen_range(0..1 << 30), 4))
+                .collect();
+            let claim = Claim::new(r.clone(), eval_mle_base(&c, &r));
+            let mut pc = Blake2sChannel::default();
+            let (proof, ca, cw) = prove(&a, &w, dims, &claim, &mut pc);
+            assert_eq!(eval_mle_base(&a, &ca.point), ca.value);
+            assert_eq!(eval_mle_base(&w, &cw.point), cw.value);
+            let mut vc = Blake2sChannel::default();
+            let (va, vw) = verify(&proof, dims, &claim, &mut vc).unwrap();
+            assert_eq!((va, vw), (ca, cw));
+
+            // A wrong output value is rejected.
+            let mut bad = claim.clone();
+            bad.value += QM31::from(M31::from(1));
+            let mut vc = Blake2sChannel::default();
+            assert!(verify(&proof, dims, &bad, &mut vc).is_err());
+        }
+    }
+
+    #[test]
+    fn forged_final_evals_fail() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(5);
+        let dims = MatMulDims { log_m: 1, log_k: 3, log_n: 2 };
+        let a = rand_table(&mut rng, 16);
+        let w = rand_table(&mut rng, 32);
+        let c = naive_matmul(&a, &w, 2, 8, 4);
+        let r: Vec<QM31> = (0..3).map(|i| QM31::from_u32_unchecked(i + 5, 1, 2, 3)).collect();
+        let claim = Claim::new(r.clone(), eval_mle_base(&c, &r));
+        let mut pc = Blake2sChannel::default();
+        let (mut proof, _, _) = prove(&a, &w, dims, &claim, &mut pc);
+        proof.a_eval += QM31::from(M31::from(1));
+        let mut vc = Blake2sChannel::default();
+        assert!(matches!(
+            verify(&proof, dims, &claim, &mut vc),
+            Err(GkrError::FinalEvalMismatch { .. })
+        ));
+    }
+}

@@ -1,0 +1,117 @@
+//! Lookup tables the verifier can evaluate itself in `O(log)`.
+
+use serde::{Deserialize, Serialize};
+use stwo::core::fields::m31::{M31, P};
+use stwo::core::fields::qm31::QM31;
+
+/// A lookup table over `2^log_size` rows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum TableKind {
+    /// Row `b` holds the single value `lo + b`: a range check of `[lo, lo + 2^log_size)`.
+    Range { lo: i64, log_size: u32 },
+    /// Row `b` holds the pair `(t, max(t, 0))` with `t = b - 2^(log_size - 1)`: a ReLU table
+    /// over the signed range, which also range-checks its input.
+    Relu { log_size: u32 },
+}
+
+fn signed_m31(x: i64) -> M31 {
+    M31::from_u32_unchecked(x.rem_euclid(P as i64) as u32)
+}
+
+fn signed_of(x: M31) -> i64 {
+    let v = x.0 as i64;
+    if v > (P as i64) / 2 {
+        v - P as i64
+    } else {
+        v
+    }
+}
+
+impl TableKind {
+    pub fn log_size(&self) -> u32 {
+        match *self {
+            TableKind::Range { log_size, .. } | TableKind::Relu { log_size } => log_size,
+        }
+    }
+
+    /// Number of components of a row (1 for a range, 2 for a pair table).
+    pub fn arity(&self) -> usize {
+        match self {
+            TableKind::Range { .. } => 1,
+            TableKind::Relu { .. } => 2,
+        }
+    }
+
+    /// The components of row `b`.
+    pub fn row(&self, b: usize) -> [M31; 2] {
+        match *self {
+            TableKind::Range { lo, .. } => [signed_m31(lo + b as i64), M31::from_u32_unchecked(0)],
+            TableKind::Relu { log_size } => {
+                let t = b as i64 - (1i64 << (log_size - 1));
+                [signed_m31(t), signed_m31(t.max(0))]
+            }
+        }
+    }
+
+    /// The row index holding `values`, if any.
+    pub fn index_of(&self, values: [M31; 2]) -> Option<usize> {
+        let size = 1i64 << self.log_size();
+        match *self {
+            TableKind::Range { lo, .. } => {
+                let b = signed_of(values[0]) - lo;
+                (0..size).contains(&b).then_some(b as usize)
+            }
+            TableKind::Relu { .. } => {
+                let t = signed_of(values[0]);
+                let b = t + size / 2;
+                ((0..size).contains(&b) && signed_of(values[1]) == t.max(0)).then_some(b as usize)
+            }
+        }
+    }
+
+    /// The MLE of each component at `point` (MSB-first), computed in `O(log_size)`.
+    pub fn eval(&self, point: &[QM31]) -> [QM31; 2] {
+        let n = point.len();
+        // sum_j 2^(n-1-j) x_j: the MLE of the row index.
+        let index_from = |from: usize| -> QM31 {
+            point[from..]
+                .iter()
+                .enumerate()
+                .map(|(j, &x)| x * M31::from_u32_unchecked(1 << (n - 1 - from - j)))
+                .sum()
+        };
+        match *self {
+            TableKind::Range { lo, .. } => [index_from(0) + signed_m31(lo), QM31::default()],
+            TableKind::Relu { log_size } => {
+                let half = signed_m31(1i64 << (log_size - 1));
+                let t = index_from(0) - half;
+                // relu(t) = b_0 * (index without its top bit).
+                let relu = if n == 0 { QM31::default() } else { point[0] * index_from(1) };
+                [t, relu]
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sumcheck::eval_mle_base;
+
+    #[test]
+    fn eval_matches_table_mle() {
+        let pt: Vec<QM31> = (0..5).map(|i| QM31::from_u32_unchecked(i * 11 + 3, 2, 7, i)).collect();
+        for kind in [TableKind::Range { lo: -16, log_size: 5 }, TableKind::Relu { log_size: 5 }] {
+            for c in 0..kind.arity() {
+                let col: Vec<M31> = (0..32).map(|b| kind.row(b)[c]).collect();
+                assert_eq!(eval_mle_base(&col, &pt), kind.eval(&pt)[c]);
+            }
+            for b in 0..32 {
+                assert_eq!(kind.index_of(kind.row(b)), Some(b));
+            }
+        }
+        let relu = TableKind::Relu { log_size: 5 };
+        assert_eq!(relu.index_of([signed_m31(-3), signed_m31(-3)]), None);
+        assert_eq!(relu.index_of([signed_m31(16), signed_m31(16)]), None);
+    }
+}
