@@ -5,7 +5,6 @@
 //! `v`; a degree-2 sumcheck over the `log k` variables ends at a random `rho` with claims
 //! `A(r_m, rho)` and `W(rho, r_n)`. All dimensions are the padded (power-of-two) ones.
 
-use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use stwo::core::channel::{Blake2sChannel, Channel};
 use stwo::core::fields::m31::M31;
@@ -36,25 +35,12 @@ pub struct MatMulProof {
 
 /// `out[kk] = sum_i eq_m[i] * a[i * k + kk]`.
 fn fold_rows(a: &[M31], eq_m: &[QM31], k: usize) -> Vec<QM31> {
-    if eq_m.len() == 1 {
-        return a[..k].iter().map(|&x| eq_m[0] * x).collect();
-    }
-    (0..k)
-        .into_par_iter()
-        .map(|kk| {
-            eq_m.iter()
-                .enumerate()
-                .map(|(i, &e)| e * a[i * k + kk])
-                .sum()
-        })
-        .collect()
+    sumcheck::simd::cols_dot(a, k, eq_m)
 }
 
 /// `out[kk] = sum_j w[kk * n + j] * eq_n[j]`.
 fn fold_cols(w: &[M31], eq_n: &[QM31], n: usize) -> Vec<QM31> {
-    w.par_chunks(n)
-        .map(|row| row.iter().zip(eq_n).map(|(&x, &e)| e * x).sum())
-        .collect()
+    sumcheck::simd::rows_dot(w, n, eq_n)
 }
 
 /// Proves a claim on `C = A . W`. `a` and `w` are the padded row-major tables.

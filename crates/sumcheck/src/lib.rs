@@ -18,6 +18,7 @@ pub mod felt;
 pub mod mle;
 pub mod oracle;
 pub mod proof;
+pub mod simd;
 pub mod verifier;
 
 pub use mle::{eq_eval, eq_evals, eval_mle, eval_mle_base, fold_in_place};

@@ -8,7 +8,7 @@ use rayon::prelude::*;
 use stwo::core::channel::Channel;
 use stwo::core::fields::m31::M31;
 use stwo::core::fields::qm31::QM31;
-use stwo::prover::lookups::sumcheck::{prove_batch, MultivariatePolyOracle};
+use stwo::prover::lookups::sumcheck::MultivariatePolyOracle;
 use stwo::prover::lookups::utils::UnivariatePoly;
 
 use crate::mle::fold_in_place;
@@ -105,27 +105,29 @@ impl MultivariatePolyOracle for ProductOracle {
 /// Proves `claim = sum_x prod_j tables[j](x)`. Returns the proof, the challenge point and the
 /// tables' values at that point.
 ///
-/// # Panics
-/// Panics if `claim` is not the true sum (a prover bug).
+/// Unlike STWO's `prove_batch`, this driver never asserts that the claim is true: run on a false
+/// claim it produces a proof that the verifier rejects, which is what adversarial tests need.
+/// The transcript is the same as `prove_batch`'s for one polynomial (round polynomial mixed,
+/// then one challenge drawn per round).
 pub fn prove_product(
     claim: QM31,
     tables: Vec<Vec<QM31>>,
     channel: &mut impl Channel,
 ) -> (SumcheckProof, Vec<QM31>, Vec<QM31>) {
-    let oracle = ProductOracle::new(tables);
-    if oracle.n_variables() == 0 {
-        return (
-            SumcheckProof {
-                round_polys: vec![],
-            },
-            vec![],
-            oracle.final_values(),
-        );
+    let mut oracle = ProductOracle::new(tables);
+    let mut claim = claim;
+    let mut round_polys = Vec::with_capacity(oracle.n_variables());
+    let mut point = Vec::with_capacity(oracle.n_variables());
+    while oracle.n_variables() > 0 {
+        let poly = oracle.sum_as_poly_in_first_variable(claim);
+        channel.mix_felts(&poly);
+        let challenge = channel.draw_secure_felt();
+        claim = poly.eval_at_point(challenge);
+        round_polys.push(poly.to_vec());
+        point.push(challenge);
+        oracle = oracle.fix_first_variable(challenge);
     }
-    let (proof, point, oracles, _) =
-        prove_batch(vec![claim], vec![oracle], QM31::from(M31::from(1)), channel);
-    let finals = oracles[0].final_values();
-    (SumcheckProof::from_stwo(&proof), point, finals)
+    (SumcheckProof { round_polys }, point, oracle.final_values())
 }
 
 #[cfg(test)]
