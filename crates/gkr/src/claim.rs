@@ -120,14 +120,18 @@ mod tests {
 
     fn rand_point(rng: &mut impl Rng, n: usize) -> Vec<QM31> {
         (0..n)
-            .map(|_| QM31::from_u32_unchecked(rng.gen_range(0..1 << 30), rng.gen_range(0..1 << 30), 1, 2))
+            .map(|_| {
+                QM31::from_u32_unchecked(rng.gen_range(0..1 << 30), rng.gen_range(0..1 << 30), 1, 2)
+            })
             .collect()
     }
 
     #[test]
     fn combine_works_and_wrong_value_fails() {
         let mut rng = rand::rngs::StdRng::seed_from_u64(3);
-        let table: Vec<M31> = (0..64).map(|_| M31::from(rng.gen_range(0..1000u32))).collect();
+        let table: Vec<M31> = (0..64)
+            .map(|_| M31::from(rng.gen_range(0..1000u32)))
+            .collect();
         let claims: Vec<Claim> = (0..3)
             .map(|_| {
                 let p = rand_point(&mut rng, 6);

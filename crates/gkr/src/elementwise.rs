@@ -23,7 +23,11 @@ pub struct AddProof {
 }
 
 /// Splits `(L + R)(r) = v` into `L(r)` and `R(r)`.
-pub fn prove_add(lhs: &[M31], claim: &Claim, channel: &mut Blake2sChannel) -> (AddProof, Claim, Claim) {
+pub fn prove_add(
+    lhs: &[M31],
+    claim: &Claim,
+    channel: &mut Blake2sChannel,
+) -> (AddProof, Claim, Claim) {
     let lhs_eval = eval_mle_base(lhs, &claim.point);
     channel.mix_felts(&[lhs_eval]);
     (
@@ -130,7 +134,8 @@ pub fn prove_mul(
 ) -> (MulProof, Claim, Claim) {
     let l: Vec<QM31> = lhs.iter().map(|&x| x.into()).collect();
     let r: Vec<QM31> = rhs.iter().map(|&x| x.into()).collect();
-    let (sumcheck, rho, finals) = prove_product(claim.value, vec![eq_table(&claim.point), l, r], channel);
+    let (sumcheck, rho, finals) =
+        prove_product(claim.value, vec![eq_table(&claim.point), l, r], channel);
     let (lhs_eval, rhs_eval) = (finals[1], finals[2]);
     channel.mix_felts(&[lhs_eval, rhs_eval]);
     (
@@ -152,7 +157,10 @@ pub fn verify_mul(
 ) -> Result<(Claim, Claim), GkrError> {
     let n = claim.point.len();
     let (rho, final_claim) = sumcheck::verify(claim.value, &proof.sumcheck, n, 3, channel)
-        .map_err(|source| GkrError::Sumcheck { layer: "mul", source })?;
+        .map_err(|source| GkrError::Sumcheck {
+            layer: "mul",
+            source,
+        })?;
     if eq_eval(&claim.point, &rho) * proof.lhs_eval * proof.rhs_eval != final_claim {
         return Err(GkrError::FinalEvalMismatch { layer: "mul" });
     }
@@ -171,10 +179,16 @@ mod tests {
     #[test]
     fn mul_works_and_forgery_fails() {
         let mut rng = rand::rngs::StdRng::seed_from_u64(9);
-        let l: Vec<M31> = (0..32).map(|_| M31::from(rng.gen_range(0..1000u32))).collect();
-        let r: Vec<M31> = (0..32).map(|_| M31::from(rng.gen_range(0..1000u32))).collect();
+        let l: Vec<M31> = (0..32)
+            .map(|_| M31::from(rng.gen_range(0..1000u32)))
+            .collect();
+        let r: Vec<M31> = (0..32)
+            .map(|_| M31::from(rng.gen_range(0..1000u32)))
+            .collect();
         let prod: Vec<M31> = l.iter().zip(&r).map(|(a, b)| *a * *b).collect();
-        let pt: Vec<QM31> = (0..5).map(|i| QM31::from_u32_unchecked(i * 3 + 1, 7, 0, 1)).collect();
+        let pt: Vec<QM31> = (0..5)
+            .map(|i| QM31::from_u32_unchecked(i * 3 + 1, 7, 0, 1))
+            .collect();
         let claim = Claim::new(pt.clone(), eval_mle_base(&prod, &pt));
         let mut pc = Blake2sChannel::default();
         let (proof, cl, cr) = prove_mul(&l, &r, &claim, &mut pc);
@@ -192,10 +206,22 @@ mod tests {
     #[test]
     fn add_bias_split_is_consistent() {
         // Y = X + b broadcast over 3 real rows of a 4-row padded table.
-        let x: Vec<M31> = (0..16).map(|i| M31::from(if i < 12 { i * 5 + 1 } else { 0 })).collect();
+        let x: Vec<M31> = (0..16)
+            .map(|i| M31::from(if i < 12 { i * 5 + 1 } else { 0 }))
+            .collect();
         let b: Vec<M31> = (0..4).map(|i| M31::from(100 + i)).collect();
-        let y: Vec<M31> = (0..16).map(|i| if i < 12 { x[i] + b[i % 4] } else { M31::from(0) }).collect();
-        let pt: Vec<QM31> = (0..4).map(|i| QM31::from_u32_unchecked(i + 2, 1, 5, 9)).collect();
+        let y: Vec<M31> = (0..16)
+            .map(|i| {
+                if i < 12 {
+                    x[i] + b[i % 4]
+                } else {
+                    M31::from(0)
+                }
+            })
+            .collect();
+        let pt: Vec<QM31> = (0..4)
+            .map(|i| QM31::from_u32_unchecked(i + 2, 1, 5, 9))
+            .collect();
         let claim = Claim::new(pt.clone(), eval_mle_base(&y, &pt));
         let mut pc = Blake2sChannel::default();
         let (_, cx, cb) = prove_add_bias(&b, 3, 2, &claim, &mut pc);

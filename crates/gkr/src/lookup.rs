@@ -23,9 +23,9 @@ use stwo::prover::lookups::gkr_verifier::{partially_verify_batch, Gate, GkrBatch
 use stwo::prover::lookups::mle::Mle;
 use sumcheck::{eval_mle_base, SumcheckProof};
 
-pub use crate::table::TableKind;
 use crate::claim::Claim;
 use crate::error::GkrError;
+pub use crate::table::TableKind;
 
 /// A looked-up column: `values[j]` is component `j` (as many as the table's arity), each a
 /// power-of-two table of at least 2 entries.
@@ -75,8 +75,14 @@ pub struct LookupClaims {
 }
 
 /// Counts how often each table row is looked up.
-pub fn multiplicities(tables: &[TableKind], columns: &[LookupColumn<'_>]) -> Result<Vec<Vec<M31>>, GkrError> {
-    let mut counts: Vec<Vec<u32>> = tables.iter().map(|t| vec![0u32; 1 << t.log_size()]).collect();
+pub fn multiplicities(
+    tables: &[TableKind],
+    columns: &[LookupColumn<'_>],
+) -> Result<Vec<Vec<M31>>, GkrError> {
+    let mut counts: Vec<Vec<u32>> = tables
+        .iter()
+        .map(|t| vec![0u32; 1 << t.log_size()])
+        .collect();
     for (c, col) in columns.iter().enumerate() {
         let table = tables[col.table];
         let len = col.values[0].len();
@@ -189,18 +195,28 @@ pub fn prove(
 impl GkrProofData {
     fn from_stwo(p: &GkrBatchProof) -> Self {
         Self {
-            sumcheck_proofs: p.sumcheck_proofs.iter().map(SumcheckProof::from_stwo).collect(),
+            sumcheck_proofs: p
+                .sumcheck_proofs
+                .iter()
+                .map(SumcheckProof::from_stwo)
+                .collect(),
             layer_masks: p
                 .layer_masks_by_instance
                 .iter()
                 .map(|masks| {
                     masks
                         .iter()
-                        .map(|m| Felts(m.columns().iter().flat_map(|c| c.iter().copied()).collect()))
+                        .map(|m| {
+                            Felts(m.columns().iter().flat_map(|c| c.iter().copied()).collect())
+                        })
                         .collect()
                 })
                 .collect(),
-            output_claims: p.output_claims_by_instance.iter().map(|c| Felts(c.clone())).collect(),
+            output_claims: p
+                .output_claims_by_instance
+                .iter()
+                .map(|c| Felts(c.clone()))
+                .collect(),
         }
     }
 
@@ -221,7 +237,8 @@ impl GkrProofData {
             }
         }
         for (i, &n) in n_vars.iter().enumerate() {
-            if self.layer_masks[i].len() != n || self.layer_masks[i].iter().any(|m| m.0.len() != 4) {
+            if self.layer_masks[i].len() != n || self.layer_masks[i].iter().any(|m| m.0.len() != 4)
+            {
                 return Err(bad("mask of wrong shape"));
             }
             if self.output_claims[i].0.len() != 2 {
@@ -229,7 +246,11 @@ impl GkrProofData {
             }
         }
         Ok(GkrBatchProof {
-            sumcheck_proofs: self.sumcheck_proofs.iter().map(SumcheckProof::to_stwo).collect(),
+            sumcheck_proofs: self
+                .sumcheck_proofs
+                .iter()
+                .map(SumcheckProof::to_stwo)
+                .collect(),
             layer_masks_by_instance: self
                 .layer_masks
                 .iter()
@@ -254,16 +275,23 @@ pub fn verify(
 ) -> Result<LookupClaims, GkrError> {
     let bad = |s: &str| GkrError::MalformedLookup(s.to_string());
     let (z, beta) = draw_challenges(channel);
-    if columns.iter().any(|c| c.table >= tables.len() || c.log_len == 0) {
+    if columns
+        .iter()
+        .any(|c| c.table >= tables.len() || c.log_len == 0)
+    {
         return Err(bad("column spec"));
     }
     if tables.iter().any(|t| t.log_size() == 0) {
         return Err(bad("empty table"));
     }
     if columns.is_empty() && tables.is_empty() {
-        return Ok(LookupClaims { columns: vec![], multiplicities: vec![] });
+        return Ok(LookupClaims {
+            columns: vec![],
+            multiplicities: vec![],
+        });
     }
-    if proof.column_evals.len() != columns.len() || proof.multiplicity_evals.0.len() != tables.len() {
+    if proof.column_evals.len() != columns.len() || proof.multiplicity_evals.0.len() != tables.len()
+    {
         return Err(bad("wrong number of evaluations"));
     }
     for (c, e) in columns.iter().zip(&proof.column_evals) {
@@ -345,7 +373,13 @@ mod tests {
     }
 
     fn setup(xs: &[i64]) -> (Vec<TableKind>, Vec<M31>, Vec<M31>, Vec<M31>) {
-        let tables = vec![TableKind::Range { lo: -8, log_size: 4 }, TableKind::Relu { log_size: 5 }];
+        let tables = vec![
+            TableKind::Range {
+                lo: -8,
+                log_size: 4,
+            },
+            TableKind::Relu { log_size: 5 },
+        ];
         let a: Vec<M31> = xs.iter().map(|&x| m(x)).collect();
         let r: Vec<M31> = xs.iter().map(|&x| m(x.max(0))).collect();
         let b: Vec<M31> = xs.iter().map(|&x| m(x * 2)).collect();
@@ -357,29 +391,53 @@ mod tests {
         let xs: Vec<i64> = (0..16).map(|i| (i * 7 % 16) - 8).collect();
         let (tables, a, r, b) = setup(&xs);
         let cols = vec![
-            LookupColumn { table: 0, values: vec![&a] },
-            LookupColumn { table: 1, values: vec![&b, &b] },
+            LookupColumn {
+                table: 0,
+                values: vec![&a],
+            },
+            LookupColumn {
+                table: 1,
+                values: vec![&b, &b],
+            },
         ];
         // b = 2x is not relu(b) for negative x: must be detected before proving.
         assert!(multiplicities(&tables, &cols).is_err());
         let bb: Vec<M31> = xs.iter().map(|&x| m((2 * x).max(0))).collect();
         let cols = vec![
-            LookupColumn { table: 0, values: vec![&a] },
-            LookupColumn { table: 1, values: vec![&b, &bb] },
-            LookupColumn { table: 1, values: vec![&a[..2], &r[..2]] },
+            LookupColumn {
+                table: 0,
+                values: vec![&a],
+            },
+            LookupColumn {
+                table: 1,
+                values: vec![&b, &bb],
+            },
+            LookupColumn {
+                table: 1,
+                values: vec![&a[..2], &r[..2]],
+            },
         ];
         let mults = multiplicities(&tables, &cols).unwrap();
         let mut pc = Blake2sChannel::default();
         let (proof, claims) = prove(&tables, &cols, &mults, &mut pc);
         let specs: Vec<ColumnSpec> = cols
             .iter()
-            .map(|c| ColumnSpec { table: c.table, log_len: c.values[0].len().ilog2() })
+            .map(|c| ColumnSpec {
+                table: c.table,
+                log_len: c.values[0].len().ilog2(),
+            })
             .collect();
         let mut vc = Blake2sChannel::default();
         let vclaims = verify(&tables, &specs, &proof, &mut vc).unwrap();
         assert_eq!(vclaims, claims);
-        assert_eq!(eval_mle_base(&a, &claims.columns[0][0].point), claims.columns[0][0].value);
-        assert_eq!(eval_mle_base(&mults[1], &claims.multiplicities[1].point), claims.multiplicities[1].value);
+        assert_eq!(
+            eval_mle_base(&a, &claims.columns[0][0].point),
+            claims.columns[0][0].value
+        );
+        assert_eq!(
+            eval_mle_base(&mults[1], &claims.multiplicities[1].point),
+            claims.multiplicities[1].value
+        );
     }
 
     #[test]
@@ -387,7 +445,10 @@ mod tests {
         // A prover that forces a value outside the table through with fake multiplicities.
         let xs: Vec<i64> = vec![1, 2, 3, 100];
         let (tables, a, _, _) = setup(&xs);
-        let cols = vec![LookupColumn { table: 0, values: vec![&a] }];
+        let cols = vec![LookupColumn {
+            table: 0,
+            values: vec![&a],
+        }];
         let mut mults = vec![vec![M31::from(0); 16], vec![M31::from(0); 32]];
         for &x in &xs[..3] {
             mults[0][(x + 8) as usize] += M31::from(1);
@@ -395,7 +456,10 @@ mod tests {
         mults[0][15] += M31::from(1); // claims 7 instead of 100
         let mut pc = Blake2sChannel::default();
         let (proof, _) = prove(&tables, &cols, &mults, &mut pc);
-        let specs = vec![ColumnSpec { table: 0, log_len: 2 }];
+        let specs = vec![ColumnSpec {
+            table: 0,
+            log_len: 2,
+        }];
         let mut vc = Blake2sChannel::default();
         assert!(matches!(
             verify(&tables, &specs, &proof, &mut vc),
@@ -407,25 +471,54 @@ mod tests {
     fn malformed_proof_fails_without_panic() {
         let xs: Vec<i64> = (0..8).map(|i| i - 4).collect();
         let (tables, a, _, _) = setup(&xs);
-        let cols = vec![LookupColumn { table: 0, values: vec![&a] }];
+        let cols = vec![LookupColumn {
+            table: 0,
+            values: vec![&a],
+        }];
         let mults = multiplicities(&tables[..1], &cols).unwrap();
         let mut pc = Blake2sChannel::default();
         let (proof, _) = prove(&tables[..1], &cols, &mults, &mut pc);
-        let specs = vec![ColumnSpec { table: 0, log_len: 3 }];
+        let specs = vec![ColumnSpec {
+            table: 0,
+            log_len: 3,
+        }];
         let mut tampered = proof.clone();
         tampered.gkr.sumcheck_proofs.pop();
-        assert!(verify(&tables[..1], &specs, &tampered, &mut Blake2sChannel::default()).is_err());
+        assert!(verify(
+            &tables[..1],
+            &specs,
+            &tampered,
+            &mut Blake2sChannel::default()
+        )
+        .is_err());
         let mut tampered = proof.clone();
         tampered.gkr.layer_masks[0].pop();
-        assert!(verify(&tables[..1], &specs, &tampered, &mut Blake2sChannel::default()).is_err());
+        assert!(verify(
+            &tables[..1],
+            &specs,
+            &tampered,
+            &mut Blake2sChannel::default()
+        )
+        .is_err());
         let mut tampered = proof.clone();
         tampered.column_evals[0].0[0] += QM31::one();
         assert!(matches!(
-            verify(&tables[..1], &specs, &tampered, &mut Blake2sChannel::default()),
+            verify(
+                &tables[..1],
+                &specs,
+                &tampered,
+                &mut Blake2sChannel::default()
+            ),
             Err(GkrError::LookupInputMismatch { instance: 0 })
         ));
         let mut tampered = proof;
         tampered.gkr.sumcheck_proofs[2].round_polys[0][0] += QM31::one();
-        assert!(verify(&tables[..1], &specs, &tampered, &mut Blake2sChannel::default()).is_err());
+        assert!(verify(
+            &tables[..1],
+            &specs,
+            &tampered,
+            &mut Blake2sChannel::default()
+        )
+        .is_err());
     }
 }

@@ -54,10 +54,18 @@ pub fn prove(
     claim: &Claim,
     channel: &mut Blake2sChannel,
 ) -> (MatMulProof, Claim, Claim) {
-    let (m, k, n) = (1usize << dims.log_m, 1usize << dims.log_k, 1usize << dims.log_n);
+    let (m, k, n) = (
+        1usize << dims.log_m,
+        1usize << dims.log_k,
+        1usize << dims.log_n,
+    );
     assert_eq!(a.len(), m * k, "A table size");
     assert_eq!(w.len(), k * n, "W table size");
-    assert_eq!(claim.point.len() as u32, dims.log_m + dims.log_n, "claim dimension");
+    assert_eq!(
+        claim.point.len() as u32,
+        dims.log_m + dims.log_n,
+        "claim dimension"
+    );
     let (r_m, r_n) = claim.point.split_at(dims.log_m as usize);
     let (a_vec, w_vec) = rayon::join(
         || fold_rows(a, &eq_table(r_m), k),
@@ -94,12 +102,17 @@ pub fn verify(
         });
     }
     let (r_m, r_n) = claim.point.split_at(dims.log_m as usize);
-    let (rho, final_claim) =
-        sumcheck::verify(claim.value, &proof.sumcheck, dims.log_k as usize, 2, channel)
-            .map_err(|source| GkrError::Sumcheck {
-                layer: "matmul",
-                source,
-            })?;
+    let (rho, final_claim) = sumcheck::verify(
+        claim.value,
+        &proof.sumcheck,
+        dims.log_k as usize,
+        2,
+        channel,
+    )
+    .map_err(|source| GkrError::Sumcheck {
+        layer: "matmul",
+        source,
+    })?;
     if proof.a_eval * proof.w_eval != final_claim {
         return Err(GkrError::FinalEvalMismatch { layer: "matmul" });
     }
@@ -117,7 +130,9 @@ mod tests {
     use sumcheck::eval_mle_base;
 
     fn rand_table(rng: &mut impl Rng, len: usize) -> Vec<M31> {
-        (0..len).map(|_| M31::from(rng.gen_range(0..1u32 << 20))).collect()
+        (0..len)
+            .map(|_| M31::from(rng.gen_range(0..1u32 << 20)))
+            .collect()
     }
 
     fn naive_matmul(a: &[M31], w: &[M31], m: usize, k: usize, n: usize) -> Vec<M31> {
@@ -134,13 +149,24 @@ mod tests {
     fn matmul_reduction_works() {
         let mut rng = rand::rngs::StdRng::seed_from_u64(11);
         for (lm, lk, ln) in [(0, 0, 1), (0, 3, 2), (2, 4, 3), (3, 1, 0)] {
-            let dims = MatMulDims { log_m: lm, log_k: lk, log_n: ln };
+            let dims = MatMulDims {
+                log_m: lm,
+                log_k: lk,
+                log_n: ln,
+            };
             let (m, k, n) = (1 << lm, 1 << lk, 1 << ln);
             let a = rand_table(&mut rng, m * k);
             let w = rand_table(&mut rng, k * n);
             let c = naive_matmul(&a, &w, m, k, n);
             let r: Vec<QM31> = (0..lm + ln)
-                .map(|_| QM31::from_u32_unchecked(rng.gen_range(0..1 << 30), 3, rng.gen_range(0..1 << 30), 4))
+                .map(|_| {
+                    QM31::from_u32_unchecked(
+                        rng.gen_range(0..1 << 30),
+                        3,
+                        rng.gen_range(0..1 << 30),
+                        4,
+                    )
+                })
                 .collect();
             let claim = Claim::new(r.clone(), eval_mle_base(&c, &r));
             let mut pc = Blake2sChannel::default();
@@ -162,11 +188,17 @@ mod tests {
     #[test]
     fn forged_final_evals_fail() {
         let mut rng = rand::rngs::StdRng::seed_from_u64(5);
-        let dims = MatMulDims { log_m: 1, log_k: 3, log_n: 2 };
+        let dims = MatMulDims {
+            log_m: 1,
+            log_k: 3,
+            log_n: 2,
+        };
         let a = rand_table(&mut rng, 16);
         let w = rand_table(&mut rng, 32);
         let c = naive_matmul(&a, &w, 2, 8, 4);
-        let r: Vec<QM31> = (0..3).map(|i| QM31::from_u32_unchecked(i + 5, 1, 2, 3)).collect();
+        let r: Vec<QM31> = (0..3)
+            .map(|i| QM31::from_u32_unchecked(i + 5, 1, 2, 3))
+            .collect();
         let claim = Claim::new(r.clone(), eval_mle_base(&c, &r));
         let mut pc = Blake2sChannel::default();
         let (mut proof, _, _) = prove(&a, &w, dims, &claim, &mut pc);

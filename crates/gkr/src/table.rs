@@ -86,7 +86,11 @@ impl TableKind {
                 let half = signed_m31(1i64 << (log_size - 1));
                 let t = index_from(0) - half;
                 // relu(t) = b_0 * (index without its top bit).
-                let relu = if n == 0 { QM31::default() } else { point[0] * index_from(1) };
+                let relu = if n == 0 {
+                    QM31::default()
+                } else {
+                    point[0] * index_from(1)
+                };
                 [t, relu]
             }
         }
@@ -100,8 +104,16 @@ mod tests {
 
     #[test]
     fn eval_matches_table_mle() {
-        let pt: Vec<QM31> = (0..5).map(|i| QM31::from_u32_unchecked(i * 11 + 3, 2, 7, i)).collect();
-        for kind in [TableKind::Range { lo: -16, log_size: 5 }, TableKind::Relu { log_size: 5 }] {
+        let pt: Vec<QM31> = (0..5)
+            .map(|i| QM31::from_u32_unchecked(i * 11 + 3, 2, 7, i))
+            .collect();
+        for kind in [
+            TableKind::Range {
+                lo: -16,
+                log_size: 5,
+            },
+            TableKind::Relu { log_size: 5 },
+        ] {
             for c in 0..kind.arity() {
                 let col: Vec<M31> = (0..32).map(|b| kind.row(b)[c]).collect();
                 assert_eq!(eval_mle_base(&col, &pt), kind.eval(&pt)[c]);

@@ -27,8 +27,7 @@ pub fn by_name(name: &str) -> Option<Graph> {
 /// A random weight matrix with entries uniform in `[-a, a]`, `a` chosen so that activations
 /// keep their magnitude through a layer of fan-in `rows` (INT8 range at most).
 pub fn random_weight(name: &str, rows: usize, cols: usize, rng: &mut impl Rng) -> Weight {
-    let a = ((((1u64 << WEIGHT_SCALE) as f64) * 3f64.sqrt() / (rows as f64).sqrt()).round()
-        as i64)
+    let a = ((((1u64 << WEIGHT_SCALE) as f64) * 3f64.sqrt() / (rows as f64).sqrt()).round() as i64)
         .clamp(1, 127);
     Weight {
         name: name.into(),
@@ -43,7 +42,13 @@ pub fn random_weight(name: &str, rows: usize, cols: usize, rng: &mut impl Rng) -
 pub fn mlp(dims: &[usize], batch: usize, seed: u64) -> Result<Graph, GraphError> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut b = GraphBuilder::new(
-        format!("mlp-{}", dims.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("-")),
+        format!(
+            "mlp-{}",
+            dims.iter()
+                .map(|d| d.to_string())
+                .collect::<Vec<_>>()
+                .join("-")
+        ),
         Shape::new(batch, dims[0]),
         ACT_SCALE,
     )?;
@@ -56,7 +61,9 @@ pub fn mlp(dims: &[usize], batch: usize, seed: u64) -> Result<Graph, GraphError>
             name: format!("fc{l}.bias"),
             shape: Shape::new(1, win[1]),
             scale: ACT_SCALE + WEIGHT_SCALE,
-            data: (0..win[1]).map(|_| rng.gen_range(-bias_bound..=bias_bound)).collect(),
+            data: (0..win[1])
+                .map(|_| rng.gen_range(-bias_bound..=bias_bound))
+                .collect(),
         };
         let h = b.add_bias(h, bias)?;
         let h = b.rescale(h, WEIGHT_SCALE)?;
@@ -99,6 +106,9 @@ mod tests {
     fn mlp_validates() {
         let g = by_name("mlp").unwrap();
         crate::graph::validate(&g).unwrap();
-        assert_eq!(g.n_params(), 784 * 512 + 512 + 512 * 512 + 512 + 512 * 10 + 10);
+        assert_eq!(
+            g.n_params(),
+            784 * 512 + 512 + 512 * 512 + 512 + 512 * 10 + 10
+        );
     }
 }

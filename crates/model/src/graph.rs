@@ -264,7 +264,12 @@ impl GraphBuilder {
         Ok(self.push(Op::AddBias { input, bias: b }, x.shape, x.scale))
     }
 
-    fn binary(&mut self, lhs: NodeId, rhs: NodeId, kind: &'static str) -> Result<(Node, Node), GraphError> {
+    fn binary(
+        &mut self,
+        lhs: NodeId,
+        rhs: NodeId,
+        kind: &'static str,
+    ) -> Result<(Node, Node), GraphError> {
         let (l, r) = (self.node(lhs)?.clone(), self.node(rhs)?.clone());
         if l.shape != r.shape {
             return Err(GraphError::ShapeMismatch {
@@ -363,14 +368,18 @@ pub fn validate(graph: &Graph) -> Result<(), GraphError> {
             }
         }
         let weight = |w: WeightId| {
-            graph
-                .weights
-                .get(w)
-                .cloned()
-                .ok_or(GraphError::BadOperand { node: id, operand: w })
+            graph.weights.get(w).cloned().ok_or(GraphError::BadOperand {
+                node: id,
+                operand: w,
+            })
         };
         let got = match node.op {
-            Op::Input => return Err(GraphError::BadOperand { node: id, operand: 0 }),
+            Op::Input => {
+                return Err(GraphError::BadOperand {
+                    node: id,
+                    operand: 0,
+                })
+            }
             Op::MatMul { input, weight: w } => b.matmul(input, weight(w)?)?,
             Op::AddBias { input, bias } => b.add_bias(input, weight(bias)?)?,
             Op::Add { lhs, rhs } => b.add(lhs, rhs)?,

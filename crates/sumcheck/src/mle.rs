@@ -78,7 +78,11 @@ pub fn eval_mle(evals: &[QM31], point: &[QM31]) -> QM31 {
 /// # Panics
 /// Panics if `evals.len() != 2^point.len()`.
 pub fn eval_mle_base(evals: &[M31], point: &[QM31]) -> QM31 {
-    assert_eq!(evals.len(), 1 << point.len(), "eval_mle_base: size mismatch");
+    assert_eq!(
+        evals.len(),
+        1 << point.len(),
+        "eval_mle_base: size mismatch"
+    );
     if point.is_empty() {
         return evals[0].into();
     }
@@ -159,7 +163,12 @@ mod tests {
     }
 
     fn arb_qm31() -> impl Strategy<Value = QM31> {
-        (0u32..(1 << 31) - 1, 0u32..(1 << 31) - 1, 0u32..(1 << 31) - 1, 0u32..(1 << 31) - 1)
+        (
+            0u32..(1 << 31) - 1,
+            0u32..(1 << 31) - 1,
+            0u32..(1 << 31) - 1,
+            0u32..(1 << 31) - 1,
+        )
             .prop_map(|(a, b, c, d)| qm31(a, b, c, d))
     }
 
@@ -202,7 +211,13 @@ mod tests {
         assert_eq!(t.len(), 1 << 16);
         let idx = 0b1011_0010_1110_0101usize;
         let bits: Vec<QM31> = (0..16)
-            .map(|j| if (idx >> (15 - j)) & 1 == 1 { QM31::one() } else { QM31::zero() })
+            .map(|j| {
+                if (idx >> (15 - j)) & 1 == 1 {
+                    QM31::one()
+                } else {
+                    QM31::zero()
+                }
+            })
             .collect();
         assert_eq!(t[idx], eq_eval(&bits, &p));
     }

@@ -29,7 +29,10 @@ impl ProductOracle {
         assert!(!tables.is_empty() && tables.len() <= 3, "2 or 3 tables");
         let len = tables[0].len();
         assert!(len.is_power_of_two(), "table length must be a power of two");
-        assert!(tables.iter().all(|t| t.len() == len), "tables differ in length");
+        assert!(
+            tables.iter().all(|t| t.len() == len),
+            "tables differ in length"
+        );
         Self { tables }
     }
 

@@ -81,9 +81,15 @@ mod tests {
     #[test]
     fn kernels_match_scalar() {
         let (rows, cols) = (5usize, 37usize);
-        let t: Vec<M31> = (0..rows * cols).map(|i| M31::from((i * 7919 % 1000) as u32)).collect();
-        let v: Vec<QM31> = (0..cols).map(|i| QM31::from_u32_unchecked(i as u32, 1, 2, 3)).collect();
-        let u: Vec<QM31> = (0..rows).map(|i| QM31::from_u32_unchecked(3, i as u32, 5, 1)).collect();
+        let t: Vec<M31> = (0..rows * cols)
+            .map(|i| M31::from((i * 7919 % 1000) as u32))
+            .collect();
+        let v: Vec<QM31> = (0..cols)
+            .map(|i| QM31::from_u32_unchecked(i as u32, 1, 2, 3))
+            .collect();
+        let u: Vec<QM31> = (0..rows)
+            .map(|i| QM31::from_u32_unchecked(3, i as u32, 5, 1))
+            .collect();
         let rd = rows_dot(&t, cols, &v);
         let cd = cols_dot(&t, cols, &u);
         for r in 0..rows {

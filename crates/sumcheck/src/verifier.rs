@@ -14,7 +14,11 @@ pub enum SumcheckError {
     #[error("expected {expected} sumcheck rounds, proof has {got}")]
     WrongRoundCount { expected: usize, got: usize },
     #[error("round {round}: polynomial has {got} coefficients, at most {max} allowed")]
-    DegreeTooHigh { round: usize, got: usize, max: usize },
+    DegreeTooHigh {
+        round: usize,
+        got: usize,
+        max: usize,
+    },
     #[error("round {round}: p(0) + p(1) does not equal the running claim")]
     RoundSumMismatch { round: usize },
 }
