@@ -1,0 +1,132 @@
+//! Phase 1 prover: a batching sumcheck for
+//! `sum_b sum_j sum_i lambda^g(j,i) eq(r_ji, b_j) f_j(b_j)` over `N` variables, where `b_j` is
+//! the suffix of `b` of length `n_j` (smaller polynomials are bound in the last rounds, STWO's
+//! `prove_batch` semantics: their term is constant in the leading variables, so its claim is
+//! scaled by `2^(N - n_j)`). Ends with the prover sending `f_j(rho_j)`.
+
+use num_traits::{One, Zero};
+use rayon::prelude::*;
+use stwo::core::channel::{Blake2sChannel, Channel};
+use stwo::core::fields::m31::M31;
+use stwo::core::fields::qm31::QM31;
+use sumcheck::mle::{eq_evals_scaled, fold_first, fold_in_place};
+use sumcheck::SumcheckProof;
+
+use crate::encode::CommittedPoly;
+use crate::fold::pow2;
+use crate::proof::{BatchProof, Claim};
+
+/// Values at 0, 1, 2 of `sum_half (w_lo + X dw)(f_lo + X df)`.
+fn product_evals<F: Copy + Into<QM31> + Sync>(w: &[QM31], f: &[F]) -> [QM31; 3] {
+    let half = w.len() / 2;
+    let term = |i: usize| {
+        let (w0, w1) = (w[i], w[i + half]);
+        let (f0, f1): (QM31, QM31) = (f[i].into(), f[i + half].into());
+        let (w2, f2) = (w1 + w1 - w0, f1 + f1 - f0);
+        [w0 * f0, w1 * f1, w2 * f2]
+    };
+    let add = |a: [QM31; 3], b: [QM31; 3]| [a[0] + b[0], a[1] + b[1], a[2] + b[2]];
+    (0..half)
+        .into_par_iter()
+        .with_min_len(1 << 12)
+        .map(term)
+        .reduce(|| [QM31::zero(); 3], add)
+}
+
+/// Coefficients of the degree-2 polynomial with values `v` at 0, 1, 2.
+pub(crate) fn interpolate3(v: [QM31; 3]) -> [QM31; 3] {
+    let inv2 = M31::from(2u32).inverse();
+    let c2 = (v[2] - v[1] - v[1] + v[0]) * inv2;
+    let c1 = v[1] - v[0] - c2;
+    [v[0], c1, c2]
+}
+
+
+/// Runs phase 1. Returns the proof, the common point `rho` (length `N`) and `f_j(rho_j)`.
+pub(crate) fn prove_batch(
+    polys: &[&CommittedPoly],
+    claims: &[Vec<Claim>],
+    n_rounds: usize,
+    channel: &mut Blake2sChannel,
+) -> (BatchProof, Vec<QM31>) {
+    let lambda = channel.draw_secure_felt();
+    let mut weight = QM31::one();
+    let mut w_tables: Vec<Vec<QM31>> = Vec::with_capacity(polys.len());
+    let mut term_claims: Vec<QM31> = Vec::with_capacity(polys.len());
+    for (p, cs) in polys.iter().zip(claims) {
+        let mut w = vec![QM31::zero(); 1 << p.n_variables];
+        let mut cl = QM31::zero();
+        for c in cs {
+            let e = eq_evals_scaled(&c.point, weight);
+            w.par_iter_mut().zip(e).for_each(|(a, b)| *a += b);
+            cl += weight * c.value;
+            weight *= lambda;
+        }
+        w_tables.push(w);
+        term_claims.push(cl * pow2(n_rounds - p.n_variables));
+    }
+    let mut f_tables: Vec<Option<Vec<QM31>>> = vec![None; polys.len()];
+    let mut round_polys = Vec::with_capacity(n_rounds);
+    let mut rho = Vec::with_capacity(n_rounds);
+    let half = M31::from(2u32).inverse();
+    for t in 0..n_rounds {
+        let remaining = n_rounds - t;
+        let mut vals = [QM31::zero(); 3];
+        let mut term_vals = Vec::with_capacity(polys.len());
+        for (j, p) in polys.iter().enumerate() {
+            let v = if p.n_variables >= remaining {
+                match &f_tables[j] {
+                    Some(f) => product_evals(&w_tables[j], f),
+                    None => product_evals(&w_tables[j], &p.evals),
+                }
+            } else {
+                let c = term_claims[j] * half;
+                [c, c, c]
+            };
+            term_vals.push(v);
+            for k in 0..3 {
+                vals[k] += v[k];
+            }
+        }
+        let coeffs = interpolate3(vals);
+        channel.mix_felts(&coeffs);
+        let alpha = channel.draw_secure_felt();
+        for (j, p) in polys.iter().enumerate() {
+            if p.n_variables >= remaining {
+                fold_in_place(&mut w_tables[j], alpha);
+                f_tables[j] = Some(match f_tables[j].take() {
+                    Some(mut f) => {
+                        fold_in_place(&mut f, alpha);
+                        f
+                    }
+                    None => fold_first(&p.evals, alpha),
+                });
+                term_claims[j] = interp_eval(interpolate3(term_vals[j]), alpha);
+            } else {
+                term_claims[j] *= half;
+            }
+        }
+        round_polys.push(coeffs.to_vec());
+        rho.push(alpha);
+    }
+    let evals: Vec<QM31> = polys
+        .iter()
+        .zip(&f_tables)
+        .map(|(p, f)| match f {
+            Some(f) => f[0],
+            None => p.evals[0].into(),
+        })
+        .collect();
+    channel.mix_felts(&evals);
+    (
+        BatchProof {
+            sumcheck: SumcheckProof { round_polys },
+            evals,
+        },
+        rho,
+    )
+}
+
+fn interp_eval(c: [QM31; 3], x: QM31) -> QM31 {
+    c[0] + x * (c[1] + x * c[2])
+}

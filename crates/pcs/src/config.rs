@@ -1,0 +1,86 @@
+//! Protocol parameters.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::PcsError;
+
+/// Largest `n_variables + log_blowup` supported (codeword domain size `2^28`).
+pub const MAX_LOG_CODEWORD: u32 = 28;
+
+/// Soundness cap from the field and the sumcheck: `|QM31| ~ 2^124`, and the Schwartz-Zippel
+/// error of the degree-2 sumcheck over up to 28 rounds plus the batching challenges is below
+/// `2^-117`.
+pub const FIELD_BOUND_BITS: u32 = 117;
+
+/// Parameters of the commitment scheme.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PcsConfig {
+    /// Reed-Solomon rate is `2^-log_blowup`.
+    pub log_blowup: u32,
+    /// Number of query positions drawn in the initial codeword domain.
+    pub n_queries: usize,
+    /// Proof-of-work bits ground before the queries are drawn.
+    pub pow_bits: u32,
+    /// Each committed Merkle leaf holds `2^fold_arity_log` codeword entries; one layer in
+    /// `fold_arity_log` folds is committed.
+    pub fold_arity_log: u32,
+}
+
+impl Default for PcsConfig {
+    /// 96 conjectured bits: `38 * 2 + 20`.
+    fn default() -> Self {
+        Self {
+            log_blowup: 2,
+            n_queries: 38,
+            pow_bits: 20,
+            fold_arity_log: 4,
+        }
+    }
+}
+
+impl PcsConfig {
+    /// Conjectured security in bits (ethSTARK / STWO convention: every query of a rate
+    /// `2^-log_blowup` code contributes `log_blowup` bits, plus the grinding bits), capped at
+    /// [`FIELD_BOUND_BITS`].
+    ///
+    /// The provable figure (Johnson-bound list decoding, as in the Basefold and FRI analyses)
+    /// is about half the query part: each query rejects a word that is `1 - sqrt(rho)`-far with
+    /// probability `1 - sqrt(rho)`, i.e. contributes `log_blowup / 2` bits, so the default
+    /// config (`log_blowup = 2`, 38 queries, 20 PoW bits) proves about `38 + 20 = 58` bits.
+    pub fn security_bits(&self) -> u32 {
+        let queries = (self.n_queries as u64).saturating_mul(self.log_blowup as u64);
+        let total = queries.saturating_add(self.pow_bits as u64);
+        total.min(FIELD_BOUND_BITS as u64) as u32
+    }
+
+    /// The provable (Johnson-bound) figure described in [`Self::security_bits`].
+    pub fn provable_security_bits(&self) -> u32 {
+        let queries = (self.n_queries as u64).saturating_mul(self.log_blowup as u64) / 2;
+        queries
+            .saturating_add(self.pow_bits as u64)
+            .min(FIELD_BOUND_BITS as u64) as u32
+    }
+
+    /// Checks that every parameter is in its supported range.
+    pub fn validate(&self) -> Result<(), PcsError> {
+        let bad = |what: &'static str| Err(PcsError::BadConfig { what });
+        if !(1..=8).contains(&self.log_blowup) {
+            return bad("log_blowup must be in 1..=8");
+        }
+        if !(1..=512).contains(&self.n_queries) {
+            return bad("n_queries must be in 1..=512");
+        }
+        if self.pow_bits > 32 {
+            return bad("pow_bits must be at most 32");
+        }
+        if !(1..=5).contains(&self.fold_arity_log) {
+            return bad("fold_arity_log must be in 1..=5");
+        }
+        Ok(())
+    }
+
+    /// Largest number of variables a committed polynomial may have under this config.
+    pub fn max_n_variables(&self) -> u32 {
+        MAX_LOG_CODEWORD.saturating_sub(self.log_blowup)
+    }
+}

@@ -1,0 +1,307 @@
+//! Encoding and commitment: evaluations -> multilinear monomial coefficients (Moebius
+//! transform) -> circle-FFT basis coefficients -> Reed-Solomon codeword on the canonic circle
+//! domain of log size `n + log_blowup` (bit-reversed) -> Merkle tree with `2^a`-entry leaves.
+
+use rayon::prelude::*;
+use stwo::core::fields::m31::M31;
+use stwo::core::poly::circle::CanonicCoset;
+use stwo::core::vcs::blake2_merkle::Blake2sMerkleHasher;
+use stwo::prover::backend::simd::column::BaseColumn;
+use stwo::prover::backend::simd::fft::CACHED_FFT_LOG_SIZE;
+use stwo::prover::backend::simd::m31::LOG_N_LANES;
+use stwo::prover::backend::simd::SimdBackend;
+use stwo::prover::backend::Column;
+use stwo::prover::poly::circle::{CircleCoefficients, PolyOps};
+use stwo::prover::poly::twiddles::TwiddleTree;
+use stwo::prover::vcs::prover::MerkleProver;
+
+use crate::config::PcsConfig;
+use crate::error::PcsError;
+use crate::fold::Schedule;
+use crate::proof::PolyCommitment;
+
+pub(crate) type Tree = MerkleProver<SimdBackend, Blake2sMerkleHasher>;
+
+/// Prover-side data of a committed polynomial.
+pub struct CommittedPoly {
+    pub(crate) evals: Vec<M31>,
+    pub(crate) n_variables: usize,
+    pub(crate) config: PcsConfig,
+    /// Bit-reversed circle evaluation, `2^(n + log_blowup)` entries.
+    pub(crate) codeword: BaseColumn,
+    /// `2^a` Merkle columns: column `e` holds entries `row * 2^a + e`.
+    pub(crate) columns: Vec<BaseColumn>,
+    pub(crate) tree: Tree,
+    /// Twiddles of the codeword domain (also cover every smaller domain).
+    pub(crate) twiddles: TwiddleTree<SimdBackend>,
+}
+
+impl std::fmt::Debug for CommittedPoly {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CommittedPoly")
+            .field("n_variables", &self.n_variables)
+            .field("commitment", &self.commitment())
+            .finish()
+    }
+}
+
+impl CommittedPoly {
+    pub fn commitment(&self) -> PolyCommitment {
+        PolyCommitment {
+            root: self.tree.root().0,
+            n_variables: self.n_variables as u32,
+        }
+    }
+    pub fn n_variables(&self) -> usize {
+        self.n_variables
+    }
+    pub fn evals(&self) -> &[M31] {
+        &self.evals
+    }
+    pub fn config(&self) -> &PcsConfig {
+        &self.config
+    }
+
+    /// Test hook: overwrites evaluation `i` *after* the commitment (a cheating prover).
+    #[doc(hidden)]
+    pub fn tamper_eval(&mut self, i: usize, v: M31) {
+        self.evals[i] = v;
+    }
+
+    /// Test hook: overwrites codeword entry `i` (bit-reversed index) after the commitment.
+    #[doc(hidden)]
+    pub fn tamper_codeword(&mut self, i: usize, v: M31) {
+        self.codeword.set(i, v);
+    }
+
+    /// Test hook: re-encodes the current (tampered) evaluations without re-committing, i.e. a
+    /// prover that opens a consistent codeword of another polynomial under the old root.
+    #[doc(hidden)]
+    pub fn reencode_without_recommit(&mut self) {
+        self.codeword = encode(&self.evals, self.config.log_blowup, &self.twiddles);
+    }
+}
+
+/// Multilinear monomial coefficients of the MLE of `evals` (index bit `n-1-i` <-> variable `i`).
+pub fn moebius(evals: &[M31]) -> Vec<M31> {
+    let mut c = evals.to_vec();
+    let n = c.len().trailing_zeros();
+    const BLOCK_LOG: u32 = 12;
+    let low = n.min(BLOCK_LOG);
+    c.par_chunks_mut(1 << low).for_each(|block| {
+        for h in 0..low {
+            let s = 1usize << h;
+            for chunk in block.chunks_mut(2 * s) {
+                let (lo, hi) = chunk.split_at_mut(s);
+                hi.iter_mut().zip(lo.iter()).for_each(|(b, a)| *b -= *a);
+            }
+        }
+    });
+    for h in low..n {
+        let s = 1usize << h;
+        c.par_chunks_mut(2 * s).for_each(|chunk| {
+            let (lo, hi) = chunk.split_at_mut(s);
+            hi.par_iter_mut()
+                .zip(lo.par_iter())
+                .with_min_len(1 << 12)
+                .for_each(|(b, a)| *b -= *a);
+        });
+    }
+    c
+}
+
+/// Twiddles for the codeword domain of log size `log_size`.
+pub(crate) fn twiddles_for(log_size: u32) -> TwiddleTree<SimdBackend> {
+    SimdBackend::precompute_twiddles(CanonicCoset::new(log_size).half_coset())
+}
+
+/// Position map from multilinear monomial index to FFT-basis coefficient index.
+///
+/// STWO's circle basis is the tensor product `y, x, pi(x), ...`; coefficient index bit `p`
+/// (counted from the most significant) carries factor `M[p]` with
+/// `M = [pi^(n-2)(x), ..., x, y]`, and the first fold removes `y`. Monomial variable `v`
+/// (index bit `n-1-v`) must carry `M[n-1-v]`, so fold `t` fixes variable `t`: for the CPU
+/// layout this is a bit reversal. For `n > CACHED_FFT_LOG_SIZE` STWO's SIMD FFT transposes in
+/// the middle and its coefficient layout swaps two blocks of `M` (see `slow_eval_at_point` in
+/// STWO's SIMD backend); `sigma` below is that swap. (Checked by `encoding_folds_to_mle`.)
+pub(crate) fn fft_index_map(n: u32) -> impl Fn(usize) -> usize + Sync {
+    let n_us = n as usize;
+    let sigma = |p: usize| -> usize {
+        if n <= CACHED_FFT_LOG_SIZE {
+            return p;
+        }
+        let m = n_us - LOG_N_LANES as usize;
+        let (n0, n1) = (m / 2, m.div_ceil(2));
+        if p < n0 {
+            p + n1
+        } else if p >= n1 && p < n1 + n0 {
+            p - n1
+        } else {
+            p
+        }
+    };
+    // Destination bit (from the LSB) of source bit q.
+    let dest: Vec<usize> = (0..n_us).map(|q| n_us - 1 - sigma(q)).collect();
+    let lo_bits = n_us / 2;
+    let table = |range: std::ops::Range<usize>| -> Vec<usize> {
+        let width = range.len();
+        (0..1usize << width)
+            .map(|x| {
+                (0..width)
+                    .filter(|b| x >> b & 1 == 1)
+                    .map(|b| 1usize << dest[range.start + b])
+                    .sum()
+            })
+            .collect()
+    };
+    let lo = table(0..lo_bits);
+    let hi = table(lo_bits..n_us);
+    move |i: usize| lo[i & ((1 << lo_bits) - 1)] | hi[i >> lo_bits]
+}
+
+/// Reed-Solomon codeword of the MLE of `evals` (bit-reversed circle evaluation).
+pub(crate) fn encode(evals: &[M31], log_blowup: u32, twiddles: &TwiddleTree<SimdBackend>) -> BaseColumn {
+    let n = evals.len().trailing_zeros();
+    let mono = moebius(evals);
+    let map = fft_index_map(n);
+    let mut fft = vec![M31::from(0u32); mono.len()];
+    for (i, &c) in mono.iter().enumerate() {
+        fft[map(i)] = c;
+    }
+    let poly = CircleCoefficients::<SimdBackend>::new(BaseColumn::from_cpu(&fft));
+    let domain = CanonicCoset::new(n + log_blowup).circle_domain();
+    poly.evaluate_with_twiddles(domain, twiddles).values
+}
+
+/// Splits a layer into `2^a` strided Merkle columns (column `e` holds entries `r * 2^a + e`).
+/// Works on blocks of rows so that the source is read once, sequentially.
+pub(crate) fn base_columns(values: &[M31], leaf_log: u32) -> Vec<BaseColumn> {
+    const ROWS: usize = 1 << 10;
+    let w = 1usize << leaf_log;
+    let rows = values.len() >> leaf_log;
+    let mut cols: Vec<Vec<M31>> = vec![vec![M31::from(0u32); rows]; w];
+    let mut per_chunk: Vec<Vec<&mut [M31]>> = (0..rows.div_ceil(ROWS)).map(|_| Vec::with_capacity(w)).collect();
+    for col in cols.iter_mut() {
+        for (c, part) in col.chunks_mut(ROWS).enumerate() {
+            per_chunk[c].push(part);
+        }
+    }
+    per_chunk.into_par_iter().enumerate().for_each(|(c, mut parts)| {
+        let src = &values[c * ROWS * w..];
+        let n_rows = parts.first().map_or(0, |p| p.len());
+        for r in 0..n_rows {
+            let row = &src[r * w..(r + 1) * w];
+            for (part, &v) in parts.iter_mut().zip(row) {
+                part[r] = v;
+            }
+        }
+    });
+    cols.into_par_iter().map(|c| BaseColumn::from_cpu(&c)).collect()
+}
+
+/// Commits to the polynomial with hypercube evaluations `evals` (length `2^n`, `n` at most
+/// `config.max_n_variables()`).
+pub fn try_commit(evals: Vec<M31>, config: &PcsConfig) -> Result<CommittedPoly, PcsError> {
+    config.validate()?;
+    if !evals.len().is_power_of_two() {
+        return Err(PcsError::BadConfig {
+            what: "number of evaluations must be a power of two",
+        });
+    }
+    let n = evals.len().trailing_zeros();
+    if n > config.max_n_variables() {
+        return Err(PcsError::BadConfig {
+            what: "too many variables for this config",
+        });
+    }
+    let twiddles = twiddles_for(n + config.log_blowup);
+    let codeword = encode(&evals, config.log_blowup, &twiddles);
+    let leaf_log = Schedule::poly_leaf_log(n as usize, config.fold_arity_log);
+    let columns = base_columns(codeword.as_slice(), leaf_log);
+    let tree = Tree::commit(columns.iter().collect());
+    Ok(CommittedPoly {
+        evals,
+        n_variables: n as usize,
+        config: *config,
+        codeword,
+        columns,
+        tree,
+        twiddles,
+    })
+}
+
+/// Like [`try_commit`].
+///
+/// # Panics
+/// Panics if the length is not a power of two or the config is invalid (caller bugs).
+pub fn commit(evals: Vec<M31>, config: &PcsConfig) -> CommittedPoly {
+    match try_commit(evals, config) {
+        Ok(c) => c,
+        Err(e) => panic!("commit: {e}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fold::{fold_block, pow2};
+    use rand::{Rng, SeedableRng};
+    use stwo::core::fields::qm31::QM31;
+
+    fn rand_qm31(rng: &mut impl Rng) -> QM31 {
+        QM31::from_m31_array(std::array::from_fn(|_| M31::from(rng.gen_range(0..(1u32 << 31) - 1))))
+    }
+
+    #[test]
+    #[ignore]
+    fn big_encoding() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(2);
+        for n in [16u32, 17, 18, 19] {
+            let log_blowup = 2;
+            let evals: Vec<M31> = (0..1 << n).map(|_| M31::from(rng.gen::<u32>() >> 1)).collect();
+            let tw = twiddles_for(n + log_blowup);
+            let cw = encode(&evals, log_blowup, &tw);
+            let alphas: Vec<QM31> = (0..n).map(|_| rand_qm31(&mut rng)).collect();
+            let mut layer: Vec<QM31> = cw.as_slice().iter().map(|&v| v.into()).collect();
+            for (t, &a) in alphas.iter().enumerate() {
+                let log = n + log_blowup - t as u32;
+                layer = fold_block(&layer, 0, log, t == 0, a);
+            }
+            let expected = sumcheck::eval_mle_base(&evals, &alphas) * pow2(n as usize);
+            assert!(layer.iter().all(|&v| v == expected), "n={n} b={log_blowup}");
+        }
+    }
+
+    #[test]
+    fn moebius_inverts() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+        let evals: Vec<M31> = (0..1 << 13).map(|_| M31::from(rng.gen::<u32>() >> 1)).collect();
+        let c = moebius(&evals);
+        // f(b) = sum over subsets of b of c.
+        for b in [0usize, 5, 1234, 8191] {
+            let s: M31 = (0..evals.len()).filter(|&i| i & b == i).map(|i| c[i]).sum();
+            assert_eq!(s, evals[b]);
+        }
+    }
+
+    #[test]
+    fn encoding_folds_to_mle() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(2);
+        for n in 0..8u32 {
+            for log_blowup in 1..3u32 {
+                let evals: Vec<M31> = (0..1 << n).map(|_| M31::from(rng.gen::<u32>() >> 1)).collect();
+                let tw = twiddles_for(n + log_blowup);
+                let cw = encode(&evals, log_blowup, &tw);
+                let alphas: Vec<QM31> = (0..n).map(|_| rand_qm31(&mut rng)).collect();
+                let mut layer: Vec<QM31> = cw.as_slice().iter().map(|&v| v.into()).collect();
+                for (t, &a) in alphas.iter().enumerate() {
+                    let log = n + log_blowup - t as u32;
+                    layer = fold_block(&layer, 0, log, t == 0, a);
+                }
+                let expected = sumcheck::eval_mle_base(&evals, &alphas) * pow2(n as usize);
+                assert_eq!(layer.len(), 1 << log_blowup);
+                assert!(layer.iter().all(|&v| v == expected), "n={n} b={log_blowup}");
+            }
+        }
+    }
+}

@@ -1,0 +1,285 @@
+//! `prove-model`: prove, verify and inspect model inference from the command line.
+//!
+//! A thin edge: parses flags and files, calls `zkml`, prints. No protocol logic lives here.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+use model::{examples, Graph, Tensor};
+use pcs::PcsConfig;
+use zkml::proof::ProofFile;
+use zkml::prover::Progress;
+use zkml::{CommittedModel, ProofConfig, ProofFormat};
+
+/// Minimum security level accepted by this tool.
+const MIN_SECURITY_BITS: u32 = 96;
+
+#[derive(Parser)]
+#[command(
+    name = "prove-model",
+    version,
+    about = "Prove and verify ML inference with STWO"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the model on an input and write a proof of the result.
+    Prove {
+        #[command(flatten)]
+        model: ModelArgs,
+        /// Input as a JSON array of real numbers (quantised at the model's input scale);
+        /// seeded random input if absent.
+        #[arg(long)]
+        input: Option<PathBuf>,
+        /// Seed of the random input.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Proof file to write.
+        #[arg(long, default_value = "proof.bin")]
+        output: PathBuf,
+        /// Proof encoding.
+        #[arg(long, value_enum, default_value_t = Format::Binary)]
+        format: Format,
+    },
+    /// Check a proof file against a model.
+    Verify {
+        #[command(flatten)]
+        model: ModelArgs,
+        /// Proof file to check.
+        #[arg(long, default_value = "proof.bin")]
+        proof: PathBuf,
+    },
+    /// Print a model's layers, shapes and sizes.
+    Inspect {
+        #[command(flatten)]
+        model: ModelArgs,
+    },
+}
+
+#[derive(Args)]
+struct ModelArgs {
+    /// Built-in model name (mlp, tiny-mlp).
+    #[arg(long, default_value = "mlp")]
+    model: String,
+    /// log2 of the Reed-Solomon blowup of the commitment.
+    #[arg(long)]
+    log_blowup: Option<u32>,
+    /// Number of commitment queries.
+    #[arg(long)]
+    n_queries: Option<usize>,
+    /// Proof-of-work bits before the queries.
+    #[arg(long)]
+    pow_bits: Option<u32>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Format {
+    Binary,
+    Json,
+}
+
+impl ModelArgs {
+    fn graph(&self) -> Result<Graph> {
+        match examples::by_name(&self.model) {
+            Some(g) => Ok(g),
+            None => bail!(
+                "unknown model '{}': built-in models are {}",
+                self.model,
+                examples::NAMES.join(", ")
+            ),
+        }
+    }
+
+    fn config(&self) -> Result<ProofConfig> {
+        let mut pcs = PcsConfig::default();
+        if let Some(v) = self.log_blowup {
+            pcs.log_blowup = v;
+        }
+        if let Some(v) = self.n_queries {
+            pcs.n_queries = v;
+        }
+        if let Some(v) = self.pow_bits {
+            pcs.pow_bits = v;
+        }
+        pcs.validate().context("invalid commitment configuration")?;
+        if pcs.security_bits() < MIN_SECURITY_BITS {
+            bail!(
+                "configuration gives {} bits of security; at least {MIN_SECURITY_BITS} required",
+                pcs.security_bits()
+            );
+        }
+        Ok(ProofConfig { pcs })
+    }
+
+    fn commit(&self) -> Result<CommittedModel> {
+        let graph = self.graph()?;
+        let config = self.config()?;
+        CommittedModel::new(graph, config).context("committing to the model")
+    }
+}
+
+struct Bar(ProgressBar);
+
+impl Progress for Bar {
+    fn stage(&self, name: &str, step: usize, total: usize) {
+        self.0.set_length(total as u64);
+        self.0.set_position(step as u64 - 1);
+        self.0.set_message(name.to_string());
+    }
+}
+
+fn read_input(path: &Path, graph: &Graph) -> Result<Tensor> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let values: Vec<f64> = serde_json::from_str(&text)
+        .with_context(|| format!("{}: expected a JSON array of numbers", path.display()))?;
+    let shape = graph.input_shape();
+    if values.len() != shape.len() {
+        bail!(
+            "{}: {} values, model '{}' expects {} ({}x{})",
+            path.display(),
+            values.len(),
+            graph.name,
+            shape.len(),
+            shape.rows,
+            shape.cols
+        );
+    }
+    let scale = (1u64 << graph.nodes[0].scale) as f64;
+    let data = values
+        .iter()
+        .enumerate()
+        .map(|(i, &v)| {
+            let q = (v * scale).round();
+            if !q.is_finite() || q.abs() >= (1u64 << (model::ACT_BITS - 1)) as f64 {
+                bail!(
+                    "{}: value {v} at index {i} is outside the model's input range",
+                    path.display()
+                );
+            }
+            Ok(q as i64)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Tensor::new(shape, data))
+}
+
+fn kib(bytes: usize) -> String {
+    format!("{:.1} KiB", bytes as f64 / 1024.0)
+}
+
+fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Prove {
+            model,
+            input,
+            seed,
+            output,
+            format,
+        } => {
+            let t0 = Instant::now();
+            let committed = model.commit()?;
+            let commit_ms = t0.elapsed().as_secs_f64() * 1e3;
+            let graph = &committed.graph;
+            let x = match &input {
+                Some(p) => read_input(p, graph)?,
+                None => examples::random_input(graph, seed),
+            };
+            let bar = ProgressBar::new(5);
+            bar.set_style(
+                ProgressStyle::with_template("{spinner} [{bar:20}] {pos}/{len} {msg}")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            );
+            let t1 = Instant::now();
+            let (y, proof) = zkml::prove(&committed, &x, &Bar(bar.clone())).context("proving")?;
+            let prove_ms = t1.elapsed().as_secs_f64() * 1e3;
+            bar.finish_and_clear();
+            let circuit = &committed.circuit;
+            let bits = committed
+                .vk
+                .config
+                .security_bits(circuit.algebraic_error_log());
+            let file = ProofFile {
+                format: ProofFile::FORMAT.into(),
+                version: zkml::proof::PROOF_VERSION,
+                model_name: graph.name.clone(),
+                model_digest: committed.vk.digest_hex(),
+                input: x,
+                output: y,
+                proof,
+            };
+            let fmt = match format {
+                Format::Binary => ProofFormat::Binary,
+                Format::Json => ProofFormat::Json,
+            };
+            let bytes = file.encode(fmt);
+            std::fs::write(&output, &bytes)
+                .with_context(|| format!("writing {}", output.display()))?;
+            println!(
+                "proved {} in {prove_ms:.0} ms (weights committed in {commit_ms:.0} ms): proof {} ({} file), {bits}-bit security -> {}",
+                graph.name,
+                kib(file.proof.size_bytes()),
+                kib(bytes.len()),
+                output.display()
+            );
+            println!("output: {:?}", file.output.data);
+        }
+        Command::Verify { model, proof } => {
+            let bytes =
+                std::fs::read(&proof).with_context(|| format!("reading {}", proof.display()))?;
+            let file = ProofFile::decode(&bytes)
+                .with_context(|| format!("decoding {}", proof.display()))?;
+            let committed = model.commit()?;
+            let t = Instant::now();
+            zkml::verify(&committed.vk, &file.input, &file.output, &file.proof).with_context(
+                || {
+                    format!(
+                        "{} is not a valid proof for model {}",
+                        proof.display(),
+                        committed.graph.name
+                    )
+                },
+            )?;
+            println!(
+                "valid: {} proves output {:?} of model {} ({}) in {:.1} ms",
+                proof.display(),
+                file.output.data,
+                committed.graph.name,
+                committed.vk.digest_hex(),
+                t.elapsed().as_secs_f64() * 1e3
+            );
+        }
+        Command::Inspect { model } => {
+            let graph = model.graph()?;
+            println!(
+                "model {}: {} parameters, {} MACs per pass",
+                graph.name,
+                graph.n_params(),
+                graph.n_macs()
+            );
+            for (id, node) in graph.nodes.iter().enumerate() {
+                println!(
+                    "  {id:>3} {:<9} {:>5}x{:<5} scale 2^-{}",
+                    node.op.kind(),
+                    node.shape.rows,
+                    node.shape.cols,
+                    node.scale
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+fn main() {
+    if let Err(e) = run(Cli::parse()) {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}

@@ -1,0 +1,219 @@
+//! The circuit: everything prover and verifier derive from a graph's *structure* (never from
+//! weight values) — which nodes are advice, the lookup tables and columns, and the packings.
+
+use gkr::lookup::ColumnSpec;
+use gkr::TableKind;
+use model::execute::ACT_LO;
+use model::{Graph, NodeId, Op, Shape, ACT_BITS};
+use serde::{Deserialize, Serialize};
+
+use crate::error::VerifyError;
+use crate::packing::Packing;
+
+/// The structure of a model: the graph without weight values.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GraphShape {
+    pub name: String,
+    pub nodes: Vec<model::Node>,
+    /// Per weight: shape and scale.
+    pub weights: Vec<(Shape, u32)>,
+    pub output: NodeId,
+}
+
+impl GraphShape {
+    pub fn of(graph: &Graph) -> Self {
+        Self {
+            name: graph.name.clone(),
+            nodes: graph.nodes.clone(),
+            weights: graph.weights.iter().map(|w| (w.shape, w.scale)).collect(),
+            output: graph.output,
+        }
+    }
+}
+
+/// What a looked-up column holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ColumnKind {
+    /// The output `y` of a rescale, in the activation range.
+    RescaleOutput(NodeId),
+    /// The remainder `x - 2^s y` of a rescale, in `[-2^(s-1), 2^(s-1))`.
+    RescaleRemainder(NodeId),
+    /// The pair `(x, relu(x))` of a ReLU node.
+    Relu(NodeId),
+}
+
+/// Where claims on a node's value end up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sink {
+    /// Public input or output: the verifier evaluates the MLE itself.
+    Public,
+    /// Committed advice, item index in the advice packing.
+    Advice(usize),
+    /// Computed by a linear layer: reduced to its operands.
+    Computed,
+}
+
+/// The derived circuit.
+#[derive(Clone, Debug)]
+pub struct Circuit {
+    pub shape: GraphShape,
+    pub sinks: Vec<Sink>,
+    pub advice_nodes: Vec<NodeId>,
+    pub tables: Vec<TableKind>,
+    pub columns: Vec<(ColumnKind, ColumnSpec)>,
+    pub weight_packing: Packing,
+    /// Items: the advice nodes, then one multiplicity table per lookup table.
+    pub advice_packing: Packing,
+}
+
+fn malformed(what: String) -> VerifyError {
+    VerifyError::MalformedModel(what)
+}
+
+/// Checks operand indices and the shape rules, so that nothing later indexes out of range.
+fn check_structure(s: &GraphShape) -> Result<(), VerifyError> {
+    if s.nodes.first().map(|n| &n.op) != Some(&Op::Input) {
+        return Err(malformed("node 0 must be the input".into()));
+    }
+    if s.output >= s.nodes.len() {
+        return Err(malformed("output node out of range".into()));
+    }
+    for (id, node) in s.nodes.iter().enumerate() {
+        if node.shape.is_empty() || node.shape.rows > 1 << 24 || node.shape.cols > 1 << 24 {
+            return Err(malformed(format!("node {id}: bad shape")));
+        }
+        if id > 0 && node.op == Op::Input {
+            return Err(malformed(format!("node {id}: second input")));
+        }
+        for operand in node.op.inputs() {
+            if operand >= id {
+                return Err(malformed(format!(
+                    "node {id}: operand {operand} is not earlier"
+                )));
+            }
+        }
+        let same = |o: NodeId| s.nodes[o].shape == node.shape;
+        let weight = |w: usize| s.weights.get(w).map(|x| x.0);
+        let ok = match node.op {
+            Op::Input => true,
+            Op::MatMul { input, weight: w } => weight(w).is_some_and(|ws| {
+                let x = s.nodes[input].shape;
+                ws.rows == x.cols && node.shape == Shape::new(x.rows, ws.cols)
+            }),
+            Op::AddBias { input, bias } => {
+                weight(bias).is_some_and(|b| same(input) && b == Shape::new(1, node.shape.cols))
+            }
+            Op::Add { lhs, rhs } | Op::Mul { lhs, rhs } => same(lhs) && same(rhs),
+            Op::Relu { input } => same(input),
+            Op::Rescale { input, shift } => same(input) && (1..=30).contains(&shift),
+        };
+        if !ok {
+            return Err(malformed(format!(
+                "node {id} ({}): inconsistent shapes",
+                node.op.kind()
+            )));
+        }
+    }
+    Ok(())
+}
+
+impl Circuit {
+    /// Derives the circuit of a graph structure.
+    pub fn new(shape: GraphShape) -> Result<Self, VerifyError> {
+        check_structure(&shape)?;
+        let n = shape.nodes.len();
+        let mut sinks = vec![Sink::Computed; n];
+        let mut advice_nodes = Vec::new();
+        for (id, node) in shape.nodes.iter().enumerate() {
+            let nonlinear = matches!(node.op, Op::Relu { .. } | Op::Rescale { .. });
+            sinks[id] = if id == 0 || (id == shape.output && nonlinear) {
+                Sink::Public
+            } else if nonlinear {
+                advice_nodes.push(id);
+                Sink::Advice(advice_nodes.len() - 1)
+            } else {
+                Sink::Computed
+            };
+        }
+
+        let mut tables: Vec<TableKind> = Vec::new();
+        let mut table_id = |t: TableKind| -> usize {
+            if let Some(i) = tables.iter().position(|&x| x == t) {
+                i
+            } else {
+                tables.push(t);
+                tables.len() - 1
+            }
+        };
+        let act = TableKind::Range {
+            lo: ACT_LO,
+            log_size: ACT_BITS,
+        };
+        let mut columns = Vec::new();
+        for (id, node) in shape.nodes.iter().enumerate() {
+            let log_len = node.shape.n_vars();
+            match node.op {
+                Op::Rescale { shift, .. } => {
+                    let t = table_id(act);
+                    columns.push((
+                        ColumnKind::RescaleOutput(id),
+                        ColumnSpec { table: t, log_len },
+                    ));
+                    let rem = TableKind::Range {
+                        lo: -(1i64 << (shift - 1)),
+                        log_size: shift,
+                    };
+                    let t = table_id(rem);
+                    columns.push((
+                        ColumnKind::RescaleRemainder(id),
+                        ColumnSpec { table: t, log_len },
+                    ));
+                }
+                Op::Relu { .. } => {
+                    let t = table_id(TableKind::Relu { log_size: ACT_BITS });
+                    columns.push((ColumnKind::Relu(id), ColumnSpec { table: t, log_len }));
+                }
+                _ => {}
+            }
+        }
+
+        let weight_vars: Vec<u32> = shape.weights.iter().map(|(s, _)| s.n_vars()).collect();
+        let advice_vars: Vec<u32> = advice_nodes
+            .iter()
+            .map(|&id| shape.nodes[id].shape.n_vars())
+            .chain(tables.iter().map(|t| t.log_size()))
+            .collect();
+        Ok(Self {
+            weight_packing: Packing::new(&weight_vars),
+            advice_packing: Packing::new(&advice_vars),
+            shape,
+            sinks,
+            advice_nodes,
+            tables,
+            columns,
+        })
+    }
+
+    /// Advice item of lookup table `t`'s multiplicities.
+    pub fn multiplicity_item(&self, t: usize) -> usize {
+        self.advice_nodes.len() + t
+    }
+
+    /// `log2` of the summed Schwartz–Zippel numerators of the algebraic checks: LogUp over all
+    /// looked-up and table rows (the compressed pair adds one more row's worth), plus three per
+    /// sumcheck round, over-approximated by `2 x (rows + 64 x nodes)` — see docs/soundness.md.
+    pub fn algebraic_error_log(&self) -> u32 {
+        let rows: u64 = self
+            .columns
+            .iter()
+            .map(|(_, c)| 1u64 << c.log_len)
+            .sum::<u64>()
+            + self
+                .tables
+                .iter()
+                .map(|t| 1u64 << t.log_size())
+                .sum::<u64>();
+        let total = 2 * (rows + 64 * self.shape.nodes.len() as u64);
+        64 - (total.max(2) - 1).leading_zeros()
+    }
+}

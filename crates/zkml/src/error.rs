@@ -1,0 +1,66 @@
+//! Errors of proving and verifying.
+
+use thiserror::Error;
+
+/// Why a proof could not be produced.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum ProveError {
+    #[error("invalid model: {0}")]
+    Graph(#[from] model::GraphError),
+    #[error("forward pass failed: {0}")]
+    Exec(#[from] model::ExecError),
+    #[error("model structure: {0}")]
+    Circuit(#[from] VerifyError),
+    #[error("witness violates a lookup: {0}")]
+    Witness(#[from] gkr::GkrError),
+}
+
+/// Why a proof was rejected. Every variant names what failed.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum VerifyError {
+    #[error("unsupported proof version {got} (this verifier reads version {expected})")]
+    Version { expected: u32, got: u32 },
+    #[error("proof is for model {got}, not for model {expected}")]
+    WrongModel { expected: String, got: String },
+    #[error("malformed model: {0}")]
+    MalformedModel(String),
+    #[error("malformed proof: {0}")]
+    MalformedProof(String),
+    #[error("input has shape {got_rows}x{got_cols}, model expects {rows}x{cols}")]
+    InputShape {
+        rows: usize,
+        cols: usize,
+        got_rows: usize,
+        got_cols: usize,
+    },
+    #[error("output has shape {got_rows}x{got_cols}, model produces {rows}x{cols}")]
+    OutputShape {
+        rows: usize,
+        cols: usize,
+        got_rows: usize,
+        got_cols: usize,
+    },
+    #[error("public {which} value {value} at index {index} is out of range")]
+    PublicRange {
+        which: &'static str,
+        index: usize,
+        value: i64,
+    },
+    #[error("lookup argument rejected: {0}")]
+    Lookup(#[source] gkr::GkrError),
+    #[error("node {node} ({op}): {source}")]
+    Layer {
+        node: usize,
+        op: &'static str,
+        #[source]
+        source: gkr::GkrError,
+    },
+    #[error("claim on the public {which} does not match its value: the output (or input) is not what the model computes")]
+    PublicClaimMismatch { which: &'static str },
+    #[error("commitment opening rejected: {0}")]
+    Opening(#[source] pcs::PcsError),
+    #[error("cannot decode proof: {0}")]
+    Decode(String),
+}

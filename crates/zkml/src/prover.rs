@@ -1,0 +1,306 @@
+//! The prover: runs the model, commits to the advice, proves the lookups, walks the linear
+//! layers backwards and opens every claim on weights and advice in one batch.
+
+use gkr::claim::prove_combine;
+use gkr::elementwise::{prove_add, prove_add_bias, prove_mul};
+use gkr::lookup::{self, Felts, LookupColumn};
+use gkr::matmul::{self, MatMulDims};
+use gkr::Claim;
+use model::{execute, Op, Tensor, Trace};
+use stwo::core::channel::Channel;
+use stwo::core::fields::m31::M31;
+use sumcheck::eval_mle_base;
+
+use crate::circuit::{ColumnKind, Sink};
+use crate::commitment::CommittedModel;
+use crate::error::ProveError;
+use crate::proof::{LayerProof, ModelProof, NodeProof, PROOF_VERSION};
+use crate::transcript;
+
+/// Receives progress reports from a long proof.
+pub trait Progress {
+    /// Called when a stage starts; `step` of `total`.
+    fn stage(&self, name: &str, step: usize, total: usize);
+}
+
+impl Progress for () {
+    fn stage(&self, _: &str, _: usize, _: usize) {}
+}
+
+const STAGES: usize = 5;
+
+/// How the prover treats a witness that breaks a lookup.
+#[doc(hidden)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WitnessCheck {
+    /// Refuse to prove (the only mode of [`prove`]).
+    Strict,
+    /// Prove anyway with multiplicities that ignore the offending rows: simulates a cheating
+    /// prover in soundness tests.
+    Lenient,
+}
+
+/// Runs `model` on `input` and proves the result. Returns the output and the proof.
+pub fn prove(
+    model: &CommittedModel,
+    input: &Tensor,
+    progress: &dyn Progress,
+) -> Result<(Tensor, ModelProof), ProveError> {
+    progress.stage("forward pass", 1, STAGES);
+    let trace = execute(&model.graph, input)?;
+    prove_trace(model, input, &trace, progress, WitnessCheck::Strict)
+}
+
+/// Proves a given execution trace. [`prove`] is the entry point; this one exists so that tests
+/// can play a cheating prover with a forged trace.
+#[doc(hidden)]
+pub fn prove_trace(
+    model: &CommittedModel,
+    input: &Tensor,
+    trace: &Trace,
+    progress: &dyn Progress,
+    check: WitnessCheck,
+) -> Result<(Tensor, ModelProof), ProveError> {
+    let graph = &model.graph;
+    let circuit = &model.circuit;
+    let output = trace.output(graph).clone();
+    let vals: Vec<Vec<M31>> = trace.values.iter().map(Tensor::to_padded_m31).collect();
+    let digest = model.vk.digest();
+    let mut channel = transcript::start(&digest, input, &output);
+
+    // Lookup columns and the advice commitment.
+    progress.stage("commit advice", 2, STAGES);
+    let remainders: Vec<Option<Vec<M31>>> = graph
+        .nodes
+        .iter()
+        .enumerate()
+        .map(|(id, node)| match node.op {
+            Op::Rescale { input, shift } => {
+                let s = M31::from_u32_unchecked(1 << shift);
+                Some(
+                    vals[input]
+                        .iter()
+                        .zip(&vals[id])
+                        .map(|(&x, &y)| x - s * y)
+                        .collect(),
+                )
+            }
+            _ => None,
+        })
+        .collect();
+    let columns: Vec<LookupColumn<'_>> = circuit
+        .columns
+        .iter()
+        .map(|(kind, spec)| {
+            let values: Vec<&[M31]> = match *kind {
+                ColumnKind::RescaleOutput(id) => vec![&vals[id]],
+                ColumnKind::RescaleRemainder(id) => {
+                    vec![remainders[id].as_deref().unwrap_or_default()]
+                }
+                ColumnKind::Relu(id) => match graph.nodes[id].op {
+                    Op::Relu { input } => vec![&vals[input], &vals[id]],
+                    _ => vec![],
+                },
+            };
+            LookupColumn {
+                table: spec.table,
+                values,
+            }
+        })
+        .collect();
+    let mults = match (lookup::multiplicities(&circuit.tables, &columns), check) {
+        (Ok(m), _) => m,
+        (Err(e), WitnessCheck::Strict) => return Err(e.into()),
+        (Err(_), WitnessCheck::Lenient) => lenient_multiplicities(circuit, &columns),
+    };
+    let advice_tables: Vec<&[M31]> = circuit
+        .advice_nodes
+        .iter()
+        .map(|&id| vals[id].as_slice())
+        .chain(mults.iter().map(Vec::as_slice))
+        .collect();
+    let advice_poly = pcs::commit(
+        circuit.advice_packing.pack(&advice_tables),
+        &model.vk.config.pcs,
+    );
+    let advice = advice_poly.commitment();
+    transcript::mix_root(&mut channel, &advice.root, advice.n_variables);
+
+    progress.stage("lookups", 3, STAGES);
+    let (lookup_proof, lookup_claims) =
+        lookup::prove(&circuit.tables, &columns, &mults, &mut channel);
+    let n = graph.nodes.len();
+    let mut claims: Vec<Vec<Claim>> = vec![Vec::new(); n];
+    let mut splits = Vec::new();
+    for ((kind, _), col_claims) in circuit.columns.iter().zip(&lookup_claims.columns) {
+        match *kind {
+            ColumnKind::RescaleOutput(id) => claims[id].push(col_claims[0].clone()),
+            ColumnKind::RescaleRemainder(id) => {
+                let Op::Rescale { input, shift } = graph.nodes[id].op else {
+                    continue;
+                };
+                let rem = &col_claims[0];
+                let y_eval = eval_mle_base(&vals[id], &rem.point);
+                channel.mix_felts(&[y_eval]);
+                splits.push(y_eval);
+                let s = M31::from_u32_unchecked(1 << shift);
+                claims[id].push(Claim::new(rem.point.clone(), y_eval));
+                claims[input].push(Claim::new(rem.point.clone(), rem.value + y_eval * s));
+            }
+            ColumnKind::Relu(id) => {
+                let Op::Relu { input } = graph.nodes[id].op else {
+                    continue;
+                };
+                claims[input].push(col_claims[0].clone());
+                claims[id].push(col_claims[1].clone());
+            }
+        }
+    }
+    let mut advice_claims: Vec<Claim> = lookup_claims
+        .multiplicities
+        .iter()
+        .enumerate()
+        .map(|(t, c)| circuit.advice_packing.lift(circuit.multiplicity_item(t), c))
+        .collect();
+
+    // The output claim, when the output is computed by a linear layer.
+    let out_id = graph.output;
+    if circuit.sinks[out_id] == Sink::Computed {
+        let point = channel.draw_secure_felts(graph.nodes[out_id].shape.n_vars() as usize);
+        let value = eval_mle_base(&vals[out_id], &point);
+        claims[out_id].push(Claim::new(point, value));
+    }
+
+    progress.stage("layer reductions", 4, STAGES);
+    let weights = model.weights.evals();
+    let wpack = &circuit.weight_packing;
+    let mut weight_claims = Vec::new();
+    let mut nodes = Vec::new();
+    for id in (1..n).rev() {
+        if circuit.sinks[id] != Sink::Computed || claims[id].is_empty() {
+            continue;
+        }
+        let node_claims = std::mem::take(&mut claims[id]);
+        let (combine, claim) = if node_claims.len() == 1 {
+            (None, node_claims[0].clone())
+        } else {
+            let (p, c) = prove_combine(&vals[id], &node_claims, &mut channel);
+            (Some(p), c)
+        };
+        let shape = graph.nodes[id].shape;
+        let layer = match graph.nodes[id].op {
+            Op::MatMul { input, weight } => {
+                let x = graph.nodes[input].shape;
+                let dims = MatMulDims {
+                    log_m: x.log_rows(),
+                    log_k: x.log_cols(),
+                    log_n: shape.log_cols(),
+                };
+                let w = wpack.slice(weights, weight);
+                let (p, ca, cw) = matmul::prove(&vals[input], w, dims, &claim, &mut channel);
+                claims[input].push(ca);
+                weight_claims.push(wpack.lift(weight, &cw));
+                LayerProof::MatMul(p)
+            }
+            Op::AddBias { input, bias } => {
+                let b = wpack.slice(weights, bias);
+                let log_rows = shape.log_rows() as usize;
+                let (p, cx, cb) = prove_add_bias(b, shape.rows, log_rows, &claim, &mut channel);
+                claims[input].push(cx);
+                weight_claims.push(wpack.lift(bias, &cb));
+                LayerProof::AddBias(p)
+            }
+            Op::Add { lhs, rhs } => {
+                let (p, cl, cr) = prove_add(&vals[lhs], &claim, &mut channel);
+                claims[lhs].push(cl);
+                claims[rhs].push(cr);
+                LayerProof::Add(p)
+            }
+            Op::Mul { lhs, rhs } => {
+                let (p, cl, cr) = prove_mul(&vals[lhs], &vals[rhs], &claim, &mut channel);
+                claims[lhs].push(cl);
+                claims[rhs].push(cr);
+                LayerProof::Mul(p)
+            }
+            Op::Input | Op::Relu { .. } | Op::Rescale { .. } => continue,
+        };
+        nodes.push(NodeProof {
+            node: id as u32,
+            combine,
+            layer,
+        });
+    }
+    for (item, &id) in circuit.advice_nodes.iter().enumerate() {
+        for c in &claims[id] {
+            advice_claims.push(circuit.advice_packing.lift(item, c));
+        }
+    }
+
+    progress.stage("opening", 5, STAGES);
+    let (polys, claim_lists) =
+        opening_lists(&model.weights, &advice_poly, weight_claims, advice_claims);
+    let opening = pcs::prove_openings(&polys, &claim_lists, &model.vk.config.pcs, &mut channel);
+    let proof = ModelProof {
+        version: PROOF_VERSION,
+        model_digest: digest,
+        advice,
+        lookup: lookup_proof,
+        rescale_splits: Felts(splits),
+        nodes,
+        opening,
+    };
+    Ok((output, proof))
+}
+
+/// The polynomials with at least one claim, weights first, and their claims.
+fn opening_lists<'a>(
+    weights: &'a pcs::CommittedPoly,
+    advice: &'a pcs::CommittedPoly,
+    weight_claims: Vec<Claim>,
+    advice_claims: Vec<Claim>,
+) -> (Vec<&'a pcs::CommittedPoly>, Vec<Vec<pcs::Claim>>) {
+    let to_pcs = |v: Vec<Claim>| -> Vec<pcs::Claim> {
+        v.into_iter()
+            .map(|c| pcs::Claim {
+                point: c.point,
+                value: c.value,
+            })
+            .collect()
+    };
+    let mut polys = Vec::new();
+    let mut lists = Vec::new();
+    if !weight_claims.is_empty() {
+        polys.push(weights);
+        lists.push(to_pcs(weight_claims));
+    }
+    if !advice_claims.is_empty() {
+        polys.push(advice);
+        lists.push(to_pcs(advice_claims));
+    }
+    (polys, lists)
+}
+
+/// Multiplicities that count only the rows found in their table.
+fn lenient_multiplicities(
+    circuit: &crate::circuit::Circuit,
+    columns: &[LookupColumn<'_>],
+) -> Vec<Vec<M31>> {
+    let mut m: Vec<Vec<M31>> = circuit
+        .tables
+        .iter()
+        .map(|t| vec![M31::from_u32_unchecked(0); 1 << t.log_size()])
+        .collect();
+    for col in columns {
+        let table = circuit.tables[col.table];
+        for i in 0..col.values[0].len() {
+            let mut row = [M31::from_u32_unchecked(0); 2];
+            for (j, comp) in col.values.iter().enumerate() {
+                row[j] = comp[i];
+            }
+            if let Some(b) = table.index_of(row) {
+                m[col.table][b] += M31::from_u32_unchecked(1);
+            }
+        }
+    }
+    m
+}

@@ -1,0 +1,259 @@
+//! The verifier. It derives every shape from the verifying key, replays the transcript, checks
+//! each reduction, evaluates claims on the public input and output itself and checks the
+//! batched opening of the weight and advice commitments.
+
+use gkr::claim::verify_combine;
+use gkr::elementwise::{verify_add, verify_add_bias, verify_mul};
+use gkr::lookup;
+use gkr::matmul::{self, MatMulDims};
+use gkr::{Claim, GkrError};
+use model::execute::{ACT_HI, ACT_LO};
+use model::{Op, Tensor, MAX_ABS};
+use stwo::core::channel::Channel;
+use stwo::core::fields::m31::M31;
+use sumcheck::eval_mle_base;
+
+use crate::circuit::{Circuit, ColumnKind, Sink};
+use crate::commitment::VerifyingKey;
+use crate::error::VerifyError;
+use crate::proof::{LayerProof, ModelProof, PROOF_VERSION};
+use crate::transcript;
+
+fn check_public(which: &'static str, t: &Tensor, lo: i64, hi: i64) -> Result<(), VerifyError> {
+    match t
+        .data
+        .iter()
+        .enumerate()
+        .find(|(_, v)| !(lo..hi).contains(*v))
+    {
+        Some((index, &value)) => Err(VerifyError::PublicRange {
+            which,
+            index,
+            value,
+        }),
+        None => Ok(()),
+    }
+}
+
+fn check_shapes(circuit: &Circuit, input: &Tensor, output: &Tensor) -> Result<(), VerifyError> {
+    let want_in = circuit.shape.nodes[0].shape;
+    let want_out = circuit.shape.nodes[circuit.shape.output].shape;
+    let fits = |t: &Tensor| t.shape.rows.checked_mul(t.shape.cols) == Some(t.data.len());
+    if input.shape != want_in || !fits(input) {
+        return Err(VerifyError::InputShape {
+            rows: want_in.rows,
+            cols: want_in.cols,
+            got_rows: input.shape.rows,
+            got_cols: input.shape.cols,
+        });
+    }
+    if output.shape != want_out || !fits(output) {
+        return Err(VerifyError::OutputShape {
+            rows: want_out.rows,
+            cols: want_out.cols,
+            got_rows: output.shape.rows,
+            got_cols: output.shape.cols,
+        });
+    }
+    check_public("input", input, ACT_LO, ACT_HI)?;
+    check_public("output", output, -MAX_ABS, MAX_ABS + 1)
+}
+
+/// Verifies that `output = model(input)` for the model of `vk`.
+pub fn verify(
+    vk: &VerifyingKey,
+    input: &Tensor,
+    output: &Tensor,
+    proof: &ModelProof,
+) -> Result<(), VerifyError> {
+    if proof.version != PROOF_VERSION {
+        return Err(VerifyError::Version {
+            expected: PROOF_VERSION,
+            got: proof.version,
+        });
+    }
+    let digest = vk.digest();
+    if proof.model_digest != digest {
+        return Err(VerifyError::WrongModel {
+            expected: hex::encode(digest),
+            got: hex::encode(proof.model_digest),
+        });
+    }
+    vk.config.pcs.validate().map_err(VerifyError::Opening)?;
+    let circuit = vk.circuit()?;
+    check_shapes(&circuit, input, output)?;
+    let nodes = &circuit.shape.nodes;
+    let bad = |s: &str| VerifyError::MalformedProof(s.to_string());
+
+    let mut channel = transcript::start(&digest, input, output);
+    if proof.advice.n_variables != circuit.advice_packing.n_vars {
+        return Err(bad("advice commitment has the wrong size"));
+    }
+    transcript::mix_root(&mut channel, &proof.advice.root, proof.advice.n_variables);
+
+    let specs: Vec<_> = circuit.columns.iter().map(|(_, s)| *s).collect();
+    let lookup_claims = lookup::verify(&circuit.tables, &specs, &proof.lookup, &mut channel)
+        .map_err(VerifyError::Lookup)?;
+    let n = nodes.len();
+    let mut claims: Vec<Vec<Claim>> = vec![Vec::new(); n];
+    let mut splits = proof.rescale_splits.0.iter();
+    for ((kind, _), col_claims) in circuit.columns.iter().zip(&lookup_claims.columns) {
+        match *kind {
+            ColumnKind::RescaleOutput(id) => claims[id].push(col_claims[0].clone()),
+            ColumnKind::RescaleRemainder(id) => {
+                let Op::Rescale { input, shift } = nodes[id].op else {
+                    continue;
+                };
+                let rem = &col_claims[0];
+                let &y_eval = splits.next().ok_or_else(|| bad("missing rescale split"))?;
+                channel.mix_felts(&[y_eval]);
+                let s = M31::from_u32_unchecked(1 << shift);
+                claims[id].push(Claim::new(rem.point.clone(), y_eval));
+                claims[input].push(Claim::new(rem.point.clone(), rem.value + y_eval * s));
+            }
+            ColumnKind::Relu(id) => {
+                let Op::Relu { input } = nodes[id].op else {
+                    continue;
+                };
+                claims[input].push(col_claims[0].clone());
+                claims[id].push(col_claims[1].clone());
+            }
+        }
+    }
+    if splits.next().is_some() {
+        return Err(bad("extra rescale splits"));
+    }
+    let mut advice_claims: Vec<Claim> = lookup_claims
+        .multiplicities
+        .iter()
+        .enumerate()
+        .map(|(t, c)| circuit.advice_packing.lift(circuit.multiplicity_item(t), c))
+        .collect();
+
+    let out_id = circuit.shape.output;
+    let out_table = output.to_padded_m31();
+    if circuit.sinks[out_id] == Sink::Computed {
+        let point = channel.draw_secure_felts(nodes[out_id].shape.n_vars() as usize);
+        let value = eval_mle_base(&out_table, &point);
+        claims[out_id].push(Claim::new(point, value));
+    }
+
+    let wpack = &circuit.weight_packing;
+    let mut weight_claims = Vec::new();
+    let mut node_proofs = proof.nodes.iter();
+    for id in (1..n).rev() {
+        if circuit.sinks[id] != Sink::Computed || claims[id].is_empty() {
+            continue;
+        }
+        let np = node_proofs
+            .next()
+            .ok_or_else(|| bad("missing node proof"))?;
+        if np.node as usize != id {
+            return Err(bad("node proofs out of order"));
+        }
+        let op = nodes[id].op.kind();
+        let layer_err = |source: GkrError| VerifyError::Layer {
+            node: id,
+            op,
+            source,
+        };
+        let node_claims = std::mem::take(&mut claims[id]);
+        let n_vars = nodes[id].shape.n_vars() as usize;
+        let claim = match (&np.combine, node_claims.len()) {
+            (None, 1) => node_claims[0].clone(),
+            (Some(c), k) if k > 1 => {
+                verify_combine(c, &node_claims, n_vars, &mut channel).map_err(layer_err)?
+            }
+            _ => return Err(bad("claim batching does not match the circuit")),
+        };
+        let shape = nodes[id].shape;
+        match (&nodes[id].op, &np.layer) {
+            (&Op::MatMul { input, weight }, LayerProof::MatMul(p)) => {
+                let x = nodes[input].shape;
+                let dims = MatMulDims {
+                    log_m: x.log_rows(),
+                    log_k: x.log_cols(),
+                    log_n: shape.log_cols(),
+                };
+                let (ca, cw) = matmul::verify(p, dims, &claim, &mut channel).map_err(layer_err)?;
+                claims[input].push(ca);
+                weight_claims.push(wpack.lift(weight, &cw));
+            }
+            (&Op::AddBias { input, bias }, LayerProof::AddBias(p)) => {
+                let log_rows = shape.log_rows() as usize;
+                let (cx, cb) = verify_add_bias(p, shape.rows, log_rows, &claim, &mut channel)
+                    .map_err(layer_err)?;
+                claims[input].push(cx);
+                weight_claims.push(wpack.lift(bias, &cb));
+            }
+            (&Op::Add { lhs, rhs }, LayerProof::Add(p)) => {
+                let (cl, cr) = verify_add(p, &claim, &mut channel);
+                claims[lhs].push(cl);
+                claims[rhs].push(cr);
+            }
+            (&Op::Mul { lhs, rhs }, LayerProof::Mul(p)) => {
+                let (cl, cr) = verify_mul(p, &claim, &mut channel).map_err(layer_err)?;
+                claims[lhs].push(cl);
+                claims[rhs].push(cr);
+            }
+            _ => return Err(bad("layer proof kind does not match the node")),
+        }
+    }
+    if node_proofs.next().is_some() {
+        return Err(bad("extra node proofs"));
+    }
+
+    // Claims on public tensors are evaluated here; claims on advice go to the opening.
+    let in_table = input.to_padded_m31();
+    for (id, node_claims) in claims.iter().enumerate() {
+        match circuit.sinks[id] {
+            Sink::Public => {
+                let (table, which) = if id == 0 {
+                    (&in_table, "input")
+                } else {
+                    (&out_table, "output")
+                };
+                for c in node_claims {
+                    if c.point.len() != nodes[id].shape.n_vars() as usize
+                        || eval_mle_base(table, &c.point) != c.value
+                    {
+                        return Err(VerifyError::PublicClaimMismatch { which });
+                    }
+                }
+            }
+            Sink::Advice(item) => {
+                for c in node_claims {
+                    advice_claims.push(circuit.advice_packing.lift(item, c));
+                }
+            }
+            Sink::Computed => {}
+        }
+    }
+
+    let mut commitments = Vec::new();
+    let mut lists = Vec::new();
+    let to_pcs = |v: Vec<Claim>| -> Vec<pcs::Claim> {
+        v.into_iter()
+            .map(|c| pcs::Claim {
+                point: c.point,
+                value: c.value,
+            })
+            .collect()
+    };
+    if !weight_claims.is_empty() {
+        commitments.push(vk.weights);
+        lists.push(to_pcs(weight_claims));
+    }
+    if !advice_claims.is_empty() {
+        commitments.push(proof.advice);
+        lists.push(to_pcs(advice_claims));
+    }
+    pcs::verify_openings(
+        &commitments,
+        &lists,
+        &proof.opening,
+        &vk.config.pcs,
+        &mut channel,
+    )
+    .map_err(VerifyError::Opening)
+}

@@ -1,0 +1,287 @@
+//! End-to-end proving and the soundness tests of the inference proof.
+#![allow(clippy::unwrap_used)]
+
+use model::examples::{self, mlp, random_input};
+use model::{execute, Op, Tensor, Trace};
+use zkml::proof::{ProofFile, PROOF_VERSION};
+use zkml::prover::{prove_trace, WitnessCheck};
+use zkml::{prove, verify, CommittedModel, ModelProof, ProofConfig, ProofFormat, VerifyError};
+
+fn tiny() -> CommittedModel {
+    CommittedModel::new(
+        examples::by_name("tiny-mlp").unwrap(),
+        ProofConfig::default(),
+    )
+    .unwrap()
+}
+
+fn proved(m: &CommittedModel, seed: u64) -> (Tensor, Tensor, ModelProof) {
+    let x = random_input(&m.graph, seed);
+    let (y, p) = prove(m, &x, &()).unwrap();
+    (x, y, p)
+}
+
+#[test]
+fn mlp_784_512_512_10_proves_and_verifies() {
+    let m = CommittedModel::new(examples::by_name("mlp").unwrap(), ProofConfig::default()).unwrap();
+    let (x, y, p) = proved(&m, 3);
+    assert_eq!(y.shape, model::Shape::new(1, 10));
+    verify(&m.vk, &x, &y, &p).unwrap();
+    assert!(
+        p.size_bytes() < 1 << 20,
+        "proof is {} bytes",
+        p.size_bytes()
+    );
+}
+
+#[test]
+fn batched_mlp_with_bias_and_residual_works() {
+    // A graph that uses every op: matmul, bias, rescale, relu, add (residual), mul.
+    use model::{GraphBuilder, Shape};
+    let mut rng_model = mlp(&[8, 8], 3, 5).unwrap();
+    let w = rng_model.weights.remove(0);
+    let mut b = GraphBuilder::new("every-op", Shape::new(3, 8), 8).unwrap();
+    let h = b.matmul(0, w).unwrap();
+    let h = b.rescale(h, 7).unwrap();
+    let r = b.relu(h).unwrap();
+    let s = b.add(r, 0).unwrap();
+    let q = b.mul(s, s).unwrap();
+    let q = b.rescale(q, 8).unwrap();
+    let g = b.build(q).unwrap();
+    let m = CommittedModel::new(g, ProofConfig::default()).unwrap();
+    let (x, y, p) = proved(&m, 9);
+    verify(&m.vk, &x, &y, &p).unwrap();
+}
+
+#[test]
+fn changed_input_fails() {
+    let m = tiny();
+    let (mut x, y, p) = proved(&m, 1);
+    x.data[3] += 1;
+    assert!(verify(&m.vk, &x, &y, &p).is_err());
+}
+
+#[test]
+fn changed_output_fails() {
+    let m = tiny();
+    let (x, mut y, p) = proved(&m, 1);
+    y.data[0] += 1;
+    let err = verify(&m.vk, &x, &y, &p).unwrap_err();
+    assert!(!matches!(err, VerifyError::Decode(_)), "{err}");
+}
+
+#[test]
+fn flipped_and_truncated_bytes_fail_cleanly() {
+    let m = tiny();
+    let (x, y, proof) = proved(&m, 2);
+    let file = ProofFile {
+        format: ProofFile::FORMAT.into(),
+        version: PROOF_VERSION,
+        model_name: m.graph.name.clone(),
+        model_digest: m.vk.digest_hex(),
+        input: x,
+        output: y,
+        proof,
+    };
+    let bytes = file.encode(ProofFormat::Binary);
+    let ok = ProofFile::decode(&bytes).unwrap();
+    verify(&m.vk, &ok.input, &ok.output, &ok.proof).unwrap();
+    // Flip one byte at many positions across the whole file.
+    let step = (bytes.len() / 97).max(1);
+    let mut rejected = 0;
+    for pos in (12..bytes.len()).step_by(step) {
+        let mut b = bytes.clone();
+        b[pos] ^= 0x5a;
+        match ProofFile::decode(&b) {
+            Err(_) => rejected += 1,
+            Ok(f) => {
+                assert!(
+                    verify(&m.vk, &f.input, &f.output, &f.proof).is_err(),
+                    "flipped byte {pos} of {} accepted",
+                    bytes.len()
+                );
+                rejected += 1;
+            }
+        }
+    }
+    assert!(rejected > 50);
+    for cut in [0, 7, 12, bytes.len() / 2, bytes.len() - 1] {
+        assert!(ProofFile::decode(&bytes[..cut]).is_err());
+    }
+    // JSON round trip too.
+    let json = file.encode(ProofFormat::Json);
+    let f = ProofFile::decode(&json).unwrap();
+    verify(&m.vk, &f.input, &f.output, &f.proof).unwrap();
+}
+
+#[test]
+fn proof_for_another_model_fails() {
+    let a = tiny();
+    let b =
+        CommittedModel::new(mlp(&[16, 8, 8, 4], 1, 8).unwrap(), ProofConfig::default()).unwrap();
+    let (x, y, mut p) = proved(&a, 1);
+    assert!(matches!(
+        verify(&b.vk, &x, &y, &p),
+        Err(VerifyError::WrongModel { .. })
+    ));
+    // Relabelling the proof with the other model's digest does not help.
+    p.model_digest = b.vk.digest();
+    assert!(verify(&b.vk, &x, &y, &p).is_err());
+}
+
+#[test]
+fn one_changed_weight_fails() {
+    let a = tiny();
+    let mut g = a.graph.clone();
+    g.weights[0].data[5] += 1;
+    let changed = CommittedModel::new(g, ProofConfig::default()).unwrap();
+    // An honest proof for the changed model does not verify against the original commitment,
+    // even when relabelled with the original digest.
+    let (x, y, mut p) = proved(&changed, 1);
+    assert!(verify(&a.vk, &x, &y, &p).is_err());
+    p.model_digest = a.vk.digest();
+    assert!(verify(&a.vk, &x, &y, &p).is_err());
+}
+
+/// Runs a cheating prover on a forged trace; the proof must be rejected.
+fn forged_rejected(m: &CommittedModel, forge: impl Fn(&mut Trace, &model::Graph)) -> VerifyError {
+    let x = random_input(&m.graph, 4);
+    let mut trace = execute(&m.graph, &x).unwrap();
+    forge(&mut trace, &m.graph);
+    let (y, p) = prove_trace(m, &x, &trace, &(), WitnessCheck::Lenient).unwrap();
+    verify(&m.vk, &x, &y, &p).unwrap_err()
+}
+
+/// Recomputes every node after `from` from its operands (keeping the forged value at `from`).
+fn propagate(trace: &mut Trace, g: &model::Graph, from: usize) {
+    for id in from + 1..g.nodes.len() {
+        let v = &trace.values;
+        let t = match g.nodes[id].op {
+            Op::MatMul { input, weight } => {
+                let w = &g.weights[weight];
+                model::execute::matmul(&v[input], &w.data, w.shape)
+            }
+            Op::AddBias { input, bias } => {
+                let b = &g.weights[bias].data;
+                let x = &v[input];
+                Tensor::new(
+                    x.shape,
+                    x.data
+                        .iter()
+                        .enumerate()
+                        .map(|(i, a)| a + b[i % x.shape.cols])
+                        .collect(),
+                )
+            }
+            Op::Relu { input } => Tensor::new(
+                v[input].shape,
+                v[input].data.iter().map(|a| (*a).max(0)).collect(),
+            ),
+            Op::Rescale { input, shift } => Tensor::new(
+                v[input].shape,
+                v[input]
+                    .data
+                    .iter()
+                    .map(|a| model::execute::rescale_value(*a, shift).0)
+                    .collect(),
+            ),
+            _ => continue,
+        };
+        trace.values[id] = t;
+    }
+}
+
+fn first(g: &model::Graph, kind: &str) -> usize {
+    g.nodes.iter().position(|n| n.op.kind() == kind).unwrap()
+}
+
+#[test]
+fn forged_matmul_output_fails() {
+    let m = tiny();
+    let err = forged_rejected(&m, |t, g| {
+        let id = first(g, "matmul");
+        t.values[id].data[1] += 3;
+        propagate(t, g, id);
+    });
+    assert!(matches!(err, VerifyError::Layer { node: 1, .. }), "{err}");
+}
+
+#[test]
+fn wrong_relu_output_fails() {
+    let m = tiny();
+    let err = forged_rejected(&m, |t, g| {
+        let id = first(g, "relu");
+        let Op::Relu { input } = g.nodes[id].op else {
+            unreachable!()
+        };
+        // Make a negative input pass through unchanged (a "leaky" forgery).
+        let i = t.values[input].data.iter().position(|&v| v < 0).unwrap();
+        t.values[id].data[i] = t.values[input].data[i];
+        propagate(t, g, id);
+    });
+    assert!(matches!(err, VerifyError::Lookup(_)), "{err}");
+}
+
+#[test]
+fn wrong_rescale_remainder_fails() {
+    let m = tiny();
+    let err = forged_rejected(&m, |t, g| {
+        let id = first(g, "rescale");
+        t.values[id].data[0] += 1; // remainder now off by 2^shift
+        propagate(t, g, id);
+    });
+    assert!(matches!(err, VerifyError::Lookup(_)), "{err}");
+}
+
+#[test]
+fn forged_advice_consistent_with_lookups_fails() {
+    // Forge the relu output to a value that is a valid table row for a *different* input:
+    // y = relu(x') with x' != x. The pair (x, y) is then not in the table.
+    let m = tiny();
+    let err = forged_rejected(&m, |t, g| {
+        let id = first(g, "relu");
+        let Op::Relu { input } = g.nodes[id].op else {
+            unreachable!()
+        };
+        let i = t.values[input].data.iter().position(|&v| v > 0).unwrap();
+        t.values[id].data[i] += 1;
+        propagate(t, g, id);
+    });
+    assert!(matches!(err, VerifyError::Lookup(_)), "{err}");
+}
+
+#[test]
+fn wrong_shapes_and_ranges_fail_cleanly() {
+    let m = tiny();
+    let (x, y, p) = proved(&m, 1);
+    let short = Tensor::new(model::Shape::new(1, 3), vec![0; 3]);
+    assert!(matches!(
+        verify(&m.vk, &short, &y, &p),
+        Err(VerifyError::InputShape { .. })
+    ));
+    assert!(matches!(
+        verify(&m.vk, &x, &short, &p),
+        Err(VerifyError::OutputShape { .. })
+    ));
+    let mut big = y.clone();
+    big.data[0] = 1 << 40;
+    assert!(matches!(
+        verify(&m.vk, &x, &big, &p),
+        Err(VerifyError::PublicRange { .. })
+    ));
+}
+
+#[test]
+fn security_level_is_at_least_96_bits() {
+    let m = tiny();
+    let bits = m.vk.config.security_bits(m.circuit.algebraic_error_log());
+    assert!(bits >= 96, "{bits}");
+    let big =
+        CommittedModel::new(examples::by_name("mlp").unwrap(), ProofConfig::default()).unwrap();
+    assert!(
+        big.vk
+            .config
+            .security_bits(big.circuit.algebraic_error_log())
+            >= 96
+    );
+}
