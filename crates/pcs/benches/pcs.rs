@@ -13,8 +13,15 @@ fn main() {
         .skip(1)
         .filter_map(|a| a.parse().ok())
         .collect();
-    let sizes = if sizes.is_empty() { vec![16, 20, 24] } else { sizes };
-    println!("config {config:?}, {} conjectured bits", config.security_bits());
+    let sizes = if sizes.is_empty() {
+        vec![16, 20, 24]
+    } else {
+        sizes
+    };
+    println!(
+        "config {config:?}, {} conjectured bits",
+        config.security_bits()
+    );
     let mut state = 0x1234_5678_9abc_def0u64;
     let mut next = move || {
         state ^= state << 13;

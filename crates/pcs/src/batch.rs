@@ -41,7 +41,6 @@ pub(crate) fn interpolate3(v: [QM31; 3]) -> [QM31; 3] {
     [v[0], c1, c2]
 }
 
-
 /// Runs phase 1. Returns the proof, the common point `rho` (length `N`) and `f_j(rho_j)`.
 pub(crate) fn prove_batch(
     polys: &[&CommittedPoly],

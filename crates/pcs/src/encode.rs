@@ -160,7 +160,11 @@ pub(crate) fn fft_index_map(n: u32) -> impl Fn(usize) -> usize + Sync {
 }
 
 /// Reed-Solomon codeword of the MLE of `evals` (bit-reversed circle evaluation).
-pub(crate) fn encode(evals: &[M31], log_blowup: u32, twiddles: &TwiddleTree<SimdBackend>) -> BaseColumn {
+pub(crate) fn encode(
+    evals: &[M31],
+    log_blowup: u32,
+    twiddles: &TwiddleTree<SimdBackend>,
+) -> BaseColumn {
     let n = evals.len().trailing_zeros();
     let mono = moebius(evals);
     let map = fft_index_map(n);
@@ -180,23 +184,30 @@ pub(crate) fn base_columns(values: &[M31], leaf_log: u32) -> Vec<BaseColumn> {
     let w = 1usize << leaf_log;
     let rows = values.len() >> leaf_log;
     let mut cols: Vec<Vec<M31>> = vec![vec![M31::from(0u32); rows]; w];
-    let mut per_chunk: Vec<Vec<&mut [M31]>> = (0..rows.div_ceil(ROWS)).map(|_| Vec::with_capacity(w)).collect();
+    let mut per_chunk: Vec<Vec<&mut [M31]>> = (0..rows.div_ceil(ROWS))
+        .map(|_| Vec::with_capacity(w))
+        .collect();
     for col in cols.iter_mut() {
         for (c, part) in col.chunks_mut(ROWS).enumerate() {
             per_chunk[c].push(part);
         }
     }
-    per_chunk.into_par_iter().enumerate().for_each(|(c, mut parts)| {
-        let src = &values[c * ROWS * w..];
-        let n_rows = parts.first().map_or(0, |p| p.len());
-        for r in 0..n_rows {
-            let row = &src[r * w..(r + 1) * w];
-            for (part, &v) in parts.iter_mut().zip(row) {
-                part[r] = v;
+    per_chunk
+        .into_par_iter()
+        .enumerate()
+        .for_each(|(c, mut parts)| {
+            let src = &values[c * ROWS * w..];
+            let n_rows = parts.first().map_or(0, |p| p.len());
+            for r in 0..n_rows {
+                let row = &src[r * w..(r + 1) * w];
+                for (part, &v) in parts.iter_mut().zip(row) {
+                    part[r] = v;
+                }
             }
-        }
-    });
-    cols.into_par_iter().map(|c| BaseColumn::from_cpu(&c)).collect()
+        });
+    cols.into_par_iter()
+        .map(|c| BaseColumn::from_cpu(&c))
+        .collect()
 }
 
 /// Commits to the polynomial with hypercube evaluations `evals` (length `2^n`, `n` at most
@@ -249,7 +260,9 @@ mod tests {
     use stwo::core::fields::qm31::QM31;
 
     fn rand_qm31(rng: &mut impl Rng) -> QM31 {
-        QM31::from_m31_array(std::array::from_fn(|_| M31::from(rng.gen_range(0..(1u32 << 31) - 1))))
+        QM31::from_m31_array(std::array::from_fn(|_| {
+            M31::from(rng.gen_range(0..(1u32 << 31) - 1))
+        }))
     }
 
     #[test]
@@ -258,7 +271,9 @@ mod tests {
         let mut rng = rand::rngs::StdRng::seed_from_u64(2);
         for n in [16u32, 17, 18, 19] {
             let log_blowup = 2;
-            let evals: Vec<M31> = (0..1 << n).map(|_| M31::from(rng.gen::<u32>() >> 1)).collect();
+            let evals: Vec<M31> = (0..1 << n)
+                .map(|_| M31::from(rng.gen::<u32>() >> 1))
+                .collect();
             let tw = twiddles_for(n + log_blowup);
             let cw = encode(&evals, log_blowup, &tw);
             let alphas: Vec<QM31> = (0..n).map(|_| rand_qm31(&mut rng)).collect();
@@ -275,7 +290,9 @@ mod tests {
     #[test]
     fn moebius_inverts() {
         let mut rng = rand::rngs::StdRng::seed_from_u64(1);
-        let evals: Vec<M31> = (0..1 << 13).map(|_| M31::from(rng.gen::<u32>() >> 1)).collect();
+        let evals: Vec<M31> = (0..1 << 13)
+            .map(|_| M31::from(rng.gen::<u32>() >> 1))
+            .collect();
         let c = moebius(&evals);
         // f(b) = sum over subsets of b of c.
         for b in [0usize, 5, 1234, 8191] {
@@ -289,7 +306,9 @@ mod tests {
         let mut rng = rand::rngs::StdRng::seed_from_u64(2);
         for n in 0..8u32 {
             for log_blowup in 1..3u32 {
-                let evals: Vec<M31> = (0..1 << n).map(|_| M31::from(rng.gen::<u32>() >> 1)).collect();
+                let evals: Vec<M31> = (0..1 << n)
+                    .map(|_| M31::from(rng.gen::<u32>() >> 1))
+                    .collect();
                 let tw = twiddles_for(n + log_blowup);
                 let cw = encode(&evals, log_blowup, &tw);
                 let alphas: Vec<QM31> = (0..n).map(|_| rand_qm31(&mut rng)).collect();

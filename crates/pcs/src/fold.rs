@@ -24,7 +24,10 @@ use crate::proof::Claim;
 /// of the canonic circle domain of log size `log_size`.
 pub fn circle_twiddle(log_size: u32, pair: usize) -> M31 {
     let domain = CanonicCoset::new(log_size).circle_domain();
-    domain.at(bit_reverse_index(pair << 1, log_size)).y.inverse()
+    domain
+        .at(bit_reverse_index(pair << 1, log_size))
+        .y
+        .inverse()
 }
 
 /// Inverse of the `x` coordinate of the first point of line pair `pair` (bit-reversed order)

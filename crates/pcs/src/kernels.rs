@@ -258,13 +258,14 @@ pub(crate) fn fold_codeword(
                 if !joins_b.is_empty() {
                     let t = tw.packed_circle(log, q0);
                     for (cw, w, wa, unit) in &joins_b {
-                        let (a, b) = load_m31(&cw[e0..]).deinterleave(load_m31(&cw[e0 + N_LANES..]));
+                        let (a, b) =
+                            load_m31(&cw[e0..]).deinterleave(load_m31(&cw[e0 + N_LANES..]));
                         let f0 = a + b;
                         let f1 = (a - b) * t;
                         if *unit {
-                            acc = acc + (alpha_b[0] * f1 + f0);
+                            acc += alpha_b[0] * f1 + f0;
                         } else {
-                            acc = acc + (*w * f0 + *wa * f1);
+                            acc += *w * f0 + *wa * f1;
                         }
                     }
                 }
@@ -295,18 +296,18 @@ mod tests {
     #[test]
     fn tree_twiddles_match_domain() {
         for (root, ms) in [(10u32, vec![6u32, 8, 10]), (22, vec![6, 12, 16, 21, 22])] {
-        let tree = twiddles_for(root);
-        let tw = Twiddles::new(&tree);
-        for m in ms {
-            for q in [0usize, 1, 2, 3, 5, 17, 30] {
-                if q < 1 << (m - 1) {
-                    assert_eq!(tw.circle(m, q), circle_twiddle(m, q), "circle m={m} q={q}");
-                }
-                if m < root && q < 1 << (m - 1) {
-                    assert_eq!(tw.line(m, q), line_twiddle(m, q), "line m={m} q={q}");
+            let tree = twiddles_for(root);
+            let tw = Twiddles::new(&tree);
+            for m in ms {
+                for q in [0usize, 1, 2, 3, 5, 17, 30] {
+                    if q < 1 << (m - 1) {
+                        assert_eq!(tw.circle(m, q), circle_twiddle(m, q), "circle m={m} q={q}");
+                    }
+                    if m < root && q < 1 << (m - 1) {
+                        assert_eq!(tw.line(m, q), line_twiddle(m, q), "line m={m} q={q}");
+                    }
                 }
             }
-        }
         }
     }
 }

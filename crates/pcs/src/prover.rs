@@ -63,16 +63,13 @@ pub fn prove_openings(
         assert_eq!(&p.config, config, "config differs from commit time");
         assert!(!cs.is_empty(), "every polynomial needs at least one claim");
         for c in cs {
-            assert_eq!(c.point.len(), p.n_variables, "claim point of wrong dimension");
+            assert_eq!(
+                c.point.len(),
+                p.n_variables,
+                "claim point of wrong dimension"
+            );
         }
     }
-    let trace = std::env::var_os("PCS_TRACE").is_some();
-    let t_start = std::time::Instant::now();
-    let lap = |what: &str| {
-        if trace {
-            eprintln!("  [{:8.1} ms] {what}", t_start.elapsed().as_secs_f64() * 1e3);
-        }
-    };
     mix_claims(channel, claims);
     let sizes: Vec<usize> = polys.iter().map(|p| p.n_variables).collect();
     let sched = Schedule::new(&sizes, config);
@@ -96,7 +93,11 @@ pub fn prove_openings(
     // Phase 2: joint sumcheck + fold.
     let tw = Twiddles::new(&polys[sched_largest(&sizes)].twiddles);
     let mut bounds: Vec<usize> = (0..n).step_by(k).collect();
-    bounds.extend((0..polys.len()).map(|j| sched.join_round(j)).filter(|&t| t < n));
+    bounds.extend(
+        (0..polys.len())
+            .map(|j| sched.join_round(j))
+            .filter(|&t| t < n),
+    );
     bounds.push(n);
     bounds.sort_unstable();
     bounds.dedup();
@@ -120,7 +121,9 @@ pub fn prove_openings(
                 let mut t = prev.map_or_else(|| vec![QM31::zero(); 1 << (n - s0)], Table::into_ext);
                 for &j in js {
                     let nu = nus[j];
-                    t.iter_mut().zip(&polys[j].evals).for_each(|(a, &b)| *a += nu * b);
+                    t.iter_mut()
+                        .zip(&polys[j].evals)
+                        .for_each(|(a, &b)| *a += nu * b);
                 }
                 Table::Ext(t)
             }
@@ -131,9 +134,7 @@ pub fn prove_openings(
             .filter(|&j| sched.join_round(j) > s0)
             .map(|j| nus[j] * evals[j])
             .sum();
-        lap("segment start");
         let sums = segment_sums(tab, s, &rho[s1..]);
-        lap("segment sums");
         let mut alphas = Vec::with_capacity(s);
         for u in 0..s {
             let t = s0 + u;
@@ -160,7 +161,6 @@ pub fn prove_openings(
             alphas.push(alpha);
         }
         table = Some(Table::Ext(fold_table(tab, &alphas)));
-        lap("fold table");
         let join_cws: Vec<(&[M31], QM31)> = joins
             .iter()
             .map(|&j| (polys[j].codeword.as_slice(), nus[j] * pow2(s0)))
@@ -172,7 +172,6 @@ pub fn prove_openings(
             &alphas,
             &tw,
         );
-        lap("fold codeword");
         if s1 % k == 0 && s1 < n {
             let leaf_log = k.min(n - s1) as u32;
             let flat: Vec<M31> = folded.iter().flat_map(|v| v.to_m31_array()).collect();
@@ -187,7 +186,6 @@ pub fn prove_openings(
                 leaf_log,
             });
         }
-        lap("commit layer");
         layer = Some(folded);
     }
     let folded_value = match table {
@@ -202,7 +200,6 @@ pub fn prove_openings(
     channel.mix_felts(&[final_value]);
     let pow_nonce = SimdBackend::grind(channel, config.pow_bits);
     channel.mix_u64(pow_nonce);
-    lap("grind");
     let log_domain = n as u32 + config.log_blowup;
     let queries = Queries::new(
         &draw_queries(channel, log_domain, config.n_queries),
@@ -222,10 +219,13 @@ pub fn prove_openings(
         .enumerate()
         .map(|(i, l)| {
             let t0 = (i + 1) * k;
-            decommit(&l.tree, &l.columns, leaves_of(&queries, t0 + l.leaf_log as usize))
+            decommit(
+                &l.tree,
+                &l.columns,
+                leaves_of(&queries, t0 + l.leaf_log as usize),
+            )
         })
         .collect();
-    lap("decommit");
     OpeningProof {
         batch,
         sumcheck: SumcheckProof { round_polys },

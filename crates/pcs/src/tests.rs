@@ -25,7 +25,9 @@ fn rand_qm31(rng: &mut impl Rng) -> QM31 {
 }
 
 fn rand_evals(rng: &mut impl Rng, n: usize) -> Vec<M31> {
-    (0..1 << n).map(|_| M31::from(rng.gen_range(0..P))).collect()
+    (0..1 << n)
+        .map(|_| M31::from(rng.gen_range(0..P)))
+        .collect()
 }
 
 fn true_claims(rng: &mut impl Rng, evals: &[M31], count: usize) -> Vec<Claim> {
@@ -72,8 +74,12 @@ fn roundtrip(sizes: &[usize], n_claims: usize, config: &PcsConfig, seed: u64) {
     let refs: Vec<&CommittedPoly> = polys.iter().collect();
     let proof = prove(&refs, &claims, config);
     let comms: Vec<PolyCommitment> = polys.iter().map(|p| p.commitment()).collect();
-    verify(&comms, &claims, &proof, config)
-        .unwrap_or_else(|e| panic!("sizes {sizes:?} claims {n_claims} k {}: {e}", config.fold_arity_log));
+    verify(&comms, &claims, &proof, config).unwrap_or_else(|e| {
+        panic!(
+            "sizes {sizes:?} claims {n_claims} k {}: {e}",
+            config.fold_arity_log
+        )
+    });
 }
 
 #[test]

@@ -196,8 +196,13 @@ pub fn verify_openings(
             channel.mix_felts(&bp.evals);
             (rho, bp.evals.clone())
         }
-        (None, false) => return Err(shape("batching proof", 1, 0).unwrap_err()),
-        (Some(_), true) => return Err(shape("batching proof", 0, 1).unwrap_err()),
+        (batch, _) => {
+            return Err(PcsError::WrongShape {
+                what: "batching proof",
+                expected: usize::from(!single),
+                got: usize::from(batch.is_some()),
+            })
+        }
     };
     let nus: Vec<QM31> = if m == 1 {
         vec![QM31::one()]
@@ -207,7 +212,11 @@ pub fn verify_openings(
 
     // Phase 2 sumcheck, with the folded layers' roots mixed in at the commit points.
     let groups = sched.groups();
-    shape("layer roots", groups.len().saturating_sub(1), proof.layer_roots.len())?;
+    shape(
+        "layer roots",
+        groups.len().saturating_sub(1),
+        proof.layer_roots.len(),
+    )?;
     let claim: QM31 = nus.iter().zip(&evals).map(|(&a, &b)| a * b).sum();
     let roots = &proof.layer_roots;
     let (alphas, final_claim) =
@@ -234,7 +243,11 @@ pub fn verify_openings(
 
     // Merkle openings.
     shape("poly decommitments", m, proof.poly_decommitments.len())?;
-    shape("layer decommitments", roots.len(), proof.layer_decommitments.len())?;
+    shape(
+        "layer decommitments",
+        roots.len(),
+        proof.layer_decommitments.len(),
+    )?;
     let mut poly_open = Vec::with_capacity(m);
     for j in 0..m {
         let leaf_log = Schedule::poly_leaf_log(sizes[j], k as u32);

@@ -199,9 +199,12 @@ impl Circuit {
         self.advice_nodes.len() + t
     }
 
-    /// `log2` of the summed Schwartz–Zippel numerators of the algebraic checks: LogUp over all
-    /// looked-up and table rows (the compressed pair adds one more row's worth), plus three per
-    /// sumcheck round, over-approximated by `2 x (rows + 64 x nodes)` — see docs/soundness.md.
+    /// `log2` of the summed Schwartz–Zippel numerators of the algebraic checks, plus one bit
+    /// for the union bound: LogUp contributes `N + T` (looked-up rows plus table rows; the
+    /// pair compression `x + beta y` keeps the cleared identity of total degree `N + T` in
+    /// `(z, beta)`), every sumcheck round its degree (at most 3). Rounds are over-approximated
+    /// by 100 per node (matmul, batching and mul sumchecks) plus 2048 for the lookup GKR and the
+    /// opening. See docs/soundness.md.
     pub fn algebraic_error_log(&self) -> u32 {
         let rows: u64 = self
             .columns
@@ -213,7 +216,7 @@ impl Circuit {
                 .iter()
                 .map(|t| 1u64 << t.log_size())
                 .sum::<u64>();
-        let total = 2 * (rows + 64 * self.shape.nodes.len() as u64);
-        64 - (total.max(2) - 1).leading_zeros()
+        let total = rows + 3 * (100 * self.shape.nodes.len() as u64 + 2048);
+        (64 - (total.max(2) - 1).leading_zeros()) + 1
     }
 }

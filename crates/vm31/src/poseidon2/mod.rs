@@ -1,0 +1,17 @@
+//! Poseidon2 over M31: exactly Plonky3's `default_mersenne31_poseidon2_16` (width 16, `x^5`,
+//! 4 + 14 + 4 rounds). See [`constants`] for the parameters and their origin.
+//!
+//! [`permute`] works on one state, [`permute_packed`] on sixteen states in SIMD lanes; both read
+//! the single table [`ROUND_CONSTANTS`].
+
+pub mod constants;
+mod grain;
+mod packed;
+mod scalar;
+
+pub use constants::{ROUND_CONSTANTS, WIDTH};
+pub use packed::{pack, permute_packed, unpack};
+pub use scalar::{permutation, permute};
+
+#[cfg(test)]
+mod tests;
