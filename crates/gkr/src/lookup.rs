@@ -65,6 +65,21 @@ pub struct LookupProof {
     pub multiplicity_evals: Felts,
 }
 
+impl LookupProof {
+    /// The proof of a circuit without lookups.
+    pub fn empty() -> Self {
+        Self {
+            gkr: GkrProofData {
+                sumcheck_proofs: vec![],
+                layer_masks: vec![],
+                output_claims: vec![],
+            },
+            column_evals: vec![],
+            multiplicity_evals: Felts(vec![]),
+        }
+    }
+}
+
 /// Claims produced by the lookup argument.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LookupClaims {
@@ -122,6 +137,15 @@ pub fn prove(
     channel: &mut Blake2sChannel,
 ) -> (LookupProof, LookupClaims) {
     let (z, beta) = draw_challenges(channel);
+    if columns.is_empty() && tables.is_empty() {
+        return (
+            LookupProof::empty(),
+            LookupClaims {
+                columns: vec![],
+                multiplicities: vec![],
+            },
+        );
+    }
     let mut layers: Vec<Layer<SimdBackend>> = Vec::new();
     for col in columns {
         assert_eq!(col.values.len(), tables[col.table].arity(), "column arity");
