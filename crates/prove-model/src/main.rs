@@ -228,7 +228,18 @@ fn run(cli: Cli) -> Result<()> {
                 kib(bytes.len()),
                 output.display()
             );
-            println!("output: {:?}", file.output.data);
+            let out_scale = graph.nodes[graph.output].scale;
+            let real: Vec<String> = file
+                .output
+                .data
+                .iter()
+                .map(|&v| format!("{:.4}", v as f64 / (1u64 << out_scale) as f64))
+                .collect();
+            println!(
+                "output: {:?} (x 2^-{out_scale} = [{}])",
+                file.output.data,
+                real.join(", ")
+            );
         }
         Command::Verify { model, proof } => {
             let bytes =
