@@ -4,7 +4,6 @@
 //! at the same point once the prover names one operand's value. `Mul` needs a degree-3
 //! sumcheck of `eq(r, x) L(x) R(x)`.
 
-use num_traits::{One, Zero};
 use serde::{Deserialize, Serialize};
 use stwo::core::channel::{Blake2sChannel, Channel};
 use stwo::core::fields::m31::M31;
@@ -57,18 +56,7 @@ pub struct AddBiasProof {
 pub fn row_mask_eval(n_rows: usize, r_rows: &[QM31]) -> QM31 {
     let n = r_rows.len();
     (0..n_rows)
-        .map(|i| {
-            let bits: Vec<QM31> = (0..n)
-                .map(|j| {
-                    if (i >> (n - 1 - j)) & 1 == 1 {
-                        QM31::one()
-                    } else {
-                        QM31::zero()
-                    }
-                })
-                .collect();
-            eq_eval(&bits, r_rows)
-        })
+        .map(|i| eq_eval(&sumcheck::mle::hypercube_point(i, n), r_rows))
         .sum()
 }
 
@@ -174,6 +162,7 @@ pub fn verify_mul(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use num_traits::One;
     use rand::{Rng, SeedableRng};
 
     #[test]

@@ -21,9 +21,14 @@ pub struct PcsConfig {
     pub n_queries: usize,
     /// Proof-of-work bits ground before the queries are drawn.
     pub pow_bits: u32,
-    /// Each committed Merkle leaf holds `2^fold_arity_log` codeword entries; one layer in
-    /// `fold_arity_log` folds is committed.
+    /// After the first group, each committed folded layer's Merkle leaf holds
+    /// `2^fold_arity_log` entries; one layer in `fold_arity_log` folds is committed.
     pub fold_arity_log: u32,
+    /// Leaf size (log) of a committed polynomial's own codeword tree (capped at its number of
+    /// variables) and number of folds before the first folded layer is committed. At least
+    /// `fold_arity_log`. Fixed at commit time: a commitment is only valid under the value it
+    /// was made with.
+    pub first_fold_arity_log: u32,
 }
 
 impl Default for PcsConfig {
@@ -34,6 +39,7 @@ impl Default for PcsConfig {
             n_queries: 38,
             pow_bits: 20,
             fold_arity_log: 4,
+            first_fold_arity_log: 8,
         }
     }
 }
@@ -75,6 +81,9 @@ impl PcsConfig {
         }
         if !(1..=5).contains(&self.fold_arity_log) {
             return bad("fold_arity_log must be in 1..=5");
+        }
+        if !(self.fold_arity_log..=10).contains(&self.first_fold_arity_log) {
+            return bad("first_fold_arity_log must be in fold_arity_log..=10");
         }
         Ok(())
     }

@@ -4,6 +4,7 @@
 
 use rayon::prelude::*;
 use stwo::core::fields::m31::M31;
+use stwo::core::fields::qm31::QM31;
 use stwo::core::poly::circle::CanonicCoset;
 use stwo::core::vcs::blake2_merkle::Blake2sMerkleHasher;
 use stwo::prover::backend::simd::column::BaseColumn;
@@ -17,7 +18,7 @@ use stwo::prover::vcs::prover::MerkleProver;
 
 use crate::config::PcsConfig;
 use crate::error::PcsError;
-use crate::fold::Schedule;
+use crate::fold::{pow2, Schedule};
 use crate::proof::PolyCommitment;
 
 pub(crate) type Tree = MerkleProver<SimdBackend, Blake2sMerkleHasher>;
@@ -27,13 +28,10 @@ pub struct CommittedPoly {
     pub(crate) evals: Vec<M31>,
     pub(crate) n_variables: usize,
     pub(crate) config: PcsConfig,
-    /// Bit-reversed circle evaluation, `2^(n + log_blowup)` entries.
-    pub(crate) codeword: BaseColumn,
-    /// `2^a` Merkle columns: column `e` holds entries `row * 2^a + e`.
+    /// The codeword (bit-reversed circle evaluation, `2^(n + log_blowup)` entries) as `2^a`
+    /// Merkle columns: column `e` holds entries `row * 2^a + e`.
     pub(crate) columns: Vec<BaseColumn>,
     pub(crate) tree: Tree,
-    /// Twiddles of the codeword domain (also cover every smaller domain).
-    pub(crate) twiddles: TwiddleTree<SimdBackend>,
 }
 
 impl std::fmt::Debug for CommittedPoly {
@@ -71,14 +69,26 @@ impl CommittedPoly {
     /// Test hook: overwrites codeword entry `i` (bit-reversed index) after the commitment.
     #[doc(hidden)]
     pub fn tamper_codeword(&mut self, i: usize, v: M31) {
-        self.codeword.set(i, v);
+        let leaf_log = self.columns.len().trailing_zeros();
+        self.columns[i & ((1 << leaf_log) - 1)].set(i >> leaf_log, v);
     }
 
     /// Test hook: re-encodes the current (tampered) evaluations without re-committing, i.e. a
     /// prover that opens a consistent codeword of another polynomial under the old root.
     #[doc(hidden)]
     pub fn reencode_without_recommit(&mut self) {
-        self.codeword = encode(&self.evals, self.config.log_blowup, &self.twiddles);
+        let log_blowup = self.config.log_blowup;
+        let twiddles = twiddles_for(self.n_variables as u32 + log_blowup);
+        let codeword = encode(&self.evals, log_blowup, &twiddles);
+        let leaf_log = self.columns.len().trailing_zeros();
+        self.columns = base_columns(codeword.as_slice(), leaf_log);
+    }
+
+    /// The codeword entry `i` (bit-reversed circle evaluation order).
+    #[doc(hidden)]
+    pub fn codeword_at(&self, i: usize) -> M31 {
+        let leaf_log = self.columns.len().trailing_zeros();
+        self.columns[i & ((1 << leaf_log) - 1)].at(i >> leaf_log)
     }
 }
 
@@ -177,6 +187,56 @@ pub(crate) fn encode(
     poly.evaluate_with_twiddles(domain, twiddles).values
 }
 
+/// The committed folded layer entering round `t` (after `t` folds), computed from the folded
+/// hypercube table `table` (`2^m` entries, `m = n - t`) instead of by folding the codeword:
+/// folding fixes the leading variables, so the layer is `2^t` times the line-domain
+/// Reed-Solomon encoding of `table`'s MLE. That line polynomial (basis `x, pi(x), ...`) is
+/// evaluated as the circle polynomial with no `y` terms on the canonic domain of log size
+/// `m + 1 + log_blowup`, whose even (bit-reversed) entries are the layer's entries in fold
+/// order. Returns the four coordinate evaluations (full circle domain, `2^(m+1+log_blowup)`).
+/// (Checked against the codeword fold by `layer_encoding_matches_fold`.)
+pub(crate) fn encode_layer(
+    table: &[QM31],
+    t: usize,
+    log_blowup: u32,
+    twiddles: &TwiddleTree<SimdBackend>,
+) -> Vec<BaseColumn> {
+    let m = table.len().trailing_zeros();
+    let scale = pow2(t);
+    let map = fft_index_map(m + 1);
+    let domain = CanonicCoset::new(m + 1 + log_blowup).circle_domain();
+    (0..4)
+        .into_par_iter()
+        .map(|c| {
+            let coord: Vec<M31> = table.iter().map(|v| v.to_m31_array()[c]).collect();
+            let mono = moebius(&coord);
+            let mut fft = vec![M31::from(0u32); 2 * mono.len()];
+            for (i, &v) in mono.iter().enumerate() {
+                fft[map(i)] = v * scale;
+            }
+            let poly = CircleCoefficients::<SimdBackend>::new(BaseColumn::from_cpu(&fft));
+            poly.evaluate_with_twiddles(domain, twiddles).values
+        })
+        .collect()
+}
+
+/// Merkle columns of a layer from [`encode_layer`]'s output: `4 * 2^leaf_log` columns, column
+/// `4 e + c` holding coordinate `c` of entries `row * 2^leaf_log + e` (entry `i` is circle
+/// evaluation entry `2 i`).
+pub(crate) fn layer_columns(coords: &[BaseColumn], leaf_log: u32) -> Vec<BaseColumn> {
+    let w = 1usize << leaf_log;
+    let rows = coords.first().map_or(0, |c| c.len()) >> (leaf_log + 1);
+    (0..4 * w)
+        .into_par_iter()
+        .map(|j| {
+            let (e, c) = (j / 4, j % 4);
+            let src = coords[c].as_slice();
+            let col: Vec<M31> = (0..rows).map(|r| src[2 * (r * w + e)]).collect();
+            BaseColumn::from_cpu(&col)
+        })
+        .collect()
+}
+
 /// Splits a layer into `2^a` strided Merkle columns (column `e` holds entries `r * 2^a + e`).
 /// Works on blocks of rows so that the source is read once, sequentially.
 pub(crate) fn base_columns(values: &[M31], leaf_log: u32) -> Vec<BaseColumn> {
@@ -227,17 +287,15 @@ pub fn try_commit(evals: Vec<M31>, config: &PcsConfig) -> Result<CommittedPoly, 
     }
     let twiddles = twiddles_for(n + config.log_blowup);
     let codeword = encode(&evals, config.log_blowup, &twiddles);
-    let leaf_log = Schedule::poly_leaf_log(n as usize, config.fold_arity_log);
+    let leaf_log = Schedule::poly_leaf_log(n as usize, config);
     let columns = base_columns(codeword.as_slice(), leaf_log);
     let tree = Tree::commit(columns.iter().collect());
     Ok(CommittedPoly {
         evals,
         n_variables: n as usize,
         config: *config,
-        codeword,
         columns,
         tree,
-        twiddles,
     })
 }
 
@@ -255,9 +313,8 @@ pub fn commit(evals: Vec<M31>, config: &PcsConfig) -> CommittedPoly {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fold::{fold_block, pow2};
+    use crate::fold::fold_block;
     use rand::{Rng, SeedableRng};
-    use stwo::core::fields::qm31::QM31;
 
     fn rand_qm31(rng: &mut impl Rng) -> QM31 {
         QM31::from_m31_array(std::array::from_fn(|_| {
@@ -320,6 +377,40 @@ mod tests {
                 let expected = sumcheck::eval_mle_base(&evals, &alphas) * pow2(n as usize);
                 assert_eq!(layer.len(), 1 << log_blowup);
                 assert!(layer.iter().all(|&v| v == expected), "n={n} b={log_blowup}");
+            }
+        }
+    }
+
+    /// The layer computed from the folded table equals the layer obtained by folding the
+    /// codeword, for every number of folds.
+    #[test]
+    fn layer_encoding_matches_fold() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(3);
+        for (n, log_blowup) in [(1u32, 1u32), (3, 2), (6, 1), (9, 2), (13, 2)] {
+            let evals: Vec<M31> = (0..1 << n)
+                .map(|_| M31::from(rng.gen::<u32>() >> 1))
+                .collect();
+            let tw = twiddles_for(n + log_blowup);
+            let cw = encode(&evals, log_blowup, &tw);
+            let mut layer: Vec<QM31> = cw.as_slice().iter().map(|&v| v.into()).collect();
+            let mut table: Vec<QM31> = evals.iter().map(|&v| v.into()).collect();
+            for t in 0..n as usize {
+                let a = rand_qm31(&mut rng);
+                layer = fold_block(&layer, 0, n + log_blowup - t as u32, t == 0, a);
+                let half = table.len() / 2;
+                table = (0..half)
+                    .map(|i| table[i] + a * (table[i + half] - table[i]))
+                    .collect();
+                let coords = encode_layer(&table, t + 1, log_blowup, &tw);
+                for leaf_log in 0..=(n - t as u32 - 1).min(3) {
+                    let cols = layer_columns(&coords, leaf_log);
+                    let w = 1usize << leaf_log;
+                    for (i, v) in layer.iter().enumerate() {
+                        let got: [M31; 4] =
+                            std::array::from_fn(|c| cols[4 * (i % w) + c].at(i / w));
+                        assert_eq!(QM31::from_m31_array(got), *v, "n={n} t={t} i={i}");
+                    }
+                }
             }
         }
     }

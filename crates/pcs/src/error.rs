@@ -37,4 +37,6 @@ pub enum PcsError {
     FoldMismatch { layer: usize, query: usize },
     #[error("final fold at query {query} does not match the final constant")]
     FinalMismatch { query: usize },
+    #[error("committed-polynomial cache: {0}")]
+    Cache(String),
 }

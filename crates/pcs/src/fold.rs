@@ -79,6 +79,8 @@ pub struct Schedule {
     pub n_rounds: usize,
     pub log_blowup: u32,
     pub arity: u32,
+    /// Arity of the first group (also the polynomials' leaf size, capped at their size).
+    pub first_arity: u32,
     /// Number of variables of each polynomial.
     pub sizes: Vec<usize>,
 }
@@ -89,13 +91,17 @@ impl Schedule {
             n_rounds: sizes.iter().copied().max().unwrap_or(0),
             log_blowup: config.log_blowup,
             arity: config.fold_arity_log,
+            first_arity: config.first_fold_arity_log,
             sizes: sizes.to_vec(),
         }
     }
 
     /// Leaf arity (log of entries per leaf) of a polynomial's own tree.
-    pub fn poly_leaf_log(n_variables: usize, arity: u32) -> u32 {
-        arity.min(n_variables as u32)
+    ///
+    /// A polynomial joining at round `t` inside group `(t0, a)` needs leaves of at least
+    /// `2^(a - (t - t0))` entries; `a - (t - t0) <= n_variables` and `a <= first_arity`.
+    pub fn poly_leaf_log(n_variables: usize, config: &PcsConfig) -> u32 {
+        config.first_fold_arity_log.min(n_variables as u32)
     }
 
     /// The round at which polynomial `j` joins the fold (its codeword is circle-folded and added).
@@ -111,10 +117,23 @@ impl Schedule {
     /// The fold groups `(t0, a)`: rounds `t0 .. t0 + a`; the layer entering round `t0 > 0` is
     /// committed with leaves of `2^a` entries.
     pub fn groups(&self) -> Vec<(usize, u32)> {
+        let n = self.n_rounds;
+        if n == 0 {
+            return Vec::new();
+        }
+        let first = (self.first_arity as usize).min(n);
         let k = self.arity as usize;
-        (0..self.n_rounds)
-            .step_by(k)
-            .map(|t0| (t0, k.min(self.n_rounds - t0) as u32))
+        std::iter::once((0, first as u32))
+            .chain((first..n).step_by(k).map(|t0| (t0, k.min(n - t0) as u32)))
+            .collect()
+    }
+
+    /// Rounds `t0 > 0` entering which a folded layer is committed (group starts), in order.
+    pub fn commit_rounds(&self) -> Vec<usize> {
+        self.groups()
+            .into_iter()
+            .skip(1)
+            .map(|(t0, _)| t0)
             .collect()
     }
 }

@@ -19,6 +19,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 mod batch;
+pub mod cache;
 pub mod config;
 pub mod encode;
 pub mod error;
@@ -33,6 +34,8 @@ pub use encode::{commit, try_commit, CommittedPoly};
 pub use error::PcsError;
 pub use proof::{Claim, Decommitment, OpeningProof, PolyCommitment};
 pub use prover::prove_openings;
+#[doc(hidden)]
+pub use prover::{prove_openings_timed, PhaseTimes};
 pub use stwo::core::channel::Blake2sChannel;
 pub use verifier::verify_openings;
 

@@ -3,8 +3,8 @@
 use std::collections::BTreeMap;
 
 use num_traits::{One, Zero};
+use rayon::prelude::*;
 use stwo::core::channel::{Blake2sChannel, Channel};
-use stwo::core::fields::m31::M31;
 use stwo::core::fields::qm31::QM31;
 use stwo::core::proof_of_work::GrindOps;
 use stwo::core::queries::{draw_queries, Queries};
@@ -14,9 +14,9 @@ use sumcheck::{eq_eval, eq_evals, SumcheckProof};
 
 use crate::batch::prove_batch;
 use crate::config::PcsConfig;
-use crate::encode::{base_columns, CommittedPoly, Tree};
-use crate::fold::{eq_times_linear, mix_claims, mix_root, pow2, Schedule};
-use crate::kernels::{fold_codeword, fold_table, segment_sums, Table, Twiddles};
+use crate::encode::{encode_layer, layer_columns, twiddles_for, CommittedPoly, Tree};
+use crate::fold::{eq_times_linear, mix_claims, mix_root, Schedule};
+use crate::kernels::{fold_table, segment_sums, Table};
 use crate::proof::{Claim, Decommitment, OpeningProof};
 
 /// A committed folded layer (prover side).
@@ -24,6 +24,8 @@ struct Layer {
     columns: Vec<BaseColumn>,
     tree: Tree,
     leaf_log: u32,
+    /// The round this layer enters.
+    round: usize,
 }
 
 fn decommit(tree: &Tree, columns: &[BaseColumn], leaves: Vec<usize>) -> Decommitment {
@@ -57,6 +59,42 @@ pub fn prove_openings(
     config: &PcsConfig,
     channel: &mut Blake2sChannel,
 ) -> OpeningProof {
+    prove_openings_timed(polys, claims, config, channel).0
+}
+
+/// Wall-clock time of the prover's phases (benchmark support).
+#[derive(Debug, Default)]
+pub struct PhaseTimes {
+    last: Option<std::time::Instant>,
+    /// `(phase, milliseconds)`, phases of the same name summed, in first-seen order.
+    pub phases: Vec<(&'static str, f64)>,
+}
+
+impl PhaseTimes {
+    fn start(&mut self) {
+        self.last = Some(std::time::Instant::now());
+    }
+    fn lap(&mut self, name: &'static str) {
+        let now = std::time::Instant::now();
+        let ms = self.last.map_or(0.0, |t| (now - t).as_secs_f64() * 1e3);
+        self.last = Some(now);
+        match self.phases.iter_mut().find(|(n, _)| *n == name) {
+            Some((_, t)) => *t += ms,
+            None => self.phases.push((name, ms)),
+        }
+    }
+}
+
+/// [`prove_openings`] that also reports per-phase timings (for benchmarks).
+#[doc(hidden)]
+pub fn prove_openings_timed(
+    polys: &[&CommittedPoly],
+    claims: &[Vec<Claim>],
+    config: &PcsConfig,
+    channel: &mut Blake2sChannel,
+) -> (OpeningProof, PhaseTimes) {
+    let mut pt = PhaseTimes::default();
+    pt.start();
     assert!(!polys.is_empty(), "prove_openings: no polynomials");
     assert_eq!(polys.len(), claims.len(), "one claim list per polynomial");
     for (p, cs) in polys.iter().zip(claims) {
@@ -71,10 +109,10 @@ pub fn prove_openings(
         }
     }
     mix_claims(channel, claims);
+    pt.lap("setup");
     let sizes: Vec<usize> = polys.iter().map(|p| p.n_variables).collect();
     let sched = Schedule::new(&sizes, config);
     let n = sched.n_rounds;
-    let k = config.fold_arity_log as usize;
 
     // Phase 1.
     let (batch, rho, evals) = if polys.len() == 1 && claims[0].len() == 1 {
@@ -84,15 +122,23 @@ pub fn prove_openings(
         let evals = bp.evals.clone();
         (Some(bp), rho, evals)
     };
+    pt.lap("phase1 batch");
     let nus: Vec<QM31> = if polys.len() == 1 {
         vec![QM31::one()]
     } else {
         channel.draw_secure_felts(polys.len())
     };
 
-    // Phase 2: joint sumcheck + fold.
-    let tw = Twiddles::new(&polys[sched_largest(&sizes)].twiddles);
-    let mut bounds: Vec<usize> = (0..n).step_by(k).collect();
+    // Phase 2: joint sumcheck; the committed folded layers are re-encoded from the folded
+    // tables (see `encode_layer`), so the codewords are only read for the decommitments.
+    let groups = sched.groups();
+    let commit_rounds = sched.commit_rounds();
+    // Twiddles of the largest re-encoded layer's circle domain (log size `n - t + 1 + b`).
+    let twiddles = commit_rounds
+        .first()
+        .map(|&t| twiddles_for((n - t) as u32 + 1 + config.log_blowup));
+    pt.lap("twiddles");
+    let mut bounds: Vec<usize> = groups.iter().map(|g| g.0).collect();
     bounds.extend(
         (0..polys.len())
             .map(|j| sched.join_round(j))
@@ -103,7 +149,6 @@ pub fn prove_openings(
     bounds.dedup();
 
     let mut table: Option<Table<'_>> = None;
-    let mut layer: Option<Vec<QM31>> = None;
     let mut layers: Vec<Layer> = Vec::new();
     let mut layer_roots = Vec::new();
     let mut round_polys = Vec::with_capacity(n);
@@ -121,8 +166,9 @@ pub fn prove_openings(
                 let mut t = prev.map_or_else(|| vec![QM31::zero(); 1 << (n - s0)], Table::into_ext);
                 for &j in js {
                     let nu = nus[j];
-                    t.iter_mut()
-                        .zip(&polys[j].evals)
+                    t.par_iter_mut()
+                        .zip(polys[j].evals.par_iter())
+                        .with_min_len(1 << 12)
                         .for_each(|(a, &b)| *a += nu * b);
                 }
                 Table::Ext(t)
@@ -134,7 +180,9 @@ pub fn prove_openings(
             .filter(|&j| sched.join_round(j) > s0)
             .map(|j| nus[j] * evals[j])
             .sum();
+        pt.lap("table setup");
         let sums = segment_sums(tab, s, &rho[s1..]);
+        pt.lap("segment sums");
         let mut alphas = Vec::with_capacity(s);
         for u in 0..s {
             let t = s0 + u;
@@ -160,23 +208,18 @@ pub fn prove_openings(
             round_polys.push(coeffs.to_vec());
             alphas.push(alpha);
         }
-        table = Some(Table::Ext(fold_table(tab, &alphas)));
-        let join_cws: Vec<(&[M31], QM31)> = joins
-            .iter()
-            .map(|&j| (polys[j].codeword.as_slice(), nus[j] * pow2(s0)))
-            .collect();
-        let folded = fold_codeword(
-            sched.layer_log(s0),
-            layer.as_deref(),
-            &join_cws,
-            &alphas,
-            &tw,
-        );
-        if s1 % k == 0 && s1 < n {
-            let leaf_log = k.min(n - s1) as u32;
-            let flat: Vec<M31> = folded.iter().flat_map(|v| v.to_m31_array()).collect();
-            let columns = base_columns(&flat, leaf_log + 2);
+        pt.lap("sumcheck rounds");
+        let folded = fold_table(tab, &alphas);
+        pt.lap("fold table");
+        if let Some(i) = commit_rounds.iter().position(|&c| c == s1) {
+            let leaf_log = groups[i + 1].1;
+            let Some(tw) = &twiddles else { unreachable!() };
+            let coords = encode_layer(&folded, s1, config.log_blowup, tw);
+            pt.lap("encode layer");
+            let columns = layer_columns(&coords, leaf_log);
+            pt.lap("layer columns");
             let tree = Tree::commit(columns.iter().collect());
+            pt.lap("layer merkle");
             let root = tree.root().0;
             mix_root(channel, &root);
             layer_roots.push(root);
@@ -184,9 +227,10 @@ pub fn prove_openings(
                 columns,
                 tree,
                 leaf_log,
+                round: s1,
             });
         }
-        layer = Some(folded);
+        table = Some(Table::Ext(folded));
     }
     let folded_value = match table {
         Some(Table::Ext(t)) => t[0],
@@ -198,7 +242,9 @@ pub fn prove_openings(
             .map(|j| nus[j] * polys[j].evals[0])
             .sum::<QM31>();
     channel.mix_felts(&[final_value]);
+    pt.lap("final value");
     let pow_nonce = SimdBackend::grind(channel, config.pow_bits);
+    pt.lap("grind");
     channel.mix_u64(pow_nonce);
     let log_domain = n as u32 + config.log_blowup;
     let queries = Queries::new(
@@ -209,24 +255,23 @@ pub fn prove_openings(
         .iter()
         .enumerate()
         .map(|(j, p)| {
-            let leaf_log = Schedule::poly_leaf_log(sizes[j], k as u32) as usize;
+            let leaf_log = Schedule::poly_leaf_log(sizes[j], config) as usize;
             let leaves = leaves_of(&queries, sched.join_round(j) + leaf_log);
             decommit(&p.tree, &p.columns, leaves)
         })
         .collect();
     let layer_decommitments = layers
         .iter()
-        .enumerate()
-        .map(|(i, l)| {
-            let t0 = (i + 1) * k;
+        .map(|l| {
             decommit(
                 &l.tree,
                 &l.columns,
-                leaves_of(&queries, t0 + l.leaf_log as usize),
+                leaves_of(&queries, l.round + l.leaf_log as usize),
             )
         })
         .collect();
-    OpeningProof {
+    pt.lap("queries + decommit");
+    let proof = OpeningProof {
         batch,
         sumcheck: SumcheckProof { round_polys },
         layer_roots,
@@ -234,15 +279,6 @@ pub fn prove_openings(
         pow_nonce,
         poly_decommitments,
         layer_decommitments,
-    }
-}
-
-fn sched_largest(sizes: &[usize]) -> usize {
-    let mut best = 0;
-    for (j, &s) in sizes.iter().enumerate() {
-        if s > sizes[best] {
-            best = j;
-        }
-    }
-    best
+    };
+    (proof, pt)
 }

@@ -12,11 +12,16 @@ use sumcheck::eval_mle_base;
 use crate::*;
 
 fn cfg(k: u32) -> PcsConfig {
+    cfg2(k, k)
+}
+
+fn cfg2(k: u32, first: u32) -> PcsConfig {
     PcsConfig {
         log_blowup: 2,
         n_queries: 20,
         pow_bits: 6,
         fold_arity_log: k,
+        first_fold_arity_log: first,
     }
 }
 
@@ -100,6 +105,17 @@ fn all_arities() {
 }
 
 #[test]
+fn larger_first_arity() {
+    for (k, first) in [(1, 2), (2, 5), (3, 8), (4, 8), (4, 10), (5, 7)] {
+        for n in [0, 1, 3, 7, 8, 9, 12] {
+            roundtrip(&[n], 1, &cfg2(k, first), 200 + n as u64);
+        }
+        roundtrip(&[9, 2, 0, 6, 9, 5], 2, &cfg2(k, first), 17 + k as u64);
+        roundtrip(&[12, 11, 4, 8, 1], 1, &cfg2(k, first), 27 + k as u64);
+    }
+}
+
+#[test]
 fn several_claims_and_polys() {
     roundtrip(&[8], 3, &cfg(4), 1);
     roundtrip(&[10, 10], 1, &cfg(4), 2);
@@ -113,7 +129,9 @@ proptest! {
     #[test]
     fn random_points(n in 0usize..9, m in 1usize..4, seed in any::<u64>()) {
         let sizes: Vec<usize> = (0..m).map(|j| n.saturating_sub(j * 2)).collect();
-        roundtrip(&sizes, 1 + (seed % 3) as usize, &cfg(1 + (seed % 4) as u32), seed);
+        let k = 1 + (seed % 4) as u32;
+        let first = k + ((seed >> 8) % 4) as u32;
+        roundtrip(&sizes, 1 + (seed % 3) as usize, &cfg2(k, first), seed);
     }
 }
 
@@ -320,5 +338,88 @@ fn default_security_at_least_96_bits() {
         ..c
     };
     assert!(bad.validate().is_err());
+    let bad = PcsConfig {
+        first_fold_arity_log: c.fold_arity_log - 1,
+        ..c
+    };
+    assert!(bad.validate().is_err());
+    let bad = PcsConfig {
+        first_fold_arity_log: 11,
+        ..c
+    };
+    assert!(bad.validate().is_err());
     assert!(try_commit(vec![M31::from(1u32); 3], &c).is_err());
+}
+
+#[test]
+fn cache_roundtrip_and_corruption() {
+    for (n, config) in [
+        (0usize, cfg(3)),
+        (5, cfg2(2, 4)),
+        (11, PcsConfig::default()),
+    ] {
+        let mut rng = StdRng::seed_from_u64(40 + n as u64);
+        let poly = commit(rand_evals(&mut rng, n), &config);
+        let claims = vec![true_claims(&mut rng, poly.evals(), 2)];
+        let mut bytes = Vec::new();
+        poly.write_to(&mut bytes).unwrap();
+        let loaded = CommittedPoly::read_from(&mut bytes.as_slice()).unwrap();
+        assert_eq!(loaded.commitment(), poly.commitment());
+        assert_eq!(loaded.evals(), poly.evals());
+        assert_eq!(loaded.config(), poly.config());
+        let proof = prove(&[&poly], &claims, &config);
+        assert_eq!(prove(&[&loaded], &claims, &config), proof);
+        verify(&[loaded.commitment()], &claims, &proof, &config).unwrap();
+        // Every single corrupted byte (sampled) and every truncation length (sampled) fails.
+        let step = (bytes.len() / 300).max(1);
+        for pos in (0..bytes.len()).step_by(step).chain([bytes.len() - 1]) {
+            let mut b = bytes.clone();
+            b[pos] ^= 0x10;
+            let r = CommittedPoly::read_from(&mut b.as_slice());
+            assert!(matches!(r, Err(PcsError::Cache(_))), "n={n} byte {pos}");
+        }
+        for cut in (0..bytes.len()).step_by(step) {
+            let r = CommittedPoly::read_from(&mut &bytes[..cut]);
+            assert!(matches!(r, Err(PcsError::Cache(_))), "n={n} cut {cut}");
+        }
+        // Trailing garbage is rejected too.
+        let mut b = bytes.clone();
+        b.push(0);
+        assert!(CommittedPoly::read_from(&mut b.as_slice()).is_err());
+    }
+}
+
+/// A file with a valid checksum but inconsistent content (e.g. written by another version of
+/// the code) is still rejected, not loaded.
+#[test]
+fn cache_inconsistent_content_rejected() {
+    use stwo::core::vcs::blake2_hash::{Blake2sHash, Blake2sHasher};
+    let config = cfg(2);
+    let poly = commit(rand_evals(&mut StdRng::seed_from_u64(1), 4), &config);
+    let mut bytes = Vec::new();
+    poly.write_to(&mut bytes).unwrap();
+    let reseal = |mut body: Vec<u8>| {
+        body.truncate(body.len() - 32);
+        let leaves: Vec<Blake2sHash> = body
+            .chunks(pcs_cache_chunk())
+            .map(Blake2sHasher::hash)
+            .collect();
+        let mut h = Blake2sHasher::new();
+        leaves.iter().for_each(|l| h.update(&l.0));
+        body.extend_from_slice(&h.finalize().0);
+        body
+    };
+    // Resealing the original gives the same bytes.
+    assert_eq!(reseal(bytes.clone()), bytes);
+    // Version, config, size and a non-canonical value, each with a valid checksum.
+    for (off, val) in [(8usize, 2u32), (12, 0), (28, 0), (32, 5), (36, P)] {
+        let mut b = bytes.clone();
+        b[off..off + 4].copy_from_slice(&val.to_le_bytes());
+        let r = CommittedPoly::read_from(&mut reseal(b).as_slice());
+        assert!(matches!(r, Err(PcsError::Cache(_))), "offset {off}: {r:?}");
+    }
+}
+
+fn pcs_cache_chunk() -> usize {
+    crate::cache::CHECKSUM_CHUNK
 }

@@ -154,7 +154,6 @@ pub fn verify_openings(
     let sizes: Vec<usize> = commitments.iter().map(|c| c.n_variables as usize).collect();
     let sched = Schedule::new(&sizes, config);
     let n = sched.n_rounds;
-    let k = config.fold_arity_log as usize;
     let m = commitments.len();
 
     // Phase 1.
@@ -219,10 +218,11 @@ pub fn verify_openings(
     )?;
     let claim: QM31 = nus.iter().zip(&evals).map(|(&a, &b)| a * b).sum();
     let roots = &proof.layer_roots;
+    let commit_rounds = sched.commit_rounds();
     let (alphas, final_claim) =
         verify_rounds("opening", claim, &proof.sumcheck, n, channel, |t, ch| {
-            if (t + 1) % k == 0 && t + 1 < n {
-                if let Some(r) = roots.get((t + 1) / k - 1) {
+            if let Some(i) = commit_rounds.iter().position(|&c| c == t + 1) {
+                if let Some(r) = roots.get(i) {
                     mix_root(ch, r);
                 }
             }
@@ -250,7 +250,7 @@ pub fn verify_openings(
     )?;
     let mut poly_open = Vec::with_capacity(m);
     for j in 0..m {
-        let leaf_log = Schedule::poly_leaf_log(sizes[j], k as u32);
+        let leaf_log = Schedule::poly_leaf_log(sizes[j], config);
         let t_j = sched.join_round(j);
         let log_rows = sizes[j] as u32 + config.log_blowup - leaf_log;
         let leaves = leaves_of(&queries, t_j + leaf_log as usize);
@@ -317,7 +317,7 @@ pub fn verify_openings(
                     fold_block(&vals, start, log, false, alphas[t])
                 };
                 for j in (0..m).filter(|&j| sched.join_round(j) == t) {
-                    let leaf_log = Schedule::poly_leaf_log(sizes[j], k as u32) as usize;
+                    let leaf_log = Schedule::poly_leaf_log(sizes[j], config) as usize;
                     let leaf = poly_open[j]
                         .leaf(start >> leaf_log)
                         .ok_or(missing("poly leaf"))?;

@@ -12,7 +12,7 @@ use model::{examples, Graph, Tensor};
 use pcs::PcsConfig;
 use zkml::proof::ProofFile;
 use zkml::prover::Progress;
-use zkml::{CommittedModel, ProofConfig, ProofFormat};
+use zkml::{CacheStatus, CommittedModel, ProofConfig, ProofFormat};
 
 /// Minimum security level accepted by this tool.
 const MIN_SECURITY_BITS: u32 = 96;
@@ -77,6 +77,13 @@ struct ModelArgs {
     /// Proof-of-work bits before the queries.
     #[arg(long)]
     pow_bits: Option<u32>,
+    /// Where weight commitments are cached, keyed by the model's content hash
+    /// (default: $XDG_CACHE_HOME/stwo-ml or ~/.cache/stwo-ml).
+    #[arg(long)]
+    cache_dir: Option<PathBuf>,
+    /// Always recommit the weights; neither read nor write the cache.
+    #[arg(long)]
+    no_cache: bool,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -118,10 +125,24 @@ impl ModelArgs {
         Ok(ProofConfig { pcs })
     }
 
-    fn commit(&self) -> Result<CommittedModel> {
+    fn cache_dir(&self) -> Option<PathBuf> {
+        if self.no_cache {
+            return None;
+        }
+        self.cache_dir.clone().or_else(|| {
+            let base = std::env::var_os("XDG_CACHE_HOME")
+                .map(PathBuf::from)
+                .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
+            Some(base.join("stwo-ml"))
+        })
+    }
+
+    fn commit(&self) -> Result<(CommittedModel, CacheStatus)> {
         let graph = self.graph()?;
         let config = self.config()?;
-        CommittedModel::new(graph, config).context("committing to the model")
+        let dir = self.cache_dir();
+        CommittedModel::load_or_commit(graph, config, dir.as_deref())
+            .context("committing to the model")
     }
 }
 
@@ -184,8 +205,17 @@ fn run(cli: Cli) -> Result<()> {
             format,
         } => {
             let t0 = Instant::now();
-            let committed = model.commit()?;
+            let (committed, cache) = model.commit()?;
             let commit_ms = t0.elapsed().as_secs_f64() * 1e3;
+            let commit_note = match &cache {
+                CacheStatus::Loaded => {
+                    format!("weight commitment loaded from cache in {commit_ms:.0} ms")
+                }
+                CacheStatus::StoreFailed(e) => {
+                    format!("weights committed in {commit_ms:.0} ms; cache not written: {e}")
+                }
+                _ => format!("weights committed in {commit_ms:.0} ms"),
+            };
             let graph = &committed.graph;
             let x = match &input {
                 Some(p) => read_input(p, graph)?,
@@ -222,7 +252,7 @@ fn run(cli: Cli) -> Result<()> {
             std::fs::write(&output, &bytes)
                 .with_context(|| format!("writing {}", output.display()))?;
             println!(
-                "proved {} in {prove_ms:.0} ms (weights committed in {commit_ms:.0} ms): proof {} ({} file), {bits}-bit security -> {}",
+                "proved {} in {prove_ms:.0} ms ({commit_note}): proof {} ({} file), {bits}-bit security -> {}",
                 graph.name,
                 kib(file.proof.size_bytes()),
                 kib(bytes.len()),
@@ -246,7 +276,7 @@ fn run(cli: Cli) -> Result<()> {
                 std::fs::read(&proof).with_context(|| format!("reading {}", proof.display()))?;
             let file = ProofFile::decode(&bytes)
                 .with_context(|| format!("decoding {}", proof.display()))?;
-            let committed = model.commit()?;
+            let (committed, _) = model.commit()?;
             let t = Instant::now();
             zkml::verify(&committed.vk, &file.input, &file.output, &file.proof).with_context(
                 || {

@@ -60,6 +60,79 @@ fn prove_then_verify_works_and_tampering_fails() {
 }
 
 #[test]
+fn weight_commitment_is_cached() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let c = cache.to_str().unwrap();
+    let proof = dir.path().join("p.bin");
+    let p = proof.to_str().unwrap();
+    let o = run(&[
+        "prove",
+        "--model",
+        "tiny-mlp",
+        "--cache-dir",
+        c,
+        "--output",
+        p,
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("weights committed"));
+    assert_eq!(std::fs::read_dir(&cache).unwrap().count(), 1);
+    let o = run(&[
+        "prove",
+        "--model",
+        "tiny-mlp",
+        "--cache-dir",
+        c,
+        "--output",
+        p,
+    ]);
+    assert!(String::from_utf8_lossy(&o.stdout).contains("loaded from cache"));
+    let o = run(&[
+        "verify",
+        "--model",
+        "tiny-mlp",
+        "--cache-dir",
+        c,
+        "--proof",
+        p,
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // A corrupted cache file is ignored, not trusted.
+    let file = std::fs::read_dir(&cache)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let mut bytes = std::fs::read(&file).unwrap();
+    let n = bytes.len();
+    bytes[n / 2] ^= 1;
+    std::fs::write(&file, bytes).unwrap();
+    let o = run(&[
+        "prove",
+        "--model",
+        "tiny-mlp",
+        "--cache-dir",
+        c,
+        "--output",
+        p,
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("weights committed"));
+    let o = run(&[
+        "verify",
+        "--model",
+        "tiny-mlp",
+        "--cache-dir",
+        c,
+        "--proof",
+        p,
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+}
+
+#[test]
 fn json_input_and_format_work() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("x.json");

@@ -57,6 +57,19 @@ pub fn eq_evals_scaled(point: &[QM31], scale: QM31) -> Vec<QM31> {
     evals
 }
 
+/// The hypercube point of index `i` in `{0,1}^n` (variable 0 = most significant bit).
+pub fn hypercube_point(i: usize, n: usize) -> Vec<QM31> {
+    (0..n)
+        .map(|j| {
+            if (i >> (n - 1 - j)) & 1 == 1 {
+                QM31::one()
+            } else {
+                QM31::zero()
+            }
+        })
+        .collect()
+}
+
 /// Evaluates the MLE of a QM31 table at `point`.
 ///
 /// # Panics
@@ -147,18 +160,7 @@ mod tests {
     fn naive_eval(evals: &[QM31], point: &[QM31]) -> QM31 {
         let n = point.len();
         (0..evals.len())
-            .map(|i| {
-                let bits: Vec<QM31> = (0..n)
-                    .map(|j| {
-                        if (i >> (n - 1 - j)) & 1 == 1 {
-                            QM31::one()
-                        } else {
-                            QM31::zero()
-                        }
-                    })
-                    .collect();
-                evals[i] * eq_eval(&bits, point)
-            })
+            .map(|i| evals[i] * eq_eval(&hypercube_point(i, n), point))
             .sum()
     }
 

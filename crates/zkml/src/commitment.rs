@@ -2,7 +2,10 @@
 //! with the circuit description and the proof configuration into a 32-byte digest.
 
 use blake2::{Blake2s256, Digest};
-use model::{Graph, Tensor};
+use std::path::Path;
+
+use model::tensor::to_m31;
+use model::Graph;
 use pcs::{CommittedPoly, PolyCommitment};
 use serde::{Deserialize, Serialize};
 use stwo::core::fields::m31::M31;
@@ -52,27 +55,105 @@ pub struct CommittedModel {
 impl CommittedModel {
     /// Validates the graph and commits to all of its weights (every value, no sampling).
     pub fn new(graph: Graph, config: ProofConfig) -> Result<Self, ProveError> {
+        Ok(Self::load_or_commit(graph, config, None)?.0)
+    }
+
+    /// Like [`CommittedModel::new`], but reuses a commitment cached in `cache_dir` under the
+    /// model's content hash, and stores a fresh one there. A cache file that fails its checksum,
+    /// or whose polynomial is not exactly this model's weights, is ignored and rewritten.
+    pub fn load_or_commit(
+        graph: Graph,
+        config: ProofConfig,
+        cache_dir: Option<&Path>,
+    ) -> Result<(Self, CacheStatus), ProveError> {
         model::graph::validate(&graph)?;
         let circuit = Circuit::new(GraphShape::of(&graph))?;
-        let tables: Vec<Vec<M31>> = graph
-            .weights
-            .iter()
-            .map(|w| Tensor::new(w.shape, w.data.clone()).to_padded_m31())
-            .collect();
-        let refs: Vec<&[M31]> = tables.iter().map(Vec::as_slice).collect();
-        let packed = circuit.weight_packing.pack(&refs);
-        drop(tables);
-        let weights = pcs::commit(packed, &config.pcs);
+        let packed = pack_weights(&graph, &circuit);
+        let path = cache_dir.map(|d| d.join(format!("{}.pcs", content_key(&graph, &config))));
+        let cached = path
+            .as_deref()
+            .and_then(|p| load_cached(p, &packed, &config));
+        let (weights, status) = match cached {
+            Some(w) => (w, CacheStatus::Loaded),
+            None => {
+                let w = pcs::commit(packed, &config.pcs);
+                let status = match path.as_deref().map(|p| store(p, &w)) {
+                    None => CacheStatus::Disabled,
+                    Some(Ok(())) => CacheStatus::Stored,
+                    Some(Err(e)) => CacheStatus::StoreFailed(e.to_string()),
+                };
+                (w, status)
+            }
+        };
         let vk = VerifyingKey {
             shape: circuit.shape.clone(),
             weights: weights.commitment(),
             config,
         };
-        Ok(Self {
-            graph,
-            circuit,
-            weights,
-            vk,
-        })
+        Ok((
+            Self {
+                graph,
+                circuit,
+                weights,
+                vk,
+            },
+            status,
+        ))
     }
+}
+
+/// What happened to the on-disk commitment cache.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CacheStatus {
+    /// No cache directory was given.
+    Disabled,
+    /// The commitment was read from the cache.
+    Loaded,
+    /// A fresh commitment was written to the cache.
+    Stored,
+    /// A fresh commitment could not be written (the proof is unaffected).
+    StoreFailed(String),
+}
+
+/// All weights, padded, in one table laid out by the circuit's weight packing.
+fn pack_weights(graph: &Graph, circuit: &Circuit) -> Vec<M31> {
+    let layout = &circuit.weight_packing;
+    let mut packed = vec![M31::from_u32_unchecked(0); 1 << layout.n_vars];
+    for (w, &(offset, _)) in graph.weights.iter().zip(&layout.items) {
+        let cols = 1usize << w.shape.log_cols();
+        for (r, row) in w.data.chunks(w.shape.cols).enumerate() {
+            let dst = &mut packed[offset + r * cols..offset + r * cols + row.len()];
+            dst.iter_mut().zip(row).for_each(|(d, &v)| *d = to_m31(v));
+        }
+    }
+    packed
+}
+
+/// Content hash of a model and configuration: the cache key.
+fn content_key(graph: &Graph, config: &ProofConfig) -> String {
+    let mut h = Blake2s256::new();
+    h.update(b"stwo-ml/weight-cache/v1");
+    h.update(bincode::serialize(graph).unwrap_or_default());
+    h.update(bincode::serialize(config).unwrap_or_default());
+    hex::encode(h.finalize())
+}
+
+fn load_cached(path: &Path, packed: &[M31], config: &ProofConfig) -> Option<CommittedPoly> {
+    let file = std::fs::File::open(path).ok()?;
+    let poly = CommittedPoly::read_from(&mut std::io::BufReader::new(file)).ok()?;
+    (poly.evals() == packed && poly.config() == &config.pcs).then_some(poly)
+}
+
+/// Writes atomically: a temporary file renamed into place, so a crash leaves no torn file.
+fn store(path: &Path, poly: &CommittedPoly) -> std::io::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    {
+        let mut w = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
+        poly.write_to(&mut w)?;
+        std::io::Write::flush(&mut w)?;
+    }
+    std::fs::rename(&tmp, path)
 }

@@ -30,7 +30,7 @@ pub mod prover;
 pub mod transcript;
 pub mod verifier;
 
-pub use commitment::{CommittedModel, VerifyingKey};
+pub use commitment::{CacheStatus, CommittedModel, VerifyingKey};
 pub use config::ProofConfig;
 pub use error::{ProveError, VerifyError};
 pub use proof::{ModelProof, ProofFormat};

@@ -68,6 +68,17 @@ impl Packing {
     }
 }
 
+/// Converts claims to the commitment scheme's claim type.
+pub fn pcs_claims(claims: Vec<Claim>) -> Vec<pcs::Claim> {
+    claims
+        .into_iter()
+        .map(|c| pcs::Claim {
+            point: c.point,
+            value: c.value,
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -259,23 +259,15 @@ fn opening_lists<'a>(
     weight_claims: Vec<Claim>,
     advice_claims: Vec<Claim>,
 ) -> (Vec<&'a pcs::CommittedPoly>, Vec<Vec<pcs::Claim>>) {
-    let to_pcs = |v: Vec<Claim>| -> Vec<pcs::Claim> {
-        v.into_iter()
-            .map(|c| pcs::Claim {
-                point: c.point,
-                value: c.value,
-            })
-            .collect()
-    };
     let mut polys = Vec::new();
     let mut lists = Vec::new();
     if !weight_claims.is_empty() {
         polys.push(weights);
-        lists.push(to_pcs(weight_claims));
+        lists.push(crate::packing::pcs_claims(weight_claims));
     }
     if !advice_claims.is_empty() {
         polys.push(advice);
-        lists.push(to_pcs(advice_claims));
+        lists.push(crate::packing::pcs_claims(advice_claims));
     }
     (polys, lists)
 }

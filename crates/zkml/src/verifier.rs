@@ -232,21 +232,13 @@ pub fn verify(
 
     let mut commitments = Vec::new();
     let mut lists = Vec::new();
-    let to_pcs = |v: Vec<Claim>| -> Vec<pcs::Claim> {
-        v.into_iter()
-            .map(|c| pcs::Claim {
-                point: c.point,
-                value: c.value,
-            })
-            .collect()
-    };
     if !weight_claims.is_empty() {
         commitments.push(vk.weights);
-        lists.push(to_pcs(weight_claims));
+        lists.push(crate::packing::pcs_claims(weight_claims));
     }
     if !advice_claims.is_empty() {
         commitments.push(proof.advice);
-        lists.push(to_pcs(advice_claims));
+        lists.push(crate::packing::pcs_claims(advice_claims));
     }
     pcs::verify_openings(
         &commitments,

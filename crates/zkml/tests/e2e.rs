@@ -285,3 +285,26 @@ fn security_level_is_at_least_96_bits() {
             >= 96
     );
 }
+
+#[test]
+fn cached_commitment_matches_fresh_one() {
+    use zkml::CacheStatus;
+    let dir = std::env::temp_dir().join(format!("stwo-ml-cache-test-{}", std::process::id()));
+    let g = examples::by_name("tiny-mlp").unwrap();
+    let (a, s1) =
+        CommittedModel::load_or_commit(g.clone(), ProofConfig::default(), Some(&dir)).unwrap();
+    assert_eq!(s1, CacheStatus::Stored);
+    let (b, s2) =
+        CommittedModel::load_or_commit(g.clone(), ProofConfig::default(), Some(&dir)).unwrap();
+    assert_eq!(s2, CacheStatus::Loaded);
+    assert_eq!(a.vk, b.vk);
+    // A proof made with the cached commitment verifies against the fresh key.
+    let (x, y, p) = proved(&b, 5);
+    verify(&a.vk, &x, &y, &p).unwrap();
+    // Another model never picks up this cache entry.
+    let mut g2 = g;
+    g2.weights[1].data[0] += 1;
+    let (_, s3) = CommittedModel::load_or_commit(g2, ProofConfig::default(), Some(&dir)).unwrap();
+    assert_eq!(s3, CacheStatus::Stored);
+    std::fs::remove_dir_all(&dir).ok();
+}
