@@ -1,4 +1,5 @@
-//! Matrix multiplication `C (m x k... ) = A (m x k) . W (k x n)` by one sumcheck over `k`.
+//! Matrix multiplication `C (m x n) = A (m x k) . W (k x n)` (or `A . B^T` with `B` stored
+//! `n x k`, for products of two activations such as `Q K^T`) by one sumcheck over `k`.
 //!
 //! From a claim `C(r_m, r_n) = v`, the prover folds `A` along its rows with `eq(r_m, .)` and `W`
 //! along its columns with `eq(r_n, .)`, leaving two vectors of length `k` whose inner product is
@@ -15,12 +16,25 @@ use sumcheck::SumcheckProof;
 use crate::claim::{eq_table, Claim};
 use crate::error::GkrError;
 
-/// `log2` of the padded dimensions of a matmul.
+/// `log2` of the padded dimensions of a matmul, and the layout of the right operand.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MatMulDims {
     pub log_m: u32,
     pub log_k: u32,
     pub log_n: u32,
+    /// The right operand is stored `n x k` and used transposed (`C = A . B^T`, as in `Q K^T`).
+    pub transpose_rhs: bool,
+}
+
+impl MatMulDims {
+    /// The point of the right operand's claim for the sumcheck point `rho`.
+    fn rhs_point(&self, rho: &[QM31], r_n: &[QM31]) -> Vec<QM31> {
+        if self.transpose_rhs {
+            [r_n, rho].concat()
+        } else {
+            [rho, r_n].concat()
+        }
+    }
 }
 
 /// The prover's messages for one matmul.
@@ -60,7 +74,7 @@ pub fn prove(
         1usize << dims.log_n,
     );
     assert_eq!(a.len(), m * k, "A table size");
-    assert_eq!(w.len(), k * n, "W table size");
+    assert_eq!(w.len(), k * n, "right operand table size");
     assert_eq!(
         claim.point.len() as u32,
         dims.log_m + dims.log_n,
@@ -69,13 +83,19 @@ pub fn prove(
     let (r_m, r_n) = claim.point.split_at(dims.log_m as usize);
     let (a_vec, w_vec) = rayon::join(
         || fold_rows(a, &eq_table(r_m), k),
-        || fold_cols(w, &eq_table(r_n), n),
+        || {
+            if dims.transpose_rhs {
+                fold_rows(w, &eq_table(r_n), k)
+            } else {
+                fold_cols(w, &eq_table(r_n), n)
+            }
+        },
     );
     let (sumcheck, rho, finals) = prove_product(claim.value, vec![a_vec, w_vec], channel);
     let (a_eval, w_eval) = (finals[0], finals[1]);
     channel.mix_felts(&[a_eval, w_eval]);
     let a_claim = Claim::new([r_m, &rho].concat(), a_eval);
-    let w_claim = Claim::new([&rho, r_n].concat(), w_eval);
+    let w_claim = Claim::new(dims.rhs_point(&rho, r_n), w_eval);
     (
         MatMulProof {
             sumcheck,
@@ -119,7 +139,7 @@ pub fn verify(
     channel.mix_felts(&[proof.a_eval, proof.w_eval]);
     Ok((
         Claim::new([r_m, &rho].concat(), proof.a_eval),
-        Claim::new([&rho, r_n].concat(), proof.w_eval),
+        Claim::new(dims.rhs_point(&rho, r_n), proof.w_eval),
     ))
 }
 
@@ -153,6 +173,7 @@ mod tests {
                 log_m: lm,
                 log_k: lk,
                 log_n: ln,
+                transpose_rhs: false,
             };
             let (m, k, n) = (1 << lm, 1 << lk, 1 << ln);
             let a = rand_table(&mut rng, m * k);
@@ -186,12 +207,38 @@ mod tests {
     }
 
     #[test]
+    fn transposed_rhs_works() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(12);
+        let dims = MatMulDims {
+            log_m: 2,
+            log_k: 3,
+            log_n: 1,
+            transpose_rhs: true,
+        };
+        let a = rand_table(&mut rng, 4 * 8);
+        let b = rand_table(&mut rng, 2 * 8); // n x k
+        let bt: Vec<M31> = (0..8 * 2).map(|i| b[(i % 2) * 8 + i / 2]).collect(); // k x n
+        let c = naive_matmul(&a, &bt, 4, 8, 2);
+        let r: Vec<QM31> = (0..3)
+            .map(|i| QM31::from_u32_unchecked(i + 3, 9, 1, 7))
+            .collect();
+        let claim = Claim::new(r.clone(), eval_mle_base(&c, &r));
+        let mut pc = Blake2sChannel::default();
+        let (proof, ca, cb) = prove(&a, &b, dims, &claim, &mut pc);
+        assert_eq!(eval_mle_base(&a, &ca.point), ca.value);
+        assert_eq!(eval_mle_base(&b, &cb.point), cb.value);
+        let mut vc = Blake2sChannel::default();
+        assert_eq!(verify(&proof, dims, &claim, &mut vc).unwrap(), (ca, cb));
+    }
+
+    #[test]
     fn forged_final_evals_fail() {
         let mut rng = rand::rngs::StdRng::seed_from_u64(5);
         let dims = MatMulDims {
             log_m: 1,
             log_k: 3,
             log_n: 2,
+            transpose_rhs: false,
         };
         let a = rand_table(&mut rng, 16);
         let w = rand_table(&mut rng, 32);

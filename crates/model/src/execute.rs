@@ -103,6 +103,20 @@ pub fn execute(graph: &Graph, input: &Tensor) -> Result<Trace, ExecError> {
                 let w = &graph.weights[weight];
                 matmul(&values[input], &w.data, w.shape)
             }
+            Op::MatMulAct {
+                lhs,
+                rhs,
+                transpose_rhs,
+            } => {
+                let r = &values[rhs];
+                if transpose_rhs {
+                    let (n, k) = (r.shape.rows, r.shape.cols);
+                    let t: Vec<i64> = (0..k * n).map(|i| r.data[(i % n) * k + i / n]).collect();
+                    matmul(&values[lhs], &t, Shape::new(k, n))
+                } else {
+                    matmul(&values[lhs], &r.data, r.shape)
+                }
+            }
             Op::AddBias { input, bias } => {
                 let x = &values[input];
                 let b = &graph.weights[bias].data;
@@ -172,7 +186,12 @@ pub fn matmul(x: &Tensor, w: &[i64], w_shape: Shape) -> Tensor {
     let (m, k, n) = (x.shape.rows, x.shape.cols, w_shape.cols);
     // Fast path when no i64 accumulator can overflow even with the largest legal weights;
     // otherwise accumulate in i128 and saturate (the caller reports the overflow).
-    if (x.max_abs() as i128) * (MAX_ABS as i128) * (k as i128) >= (1i128 << 62) {
+    let w_max = if w.len() <= k * 64 {
+        w.iter().map(|v| v.abs()).max().unwrap_or(0)
+    } else {
+        MAX_ABS
+    };
+    if (x.max_abs() as i128) * (w_max as i128) * (k as i128) >= (1i128 << 62) {
         return matmul_wide(x, w, w_shape);
     }
     let mut out = vec![0i64; m * n];

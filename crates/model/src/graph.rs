@@ -18,6 +18,13 @@ pub enum Op {
     Input,
     /// `input (m x k) . weight (k x n)`.
     MatMul { input: NodeId, weight: WeightId },
+    /// Product of two activations: `lhs (m x k) . rhs (k x n)`, or `lhs . rhs^T` with `rhs`
+    /// stored `n x k` when `transpose_rhs` (attention scores `Q K^T`).
+    MatMulAct {
+        lhs: NodeId,
+        rhs: NodeId,
+        transpose_rhs: bool,
+    },
     /// `input (m x n) + bias (1 x n)`, the bias broadcast over rows.
     AddBias { input: NodeId, bias: WeightId },
     /// Element-wise sum of two nodes of the same shape and scale.
@@ -40,7 +47,9 @@ impl Op {
             | Op::AddBias { input, .. }
             | Op::Relu { input }
             | Op::Rescale { input, .. } => vec![input],
-            Op::Add { lhs, rhs } | Op::Mul { lhs, rhs } => vec![lhs, rhs],
+            Op::Add { lhs, rhs } | Op::Mul { lhs, rhs } | Op::MatMulAct { lhs, rhs, .. } => {
+                vec![lhs, rhs]
+            }
         }
     }
 
@@ -49,6 +58,7 @@ impl Op {
         match self {
             Op::Input => "input",
             Op::MatMul { .. } => "matmul",
+            Op::MatMulAct { .. } => "matmul_act",
             Op::AddBias { .. } => "add_bias",
             Op::Add { .. } => "add",
             Op::Mul { .. } => "mul",
@@ -106,6 +116,7 @@ impl Graph {
             .iter()
             .map(|n| match n.op {
                 Op::MatMul { weight, .. } => n.shape.rows * self.weights[weight].shape.len(),
+                Op::MatMulAct { lhs, .. } => n.shape.len() * self.nodes[lhs].shape.cols,
                 _ => 0,
             })
             .sum()
@@ -235,6 +246,44 @@ impl GraphBuilder {
             Op::MatMul { input, weight: w },
             Shape::new(x.shape.rows, n),
             scale,
+        ))
+    }
+
+    /// `lhs . rhs` (or `lhs . rhs^T`) for two activations.
+    pub fn matmul_act(
+        &mut self,
+        lhs: NodeId,
+        rhs: NodeId,
+        transpose_rhs: bool,
+    ) -> Result<NodeId, GraphError> {
+        let (l, r) = (self.node(lhs)?.clone(), self.node(rhs)?.clone());
+        let (k, n) = if transpose_rhs {
+            (r.shape.cols, r.shape.rows)
+        } else {
+            (r.shape.rows, r.shape.cols)
+        };
+        if l.shape.cols != k {
+            return Err(GraphError::ShapeMismatch {
+                node: self.nodes.len(),
+                op: "matmul_act",
+                detail: format!(
+                    "{}x{} times {}{}x{}",
+                    l.shape.rows,
+                    l.shape.cols,
+                    if transpose_rhs { "transposed " } else { "" },
+                    r.shape.rows,
+                    r.shape.cols
+                ),
+            });
+        }
+        Ok(self.push(
+            Op::MatMulAct {
+                lhs,
+                rhs,
+                transpose_rhs,
+            },
+            Shape::new(l.shape.rows, n),
+            l.scale + r.scale,
         ))
     }
 
@@ -381,6 +430,11 @@ pub fn validate(graph: &Graph) -> Result<(), GraphError> {
                 })
             }
             Op::MatMul { input, weight: w } => b.matmul(input, weight(w)?)?,
+            Op::MatMulAct {
+                lhs,
+                rhs,
+                transpose_rhs,
+            } => b.matmul_act(lhs, rhs, transpose_rhs)?,
             Op::AddBias { input, bias } => b.add_bias(input, weight(bias)?)?,
             Op::Add { lhs, rhs } => b.add(lhs, rhs)?,
             Op::Mul { lhs, rhs } => b.mul(lhs, rhs)?,

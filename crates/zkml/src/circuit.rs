@@ -100,6 +100,19 @@ fn check_structure(s: &GraphShape) -> Result<(), VerifyError> {
                 let x = s.nodes[input].shape;
                 ws.rows == x.cols && node.shape == Shape::new(x.rows, ws.cols)
             }),
+            Op::MatMulAct {
+                lhs,
+                rhs,
+                transpose_rhs,
+            } => {
+                let (l, r) = (s.nodes[lhs].shape, s.nodes[rhs].shape);
+                let (k, n) = if transpose_rhs {
+                    (r.cols, r.rows)
+                } else {
+                    (r.rows, r.cols)
+                };
+                l.cols == k && node.shape == Shape::new(l.rows, n)
+            }
             Op::AddBias { input, bias } => {
                 weight(bias).is_some_and(|b| same(input) && b == Shape::new(1, node.shape.cols))
             }

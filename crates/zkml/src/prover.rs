@@ -195,11 +195,29 @@ pub fn prove_trace(
                     log_m: x.log_rows(),
                     log_k: x.log_cols(),
                     log_n: shape.log_cols(),
+                    transpose_rhs: false,
                 };
                 let w = wpack.slice(weights, weight);
                 let (p, ca, cw) = matmul::prove(&vals[input], w, dims, &claim, &mut channel);
                 claims[input].push(ca);
                 weight_claims.push(wpack.lift(weight, &cw));
+                LayerProof::MatMul(p)
+            }
+            Op::MatMulAct {
+                lhs,
+                rhs,
+                transpose_rhs,
+            } => {
+                let x = graph.nodes[lhs].shape;
+                let dims = MatMulDims {
+                    log_m: x.log_rows(),
+                    log_k: x.log_cols(),
+                    log_n: shape.log_cols(),
+                    transpose_rhs,
+                };
+                let (p, cl, cr) = matmul::prove(&vals[lhs], &vals[rhs], dims, &claim, &mut channel);
+                claims[lhs].push(cl);
+                claims[rhs].push(cr);
                 LayerProof::MatMul(p)
             }
             Op::AddBias { input, bias } => {

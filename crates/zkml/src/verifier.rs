@@ -174,10 +174,30 @@ pub fn verify(
                     log_m: x.log_rows(),
                     log_k: x.log_cols(),
                     log_n: shape.log_cols(),
+                    transpose_rhs: false,
                 };
                 let (ca, cw) = matmul::verify(p, dims, &claim, &mut channel).map_err(layer_err)?;
                 claims[input].push(ca);
                 weight_claims.push(wpack.lift(weight, &cw));
+            }
+            (
+                &Op::MatMulAct {
+                    lhs,
+                    rhs,
+                    transpose_rhs,
+                },
+                LayerProof::MatMul(p),
+            ) => {
+                let x = nodes[lhs].shape;
+                let dims = MatMulDims {
+                    log_m: x.log_rows(),
+                    log_k: x.log_cols(),
+                    log_n: shape.log_cols(),
+                    transpose_rhs,
+                };
+                let (cl, cr) = matmul::verify(p, dims, &claim, &mut channel).map_err(layer_err)?;
+                claims[lhs].push(cl);
+                claims[rhs].push(cr);
             }
             (&Op::AddBias { input, bias }, LayerProof::AddBias(p)) => {
                 let log_rows = shape.log_rows() as usize;

@@ -308,3 +308,63 @@ fn cached_commitment_matches_fresh_one() {
     assert_eq!(s3, CacheStatus::Stored);
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// `S = rescale(Q K^T)`, `O = rescale(S V)` with `Q, K, V` projections of the input: the two
+/// activation-by-activation products of attention (softmax comes with the transformer layers).
+fn attention_core(seq: usize, d: usize) -> CommittedModel {
+    use model::{GraphBuilder, Shape};
+    let mut rng = <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(3);
+    let mut b = GraphBuilder::new("attention-core", Shape::new(seq, d), 8).unwrap();
+    let mut proj = |b: &mut GraphBuilder, name: &str| {
+        let w = examples::random_weight(name, d, d, &mut rng);
+        let h = b.matmul(0, w).unwrap();
+        b.rescale(h, 7).unwrap()
+    };
+    let q = proj(&mut b, "wq");
+    let k = proj(&mut b, "wk");
+    let v = proj(&mut b, "wv");
+    let s = b.matmul_act(q, k, true).unwrap();
+    let s = b.rescale(s, 12).unwrap();
+    let o = b.matmul_act(s, v, false).unwrap();
+    let o = b.rescale(o, 8).unwrap();
+    let g = b.build(o).unwrap();
+    CommittedModel::new(g, ProofConfig::default()).unwrap()
+}
+
+#[test]
+fn activation_products_work() {
+    let m = attention_core(4, 16);
+    let (x, y, p) = proved(&m, 6);
+    verify(&m.vk, &x, &y, &p).unwrap();
+}
+
+#[test]
+fn forged_attention_scores_fail() {
+    let m = attention_core(4, 16);
+    let err = forged_rejected(&m, |t, g| {
+        let id = first(g, "matmul_act");
+        t.values[id].data[2] += 5;
+        // Downstream values are recomputed from the forged scores.
+        for nid in id + 1..g.nodes.len() {
+            let v = &t.values;
+            let new = match g.nodes[nid].op {
+                Op::Rescale { input, shift } => Tensor::new(
+                    v[input].shape,
+                    v[input]
+                        .data
+                        .iter()
+                        .map(|a| model::execute::rescale_value(*a, shift).0)
+                        .collect(),
+                ),
+                Op::MatMulAct {
+                    lhs,
+                    rhs,
+                    transpose_rhs: false,
+                } => model::execute::matmul(&v[lhs], &v[rhs].data, v[rhs].shape),
+                _ => continue,
+            };
+            t.values[nid] = new;
+        }
+    });
+    assert!(matches!(err, VerifyError::Layer { .. }), "{err}");
+}
