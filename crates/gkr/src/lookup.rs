@@ -25,7 +25,7 @@ use sumcheck::{eval_mle_base, SumcheckProof};
 
 use crate::claim::Claim;
 use crate::error::GkrError;
-pub use crate::table::TableKind;
+pub use crate::table::{TableData, TableKind};
 
 /// A looked-up column: `values[j]` is component `j` (as many as the table's arity), each a
 /// power-of-two table of at least 2 entries.
@@ -63,6 +63,8 @@ pub struct LookupProof {
     pub column_evals: Vec<Felts>,
     /// Per table, the multiplicities' MLE at the table's GKR point.
     pub multiplicity_evals: Felts,
+    /// Per committed table (in table order), its output column's MLE at the table's point.
+    pub committed_evals: Felts,
 }
 
 impl LookupProof {
@@ -76,6 +78,7 @@ impl LookupProof {
             },
             column_evals: vec![],
             multiplicity_evals: Felts(vec![]),
+            committed_evals: Felts(vec![]),
         }
     }
 }
@@ -87,16 +90,18 @@ pub struct LookupClaims {
     pub columns: Vec<Vec<Claim>>,
     /// Per table, on its multiplicities.
     pub multiplicities: Vec<Claim>,
+    /// Per committed table (in table order), on its output column.
+    pub committed: Vec<Claim>,
 }
 
 /// Counts how often each table row is looked up.
 pub fn multiplicities(
-    tables: &[TableKind],
+    tables: &[TableData<'_>],
     columns: &[LookupColumn<'_>],
 ) -> Result<Vec<Vec<M31>>, GkrError> {
     let mut counts: Vec<Vec<u32>> = tables
         .iter()
-        .map(|t| vec![0u32; 1 << t.log_size()])
+        .map(|t| vec![0u32; 1 << t.kind.log_size()])
         .collect();
     for (c, col) in columns.iter().enumerate() {
         let table = tables[col.table];
@@ -131,7 +136,7 @@ fn draw_challenges(channel: &mut Blake2sChannel) -> (QM31, QM31) {
 /// Panics if the columns do not match their tables' arity, are shorter than 2, or a value is
 /// not in its table (call [`multiplicities`] first to get an error instead).
 pub fn prove(
-    tables: &[TableKind],
+    tables: &[TableData<'_>],
     columns: &[LookupColumn<'_>],
     multiplicities: &[Vec<M31>],
     channel: &mut Blake2sChannel,
@@ -143,12 +148,17 @@ pub fn prove(
             LookupClaims {
                 columns: vec![],
                 multiplicities: vec![],
+                committed: vec![],
             },
         );
     }
     let mut layers: Vec<Layer<SimdBackend>> = Vec::new();
     for col in columns {
-        assert_eq!(col.values.len(), tables[col.table].arity(), "column arity");
+        assert_eq!(
+            col.values.len(),
+            tables[col.table].kind.arity(),
+            "column arity"
+        );
         let len = col.values[0].len();
         assert!(len >= 2 && len.is_power_of_two(), "column length");
         let denominators = (0..len)
@@ -166,7 +176,7 @@ pub fn prove(
     }
     for (table, mults) in tables.iter().zip(multiplicities) {
         let numerators = mults.iter().map(|&m| -QM31::from(m)).collect();
-        let denominators = (0..1usize << table.log_size())
+        let denominators = (0..1usize << table.kind.log_size())
             .map(|b| {
                 let row = table.row(b);
                 z - (QM31::from(row[0]) + beta * row[1])
@@ -191,9 +201,16 @@ pub fn prove(
     }
     let mut mult_claims = Vec::new();
     let mut mult_evals = Vec::new();
+    let mut committed_claims = Vec::new();
+    let mut committed_evals = Vec::new();
     for (table, mults) in tables.iter().zip(multiplicities) {
-        let pt = point_of(table.log_size() as usize);
+        let pt = point_of(table.kind.log_size() as usize);
         let e = eval_mle_base(mults, &pt);
+        if let Some(values) = table.values {
+            let f = eval_mle_base(values, &pt);
+            committed_claims.push(Claim::new(pt.clone(), f));
+            committed_evals.push(f);
+        }
         mult_claims.push(Claim::new(pt, e));
         mult_evals.push(e);
     }
@@ -201,17 +218,20 @@ pub fn prove(
         channel.mix_felts(&e.0);
     }
     channel.mix_felts(&mult_evals);
+    channel.mix_felts(&committed_evals);
 
     let proof = LookupProof {
         gkr: GkrProofData::from_stwo(&gkr),
         column_evals,
         multiplicity_evals: Felts(mult_evals),
+        committed_evals: Felts(committed_evals),
     };
     (
         proof,
         LookupClaims {
             columns: column_claims,
             multiplicities: mult_claims,
+            committed: committed_claims,
         },
     )
 }
@@ -312,9 +332,13 @@ pub fn verify(
         return Ok(LookupClaims {
             columns: vec![],
             multiplicities: vec![],
+            committed: vec![],
         });
     }
-    if proof.column_evals.len() != columns.len() || proof.multiplicity_evals.0.len() != tables.len()
+    let n_committed = tables.iter().filter(|t| t.is_committed()).count();
+    if proof.column_evals.len() != columns.len()
+        || proof.multiplicity_evals.0.len() != tables.len()
+        || proof.committed_evals.0.len() != n_committed
     {
         return Err(bad("wrong number of evaluations"));
     }
@@ -367,11 +391,20 @@ pub fn verify(
         column_claims.push(evals.0.iter().map(|&e| Claim::new(pt.clone(), e)).collect());
     }
     let mut mult_claims = Vec::new();
+    let mut committed_claims = Vec::new();
+    let mut committed_evals = proof.committed_evals.0.iter();
     for (t, table) in tables.iter().enumerate() {
         let i = columns.len() + t;
         let got = &artifact.claims_to_verify_by_instance[i];
         let pt = point_of(table.log_size() as usize);
-        let row = table.eval(&pt);
+        let mut row = table.eval(&pt);
+        if table.is_committed() {
+            let &f = committed_evals
+                .next()
+                .ok_or_else(|| bad("missing committed table evaluation"))?;
+            row[1] = f;
+            committed_claims.push(Claim::new(pt.clone(), f));
+        }
         let m = proof.multiplicity_evals.0[t];
         if got.len() != 2 || got[0] != -m || got[1] != z - (row[0] + beta * row[1]) {
             return Err(GkrError::LookupInputMismatch { instance: i });
@@ -382,15 +415,21 @@ pub fn verify(
         channel.mix_felts(&e.0);
     }
     channel.mix_felts(&proof.multiplicity_evals.0);
+    channel.mix_felts(&proof.committed_evals.0);
     Ok(LookupClaims {
         columns: column_claims,
         multiplicities: mult_claims,
+        committed: committed_claims,
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn fd(tables: &[TableKind]) -> Vec<TableData<'static>> {
+        tables.iter().map(|&k| TableData::formula(k)).collect()
+    }
 
     fn m(x: i64) -> M31 {
         M31::from_u32_unchecked(x.rem_euclid(stwo::core::fields::m31::P as i64) as u32)
@@ -425,7 +464,7 @@ mod tests {
             },
         ];
         // b = 2x is not relu(b) for negative x: must be detected before proving.
-        assert!(multiplicities(&tables, &cols).is_err());
+        assert!(multiplicities(&fd(&tables), &cols).is_err());
         let bb: Vec<M31> = xs.iter().map(|&x| m((2 * x).max(0))).collect();
         let cols = vec![
             LookupColumn {
@@ -441,9 +480,9 @@ mod tests {
                 values: vec![&a[..2], &r[..2]],
             },
         ];
-        let mults = multiplicities(&tables, &cols).unwrap();
+        let mults = multiplicities(&fd(&tables), &cols).unwrap();
         let mut pc = Blake2sChannel::default();
-        let (proof, claims) = prove(&tables, &cols, &mults, &mut pc);
+        let (proof, claims) = prove(&fd(&tables), &cols, &mults, &mut pc);
         let specs: Vec<ColumnSpec> = cols
             .iter()
             .map(|c| ColumnSpec {
@@ -465,6 +504,49 @@ mod tests {
     }
 
     #[test]
+    fn committed_table_works_and_wrong_output_fails() {
+        // f(t) = 3t + 1 on [-8, 8), committed elsewhere.
+        let kind = TableKind::Committed { log_size: 4, id: 7 };
+        let f: Vec<M31> = (0..16).map(|b| m(3 * (b - 8) + 1)).collect();
+        let tables = [TableData::committed(kind, &f)];
+        let xs: Vec<M31> = (0..8).map(|i| m(i - 4)).collect();
+        let ys: Vec<M31> = (0..8).map(|i| m(3 * (i - 4) + 1)).collect();
+        let cols = vec![LookupColumn {
+            table: 0,
+            values: vec![&xs, &ys],
+        }];
+        let mults = multiplicities(&tables, &cols).unwrap();
+        let mut pc = Blake2sChannel::default();
+        let (proof, claims) = prove(&tables, &cols, &mults, &mut pc);
+        let specs = vec![ColumnSpec {
+            table: 0,
+            log_len: 3,
+        }];
+        let v = verify(&[kind], &specs, &proof, &mut Blake2sChannel::default()).unwrap();
+        assert_eq!(v, claims);
+        assert_eq!(
+            eval_mle_base(&f, &v.committed[0].point),
+            v.committed[0].value
+        );
+
+        // A prover claiming a different committed column at the point is caught by the caller's
+        // opening; a wrong column value breaks the sum here.
+        let mut bad_y = ys.clone();
+        bad_y[2] += M31::from(1);
+        let cols = vec![LookupColumn {
+            table: 0,
+            values: vec![&xs, &bad_y],
+        }];
+        assert!(multiplicities(&tables, &cols).is_err());
+        let mut pc = Blake2sChannel::default();
+        let (proof, _) = prove(&tables, &cols, &mults, &mut pc);
+        assert!(matches!(
+            verify(&[kind], &specs, &proof, &mut Blake2sChannel::default()),
+            Err(GkrError::LookupSumNonZero)
+        ));
+    }
+
+    #[test]
     fn value_outside_table_fails() {
         // A prover that forces a value outside the table through with fake multiplicities.
         let xs: Vec<i64> = vec![1, 2, 3, 100];
@@ -479,7 +561,7 @@ mod tests {
         }
         mults[0][15] += M31::from(1); // claims 7 instead of 100
         let mut pc = Blake2sChannel::default();
-        let (proof, _) = prove(&tables, &cols, &mults, &mut pc);
+        let (proof, _) = prove(&fd(&tables), &cols, &mults, &mut pc);
         let specs = vec![ColumnSpec {
             table: 0,
             log_len: 2,
@@ -499,9 +581,9 @@ mod tests {
             table: 0,
             values: vec![&a],
         }];
-        let mults = multiplicities(&tables[..1], &cols).unwrap();
+        let mults = multiplicities(&fd(&tables[..1]), &cols).unwrap();
         let mut pc = Blake2sChannel::default();
-        let (proof, _) = prove(&tables[..1], &cols, &mults, &mut pc);
+        let (proof, _) = prove(&fd(&tables[..1]), &cols, &mults, &mut pc);
         let specs = vec![ColumnSpec {
             table: 0,
             log_len: 3,

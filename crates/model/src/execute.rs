@@ -136,6 +136,15 @@ pub fn execute(graph: &Graph, input: &Tensor) -> Result<Trace, ExecError> {
                 check_act(id, "relu input", x)?;
                 Tensor::new(x.shape, x.data.iter().map(|&v| v.max(0)).collect())
             }
+            Op::Lookup { input, table } => {
+                let x = &values[input];
+                check_act(id, "lookup input", x)?;
+                let t = &graph.weights[table].data;
+                Tensor::new(
+                    x.shape,
+                    x.data.iter().map(|&v| t[(v - ACT_LO) as usize]).collect(),
+                )
+            }
             Op::Rescale { input, shift } => {
                 let x = &values[input];
                 let data = x.data.iter().map(|&v| rescale_value(v, shift).0).collect();

@@ -33,6 +33,9 @@ pub enum Op {
     Mul { lhs: NodeId, rhs: NodeId },
     /// `max(x, 0)`; the input must lie in the activation range.
     Relu { input: NodeId },
+    /// `table[x + 2^(ACT_BITS-1)]`: an element-wise function given by a `1 x 2^ACT_BITS` weight
+    /// (built by [`GraphBuilder::activation`]); the input must lie in the activation range.
+    Lookup { input: NodeId, table: WeightId },
     /// `round(x / 2^shift)` (ties up), with remainder `x - 2^shift y` in
     /// `[-2^(shift-1), 2^(shift-1))`.
     Rescale { input: NodeId, shift: u32 },
@@ -46,6 +49,7 @@ impl Op {
             Op::MatMul { input, .. }
             | Op::AddBias { input, .. }
             | Op::Relu { input }
+            | Op::Lookup { input, .. }
             | Op::Rescale { input, .. } => vec![input],
             Op::Add { lhs, rhs } | Op::Mul { lhs, rhs } | Op::MatMulAct { lhs, rhs, .. } => {
                 vec![lhs, rhs]
@@ -63,6 +67,7 @@ impl Op {
             Op::Add { .. } => "add",
             Op::Mul { .. } => "mul",
             Op::Relu { .. } => "relu",
+            Op::Lookup { .. } => "lookup",
             Op::Rescale { .. } => "rescale",
         }
     }
@@ -359,6 +364,25 @@ impl GraphBuilder {
         Ok(self.push(Op::Relu { input }, x.shape, x.scale))
     }
 
+    /// `f(input)` for an element-wise function, through a table of all `2^ACT_BITS` inputs at
+    /// the input's scale, with outputs rounded at `out_scale` fractional bits. The table is a
+    /// weight of the model (committed with it), shared by every use of the same function and
+    /// scales.
+    pub fn activation(
+        &mut self,
+        input: NodeId,
+        func: crate::func::Func,
+        out_scale: u32,
+    ) -> Result<NodeId, GraphError> {
+        let x = self.node(input)?.clone();
+        let name = func.table_name(x.scale, out_scale);
+        let table = match self.weights.iter().position(|w| w.name == name) {
+            Some(t) => t,
+            None => self.weight(func.table(x.scale, out_scale))?,
+        };
+        Ok(self.push(Op::Lookup { input, table }, x.shape, out_scale))
+    }
+
     /// `round(input / 2^shift)`.
     pub fn rescale(&mut self, input: NodeId, shift: u32) -> Result<NodeId, GraphError> {
         let x = self.node(input)?.clone();
@@ -439,6 +463,25 @@ pub fn validate(graph: &Graph) -> Result<(), GraphError> {
             Op::Add { lhs, rhs } => b.add(lhs, rhs)?,
             Op::Mul { lhs, rhs } => b.mul(lhs, rhs)?,
             Op::Relu { input } => b.relu(input)?,
+            Op::Lookup { input, table } => {
+                let t = weight(table)?;
+                if t.shape != Shape::new(1, 1 << crate::ACT_BITS) {
+                    return Err(GraphError::ShapeMismatch {
+                        node: id,
+                        op: "lookup",
+                        detail: "table must be 1 x 2^ACT_BITS".into(),
+                    });
+                }
+                let w = match b.weights.iter().position(|x| *x == t) {
+                    Some(w) => w,
+                    None => b.weight(t.clone())?,
+                };
+                b.push(
+                    Op::Lookup { input, table: w },
+                    b.nodes[input].shape,
+                    t.scale,
+                )
+            }
             Op::Rescale { input, shift } => b.rescale(input, shift)?,
         };
         if b.nodes[got] != *node {

@@ -14,10 +14,12 @@
 
 pub mod examples;
 pub mod execute;
+pub mod func;
 pub mod graph;
 pub mod tensor;
 
 pub use execute::{execute, ExecError, Trace};
+pub use func::Func;
 pub use graph::{Graph, GraphBuilder, GraphError, Node, NodeId, Op, Weight, WeightId};
 pub use tensor::{Shape, Tensor};
 

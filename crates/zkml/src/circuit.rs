@@ -40,6 +40,8 @@ pub enum ColumnKind {
     RescaleRemainder(NodeId),
     /// The pair `(x, relu(x))` of a ReLU node.
     Relu(NodeId),
+    /// The pair `(x, f(x))` of a `Lookup` node, into its committed table.
+    Lookup(NodeId),
 }
 
 /// Where claims on a node's value end up.
@@ -118,6 +120,9 @@ fn check_structure(s: &GraphShape) -> Result<(), VerifyError> {
             }
             Op::Add { lhs, rhs } | Op::Mul { lhs, rhs } => same(lhs) && same(rhs),
             Op::Relu { input } => same(input),
+            Op::Lookup { input, table } => {
+                same(input) && weight(table) == Some(Shape::new(1, 1 << ACT_BITS))
+            }
             Op::Rescale { input, shift } => same(input) && (1..=30).contains(&shift),
         };
         if !ok {
@@ -138,7 +143,10 @@ impl Circuit {
         let mut sinks = vec![Sink::Computed; n];
         let mut advice_nodes = Vec::new();
         for (id, node) in shape.nodes.iter().enumerate() {
-            let nonlinear = matches!(node.op, Op::Relu { .. } | Op::Rescale { .. });
+            let nonlinear = matches!(
+                node.op,
+                Op::Relu { .. } | Op::Rescale { .. } | Op::Lookup { .. }
+            );
             sinks[id] = if id == 0 || (id == shape.output && nonlinear) {
                 Sink::Public
             } else if nonlinear {
@@ -182,6 +190,13 @@ impl Circuit {
                         ColumnSpec { table: t, log_len },
                     ));
                 }
+                Op::Lookup { table, .. } => {
+                    let t = table_id(TableKind::Committed {
+                        log_size: ACT_BITS,
+                        id: table as u32,
+                    });
+                    columns.push((ColumnKind::Lookup(id), ColumnSpec { table: t, log_len }));
+                }
                 Op::Relu { .. } => {
                     let t = table_id(TableKind::Relu { log_size: ACT_BITS });
                     columns.push((ColumnKind::Relu(id), ColumnSpec { table: t, log_len }));
@@ -204,6 +219,14 @@ impl Circuit {
             advice_nodes,
             tables,
             columns,
+        })
+    }
+
+    /// The weight ids of the committed lookup tables, in table order.
+    pub fn committed_tables(&self) -> impl Iterator<Item = usize> + '_ {
+        self.tables.iter().filter_map(|t| match *t {
+            TableKind::Committed { id, .. } => Some(id as usize),
+            _ => None,
         })
     }
 

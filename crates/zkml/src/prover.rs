@@ -3,7 +3,7 @@
 
 use gkr::claim::prove_combine;
 use gkr::elementwise::{prove_add, prove_add_bias, prove_mul};
-use gkr::lookup::{self, Felts, LookupColumn};
+use gkr::lookup::{self, Felts, LookupColumn, TableData, TableKind};
 use gkr::matmul::{self, MatMulDims};
 use gkr::Claim;
 use model::{execute, Op, Tensor, Trace};
@@ -97,8 +97,8 @@ pub fn prove_trace(
                 ColumnKind::RescaleRemainder(id) => {
                     vec![remainders[id].as_deref().unwrap_or_default()]
                 }
-                ColumnKind::Relu(id) => match graph.nodes[id].op {
-                    Op::Relu { input } => vec![&vals[input], &vals[id]],
+                ColumnKind::Relu(id) | ColumnKind::Lookup(id) => match graph.nodes[id].op {
+                    Op::Relu { input } | Op::Lookup { input, .. } => vec![&vals[input], &vals[id]],
                     _ => vec![],
                 },
             };
@@ -108,10 +108,22 @@ pub fn prove_trace(
             }
         })
         .collect();
-    let mults = match (lookup::multiplicities(&circuit.tables, &columns), check) {
+    let weights = model.weights.evals();
+    let wpack = &circuit.weight_packing;
+    let tables: Vec<TableData<'_>> = circuit
+        .tables
+        .iter()
+        .map(|&kind| match kind {
+            TableKind::Committed { id, .. } => {
+                TableData::committed(kind, wpack.slice(weights, id as usize))
+            }
+            _ => TableData::formula(kind),
+        })
+        .collect();
+    let mults = match (lookup::multiplicities(&tables, &columns), check) {
         (Ok(m), _) => m,
         (Err(e), WitnessCheck::Strict) => return Err(e.into()),
-        (Err(_), WitnessCheck::Lenient) => lenient_multiplicities(circuit, &columns),
+        (Err(_), WitnessCheck::Lenient) => lenient_multiplicities(&tables, &columns),
     };
     let advice_tables: Vec<&[M31]> = circuit
         .advice_nodes
@@ -127,8 +139,7 @@ pub fn prove_trace(
     transcript::mix_root(&mut channel, &advice.root, advice.n_variables);
 
     progress.stage("lookups", 3, STAGES);
-    let (lookup_proof, lookup_claims) =
-        lookup::prove(&circuit.tables, &columns, &mults, &mut channel);
+    let (lookup_proof, lookup_claims) = lookup::prove(&tables, &columns, &mults, &mut channel);
     let n = graph.nodes.len();
     let mut claims: Vec<Vec<Claim>> = vec![Vec::new(); n];
     let mut splits = Vec::new();
@@ -147,8 +158,8 @@ pub fn prove_trace(
                 claims[id].push(Claim::new(rem.point.clone(), y_eval));
                 claims[input].push(Claim::new(rem.point.clone(), rem.value + y_eval * s));
             }
-            ColumnKind::Relu(id) => {
-                let Op::Relu { input } = graph.nodes[id].op else {
+            ColumnKind::Relu(id) | ColumnKind::Lookup(id) => {
+                let (Op::Relu { input } | Op::Lookup { input, .. }) = graph.nodes[id].op else {
                     continue;
                 };
                 claims[input].push(col_claims[0].clone());
@@ -172,9 +183,11 @@ pub fn prove_trace(
     }
 
     progress.stage("layer reductions", 4, STAGES);
-    let weights = model.weights.evals();
-    let wpack = &circuit.weight_packing;
-    let mut weight_claims = Vec::new();
+    let mut weight_claims: Vec<Claim> = circuit
+        .committed_tables()
+        .zip(&lookup_claims.committed)
+        .map(|(w, c)| wpack.lift(w, c))
+        .collect();
     let mut nodes = Vec::new();
     for id in (1..n).rev() {
         if circuit.sinks[id] != Sink::Computed || claims[id].is_empty() {
@@ -240,7 +253,7 @@ pub fn prove_trace(
                 claims[rhs].push(cr);
                 LayerProof::Mul(p)
             }
-            Op::Input | Op::Relu { .. } | Op::Rescale { .. } => continue,
+            Op::Input | Op::Relu { .. } | Op::Rescale { .. } | Op::Lookup { .. } => continue,
         };
         nodes.push(NodeProof {
             node: id as u32,
@@ -291,17 +304,13 @@ fn opening_lists<'a>(
 }
 
 /// Multiplicities that count only the rows found in their table.
-fn lenient_multiplicities(
-    circuit: &crate::circuit::Circuit,
-    columns: &[LookupColumn<'_>],
-) -> Vec<Vec<M31>> {
-    let mut m: Vec<Vec<M31>> = circuit
-        .tables
+fn lenient_multiplicities(tables: &[TableData<'_>], columns: &[LookupColumn<'_>]) -> Vec<Vec<M31>> {
+    let mut m: Vec<Vec<M31>> = tables
         .iter()
-        .map(|t| vec![M31::from_u32_unchecked(0); 1 << t.log_size()])
+        .map(|t| vec![M31::from_u32_unchecked(0); 1 << t.kind.log_size()])
         .collect();
     for col in columns {
-        let table = circuit.tables[col.table];
+        let table = tables[col.table];
         for i in 0..col.values[0].len() {
             let mut row = [M31::from_u32_unchecked(0); 2];
             for (j, comp) in col.values.iter().enumerate() {

@@ -111,8 +111,8 @@ pub fn verify(
                 claims[id].push(Claim::new(rem.point.clone(), y_eval));
                 claims[input].push(Claim::new(rem.point.clone(), rem.value + y_eval * s));
             }
-            ColumnKind::Relu(id) => {
-                let Op::Relu { input } = nodes[id].op else {
+            ColumnKind::Relu(id) | ColumnKind::Lookup(id) => {
+                let (Op::Relu { input } | Op::Lookup { input, .. }) = nodes[id].op else {
                     continue;
                 };
                 claims[input].push(col_claims[0].clone());
@@ -139,7 +139,11 @@ pub fn verify(
     }
 
     let wpack = &circuit.weight_packing;
-    let mut weight_claims = Vec::new();
+    let mut weight_claims: Vec<Claim> = circuit
+        .committed_tables()
+        .zip(&lookup_claims.committed)
+        .map(|(w, c)| wpack.lift(w, c))
+        .collect();
     let mut node_proofs = proof.nodes.iter();
     for id in (1..n).rev() {
         if circuit.sinks[id] != Sink::Computed || claims[id].is_empty() {

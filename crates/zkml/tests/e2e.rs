@@ -368,3 +368,60 @@ fn forged_attention_scores_fail() {
     });
     assert!(matches!(err, VerifyError::Layer { .. }), "{err}");
 }
+
+/// A SwiGLU feed-forward block: `W2 (silu(x W1) * (x W3))`, every step rescaled.
+fn swiglu(seq: usize, d: usize, ffn: usize) -> CommittedModel {
+    use model::{Func, GraphBuilder, Shape};
+    let mut rng = <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(4);
+    let mut b = GraphBuilder::new("swiglu", Shape::new(seq, d), 8).unwrap();
+    let w1 = examples::random_weight("w1", d, ffn, &mut rng);
+    let w3 = examples::random_weight("w3", d, ffn, &mut rng);
+    let w2 = examples::random_weight("w2", ffn, d, &mut rng);
+    let h1 = b.matmul(0, w1).unwrap();
+    let h1 = b.rescale(h1, 7).unwrap();
+    let h3 = b.matmul(0, w3).unwrap();
+    let h3 = b.rescale(h3, 7).unwrap();
+    let g = b.activation(h1, Func::Silu, 8).unwrap();
+    let p = b.mul(g, h3).unwrap();
+    let p = b.rescale(p, 8).unwrap();
+    let o = b.matmul(p, w2).unwrap();
+    let o = b.rescale(o, 7).unwrap();
+    let o = b.activation(o, Func::Gelu, 8).unwrap();
+    let g = b.build(o).unwrap();
+    CommittedModel::new(g, ProofConfig::default()).unwrap()
+}
+
+#[test]
+fn swiglu_with_committed_function_tables_works() {
+    let m = swiglu(2, 16, 32);
+    let (x, y, p) = proved(&m, 8);
+    verify(&m.vk, &x, &y, &p).unwrap();
+}
+
+#[test]
+fn wrong_silu_output_fails() {
+    let m = swiglu(2, 16, 32);
+    let err = forged_rejected(&m, |t, g| {
+        let id = first(g, "lookup");
+        t.values[id].data[3] += 1;
+        for nid in id + 1..g.nodes.len() {
+            let v = &t.values;
+            let new = match g.nodes[nid].op {
+                Op::Mul { lhs, rhs } => Tensor::new(
+                    v[lhs].shape,
+                    v[lhs]
+                        .data
+                        .iter()
+                        .zip(&v[rhs].data)
+                        .map(|(a, b)| a * b)
+                        .collect(),
+                ),
+                _ => continue,
+            };
+            t.values[nid] = new;
+            propagate(t, g, nid);
+            break;
+        }
+    });
+    assert!(matches!(err, VerifyError::Lookup(_)), "{err}");
+}
