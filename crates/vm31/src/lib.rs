@@ -8,7 +8,7 @@
 //! 100 most recent roots ([`RootWindow`]). Each note travels encrypted to its recipient under a
 //! per-note X25519 key agreement and ChaCha20-Poly1305; the ciphertext's field hash is meant to
 //! become a public input of transactions. The transaction STARKs that prove these relations are
-//! built on top of this crate.
+//! in [`stark`] and [`tx`].
 //!
 //! Modules:
 //! * [`poseidon2`]: Plonky3's Poseidon2 instance over M31 (width 16), scalar and 16-lane SIMD;
@@ -18,6 +18,9 @@
 //! * [`merkle`]: commitment tree (frontier and full), membership paths, root window;
 //! * [`encryption`]: note encryption, trial decryption and ciphertext hashing;
 //! * [`canonical`]: canonical (`< p`) encodings of field elements, used by every serde impl;
+//! * [`stark`]: the transaction AIR (one Poseidon2 permutation per row), prover, verifier,
+//!   security configuration and canonical proof encoding;
+//! * [`tx`]: transaction statements proved with it (deposit so far);
 //! * [`error`]: the crate's [`Error`].
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
@@ -29,6 +32,8 @@ pub mod merkle;
 pub mod note;
 pub mod poseidon2;
 pub mod sponge;
+pub mod stark;
+pub mod tx;
 
 pub use encryption::{ciphertext_hash, encrypt, try_decrypt, Ciphertext};
 pub use error::Error;

@@ -34,7 +34,7 @@ fn full_round(state: &mut [M31; WIDTH], round_constants: &[M31; WIDTH]) {
 }
 
 #[inline(always)]
-fn sbox(x: M31) -> M31 {
+pub(crate) fn sbox(x: M31) -> M31 {
     let x2 = x * x;
     let x4 = x2 * x2;
     x4 * x
@@ -44,7 +44,7 @@ fn sbox(x: M31) -> M31 {
 /// then add to each element the sum of the elements in the same position of every block.
 /// Works on unreduced `u64`s (every intermediate stays below `2^40`).
 #[inline(always)]
-fn external_linear_layer(state: &mut [M31; WIDTH]) {
+pub(crate) fn external_linear_layer(state: &mut [M31; WIDTH]) {
     let mut x = [0u64; WIDTH];
     for (block, out) in state.chunks_exact(4).zip(x.chunks_exact_mut(4)) {
         let [a, b, c, d] = [block[0].0, block[1].0, block[2].0, block[3].0].map(u64::from);
@@ -61,7 +61,7 @@ fn external_linear_layer(state: &mut [M31; WIDTH]) {
 
 /// `1 + diag(V)`: `y_i = sum(x) + V_i·x_i`, with `V_0 = -2` and `V_i = 2^k` otherwise.
 #[inline(always)]
-fn internal_linear_layer(state: &mut [M31; WIDTH]) {
+pub(crate) fn internal_linear_layer(state: &mut [M31; WIDTH]) {
     let sum: u64 = state.iter().map(|x| u64::from(x.0)).sum();
     state[0] = M31::reduce(sum + 2 * u64::from(P - state[0].0));
     for (s, &shift) in state[1..].iter_mut().zip(&INTERNAL_DIAG_SHIFTS) {

@@ -1,0 +1,65 @@
+//! Proving an [`Instance`] from its permutation inputs.
+
+use rand::{CryptoRng, RngCore};
+use stwo::core::fields::m31::M31;
+use stwo::core::poly::circle::CanonicCoset;
+use stwo::core::vcs_lifted::blake2_merkle::Blake2sMerkleChannel;
+use stwo::prover::backend::simd::SimdBackend;
+use stwo::prover::poly::circle::PolyOps;
+use stwo::prover::{prove, CommitmentSchemeProver};
+
+use super::air::LOG_CONSTRAINT_EXPANSION;
+use super::config::pcs_config;
+use super::error::ProofError;
+use super::proof::TxProof;
+use super::schedule::to_evaluations;
+use super::trace::trace_columns;
+use super::Instance;
+use crate::poseidon2::WIDTH;
+
+/// Proves `instance` with one permutation input per scheduled row (the rows' other values are
+/// recomputed). The caller has checked the witness against the statement natively; a witness
+/// that breaks a constraint yields [`ProofError::ConstraintsNotSatisfied`].
+pub fn prove_instance<R: RngCore + CryptoRng>(
+    instance: &Instance,
+    inputs: &[[M31; WIDTH]],
+    rng: &mut R,
+) -> Result<TxProof, ProofError> {
+    let schedule = &instance.schedule;
+    if inputs.len() != schedule.rows.len() {
+        return Err(ProofError::WitnessMismatch {
+            what: "one permutation input per scheduled row",
+        });
+    }
+    let log_size = schedule.log_size()?;
+    let config = pcs_config();
+    let twiddles = SimdBackend::precompute_twiddles(
+        CanonicCoset::new(
+            log_size + LOG_CONSTRAINT_EXPANSION + config.fri_config.log_blowup_factor,
+        )
+        .circle_domain()
+        .half_coset,
+    );
+    let channel = &mut instance.channel();
+    let mut scheme =
+        CommitmentSchemeProver::<SimdBackend, Blake2sMerkleChannel>::new(config, &twiddles);
+
+    let mut builder = scheme.tree_builder();
+    builder.extend_evals(to_evaluations(
+        schedule.preprocessed_columns(log_size),
+        log_size,
+    ));
+    builder.commit(channel);
+
+    let mut builder = scheme.tree_builder();
+    builder.extend_evals(to_evaluations(
+        trace_columns(inputs, log_size, rng),
+        log_size,
+    ));
+    builder.commit(channel);
+
+    let component = instance.component(log_size);
+    let stark = prove::<SimdBackend, Blake2sMerkleChannel>(&[&component], channel, scheme)
+        .map_err(|_| ProofError::ConstraintsNotSatisfied)?;
+    Ok(TxProof { stark })
+}

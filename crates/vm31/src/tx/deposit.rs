@@ -1,0 +1,144 @@
+//! Deposit: a public amount of a public asset enters the pool as a new note.
+//!
+//! Public: `amount` (as its three limbs), `asset_id`, the note `commitment` and the hash of the
+//! note's ciphertext. Private: the owner public key and the blinding.
+//!
+//! Rows: (0) first sponge block of `hash(NOTE_COMMITMENT, note)`, absorbing the owner key;
+//! (1) second block, absorbing `asset ‖ limbs ‖ blinding`; its output rate is the commitment.
+//! The limbs are public and computed by the verifier from a `u64`, so they are in range by
+//! construction. The ciphertext hash is bound by the transcript only: a proof is valid for one
+//! ciphertext.
+
+use rand::{CryptoRng, RngCore};
+use serde::{Deserialize, Serialize};
+use stwo::core::fields::m31::{M31, P};
+
+use super::kind;
+use crate::canonical::{m31, m31_array};
+use crate::note::{amount_to_limbs, Commitment, Note, NOTE_ENCODING_LEN};
+use crate::poseidon2::{permutation, WIDTH};
+use crate::sponge::{Digest, Domain, DIGEST_LEN, RATE};
+use crate::stark::{
+    prove_instance, verify_instance, Instance, ProofError, PublicConstants, RowKind, Schedule,
+    TxProof,
+};
+
+/// The public side of a deposit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DepositStatement {
+    pub amount: u64,
+    #[serde(with = "m31")]
+    pub asset_id: M31,
+    pub commitment: Commitment,
+    #[serde(with = "m31_array")]
+    pub ciphertext_hash: Digest,
+}
+
+/// A deposit proof.
+#[derive(Clone, Debug)]
+pub struct DepositProof(pub TxProof);
+
+impl DepositProof {
+    pub fn to_bytes(&self) -> Result<Vec<u8>, ProofError> {
+        self.0.to_bytes()
+    }
+
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, ProofError> {
+        TxProof::from_bytes(bytes).map(Self)
+    }
+}
+
+impl DepositStatement {
+    fn instance(&self) -> Result<Instance, ProofError> {
+        let elements = std::iter::once(self.asset_id)
+            .chain(self.commitment.0)
+            .chain(self.ciphertext_hash);
+        if elements.clone().any(|x| x.0 >= P) {
+            return Err(ProofError::InvalidPublicInput {
+                what: "field element not below p",
+            });
+        }
+        let limbs = amount_to_limbs(self.amount);
+        let public_inputs = elements.chain(limbs).collect();
+        Ok(Instance {
+            kind: kind::DEPOSIT,
+            public_inputs,
+            schedule: schedule(),
+            constants: PublicConstants {
+                absorb: [self.asset_id, limbs[0], limbs[1], limbs[2]],
+                outputs: vec![self.commitment.0],
+            },
+        })
+    }
+}
+
+fn schedule() -> Schedule {
+    Schedule {
+        rows: vec![
+            RowKind {
+                iv: Some((Domain::NOTE_COMMITMENT, NOTE_ENCODING_LEN as u64)),
+                ..RowKind::default()
+            },
+            RowKind {
+                cont: true,
+                absorb_public: true,
+                output: Some(0),
+                ..RowKind::default()
+            },
+        ],
+        n_outputs: 1,
+    }
+}
+
+/// Permutation inputs of a sponge hash of `encoding` under `domain`: one per block.
+pub(crate) fn sponge_inputs(domain: Domain, encoding: &[M31]) -> Vec<[M31; WIDTH]> {
+    let mut state = [M31(0); WIDTH];
+    state[RATE] = domain.tag();
+    state[RATE + 1] = M31(encoding.len() as u32);
+    let mut inputs = Vec::new();
+    for block in encoding.chunks(RATE) {
+        for (s, &x) in state.iter_mut().zip(block) {
+            *s += x;
+        }
+        inputs.push(state);
+        state = permutation(state);
+    }
+    inputs
+}
+
+/// Proves that `note` is a deposit of `statement`.
+pub fn prove_deposit<R: RngCore + CryptoRng>(
+    statement: &DepositStatement,
+    note: &Note,
+    rng: &mut R,
+) -> Result<DepositProof, ProofError> {
+    if note.amount != statement.amount || note.asset_id != statement.asset_id {
+        return Err(ProofError::WitnessMismatch {
+            what: "note amount or asset differs from the statement",
+        });
+    }
+    if note.commitment() != statement.commitment {
+        return Err(ProofError::WitnessMismatch {
+            what: "note does not open the commitment",
+        });
+    }
+    let instance = statement.instance()?;
+    let inputs = sponge_inputs(Domain::NOTE_COMMITMENT, &note.encode());
+    debug_assert_eq!(inputs.len(), 2);
+    debug_assert_eq!(
+        permutation(inputs[1])[..DIGEST_LEN],
+        statement.commitment.0[..]
+    );
+    prove_instance(&instance, &inputs, rng).map(DepositProof)
+}
+
+/// Checks a deposit proof.
+pub fn verify_deposit(
+    statement: &DepositStatement,
+    proof: &DepositProof,
+) -> Result<(), ProofError> {
+    verify_instance(&statement.instance()?, &proof.0)
+}
+
+#[cfg(test)]
+mod tests;
