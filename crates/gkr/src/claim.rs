@@ -49,8 +49,7 @@ pub fn prove_combine(
     let mut total = QM31::default();
     for c in claims {
         assert_eq!(1 << c.point.len(), table.len(), "claim dimension");
-        let e = sumcheck::mle::eq_evals_scaled(&c.point, coeff);
-        weights.iter_mut().zip(e).for_each(|(w, v)| *w += v);
+        sumcheck::mle::add_eq_evals_scaled(&mut weights, &c.point, coeff);
         total += coeff * c.value;
         coeff *= lambda;
     }

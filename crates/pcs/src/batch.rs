@@ -9,7 +9,7 @@ use rayon::prelude::*;
 use stwo::core::channel::{Blake2sChannel, Channel};
 use stwo::core::fields::m31::M31;
 use stwo::core::fields::qm31::QM31;
-use sumcheck::mle::{eq_evals_scaled, fold_first, fold_in_place};
+use sumcheck::mle::{add_eq_evals_scaled, fold_first, fold_in_place};
 use sumcheck::SumcheckProof;
 
 use crate::encode::CommittedPoly;
@@ -56,8 +56,7 @@ pub(crate) fn prove_batch(
         let mut w = vec![QM31::zero(); 1 << p.n_variables];
         let mut cl = QM31::zero();
         for c in cs {
-            let e = eq_evals_scaled(&c.point, weight);
-            w.par_iter_mut().zip(e).for_each(|(a, b)| *a += b);
+            add_eq_evals_scaled(&mut w, &c.point, weight);
             cl += weight * c.value;
             weight *= lambda;
         }

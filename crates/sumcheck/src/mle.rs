@@ -70,6 +70,39 @@ pub fn hypercube_point(i: usize, n: usize) -> Vec<QM31> {
         .collect()
 }
 
+/// Adds `scale * eq(point, b)` to `acc[b]` for all `b`. Leading coordinates that are exactly
+/// 0 or 1 (as in claims lifted into a packed polynomial) select one block, so the cost is the
+/// size of that block, not of the whole table.
+///
+/// # Panics
+/// Panics if `acc.len() != 2^point.len()`.
+pub fn add_eq_evals_scaled(acc: &mut [QM31], point: &[QM31], scale: QM31) {
+    assert_eq!(
+        acc.len(),
+        1 << point.len(),
+        "add_eq_evals_scaled: size mismatch"
+    );
+    let mut block = 0usize;
+    let mut prefix = 0usize;
+    for &p in point {
+        if p == QM31::zero() || p == QM31::one() {
+            block = (block << 1) | usize::from(p == QM31::one());
+            prefix += 1;
+        } else {
+            break;
+        }
+    }
+    let suffix = &point[prefix..];
+    let len = 1usize << suffix.len();
+    let dst = &mut acc[block * len..(block + 1) * len];
+    let e = eq_evals_scaled(suffix, scale);
+    if len >= PAR_THRESHOLD {
+        dst.par_iter_mut().zip(e).for_each(|(a, b)| *a += b);
+    } else {
+        dst.iter_mut().zip(e).for_each(|(a, b)| *a += b);
+    }
+}
+
 /// Evaluates the MLE of a QM31 table at `point`.
 ///
 /// # Panics
@@ -204,6 +237,16 @@ mod tests {
             let point: Vec<QM31> = (0..n).map(|j| if (i >> (n - 1 - j)) & 1 == 1 { QM31::one() } else { QM31::zero() }).collect();
             prop_assert_eq!(eval_mle_base(&evals, &point), QM31::from(evals[i]));
         }
+    }
+
+    #[test]
+    fn sparse_eq_accumulation_matches_dense() {
+        let mut p: Vec<QM31> = vec![QM31::one(), QM31::zero(), QM31::one()];
+        p.extend((0..4).map(|i| qm31(i + 3, 1, 2, 5)));
+        let mut acc = vec![QM31::zero(); 1 << 7];
+        add_eq_evals_scaled(&mut acc, &p, qm31(7, 0, 0, 1));
+        let dense = eq_evals_scaled(&p, qm31(7, 0, 0, 1));
+        assert_eq!(acc, dense);
     }
 
     #[test]

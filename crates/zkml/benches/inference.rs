@@ -35,6 +35,32 @@ fn peak_rss_mib() -> f64 {
         .map_or(0.0, |kb| kb / 1024.0)
 }
 
+/// Records when each proving stage starts.
+struct StageTimes(std::sync::Mutex<Vec<(String, Instant)>>);
+
+impl zkml::prover::Progress for StageTimes {
+    fn stage(&self, name: &str, _: usize, _: usize) {
+        if let Ok(mut v) = self.0.lock() {
+            v.push((name.to_string(), Instant::now()));
+        }
+    }
+}
+
+/// One proof with a per-stage breakdown.
+fn breakdown(m: &CommittedModel, x: &Tensor) -> String {
+    let times = StageTimes(std::sync::Mutex::new(Vec::new()));
+    let start = Instant::now();
+    let _ = prove(m, x, &times).unwrap();
+    let end = Instant::now();
+    let v = times.0.into_inner().unwrap_or_default();
+    let mut parts = Vec::new();
+    for (i, (name, t)) in v.iter().enumerate() {
+        let next = v.get(i + 1).map_or(end, |(_, t2)| *t2);
+        parts.push(format!("{name} {:.1}", ms(next - *t)));
+    }
+    format!("{} (total {:.1} ms)", parts.join(", "), ms(end - start))
+}
+
 fn bench_model(
     name: &str,
     m: &CommittedModel,
@@ -85,6 +111,8 @@ fn main() {
         peak_rss_mib()
     );
 
+    println!("  mlp stages (ms): {}", breakdown(&m, &x));
+
     for (mm, k, n) in [(128usize, 1024usize, 1024usize), (1, 4096, 4096)] {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
         let mut b =
@@ -116,5 +144,6 @@ fn main() {
             p.as_secs_f64() / fwd.as_secs_f64(),
             ms(commit)
         );
+        println!("  stages (ms): {}", breakdown(&m, &x));
     }
 }
