@@ -18,6 +18,7 @@
 pub mod claim;
 pub mod elementwise;
 pub mod error;
+pub mod linear;
 pub mod lookup;
 pub mod matmul;
 mod table;

@@ -73,6 +73,19 @@ pub fn rescale_value(x: i64, shift: u32) -> (i64, i64) {
 
 /// Runs the graph on `input`, checking every range the proof relies on.
 pub fn execute(graph: &Graph, input: &Tensor) -> Result<Trace, ExecError> {
+    execute_forged(graph, input, usize::MAX, |_| {})
+}
+
+/// Runs the graph like [`execute`] but lets `forge` alter the value of node `forged` before
+/// the nodes after it are computed from it. Soundness tests use it to play a cheating prover
+/// whose trace is consistent everywhere except at one relation.
+#[doc(hidden)]
+pub fn execute_forged(
+    graph: &Graph,
+    input: &Tensor,
+    forged: NodeId,
+    forge: impl Fn(&mut Tensor),
+) -> Result<Trace, ExecError> {
     let want = graph.input_shape();
     if input.shape != want {
         return Err(ExecError::InputShape {
@@ -145,6 +158,63 @@ pub fn execute(graph: &Graph, input: &Tensor) -> Result<Trace, ExecError> {
                     x.data.iter().map(|&v| t[(v - ACT_LO) as usize]).collect(),
                 )
             }
+            Op::RowSum { input } => {
+                let x = &values[input];
+                let data = x
+                    .data
+                    .chunks(x.shape.cols)
+                    .map(|r| r.iter().sum())
+                    .collect();
+                Tensor::new(Shape::new(x.shape.rows, 1), data)
+            }
+            Op::MulConst { input, c } => {
+                let x = &values[input];
+                Tensor::new(x.shape, x.data.iter().map(|&v| v * c).collect())
+            }
+            Op::AddConst { input, c } => {
+                let x = &values[input];
+                Tensor::new(x.shape, x.data.iter().map(|&v| v + c).collect())
+            }
+            Op::MulColumn { lhs, rhs } => {
+                let (x, s) = (&values[lhs], &values[rhs]);
+                let cols = x.shape.cols;
+                let data = x
+                    .data
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &v)| v * s.data[i / cols])
+                    .collect();
+                Tensor::new(x.shape, data)
+            }
+            Op::MulWeight { input, weight } => {
+                let x = &values[input];
+                let w = &graph.weights[weight].data;
+                let n = w.len();
+                Tensor::new(
+                    x.shape,
+                    x.data
+                        .iter()
+                        .enumerate()
+                        .map(|(i, &v)| v * w[i % n])
+                        .collect(),
+                )
+            }
+            Op::RotateHalf { input, log_block } => {
+                let x = &values[input];
+                let (blk, half) = (1usize << log_block, 1usize << (log_block - 1));
+                let cols = x.shape.cols;
+                let data = (0..x.data.len())
+                    .map(|i| {
+                        let c = i % cols;
+                        if c % blk < half {
+                            -x.data[i + half]
+                        } else {
+                            x.data[i - half]
+                        }
+                    })
+                    .collect();
+                Tensor::new(x.shape, data)
+            }
             Op::Rescale { input, shift } => {
                 let x = &values[input];
                 let data = x.data.iter().map(|&v| rescale_value(v, shift).0).collect();
@@ -153,6 +223,10 @@ pub fn execute(graph: &Graph, input: &Tensor) -> Result<Trace, ExecError> {
                 y
             }
         };
+        let mut out = out;
+        if id == forged {
+            forge(&mut out);
+        }
         if let Some(&value) = out.data.iter().find(|v| v.abs() > MAX_ABS) {
             return Err(ExecError::Overflow {
                 node: id,

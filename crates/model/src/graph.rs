@@ -39,6 +39,20 @@ pub enum Op {
     /// `round(x / 2^shift)` (ties up), with remainder `x - 2^shift y` in
     /// `[-2^(shift-1), 2^(shift-1))`.
     Rescale { input: NodeId, shift: u32 },
+    // Variants are only ever appended: their order is part of the model digest.
+    /// Sum over columns: `m x n -> m x 1`.
+    RowSum { input: NodeId },
+    /// `c * x` for an integer constant `c`.
+    MulConst { input: NodeId, c: i64 },
+    /// `x + c` on every real (unpadded) entry.
+    AddConst { input: NodeId, c: i64 },
+    /// `lhs (m x n) * rhs (m x 1)`, the column `rhs` broadcast over columns.
+    MulColumn { lhs: NodeId, rhs: NodeId },
+    /// `input (m x n) * weight`, the weight `1 x n` (broadcast over rows) or `m x n`.
+    MulWeight { input: NodeId, weight: WeightId },
+    /// Within each block of `2^log_block` columns, `(x1, x2) -> (-x2, x1)`: RoPE's
+    /// rotate-half.
+    RotateHalf { input: NodeId, log_block: u32 },
 }
 
 impl Op {
@@ -50,7 +64,13 @@ impl Op {
             | Op::AddBias { input, .. }
             | Op::Relu { input }
             | Op::Lookup { input, .. }
+            | Op::RowSum { input }
+            | Op::MulConst { input, .. }
+            | Op::AddConst { input, .. }
+            | Op::MulWeight { input, .. }
+            | Op::RotateHalf { input, .. }
             | Op::Rescale { input, .. } => vec![input],
+            Op::MulColumn { lhs, rhs } => vec![lhs, rhs],
             Op::Add { lhs, rhs } | Op::Mul { lhs, rhs } | Op::MatMulAct { lhs, rhs, .. } => {
                 vec![lhs, rhs]
             }
@@ -68,6 +88,12 @@ impl Op {
             Op::Mul { .. } => "mul",
             Op::Relu { .. } => "relu",
             Op::Lookup { .. } => "lookup",
+            Op::RowSum { .. } => "row_sum",
+            Op::MulConst { .. } => "mul_const",
+            Op::AddConst { .. } => "add_const",
+            Op::MulColumn { .. } => "mul_column",
+            Op::MulWeight { .. } => "mul_weight",
+            Op::RotateHalf { .. } => "rotate_half",
             Op::Rescale { .. } => "rescale",
         }
     }
@@ -167,9 +193,9 @@ pub enum GraphError {
 /// Builds a [`Graph`] node by node, checking shapes and scales as it goes.
 #[derive(Debug)]
 pub struct GraphBuilder {
-    name: String,
-    nodes: Vec<Node>,
-    weights: Vec<Weight>,
+    pub(crate) name: String,
+    pub(crate) nodes: Vec<Node>,
+    pub(crate) weights: Vec<Weight>,
 }
 
 impl GraphBuilder {
@@ -197,14 +223,14 @@ impl GraphBuilder {
         self.nodes.get(node).map(|n| n.shape)
     }
 
-    fn node(&self, id: NodeId) -> Result<&Node, GraphError> {
+    pub(crate) fn node(&self, id: NodeId) -> Result<&Node, GraphError> {
         self.nodes.get(id).ok_or(GraphError::BadOperand {
             node: self.nodes.len(),
             operand: id,
         })
     }
 
-    fn push(&mut self, op: Op, shape: Shape, scale: u32) -> NodeId {
+    pub(crate) fn push(&mut self, op: Op, shape: Shape, scale: u32) -> NodeId {
         self.nodes.push(Node { op, shape, scale });
         self.nodes.len() - 1
     }
@@ -463,6 +489,12 @@ pub fn validate(graph: &Graph) -> Result<(), GraphError> {
             Op::Add { lhs, rhs } => b.add(lhs, rhs)?,
             Op::Mul { lhs, rhs } => b.mul(lhs, rhs)?,
             Op::Relu { input } => b.relu(input)?,
+            Op::RowSum { input } => b.row_sum(input)?,
+            Op::MulConst { input, c } => b.mul_const(input, c)?,
+            Op::AddConst { input, c } => b.add_const(input, c)?,
+            Op::MulColumn { lhs, rhs } => b.mul_column(lhs, rhs)?,
+            Op::MulWeight { input, weight: w } => b.mul_weight(input, weight(w)?)?,
+            Op::RotateHalf { input, log_block } => b.rotate_half(input, log_block)?,
             Op::Lookup { input, table } => {
                 let t = weight(table)?;
                 if t.shape != Shape::new(1, 1 << crate::ACT_BITS) {

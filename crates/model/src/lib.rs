@@ -16,6 +16,8 @@ pub mod examples;
 pub mod execute;
 pub mod func;
 pub mod graph;
+pub mod norm;
+pub mod rope;
 pub mod tensor;
 
 pub use execute::{execute, ExecError, Trace};

@@ -120,6 +120,22 @@ fn check_structure(s: &GraphShape) -> Result<(), VerifyError> {
             }
             Op::Add { lhs, rhs } | Op::Mul { lhs, rhs } => same(lhs) && same(rhs),
             Op::Relu { input } => same(input),
+            Op::RowSum { input } => node.shape == Shape::new(s.nodes[input].shape.rows, 1),
+            Op::MulConst { input, c } => same(input) && c != 0 && c.abs() < 1 << 30,
+            Op::AddConst { input, c } => same(input) && c.abs() < 1 << 30,
+            Op::MulColumn { lhs, rhs } => {
+                same(lhs) && s.nodes[rhs].shape == Shape::new(node.shape.rows, 1)
+            }
+            Op::MulWeight { input, weight: w } => {
+                same(input)
+                    && weight(w)
+                        .is_some_and(|ws| ws == node.shape || ws == Shape::new(1, node.shape.cols))
+            }
+            Op::RotateHalf { input, log_block } => {
+                same(input)
+                    && (1..=20).contains(&log_block)
+                    && node.shape.cols % (1usize << log_block) == 0
+            }
             Op::Lookup { input, table } => {
                 same(input) && weight(table) == Some(Shape::new(1, 1 << ACT_BITS))
             }
@@ -254,5 +270,23 @@ impl Circuit {
                 .sum::<u64>();
         let total = rows + 3 * (100 * self.shape.nodes.len() as u64 + 2048);
         (64 - (total.max(2) - 1).leading_zeros()) + 1
+    }
+}
+
+/// A claim on a column-broadcast table at `rho` as a claim on the `m x 1` column (stored
+/// `2^log_rows x 2`, values in column 0).
+pub fn column_claim(c: &gkr::Claim, log_rows: usize) -> gkr::Claim {
+    let mut point = c.point[..log_rows].to_vec();
+    point.push(stwo::core::fields::qm31::QM31::default());
+    gkr::Claim::new(point, c.value)
+}
+
+/// A claim on a weight-broadcast table at `rho` as a claim on the weight: only the column
+/// coordinates for a `1 x n` weight, the whole point otherwise.
+pub fn weight_claim(c: gkr::Claim, broadcast: bool, log_rows: usize) -> gkr::Claim {
+    if broadcast {
+        gkr::Claim::new(c.point[log_rows..].to_vec(), c.value)
+    } else {
+        c
     }
 }

@@ -7,6 +7,7 @@
 use bincode::Options;
 use gkr::claim::CombineProof;
 use gkr::elementwise::{AddBiasProof, AddProof, MulProof};
+use gkr::linear::{EvalProof, PairProof};
 use gkr::lookup::{Felts, LookupProof};
 use gkr::matmul::MatMulProof;
 use model::Tensor;
@@ -27,7 +28,14 @@ pub enum LayerProof {
     MatMul(MatMulProof),
     AddBias(AddBiasProof),
     Add(AddProof),
+    /// `Mul`, `MulColumn` and `MulWeight`.
     Mul(MulProof),
+    /// `RowSum` and `MulConst`.
+    Eval(EvalProof),
+    /// `AddConst` (no prover message).
+    AddConst,
+    /// `RotateHalf`.
+    Pair(PairProof),
 }
 
 /// The proof for one computed node: optional batching of its claims, then its reduction.

@@ -3,15 +3,17 @@
 
 use gkr::claim::prove_combine;
 use gkr::elementwise::{prove_add, prove_add_bias, prove_mul};
+use gkr::linear;
 use gkr::lookup::{self, Felts, LookupColumn, TableData, TableKind};
 use gkr::matmul::{self, MatMulDims};
 use gkr::Claim;
+use model::tensor::to_m31;
 use model::{execute, Op, Tensor, Trace};
 use stwo::core::channel::Channel;
 use stwo::core::fields::m31::M31;
 use sumcheck::eval_mle_base;
 
-use crate::circuit::{ColumnKind, Sink};
+use crate::circuit::{column_claim, weight_claim, ColumnKind, Sink};
 use crate::commitment::CommittedModel;
 use crate::error::ProveError;
 use crate::proof::{LayerProof, ModelProof, NodeProof, PROOF_VERSION};
@@ -252,6 +254,56 @@ pub fn prove_trace(
                 claims[lhs].push(cl);
                 claims[rhs].push(cr);
                 LayerProof::Mul(p)
+            }
+            Op::RowSum { input } => {
+                let xs = graph.nodes[input].shape;
+                let (lr, lc) = (xs.log_rows() as usize, xs.log_cols() as usize);
+                let (p, cx) = linear::prove_row_sum(&vals[input], lr, lc, &claim, &mut channel);
+                claims[input].push(cx);
+                LayerProof::Eval(p)
+            }
+            Op::MulConst { input, .. } => {
+                let (p, cx) = linear::prove_mul_const(&vals[input], &claim, &mut channel);
+                claims[input].push(cx);
+                LayerProof::Eval(p)
+            }
+            Op::AddConst { input, c } => {
+                let lr = shape.log_rows() as usize;
+                let cx = linear::add_const_claim(to_m31(c), shape.rows, shape.cols, lr, &claim)?;
+                claims[input].push(cx);
+                LayerProof::AddConst
+            }
+            Op::MulColumn { lhs, rhs } => {
+                let lc = shape.log_cols();
+                let col = &vals[rhs];
+                let expanded: Vec<M31> =
+                    (0..vals[lhs].len()).map(|i| col[(i >> lc) << 1]).collect();
+                let (p, cl, cr) = prove_mul(&vals[lhs], &expanded, &claim, &mut channel);
+                claims[lhs].push(cl);
+                claims[rhs].push(column_claim(&cr, shape.log_rows() as usize));
+                LayerProof::Mul(p)
+            }
+            Op::MulWeight { input, weight } => {
+                let w = wpack.slice(weights, weight);
+                let broadcast = graph.weights[weight].shape.rows == 1;
+                let n = vals[input].len();
+                let expanded: Vec<M31> = if broadcast {
+                    (0..n).map(|i| w[i % w.len()]).collect()
+                } else {
+                    w.to_vec()
+                };
+                let (p, cx, cw) = prove_mul(&vals[input], &expanded, &claim, &mut channel);
+                claims[input].push(cx);
+                let cw = weight_claim(cw, broadcast, shape.log_rows() as usize);
+                weight_claims.push(wpack.lift(weight, &cw));
+                LayerProof::Mul(p)
+            }
+            Op::RotateHalf { input, log_block } => {
+                let t = (shape.log_rows() + shape.log_cols() - log_block) as usize;
+                let (p, c0, c1) = linear::prove_rotate_half(&vals[input], t, &claim, &mut channel);
+                claims[input].push(c0);
+                claims[input].push(c1);
+                LayerProof::Pair(p)
             }
             Op::Input | Op::Relu { .. } | Op::Rescale { .. } | Op::Lookup { .. } => continue,
         };

@@ -4,16 +4,18 @@
 
 use gkr::claim::verify_combine;
 use gkr::elementwise::{verify_add, verify_add_bias, verify_mul};
+use gkr::linear;
 use gkr::lookup;
 use gkr::matmul::{self, MatMulDims};
 use gkr::{Claim, GkrError};
 use model::execute::{ACT_HI, ACT_LO};
+use model::tensor::to_m31;
 use model::{Op, Tensor, MAX_ABS};
 use stwo::core::channel::Channel;
 use stwo::core::fields::m31::M31;
 use sumcheck::eval_mle_base;
 
-use crate::circuit::{Circuit, ColumnKind, Sink};
+use crate::circuit::{column_claim, weight_claim, Circuit, ColumnKind, Sink};
 use crate::commitment::VerifyingKey;
 use crate::error::VerifyError;
 use crate::proof::{LayerProof, ModelProof, PROOF_VERSION};
@@ -219,6 +221,43 @@ pub fn verify(
                 let (cl, cr) = verify_mul(p, &claim, &mut channel).map_err(layer_err)?;
                 claims[lhs].push(cl);
                 claims[rhs].push(cr);
+            }
+            (&Op::RowSum { input }, LayerProof::Eval(p)) => {
+                let xs = nodes[input].shape;
+                let (lr, lc) = (xs.log_rows() as usize, xs.log_cols() as usize);
+                let cx =
+                    linear::verify_row_sum(p, lr, lc, &claim, &mut channel).map_err(layer_err)?;
+                claims[input].push(cx);
+            }
+            (&Op::MulConst { input, c }, LayerProof::Eval(p)) => {
+                let cx = linear::verify_mul_const(p, to_m31(c), &claim, &mut channel)
+                    .map_err(layer_err)?;
+                claims[input].push(cx);
+            }
+            (&Op::AddConst { input, c }, LayerProof::AddConst) => {
+                let lr = shape.log_rows() as usize;
+                let cx = linear::add_const_claim(to_m31(c), shape.rows, shape.cols, lr, &claim)
+                    .map_err(layer_err)?;
+                claims[input].push(cx);
+            }
+            (&Op::MulColumn { lhs, rhs }, LayerProof::Mul(p)) => {
+                let (cl, cr) = verify_mul(p, &claim, &mut channel).map_err(layer_err)?;
+                claims[lhs].push(cl);
+                claims[rhs].push(column_claim(&cr, shape.log_rows() as usize));
+            }
+            (&Op::MulWeight { input, weight }, LayerProof::Mul(p)) => {
+                let (cx, cw) = verify_mul(p, &claim, &mut channel).map_err(layer_err)?;
+                claims[input].push(cx);
+                let broadcast = circuit.shape.weights[weight].0.rows == 1;
+                let cw = weight_claim(cw, broadcast, shape.log_rows() as usize);
+                weight_claims.push(wpack.lift(weight, &cw));
+            }
+            (&Op::RotateHalf { input, log_block }, LayerProof::Pair(p)) => {
+                let t = (shape.log_rows() + shape.log_cols() - log_block) as usize;
+                let (c0, c1) =
+                    linear::verify_rotate_half(p, t, &claim, &mut channel).map_err(layer_err)?;
+                claims[input].push(c0);
+                claims[input].push(c1);
             }
             _ => return Err(bad("layer proof kind does not match the node")),
         }

@@ -1,0 +1,105 @@
+//! Normalisation layers and the element-wise building blocks they use: row sums, constant
+//! scaling and offsets, column- and weight-broadcast products, and RMSNorm built from them.
+
+use crate::func::Func;
+use crate::graph::{GraphBuilder, GraphError, NodeId, Op, Weight};
+use crate::tensor::Shape;
+
+impl GraphBuilder {
+    /// `y_i = sum_j x_ij` (`m x n -> m x 1`).
+    pub fn row_sum(&mut self, input: NodeId) -> Result<NodeId, GraphError> {
+        let x = self.node(input)?.clone();
+        Ok(self.push(Op::RowSum { input }, Shape::new(x.shape.rows, 1), x.scale))
+    }
+
+    /// `c * x`.
+    pub fn mul_const(&mut self, input: NodeId, c: i64) -> Result<NodeId, GraphError> {
+        let x = self.node(input)?.clone();
+        if c == 0 || c.abs() >= 1 << 30 {
+            return Err(GraphError::ShapeMismatch {
+                node: self.nodes.len(),
+                op: "mul_const",
+                detail: format!("constant {c} must be non-zero and below 2^30"),
+            });
+        }
+        Ok(self.push(Op::MulConst { input, c }, x.shape, x.scale))
+    }
+
+    /// `x + c` on every real entry (the constant is at the input's scale).
+    pub fn add_const(&mut self, input: NodeId, c: i64) -> Result<NodeId, GraphError> {
+        let x = self.node(input)?.clone();
+        if c.abs() >= 1 << 30 {
+            return Err(GraphError::ShapeMismatch {
+                node: self.nodes.len(),
+                op: "add_const",
+                detail: format!("constant {c} must be below 2^30"),
+            });
+        }
+        Ok(self.push(Op::AddConst { input, c }, x.shape, x.scale))
+    }
+
+    /// `lhs (m x n) * rhs (m x 1)` broadcast over columns.
+    pub fn mul_column(&mut self, lhs: NodeId, rhs: NodeId) -> Result<NodeId, GraphError> {
+        let (l, r) = (self.node(lhs)?.clone(), self.node(rhs)?.clone());
+        if r.shape != Shape::new(l.shape.rows, 1) {
+            return Err(GraphError::ShapeMismatch {
+                node: self.nodes.len(),
+                op: "mul_column",
+                detail: format!(
+                    "column {}x{} for {} rows",
+                    r.shape.rows, r.shape.cols, l.shape.rows
+                ),
+            });
+        }
+        Ok(self.push(Op::MulColumn { lhs, rhs }, l.shape, l.scale + r.scale))
+    }
+
+    /// `input * weight`, the weight `1 x n` (broadcast over rows) or of the input's shape.
+    pub fn mul_weight(&mut self, input: NodeId, weight: Weight) -> Result<NodeId, GraphError> {
+        let x = self.node(input)?.clone();
+        let ws = weight.shape;
+        if ws != x.shape && ws != Shape::new(1, x.shape.cols) {
+            return Err(GraphError::ShapeMismatch {
+                node: self.nodes.len(),
+                op: "mul_weight",
+                detail: format!(
+                    "weight {}x{} for input {}x{}",
+                    ws.rows, ws.cols, x.shape.rows, x.shape.cols
+                ),
+            });
+        }
+        let scale = x.scale + weight.scale;
+        let w = self.weight(weight)?;
+        Ok(self.push(Op::MulWeight { input, weight: w }, x.shape, scale))
+    }
+
+    /// RMSNorm over each row: `x / sqrt(mean(x^2) + eps) * gain`, back at the input's scale.
+    ///
+    /// Steps (each proved): `x*x` rescaled to the input scale, row sum, multiplication by
+    /// `round(2^16 / n)` and a rescale by 16 (the mean), `+ eps`, `rsqrt` by a committed table
+    /// with 12 fractional bits, the column-broadcast product and the gain product, each
+    /// followed by a rescale.
+    pub fn rms_norm(
+        &mut self,
+        input: NodeId,
+        gain: Weight,
+        eps: f64,
+    ) -> Result<NodeId, GraphError> {
+        let x = self.node(input)?.clone();
+        let s = x.scale;
+        let sq = self.mul(input, input)?;
+        let sq = self.rescale(sq, s)?;
+        let sum = self.row_sum(sq)?;
+        let inv_n = ((1u64 << 16) as f64 / x.shape.cols as f64).round() as i64;
+        let mean = self.mul_const(sum, inv_n.max(1))?;
+        let mean = self.rescale(mean, 16)?;
+        let eps_q = ((eps * (1u64 << s) as f64).round() as i64).max(1);
+        let mean = self.add_const(mean, eps_q)?;
+        let inv = self.activation(mean, Func::Rsqrt, 12)?;
+        let xn = self.mul_column(input, inv)?;
+        let xn = self.rescale(xn, 12)?;
+        let gain_scale = gain.scale;
+        let y = self.mul_weight(xn, gain)?;
+        self.rescale(y, gain_scale)
+    }
+}

