@@ -1,0 +1,203 @@
+//! Tests of the LogUp lookups.
+use super::*;
+
+fn fd(tables: &[TableKind]) -> Vec<TableData<'static>> {
+    tables.iter().map(|&k| TableData::formula(k)).collect()
+}
+
+fn m(x: i64) -> M31 {
+    M31::from_u32_unchecked(x.rem_euclid(stwo::core::fields::m31::P as i64) as u32)
+}
+
+fn setup(xs: &[i64]) -> (Vec<TableKind>, Vec<M31>, Vec<M31>, Vec<M31>) {
+    let tables = vec![
+        TableKind::Range {
+            lo: -8,
+            log_size: 4,
+        },
+        TableKind::Relu { log_size: 5 },
+    ];
+    let a: Vec<M31> = xs.iter().map(|&x| m(x)).collect();
+    let r: Vec<M31> = xs.iter().map(|&x| m(x.max(0))).collect();
+    let b: Vec<M31> = xs.iter().map(|&x| m(x * 2)).collect();
+    (tables, a, r, b)
+}
+
+#[test]
+fn lookup_works() {
+    let xs: Vec<i64> = (0..16).map(|i| (i * 7 % 16) - 8).collect();
+    let (tables, a, r, b) = setup(&xs);
+    let cols = vec![
+        LookupColumn {
+            table: 0,
+            values: vec![&a],
+        },
+        LookupColumn {
+            table: 1,
+            values: vec![&b, &b],
+        },
+    ];
+    // b = 2x is not relu(b) for negative x: must be detected before proving.
+    assert!(multiplicities(&fd(&tables), &cols).is_err());
+    let bb: Vec<M31> = xs.iter().map(|&x| m((2 * x).max(0))).collect();
+    let cols = vec![
+        LookupColumn {
+            table: 0,
+            values: vec![&a],
+        },
+        LookupColumn {
+            table: 1,
+            values: vec![&b, &bb],
+        },
+        LookupColumn {
+            table: 1,
+            values: vec![&a[..2], &r[..2]],
+        },
+    ];
+    let mults = multiplicities(&fd(&tables), &cols).unwrap();
+    let mut pc = Blake2sChannel::default();
+    let (proof, claims) = prove(&fd(&tables), &cols, &mults, &mut pc);
+    let specs: Vec<ColumnSpec> = cols
+        .iter()
+        .map(|c| ColumnSpec {
+            table: c.table,
+            log_len: c.values[0].len().ilog2(),
+        })
+        .collect();
+    let mut vc = Blake2sChannel::default();
+    let vclaims = verify(&tables, &specs, &proof, &mut vc).unwrap();
+    assert_eq!(vclaims, claims);
+    assert_eq!(
+        eval_mle_base(&a, &claims.columns[0][0].point),
+        claims.columns[0][0].value
+    );
+    assert_eq!(
+        eval_mle_base(&mults[1], &claims.multiplicities[1].point),
+        claims.multiplicities[1].value
+    );
+}
+
+#[test]
+fn committed_table_works_and_wrong_output_fails() {
+    // f(t) = 3t + 1 on [-8, 8), committed elsewhere.
+    let kind = TableKind::Committed { log_size: 4, id: 7 };
+    let f: Vec<M31> = (0..16).map(|b| m(3 * (b - 8) + 1)).collect();
+    let tables = [TableData::committed(kind, &f)];
+    let xs: Vec<M31> = (0..8).map(|i| m(i - 4)).collect();
+    let ys: Vec<M31> = (0..8).map(|i| m(3 * (i - 4) + 1)).collect();
+    let cols = vec![LookupColumn {
+        table: 0,
+        values: vec![&xs, &ys],
+    }];
+    let mults = multiplicities(&tables, &cols).unwrap();
+    let mut pc = Blake2sChannel::default();
+    let (proof, claims) = prove(&tables, &cols, &mults, &mut pc);
+    let specs = vec![ColumnSpec {
+        table: 0,
+        log_len: 3,
+    }];
+    let v = verify(&[kind], &specs, &proof, &mut Blake2sChannel::default()).unwrap();
+    assert_eq!(v, claims);
+    assert_eq!(
+        eval_mle_base(&f, &v.committed[0].point),
+        v.committed[0].value
+    );
+
+    // A prover claiming a different committed column at the point is caught by the caller's
+    // opening; a wrong column value breaks the sum here.
+    let mut bad_y = ys.clone();
+    bad_y[2] += M31::from(1);
+    let cols = vec![LookupColumn {
+        table: 0,
+        values: vec![&xs, &bad_y],
+    }];
+    assert!(multiplicities(&tables, &cols).is_err());
+    let mut pc = Blake2sChannel::default();
+    let (proof, _) = prove(&tables, &cols, &mults, &mut pc);
+    assert!(matches!(
+        verify(&[kind], &specs, &proof, &mut Blake2sChannel::default()),
+        Err(GkrError::LookupSumNonZero)
+    ));
+}
+
+#[test]
+fn value_outside_table_fails() {
+    // A prover that forces a value outside the table through with fake multiplicities.
+    let xs: Vec<i64> = vec![1, 2, 3, 100];
+    let (tables, a, _, _) = setup(&xs);
+    let cols = vec![LookupColumn {
+        table: 0,
+        values: vec![&a],
+    }];
+    let mut mults = vec![vec![M31::from(0); 16], vec![M31::from(0); 32]];
+    for &x in &xs[..3] {
+        mults[0][(x + 8) as usize] += M31::from(1);
+    }
+    mults[0][15] += M31::from(1); // claims 7 instead of 100
+    let mut pc = Blake2sChannel::default();
+    let (proof, _) = prove(&fd(&tables), &cols, &mults, &mut pc);
+    let specs = vec![ColumnSpec {
+        table: 0,
+        log_len: 2,
+    }];
+    let mut vc = Blake2sChannel::default();
+    assert!(matches!(
+        verify(&tables, &specs, &proof, &mut vc),
+        Err(GkrError::LookupSumNonZero)
+    ));
+}
+
+#[test]
+fn malformed_proof_fails_without_panic() {
+    let xs: Vec<i64> = (0..8).map(|i| i - 4).collect();
+    let (tables, a, _, _) = setup(&xs);
+    let cols = vec![LookupColumn {
+        table: 0,
+        values: vec![&a],
+    }];
+    let mults = multiplicities(&fd(&tables[..1]), &cols).unwrap();
+    let mut pc = Blake2sChannel::default();
+    let (proof, _) = prove(&fd(&tables[..1]), &cols, &mults, &mut pc);
+    let specs = vec![ColumnSpec {
+        table: 0,
+        log_len: 3,
+    }];
+    let mut tampered = proof.clone();
+    tampered.gkr.sumcheck_proofs.pop();
+    assert!(verify(
+        &tables[..1],
+        &specs,
+        &tampered,
+        &mut Blake2sChannel::default()
+    )
+    .is_err());
+    let mut tampered = proof.clone();
+    tampered.gkr.layer_masks[0].pop();
+    assert!(verify(
+        &tables[..1],
+        &specs,
+        &tampered,
+        &mut Blake2sChannel::default()
+    )
+    .is_err());
+    let mut tampered = proof.clone();
+    tampered.column_evals[0].0[0] += QM31::one();
+    assert!(matches!(
+        verify(
+            &tables[..1],
+            &specs,
+            &tampered,
+            &mut Blake2sChannel::default()
+        ),
+        Err(GkrError::LookupInputMismatch { instance: 0 })
+    ));
+    let mut tampered = proof;
+    tampered.gkr.sumcheck_proofs[2].round_polys[0][0] += QM31::one();
+    assert!(verify(
+        &tables[..1],
+        &specs,
+        &tampered,
+        &mut Blake2sChannel::default()
+    )
+    .is_err());
+}
