@@ -132,6 +132,50 @@ pub fn add_const_claim(
     Ok(Claim::new(claim.point.clone(), claim.value - mask * c))
 }
 
+fn column_point(claim: &Claim, log_rows: usize) -> Vec<QM31> {
+    let mut p = claim.point[..log_rows].to_vec();
+    p.push(QM31::default());
+    p
+}
+
+/// Broadcast of an `m x 1` column (stored `2^log_rows x 2`) over `cols` columns: the prover
+/// names the column's value at `(r_i, 0)`.
+pub fn prove_broadcast_column(
+    column: &[M31],
+    log_rows: usize,
+    claim: &Claim,
+    channel: &mut Blake2sChannel,
+) -> (EvalProof, Claim) {
+    let point = column_point(claim, log_rows);
+    let value = eval_mle_base(column, &point);
+    channel.mix_felts(&[value]);
+    (EvalProof { value }, Claim::new(point, value))
+}
+
+/// Verifier side of [`prove_broadcast_column`]: `y(r_i, r_j) = s(r_i, 0) mask_cols(r_j)`.
+pub fn verify_broadcast_column(
+    proof: &EvalProof,
+    log_rows: usize,
+    cols: usize,
+    claim: &Claim,
+    channel: &mut Blake2sChannel,
+) -> Result<Claim, GkrError> {
+    if claim.point.len() <= log_rows {
+        return Err(GkrError::PointDimension {
+            expected: log_rows + 1,
+            got: claim.point.len(),
+        });
+    }
+    let mask = row_mask_eval(cols, &claim.point[log_rows..]);
+    if claim.value != proof.value * mask {
+        return Err(GkrError::FinalEvalMismatch {
+            layer: "broadcast column",
+        });
+    }
+    channel.mix_felts(&[proof.value]);
+    Ok(Claim::new(column_point(claim, log_rows), proof.value))
+}
+
 fn with_bit(point: &[QM31], t: usize, bit: u32) -> Vec<QM31> {
     let mut p = point.to_vec();
     p[t] = QM31::from(M31::from_u32_unchecked(bit));

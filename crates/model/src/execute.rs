@@ -158,6 +158,15 @@ pub fn execute_forged(
                     x.data.iter().map(|&v| t[(v - ACT_LO) as usize]).collect(),
                 )
             }
+            Op::BroadcastColumn { input, cols } => {
+                let x = &values[input];
+                let data = x
+                    .data
+                    .iter()
+                    .flat_map(|&v| std::iter::repeat_n(v, cols))
+                    .collect();
+                Tensor::new(Shape::new(x.shape.rows, cols), data)
+            }
             Op::RowSum { input } => {
                 let x = &values[input];
                 let data = x
@@ -167,7 +176,7 @@ pub fn execute_forged(
                     .collect();
                 Tensor::new(Shape::new(x.shape.rows, 1), data)
             }
-            Op::MulConst { input, c } => {
+            Op::MulConst { input, c, .. } => {
                 let x = &values[input];
                 Tensor::new(x.shape, x.data.iter().map(|&v| v * c).collect())
             }

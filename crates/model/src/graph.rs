@@ -42,8 +42,13 @@ pub enum Op {
     // Variants are only ever appended: their order is part of the model digest.
     /// Sum over columns: `m x n -> m x 1`.
     RowSum { input: NodeId },
-    /// `c * x` for an integer constant `c`.
-    MulConst { input: NodeId, c: i64 },
+    /// `c * x` for an integer `c` read as the fixed-point constant `c / 2^frac_bits`: the
+    /// output scale is the input's plus `frac_bits`.
+    MulConst {
+        input: NodeId,
+        c: i64,
+        frac_bits: u32,
+    },
     /// `x + c` on every real (unpadded) entry.
     AddConst { input: NodeId, c: i64 },
     /// `lhs (m x n) * rhs (m x 1)`, the column `rhs` broadcast over columns.
@@ -53,6 +58,8 @@ pub enum Op {
     /// Within each block of `2^log_block` columns, `(x1, x2) -> (-x2, x1)`: RoPE's
     /// rotate-half.
     RotateHalf { input: NodeId, log_block: u32 },
+    /// `m x 1 -> m x cols`: the column repeated across `cols` columns.
+    BroadcastColumn { input: NodeId, cols: usize },
 }
 
 impl Op {
@@ -69,6 +76,7 @@ impl Op {
             | Op::AddConst { input, .. }
             | Op::MulWeight { input, .. }
             | Op::RotateHalf { input, .. }
+            | Op::BroadcastColumn { input, .. }
             | Op::Rescale { input, .. } => vec![input],
             Op::MulColumn { lhs, rhs } => vec![lhs, rhs],
             Op::Add { lhs, rhs } | Op::Mul { lhs, rhs } | Op::MatMulAct { lhs, rhs, .. } => {
@@ -94,6 +102,7 @@ impl Op {
             Op::MulColumn { .. } => "mul_column",
             Op::MulWeight { .. } => "mul_weight",
             Op::RotateHalf { .. } => "rotate_half",
+            Op::BroadcastColumn { .. } => "broadcast_column",
             Op::Rescale { .. } => "rescale",
         }
     }
@@ -418,11 +427,15 @@ impl GraphBuilder {
                 shift,
             });
         }
-        Ok(self.push(
-            Op::Rescale { input, shift },
-            x.shape,
-            x.scale.saturating_sub(shift),
-        ))
+        if shift > x.scale {
+            return Err(GraphError::ScaleMismatch {
+                node: self.nodes.len(),
+                op: "rescale (shift exceeds the input's fractional bits)",
+                lhs: x.scale,
+                rhs: shift,
+            });
+        }
+        Ok(self.push(Op::Rescale { input, shift }, x.shape, x.scale - shift))
     }
 
     /// Finishes the graph with `output` as its output node.
@@ -490,11 +503,16 @@ pub fn validate(graph: &Graph) -> Result<(), GraphError> {
             Op::Mul { lhs, rhs } => b.mul(lhs, rhs)?,
             Op::Relu { input } => b.relu(input)?,
             Op::RowSum { input } => b.row_sum(input)?,
-            Op::MulConst { input, c } => b.mul_const(input, c)?,
+            Op::MulConst {
+                input,
+                c,
+                frac_bits,
+            } => b.mul_const(input, c, frac_bits)?,
             Op::AddConst { input, c } => b.add_const(input, c)?,
             Op::MulColumn { lhs, rhs } => b.mul_column(lhs, rhs)?,
             Op::MulWeight { input, weight: w } => b.mul_weight(input, weight(w)?)?,
             Op::RotateHalf { input, log_block } => b.rotate_half(input, log_block)?,
+            Op::BroadcastColumn { input, cols } => b.broadcast_column(input, cols)?,
             Op::Lookup { input, table } => {
                 let t = weight(table)?;
                 if t.shape != Shape::new(1, 1 << crate::ACT_BITS) {

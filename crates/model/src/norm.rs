@@ -12,8 +12,13 @@ impl GraphBuilder {
         Ok(self.push(Op::RowSum { input }, Shape::new(x.shape.rows, 1), x.scale))
     }
 
-    /// `c * x`.
-    pub fn mul_const(&mut self, input: NodeId, c: i64) -> Result<NodeId, GraphError> {
+    /// `c * x` with `c` read as `c / 2^frac_bits` (the scale grows by `frac_bits`).
+    pub fn mul_const(
+        &mut self,
+        input: NodeId,
+        c: i64,
+        frac_bits: u32,
+    ) -> Result<NodeId, GraphError> {
         let x = self.node(input)?.clone();
         if c == 0 || c.abs() >= 1 << 30 {
             return Err(GraphError::ShapeMismatch {
@@ -22,7 +27,15 @@ impl GraphBuilder {
                 detail: format!("constant {c} must be non-zero and below 2^30"),
             });
         }
-        Ok(self.push(Op::MulConst { input, c }, x.shape, x.scale))
+        Ok(self.push(
+            Op::MulConst {
+                input,
+                c,
+                frac_bits,
+            },
+            x.shape,
+            x.scale + frac_bits,
+        ))
     }
 
     /// `x + c` on every real entry (the constant is at the input's scale).
@@ -73,6 +86,67 @@ impl GraphBuilder {
         Ok(self.push(Op::MulWeight { input, weight: w }, x.shape, scale))
     }
 
+    /// `m x 1 -> m x cols`, the column repeated.
+    pub fn broadcast_column(&mut self, input: NodeId, cols: usize) -> Result<NodeId, GraphError> {
+        let x = self.node(input)?.clone();
+        if x.shape.cols != 1 || cols == 0 {
+            return Err(GraphError::ShapeMismatch {
+                node: self.nodes.len(),
+                op: "broadcast_column",
+                detail: format!("input {}x{} is not a column", x.shape.rows, x.shape.cols),
+            });
+        }
+        Ok(self.push(
+            Op::BroadcastColumn { input, cols },
+            Shape::new(x.shape.rows, cols),
+            x.scale,
+        ))
+    }
+
+    /// The row mean of `input` at its scale, as an `m x 1` column: row sum times
+    /// `round(2^16 / n)`, rescaled by 16.
+    fn row_mean(&mut self, input: NodeId) -> Result<NodeId, GraphError> {
+        let n = self.node(input)?.shape.cols;
+        let sum = self.row_sum(input)?;
+        let inv_n = ((1u64 << 16) as f64 / n as f64).round() as i64;
+        let mean = self.mul_const(sum, inv_n.max(1), 16)?;
+        self.rescale(mean, 16)
+    }
+
+    /// `x * rsqrt(mean(x^2) + eps)` at the input's scale (the shared core of the norms).
+    fn normalise(&mut self, input: NodeId, eps: f64) -> Result<NodeId, GraphError> {
+        let s = self.node(input)?.scale;
+        let sq = self.mul(input, input)?;
+        let sq = self.rescale(sq, s)?;
+        let mean = self.row_mean(sq)?;
+        let eps_q = ((eps * (1u64 << s) as f64).round() as i64).max(1);
+        let mean = self.add_const(mean, eps_q)?;
+        let inv = self.activation(mean, Func::Rsqrt, 12)?;
+        let xn = self.mul_column(input, inv)?;
+        self.rescale(xn, 12)
+    }
+
+    /// LayerNorm over each row: `(x - mean) / sqrt(var + eps) * gain + bias`, back at the
+    /// input's scale (`bias` at the input's scale, `gain` at its own).
+    pub fn layer_norm(
+        &mut self,
+        input: NodeId,
+        gain: Weight,
+        bias: Weight,
+        eps: f64,
+    ) -> Result<NodeId, GraphError> {
+        let n = self.node(input)?.shape.cols;
+        let mean = self.row_mean(input)?;
+        let mean = self.broadcast_column(mean, n)?;
+        let neg = self.mul_const(mean, -1, 0)?;
+        let centred = self.add(input, neg)?;
+        let xn = self.normalise(centred, eps)?;
+        let gain_scale = gain.scale;
+        let y = self.mul_weight(xn, gain)?;
+        let y = self.rescale(y, gain_scale)?;
+        self.add_bias(y, bias)
+    }
+
     /// RMSNorm over each row: `x / sqrt(mean(x^2) + eps) * gain`, back at the input's scale.
     ///
     /// Steps (each proved): `x*x` rescaled to the input scale, row sum, multiplication by
@@ -85,19 +159,7 @@ impl GraphBuilder {
         gain: Weight,
         eps: f64,
     ) -> Result<NodeId, GraphError> {
-        let x = self.node(input)?.clone();
-        let s = x.scale;
-        let sq = self.mul(input, input)?;
-        let sq = self.rescale(sq, s)?;
-        let sum = self.row_sum(sq)?;
-        let inv_n = ((1u64 << 16) as f64 / x.shape.cols as f64).round() as i64;
-        let mean = self.mul_const(sum, inv_n.max(1))?;
-        let mean = self.rescale(mean, 16)?;
-        let eps_q = ((eps * (1u64 << s) as f64).round() as i64).max(1);
-        let mean = self.add_const(mean, eps_q)?;
-        let inv = self.activation(mean, Func::Rsqrt, 12)?;
-        let xn = self.mul_column(input, inv)?;
-        let xn = self.rescale(xn, 12)?;
+        let xn = self.normalise(input, eps)?;
         let gain_scale = gain.scale;
         let y = self.mul_weight(xn, gain)?;
         self.rescale(y, gain_scale)

@@ -121,7 +121,7 @@ fn check_structure(s: &GraphShape) -> Result<(), VerifyError> {
             Op::Add { lhs, rhs } | Op::Mul { lhs, rhs } => same(lhs) && same(rhs),
             Op::Relu { input } => same(input),
             Op::RowSum { input } => node.shape == Shape::new(s.nodes[input].shape.rows, 1),
-            Op::MulConst { input, c } => same(input) && c != 0 && c.abs() < 1 << 30,
+            Op::MulConst { input, c, .. } => same(input) && c != 0 && c.abs() < 1 << 30,
             Op::AddConst { input, c } => same(input) && c.abs() < 1 << 30,
             Op::MulColumn { lhs, rhs } => {
                 same(lhs) && s.nodes[rhs].shape == Shape::new(node.shape.rows, 1)
@@ -130,6 +130,10 @@ fn check_structure(s: &GraphShape) -> Result<(), VerifyError> {
                 same(input)
                     && weight(w)
                         .is_some_and(|ws| ws == node.shape || ws == Shape::new(1, node.shape.cols))
+            }
+            Op::BroadcastColumn { input, cols } => {
+                s.nodes[input].shape.cols == 1
+                    && node.shape == Shape::new(s.nodes[input].shape.rows, cols)
             }
             Op::RotateHalf { input, log_block } => {
                 same(input)

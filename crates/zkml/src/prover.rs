@@ -298,6 +298,13 @@ pub fn prove_trace(
                 weight_claims.push(wpack.lift(weight, &cw));
                 LayerProof::Mul(p)
             }
+            Op::BroadcastColumn { input, .. } => {
+                let lr = shape.log_rows() as usize;
+                let (p, cx) =
+                    linear::prove_broadcast_column(&vals[input], lr, &claim, &mut channel);
+                claims[input].push(cx);
+                LayerProof::Eval(p)
+            }
             Op::RotateHalf { input, log_block } => {
                 let t = (shape.log_rows() + shape.log_cols() - log_block) as usize;
                 let (p, c0, c1) = linear::prove_rotate_half(&vals[input], t, &claim, &mut channel);

@@ -229,7 +229,7 @@ pub fn verify(
                     linear::verify_row_sum(p, lr, lc, &claim, &mut channel).map_err(layer_err)?;
                 claims[input].push(cx);
             }
-            (&Op::MulConst { input, c }, LayerProof::Eval(p)) => {
+            (&Op::MulConst { input, c, .. }, LayerProof::Eval(p)) => {
                 let cx = linear::verify_mul_const(p, to_m31(c), &claim, &mut channel)
                     .map_err(layer_err)?;
                 claims[input].push(cx);
@@ -251,6 +251,12 @@ pub fn verify(
                 let broadcast = circuit.shape.weights[weight].0.rows == 1;
                 let cw = weight_claim(cw, broadcast, shape.log_rows() as usize);
                 weight_claims.push(wpack.lift(weight, &cw));
+            }
+            (&Op::BroadcastColumn { input, cols }, LayerProof::Eval(p)) => {
+                let lr = shape.log_rows() as usize;
+                let cx = linear::verify_broadcast_column(p, lr, cols, &claim, &mut channel)
+                    .map_err(layer_err)?;
+                claims[input].push(cx);
             }
             (&Op::RotateHalf { input, log_block }, LayerProof::Pair(p)) => {
                 let t = (shape.log_rows() + shape.log_cols() - log_block) as usize;

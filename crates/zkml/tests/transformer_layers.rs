@@ -40,9 +40,35 @@ fn rms_norm_rope_silu_works() {
     let x = random_input(&m.graph, 2);
     let (y, p) = prove(&m, &x, &()).unwrap();
     verify(&m.vk, &x, &y, &p).unwrap();
-    // The proved output tracks the float computation of the same block.
-    let out = y.data.iter().map(|v| v.abs()).max().unwrap();
-    assert!(out > 0);
+}
+
+#[test]
+fn rms_norm_matches_float() {
+    let mut b = GraphBuilder::new("rms", Shape::new(2, 16), 8).unwrap();
+    let gain = Weight {
+        name: "g".into(),
+        shape: Shape::new(1, 16),
+        scale: 8,
+        data: (0..16).map(|i| 200 + 7 * i).collect(),
+    };
+    let n = b.rms_norm(0, gain, 1e-5).unwrap();
+    let g = b.build(n).unwrap();
+    let m = CommittedModel::new(g, ProofConfig::default()).unwrap();
+    let x = random_input(&m.graph, 4);
+    let (y, p) = prove(&m, &x, &()).unwrap();
+    verify(&m.vk, &x, &y, &p).unwrap();
+    for r in 0..2 {
+        let row: Vec<f64> = (0..16).map(|c| x.get(r, c) as f64 / 256.0).collect();
+        let ms = row.iter().map(|v| v * v).sum::<f64>() / 16.0;
+        for c in 0..16 {
+            let want = row[c] / (ms + 1e-5).sqrt() * (200 + 7 * c) as f64 / 256.0;
+            let got = y.get(r, c) as f64 / 256.0;
+            assert!(
+                (got - want).abs() < 0.05,
+                "row {r} col {c}: {got} vs {want}"
+            );
+        }
+    }
 }
 
 #[test]
@@ -94,4 +120,58 @@ fn tampered_gain_or_rope_table_fails() {
     p.model_digest = m.vk.digest();
     assert!(verify(&m.vk, &x, &y, &p).is_err());
     let _ = examples::NAMES;
+}
+
+/// LayerNorm -> GELU on a 3 x 12 input (padded columns exercise the masks).
+fn layer_norm_model() -> CommittedModel {
+    let mut b = GraphBuilder::new("layer-norm", Shape::new(3, 12), 8).unwrap();
+    let gain = Weight {
+        name: "ln.weight".into(),
+        shape: Shape::new(1, 12),
+        scale: 8,
+        data: (0..12).map(|i| 240 + 3 * i).collect(),
+    };
+    let bias = Weight {
+        name: "ln.bias".into(),
+        shape: Shape::new(1, 12),
+        scale: 8,
+        data: (0..12).map(|i| i * 5 - 30).collect(),
+    };
+    let n = b.layer_norm(0, gain, bias, 1e-5).unwrap();
+    let y = b.activation(n, Func::Gelu, 8).unwrap();
+    let g = b.build(y).unwrap();
+    CommittedModel::new(g, ProofConfig::default()).unwrap()
+}
+
+#[test]
+fn layer_norm_works_and_matches_float() {
+    let m = layer_norm_model();
+    let x = random_input(&m.graph, 3);
+    let (y, p) = prove(&m, &x, &()).unwrap();
+    verify(&m.vk, &x, &y, &p).unwrap();
+    // Float reference of the same LayerNorm + GELU.
+    let scale = 256.0;
+    for r in 0..3 {
+        let row: Vec<f64> = (0..12).map(|c| x.get(r, c) as f64 / scale).collect();
+        let mean = row.iter().sum::<f64>() / 12.0;
+        let var = row.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / 12.0;
+        for c in 0..12 {
+            let g = (240 + 3 * c) as f64 / scale;
+            let b = (c as f64 * 5.0 - 30.0) / scale;
+            let z = (row[c] - mean) / (var + 1e-5).sqrt() * g + b;
+            let want = Func::Gelu.eval(z);
+            let got = y.get(r, c) as f64 / scale;
+            assert!(
+                (got - want).abs() < 0.06,
+                "row {r} col {c}: {got} vs {want}"
+            );
+        }
+    }
+}
+
+#[test]
+fn wrong_mean_broadcast_fails() {
+    let m = layer_norm_model();
+    let err = cheat(&m, node_of(&m.graph, "broadcast_column"), 1, 4);
+    assert!(matches!(err, VerifyError::Layer { .. }), "{err}");
 }
