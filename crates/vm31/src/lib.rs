@@ -20,7 +20,7 @@
 //! * [`canonical`]: canonical (`< p`) encodings of field elements, used by every serde impl;
 //! * [`stark`]: the transaction AIR (one Poseidon2 permutation per row), prover, verifier,
 //!   security configuration and canonical proof encoding;
-//! * [`tx`]: transaction statements proved with it (deposit so far);
+//! * [`tx`]: transaction statements proved with it (deposit and withdraw so far);
 //! * [`error`]: the crate's [`Error`].
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 

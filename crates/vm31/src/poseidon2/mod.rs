@@ -11,7 +11,7 @@ mod scalar;
 
 pub use constants::{ROUND_CONSTANTS, WIDTH};
 pub use packed::{pack, permute_packed, unpack};
-pub(crate) use scalar::{external_linear_layer, internal_linear_layer, sbox};
+pub(crate) use scalar::{external_linear_layer, internal_linear_layer};
 pub use scalar::{permutation, permute};
 
 #[cfg(test)]

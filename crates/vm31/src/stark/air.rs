@@ -1,76 +1,60 @@
 //! The transaction AIR: one Poseidon2 permutation per row, rows tied to their predecessor by
-//! preprocessed selectors.
+//! preprocessed selectors, plus a small register file and a Merkle index bit.
 //!
-//! **Trace** (446 columns, `2^log_size` rows): the permutation input `in[16]`; for each S-box
-//! (4 initial full rounds × 16, 14 partial rounds, 4 terminal full rounds × 16) the three values
-//! `x^2`, `x^3`, `x^5`; then 4 unconstrained mask columns of fresh randomness (they make the FRI
-//! polynomial uniformly random; see the crate README). The permutation output is a linear
-//! function of the last round's S-box outputs and is not committed.
+//! **Trace** (`2^log_size` rows, [`N_TRACE_COLUMNS`] columns): the permutation input `in[16]`;
+//! for each S-box (4 initial full rounds × 16, 14 partial rounds, 4 terminal full rounds × 16)
+//! the six values `y1, a, y2, c, y3, s`; the glue columns ([`super::glue`]); then 4
+//! unconstrained mask columns of fresh randomness. The permutation output is a linear function
+//! of the last round's `s` columns and is not committed.
 //!
-//! **Preprocessed columns** (fixed by the statement type, built by prover and verifier alike,
-//! see [`super::schedule`]): `is_iv`, `iv_tag`, `iv_len`, `cont`, `absorb_public`, and one
-//! `output_k` per public digest.
+//! **S-box** (input `x`, linear in committed columns), all constraints of degree 2:
+//! * `a − x·y1`, `c − a·y2`, `s − c·y3` on every row;
+//! * `is_real · (y1 − x)`, `is_real · (y2 − x)`, `is_real · (y3 − a)`.
 //!
-//! **Constraints** (all of degree 2: STWO 2.3.0 splits the composition polynomial once and
-//! assumes every tree has the trace's domain, so `max_constraint_log_degree_bound` must be
-//! `log_size + 1`), with `x` the S-box input (linear in committed columns), `out` the
-//! permutation output and `prev` the previous row's output:
-//! * `a − x²`, `c − a·x`, `s − a·c` for each S-box, on every row (padding rows are permutations
-//!   of random inputs);
-//! * `is_iv · (in[8] − iv_tag)`, `is_iv · (in[9] − iv_len)`, `is_iv · in[10..16]`: a sponge starts
-//!   with its domain tag and length in the capacity;
-//! * `cont · (in[8 + j] − prev[8 + j])`: a sponge carries its capacity into the next block;
-//! * `absorb_public · (in[j] − prev[j] − a_j)` for `j < 4`: public absorbed values;
-//! * `output_k · (out[j] − d_k[j])`: public digests.
+//! On a real row the copies equal their originals and `s = x^5`. On a padding row the copies are
+//! free: the row's 16 inputs and every copy are fresh uniform values and each product column is a
+//! product with a fresh factor, which is what the zero-knowledge argument needs (crate README).
+//! Gating the S-box itself (`is_real · (a − x²)`) would have degree 3, which STWO 2.3.0 cannot
+//! commit: every tree shares the trace's evaluation domain, so
+//! `max_constraint_log_degree_bound = log_size + 1`.
 //!
-//! Round constants and the public values `a`, `d_k` are constants of the constraints: the
-//! verifier supplies them, nothing in a proof does.
+//! Round constants and public values are constants of the constraints: the verifier supplies
+//! them, nothing in a proof does.
 
 use stwo::core::fields::m31::{BaseField, M31, P};
 use stwo_constraint_framework::preprocessed_columns::PreProcessedColumnId;
 use stwo_constraint_framework::{EvalAtRow, FrameworkComponent, FrameworkEval, ORIGINAL_TRACE_IDX};
 
+use super::glue::{glue_constraints, GlueColumns, N_GLUE_COLUMNS};
+use super::schedule::{preprocessed_column_ids, FIXED_PREPROCESSED};
 use crate::poseidon2::constants::{HALF_FULL_ROUNDS, INTERNAL_DIAG_SHIFTS, PARTIAL_ROUNDS};
 use crate::poseidon2::{ROUND_CONSTANTS, WIDTH};
-use crate::sponge::{Digest, DIGEST_LEN, RATE};
+use crate::sponge::Digest;
 
-/// S-box outputs per permutation.
-pub const N_SBOX_COLUMNS: usize = 3 * (2 * HALF_FULL_ROUNDS * WIDTH + PARTIAL_ROUNDS);
-/// Columns of one permutation: input and S-box outputs.
-pub const N_PERMUTATION_COLUMNS: usize = WIDTH + N_SBOX_COLUMNS;
+/// S-boxes per permutation.
+pub const N_SBOXES: usize = 2 * HALF_FULL_ROUNDS * WIDTH + PARTIAL_ROUNDS;
+/// Committed values per S-box: `y1, a, y2, c, y3, s`.
+pub const SBOX_WIDTH: usize = 6;
+/// Columns of one permutation: input and S-box values.
+pub const N_PERMUTATION_COLUMNS: usize = WIDTH + SBOX_WIDTH * N_SBOXES;
 /// Unconstrained columns of fresh randomness.
 pub const N_MASK_COLUMNS: usize = 4;
 /// All committed trace columns.
-pub const N_TRACE_COLUMNS: usize = N_PERMUTATION_COLUMNS + N_MASK_COLUMNS;
+pub const N_TRACE_COLUMNS: usize = N_PERMUTATION_COLUMNS + N_GLUE_COLUMNS + N_MASK_COLUMNS;
 /// Public elements absorbed on an `absorb_public` row.
 pub const N_PUBLIC_ABSORB: usize = 4;
 /// `log2` of the constraint degree bound over the trace degree (constraints have degree 2).
 pub const LOG_CONSTRAINT_EXPANSION: u32 = 1;
 
 /// Public values the constraints refer to.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct PublicConstants {
     /// `a`: added to the rate on the `absorb_public` row.
     pub absorb: [M31; N_PUBLIC_ABSORB],
     /// `d_k`: the rate of the output on the `output_k` row.
     pub outputs: Vec<Digest>,
-}
-
-/// Names of the preprocessed columns, in commitment order.
-pub fn preprocessed_column_ids(n_outputs: usize) -> Vec<PreProcessedColumnId> {
-    let fixed = [
-        "vm31_is_iv",
-        "vm31_iv_tag",
-        "vm31_iv_len",
-        "vm31_cont",
-        "vm31_absorb_public",
-    ];
-    fixed
-        .iter()
-        .map(|s| s.to_string())
-        .chain((0..n_outputs).map(|k| format!("vm31_output_{k}")))
-        .map(|id| PreProcessedColumnId { id })
-        .collect()
+    /// `n_k`: the compression output on the `node_output_k` row.
+    pub node_outputs: Vec<Digest>,
 }
 
 /// The constraints of [`crate::stark::air`].
@@ -83,6 +67,16 @@ pub struct TxEval {
 /// The component proved and verified.
 pub type TxComponent = FrameworkComponent<TxEval>;
 
+/// A permutation row as the constraints see it.
+pub struct PermutationColumns<F> {
+    /// `[previous row, this row]` of each input element.
+    pub input: [[F; 2]; WIDTH],
+    /// This row's permutation output.
+    pub out: [F; WIDTH],
+    /// The previous row's permutation output.
+    pub prev_out: [F; WIDTH],
+}
+
 impl FrameworkEval for TxEval {
     fn log_size(&self) -> u32 {
         self.log_size
@@ -93,82 +87,72 @@ impl FrameworkEval for TxEval {
     }
 
     fn evaluate<E: EvalAtRow>(&self, mut eval: E) -> E {
-        let mut ids = preprocessed_column_ids(self.public.outputs.len()).into_iter();
-        let mut pre = || {
-            let id = ids.next().unwrap_or_else(|| PreProcessedColumnId {
-                id: "vm31_missing".into(),
-            });
-            eval_preprocessed(&mut eval, id)
-        };
-        let [is_iv, iv_tag, iv_len, cont, absorb_public] = std::array::from_fn(|_| pre());
-        let outputs: Vec<E::F> = self.public.outputs.iter().map(|_| pre()).collect();
-
-        let input: [[E::F; 2]; WIDTH] =
-            std::array::from_fn(|_| eval.next_interaction_mask(ORIGINAL_TRACE_IDX, [-1, 0]));
-        let mut state: [E::F; WIDTH] = std::array::from_fn(|i| input[i][1].clone());
-        let rc = &ROUND_CONSTANTS;
-
-        external_layer(&mut state);
-        for round in &rc.external_initial {
-            for (s, &c) in state.iter_mut().zip(round) {
-                *s = sbox_column(&mut eval, s.clone() + E::F::from(c));
-            }
-            external_layer(&mut state);
-        }
-        for &c in &rc.internal {
-            state[0] = sbox_column(&mut eval, state[0].clone() + E::F::from(c));
-            internal_layer(&mut state);
-        }
-        let (first_terminal, last) = (
-            &rc.external_terminal[..HALF_FULL_ROUNDS - 1],
-            &rc.external_terminal[HALF_FULL_ROUNDS - 1],
-        );
-        for round in first_terminal {
-            for (s, &c) in state.iter_mut().zip(round) {
-                *s = sbox_column(&mut eval, s.clone() + E::F::from(c));
-            }
-            external_layer(&mut state);
-        }
-        // The last round's outputs are also read one row back, for the link to the previous row.
-        let mut prev: [E::F; WIDTH] = std::array::from_fn(|_| E::F::from(M31(0)));
-        for ((s, p), &c) in state.iter_mut().zip(prev.iter_mut()).zip(last) {
-            let x = s.clone() + E::F::from(c);
-            let [a, c3] = [0, 0].map(|_| eval.next_trace_mask());
-            let [before, now] = eval.next_interaction_mask(ORIGINAL_TRACE_IDX, [-1, 0]);
-            eval.add_constraint(a.clone() - x.clone() * x.clone());
-            eval.add_constraint(c3.clone() - a.clone() * x);
-            eval.add_constraint(now.clone() - a * c3);
-            *s = now;
-            *p = before;
-        }
-        external_layer(&mut state);
-        external_layer(&mut prev);
-        let out = state;
-
+        let (n_out, n_node) = (self.public.outputs.len(), self.public.node_outputs.len());
+        let pre: Vec<E::F> = preprocessed_column_ids(n_out, n_node)
+            .into_iter()
+            .map(|id| eval_preprocessed(&mut eval, id))
+            .collect();
+        let is_real = pre[0].clone();
+        let perm = permutation_constraints(&mut eval, &is_real);
+        let glue = GlueColumns::read(&mut eval);
         for _ in 0..N_MASK_COLUMNS {
             eval.next_trace_mask();
         }
-
-        let cur = |i: usize| input[i][1].clone();
-        eval.add_constraint(is_iv.clone() * (cur(RATE) - iv_tag));
-        eval.add_constraint(is_iv.clone() * (cur(RATE + 1) - iv_len));
-        for i in RATE + 2..WIDTH {
-            eval.add_constraint(is_iv.clone() * cur(i));
-        }
-        for i in RATE..WIDTH {
-            eval.add_constraint(cont.clone() * (cur(i) - prev[i].clone()));
-        }
-        for (j, &a) in self.public.absorb.iter().enumerate() {
-            let absorbed = cur(j) - prev[j].clone() - E::F::from(a);
-            eval.add_constraint(absorb_public.clone() * absorbed);
-        }
-        for (selector, digest) in outputs.iter().zip(&self.public.outputs) {
-            for j in 0..DIGEST_LEN {
-                let diff = out[j].clone() - E::F::from(digest[j]);
-                eval.add_constraint(selector.clone() * diff);
-            }
-        }
+        let n_fixed = FIXED_PREPROCESSED.len();
+        glue_constraints(
+            &mut eval,
+            &pre[..n_fixed],
+            &pre[n_fixed..n_fixed + n_out],
+            &pre[n_fixed + n_out..],
+            &perm,
+            &glue,
+            &self.public,
+        );
         eval
+    }
+}
+
+/// Reads the permutation columns and constrains every S-box.
+fn permutation_constraints<E: EvalAtRow>(eval: &mut E, is_real: &E::F) -> PermutationColumns<E::F> {
+    let input: [[E::F; 2]; WIDTH] =
+        std::array::from_fn(|_| eval.next_interaction_mask(ORIGINAL_TRACE_IDX, [-1, 0]));
+    let mut state: [E::F; WIDTH] = std::array::from_fn(|i| input[i][1].clone());
+    let rc = &ROUND_CONSTANTS;
+
+    external_layer(&mut state);
+    for round in &rc.external_initial {
+        for (s, &c) in state.iter_mut().zip(round) {
+            *s = sbox_columns(eval, is_real, s.clone() + E::F::from(c), false)[1].clone();
+        }
+        external_layer(&mut state);
+    }
+    for &c in &rc.internal {
+        state[0] = sbox_columns(eval, is_real, state[0].clone() + E::F::from(c), false)[1].clone();
+        internal_layer(&mut state);
+    }
+    let (first_terminal, last) = (
+        &rc.external_terminal[..HALF_FULL_ROUNDS - 1],
+        &rc.external_terminal[HALF_FULL_ROUNDS - 1],
+    );
+    for round in first_terminal {
+        for (s, &c) in state.iter_mut().zip(round) {
+            *s = sbox_columns(eval, is_real, s.clone() + E::F::from(c), false)[1].clone();
+        }
+        external_layer(&mut state);
+    }
+    // The last round's outputs are also read one row back, for the links to the previous row.
+    let mut prev: [E::F; WIDTH] = std::array::from_fn(|_| E::F::from(M31(0)));
+    for ((s, p), &c) in state.iter_mut().zip(prev.iter_mut()).zip(last) {
+        let [before, now] = sbox_columns(eval, is_real, s.clone() + E::F::from(c), true);
+        *s = now;
+        *p = before;
+    }
+    external_layer(&mut state);
+    external_layer(&mut prev);
+    PermutationColumns {
+        input,
+        out: state,
+        prev_out: prev,
     }
 }
 
@@ -176,13 +160,24 @@ fn eval_preprocessed<E: EvalAtRow>(eval: &mut E, id: PreProcessedColumnId) -> E:
     eval.get_preprocessed_column(id)
 }
 
-/// Reads the next S-box columns `a = x^2`, `c = a·x`, `s = a·c = x^5` and constrains them.
-fn sbox_column<E: EvalAtRow>(eval: &mut E, x: E::F) -> E::F {
-    let [a, c, s] = [0, 0, 0].map(|_| eval.next_trace_mask());
-    eval.add_constraint(a.clone() - x.clone() * x.clone());
-    eval.add_constraint(c.clone() - a.clone() * x);
-    eval.add_constraint(s.clone() - a * c);
-    s
+/// Reads the next S-box columns `y1, a, y2, c, y3, s` and constrains them (module doc); returns
+/// `s` one row back and on this row. Only the last round's `s` is read one row back (`back`: the
+/// previous row's output); elsewhere the first entry is a placeholder equal to `s`.
+fn sbox_columns<E: EvalAtRow>(eval: &mut E, is_real: &E::F, x: E::F, back: bool) -> [E::F; 2] {
+    let [y1, a, y2, c, y3] = [0; 5].map(|_| eval.next_trace_mask());
+    eval.add_constraint(a.clone() - x.clone() * y1.clone());
+    eval.add_constraint(c.clone() - a.clone() * y2.clone());
+    eval.add_constraint(is_real.clone() * (y1 - x.clone()));
+    eval.add_constraint(is_real.clone() * (y2 - x));
+    eval.add_constraint(is_real.clone() * (y3.clone() - a));
+    let [before, now] = if back {
+        eval.next_interaction_mask(ORIGINAL_TRACE_IDX, [-1, 0])
+    } else {
+        let now = eval.next_trace_mask();
+        [now.clone(), now]
+    };
+    eval.add_constraint(now.clone() - c * y3);
+    [before, now]
 }
 
 /// `circ(2·M4, M4, M4, M4)`, as in [`crate::poseidon2`].

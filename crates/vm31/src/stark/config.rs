@@ -35,13 +35,19 @@ pub fn security_bits() -> u32 {
     pcs_config().security_bits()
 }
 
-/// Padding rows a trace gets beyond its real rows (see the crate README): every query touches
-/// each column at up to 8 points of the evaluation domain (the query and its FRI sibling, each
-/// on the row and one row back, through both halves of the split composition polynomial), the
-/// out-of-domain sample opens it at 2 points in `QM31` (4 base-field values each), and 8 more
-/// leave every unopened point with entropy.
+/// Base-field linear functionals of one trace column that a proof can reveal (crate README):
+/// 4 per out-of-domain point (the point and one row back), and per query the column at up to 4
+/// points of the evaluation domain (the query point and the partner that fixes the two
+/// composition halves there, each on the row and one row back).
+pub const fn opened_functionals_per_column() -> usize {
+    2 * 4 + 4 * N_QUERIES
+}
+
+/// Padding rows a trace gets beyond its real rows: `3k + 4` for `k` opened functionals per
+/// column, so that each product column, a product with a fresh factor, opens to values that are
+/// uniform except with probability about `p^-4` (crate README).
 pub const fn min_padding_rows() -> usize {
-    8 * N_QUERIES + 2 * 4 + 8
+    3 * opened_functionals_per_column() + 4
 }
 
 #[cfg(test)]

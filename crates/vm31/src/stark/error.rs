@@ -34,6 +34,12 @@ pub enum ProofError {
         #[source]
         source: VerificationError,
     },
+    /// A statement root that the pool does not accept (unknown or evicted from the window).
+    #[error("statement root refused: {source}")]
+    UnknownRoot {
+        #[source]
+        source: crate::Error,
+    },
     /// Bytes that are not the canonical encoding of a proof.
     #[error("proof bytes are not a canonical encoding: {what}")]
     Decode { what: String },

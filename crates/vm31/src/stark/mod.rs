@@ -9,13 +9,15 @@
 //! Fiat–Shamir: the channel absorbs a protocol tag, the statement type and every public input,
 //! then the PCS configuration, before the first commitment; no challenge is drawn earlier.
 //!
-//! Modules: [`config`] (security parameters), [`air`] (constraints), [`schedule`]
+//! Modules: [`config`] (security parameters), [`air`] (permutation constraints), [`glue`]
+//! (constraints between rows), [`schedule`]
 //! (preprocessed columns), [`trace`] (witness rows and padding), [`prover`], [`verifier`],
 //! [`proof`] (canonical encoding), [`error`]. Zero knowledge is discussed in the crate README.
 
 pub mod air;
 pub mod config;
 pub mod error;
+pub mod glue;
 pub mod proof;
 pub mod prover;
 pub mod schedule;
@@ -33,6 +35,7 @@ pub use error::ProofError;
 pub use proof::TxProof;
 pub use prover::prove_instance;
 pub use schedule::{RowKind, Schedule};
+pub use trace::RowWitness;
 pub use verifier::verify_instance;
 
 /// First word absorbed by every transcript: `"vm31"`.
@@ -75,4 +78,4 @@ impl Instance {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

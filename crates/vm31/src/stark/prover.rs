@@ -1,7 +1,6 @@
 //! Proving an [`Instance`] from its permutation inputs.
 
 use rand::{CryptoRng, RngCore};
-use stwo::core::fields::m31::M31;
 use stwo::core::poly::circle::CanonicCoset;
 use stwo::core::vcs_lifted::blake2_merkle::Blake2sMerkleChannel;
 use stwo::prover::backend::simd::SimdBackend;
@@ -13,22 +12,21 @@ use super::config::pcs_config;
 use super::error::ProofError;
 use super::proof::TxProof;
 use super::schedule::to_evaluations;
-use super::trace::trace_columns;
+use super::trace::{trace_columns, RowWitness};
 use super::Instance;
-use crate::poseidon2::WIDTH;
 
-/// Proves `instance` with one permutation input per scheduled row (the rows' other values are
-/// recomputed). The caller has checked the witness against the statement natively; a witness
+/// Proves `instance` with one [`RowWitness`] per scheduled row (the rows' other values are
+/// derived). The caller has checked the witness against the statement natively; a witness
 /// that breaks a constraint yields [`ProofError::ConstraintsNotSatisfied`].
 pub fn prove_instance<R: RngCore + CryptoRng>(
     instance: &Instance,
-    inputs: &[[M31; WIDTH]],
+    rows: &[RowWitness],
     rng: &mut R,
 ) -> Result<TxProof, ProofError> {
     let schedule = &instance.schedule;
-    if inputs.len() != schedule.rows.len() {
+    if rows.len() != schedule.rows.len() {
         return Err(ProofError::WitnessMismatch {
-            what: "one permutation input per scheduled row",
+            what: "one row witness per scheduled row",
         });
     }
     let log_size = schedule.log_size()?;
@@ -52,10 +50,7 @@ pub fn prove_instance<R: RngCore + CryptoRng>(
     builder.commit(channel);
 
     let mut builder = scheme.tree_builder();
-    builder.extend_evals(to_evaluations(
-        trace_columns(inputs, log_size, rng),
-        log_size,
-    ));
+    builder.extend_evals(to_evaluations(trace_columns(rows, log_size, rng), log_size));
     builder.commit(channel);
 
     let component = instance.component(log_size);

@@ -11,6 +11,8 @@ use stwo::prover::backend::simd::SimdBackend;
 use stwo::prover::poly::circle::CircleEvaluation;
 use stwo::prover::poly::BitReversedOrder;
 
+use stwo_constraint_framework::preprocessed_columns::PreProcessedColumnId;
+
 use super::config::min_padding_rows;
 use super::error::ProofError;
 use crate::sponge::Domain;
@@ -20,7 +22,8 @@ pub const MIN_LOG_SIZE: u32 = 4;
 /// Largest trace we build.
 pub const MAX_LOG_SIZE: u32 = 16;
 
-/// What one real row is tied to.
+/// What one real row is tied to. Every flag is a preprocessed column of the same name (see
+/// [`preprocessed_column_ids`] and [`super::air`] for the constraint each one switches on).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct RowKind {
     /// The row starts a sponge: capacity `[domain, len mod 2^30, len >> 30, 0, …]`.
@@ -29,8 +32,26 @@ pub struct RowKind {
     pub cont: bool,
     /// The row absorbs the public values [`super::air::PublicConstants::absorb`] in rate `0..4`.
     pub absorb_public: bool,
+    /// The rate equals the previous row's input rate (hash the same secret again).
+    pub rate_from_prev_in: bool,
+    /// The rate equals the previous row's output rate (hash the previous digest).
+    pub rate_from_prev_out: bool,
+    /// The register takes this row's permutation output.
+    pub load_reg: bool,
+    /// The register keeps the previous row's value.
+    pub keep_reg: bool,
+    /// The input is the register plus the previous row's output rate (resume a sponge saved in
+    /// the register, absorbing the previous digest).
+    pub from_reg: bool,
+    /// First Merkle level: the current node is `prev_in − prev_reg` (the digest absorbed by a
+    /// `from_reg` row), placed left or right by the row's index bit.
+    pub merkle_first: bool,
+    /// Later Merkle level: the current node is the previous row's compression output.
+    pub merkle_next: bool,
     /// The row's output rate is public digest number `k`.
     pub output: Option<usize>,
+    /// The row's compression output (output rate plus input left half) is public node `k`.
+    pub node_output: Option<usize>,
 }
 
 /// The rows of a statement, in order.
@@ -38,6 +59,39 @@ pub struct RowKind {
 pub struct Schedule {
     pub rows: Vec<RowKind>,
     pub n_outputs: usize,
+    pub n_node_outputs: usize,
+}
+
+/// Preprocessed columns before the per-output selectors, in commitment order.
+pub const FIXED_PREPROCESSED: [&str; 14] = [
+    "vm31_is_real",
+    "vm31_is_iv",
+    "vm31_iv_tag",
+    "vm31_iv_len",
+    "vm31_cont",
+    "vm31_absorb_public",
+    "vm31_rate_from_prev_in",
+    "vm31_rate_from_prev_out",
+    "vm31_load_reg",
+    "vm31_keep_reg",
+    "vm31_from_reg",
+    "vm31_merkle_first",
+    "vm31_merkle_next",
+    "vm31_merkle_any",
+];
+
+/// Names of the preprocessed columns, in commitment order.
+pub fn preprocessed_column_ids(
+    n_outputs: usize,
+    n_node_outputs: usize,
+) -> Vec<PreProcessedColumnId> {
+    FIXED_PREPROCESSED
+        .iter()
+        .map(|s| s.to_string())
+        .chain((0..n_outputs).map(|k| format!("vm31_output_{k}")))
+        .chain((0..n_node_outputs).map(|k| format!("vm31_node_output_{k}")))
+        .map(|id| PreProcessedColumnId { id })
+        .collect()
 }
 
 impl Schedule {
@@ -54,20 +108,39 @@ impl Schedule {
         Ok(log_size)
     }
 
-    /// The preprocessed columns, in the order of [`super::air::preprocessed_column_ids`].
+    /// The preprocessed columns, in the order of [`preprocessed_column_ids`].
     pub fn preprocessed_columns(&self, log_size: u32) -> Vec<Vec<M31>> {
         let n = 1usize << log_size;
-        let mut cols = vec![vec![M31(0); n]; 5 + self.n_outputs];
+        let n_fixed = FIXED_PREPROCESSED.len();
+        let mut cols = vec![vec![M31(0); n]; n_fixed + self.n_outputs + self.n_node_outputs];
+        let flag = |b: bool| M31(u32::from(b));
         for (i, row) in self.rows.iter().enumerate() {
+            cols[0][i] = M31(1);
             if let Some((domain, len)) = row.iv {
-                cols[0][i] = M31(1);
-                cols[1][i] = domain.tag();
-                cols[2][i] = M31((len & ((1 << 30) - 1)) as u32);
+                cols[1][i] = M31(1);
+                cols[2][i] = domain.tag();
+                cols[3][i] = M31((len & ((1 << 30) - 1)) as u32);
             }
-            cols[3][i] = M31(u32::from(row.cont));
-            cols[4][i] = M31(u32::from(row.absorb_public));
+            let flags = [
+                row.cont,
+                row.absorb_public,
+                row.rate_from_prev_in,
+                row.rate_from_prev_out,
+                row.load_reg,
+                row.keep_reg,
+                row.from_reg,
+                row.merkle_first,
+                row.merkle_next,
+                row.merkle_first || row.merkle_next,
+            ];
+            for (col, f) in cols[4..n_fixed].iter_mut().zip(flags) {
+                col[i] = flag(f);
+            }
             if let Some(k) = row.output {
-                cols[5 + k][i] = M31(1);
+                cols[n_fixed + k][i] = M31(1);
+            }
+            if let Some(k) = row.node_output {
+                cols[n_fixed + self.n_outputs + k][i] = M31(1);
             }
         }
         cols

@@ -10,6 +10,10 @@ use crate::poseidon2::{permutation, WIDTH};
 
 const KIND_PERMUTATIONS: u32 = 0xffff;
 
+fn rows(xs: &[[M31; WIDTH]]) -> Vec<RowWitness> {
+    xs.iter().copied().map(RowWitness::plain).collect()
+}
+
 fn inputs(n: usize) -> Vec<[M31; WIDTH]> {
     (0..n)
         .map(|r| std::array::from_fn(|i| M31((r * 1000 + i * 7 + 1) as u32)))
@@ -37,10 +41,12 @@ fn instance(inputs: &[[M31; WIDTH]], n_public: usize) -> Instance {
         schedule: Schedule {
             rows,
             n_outputs: n_public,
+            n_node_outputs: 0,
         },
         constants: PublicConstants {
             absorb: [M31(0); 4],
             outputs,
+            node_outputs: Vec::new(),
         },
     }
 }
@@ -59,7 +65,7 @@ fn permutations_prove_and_verify() {
     let mut rng = ChaCha20Rng::seed_from_u64(1);
     let xs = inputs(20);
     let inst = instance(&xs, 3);
-    let proof = prove_instance(&inst, &xs, &mut rng).unwrap();
+    let proof = prove_instance(&inst, &rows(&xs), &mut rng).unwrap();
     verify_instance(&inst, &proof).unwrap();
 }
 
@@ -68,7 +74,7 @@ fn wrong_public_output_is_rejected() {
     let mut rng = ChaCha20Rng::seed_from_u64(2);
     let xs = inputs(5);
     let inst = instance(&xs, 2);
-    let proof = prove_instance(&inst, &xs, &mut rng).unwrap();
+    let proof = prove_instance(&inst, &rows(&xs), &mut rng).unwrap();
     let mut wrong = inst.clone();
     wrong.constants.outputs[1][3] += M31(1);
     wrong.public_inputs[8 + 3] += M31(1);
@@ -86,13 +92,13 @@ fn wrong_output_row_cannot_be_proved() {
     let mut inst = instance(&xs, 2);
     inst.constants.outputs[0][0] += M31(1);
     assert!(matches!(
-        prove_instance(&inst, &xs, &mut rng),
+        prove_instance(&inst, &rows(&xs), &mut rng),
         Err(ProofError::ConstraintsNotSatisfied)
     ));
 }
 
 /// Evaluates every constraint on every row of the trace `inputs` produces (with padding).
-pub(crate) fn assert_constraints(inst: &Instance, xs: &[[M31; WIDTH]]) {
+pub(crate) fn assert_constraints(inst: &Instance, xs: &[RowWitness]) {
     use stwo::core::pcs::TreeVec;
     use stwo::prover::backend::Column;
     use stwo_constraint_framework::{assert_constraints_on_trace, FrameworkEval};
@@ -124,5 +130,5 @@ pub(crate) fn assert_constraints(inst: &Instance, xs: &[[M31; WIDTH]]) {
 #[test]
 fn witness_satisfies_constraints() {
     let xs = inputs(5);
-    assert_constraints(&instance(&xs, 2), &xs);
+    assert_constraints(&instance(&xs, 2), &rows(&xs));
 }

@@ -1,47 +1,88 @@
-//! Witness generation: the permutation's intermediate values per row, and random padding.
+//! Witness generation: the permutation's intermediate values and the glue columns per row, and
+//! random padding rows.
 
 use rand::{CryptoRng, RngCore};
 use stwo::core::fields::m31::M31;
 
 use super::air::{N_MASK_COLUMNS, N_PERMUTATION_COLUMNS, N_TRACE_COLUMNS};
+use super::glue::{N_GLUE_COLUMNS, REG_LEN};
 use crate::keys::random_m31;
-use crate::poseidon2::{
-    external_linear_layer, internal_linear_layer, sbox, ROUND_CONSTANTS, WIDTH,
-};
+use crate::poseidon2::{external_linear_layer, internal_linear_layer, ROUND_CONSTANTS, WIDTH};
+use crate::sponge::DIGEST_LEN;
 
-/// The committed values of one permutation row (input, then every S-box output) and the
-/// permutation's output.
-pub fn permutation_row(input: [M31; WIDTH]) -> ([M31; N_PERMUTATION_COLUMNS], [M31; WIDTH]) {
+/// What the prover supplies for one real row; everything else in the row is derived.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RowWitness {
+    /// The permutation input.
+    pub input: [M31; WIDTH],
+    /// The register (see [`super::glue`]); zero where the schedule does not use it.
+    pub reg: [M31; REG_LEN],
+    /// The Merkle index bit; zero off Merkle rows.
+    pub bit: M31,
+}
+
+impl RowWitness {
+    /// A row that uses neither the register nor the index bit.
+    pub fn plain(input: [M31; WIDTH]) -> Self {
+        Self {
+            input,
+            ..Self::default()
+        }
+    }
+}
+
+/// Where the S-box copies come from: the originals (real rows) or fresh randomness (padding).
+enum Copies<'a, R> {
+    Real,
+    Fresh(&'a mut R),
+}
+
+impl<R: RngCore + CryptoRng> Copies<'_, R> {
+    fn copy(&mut self, original: M31) -> M31 {
+        match self {
+            Self::Real => original,
+            Self::Fresh(rng) => random_m31(*rng),
+        }
+    }
+}
+
+/// The committed permutation values of a row (input, then `y1, a, y2, c, y3, s` per S-box) and
+/// the output, with copies taken from `copies`.
+fn permutation_values<R: RngCore + CryptoRng>(
+    input: [M31; WIDTH],
+    mut copies: Copies<'_, R>,
+) -> ([M31; N_PERMUTATION_COLUMNS], [M31; WIDTH]) {
     let mut row = [M31(0); N_PERMUTATION_COLUMNS];
     row[..WIDTH].copy_from_slice(&input);
     let mut next = WIDTH;
-    // Each S-box input `x` leaves `x^2`, `x^3` and `x^5`.
-    let mut push = |x: M31| {
-        let a = x * x;
-        let c = a * x;
-        for v in [a, c, a * c] {
+    let mut sbox = |x: M31| {
+        let y1 = copies.copy(x);
+        let a = x * y1;
+        let y2 = copies.copy(x);
+        let c = a * y2;
+        let y3 = copies.copy(a);
+        let s = c * y3;
+        for v in [y1, a, y2, c, y3, s] {
             row[next] = v;
             next += 1;
         }
+        s
     };
     let rc = &ROUND_CONSTANTS;
     let mut state = input;
     external_linear_layer(&mut state);
     for round in &rc.external_initial {
         for (s, &c) in state.iter_mut().zip(round) {
-            push(*s + c);
             *s = sbox(*s + c);
         }
         external_linear_layer(&mut state);
     }
     for &c in &rc.internal {
-        push(state[0] + c);
         state[0] = sbox(state[0] + c);
         internal_linear_layer(&mut state);
     }
     for round in &rc.external_terminal {
         for (s, &c) in state.iter_mut().zip(round) {
-            push(*s + c);
             *s = sbox(*s + c);
         }
         external_linear_layer(&mut state);
@@ -49,30 +90,66 @@ pub fn permutation_row(input: [M31; WIDTH]) -> ([M31; N_PERMUTATION_COLUMNS], [M
     (row, state)
 }
 
-/// The trace in row order: one row per permutation input, then permutations of uniformly random
-/// inputs up to `2^log_size`; the mask columns are uniformly random on every row.
+/// The committed permutation values of a real row and the permutation's output.
+pub fn permutation_row(input: [M31; WIDTH]) -> ([M31; N_PERMUTATION_COLUMNS], [M31; WIDTH]) {
+    permutation_values::<rand::rngs::OsRng>(input, Copies::Real)
+}
+
+/// The glue columns of a row: register, bit, bit copy, bit square, bit copies, swaps.
+fn glue_values<R: RngCore + CryptoRng>(
+    input: &[M31; WIDTH],
+    reg: [M31; REG_LEN],
+    bit: M31,
+    mut copies: Copies<'_, R>,
+) -> [M31; N_GLUE_COLUMNS] {
+    let mut out = [M31(0); N_GLUE_COLUMNS];
+    out[..REG_LEN].copy_from_slice(&reg);
+    let bit_copy = copies.copy(bit);
+    out[REG_LEN..REG_LEN + 3].copy_from_slice(&[bit, bit_copy, bit * bit_copy]);
+    for j in 0..DIGEST_LEN {
+        let copy = copies.copy(bit);
+        out[REG_LEN + 3 + j] = copy;
+        out[REG_LEN + 3 + DIGEST_LEN + j] = copy * (input[DIGEST_LEN + j] - input[j]);
+    }
+    out
+}
+
+/// The trace in row order: the real rows, then padding rows up to `2^log_size` whose inputs,
+/// copies, register and bit are uniformly random (so every product column is a product with a
+/// fresh factor); the mask columns are uniformly random on every row.
 ///
 /// # Panics
-/// If there are more inputs than rows (the caller sizes the trace).
+/// If there are more rows than `2^log_size` (the caller sizes the trace).
 pub fn trace_columns<R: RngCore + CryptoRng>(
-    inputs: &[[M31; WIDTH]],
+    rows: &[RowWitness],
     log_size: u32,
     rng: &mut R,
 ) -> Vec<Vec<M31>> {
     let n = 1usize << log_size;
-    assert!(inputs.len() <= n, "trace too short for its rows");
+    assert!(rows.len() <= n, "trace too short for its rows");
     let mut cols: Vec<Vec<M31>> = (0..N_TRACE_COLUMNS)
         .map(|_| Vec::with_capacity(n))
         .collect();
-    let padding = (inputs.len()..n).map(|_| std::array::from_fn(|_| random_m31(rng)));
-    let all: Vec<[M31; WIDTH]> = inputs.iter().copied().chain(padding).collect();
-    for input in all {
-        let (row, _) = permutation_row(input);
-        for (col, v) in cols.iter_mut().zip(row) {
+    let push = |cols: &mut Vec<Vec<M31>>, perm: &[M31], glue: &[M31]| {
+        for (col, &v) in cols.iter_mut().zip(perm.iter().chain(glue)) {
             col.push(v);
         }
+    };
+    for row in rows {
+        let (perm, _) = permutation_row(row.input);
+        let glue = glue_values::<R>(&row.input, row.reg, row.bit, Copies::Real);
+        push(&mut cols, &perm, &glue);
     }
-    for col in &mut cols[N_PERMUTATION_COLUMNS..N_PERMUTATION_COLUMNS + N_MASK_COLUMNS] {
+    for _ in rows.len()..n {
+        let input = std::array::from_fn(|_| random_m31(rng));
+        let reg = std::array::from_fn(|_| random_m31(rng));
+        let bit = random_m31(rng);
+        let (perm, _) = permutation_values(input, Copies::Fresh(rng));
+        let glue = glue_values(&input, reg, bit, Copies::Fresh(rng));
+        push(&mut cols, &perm, &glue);
+    }
+    let first_mask = N_PERMUTATION_COLUMNS + N_GLUE_COLUMNS;
+    for col in &mut cols[first_mask..first_mask + N_MASK_COLUMNS] {
         col.resize_with(n, || random_m31(rng));
     }
     cols

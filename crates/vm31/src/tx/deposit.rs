@@ -19,8 +19,8 @@ use crate::note::{amount_to_limbs, Commitment, Note, NOTE_ENCODING_LEN};
 use crate::poseidon2::{permutation, WIDTH};
 use crate::sponge::{Digest, Domain, DIGEST_LEN, RATE};
 use crate::stark::{
-    prove_instance, verify_instance, Instance, ProofError, PublicConstants, RowKind, Schedule,
-    TxProof,
+    prove_instance, verify_instance, Instance, ProofError, PublicConstants, RowKind, RowWitness,
+    Schedule, TxProof,
 };
 
 /// The public side of a deposit.
@@ -67,6 +67,7 @@ impl DepositStatement {
             constants: PublicConstants {
                 absorb: [self.asset_id, limbs[0], limbs[1], limbs[2]],
                 outputs: vec![self.commitment.0],
+                node_outputs: Vec::new(),
             },
         })
     }
@@ -87,6 +88,7 @@ fn schedule() -> Schedule {
             },
         ],
         n_outputs: 1,
+        n_node_outputs: 0,
     }
 }
 
@@ -129,7 +131,8 @@ pub fn prove_deposit<R: RngCore + CryptoRng>(
         permutation(inputs[1])[..DIGEST_LEN],
         statement.commitment.0[..]
     );
-    prove_instance(&instance, &inputs, rng).map(DepositProof)
+    let rows: Vec<RowWitness> = inputs.into_iter().map(RowWitness::plain).collect();
+    prove_instance(&instance, &rows, rng).map(DepositProof)
 }
 
 /// Checks a deposit proof.

@@ -2,10 +2,16 @@
 //!
 //! * [`deposit`]: public `(amount, asset, commitment, ciphertext hash)`; the prover knows an
 //!   owner key and blinding that open the commitment to that amount and asset.
+//! * [`withdraw`]: public `(root, nullifier, amount, asset, recipient)`; the prover owns a note
+//!   of that amount and asset in the tree with that root, and the nullifier is the note's.
 
 pub mod deposit;
+pub mod withdraw;
 
 pub use deposit::{prove_deposit, verify_deposit, DepositProof, DepositStatement};
+pub use withdraw::{
+    prove_withdraw, verify_withdraw, WithdrawProof, WithdrawStatement, WithdrawWitness,
+};
 
 /// Statement type tags absorbed by the transcript.
 pub mod kind {
