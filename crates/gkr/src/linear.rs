@@ -132,6 +132,90 @@ pub fn add_const_claim(
     Ok(Claim::new(claim.point.clone(), claim.value - mask * c))
 }
 
+/// Several evaluations named by the prover (the parts of a concatenation).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EvalsProof {
+    #[serde(with = "sumcheck::felt::qm31_vec")]
+    pub values: Vec<QM31>,
+}
+
+fn bits(value: usize, n: usize) -> impl Iterator<Item = QM31> {
+    (0..n).map(move |j| QM31::from(M31::from_u32_unchecked(((value >> (n - 1 - j)) & 1) as u32)))
+}
+
+/// A claim on an aligned column slice (block `block` of width `2^log_len` of an input with
+/// `2^log_cols` padded columns) is the claim on the input with the block's index bits
+/// inserted: no prover message.
+pub fn slice_claim(
+    claim: &Claim,
+    log_rows: usize,
+    log_cols: usize,
+    log_len: usize,
+    block: usize,
+) -> Result<Claim, GkrError> {
+    dimension(log_rows + log_len, claim)?;
+    let (r_i, r_j) = claim.point.split_at(log_rows);
+    let mut point = r_i.to_vec();
+    point.extend(bits(block, log_cols - log_len));
+    point.extend_from_slice(r_j);
+    Ok(Claim::new(point, claim.value))
+}
+
+/// Concatenation of `parts.len()` parts of `2^log_w` columns: `y(r_i, r_b, r_j) =
+/// sum_b eq(r_b, b) part_b(r_i, r_j)`. The prover names every `part_b(r_i, r_j)`.
+pub fn prove_concat(
+    parts: &[&[M31]],
+    log_rows: usize,
+    log_w: usize,
+    claim: &Claim,
+    channel: &mut Blake2sChannel,
+) -> (EvalsProof, Vec<Claim>) {
+    let n_b = claim.point.len() - log_rows - log_w;
+    let point: Vec<QM31> = [&claim.point[..log_rows], &claim.point[log_rows + n_b..]].concat();
+    let values: Vec<QM31> = parts.iter().map(|p| eval_mle_base(p, &point)).collect();
+    channel.mix_felts(&values);
+    let claims = values
+        .iter()
+        .map(|&v| Claim::new(point.clone(), v))
+        .collect();
+    (EvalsProof { values }, claims)
+}
+
+/// Verifier side of [`prove_concat`] for `n_parts` parts.
+pub fn verify_concat(
+    proof: &EvalsProof,
+    n_parts: usize,
+    log_rows: usize,
+    log_w: usize,
+    claim: &Claim,
+    channel: &mut Blake2sChannel,
+) -> Result<Vec<Claim>, GkrError> {
+    let n_b = n_parts.next_power_of_two().ilog2() as usize;
+    dimension(log_rows + n_b + log_w, claim)?;
+    if proof.values.len() != n_parts {
+        return Err(GkrError::FinalEvalMismatch {
+            layer: "concat (wrong number of parts)",
+        });
+    }
+    let r_b = &claim.point[log_rows..log_rows + n_b];
+    let total: QM31 = proof
+        .values
+        .iter()
+        .enumerate()
+        .map(|(b, &v)| sumcheck::eq_eval(&bits(b, n_b).collect::<Vec<_>>(), r_b) * v)
+        .sum();
+    if total != claim.value {
+        return Err(GkrError::FinalEvalMismatch { layer: "concat" });
+    }
+    channel.mix_felts(&proof.values);
+    let point: Vec<QM31> = [&claim.point[..log_rows], &claim.point[log_rows + n_b..]].concat();
+    Ok(proof
+        .values
+        .iter()
+        .map(|&v| Claim::new(point.clone(), v))
+        .collect())
+}
+
 fn column_point(claim: &Claim, log_rows: usize) -> Vec<QM31> {
     let mut p = claim.point[..log_rows].to_vec();
     p.push(QM31::default());

@@ -158,6 +158,26 @@ pub fn execute_forged(
                     x.data.iter().map(|&v| t[(v - ACT_LO) as usize]).collect(),
                 )
             }
+            Op::ColumnSlice { input, start, len } => {
+                let x = &values[input];
+                let data = x
+                    .data
+                    .chunks(x.shape.cols)
+                    .flat_map(|row| row[start..start + len].iter().copied())
+                    .collect();
+                Tensor::new(Shape::new(x.shape.rows, len), data)
+            }
+            Op::ConcatColumns { ref parts } => {
+                let first = &values[parts[0]];
+                let (rows, w) = (first.shape.rows, first.shape.cols);
+                let mut data = Vec::with_capacity(rows * w * parts.len());
+                for r in 0..rows {
+                    for &p in parts {
+                        data.extend_from_slice(&values[p].data[r * w..(r + 1) * w]);
+                    }
+                }
+                Tensor::new(Shape::new(rows, w * parts.len()), data)
+            }
             Op::BroadcastColumn { input, cols } => {
                 let x = &values[input];
                 let data = x

@@ -60,6 +60,15 @@ pub enum Op {
     RotateHalf { input: NodeId, log_block: u32 },
     /// `m x 1 -> m x cols`: the column repeated across `cols` columns.
     BroadcastColumn { input: NodeId, cols: usize },
+    /// Columns `[start, start + len)` of the input, `len` a power of two (at least 2) that
+    /// divides `start`: one attention head out of the heads' projection.
+    ColumnSlice {
+        input: NodeId,
+        start: usize,
+        len: usize,
+    },
+    /// Parts of equal power-of-two width side by side: the heads back into one tensor.
+    ConcatColumns { parts: Vec<NodeId> },
 }
 
 impl Op {
@@ -79,6 +88,8 @@ impl Op {
             | Op::BroadcastColumn { input, .. }
             | Op::Rescale { input, .. } => vec![input],
             Op::MulColumn { lhs, rhs } => vec![lhs, rhs],
+            Op::ColumnSlice { input, .. } => vec![input],
+            Op::ConcatColumns { ref parts } => parts.clone(),
             Op::Add { lhs, rhs } | Op::Mul { lhs, rhs } | Op::MatMulAct { lhs, rhs, .. } => {
                 vec![lhs, rhs]
             }
@@ -103,6 +114,8 @@ impl Op {
             Op::MulWeight { .. } => "mul_weight",
             Op::RotateHalf { .. } => "rotate_half",
             Op::BroadcastColumn { .. } => "broadcast_column",
+            Op::ColumnSlice { .. } => "column_slice",
+            Op::ConcatColumns { .. } => "concat_columns",
             Op::Rescale { .. } => "rescale",
         }
     }
@@ -513,6 +526,8 @@ pub fn validate(graph: &Graph) -> Result<(), GraphError> {
             Op::MulWeight { input, weight: w } => b.mul_weight(input, weight(w)?)?,
             Op::RotateHalf { input, log_block } => b.rotate_half(input, log_block)?,
             Op::BroadcastColumn { input, cols } => b.broadcast_column(input, cols)?,
+            Op::ColumnSlice { input, start, len } => b.column_slice(input, start, len)?,
+            Op::ConcatColumns { ref parts } => b.concat_columns(parts)?,
             Op::Lookup { input, table } => {
                 let t = weight(table)?;
                 if t.shape != Shape::new(1, 1 << crate::ACT_BITS) {

@@ -16,6 +16,7 @@ pub mod examples;
 pub mod execute;
 pub mod func;
 pub mod graph;
+pub mod heads;
 pub mod norm;
 pub mod rope;
 pub mod tensor;

@@ -11,7 +11,7 @@ impl GraphBuilder {
     /// Within each block of `2^log_block` columns, `(x1, x2) -> (-x2, x1)`.
     pub fn rotate_half(&mut self, input: NodeId, log_block: u32) -> Result<NodeId, GraphError> {
         let x = self.node(input)?.clone();
-        if log_block == 0 || x.shape.cols % (1usize << log_block) != 0 {
+        if log_block == 0 || !x.shape.cols.is_multiple_of(1usize << log_block) {
             return Err(GraphError::ShapeMismatch {
                 node: self.nodes.len(),
                 op: "rotate_half",

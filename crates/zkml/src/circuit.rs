@@ -131,6 +131,24 @@ fn check_structure(s: &GraphShape) -> Result<(), VerifyError> {
                     && weight(w)
                         .is_some_and(|ws| ws == node.shape || ws == Shape::new(1, node.shape.cols))
             }
+            Op::ColumnSlice { input, start, len } => {
+                let x = s.nodes[input].shape;
+                len >= 2
+                    && len.is_power_of_two()
+                    && start.is_multiple_of(len)
+                    && start + len <= x.cols
+                    && node.shape == Shape::new(x.rows, len)
+            }
+            Op::ConcatColumns { ref parts } => {
+                let w = parts.first().map_or(0, |&p| s.nodes[p].shape.cols);
+                !parts.is_empty()
+                    && w >= 2
+                    && w.is_power_of_two()
+                    && parts
+                        .iter()
+                        .all(|&p| s.nodes[p].shape == Shape::new(node.shape.rows, w))
+                    && node.shape.cols == w * parts.len()
+            }
             Op::BroadcastColumn { input, cols } => {
                 s.nodes[input].shape.cols == 1
                     && node.shape == Shape::new(s.nodes[input].shape.rows, cols)
@@ -138,7 +156,7 @@ fn check_structure(s: &GraphShape) -> Result<(), VerifyError> {
             Op::RotateHalf { input, log_block } => {
                 same(input)
                     && (1..=20).contains(&log_block)
-                    && node.shape.cols % (1usize << log_block) == 0
+                    && node.shape.cols.is_multiple_of(1usize << log_block)
             }
             Op::Lookup { input, table } => {
                 same(input) && weight(table) == Some(Shape::new(1, 1 << ACT_BITS))

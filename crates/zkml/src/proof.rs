@@ -7,7 +7,7 @@
 use bincode::Options;
 use gkr::claim::CombineProof;
 use gkr::elementwise::{AddBiasProof, AddProof, MulProof};
-use gkr::linear::{EvalProof, PairProof};
+use gkr::linear::{EvalProof, EvalsProof, PairProof};
 use gkr::lookup::{Felts, LookupProof};
 use gkr::matmul::MatMulProof;
 use model::Tensor;
@@ -36,6 +36,10 @@ pub enum LayerProof {
     AddConst,
     /// `RotateHalf`.
     Pair(PairProof),
+    /// `ColumnSlice` (no prover message).
+    Relabel,
+    /// `ConcatColumns`.
+    Evals(EvalsProof),
 }
 
 /// The proof for one computed node: optional batching of its claims, then its reduction.

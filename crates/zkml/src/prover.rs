@@ -298,6 +298,24 @@ pub fn prove_trace(
                 weight_claims.push(wpack.lift(weight, &cw));
                 LayerProof::Mul(p)
             }
+            Op::ColumnSlice { input, start, len } => {
+                let x = graph.nodes[input].shape;
+                let (lr, lc) = (x.log_rows() as usize, x.log_cols() as usize);
+                let l = len.ilog2() as usize;
+                let cx = linear::slice_claim(&claim, lr, lc, l, start / len)?;
+                claims[input].push(cx);
+                LayerProof::Relabel
+            }
+            Op::ConcatColumns { ref parts } => {
+                let w = graph.nodes[parts[0]].shape;
+                let tables: Vec<&[M31]> = parts.iter().map(|&p| vals[p].as_slice()).collect();
+                let (lr, lw) = (w.log_rows() as usize, w.log_cols() as usize);
+                let (p, cs) = linear::prove_concat(&tables, lr, lw, &claim, &mut channel);
+                for (&part, c) in parts.iter().zip(cs) {
+                    claims[part].push(c);
+                }
+                LayerProof::Evals(p)
+            }
             Op::BroadcastColumn { input, .. } => {
                 let lr = shape.log_rows() as usize;
                 let (p, cx) =

@@ -252,6 +252,22 @@ pub fn verify(
                 let cw = weight_claim(cw, broadcast, shape.log_rows() as usize);
                 weight_claims.push(wpack.lift(weight, &cw));
             }
+            (&Op::ColumnSlice { input, start, len }, LayerProof::Relabel) => {
+                let x = nodes[input].shape;
+                let (lr, lc) = (x.log_rows() as usize, x.log_cols() as usize);
+                let l = len.ilog2() as usize;
+                let cx = linear::slice_claim(&claim, lr, lc, l, start / len).map_err(layer_err)?;
+                claims[input].push(cx);
+            }
+            (Op::ConcatColumns { parts }, LayerProof::Evals(p)) => {
+                let w = nodes[parts[0]].shape;
+                let (lr, lw) = (w.log_rows() as usize, w.log_cols() as usize);
+                let cs = linear::verify_concat(p, parts.len(), lr, lw, &claim, &mut channel)
+                    .map_err(layer_err)?;
+                for (&part, c) in parts.iter().zip(cs) {
+                    claims[part].push(c);
+                }
+            }
             (&Op::BroadcastColumn { input, cols }, LayerProof::Eval(p)) => {
                 let lr = shape.log_rows() as usize;
                 let cx = linear::verify_broadcast_column(p, lr, cols, &claim, &mut channel)
