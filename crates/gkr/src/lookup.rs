@@ -33,6 +33,34 @@ pub use crate::table::{TableData, TableKind};
 pub struct LookupColumn<'a> {
     pub table: usize,
     pub values: Vec<&'a [M31]>,
+    /// Only the real entries of a padded tensor take part (see [`RealMask`]).
+    pub mask: Option<RealMask>,
+}
+
+/// The real (unpadded) entries of a `rows x cols` tensor stored as a `2^log_rows x 2^log_cols`
+/// table. A masked column is looked up with numerator `mask(b)` instead of 1, so padding rows
+/// (which need not be table rows, e.g. `exp(0) != 0`) take no part; the verifier evaluates the
+/// mask's MLE itself.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RealMask {
+    pub rows: usize,
+    pub cols: usize,
+    pub log_rows: u32,
+    pub log_cols: u32,
+}
+
+impl RealMask {
+    /// Whether table index `i` is a real entry.
+    pub fn contains(&self, i: usize) -> bool {
+        (i >> self.log_cols) < self.rows && (i & ((1 << self.log_cols) - 1)) < self.cols
+    }
+
+    /// The mask's MLE at `point`.
+    pub fn eval(&self, point: &[QM31]) -> QM31 {
+        let (r, c) = point.split_at((self.log_rows as usize).min(point.len()));
+        crate::elementwise::row_mask_eval(self.rows, r)
+            * crate::elementwise::row_mask_eval(self.cols, c)
+    }
 }
 
 /// What the verifier knows of a column: its table and `log2` of its length.
@@ -40,6 +68,7 @@ pub struct LookupColumn<'a> {
 pub struct ColumnSpec {
     pub table: usize,
     pub log_len: u32,
+    pub mask: Option<RealMask>,
 }
 
 /// A vector of QM31 values with canonical serialisation.
@@ -107,6 +136,9 @@ pub fn multiplicities(
         let table = tables[col.table];
         let len = col.values[0].len();
         for i in 0..len {
+            if col.mask.is_some_and(|m| !m.contains(i)) {
+                continue;
+            }
             let mut row = [M31::from_u32_unchecked(0); 2];
             for (j, comp) in col.values.iter().enumerate() {
                 row[j] = comp[i];
@@ -170,9 +202,19 @@ pub fn prove(
                 z - v
             })
             .collect();
-        layers.push(Layer::LogUpSingles {
-            denominators: Mle::new(denominators),
-        });
+        match col.mask {
+            None => layers.push(Layer::LogUpSingles {
+                denominators: Mle::new(denominators),
+            }),
+            Some(mask) => layers.push(Layer::LogUpGeneric {
+                numerators: Mle::new(
+                    (0..len)
+                        .map(|i| QM31::from(M31::from_u32_unchecked(u32::from(mask.contains(i)))))
+                        .collect(),
+                ),
+                denominators: Mle::new(denominators),
+            }),
+        }
     }
     for (table, mults) in tables.iter().zip(multiplicities) {
         let numerators = mults.iter().map(|&m| -QM31::from(m)).collect();
@@ -384,10 +426,11 @@ pub fn verify(
         if let Some(&second) = evals.0.get(1) {
             v += beta * second;
         }
-        if got.len() != 2 || got[0] != QM31::one() || got[1] != z - v {
+        let pt = point_of(spec.log_len as usize);
+        let numerator = spec.mask.map_or(QM31::one(), |m| m.eval(&pt));
+        if got.len() != 2 || got[0] != numerator || got[1] != z - v {
             return Err(GkrError::LookupInputMismatch { instance: i });
         }
-        let pt = point_of(spec.log_len as usize);
         column_claims.push(evals.0.iter().map(|&e| Claim::new(pt.clone(), e)).collect());
     }
     let mut mult_claims = Vec::new();

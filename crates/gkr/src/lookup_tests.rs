@@ -31,10 +31,12 @@ fn lookup_works() {
         LookupColumn {
             table: 0,
             values: vec![&a],
+            mask: None,
         },
         LookupColumn {
             table: 1,
             values: vec![&b, &b],
+            mask: None,
         },
     ];
     // b = 2x is not relu(b) for negative x: must be detected before proving.
@@ -44,14 +46,17 @@ fn lookup_works() {
         LookupColumn {
             table: 0,
             values: vec![&a],
+            mask: None,
         },
         LookupColumn {
             table: 1,
             values: vec![&b, &bb],
+            mask: None,
         },
         LookupColumn {
             table: 1,
             values: vec![&a[..2], &r[..2]],
+            mask: None,
         },
     ];
     let mults = multiplicities(&fd(&tables), &cols).unwrap();
@@ -62,6 +67,7 @@ fn lookup_works() {
         .map(|c| ColumnSpec {
             table: c.table,
             log_len: c.values[0].len().ilog2(),
+            mask: None,
         })
         .collect();
     let mut vc = Blake2sChannel::default();
@@ -88,6 +94,7 @@ fn committed_table_works_and_wrong_output_fails() {
     let cols = vec![LookupColumn {
         table: 0,
         values: vec![&xs, &ys],
+        mask: None,
     }];
     let mults = multiplicities(&tables, &cols).unwrap();
     let mut pc = Blake2sChannel::default();
@@ -95,6 +102,7 @@ fn committed_table_works_and_wrong_output_fails() {
     let specs = vec![ColumnSpec {
         table: 0,
         log_len: 3,
+        mask: None,
     }];
     let v = verify(&[kind], &specs, &proof, &mut Blake2sChannel::default()).unwrap();
     assert_eq!(v, claims);
@@ -110,6 +118,7 @@ fn committed_table_works_and_wrong_output_fails() {
     let cols = vec![LookupColumn {
         table: 0,
         values: vec![&xs, &bad_y],
+        mask: None,
     }];
     assert!(multiplicities(&tables, &cols).is_err());
     let mut pc = Blake2sChannel::default();
@@ -121,6 +130,65 @@ fn committed_table_works_and_wrong_output_fails() {
 }
 
 #[test]
+fn masked_column_ignores_padding() {
+    // A 3 x 3 tensor padded to 4 x 4 whose padding (0, 0) is not a table row: f(t) = t + 5.
+    let kind = TableKind::Committed { log_size: 4, id: 0 };
+    let f: Vec<M31> = (0..16).map(|b| m(b - 8 + 5)).collect();
+    let tables = [TableData::committed(kind, &f)];
+    let mask = RealMask {
+        rows: 3,
+        cols: 3,
+        log_rows: 2,
+        log_cols: 2,
+    };
+    let xs: Vec<M31> = (0..16)
+        .map(|i| {
+            if mask.contains(i) {
+                m((i % 7) as i64 - 3)
+            } else {
+                m(0)
+            }
+        })
+        .collect();
+    let ys: Vec<M31> = (0..16)
+        .map(|i| if mask.contains(i) { xs[i] + m(5) } else { m(0) })
+        .collect();
+    let unmasked = vec![LookupColumn {
+        table: 0,
+        values: vec![&xs, &ys],
+        mask: None,
+    }];
+    assert!(multiplicities(&tables, &unmasked).is_err());
+    let cols = vec![LookupColumn {
+        table: 0,
+        values: vec![&xs, &ys],
+        mask: Some(mask),
+    }];
+    let mults = multiplicities(&tables, &cols).unwrap();
+    let (proof, claims) = prove(&tables, &cols, &mults, &mut Blake2sChannel::default());
+    let specs = vec![ColumnSpec {
+        table: 0,
+        log_len: 4,
+        mask: Some(mask),
+    }];
+    let v = verify(&[kind], &specs, &proof, &mut Blake2sChannel::default()).unwrap();
+    assert_eq!(v, claims);
+    // The verifier's own mask decides: a different mask rejects the proof.
+    let other = RealMask {
+        rows: 4,
+        cols: 3,
+        log_rows: 2,
+        log_cols: 2,
+    };
+    let specs = vec![ColumnSpec {
+        table: 0,
+        log_len: 4,
+        mask: Some(other),
+    }];
+    assert!(verify(&[kind], &specs, &proof, &mut Blake2sChannel::default()).is_err());
+}
+
+#[test]
 fn value_outside_table_fails() {
     // A prover that forces a value outside the table through with fake multiplicities.
     let xs: Vec<i64> = vec![1, 2, 3, 100];
@@ -128,6 +196,7 @@ fn value_outside_table_fails() {
     let cols = vec![LookupColumn {
         table: 0,
         values: vec![&a],
+        mask: None,
     }];
     let mut mults = vec![vec![M31::from(0); 16], vec![M31::from(0); 32]];
     for &x in &xs[..3] {
@@ -139,6 +208,7 @@ fn value_outside_table_fails() {
     let specs = vec![ColumnSpec {
         table: 0,
         log_len: 2,
+        mask: None,
     }];
     let mut vc = Blake2sChannel::default();
     assert!(matches!(
@@ -154,6 +224,7 @@ fn malformed_proof_fails_without_panic() {
     let cols = vec![LookupColumn {
         table: 0,
         values: vec![&a],
+        mask: None,
     }];
     let mults = multiplicities(&fd(&tables[..1]), &cols).unwrap();
     let mut pc = Blake2sChannel::default();
@@ -161,6 +232,7 @@ fn malformed_proof_fails_without_panic() {
     let specs = vec![ColumnSpec {
         table: 0,
         log_len: 3,
+        mask: None,
     }];
     let mut tampered = proof.clone();
     tampered.gkr.sumcheck_proofs.pop();

@@ -1,7 +1,7 @@
 //! The circuit: everything prover and verifier derive from a graph's *structure* (never from
 //! weight values) — which nodes are advice, the lookup tables and columns, and the packings.
 
-use gkr::lookup::ColumnSpec;
+use gkr::lookup::{ColumnSpec, RealMask};
 use gkr::TableKind;
 use model::execute::ACT_LO;
 use model::{Graph, NodeId, Op, Shape, ACT_BITS};
@@ -216,7 +216,11 @@ impl Circuit {
                     let t = table_id(act);
                     columns.push((
                         ColumnKind::RescaleOutput(id),
-                        ColumnSpec { table: t, log_len },
+                        ColumnSpec {
+                            table: t,
+                            log_len,
+                            mask: None,
+                        },
                     ));
                     let rem = TableKind::Range {
                         lo: -(1i64 << (shift - 1)),
@@ -225,7 +229,11 @@ impl Circuit {
                     let t = table_id(rem);
                     columns.push((
                         ColumnKind::RescaleRemainder(id),
-                        ColumnSpec { table: t, log_len },
+                        ColumnSpec {
+                            table: t,
+                            log_len,
+                            mask: None,
+                        },
                     ));
                 }
                 Op::Lookup { table, .. } => {
@@ -233,11 +241,32 @@ impl Circuit {
                         log_size: ACT_BITS,
                         id: table as u32,
                     });
-                    columns.push((ColumnKind::Lookup(id), ColumnSpec { table: t, log_len }));
+                    // f(0) need not be 0 (exp, sigmoid): padding takes no part.
+                    let mask = Some(RealMask {
+                        rows: node.shape.rows,
+                        cols: node.shape.cols,
+                        log_rows: node.shape.log_rows(),
+                        log_cols: node.shape.log_cols(),
+                    });
+                    columns.push((
+                        ColumnKind::Lookup(id),
+                        ColumnSpec {
+                            table: t,
+                            log_len,
+                            mask,
+                        },
+                    ));
                 }
                 Op::Relu { .. } => {
                     let t = table_id(TableKind::Relu { log_size: ACT_BITS });
-                    columns.push((ColumnKind::Relu(id), ColumnSpec { table: t, log_len }));
+                    columns.push((
+                        ColumnKind::Relu(id),
+                        ColumnSpec {
+                            table: t,
+                            log_len,
+                            mask: None,
+                        },
+                    ));
                 }
                 _ => {}
             }

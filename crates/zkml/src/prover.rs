@@ -107,6 +107,7 @@ pub fn prove_trace(
             LookupColumn {
                 table: spec.table,
                 values,
+                mask: spec.mask,
             }
         })
         .collect();
@@ -389,6 +390,9 @@ fn lenient_multiplicities(tables: &[TableData<'_>], columns: &[LookupColumn<'_>]
     for col in columns {
         let table = tables[col.table];
         for i in 0..col.values[0].len() {
+            if col.mask.is_some_and(|m| !m.contains(i)) {
+                continue;
+            }
             let mut row = [M31::from_u32_unchecked(0); 2];
             for (j, comp) in col.values.iter().enumerate() {
                 row[j] = comp[i];

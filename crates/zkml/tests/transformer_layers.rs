@@ -226,3 +226,23 @@ fn forged_head_slice_or_concat_fails() {
     let err = cheat(&m, node_of(&m.graph, "concat_columns"), 1, 7);
     assert!(matches!(err, VerifyError::Layer { .. }), "{err}");
 }
+
+#[test]
+fn exp_and_sigmoid_on_padded_tensors_work() {
+    // 3 x 5 pads to 4 x 8; exp(0) and sigmoid(0) are not 0, so padding must not be looked up.
+    let mut b = GraphBuilder::new("exp-sigmoid", Shape::new(3, 5), 8).unwrap();
+    let e = b.activation(0, Func::Sigmoid, 8).unwrap();
+    let half = b.rescale(0, 1).unwrap();
+    let x = b.activation(half, Func::Exp, 6).unwrap();
+    let out = b_add(&mut b, e, x);
+    let g = b.build(out).unwrap();
+    let m = CommittedModel::new(g, ProofConfig::default()).unwrap();
+    let x = random_input(&m.graph, 6);
+    let (y, p) = prove(&m, &x, &()).unwrap();
+    verify(&m.vk, &x, &y, &p).unwrap();
+}
+
+fn b_add(b: &mut GraphBuilder, lhs: usize, rhs: usize) -> usize {
+    let l = b.rescale(lhs, 2).unwrap();
+    b.add(l, rhs).unwrap()
+}
