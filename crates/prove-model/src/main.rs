@@ -9,6 +9,7 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use model::{examples, Graph, Tensor};
+use model_import::{OnnxModel, QuantConfig, Report};
 use pcs::PcsConfig;
 use zkml::proof::ProofFile;
 use zkml::prover::Progress;
@@ -65,9 +66,13 @@ enum Command {
 
 #[derive(Args)]
 struct ModelArgs {
-    /// Built-in model name (mlp, tiny-mlp).
+    /// Built-in model name (mlp, tiny-mlp), or the path of an ONNX file (ending in .onnx).
     #[arg(long, default_value = "mlp")]
     model: String,
+    /// Weight quantisation of an ONNX model. Its activation scales are calibrated on the
+    /// input (`verify` recalibrates on the input in the proof file).
+    #[arg(long, value_enum, default_value_t = Quant::Symmetric8)]
+    quant: Quant,
     /// log2 of the Reed-Solomon blowup of the commitment.
     #[arg(long)]
     log_blowup: Option<u32>,
@@ -87,17 +92,80 @@ struct ModelArgs {
 }
 
 #[derive(Clone, Copy, ValueEnum)]
+enum Quant {
+    /// Fixed point: activations 2^-8, weights 2^-10.
+    Direct,
+    /// Per-output-channel INT8 weights with power-of-two scales, activations 2^-8.
+    Symmetric8,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
 enum Format {
     Binary,
     Json,
 }
 
 impl ModelArgs {
-    fn graph(&self) -> Result<Graph> {
+    fn onnx_path(&self) -> Option<&Path> {
+        self.model
+            .ends_with(".onnx")
+            .then(|| Path::new(&self.model))
+    }
+
+    fn quant(&self) -> QuantConfig {
+        match self.quant {
+            Quant::Direct => QuantConfig::direct(8, 10),
+            Quant::Symmetric8 => QuantConfig::symmetric8(8),
+        }
+    }
+
+    /// The ONNX model at `path` with activation scales calibrated on `x` (the quantised
+    /// input, so that prover and verifier calibrate on the same values).
+    fn import(&self, path: &Path, x: Option<&Tensor>) -> Result<(model_import::Imported, Tensor)> {
+        let src = OnnxModel::load(path)?;
+        let config = self.quant();
+        let x = match x {
+            Some(x) => x.clone(),
+            None => {
+                let reals = model_import::seeded_input(src.input_len(), 1);
+                model_import::quantise_input(&src, &config, &reals)?
+            }
+        };
+        let calib = model_import::dequantise(&x, config.act_scale_bits);
+        Ok((src.import(&config, &calib)?, x))
+    }
+
+    /// The graph to prove, the quantised input and, for ONNX, the dual-track report.
+    fn prepare(&self, input: Option<&Path>, seed: u64) -> Result<(Graph, Tensor, Option<Report>)> {
+        let Some(path) = self.onnx_path() else {
+            let graph = self.graph(None)?;
+            let x = match input {
+                Some(p) => read_input(p, &graph)?,
+                None => examples::random_input(&graph, seed),
+            };
+            return Ok((graph, x, None));
+        };
+        let src = OnnxModel::load(path)?;
+        let reals = match input {
+            Some(p) => read_values(p)?,
+            None => model_import::seeded_input(src.input_len(), seed),
+        };
+        let x = model_import::quantise_input(&src, &self.quant(), &reals)
+            .with_context(|| format!("input for {}", path.display()))?;
+        let (imported, x) = self.import(path, Some(&x))?;
+        let report = imported.compare(&reals)?;
+        Ok((imported.graph, x, Some(report)))
+    }
+
+    /// The model's graph; an ONNX model is calibrated on `input` (default: seeded input).
+    fn graph(&self, input: Option<&Tensor>) -> Result<Graph> {
+        if let Some(path) = self.onnx_path() {
+            return Ok(self.import(path, input)?.0.graph);
+        }
         match examples::by_name(&self.model) {
             Some(g) => Ok(g),
             None => bail!(
-                "unknown model '{}': built-in models are {}",
+                "unknown model '{}': built-in models are {} (or give a path ending in .onnx)",
                 self.model,
                 examples::NAMES.join(", ")
             ),
@@ -137,8 +205,7 @@ impl ModelArgs {
         })
     }
 
-    fn commit(&self) -> Result<(CommittedModel, CacheStatus)> {
-        let graph = self.graph()?;
+    fn commit(&self, graph: Graph) -> Result<(CommittedModel, CacheStatus)> {
         let config = self.config()?;
         let dir = self.cache_dir();
         CommittedModel::load_or_commit(graph, config, dir.as_deref())
@@ -191,6 +258,13 @@ fn read_input(path: &Path, graph: &Graph) -> Result<Tensor> {
     Ok(Tensor::new(shape, data))
 }
 
+fn read_values(path: &Path) -> Result<Vec<f32>> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    serde_json::from_str(&text)
+        .with_context(|| format!("{}: expected a JSON array of numbers", path.display()))
+}
+
 fn kib(bytes: usize) -> String {
     format!("{:.1} KiB", bytes as f64 / 1024.0)
 }
@@ -204,8 +278,9 @@ fn run(cli: Cli) -> Result<()> {
             output,
             format,
         } => {
+            let (graph, x, report) = model.prepare(input.as_deref(), seed)?;
             let t0 = Instant::now();
-            let (committed, cache) = model.commit()?;
+            let (committed, cache) = model.commit(graph)?;
             let commit_ms = t0.elapsed().as_secs_f64() * 1e3;
             let commit_note = match &cache {
                 CacheStatus::Loaded => {
@@ -217,10 +292,6 @@ fn run(cli: Cli) -> Result<()> {
                 _ => format!("weights committed in {commit_ms:.0} ms"),
             };
             let graph = &committed.graph;
-            let x = match &input {
-                Some(p) => read_input(p, graph)?,
-                None => examples::random_input(graph, seed),
-            };
             let bar = ProgressBar::new(5);
             bar.set_style(
                 ProgressStyle::with_template("{spinner} [{bar:20}] {pos}/{len} {msg}")
@@ -270,13 +341,17 @@ fn run(cli: Cli) -> Result<()> {
                 file.output.data,
                 real.join(", ")
             );
+            if let Some(report) = report {
+                println!("{report}");
+            }
         }
         Command::Verify { model, proof } => {
             let bytes =
                 std::fs::read(&proof).with_context(|| format!("reading {}", proof.display()))?;
             let file = ProofFile::decode(&bytes)
                 .with_context(|| format!("decoding {}", proof.display()))?;
-            let (committed, _) = model.commit()?;
+            let graph = model.graph(Some(&file.input))?;
+            let (committed, _) = model.commit(graph)?;
             let t = Instant::now();
             zkml::verify(&committed.vk, &file.input, &file.output, &file.proof).with_context(
                 || {
@@ -297,7 +372,7 @@ fn run(cli: Cli) -> Result<()> {
             );
         }
         Command::Inspect { model } => {
-            let graph = model.graph()?;
+            let graph = model.graph(None)?;
             println!(
                 "model {}: {} parameters, {} MACs per pass",
                 graph.name,

@@ -1,0 +1,150 @@
+//! Imports ONNX models into the quantised graph IR of [`model`].
+//!
+//! tract parses the file, infers shapes for a fixed input shape and folds constants; its
+//! decluttered typed graph is then lowered onto our op set as a real-valued [`plan::Plan`]
+//! ([`lower`]), whose f64 forward pass on a calibration input sets the activation scales, and
+//! quantised into a [`model::Graph`] ([`quantize`], configured by [`QuantConfig`]). The f32
+//! run of the original model by tract and the integer run of the graph give a dual-track
+//! [`Report`].
+//!
+//! Import is deterministic: the same file, configuration and calibration input give the same
+//! graph, hence the same model digest, which is how a verifier rebuilds what the prover proved.
+//!
+//! Supported: Gemm / MatMul with a constant weight (any transposition tract folds into its
+//! einsum), Add / Sub / Mul / Div with a constant (bias, scalar, per-column) or between two
+//! activations (Add, Mul), Relu, Sigmoid, Tanh, Exp, Gelu in its Erf form, and
+//! Flatten / Reshape / Squeeze / Unsqueeze / Identity as relabellings. Anything else is an
+//! [`ImportError::Unsupported`] naming the operator, the node and the file.
+//!
+//! Modules: [`source`] (tract loading, f32 run), [`lower`], [`plan`], [`quantize`],
+//! [`report`], [`config`], [`error`].
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
+pub mod config;
+pub mod error;
+pub mod lower;
+pub mod plan;
+pub mod quantize;
+pub mod report;
+pub mod source;
+
+use std::path::Path;
+
+use model::{execute, Graph, Tensor};
+
+pub use config::{QuantConfig, Strategy};
+pub use error::ImportError;
+pub use plan::Plan;
+pub use report::Report;
+pub use source::OnnxModel;
+
+/// An imported model: the source, its lowering and the quantised graph.
+#[derive(Debug, Clone)]
+pub struct Imported {
+    pub source: OnnxModel,
+    pub plan: Plan,
+    pub graph: Graph,
+    pub config: QuantConfig,
+}
+
+impl OnnxModel {
+    /// Lowers and quantises the model with scales calibrated on `calib` (real input values,
+    /// as many as [`OnnxModel::input_len`]). Fails if an intermediate value of the quantised
+    /// graph leaves its range on `calib`.
+    pub fn import(self, config: &QuantConfig, calib: &[f32]) -> Result<Imported, ImportError> {
+        let x = quantise_input(&self, config, calib)?;
+        let plan = lower::lower(&self)?;
+        let trace = plan.eval(calib);
+        let graph = quantize::quantise(&self.name, &self.file, &plan, &trace, config)?;
+        execute(&graph, &x).map_err(|source| ImportError::Exec {
+            file: self.file.clone(),
+            source,
+        })?;
+        Ok(Imported {
+            source: self,
+            plan,
+            graph,
+            config: *config,
+        })
+    }
+}
+
+/// Loads `path` and imports it (see [`OnnxModel::import`]).
+pub fn import_onnx(
+    path: &Path,
+    config: &QuantConfig,
+    calib: &[f32],
+) -> Result<Imported, ImportError> {
+    OnnxModel::load(path)?.import(config, calib)
+}
+
+/// `input` as the graph's input tensor: `round(x * 2^act_scale_bits)`, checked against the
+/// activation range.
+pub fn quantise_input(
+    src: &OnnxModel,
+    config: &QuantConfig,
+    input: &[f32],
+) -> Result<Tensor, ImportError> {
+    config.validate()?;
+    src.check_input(input)?;
+    let scale = config.act_scale_bits;
+    let half = 1i64 << (model::ACT_BITS - 1);
+    let data = input
+        .iter()
+        .enumerate()
+        .map(|(index, &value)| {
+            let q = (f64::from(value) * (1u64 << scale) as f64).round();
+            if !q.is_finite() || q < -(half as f64) || q >= half as f64 {
+                return Err(ImportError::InputRange {
+                    index,
+                    value,
+                    scale,
+                });
+            }
+            Ok(q as i64)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let (rows, cols) = (src.input_rows(), src.input_len() / src.input_rows());
+    Ok(Tensor::new(model::Shape::new(rows, cols), data))
+}
+
+/// Real values of an input tensor at `scale` fractional bits (what the verifier calibrates on:
+/// the same values the prover calibrated on).
+pub fn dequantise(t: &Tensor, scale: u32) -> Vec<f32> {
+    t.data
+        .iter()
+        .map(|&v| (v as f64 / (1u64 << scale) as f64) as f32)
+        .collect()
+}
+
+impl Imported {
+    /// Runs both tracks on `input` and compares them.
+    pub fn compare(&self, input: &[f32]) -> Result<Report, ImportError> {
+        let reference = self.source.run_f32(input)?;
+        let x = quantise_input(&self.source, &self.config, input)?;
+        let trace = execute(&self.graph, &x).map_err(|source| ImportError::Exec {
+            file: self.source.file.clone(),
+            source,
+        })?;
+        let out = trace.output(&self.graph);
+        let scale = (1u64 << self.graph.nodes[self.graph.output].scale) as f64;
+        let quantised: Vec<f64> = out.data.iter().map(|&v| v as f64 / scale).collect();
+        let lowered = self.plan.eval(input).swap_remove(self.plan.output);
+        Ok(Report::new(reference, quantised, &lowered, out.shape.cols))
+    }
+}
+
+/// A seeded input of `len` values uniform in `[0, 1)` (pixel-like), for runs without a given
+/// input. SplitMix64, so that the CLI and tests agree without a random-number dependency.
+pub fn seeded_input(len: usize, seed: u64) -> Vec<f32> {
+    let mut s = seed;
+    (0..len)
+        .map(|_| {
+            s = s.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = s;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            ((z ^ (z >> 31)) >> 40) as f32 / (1u64 << 24) as f32
+        })
+        .collect()
+}

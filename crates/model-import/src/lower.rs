@@ -1,0 +1,380 @@
+//! Lowering tract's decluttered typed graph onto a [`Plan`].
+//!
+//! Values flowing along tract's edges are constants, activations (plan steps), or lazily
+//! applied forms that exist so that the Erf form of Gelu, `0.5 x (1 + erf(x / sqrt 2))`, is
+//! recognised whatever order the exporter wrote it in: `x * c` is kept as
+//! [`Val::Scaled`] until something needs it, `erf` of `x / sqrt 2` becomes [`Val::Erf`], and so
+//! on until the whole pattern collapses into one Gelu lookup.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use model::Func;
+use tract_onnx::prelude::*;
+use tract_onnx::tract_core::ops::binary::TypedBinOp;
+use tract_onnx::tract_core::ops::change_axes::AxisOp;
+use tract_onnx::tract_core::ops::einsum::EinSum;
+use tract_onnx::tract_core::ops::element_wise::ElementWiseOp;
+use tract_onnx::tract_core::ops::identity::Identity;
+use tract_onnx::tract_core::ops::source::TypedSource;
+
+use crate::error::ImportError;
+use crate::plan::{Plan, PlanOp, Step, StepId};
+use crate::source::OnnxModel;
+
+mod einsum;
+
+const FRAC_1_SQRT_2: f32 = std::f32::consts::FRAC_1_SQRT_2;
+
+/// A value on one of tract's edges.
+#[derive(Clone, Debug)]
+enum Val {
+    Const(Arc<Tensor>),
+    Act(StepId),
+    /// `c * x`, not yet materialised.
+    Scaled {
+        x: StepId,
+        c: f32,
+    },
+    /// `erf(x / sqrt 2)`.
+    Erf {
+        x: StepId,
+    },
+    /// `1 + erf(x / sqrt 2)`.
+    OnePlusErf {
+        x: StepId,
+    },
+    /// `c * x * (1 + erf(x / sqrt 2)) = 2c * gelu(x)`.
+    Gelu {
+        x: StepId,
+        c: f32,
+    },
+}
+
+struct Lowerer<'a> {
+    src: &'a OnnxModel,
+    steps: Vec<Step>,
+    vals: HashMap<OutletId, Val>,
+}
+
+/// Lowers the model; every operator outside the supported set is an
+/// [`ImportError::Unsupported`] naming it and its node.
+pub fn lower(src: &OnnxModel) -> Result<Plan, ImportError> {
+    let mut l = Lowerer {
+        src,
+        steps: vec![],
+        vals: HashMap::new(),
+    };
+    let order = src
+        .typed
+        .eval_order()
+        .map_err(|e| l.structure(format!("{e:#}")))?;
+    for id in order {
+        l.node(id)?;
+    }
+    let out = *src
+        .typed
+        .output_outlets()
+        .map_err(|e| l.structure(format!("{e:#}")))?
+        .first()
+        .ok_or_else(|| l.structure("the model has no output".into()))?;
+    let output = l.act(out, "output")?;
+    Ok(Plan {
+        steps: l.steps,
+        output,
+    })
+}
+
+impl Lowerer<'_> {
+    fn structure(&self, detail: String) -> ImportError {
+        ImportError::Structure {
+            file: self.src.file.clone(),
+            detail,
+        }
+    }
+
+    fn unsupported(&self, node: &TypedNode, detail: impl Into<String>) -> ImportError {
+        ImportError::Unsupported {
+            file: self.src.file.clone(),
+            node: node.name.clone(),
+            op: node.op.name().into_owned(),
+            detail: detail.into(),
+        }
+    }
+
+    fn dims(&self, o: OutletId) -> Result<Vec<usize>, ImportError> {
+        let fact = self
+            .src
+            .typed
+            .outlet_fact(o)
+            .map_err(|e| self.structure(format!("{e:#}")))?;
+        fact.shape
+            .as_concrete()
+            .map(|d| d.to_vec())
+            .ok_or_else(|| self.structure(format!("outlet {o:?} has a symbolic shape")))
+    }
+
+    /// Operand `i` of `node` and its value (computed earlier: nodes run in topological order).
+    fn operand(&self, node: &TypedNode, i: usize) -> Result<(OutletId, Val), ImportError> {
+        let o = *node
+            .inputs
+            .get(i)
+            .ok_or_else(|| self.unsupported(node, format!(" (operand {i} missing)")))?;
+        let v = self.vals.get(&o).cloned().ok_or_else(|| {
+            self.structure(format!(
+                "node '{}' reads {o:?} before it is computed",
+                node.name
+            ))
+        })?;
+        Ok((o, v))
+    }
+
+    fn push(&mut self, op: PlanOp, rows: usize, cols: usize, name: &str) -> StepId {
+        self.steps.push(Step {
+            op,
+            rows,
+            cols,
+            name: name.into(),
+        });
+        self.steps.len() - 1
+    }
+
+    fn view(&self, s: StepId) -> (usize, usize) {
+        (self.steps[s].rows, self.steps[s].cols)
+    }
+
+    /// The activation on `o`, materialising a lazy form.
+    fn act(&mut self, o: OutletId, name: &str) -> Result<StepId, ImportError> {
+        let val = self
+            .vals
+            .get(&o)
+            .cloned()
+            .ok_or_else(|| self.structure(format!("{o:?} not computed")))?;
+        let s = match val {
+            Val::Act(s) => return Ok(s),
+            Val::Scaled { x, c } => {
+                let (r, k) = self.view(x);
+                self.push(PlanOp::Scale { input: x, c }, r, k, name)
+            }
+            Val::Gelu { x, c } => {
+                let (r, k) = self.view(x);
+                let g = self.push(
+                    PlanOp::Func {
+                        input: x,
+                        func: Func::Gelu,
+                    },
+                    r,
+                    k,
+                    name,
+                );
+                if (2.0 * c - 1.0).abs() < 1e-6 {
+                    g
+                } else {
+                    self.push(
+                        PlanOp::Scale {
+                            input: g,
+                            c: 2.0 * c,
+                        },
+                        r,
+                        k,
+                        name,
+                    )
+                }
+            }
+            Val::Erf { .. } | Val::OnePlusErf { .. } => {
+                return Err(ImportError::Unsupported {
+                    file: self.src.file.clone(),
+                    node: name.into(),
+                    op: "Erf".into(),
+                    detail: " outside the Gelu pattern 0.5 * x * (1 + erf(x / sqrt(2)))".into(),
+                })
+            }
+            Val::Const(_) => {
+                return Err(
+                    self.structure(format!("node '{name}' reads a constant as its activation"))
+                )
+            }
+        };
+        self.vals.insert(o, Val::Act(s));
+        Ok(s)
+    }
+
+    fn node(&mut self, id: usize) -> Result<(), ImportError> {
+        let node = &self.src.typed.nodes()[id];
+        let out = OutletId::new(id, 0);
+        let fact = self
+            .src
+            .typed
+            .outlet_fact(out)
+            .map_err(|e| self.structure(format!("{e:#}")))?;
+        if let Some(k) = &fact.konst {
+            let t = k
+                .cast_to::<f32>()
+                .map_err(|e| self.unsupported(node, format!(": {e:#}")))?;
+            self.vals.insert(out, Val::Const(Arc::new(t.into_owned())));
+            return Ok(());
+        }
+        if node.outputs.len() != 1 {
+            return Err(self.unsupported(node, " (several outputs)"));
+        }
+        let val = if node.op_as::<TypedSource>().is_some() {
+            let dims = self.dims(out)?;
+            // Rows are the first axis (batch), columns everything else; a vector is one row.
+            let (rows, cols) = match dims.len() {
+                0 | 1 => (1, dims.iter().product()),
+                _ => (dims[0], dims[1..].iter().product()),
+            };
+            Val::Act(self.push(PlanOp::Input, rows, cols, &node.name))
+        } else if node.op_as::<Identity>().is_some() {
+            self.operand(node, 0)?.1
+        } else if let Some(op) = node.op_as::<AxisOp>() {
+            let (input, val) = self.operand(node, 0)?;
+            if let AxisOp::Move(from, _) = op {
+                if self.dims(input)?.get(*from) != Some(&1) {
+                    return Err(self.unsupported(node, " (a transpose that moves data)"));
+                }
+            }
+            val
+        } else if let Some(op) = node.op_as::<EinSum>() {
+            self.einsum(node, op)?
+        } else if let Some(op) = node.op_as::<TypedBinOp>() {
+            self.binary(node, op.0.name())?
+        } else if let Some(op) = node.op_as::<ElementWiseOp>() {
+            self.unary(node, &op.0.name())?
+        } else {
+            return Err(self.unsupported(node, ""));
+        };
+        self.vals.insert(out, val);
+        Ok(())
+    }
+
+    fn unary(&mut self, node: &TypedNode, op: &str) -> Result<Val, ImportError> {
+        let input = self.operand(node, 0)?.0;
+        if op == "Erf" {
+            if let Some(Val::Scaled { x, c }) = self.vals.get(&input) {
+                if (c - FRAC_1_SQRT_2).abs() < 1e-4 {
+                    return Ok(Val::Erf { x: *x });
+                }
+            }
+            return Err(self.unsupported(
+                node,
+                " outside the Gelu pattern 0.5 * x * (1 + erf(x / sqrt(2)))",
+            ));
+        }
+        let func = match op {
+            "Sigmoid" => Func::Sigmoid,
+            "Tanh" => Func::Tanh,
+            "Exp" => Func::Exp,
+            _ => return Err(self.unsupported(node, "")),
+        };
+        let x = self.act(input, &node.name)?;
+        let (r, k) = self.view(x);
+        Ok(Val::Act(self.push(
+            PlanOp::Func { input: x, func },
+            r,
+            k,
+            &node.name,
+        )))
+    }
+
+    fn binary(&mut self, node: &TypedNode, op: &str) -> Result<Val, ImportError> {
+        let ((a, va), (b, vb)) = (self.operand(node, 0)?, self.operand(node, 1)?);
+        // Put a constant operand second.
+        let (a, va, b, vb) = match (&va, &vb) {
+            (Val::Const(_), _) if op != "Sub" && op != "Div" => (b, vb, a, va),
+            _ => (a, va, b, vb),
+        };
+        if let Val::Const(c) = &vb {
+            return self.with_const(node, op, a, va, c);
+        }
+        if let Val::Const(_) = va {
+            return Err(self.unsupported(node, " with a constant left operand"));
+        }
+        // Pieces of the Gelu pattern meeting their other half.
+        if op == "Mul" {
+            for (p, q) in [(&va, &vb), (&vb, &va)] {
+                if let Val::OnePlusErf { x } = p {
+                    match q {
+                        Val::Act(y) if y == x => return Ok(Val::Gelu { x: *x, c: 1.0 }),
+                        Val::Scaled { x: y, c } if y == x => return Ok(Val::Gelu { x: *x, c: *c }),
+                        _ => {}
+                    }
+                }
+            }
+        }
+        let (l, r) = (self.act(a, &node.name)?, self.act(b, &node.name)?);
+        if self.view(l) != self.view(r) || self.dims(a)? != self.dims(b)? {
+            return Err(self.unsupported(node, " (broadcast between two activations)"));
+        }
+        let (rows, cols) = self.view(l);
+        let op = match op {
+            "Add" => PlanOp::Add { lhs: l, rhs: r },
+            "Mul" => PlanOp::Mul { lhs: l, rhs: r },
+            _ => return Err(self.unsupported(node, " between two activations")),
+        };
+        Ok(Val::Act(self.push(op, rows, cols, &node.name)))
+    }
+
+    /// `a op c` for a constant `c`.
+    fn with_const(
+        &mut self,
+        node: &TypedNode,
+        op: &str,
+        a: OutletId,
+        va: Val,
+        c: &Tensor,
+    ) -> Result<Val, ImportError> {
+        let data = c
+            .as_slice::<f32>()
+            .map_err(|e| self.unsupported(node, format!(": {e:#}")))?;
+        let scalar = (data.len() == 1).then(|| data[0]);
+        match (op, scalar, &va) {
+            ("Mul", Some(k), Val::Scaled { x, c }) => return Ok(Val::Scaled { x: *x, c: c * k }),
+            ("Mul", Some(k), Val::Gelu { x, c }) => return Ok(Val::Gelu { x: *x, c: c * k }),
+            ("Div", Some(k), Val::Scaled { x, c }) if k != 0.0 => {
+                return Ok(Val::Scaled { x: *x, c: c / k })
+            }
+            ("Add", Some(k), Val::Erf { x }) if (k - 1.0).abs() < 1e-6 => {
+                return Ok(Val::OnePlusErf { x: *x })
+            }
+            ("Mul", Some(k), Val::Act(x)) => return Ok(Val::Scaled { x: *x, c: k }),
+            ("Div", Some(k), Val::Act(x)) if k != 0.0 => {
+                return Ok(Val::Scaled { x: *x, c: 1.0 / k })
+            }
+            _ => {}
+        }
+        let x = self.act(a, &node.name)?;
+        let (rows, cols) = self.view(x);
+        let row_const = data.len() == cols
+            && c.shape().last() == Some(&cols)
+            && self.dims(a)?.last() == Some(&cols);
+        let op = match (op, scalar) {
+            ("Add", Some(k)) => PlanOp::AddScalar { input: x, c: k },
+            ("Sub", Some(k)) => PlanOp::AddScalar { input: x, c: -k },
+            ("Max", Some(0.0)) => PlanOp::Relu { input: x },
+            ("Add", None) if row_const => PlanOp::Bias {
+                input: x,
+                bias: data.to_vec(),
+            },
+            ("Sub", None) if row_const => PlanOp::Bias {
+                input: x,
+                bias: data.iter().map(|v| -v).collect(),
+            },
+            ("Mul", None) if row_const => PlanOp::ScaleCols {
+                input: x,
+                c: data.to_vec(),
+            },
+            ("Div", None) if row_const && data.iter().all(|v| *v != 0.0) => PlanOp::ScaleCols {
+                input: x,
+                c: data.iter().map(|v| 1.0 / v).collect(),
+            },
+            _ => {
+                return Err(self.unsupported(
+                    node,
+                    format!(" with a constant of shape {:?} here", c.shape()),
+                ))
+            }
+        };
+        Ok(Val::Act(self.push(op, rows, cols, &node.name)))
+    }
+}

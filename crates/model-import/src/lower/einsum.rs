@@ -1,0 +1,122 @@
+//! `EinSum` with one constant operand (ONNX MatMul / Gemm, with tract's folded reshapes)
+//! as a matmul `x (rows x K) . W (K x N)`.
+//!
+//! Axes are classified by where they occur: in the activation and the output (rows), in the
+//! activation and the weight but not the output (contracted, K), in the weight and the output
+//! (N). Size-1 axes are ignored. The activation's axes must read `rows..., K...` and the
+//! output's `rows..., N...`, so that both are the row-major flattening our 2-D views use; the
+//! weight is permuted into `K x N`.
+
+use tract_onnx::prelude::*;
+use tract_onnx::tract_core::ops::einsum::EinSum;
+
+use super::{Lowerer, Val};
+use crate::error::ImportError;
+use crate::plan::PlanOp;
+
+impl Lowerer<'_> {
+    pub(super) fn einsum(&mut self, node: &TypedNode, op: &EinSum) -> Result<Val, ImportError> {
+        if op.q_params.is_some() || node.inputs.len() != 2 {
+            return Err(self.unsupported(node, " (quantised or with more than two operands)"));
+        }
+        let ((a0, va), (a1, vb)) = (self.operand(node, 0)?, self.operand(node, 1)?);
+        let (a_slot, w) = match (&va, &vb) {
+            (_, Val::Const(w)) if !matches!(va, Val::Const(_)) => (0, w.clone()),
+            (Val::Const(w), _) if !matches!(vb, Val::Const(_)) => (1, w.clone()),
+            _ => return Err(self.unsupported(node, " between two activations")),
+        };
+        let w_slot = 1 - a_slot;
+        let a_in = if a_slot == 0 { a0 } else { a1 };
+        let a_dims = self.dims(a_in)?;
+        let out_dims = self.dims(OutletId::new(node.id, 0))?;
+        let w_dims = w.shape().to_vec();
+        // (position in activation, position in output) etc., only for axes of size > 1.
+        let (mut rows, mut k, mut n) = (vec![], vec![], vec![]);
+        let mut w_unit = vec![];
+        for axis in op.axes.iter_all_axes() {
+            let pos = |v: &[usize]| v.first().copied();
+            let (pa, pw, po) = (
+                pos(&axis.inputs[a_slot]),
+                pos(&axis.inputs[w_slot]),
+                pos(&axis.outputs[0]),
+            );
+            if axis.inputs.iter().chain(&axis.outputs).any(|v| v.len() > 1) {
+                return Err(self.unsupported(node, " (a repeated axis)"));
+            }
+            let size = pa
+                .map(|p| a_dims[p])
+                .or(pw.map(|p| w_dims[p]))
+                .or(po.map(|p| out_dims[p]))
+                .unwrap_or(1);
+            match (pa, pw, po) {
+                _ if size == 1 => {
+                    if let Some(p) = pw {
+                        w_unit.push(p);
+                    }
+                }
+                (Some(a), None, Some(o)) => rows.push((a, o)),
+                (Some(a), Some(w), None) => k.push((a, w)),
+                (None, Some(w), Some(o)) => n.push((w, o)),
+                _ => {
+                    return Err(self.unsupported(
+                        node,
+                        format!(
+                            " (axis {} is not a row, contracted or column axis)",
+                            axis.repr
+                        ),
+                    ))
+                }
+            }
+        }
+        rows.sort_unstable();
+        k.sort_unstable();
+        n.sort_unstable_by_key(|&(_, o)| o);
+        let in_order = rows.iter().map(|r| r.0).chain(k.iter().map(|k| k.0));
+        let out_order = rows.iter().map(|r| r.1).chain(n.iter().map(|n| n.1));
+        if !is_increasing(in_order) || !is_increasing(out_order) {
+            return Err(self.unsupported(node, " (its axes need a transpose of the activation)"));
+        }
+        let n_rows: usize = rows.iter().map(|r| a_dims[r.0]).product();
+        let n_k: usize = k.iter().map(|k| a_dims[k.0]).product();
+        let n_cols: usize = n.iter().map(|n| w_dims[n.0]).product();
+        let x = self.act(a_in, &node.name)?;
+        if self.view(x) != (n_rows, n_k) {
+            return Err(self.unsupported(
+                node,
+                format!(
+                    " (needs the activation as {n_rows}x{n_k}, it is laid out as {:?}: reshapes \
+                     that move the row/column split are not supported)",
+                    self.view(x)
+                ),
+            ));
+        }
+        let perm: Vec<usize> = k
+            .iter()
+            .map(|k| k.1)
+            .chain(n.iter().map(|n| n.0))
+            .chain(w_unit)
+            .collect();
+        let view = w
+            .to_array_view::<f32>()
+            .map_err(|e| self.unsupported(node, format!(": {e:#}")))?;
+        if perm.len() != view.ndim() {
+            return Err(self.unsupported(node, " (weight axes do not match the equation)"));
+        }
+        let weight: Vec<f32> = view.permuted_axes(perm).iter().copied().collect();
+        Ok(Val::Act(self.push(
+            PlanOp::MatMul {
+                input: x,
+                weight,
+                k: n_k,
+            },
+            n_rows,
+            n_cols,
+            &node.name,
+        )))
+    }
+}
+
+fn is_increasing(it: impl Iterator<Item = usize>) -> bool {
+    let v: Vec<usize> = it.collect();
+    v.windows(2).all(|w| w[0] < w[1])
+}

@@ -1,0 +1,123 @@
+//! The real-valued graph an ONNX model is lowered to before quantisation: our IR's op set
+//! with f32 parameters, on 2-D views (rows = product of the leading axes, cols = last axis).
+//! Its f64 forward pass calibrates the activation scales.
+
+use model::Func;
+
+/// Index of a step in [`Plan::steps`].
+pub type StepId = usize;
+
+/// A real-valued operation. Operands refer to earlier steps.
+#[derive(Clone, Debug, PartialEq)]
+pub enum PlanOp {
+    Input,
+    /// `input (m x k) . weight (k x n)`, the weight row-major.
+    MatMul {
+        input: StepId,
+        weight: Vec<f32>,
+        k: usize,
+    },
+    /// `input + bias`, the bias `1 x cols` broadcast over rows.
+    Bias {
+        input: StepId,
+        bias: Vec<f32>,
+    },
+    /// `input + c`.
+    AddScalar {
+        input: StepId,
+        c: f32,
+    },
+    /// `input * c`.
+    Scale {
+        input: StepId,
+        c: f32,
+    },
+    /// `input * c`, `c` a `1 x cols` row broadcast over rows.
+    ScaleCols {
+        input: StepId,
+        c: Vec<f32>,
+    },
+    Add {
+        lhs: StepId,
+        rhs: StepId,
+    },
+    Mul {
+        lhs: StepId,
+        rhs: StepId,
+    },
+    Relu {
+        input: StepId,
+    },
+    Func {
+        input: StepId,
+        func: Func,
+    },
+}
+
+/// A step: its op, the 2-D view of its output, and the tract node it comes from.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Step {
+    pub op: PlanOp,
+    pub rows: usize,
+    pub cols: usize,
+    pub name: String,
+}
+
+/// A lowered model.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Plan {
+    pub steps: Vec<Step>,
+    pub output: StepId,
+}
+
+impl Plan {
+    /// Runs the plan in f64; returns every step's output (row-major).
+    pub fn eval(&self, input: &[f32]) -> Vec<Vec<f64>> {
+        let mut vals: Vec<Vec<f64>> = Vec::with_capacity(self.steps.len());
+        for step in &self.steps {
+            let cols = step.cols;
+            let v = match &step.op {
+                PlanOp::Input => input.iter().map(|&x| f64::from(x)).collect(),
+                PlanOp::MatMul { input, weight, k } => {
+                    let x = &vals[*input];
+                    let mut out = vec![0f64; step.rows * cols];
+                    for (r, row) in out.chunks_mut(cols).enumerate() {
+                        for t in 0..*k {
+                            let a = x[r * k + t];
+                            for (o, &w) in row.iter_mut().zip(&weight[t * cols..(t + 1) * cols]) {
+                                *o += a * f64::from(w);
+                            }
+                        }
+                    }
+                    out
+                }
+                PlanOp::Bias { input, bias } => {
+                    map_cols(&vals[*input], cols, |x, j| x + f64::from(bias[j]))
+                }
+                PlanOp::AddScalar { input, c } => map(&vals[*input], |x| x + f64::from(*c)),
+                PlanOp::Scale { input, c } => map(&vals[*input], |x| x * f64::from(*c)),
+                PlanOp::ScaleCols { input, c } => {
+                    map_cols(&vals[*input], cols, |x, j| x * f64::from(c[j]))
+                }
+                PlanOp::Add { lhs, rhs } => zip(&vals[*lhs], &vals[*rhs], |a, b| a + b),
+                PlanOp::Mul { lhs, rhs } => zip(&vals[*lhs], &vals[*rhs], |a, b| a * b),
+                PlanOp::Relu { input } => map(&vals[*input], |x| x.max(0.0)),
+                PlanOp::Func { input, func } => map(&vals[*input], |x| func.eval(x)),
+            };
+            vals.push(v);
+        }
+        vals
+    }
+}
+
+fn map(x: &[f64], f: impl Fn(f64) -> f64) -> Vec<f64> {
+    x.iter().map(|&v| f(v)).collect()
+}
+
+fn map_cols(x: &[f64], cols: usize, f: impl Fn(f64, usize) -> f64) -> Vec<f64> {
+    x.iter().enumerate().map(|(i, &v)| f(v, i % cols)).collect()
+}
+
+fn zip(a: &[f64], b: &[f64], f: impl Fn(f64, f64) -> f64) -> Vec<f64> {
+    a.iter().zip(b).map(|(&x, &y)| f(x, y)).collect()
+}

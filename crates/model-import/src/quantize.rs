@@ -1,0 +1,280 @@
+//! From a real-valued [`Plan`] to a quantised [`Graph`].
+//!
+//! **Scales.** The input is at `act_scale_bits`. Every step gets a target scale from
+//! calibration: the largest `s <= act_scale_bits` with `HEADROOM * max|x| * 2^s < 2^(ACT_BITS-1)`
+//! on the calibration input, so that activations keep a factor `HEADROOM` of margin. A step's
+//! raw output may sit at a finer scale (a matmul at `s_x + s_w`); a `rescale` brings it to its
+//! target only where a consumer needs it, so a bias is added before the rescale, at the
+//! product scale.
+//!
+//! **Weights.** [`Strategy::Direct`]: `round(w * 2^weight_scale_bits)`. [`Strategy::Symmetric8`]:
+//! column `j` gets `e_j = clamp(floor(log2(127 / max_i |w_ij|)), 0, weight_scale_bits)` and
+//! INT8 values `q_ij = round(w_ij * 2^e_j)`. Our rescale divides a whole tensor by one power of
+//! two, so the per-channel scales are realised by folding: with `E = max_j e_j`, the committed
+//! weight is `q_ij * 2^(E - e_j)`, exactly `w_ij` on channel `j`'s own INT8 grid expressed at
+//! the common scale `2^-E`; one rescale by `s_x + E - s_out` follows. This costs nothing in the
+//! proof (weights are field elements either way) and keeps each channel's INT8 resolution.
+//! Scalar and per-column constant factors are quantised the same way (INT8, power of two).
+
+use model::{Graph, GraphBuilder, NodeId, Shape, Weight, ACT_BITS};
+
+use crate::config::{QuantConfig, Strategy};
+use crate::error::ImportError;
+use crate::plan::{Plan, PlanOp, StepId};
+
+/// Calibration margin: activations may grow by this factor over the calibration input.
+pub const HEADROOM: f64 = 2.0;
+/// Largest scale given to a constant factor.
+const MAX_CONST_SCALE: u32 = 16;
+
+struct Quantiser<'a> {
+    plan: &'a Plan,
+    config: &'a QuantConfig,
+    b: GraphBuilder,
+    /// Per step: target scale.
+    target: Vec<u32>,
+    /// Per step: (node, scale) of the raw output; rescaled versions by scale.
+    raw: Vec<(NodeId, u32)>,
+    rescaled: Vec<Vec<(u32, NodeId)>>,
+}
+
+/// Quantises `plan` with scales calibrated on `calib`, the plan's f64 trace.
+pub fn quantise(
+    name: &str,
+    file: &str,
+    plan: &Plan,
+    calib: &[Vec<f64>],
+    config: &QuantConfig,
+) -> Result<Graph, ImportError> {
+    let target = plan
+        .steps
+        .iter()
+        .zip(calib)
+        .map(|(step, vals)| {
+            let max_abs = vals.iter().fold(0f64, |m, v| m.max(v.abs()));
+            calibrated_scale(max_abs, config.act_scale_bits).ok_or_else(|| {
+                ImportError::Calibration {
+                    file: file.into(),
+                    node: step.name.clone(),
+                    max_abs,
+                }
+            })
+        })
+        .collect::<Result<Vec<u32>, _>>()?;
+    let graph_err = |source| ImportError::Graph {
+        file: file.into(),
+        source,
+    };
+    let first = &plan.steps[0];
+    let b = GraphBuilder::new(
+        name,
+        Shape::new(first.rows, first.cols),
+        config.act_scale_bits,
+    )
+    .map_err(graph_err)?;
+    let mut q = Quantiser {
+        plan,
+        config,
+        b,
+        target,
+        raw: vec![],
+        rescaled: vec![vec![]; plan.steps.len()],
+    };
+    for id in 0..plan.steps.len() {
+        let r = q.step(id).map_err(graph_err)?;
+        q.raw.push(r);
+    }
+    let out = q.get(plan.output).map_err(graph_err)?.0;
+    q.b.build(out).map_err(graph_err)
+}
+
+/// The largest scale `<= max_scale` at which `HEADROOM * max_abs` fits the activation range.
+pub fn calibrated_scale(max_abs: f64, max_scale: u32) -> Option<u32> {
+    let limit = (1u64 << (ACT_BITS - 1)) as f64;
+    let need = HEADROOM * max_abs;
+    if need == 0.0 {
+        return Some(max_scale);
+    }
+    let room = (limit / need).log2().floor();
+    (room >= 0.0).then(|| (room as u32).min(max_scale))
+}
+
+/// `floor(log2(127 / max_abs))` clamped to `[0, cap]`: the INT8 power-of-two scale.
+fn int8_scale(max_abs: f64, cap: u32) -> u32 {
+    if max_abs == 0.0 {
+        return cap;
+    }
+    let e = (127.0 / max_abs).log2().floor();
+    if e <= 0.0 {
+        0
+    } else {
+        (e as u32).min(cap)
+    }
+}
+
+/// A `k x n` real matrix (or `1 x n` row) as integers and their common scale: `Direct` at
+/// `scale`; `Symmetric8` per column with scales capped at `scale`, folded to the finest one.
+pub fn quantise_matrix(w: &[f32], n: usize, strategy: Strategy, scale: u32) -> (Vec<i64>, u32) {
+    if strategy == Strategy::Direct {
+        return (
+            w.iter().map(|&v| round_at(f64::from(v), scale)).collect(),
+            scale,
+        );
+    }
+    let e: Vec<u32> = (0..n)
+        .map(|j| {
+            let m = w
+                .iter()
+                .skip(j)
+                .step_by(n)
+                .fold(0f64, |m, &v| m.max(f64::from(v).abs()));
+            int8_scale(m, scale)
+        })
+        .collect();
+    let big_e = e.iter().copied().max().unwrap_or(0);
+    let data = w
+        .iter()
+        .enumerate()
+        .map(|(i, &v)| round_at(f64::from(v), e[i % n]) << (big_e - e[i % n]))
+        .collect();
+    (data, big_e)
+}
+
+fn round_at(v: f64, scale: u32) -> i64 {
+    (v * (1u64 << scale) as f64).round() as i64
+}
+
+impl Quantiser<'_> {
+    /// Step `s` at scale at most `scale`, rescaling (once per scale) if needed.
+    fn at(&mut self, s: StepId, scale: u32) -> Result<(NodeId, u32), model::GraphError> {
+        let (node, have) = self.raw[s];
+        if have <= scale {
+            return Ok((node, have));
+        }
+        if let Some(&(_, n)) = self.rescaled[s].iter().find(|(sc, _)| *sc == scale) {
+            return Ok((n, scale));
+        }
+        let n = self.b.rescale(node, have - scale)?;
+        self.rescaled[s].push((scale, n));
+        Ok((n, scale))
+    }
+
+    /// Step `s` at its target scale (or coarser): what every consumer but a bias reads.
+    fn get(&mut self, s: StepId) -> Result<(NodeId, u32), model::GraphError> {
+        self.at(s, self.target[s])
+    }
+
+    fn weight(&self, name: String, rows: usize, cols: usize, scale: u32, data: Vec<i64>) -> Weight {
+        Weight {
+            name,
+            shape: Shape::new(rows, cols),
+            scale,
+            data,
+        }
+    }
+
+    fn step(&mut self, id: StepId) -> Result<(NodeId, u32), model::GraphError> {
+        let step = &self.plan.steps[id];
+        let cols = step.cols;
+        let name = format!("{}#{id}", step.name);
+        Ok(match &step.op {
+            PlanOp::Input => (self.b.input(), self.config.act_scale_bits),
+            PlanOp::MatMul { input, weight, k } => {
+                let (x, sx) = self.get(*input)?;
+                let (data, sw) = quantise_matrix(
+                    weight,
+                    cols,
+                    self.config.strategy,
+                    self.config.weight_scale_bits,
+                );
+                let w = self.weight(format!("{name}.weight"), *k, cols, sw, data);
+                (self.b.matmul(x, w)?, sx + sw)
+            }
+            PlanOp::Bias { input, bias } => {
+                // Read the raw (unrescaled) input: the bias joins at the product scale.
+                let (x, s) = self.raw[*input];
+                let data = bias.iter().map(|&v| round_at(f64::from(v), s)).collect();
+                let w = self.weight(format!("{name}.bias"), 1, cols, s, data);
+                (self.b.add_bias(x, w)?, s)
+            }
+            PlanOp::AddScalar { input, c } => {
+                let (x, s) = self.get(*input)?;
+                (self.b.add_const(x, round_at(f64::from(*c), s))?, s)
+            }
+            PlanOp::Scale { input, c } => {
+                let (x, s) = self.get(*input)?;
+                let sc = int8_scale(f64::from(c.abs()), MAX_CONST_SCALE);
+                (
+                    self.b.mul_const(x, round_at(f64::from(*c), sc), sc)?,
+                    s + sc,
+                )
+            }
+            PlanOp::ScaleCols { input, c } => {
+                let (x, s) = self.get(*input)?;
+                let (data, sc) = quantise_matrix(c, cols, Strategy::Symmetric8, MAX_CONST_SCALE);
+                let w = self.weight(format!("{name}.scale"), 1, cols, sc, data);
+                (self.b.mul_weight(x, w)?, s + sc)
+            }
+            PlanOp::Add { lhs, rhs } => {
+                let t = self.get(*lhs)?.1.min(self.get(*rhs)?.1);
+                let (l, r) = (self.at(*lhs, t)?.0, self.at(*rhs, t)?.0);
+                (self.b.add(l, r)?, t)
+            }
+            PlanOp::Mul { lhs, rhs } => {
+                let ((l, sl), (r, sr)) = (self.get(*lhs)?, self.get(*rhs)?);
+                (self.b.mul(l, r)?, sl + sr)
+            }
+            PlanOp::Relu { input } => {
+                let (x, s) = self.get(*input)?;
+                (self.b.relu(x)?, s)
+            }
+            PlanOp::Func { input, func } => {
+                let (x, _) = self.get(*input)?;
+                let out = self.target[id];
+                (self.b.activation(x, *func, out)?, out)
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn calibrated_scale_keeps_headroom() {
+        assert_eq!(calibrated_scale(0.0, 8), Some(8));
+        assert_eq!(calibrated_scale(1.0, 8), Some(8));
+        // 2 * 100 * 2^7 = 25600 < 2^15 <= 2 * 100 * 2^8
+        assert_eq!(calibrated_scale(100.0, 8), Some(7));
+        assert_eq!(calibrated_scale(16000.0, 8), Some(0));
+        assert_eq!(calibrated_scale(20000.0, 8), None);
+    }
+
+    #[test]
+    fn symmetric8_folds_per_channel_scales_exactly() {
+        // 2 x 2, column 0 large (scale 2^7), column 1 small (2^12 after the cap).
+        let w = [0.5f32, 0.01, -0.25, 0.02];
+        let (q, e) = quantise_matrix(&w, 2, Strategy::Symmetric8, 12);
+        assert_eq!(e, 12);
+        // Column 0: INT8 values at 2^-7, multiplied by 2^5.
+        assert_eq!((q[0], q[2]), (64 << 5, -32 << 5));
+        // Column 1: INT8 values at 2^-12 (0.02 * 4096 = 81.92).
+        assert_eq!((q[1], q[3]), (41, 82));
+        for (j, shift) in [(0usize, 5u32), (1, 0)] {
+            for i in 0..2 {
+                let v = q[i * 2 + j];
+                assert_eq!(v % (1 << shift), 0);
+                assert!((v >> shift).abs() <= 127);
+                let step = 1.0 / f64::from(1u32 << (e - shift));
+                assert!((v as f64 / 4096.0 - f64::from(w[i * 2 + j])).abs() <= step / 2.0);
+            }
+        }
+    }
+
+    #[test]
+    fn direct_rounds_at_the_scale() {
+        let (q, e) = quantise_matrix(&[0.5, -0.126, 3.0], 3, Strategy::Direct, 7);
+        assert_eq!((q, e), (vec![64, -16, 384], 7));
+    }
+}

@@ -1,0 +1,179 @@
+//! End-to-end: import the shipped ONNX models, compare both tracks, prove and verify.
+#![allow(clippy::unwrap_used)]
+
+use std::path::PathBuf;
+
+use model_import::{import_onnx, ImportError, OnnxModel, QuantConfig};
+use zkml::{CommittedModel, ProofConfig};
+
+fn data(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(name)
+}
+
+fn sample_input(name: &str) -> Vec<f32> {
+    let text = std::fs::read_to_string(data(&format!("{name}.input.json"))).unwrap();
+    text.trim_matches(|c| c == '[' || c == ']' || char::is_whitespace(c))
+        .split(',')
+        .map(|v| v.trim().parse().unwrap())
+        .collect()
+}
+
+fn prove_and_verify(imported: &model_import::Imported, input: &[f32]) {
+    let x = model_import::quantise_input(&imported.source, &imported.config, input).unwrap();
+    let committed = CommittedModel::new(imported.graph.clone(), ProofConfig::default()).unwrap();
+    let (y, proof) = zkml::prove(&committed, &x, &()).unwrap();
+    zkml::verify(&committed.vk, &x, &y, &proof).unwrap();
+}
+
+#[test]
+fn mnist_mlp_import_works() {
+    let input = sample_input("mnist_mlp");
+    for config in [QuantConfig::symmetric8(8), QuantConfig::direct(8, 10)] {
+        let imported = import_onnx(&data("mnist_mlp.onnx"), &config, &input).unwrap();
+        assert_eq!(imported.graph.input_shape(), model::Shape::new(1, 784));
+        assert_eq!(imported.graph.output_shape(), model::Shape::new(1, 10));
+        let report = imported.compare(&input).unwrap();
+        println!("mnist_mlp {:?}: {report}", config.strategy);
+        assert!(report.lowering_err < 1e-4, "{report}");
+        assert!(report.max_abs_err < 0.05, "{report}");
+        assert_eq!(report.top1_agrees, Some(true), "{report}");
+    }
+}
+
+#[test]
+fn mnist_mlp_proves() {
+    let input = sample_input("mnist_mlp");
+    let imported = import_onnx(&data("mnist_mlp.onnx"), &QuantConfig::default(), &input).unwrap();
+    prove_and_verify(&imported, &input);
+}
+
+#[test]
+fn tiny_act_import_and_prove_works() {
+    let input = sample_input("tiny_act");
+    for config in [QuantConfig::symmetric8(8), QuantConfig::direct(8, 8)] {
+        let imported = import_onnx(&data("tiny_act.onnx"), &config, &input).unwrap();
+        let report = imported.compare(&input).unwrap();
+        println!("tiny_act {:?}: {report}", config.strategy);
+        assert!(report.lowering_err < 1e-4, "{report}");
+        assert!(report.max_abs_err < 0.05, "{report}");
+        let kinds: Vec<&str> = imported.graph.nodes.iter().map(|n| n.op.kind()).collect();
+        assert_eq!(
+            kinds.iter().filter(|k| **k == "lookup").count(),
+            3,
+            "{kinds:?}"
+        );
+        prove_and_verify(&imported, &input);
+    }
+}
+
+#[test]
+fn import_is_deterministic() {
+    let input = model_import::seeded_input(16, 3);
+    let a = import_onnx(&data("tiny_act.onnx"), &QuantConfig::default(), &input).unwrap();
+    let b = import_onnx(&data("tiny_act.onnx"), &QuantConfig::default(), &input).unwrap();
+    assert_eq!(a.graph, b.graph);
+}
+
+#[test]
+fn unsupported_operator_fails() {
+    let err = import_onnx(
+        &data("unsupported.onnx"),
+        &QuantConfig::default(),
+        &[0.5; 4],
+    )
+    .unwrap_err();
+    let msg = err.to_string();
+    println!("{msg}");
+    assert!(matches!(err, ImportError::Unsupported { .. }), "{msg}");
+    assert!(
+        msg.contains("Softmax") && msg.contains("probs") && msg.contains("unsupported.onnx"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn operator_unknown_to_tract_fails() {
+    let err = OnnxModel::load(&data("gelu_op.onnx")).unwrap_err();
+    println!("{err}");
+    assert!(matches!(err, ImportError::Unsupported { .. }), "{err}");
+    assert!(
+        err.to_string().contains("node 'act': operator Gelu"),
+        "{err}"
+    );
+}
+
+#[test]
+fn truncated_file_fails() {
+    let bytes = std::fs::read(data("tiny_act.onnx")).unwrap();
+    let dir = std::env::temp_dir().join(format!("model-import-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for (name, content) in [
+        ("truncated.onnx", &bytes[..bytes.len() / 2]),
+        ("garbage.onnx", &b"not a model"[..]),
+    ] {
+        let path = dir.join(name);
+        std::fs::write(&path, content).unwrap();
+        let err = OnnxModel::load(&path).unwrap_err();
+        println!("{err}");
+        assert!(matches!(err, ImportError::Parse { .. }), "{err}");
+        assert!(err.to_string().contains(name), "{err}");
+    }
+    let err = OnnxModel::load(&dir.join("missing.onnx")).unwrap_err();
+    assert!(matches!(err, ImportError::Parse { .. }), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn wrong_input_length_fails() {
+    let err = import_onnx(&data("tiny_act.onnx"), &QuantConfig::default(), &[0.0; 15]).unwrap_err();
+    println!("{err}");
+    assert!(
+        matches!(
+            err,
+            ImportError::InputLength {
+                expected: 16,
+                got: 15,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    let err = import_onnx(
+        &data("tiny_act.onnx"),
+        &QuantConfig::default(),
+        &[1000.0; 16],
+    )
+    .unwrap_err();
+    assert!(
+        matches!(err, ImportError::InputRange { index: 0, .. }),
+        "{err}"
+    );
+}
+
+#[test]
+fn variants_import_works() {
+    // Symbolic batch fixed to 1; Gelu in another order with constants first; Sub, Div, Relu.
+    let input = sample_input("variants");
+    let imported = import_onnx(&data("variants.onnx"), &QuantConfig::default(), &input).unwrap();
+    assert_eq!(imported.source.input_shape, vec![1, 4]);
+    let kinds: Vec<&str> = imported.graph.nodes.iter().map(|n| n.op.kind()).collect();
+    assert!(
+        kinds.contains(&"lookup") && kinds.contains(&"relu"),
+        "{kinds:?}"
+    );
+    let report = imported.compare(&input).unwrap();
+    println!("variants: {report}");
+    assert!(report.lowering_err < 1e-4, "{report}");
+    assert!(report.max_abs_err < 0.05, "{report}");
+    prove_and_verify(&imported, &input);
+}
+
+#[test]
+fn uncalibratable_model_fails() {
+    let err = import_onnx(&data("huge.onnx"), &QuantConfig::default(), &[1.0, 1.0]).unwrap_err();
+    println!("{err}");
+    assert!(matches!(err, ImportError::Calibration { .. }), "{err}");
+    assert!(err.to_string().contains("blowup"), "{err}");
+}

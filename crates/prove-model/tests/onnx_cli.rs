@@ -1,0 +1,97 @@
+//! The CLI on ONNX models (the test models of `model-import`).
+#![allow(clippy::unwrap_used)]
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn run(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_prove-model"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn data(name: &str) -> String {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../model-import/tests/data")
+        .join(name);
+    p.to_str().unwrap().to_owned()
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+#[test]
+fn onnx_prove_verify_inspect_works() {
+    let dir = tempfile::tempdir().unwrap();
+    let proof = dir.path().join("p.bin");
+    let p = proof.to_str().unwrap();
+    let model = data("tiny_act.onnx");
+    let input = data("tiny_act.input.json");
+    let o = run(&[
+        "prove",
+        "--model",
+        &model,
+        "--input",
+        &input,
+        "--output",
+        p,
+        "--no-cache",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("dual-track: max abs error"),
+        "{}",
+        text(&o)
+    );
+    let o = run(&["verify", "--model", &model, "--proof", p, "--no-cache"]);
+    assert!(o.status.success(), "{}", text(&o));
+    // Another quantisation is another model.
+    let o = run(&[
+        "verify",
+        "--model",
+        &model,
+        "--quant",
+        "direct",
+        "--proof",
+        p,
+        "--no-cache",
+    ]);
+    assert!(!o.status.success());
+    assert!(text(&o).contains("not a valid proof"), "{}", text(&o));
+    let o = run(&["inspect", "--model", &model]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("lookup"), "{}", text(&o));
+}
+
+#[test]
+fn onnx_errors_are_reported() {
+    let o = run(&["inspect", "--model", &data("unsupported.onnx")]);
+    assert!(!o.status.success());
+    assert!(
+        text(&o).contains("operator Softmax is not supported"),
+        "{}",
+        text(&o)
+    );
+    let o = run(&[
+        "prove",
+        "--model",
+        &data("tiny_act.onnx"),
+        "--input",
+        &data("mnist_mlp.input.json"),
+    ]);
+    assert!(!o.status.success());
+    assert!(text(&o).contains("expects 16"), "{}", text(&o));
+    let o = run(&["inspect", "--model", &data("missing.onnx")]);
+    assert!(!o.status.success());
+    assert!(
+        text(&o).contains("not a readable ONNX model"),
+        "{}",
+        text(&o)
+    );
+}
