@@ -162,7 +162,7 @@ fn eval_preprocessed<E: EvalAtRow>(eval: &mut E, id: PreProcessedColumnId) -> E:
 
 /// Reads the next S-box columns `y1, a, y2, c, y3, s` and constrains them (module doc); returns
 /// `s` one row back and on this row. Only the last round's `s` is read one row back (`back`: the
-/// previous row's output); elsewhere the first entry is a placeholder equal to `s`.
+/// previous row's output); elsewhere the first entry is simply `s` again (unused).
 fn sbox_columns<E: EvalAtRow>(eval: &mut E, is_real: &E::F, x: E::F, back: bool) -> [E::F; 2] {
     let [y1, a, y2, c, y3] = [0; 5].map(|_| eval.next_trace_mask());
     eval.add_constraint(a.clone() - x.clone() * y1.clone());
