@@ -306,15 +306,7 @@ fn run(cli: Cli) -> Result<()> {
                 .vk
                 .config
                 .security_bits(circuit.algebraic_error_log());
-            let file = ProofFile {
-                format: ProofFile::FORMAT.into(),
-                version: zkml::proof::PROOF_VERSION,
-                model_name: graph.name.clone(),
-                model_digest: committed.vk.digest_hex(),
-                input: x,
-                output: y,
-                proof,
-            };
+            let file = ProofFile::new(&committed, x, y, proof);
             let fmt = match format {
                 Format::Binary => ProofFormat::Binary,
                 Format::Json => ProofFormat::Json,

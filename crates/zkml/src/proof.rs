@@ -99,6 +99,24 @@ impl ModelProof {
 impl ProofFile {
     pub const FORMAT: &'static str = "stwo-ml-proof";
 
+    /// A proof file for `output = model(input)` of the committed model `model`.
+    pub fn new(
+        model: &crate::CommittedModel,
+        input: Tensor,
+        output: Tensor,
+        proof: ModelProof,
+    ) -> Self {
+        Self {
+            format: Self::FORMAT.into(),
+            version: PROOF_VERSION,
+            model_name: model.graph.name.clone(),
+            model_digest: model.vk.digest_hex(),
+            input,
+            output,
+            proof,
+        }
+    }
+
     /// Encodes the file.
     pub fn encode(&self, format: ProofFormat) -> Vec<u8> {
         match format {

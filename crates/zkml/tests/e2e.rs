@@ -2,8 +2,9 @@
 #![allow(clippy::unwrap_used)]
 
 use model::examples::{self, mlp, random_input};
+use model::execute::execute_forged;
 use model::{execute, Op, Tensor, Trace};
-use zkml::proof::{ProofFile, PROOF_VERSION};
+use zkml::proof::ProofFile;
 use zkml::prover::{prove_trace, WitnessCheck};
 use zkml::{prove, verify, CommittedModel, ModelProof, ProofConfig, ProofFormat, VerifyError};
 
@@ -74,15 +75,7 @@ fn changed_output_fails() {
 fn flipped_and_truncated_bytes_fail_cleanly() {
     let m = tiny();
     let (x, y, proof) = proved(&m, 2);
-    let file = ProofFile {
-        format: ProofFile::FORMAT.into(),
-        version: PROOF_VERSION,
-        model_name: m.graph.name.clone(),
-        model_digest: m.vk.digest_hex(),
-        input: x,
-        output: y,
-        proof,
-    };
+    let file = ProofFile::new(&m, x, y, proof);
     let bytes = file.encode(ProofFormat::Binary);
     let ok = ProofFile::decode(&bytes).unwrap();
     verify(&m.vk, &ok.input, &ok.output, &ok.proof).unwrap();
@@ -143,52 +136,18 @@ fn one_changed_weight_fails() {
     assert!(verify(&a.vk, &x, &y, &p).is_err());
 }
 
-/// Runs a cheating prover on a forged trace; the proof must be rejected.
-fn forged_rejected(m: &CommittedModel, forge: impl Fn(&mut Trace, &model::Graph)) -> VerifyError {
+/// Runs a cheating prover whose trace is honest except that `forge` alters node `node` (every
+/// later node is recomputed from the forged value); the proof must be rejected.
+fn forged_rejected(m: &CommittedModel, node: usize, forge: impl Fn(&mut Tensor)) -> VerifyError {
     let x = random_input(&m.graph, 4);
-    let mut trace = execute(&m.graph, &x).unwrap();
-    forge(&mut trace, &m.graph);
+    let trace = execute_forged(&m.graph, &x, node, forge).unwrap();
     let (y, p) = prove_trace(m, &x, &trace, &(), WitnessCheck::Lenient).unwrap();
     verify(&m.vk, &x, &y, &p).unwrap_err()
 }
 
-/// Recomputes every node after `from` from its operands (keeping the forged value at `from`).
-fn propagate(trace: &mut Trace, g: &model::Graph, from: usize) {
-    for id in from + 1..g.nodes.len() {
-        let v = &trace.values;
-        let t = match g.nodes[id].op {
-            Op::MatMul { input, weight } => {
-                let w = &g.weights[weight];
-                model::execute::matmul(&v[input], &w.data, w.shape)
-            }
-            Op::AddBias { input, bias } => {
-                let b = &g.weights[bias].data;
-                let x = &v[input];
-                Tensor::new(
-                    x.shape,
-                    x.data
-                        .iter()
-                        .enumerate()
-                        .map(|(i, a)| a + b[i % x.shape.cols])
-                        .collect(),
-                )
-            }
-            Op::Relu { input } => Tensor::new(
-                v[input].shape,
-                v[input].data.iter().map(|a| (*a).max(0)).collect(),
-            ),
-            Op::Rescale { input, shift } => Tensor::new(
-                v[input].shape,
-                v[input]
-                    .data
-                    .iter()
-                    .map(|a| model::execute::rescale_value(*a, shift).0)
-                    .collect(),
-            ),
-            _ => continue,
-        };
-        trace.values[id] = t;
-    }
+/// The honest value of every node on the input the forgery tests use.
+fn honest(m: &CommittedModel) -> Trace {
+    execute(&m.graph, &random_input(&m.graph, 4)).unwrap()
 }
 
 fn first(g: &model::Graph, kind: &str) -> usize {
@@ -198,38 +157,29 @@ fn first(g: &model::Graph, kind: &str) -> usize {
 #[test]
 fn forged_matmul_output_fails() {
     let m = tiny();
-    let err = forged_rejected(&m, |t, g| {
-        let id = first(g, "matmul");
-        t.values[id].data[1] += 3;
-        propagate(t, g, id);
-    });
+    let err = forged_rejected(&m, first(&m.graph, "matmul"), |t| t.data[1] += 3);
     assert!(matches!(err, VerifyError::Layer { node: 1, .. }), "{err}");
 }
 
 #[test]
 fn wrong_relu_output_fails() {
     let m = tiny();
-    let err = forged_rejected(&m, |t, g| {
-        let id = first(g, "relu");
-        let Op::Relu { input } = g.nodes[id].op else {
-            unreachable!()
-        };
-        // Make a negative input pass through unchanged (a "leaky" forgery).
-        let i = t.values[input].data.iter().position(|&v| v < 0).unwrap();
-        t.values[id].data[i] = t.values[input].data[i];
-        propagate(t, g, id);
-    });
+    let id = first(&m.graph, "relu");
+    let Op::Relu { input } = m.graph.nodes[id].op else {
+        unreachable!()
+    };
+    // Make a negative input pass through unchanged (a "leaky" forgery).
+    let x = honest(&m).values[input].clone();
+    let i = x.data.iter().position(|&v| v < 0).unwrap();
+    let err = forged_rejected(&m, id, |t| t.data[i] = x.data[i]);
     assert!(matches!(err, VerifyError::Lookup(_)), "{err}");
 }
 
 #[test]
 fn wrong_rescale_remainder_fails() {
     let m = tiny();
-    let err = forged_rejected(&m, |t, g| {
-        let id = first(g, "rescale");
-        t.values[id].data[0] += 1; // remainder now off by 2^shift
-        propagate(t, g, id);
-    });
+    // The remainder is now off by 2^shift.
+    let err = forged_rejected(&m, first(&m.graph, "rescale"), |t| t.data[0] += 1);
     assert!(matches!(err, VerifyError::Lookup(_)), "{err}");
 }
 
@@ -238,15 +188,16 @@ fn forged_advice_consistent_with_lookups_fails() {
     // Forge the relu output to a value that is a valid table row for a *different* input:
     // y = relu(x') with x' != x. The pair (x, y) is then not in the table.
     let m = tiny();
-    let err = forged_rejected(&m, |t, g| {
-        let id = first(g, "relu");
-        let Op::Relu { input } = g.nodes[id].op else {
-            unreachable!()
-        };
-        let i = t.values[input].data.iter().position(|&v| v > 0).unwrap();
-        t.values[id].data[i] += 1;
-        propagate(t, g, id);
-    });
+    let id = first(&m.graph, "relu");
+    let Op::Relu { input } = m.graph.nodes[id].op else {
+        unreachable!()
+    };
+    let i = honest(&m).values[input]
+        .data
+        .iter()
+        .position(|&v| v > 0)
+        .unwrap();
+    let err = forged_rejected(&m, id, |t| t.data[i] += 1);
     assert!(matches!(err, VerifyError::Lookup(_)), "{err}");
 }
 
@@ -341,31 +292,7 @@ fn activation_products_work() {
 #[test]
 fn forged_attention_scores_fail() {
     let m = attention_core(4, 16);
-    let err = forged_rejected(&m, |t, g| {
-        let id = first(g, "matmul_act");
-        t.values[id].data[2] += 5;
-        // Downstream values are recomputed from the forged scores.
-        for nid in id + 1..g.nodes.len() {
-            let v = &t.values;
-            let new = match g.nodes[nid].op {
-                Op::Rescale { input, shift } => Tensor::new(
-                    v[input].shape,
-                    v[input]
-                        .data
-                        .iter()
-                        .map(|a| model::execute::rescale_value(*a, shift).0)
-                        .collect(),
-                ),
-                Op::MatMulAct {
-                    lhs,
-                    rhs,
-                    transpose_rhs: false,
-                } => model::execute::matmul(&v[lhs], &v[rhs].data, v[rhs].shape),
-                _ => continue,
-            };
-            t.values[nid] = new;
-        }
-    });
+    let err = forged_rejected(&m, first(&m.graph, "matmul_act"), |t| t.data[2] += 5);
     assert!(matches!(err, VerifyError::Layer { .. }), "{err}");
 }
 
@@ -401,27 +328,6 @@ fn swiglu_with_committed_function_tables_works() {
 #[test]
 fn wrong_silu_output_fails() {
     let m = swiglu(2, 16, 32);
-    let err = forged_rejected(&m, |t, g| {
-        let id = first(g, "lookup");
-        t.values[id].data[3] += 1;
-        for nid in id + 1..g.nodes.len() {
-            let v = &t.values;
-            let new = match g.nodes[nid].op {
-                Op::Mul { lhs, rhs } => Tensor::new(
-                    v[lhs].shape,
-                    v[lhs]
-                        .data
-                        .iter()
-                        .zip(&v[rhs].data)
-                        .map(|(a, b)| a * b)
-                        .collect(),
-                ),
-                _ => continue,
-            };
-            t.values[nid] = new;
-            propagate(t, g, nid);
-            break;
-        }
-    });
+    let err = forged_rejected(&m, first(&m.graph, "lookup"), |t| t.data[3] += 1);
     assert!(matches!(err, VerifyError::Lookup(_)), "{err}");
 }

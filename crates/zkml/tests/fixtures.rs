@@ -5,7 +5,7 @@
 #![allow(clippy::unwrap_used)]
 
 use model::examples::{self, random_input};
-use zkml::proof::{ProofFile, PROOF_VERSION};
+use zkml::proof::ProofFile;
 use zkml::{prove, verify, CommittedModel, ProofConfig, ProofFormat};
 
 const FIXTURE: &str = concat!(
@@ -21,15 +21,7 @@ fn fresh() -> (CommittedModel, Vec<u8>) {
     .unwrap();
     let x = random_input(&m.graph, 1);
     let (y, proof) = prove(&m, &x, &()).unwrap();
-    let file = ProofFile {
-        format: ProofFile::FORMAT.into(),
-        version: PROOF_VERSION,
-        model_name: m.graph.name.clone(),
-        model_digest: m.vk.digest_hex(),
-        input: x,
-        output: y,
-        proof,
-    };
+    let file = ProofFile::new(&m, x, y, proof);
     let bytes = file.encode(ProofFormat::Binary);
     (m, bytes)
 }
