@@ -322,25 +322,31 @@ mod tests {
         }))
     }
 
+    /// Folding the encoding of a random table by `n` random challenges gives `2^n` times the
+    /// table's MLE at the challenges, in every entry of the final layer.
+    fn check_folds_to_mle(rng: &mut rand::rngs::StdRng, n: u32, log_blowup: u32) {
+        let evals: Vec<M31> = (0..1 << n)
+            .map(|_| M31::from(rng.gen::<u32>() >> 1))
+            .collect();
+        let tw = twiddles_for(n + log_blowup);
+        let cw = encode(&evals, log_blowup, &tw);
+        let alphas: Vec<QM31> = (0..n).map(|_| rand_qm31(rng)).collect();
+        let mut layer: Vec<QM31> = cw.as_slice().iter().map(|&v| v.into()).collect();
+        for (t, &a) in alphas.iter().enumerate() {
+            let log = n + log_blowup - t as u32;
+            layer = fold_block(&layer, 0, log, t == 0, a);
+        }
+        let expected = sumcheck::eval_mle_base(&evals, &alphas) * pow2(n as usize);
+        assert_eq!(layer.len(), 1 << log_blowup);
+        assert!(layer.iter().all(|&v| v == expected), "n={n} b={log_blowup}");
+    }
+
     #[test]
     #[ignore]
     fn big_encoding() {
         let mut rng = rand::rngs::StdRng::seed_from_u64(2);
         for n in [16u32, 17, 18, 19] {
-            let log_blowup = 2;
-            let evals: Vec<M31> = (0..1 << n)
-                .map(|_| M31::from(rng.gen::<u32>() >> 1))
-                .collect();
-            let tw = twiddles_for(n + log_blowup);
-            let cw = encode(&evals, log_blowup, &tw);
-            let alphas: Vec<QM31> = (0..n).map(|_| rand_qm31(&mut rng)).collect();
-            let mut layer: Vec<QM31> = cw.as_slice().iter().map(|&v| v.into()).collect();
-            for (t, &a) in alphas.iter().enumerate() {
-                let log = n + log_blowup - t as u32;
-                layer = fold_block(&layer, 0, log, t == 0, a);
-            }
-            let expected = sumcheck::eval_mle_base(&evals, &alphas) * pow2(n as usize);
-            assert!(layer.iter().all(|&v| v == expected), "n={n} b={log_blowup}");
+            check_folds_to_mle(&mut rng, n, 2);
         }
     }
 
@@ -363,20 +369,7 @@ mod tests {
         let mut rng = rand::rngs::StdRng::seed_from_u64(2);
         for n in 0..8u32 {
             for log_blowup in 1..3u32 {
-                let evals: Vec<M31> = (0..1 << n)
-                    .map(|_| M31::from(rng.gen::<u32>() >> 1))
-                    .collect();
-                let tw = twiddles_for(n + log_blowup);
-                let cw = encode(&evals, log_blowup, &tw);
-                let alphas: Vec<QM31> = (0..n).map(|_| rand_qm31(&mut rng)).collect();
-                let mut layer: Vec<QM31> = cw.as_slice().iter().map(|&v| v.into()).collect();
-                for (t, &a) in alphas.iter().enumerate() {
-                    let log = n + log_blowup - t as u32;
-                    layer = fold_block(&layer, 0, log, t == 0, a);
-                }
-                let expected = sumcheck::eval_mle_base(&evals, &alphas) * pow2(n as usize);
-                assert_eq!(layer.len(), 1 << log_blowup);
-                assert!(layer.iter().all(|&v| v == expected), "n={n} b={log_blowup}");
+                check_folds_to_mle(&mut rng, n, log_blowup);
             }
         }
     }

@@ -1,13 +1,10 @@
 //! Proving an [`Instance`] from its permutation inputs.
 
 use rand::{CryptoRng, RngCore};
-use stwo::core::poly::circle::CanonicCoset;
 use stwo::core::vcs_lifted::blake2_merkle::Blake2sMerkleChannel;
 use stwo::prover::backend::simd::SimdBackend;
-use stwo::prover::poly::circle::PolyOps;
 use stwo::prover::{prove, CommitmentSchemeProver};
 
-use super::air::LOG_CONSTRAINT_EXPANSION;
 use super::config::pcs_config;
 use super::error::ProofError;
 use super::proof::TxProof;
@@ -31,13 +28,7 @@ pub fn prove_instance<R: RngCore + CryptoRng>(
     }
     let log_size = schedule.log_size()?;
     let config = pcs_config();
-    let twiddles = SimdBackend::precompute_twiddles(
-        CanonicCoset::new(
-            log_size + LOG_CONSTRAINT_EXPANSION + config.fri_config.log_blowup_factor,
-        )
-        .circle_domain()
-        .half_coset,
-    );
+    let twiddles = super::verifier::twiddles(log_size, &config);
     let channel = &mut instance.channel();
     let mut scheme =
         CommitmentSchemeProver::<SimdBackend, Blake2sMerkleChannel>::new(config, &twiddles);

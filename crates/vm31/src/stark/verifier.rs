@@ -100,16 +100,24 @@ fn check_shape(component: &super::TxComponent, proof: &TxProof) -> Result<(), Pr
     Ok(())
 }
 
-/// The commitment to the schedule's preprocessed columns, computed as the prover does.
-pub fn preprocessed_root(schedule: &Schedule, log_size: u32) -> Blake2sHash {
-    let config = pcs_config();
-    let twiddles = SimdBackend::precompute_twiddles(
+/// Twiddles for a trace of `2^log_size` rows under `config` (its evaluation domain).
+pub(crate) fn twiddles(
+    log_size: u32,
+    config: &stwo::core::pcs::PcsConfig,
+) -> stwo::prover::poly::twiddles::TwiddleTree<SimdBackend> {
+    SimdBackend::precompute_twiddles(
         CanonicCoset::new(
             log_size + LOG_CONSTRAINT_EXPANSION + config.fri_config.log_blowup_factor,
         )
         .circle_domain()
         .half_coset,
-    );
+    )
+}
+
+/// The commitment to the schedule's preprocessed columns, computed as the prover does.
+pub fn preprocessed_root(schedule: &Schedule, log_size: u32) -> Blake2sHash {
+    let config = pcs_config();
+    let twiddles = twiddles(log_size, &config);
     let mut scheme =
         CommitmentSchemeProver::<SimdBackend, Blake2sMerkleChannel>::new(config, &twiddles);
     let mut builder = scheme.tree_builder();
