@@ -211,64 +211,50 @@ impl Circuit {
         let mut columns = Vec::new();
         for (id, node) in shape.nodes.iter().enumerate() {
             let log_len = node.shape.n_vars();
-            match node.op {
-                Op::Rescale { shift, .. } => {
-                    let t = table_id(act);
-                    columns.push((
-                        ColumnKind::RescaleOutput(id),
-                        ColumnSpec {
-                            table: t,
-                            log_len,
-                            mask: None,
-                        },
-                    ));
-                    let rem = TableKind::Range {
-                        lo: -(1i64 << (shift - 1)),
-                        log_size: shift,
-                    };
-                    let t = table_id(rem);
-                    columns.push((
+            // (what the column holds, its table, whether padding is left out)
+            let cols: Vec<(ColumnKind, TableKind, Option<RealMask>)> = match node.op {
+                Op::Rescale { shift, .. } => vec![
+                    (ColumnKind::RescaleOutput(id), act, None),
+                    (
                         ColumnKind::RescaleRemainder(id),
-                        ColumnSpec {
-                            table: t,
-                            log_len,
-                            mask: None,
+                        TableKind::Range {
+                            lo: -(1i64 << (shift - 1)),
+                            log_size: shift,
                         },
-                    ));
-                }
-                Op::Lookup { table, .. } => {
-                    let t = table_id(TableKind::Committed {
+                        None,
+                    ),
+                ],
+                // f(0) need not be 0 (exp, sigmoid): padding takes no part.
+                Op::Lookup { table, .. } => vec![(
+                    ColumnKind::Lookup(id),
+                    TableKind::Committed {
                         log_size: ACT_BITS,
                         id: table as u32,
-                    });
-                    // f(0) need not be 0 (exp, sigmoid): padding takes no part.
-                    let mask = Some(RealMask {
+                    },
+                    Some(RealMask {
                         rows: node.shape.rows,
                         cols: node.shape.cols,
                         log_rows: node.shape.log_rows(),
                         log_cols: node.shape.log_cols(),
-                    });
-                    columns.push((
-                        ColumnKind::Lookup(id),
-                        ColumnSpec {
-                            table: t,
-                            log_len,
-                            mask,
-                        },
-                    ));
-                }
-                Op::Relu { .. } => {
-                    let t = table_id(TableKind::Relu { log_size: ACT_BITS });
-                    columns.push((
-                        ColumnKind::Relu(id),
-                        ColumnSpec {
-                            table: t,
-                            log_len,
-                            mask: None,
-                        },
-                    ));
-                }
-                _ => {}
+                    }),
+                )],
+                Op::Relu { .. } => vec![(
+                    ColumnKind::Relu(id),
+                    TableKind::Relu { log_size: ACT_BITS },
+                    None,
+                )],
+                _ => vec![],
+            };
+            for (kind, table, mask) in cols {
+                let table = table_id(table);
+                columns.push((
+                    kind,
+                    ColumnSpec {
+                        table,
+                        log_len,
+                        mask,
+                    },
+                ));
             }
         }
 
