@@ -11,8 +11,8 @@ use rand_chacha::ChaCha20Rng;
 use stwo::core::fields::m31::M31;
 use vm31::stark::security_bits;
 use vm31::tx::{
-    prove_deposit, prove_withdraw, verify_deposit, verify_withdraw, DepositStatement,
-    WithdrawStatement, WithdrawWitness,
+    prove_deposit, prove_spend, prove_withdraw, verify_deposit, verify_spend, verify_withdraw,
+    DepositStatement, SpendInput, SpendStatement, SpendWitness, WithdrawStatement, WithdrawWitness,
 };
 use vm31::{MerkleTree, Note, RootWindow, SpendingKey};
 
@@ -107,5 +107,52 @@ fn main() {
         |proof| verify_withdraw(&withdraw, proof, &window).expect("verify"),
     )
     .print("withdraw");
-    println!("spend     not implemented");
+    let (spend, spend_witness, spend_window) = spend_setup(&mut rng);
+    time(
+        || {
+            let proof = prove_spend(&spend, &spend_witness, &mut rng2).expect("prove");
+            let bytes = proof.to_bytes().expect("encode").len();
+            (proof, bytes)
+        },
+        |proof| verify_spend(&spend, proof, &spend_window).expect("verify"),
+    )
+    .print("spend");
+}
+
+/// Two notes of two owners in a tree of 1000 notes, spent into two notes with a fee.
+fn spend_setup(rng: &mut ChaCha20Rng) -> (SpendStatement, SpendWitness, RootWindow) {
+    let keys = [SpendingKey::random(rng), SpendingKey::random(rng)];
+    let mut tree = MerkleTree::new();
+    for i in 0..1000u64 {
+        let filler = Note::new(keys[0].public_key(), M31(1), i, rng);
+        tree.append(filler.commitment()).expect("append");
+    }
+    let amounts = [3_000_000_000u64, 2_500_000_123];
+    let notes = [0, 1].map(|i| Note::new(keys[i].public_key(), M31(1), amounts[i], rng));
+    let indices = notes
+        .clone()
+        .map(|n| tree.append(n.commitment()).expect("append"));
+    let fee = 1_000;
+    let recipient = SpendingKey::random(rng).public_key();
+    let outputs = [
+        4_000_000_000u64,
+        amounts[0] + amounts[1] - 4_000_000_000 - fee,
+    ]
+    .map(|a| Note::new(recipient, M31(1), a, rng));
+    let mut window = RootWindow::new();
+    window.push(tree.root());
+    let statement = SpendStatement {
+        root: tree.root(),
+        nullifiers: [0, 1].map(|i| notes[i].nullifier(&keys[i])),
+        output_commitments: outputs.clone().map(|n| n.commitment()),
+        fee,
+        ciphertext_hashes: [[M31(5); 8], [M31(6); 8]],
+    };
+    let inputs = [0, 1].map(|i| SpendInput {
+        spending_key: keys[i].clone(),
+        note: notes[i].clone(),
+        index: indices[i],
+        path: tree.path(indices[i]).expect("path"),
+    });
+    (statement, SpendWitness { inputs, outputs }, window)
 }

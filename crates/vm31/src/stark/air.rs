@@ -27,6 +27,7 @@ use stwo_constraint_framework::{EvalAtRow, FrameworkComponent, FrameworkEval, OR
 
 use super::glue::{glue_constraints, GlueColumns, N_GLUE_COLUMNS};
 use super::schedule::{preprocessed_column_ids, FIXED_PREPROCESSED};
+use super::value::{value_constraints, ValueColumns, N_VALUE_COLUMNS, VALUE_PREPROCESSED};
 use crate::poseidon2::constants::{HALF_FULL_ROUNDS, INTERNAL_DIAG_SHIFTS, PARTIAL_ROUNDS};
 use crate::poseidon2::{ROUND_CONSTANTS, WIDTH};
 use crate::sponge::Digest;
@@ -40,7 +41,8 @@ pub const N_PERMUTATION_COLUMNS: usize = WIDTH + SBOX_WIDTH * N_SBOXES;
 /// Unconstrained columns of fresh randomness.
 pub const N_MASK_COLUMNS: usize = 4;
 /// All committed trace columns.
-pub const N_TRACE_COLUMNS: usize = N_PERMUTATION_COLUMNS + N_GLUE_COLUMNS + N_MASK_COLUMNS;
+pub const N_TRACE_COLUMNS: usize =
+    N_PERMUTATION_COLUMNS + N_GLUE_COLUMNS + N_VALUE_COLUMNS + N_MASK_COLUMNS;
 /// Public elements absorbed on an `absorb_public` row.
 pub const N_PUBLIC_ABSORB: usize = 4;
 /// `log2` of the constraint degree bound over the trace degree (constraints have degree 2).
@@ -55,6 +57,8 @@ pub struct PublicConstants {
     pub outputs: Vec<Digest>,
     /// `n_k`: the compression output on the `node_output_k` row.
     pub node_outputs: Vec<Digest>,
+    /// `f`: the fee limbs the final balance row subtracts (zero where no balance is checked).
+    pub fee: [M31; 3],
 }
 
 /// The constraints of [`crate::stark::air`].
@@ -95,18 +99,27 @@ impl FrameworkEval for TxEval {
         let is_real = pre[0].clone();
         let perm = permutation_constraints(&mut eval, &is_real);
         let glue = GlueColumns::read(&mut eval);
+        let value = ValueColumns::read(&mut eval);
         for _ in 0..N_MASK_COLUMNS {
             eval.next_trace_mask();
         }
-        let n_fixed = FIXED_PREPROCESSED.len();
+        let n_glue = FIXED_PREPROCESSED.len();
+        let n_fixed = n_glue + VALUE_PREPROCESSED.len();
         glue_constraints(
             &mut eval,
-            &pre[..n_fixed],
+            &pre[..n_glue],
             &pre[n_fixed..n_fixed + n_out],
             &pre[n_fixed + n_out..],
             &perm,
             &glue,
             &self.public,
+        );
+        value_constraints(
+            &mut eval,
+            &pre[n_glue..n_fixed],
+            &perm,
+            &value,
+            &self.public.fee,
         );
         eval
     }

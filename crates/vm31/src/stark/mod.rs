@@ -10,7 +10,7 @@
 //! then the PCS configuration, before the first commitment; no challenge is drawn earlier.
 //!
 //! Modules: [`config`] (security parameters), [`air`] (permutation constraints), [`glue`]
-//! (constraints between rows), [`schedule`]
+//! (constraints between rows), [`value`] (asset, amount ranges and balance), [`schedule`]
 //! (preprocessed columns), [`trace`] (witness rows and padding), [`prover`], [`verifier`],
 //! [`proof`] (canonical encoding), [`error`]. Zero knowledge is discussed in the crate README.
 
@@ -22,6 +22,7 @@ pub mod proof;
 pub mod prover;
 pub mod schedule;
 pub mod trace;
+pub mod value;
 pub mod verifier;
 
 use stwo::core::channel::{Blake2sChannel, Channel};
@@ -34,8 +35,9 @@ pub use config::{pcs_config, security_bits, MIN_SECURITY_BITS};
 pub use error::ProofError;
 pub use proof::TxProof;
 pub use prover::prove_instance;
-pub use schedule::{RowKind, Schedule};
+pub use schedule::{RowKind, Schedule, ValueRole};
 pub use trace::RowWitness;
+pub use value::ValueWitness;
 pub use verifier::verify_instance;
 
 /// First word absorbed by every transcript: `"vm31"`.

@@ -15,6 +15,7 @@ use stwo_constraint_framework::preprocessed_columns::PreProcessedColumnId;
 
 use super::config::min_padding_rows;
 use super::error::ProofError;
+use super::value::VALUE_PREPROCESSED;
 use crate::sponge::Domain;
 
 /// Smallest trace: STWO's SIMD backend wants at least 16 rows per column.
@@ -52,6 +53,23 @@ pub struct RowKind {
     pub output: Option<usize>,
     /// The row's compression output (output rate plus input left half) is public node `k`.
     pub node_output: Option<usize>,
+    /// The row absorbs a note's `asset ‖ limbs ‖ blinding` block (see [`super::value`]).
+    pub value: Option<ValueRole>,
+    /// The running balance and the asset keep the previous row's values.
+    pub keep_balance: bool,
+    /// The row checks the balance against the fee.
+    pub balance_final: bool,
+}
+
+/// How a value row enters the running balance.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ValueRole {
+    /// The first note read: starts the balance.
+    First,
+    /// A note read later: added.
+    In,
+    /// A note written: subtracted.
+    Out,
 }
 
 /// The rows of a statement, in order.
@@ -62,7 +80,8 @@ pub struct Schedule {
     pub n_node_outputs: usize,
 }
 
-/// Preprocessed columns before the per-output selectors, in commitment order.
+/// Preprocessed columns of the glue, in commitment order; the value selectors
+/// ([`VALUE_PREPROCESSED`]) and then the per-output selectors follow.
 pub const FIXED_PREPROCESSED: [&str; 14] = [
     "vm31_is_real",
     "vm31_is_iv",
@@ -87,6 +106,7 @@ pub fn preprocessed_column_ids(
 ) -> Vec<PreProcessedColumnId> {
     FIXED_PREPROCESSED
         .iter()
+        .chain(&VALUE_PREPROCESSED)
         .map(|s| s.to_string())
         .chain((0..n_outputs).map(|k| format!("vm31_output_{k}")))
         .chain((0..n_node_outputs).map(|k| format!("vm31_node_output_{k}")))
@@ -111,7 +131,7 @@ impl Schedule {
     /// The preprocessed columns, in the order of [`preprocessed_column_ids`].
     pub fn preprocessed_columns(&self, log_size: u32) -> Vec<Vec<M31>> {
         let n = 1usize << log_size;
-        let n_fixed = FIXED_PREPROCESSED.len();
+        let n_fixed = FIXED_PREPROCESSED.len() + VALUE_PREPROCESSED.len();
         let mut cols = vec![vec![M31(0); n]; n_fixed + self.n_outputs + self.n_node_outputs];
         let flag = |b: bool| M31(u32::from(b));
         for (i, row) in self.rows.iter().enumerate() {
@@ -132,6 +152,11 @@ impl Schedule {
                 row.merkle_first,
                 row.merkle_next,
                 row.merkle_first || row.merkle_next,
+                row.value == Some(ValueRole::First),
+                row.value == Some(ValueRole::In),
+                row.value == Some(ValueRole::Out),
+                row.keep_balance,
+                row.balance_final,
             ];
             for (col, f) in cols[4..n_fixed].iter_mut().zip(flags) {
                 col[i] = flag(f);

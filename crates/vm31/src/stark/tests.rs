@@ -47,6 +47,7 @@ fn instance(inputs: &[[M31; WIDTH]], n_public: usize) -> Instance {
             absorb: [M31(0); 4],
             outputs,
             node_outputs: Vec::new(),
+            fee: [M31(0); 3],
         },
     }
 }

@@ -6,6 +6,7 @@ use stwo::core::fields::m31::M31;
 
 use super::air::{N_MASK_COLUMNS, N_PERMUTATION_COLUMNS, N_TRACE_COLUMNS};
 use super::glue::{N_GLUE_COLUMNS, REG_LEN};
+use super::value::{random_value_row, value_row, ValueWitness, N_VALUE_COLUMNS};
 use crate::keys::random_m31;
 use crate::poseidon2::{external_linear_layer, internal_linear_layer, ROUND_CONSTANTS, WIDTH};
 use crate::sponge::DIGEST_LEN;
@@ -19,6 +20,8 @@ pub struct RowWitness {
     pub reg: [M31; REG_LEN],
     /// The Merkle index bit; zero off Merkle rows.
     pub bit: M31,
+    /// The value columns (see [`super::value`]); zero where the schedule does not use them.
+    pub value: ValueWitness,
 }
 
 impl RowWitness {
@@ -130,15 +133,16 @@ pub fn trace_columns<R: RngCore + CryptoRng>(
     let mut cols: Vec<Vec<M31>> = (0..N_TRACE_COLUMNS)
         .map(|_| Vec::with_capacity(n))
         .collect();
-    let push = |cols: &mut Vec<Vec<M31>>, perm: &[M31], glue: &[M31]| {
-        for (col, &v) in cols.iter_mut().zip(perm.iter().chain(glue)) {
+    let push = |cols: &mut Vec<Vec<M31>>, perm: &[M31], glue: &[M31], value: &[M31]| {
+        debug_assert_eq!(value.len(), N_VALUE_COLUMNS);
+        for (col, &v) in cols.iter_mut().zip(perm.iter().chain(glue).chain(value)) {
             col.push(v);
         }
     };
     for row in rows {
         let (perm, _) = permutation_row(row.input);
         let glue = glue_values::<R>(&row.input, row.reg, row.bit, Copies::Real);
-        push(&mut cols, &perm, &glue);
+        push(&mut cols, &perm, &glue, &value_row(&row.value, None));
     }
     for _ in rows.len()..n {
         let input = std::array::from_fn(|_| random_m31(rng));
@@ -146,9 +150,10 @@ pub fn trace_columns<R: RngCore + CryptoRng>(
         let bit = random_m31(rng);
         let (perm, _) = permutation_values(input, Copies::Fresh(rng));
         let glue = glue_values(&input, reg, bit, Copies::Fresh(rng));
-        push(&mut cols, &perm, &glue);
+        let value = random_value_row(|| random_m31(rng));
+        push(&mut cols, &perm, &glue, &value);
     }
-    let first_mask = N_PERMUTATION_COLUMNS + N_GLUE_COLUMNS;
+    let first_mask = N_PERMUTATION_COLUMNS + N_GLUE_COLUMNS + N_VALUE_COLUMNS;
     for col in &mut cols[first_mask..first_mask + N_MASK_COLUMNS] {
         col.resize_with(n, || random_m31(rng));
     }

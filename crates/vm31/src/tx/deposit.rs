@@ -68,6 +68,7 @@ impl DepositStatement {
                 absorb: [self.asset_id, limbs[0], limbs[1], limbs[2]],
                 outputs: vec![self.commitment.0],
                 node_outputs: Vec::new(),
+                fee: [M31(0); 3],
             },
         })
     }

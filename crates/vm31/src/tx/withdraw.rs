@@ -4,32 +4,25 @@
 //! (as its three limbs), `asset_id` and the `recipient` (bound by the transcript only).
 //! Private: the spending key, the note's owner key and blinding, its leaf index and path.
 //!
-//! Rows (25):
-//! * 0: first block of `nf = hash(NULLIFIER, sk ‖ cm)`, absorbing `sk`; the register saves the
-//!   sponge state;
-//! * 1: `pk = hash(PUBLIC_KEY, sk)`, rate equal to row 0's (ownership);
-//! * 2, 3: `cm = hash(NOTE_COMMITMENT, pk ‖ asset ‖ limbs ‖ blinding)`, row 2's rate is row 1's
-//!   digest, row 3 absorbs the public asset and limbs;
-//! * 4: second nullifier block, resumed from the register, absorbing row 3's digest `cm`; its
-//!   output is the public nullifier;
-//! * 5–24: the Merkle levels from `cm` (row 4's absorbed digest) to the public root, each node
-//!   placed by a committed, boolean index bit.
+//! Rows: one input segment ([`super::input`]) whose value row absorbs the public asset and
+//! amount limbs.
 
 use rand::{CryptoRng, RngCore};
 use serde::{Deserialize, Serialize};
 use stwo::core::fields::m31::{M31, P};
 
-use super::deposit::sponge_inputs;
+#[cfg(test)]
+use super::input::MERKLE_START;
+use super::input::{input_rows, input_schedule, NoteValue};
 use super::kind;
 use crate::canonical::{m31, m31_array};
 use crate::keys::SpendingKey;
-use crate::merkle::{root_from_path, verify_membership, MerklePath, RootWindow, TREE_DEPTH};
-use crate::note::{amount_to_limbs, Note, Nullifier, NOTE_ENCODING_LEN};
-use crate::poseidon2::{permutation, WIDTH};
-use crate::sponge::{Digest, Domain, DIGEST_LEN};
+use crate::merkle::{verify_membership, MerklePath, RootWindow};
+use crate::note::{amount_to_limbs, Note, Nullifier};
+use crate::sponge::Digest;
 use crate::stark::{
-    prove_instance, verify_instance, Instance, ProofError, PublicConstants, RowKind, RowWitness,
-    Schedule, TxProof,
+    prove_instance, verify_instance, Instance, ProofError, PublicConstants, RowWitness, Schedule,
+    TxProof,
 };
 
 /// The public side of a withdrawal.
@@ -69,9 +62,6 @@ impl WithdrawProof {
     }
 }
 
-/// Rows before the Merkle levels.
-const MERKLE_START: usize = 5;
-
 impl WithdrawStatement {
     fn instance(&self) -> Result<Instance, ProofError> {
         let elements = self
@@ -95,51 +85,15 @@ impl WithdrawStatement {
                 absorb: [self.asset_id, limbs[0], limbs[1], limbs[2]],
                 outputs: vec![self.nullifier.0],
                 node_outputs: vec![self.root],
+                fee: [M31(0); 3],
             },
         })
     }
 }
 
 fn schedule() -> Schedule {
-    let keep = RowKind {
-        keep_reg: true,
-        ..RowKind::default()
-    };
-    let mut rows = vec![
-        RowKind {
-            iv: Some((Domain::NULLIFIER, 2 * DIGEST_LEN as u64)),
-            load_reg: true,
-            ..RowKind::default()
-        },
-        RowKind {
-            iv: Some((Domain::PUBLIC_KEY, DIGEST_LEN as u64)),
-            rate_from_prev_in: true,
-            ..keep
-        },
-        RowKind {
-            iv: Some((Domain::NOTE_COMMITMENT, NOTE_ENCODING_LEN as u64)),
-            rate_from_prev_out: true,
-            ..keep
-        },
-        RowKind {
-            cont: true,
-            absorb_public: true,
-            ..keep
-        },
-        RowKind {
-            from_reg: true,
-            output: Some(0),
-            ..keep
-        },
-    ];
-    rows.extend((0..TREE_DEPTH).map(|level| RowKind {
-        merkle_first: level == 0,
-        merkle_next: level > 0,
-        node_output: (level == TREE_DEPTH - 1).then_some(0),
-        ..RowKind::default()
-    }));
     Schedule {
-        rows,
+        rows: input_schedule(NoteValue::Public, 0, 0, false),
         n_outputs: 1,
         n_node_outputs: 1,
     }
@@ -147,49 +101,12 @@ fn schedule() -> Schedule {
 
 /// The rows of the withdraw schedule for `witness` (checked by the caller).
 fn witness_rows(witness: &WithdrawWitness) -> Vec<RowWitness> {
-    let sk = &witness.spending_key.0;
-    let cm = witness.note.commitment().0;
-    let mut nf_blocks = [M31(0); 2 * DIGEST_LEN];
-    nf_blocks[..DIGEST_LEN].copy_from_slice(sk);
-    nf_blocks[DIGEST_LEN..].copy_from_slice(&cm);
-    let nf_inputs = sponge_inputs(Domain::NULLIFIER, &nf_blocks);
-    let saved = permutation(nf_inputs[0]);
-    let pk_input = sponge_inputs(Domain::PUBLIC_KEY, sk)[0];
-    let note_inputs = sponge_inputs(Domain::NOTE_COMMITMENT, &witness.note.encode());
-    let with_reg = |input| RowWitness {
-        input,
-        reg: saved,
-        bit: M31(0),
-    };
-    let mut rows = vec![
-        with_reg(nf_inputs[0]),
-        with_reg(pk_input),
-        with_reg(note_inputs[0]),
-        with_reg(note_inputs[1]),
-        with_reg(nf_inputs[1]),
-    ];
-    let mut node = cm;
-    for (level, sibling) in witness.path.0.iter().enumerate() {
-        let right = (witness.index >> level) & 1 == 1;
-        let (l, r) = if right {
-            (sibling, &node)
-        } else {
-            (&node, sibling)
-        };
-        let mut input = [M31(0); WIDTH];
-        input[..DIGEST_LEN].copy_from_slice(l);
-        input[DIGEST_LEN..].copy_from_slice(r);
-        let out = permutation(input);
-        node = std::array::from_fn(|j| out[j] + input[j]);
-        rows.push(RowWitness {
-            input,
-            reg: [M31(0); WIDTH],
-            bit: M31(u32::from(right)),
-        });
-    }
-    debug_assert_eq!(rows.len(), MERKLE_START + TREE_DEPTH);
-    debug_assert_eq!(node, root_from_path(&cm, witness.index, &witness.path));
-    rows
+    input_rows(
+        &witness.spending_key,
+        &witness.note,
+        witness.index,
+        &witness.path,
+    )
 }
 
 /// Proves that `witness` withdraws `statement`. The witness is checked natively first.

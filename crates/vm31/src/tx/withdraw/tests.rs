@@ -3,6 +3,7 @@ use rand_chacha::ChaCha20Rng;
 
 use super::*;
 use crate::merkle::MerkleTree;
+use crate::sponge::DIGEST_LEN;
 use crate::stark::tests::assert_constraints;
 
 struct Setup {

@@ -1,0 +1,156 @@
+//! The rows that read one note of the pool: ownership, commitment, nullifier and Merkle
+//! membership. Withdraw uses one such segment, spend two.
+//!
+//! Rows (25):
+//! * 0: first block of `nf = hash(NULLIFIER, sk ‖ cm)`, absorbing `sk`; the register saves the
+//!   sponge state;
+//! * 1: `pk = hash(PUBLIC_KEY, sk)`, rate equal to row 0's (ownership);
+//! * 2, 3: `cm = hash(NOTE_COMMITMENT, pk ‖ asset ‖ limbs ‖ blinding)`, row 2's rate is row 1's
+//!   digest; row 3 absorbs `asset ‖ limbs` either as public constants (withdraw) or as a value
+//!   row (spend: private, range-checked, entered into the balance);
+//! * 4: second nullifier block, resumed from the register, absorbing row 3's digest `cm`; its
+//!   output is a public nullifier;
+//! * 5–24: the Merkle levels from `cm` (row 4's absorbed digest) to the public root, each node
+//!   placed by a committed, boolean index bit.
+
+use stwo::core::fields::m31::M31;
+
+use super::deposit::sponge_inputs;
+use crate::keys::SpendingKey;
+use crate::merkle::{root_from_path, MerklePath, TREE_DEPTH};
+use crate::note::{Note, NOTE_ENCODING_LEN};
+use crate::poseidon2::{permutation, WIDTH};
+use crate::sponge::{Domain, DIGEST_LEN};
+use crate::stark::{RowKind, RowWitness, ValueRole};
+
+/// Rows before the Merkle levels.
+pub(crate) const MERKLE_START: usize = 5;
+/// Rows of one input segment.
+pub(crate) const INPUT_ROWS: usize = MERKLE_START + TREE_DEPTH;
+/// The segment row that absorbs the note's asset and amount.
+pub(crate) const VALUE_ROW: usize = 3;
+
+/// How the segment's value row treats the note's asset and amount.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum NoteValue {
+    /// Public constants, absorbed with `absorb_public`.
+    Public,
+    /// Private, on a value row with this role.
+    Private(ValueRole),
+}
+
+/// The schedule of one input segment: its nullifier is public output `nullifier_output`, its
+/// root public node `root_output`. `keep_balance` carries the running balance through the rows
+/// other than the value row.
+pub(crate) fn input_schedule(
+    value: NoteValue,
+    nullifier_output: usize,
+    root_output: usize,
+    keep_balance: bool,
+) -> Vec<RowKind> {
+    let keep = RowKind {
+        keep_reg: true,
+        keep_balance,
+        ..RowKind::default()
+    };
+    let value_row = match value {
+        NoteValue::Public => RowKind {
+            cont: true,
+            absorb_public: true,
+            ..keep
+        },
+        NoteValue::Private(role) => RowKind {
+            cont: true,
+            value: Some(role),
+            keep_balance: false,
+            ..keep
+        },
+    };
+    let mut rows = vec![
+        RowKind {
+            iv: Some((Domain::NULLIFIER, 2 * DIGEST_LEN as u64)),
+            load_reg: true,
+            keep_balance,
+            ..RowKind::default()
+        },
+        RowKind {
+            iv: Some((Domain::PUBLIC_KEY, DIGEST_LEN as u64)),
+            rate_from_prev_in: true,
+            ..keep
+        },
+        RowKind {
+            iv: Some((Domain::NOTE_COMMITMENT, NOTE_ENCODING_LEN as u64)),
+            rate_from_prev_out: true,
+            ..keep
+        },
+        value_row,
+        RowKind {
+            from_reg: true,
+            output: Some(nullifier_output),
+            ..keep
+        },
+    ];
+    rows.extend((0..TREE_DEPTH).map(|level| RowKind {
+        merkle_first: level == 0,
+        merkle_next: level > 0,
+        node_output: (level == TREE_DEPTH - 1).then_some(root_output),
+        keep_balance,
+        ..RowKind::default()
+    }));
+    debug_assert_eq!(rows.len(), INPUT_ROWS);
+    debug_assert!(matches!(rows[VALUE_ROW].cont, true));
+    rows
+}
+
+/// The row witnesses of one input segment (permutation inputs, register, index bits); the value
+/// columns are left zero for the caller.
+pub(crate) fn input_rows(
+    spending_key: &SpendingKey,
+    note: &Note,
+    index: u32,
+    path: &MerklePath,
+) -> Vec<RowWitness> {
+    let sk = &spending_key.0;
+    let cm = note.commitment().0;
+    let mut nf_blocks = [M31(0); 2 * DIGEST_LEN];
+    nf_blocks[..DIGEST_LEN].copy_from_slice(sk);
+    nf_blocks[DIGEST_LEN..].copy_from_slice(&cm);
+    let nf_inputs = sponge_inputs(Domain::NULLIFIER, &nf_blocks);
+    let saved = permutation(nf_inputs[0]);
+    let pk_input = sponge_inputs(Domain::PUBLIC_KEY, sk)[0];
+    let note_inputs = sponge_inputs(Domain::NOTE_COMMITMENT, &note.encode());
+    let with_reg = |input| RowWitness {
+        input,
+        reg: saved,
+        ..RowWitness::default()
+    };
+    let mut rows = vec![
+        with_reg(nf_inputs[0]),
+        with_reg(pk_input),
+        with_reg(note_inputs[0]),
+        with_reg(note_inputs[1]),
+        with_reg(nf_inputs[1]),
+    ];
+    let mut node = cm;
+    for (level, sibling) in path.0.iter().enumerate() {
+        let right = (index >> level) & 1 == 1;
+        let (l, r) = if right {
+            (sibling, &node)
+        } else {
+            (&node, sibling)
+        };
+        let mut input = [M31(0); WIDTH];
+        input[..DIGEST_LEN].copy_from_slice(l);
+        input[DIGEST_LEN..].copy_from_slice(r);
+        let out = permutation(input);
+        node = std::array::from_fn(|j| out[j] + input[j]);
+        rows.push(RowWitness {
+            input,
+            bit: M31(u32::from(right)),
+            ..RowWitness::default()
+        });
+    }
+    debug_assert_eq!(rows.len(), INPUT_ROWS);
+    debug_assert_eq!(node, root_from_path(&cm, index, path));
+    rows
+}

@@ -1,0 +1,273 @@
+use rand::SeedableRng;
+use rand_chacha::ChaCha20Rng;
+
+use super::*;
+use crate::merkle::MerkleTree;
+use crate::poseidon2::permutation;
+use crate::sponge::DIGEST_LEN;
+use crate::stark::tests::assert_constraints;
+
+struct Setup {
+    statement: SpendStatement,
+    witness: SpendWitness,
+    window: RootWindow,
+    rng: ChaCha20Rng,
+}
+
+const ASSET: M31 = M31(7);
+
+/// Two notes of `amounts` (owned by two different keys) in a tree with other notes, spent into
+/// notes of `outputs` with `fee`.
+fn setup_with(seed: u64, amounts: [u64; 2], outputs: [u64; 2], fee: u64) -> Setup {
+    let mut rng = ChaCha20Rng::seed_from_u64(seed);
+    let keys = [SpendingKey::random(&mut rng), SpendingKey::random(&mut rng)];
+    let mut tree = MerkleTree::new();
+    for _ in 0..3 {
+        let other = Note::new(keys[0].public_key(), ASSET, 10, &mut rng);
+        tree.append(other.commitment()).unwrap();
+    }
+    let notes = [0, 1].map(|i| Note::new(keys[i].public_key(), ASSET, amounts[i], &mut rng));
+    let indices = notes.map(|n| tree.append(n.commitment()).unwrap());
+    let recipient = SpendingKey::random(&mut rng).public_key();
+    let outputs = outputs.map(|a| Note::new(recipient, ASSET, a, &mut rng));
+    let mut window = RootWindow::new();
+    window.push(tree.root());
+    let statement = SpendStatement {
+        root: tree.root(),
+        nullifiers: [0, 1].map(|i| notes[i].nullifier(&keys[i])),
+        output_commitments: outputs.map(|n| n.commitment()),
+        fee,
+        ciphertext_hashes: [[M31(11); DIGEST_LEN], [M31(12); DIGEST_LEN]],
+    };
+    let inputs = [0, 1].map(|i| SpendInput {
+        spending_key: keys[i].clone(),
+        note: notes[i].clone(),
+        index: indices[i],
+        path: tree.path(indices[i]).unwrap(),
+    });
+    Setup {
+        statement,
+        witness: SpendWitness { inputs, outputs },
+        window,
+        rng,
+    }
+}
+
+/// Limb carries in both directions: `(2^22 − 1) + 2^44 = 2^22 + (2^44 − 2^22 − 1 − 5) + 5`.
+fn setup(seed: u64) -> Setup {
+    let a = (1 << 22) - 1;
+    let b = 1 << 44;
+    setup_with(seed, [a, b], [1 << 22, a + b - (1 << 22) - 5], 5)
+}
+
+fn proved(seed: u64) -> (Setup, SpendProof) {
+    let mut s = setup(seed);
+    let proof = prove_spend(&s.statement, &s.witness, &mut s.rng).unwrap();
+    (s, proof)
+}
+
+fn assert_unprovable(instance: &Instance, rows: &[RowWitness], why: &str) {
+    let mut rng = ChaCha20Rng::seed_from_u64(77);
+    assert!(
+        matches!(
+            prove_instance(instance, rows, &mut rng),
+            Err(ProofError::ConstraintsNotSatisfied)
+        ),
+        "{why}: proved"
+    );
+}
+
+#[test]
+fn spend_witness_satisfies_constraints() {
+    let s = setup(1);
+    let rows = witness_rows(&s.witness, s.statement.fee);
+    assert_constraints(&s.statement.instance().unwrap(), &rows);
+    // Also with the largest amounts: u64::MAX in, everything out, no fee.
+    let s = setup_with(2, [u64::MAX, u64::MAX], [u64::MAX, u64::MAX - 9], 9);
+    let rows = witness_rows(&s.witness, s.statement.fee);
+    assert_constraints(&s.statement.instance().unwrap(), &rows);
+}
+
+#[test]
+fn spend_proves_and_verifies_through_bytes() {
+    let (s, proof) = proved(3);
+    let decoded = SpendProof::from_bytes(&proof.to_bytes().unwrap()).unwrap();
+    verify_spend(&s.statement, &decoded, &s.window).unwrap();
+}
+
+#[test]
+fn unknown_root_and_wrong_root_are_rejected() {
+    let (s, proof) = proved(4);
+    assert!(matches!(
+        verify_spend(&s.statement, &proof, &RootWindow::new()),
+        Err(ProofError::UnknownRoot { .. })
+    ));
+    let other = setup(5).statement.root;
+    let mut window = s.window.clone();
+    window.push(other);
+    let wrong = SpendStatement {
+        root: other,
+        ..s.statement
+    };
+    assert!(matches!(
+        verify_spend(&wrong, &proof, &window),
+        Err(ProofError::Rejected { .. })
+    ));
+}
+
+#[test]
+fn one_note_spent_twice_is_refused() {
+    let mut s = setup(6);
+    s.witness.inputs[1] = s.witness.inputs[0].clone();
+    s.statement.nullifiers[1] = s.statement.nullifiers[0];
+    let err = prove_spend(&s.statement, &s.witness, &mut s.rng).unwrap_err();
+    assert!(
+        matches!(err, ProofError::InvalidPublicInput { .. }),
+        "{err}"
+    );
+    let (s, proof) = proved(6);
+    let mut same = s.statement;
+    same.nullifiers[1] = same.nullifiers[0];
+    assert!(matches!(
+        verify_spend(&same, &proof, &s.window),
+        Err(ProofError::InvalidPublicInput { .. })
+    ));
+}
+
+#[test]
+fn outputs_exceeding_inputs_cannot_be_proved() {
+    // One more unit out than in, the fee unchanged.
+    let s = setup_with(7, [100, 50], [120, 26], 5);
+    let mut rng = ChaCha20Rng::seed_from_u64(70);
+    let err = prove_spend(&s.statement, &s.witness, &mut rng).unwrap_err();
+    assert!(matches!(err, ProofError::WitnessMismatch { .. }), "{err}");
+    // Past the native check, the final balance row refuses every carry.
+    let instance = s.statement.instance().unwrap();
+    assert_unprovable(&instance, &witness_rows(&s.witness, 5), "unbalanced");
+    // And the honest fee balances it.
+    let balanced = witness_rows(&s.witness, 4);
+    let mut fair = s.statement;
+    fair.fee = 4;
+    assert_constraints(&fair.instance().unwrap(), &balanced);
+}
+
+#[test]
+fn mixed_assets_cannot_be_proved() {
+    let mut s = setup(8);
+    let recipient = s.witness.outputs[0].owner;
+    let other = Note::new(
+        recipient,
+        ASSET + M31(1),
+        s.witness.outputs[0].amount,
+        &mut s.rng,
+    );
+    s.witness.outputs[0] = other;
+    s.statement.output_commitments[0] = other.commitment();
+    let err = prove_spend(&s.statement, &s.witness, &mut s.rng).unwrap_err();
+    assert!(matches!(err, ProofError::WitnessMismatch { .. }), "{err}");
+    let rows = witness_rows(&s.witness, s.statement.fee);
+    assert_unprovable(&s.statement.instance().unwrap(), &rows, "mixed assets");
+}
+
+/// Rewrites output `j`'s limb `limb` by `delta` (mod p) in its value row, and the statement's
+/// commitment to match: the forged note balances in M31 but not over the integers.
+fn forge_limb(s: &mut Setup, rows: &mut [RowWitness], j: usize, limb: usize, delta: M31) {
+    let row = 2 * INPUT_ROWS + 2 * j + 1;
+    rows[row].input[1 + limb] += delta;
+    rows[row].value.bits = 0;
+    let out = permutation(rows[row].input);
+    s.statement.output_commitments[j] = Commitment(std::array::from_fn(|i| out[i]));
+}
+
+#[test]
+fn negative_or_overflowing_amounts_cannot_be_proved() {
+    // +5 on one output and −5 (p − 5) on the other: balanced mod p, refused by the range check.
+    let mut s = setup(9);
+    let mut rows = witness_rows(&s.witness, s.statement.fee);
+    forge_limb(&mut s, &mut rows, 0, 0, M31(5));
+    forge_limb(&mut s, &mut rows, 1, 0, M31(P - 5));
+    assert_unprovable(&s.statement.instance().unwrap(), &rows, "negative amount");
+    // A top limb of 2^20 (an amount of 2^64 or more) on one output, 2^20 less on the other.
+    let mut s = setup_with(10, [1 << 63, 1 << 63], [1 << 63, 1 << 63], 0);
+    let mut rows = witness_rows(&s.witness, 0);
+    forge_limb(&mut s, &mut rows, 0, 2, M31(1 << 19));
+    forge_limb(&mut s, &mut rows, 1, 2, M31(P - (1 << 19)));
+    assert_unprovable(&s.statement.instance().unwrap(), &rows, "limb overflow");
+}
+
+#[test]
+fn public_inputs_swapped_after_proving_are_rejected() {
+    let (s, proof) = proved(11);
+    let mut swapped = s.statement;
+    swapped.nullifiers.swap(0, 1);
+    let mut commitment = s.statement;
+    commitment.output_commitments[1].0[0] += M31(1);
+    let mut fee = s.statement;
+    fee.fee += 1;
+    let mut ciphertext = s.statement;
+    ciphertext.ciphertext_hashes[0][3] += M31(1);
+    for wrong in [swapped, commitment, fee, ciphertext] {
+        assert!(matches!(
+            verify_spend(&wrong, &proof, &s.window),
+            Err(ProofError::Rejected { .. })
+        ));
+    }
+}
+
+#[test]
+fn tampered_bytes_are_rejected() {
+    let (s, proof) = proved(12);
+    let bytes = proof.to_bytes().unwrap();
+    let step = (bytes.len() / 40).max(1);
+    for pos in (0..bytes.len()).step_by(step) {
+        let mut tampered = bytes.clone();
+        tampered[pos] ^= 0x01;
+        let outcome = SpendProof::from_bytes(&tampered)
+            .and_then(|p| verify_spend(&s.statement, &p, &s.window));
+        assert!(outcome.is_err(), "flipped byte {pos} accepted");
+    }
+}
+
+#[test]
+fn opened_values_do_not_contain_the_witness() {
+    let (s, proof) = proved(13);
+    let w = &s.witness;
+    let mut secrets: Vec<M31> = Vec::new();
+    for input in &w.inputs {
+        secrets.extend(input.spending_key.0);
+        secrets.extend(input.note.blinding);
+        secrets.extend(input.note.commitment().0);
+        secrets.extend(input.path.0.iter().flatten());
+    }
+    for note in &w.outputs {
+        secrets.extend(note.owner.0);
+        secrets.extend(note.blinding);
+    }
+    // Empty leaves (zero) on the paths are public; selectors open to 0 and 1.
+    secrets.retain(|x| x.0 > 1);
+    let stark = &proof.0.stark.0;
+    for v in stark.queried_values.iter().flatten().flatten() {
+        assert!(
+            !secrets.contains(v),
+            "opened value {v:?} is a witness element"
+        );
+    }
+    for v in stark.sampled_values.iter().flatten().flatten() {
+        for x in v.to_m31_array() {
+            assert!(
+                !secrets.contains(&x),
+                "sampled value {x:?} is a witness element"
+            );
+        }
+    }
+}
+
+#[test]
+fn spend_proof_is_below_150_kb() {
+    // Sizes vary with how many authentication paths the queries share (131-134 KB measured).
+    for seed in 0..3 {
+        let (_, proof) = proved(100 + seed);
+        let len = proof.to_bytes().unwrap().len();
+        assert!(len < 150_000, "spend proof of {len} bytes");
+    }
+}
