@@ -129,9 +129,7 @@ fn spend_setup(rng: &mut ChaCha20Rng) -> (SpendStatement, SpendWitness, RootWind
     }
     let amounts = [3_000_000_000u64, 2_500_000_123];
     let notes = [0, 1].map(|i| Note::new(keys[i].public_key(), M31(1), amounts[i], rng));
-    let indices = notes
-        .clone()
-        .map(|n| tree.append(n.commitment()).expect("append"));
+    let indices = notes.map(|n| tree.append(n.commitment()).expect("append"));
     let fee = 1_000;
     let recipient = SpendingKey::random(rng).public_key();
     let outputs = [
@@ -144,13 +142,13 @@ fn spend_setup(rng: &mut ChaCha20Rng) -> (SpendStatement, SpendWitness, RootWind
     let statement = SpendStatement {
         root: tree.root(),
         nullifiers: [0, 1].map(|i| notes[i].nullifier(&keys[i])),
-        output_commitments: outputs.clone().map(|n| n.commitment()),
+        output_commitments: outputs.map(|n| n.commitment()),
         fee,
         ciphertext_hashes: [[M31(5); 8], [M31(6); 8]],
     };
     let inputs = [0, 1].map(|i| SpendInput {
         spending_key: keys[i].clone(),
-        note: notes[i].clone(),
+        note: notes[i],
         index: indices[i],
         path: tree.path(indices[i]).expect("path"),
     });

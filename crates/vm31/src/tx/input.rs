@@ -98,7 +98,7 @@ pub(crate) fn input_schedule(
         ..RowKind::default()
     }));
     debug_assert_eq!(rows.len(), INPUT_ROWS);
-    debug_assert!(matches!(rows[VALUE_ROW].cont, true));
+    debug_assert!(rows[VALUE_ROW].cont);
     rows
 }
 

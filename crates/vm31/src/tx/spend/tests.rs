@@ -41,7 +41,7 @@ fn setup_with(seed: u64, amounts: [u64; 2], outputs: [u64; 2], fee: u64) -> Setu
     };
     let inputs = [0, 1].map(|i| SpendInput {
         spending_key: keys[i].clone(),
-        note: notes[i].clone(),
+        note: notes[i],
         index: indices[i],
         path: tree.path(indices[i]).unwrap(),
     });
