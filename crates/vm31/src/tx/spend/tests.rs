@@ -271,3 +271,13 @@ fn spend_proof_is_below_150_kb() {
         assert!(len < 150_000, "spend proof of {len} bytes");
     }
 }
+
+#[test]
+fn forged_path_of_the_second_input_cannot_be_proved() {
+    let mut s = setup(14);
+    s.witness.inputs[1].path.0[5][0] += M31(1);
+    let err = prove_spend(&s.statement, &s.witness, &mut s.rng).unwrap_err();
+    assert!(matches!(err, ProofError::WitnessMismatch { .. }), "{err}");
+    let rows = witness_rows(&s.witness, s.statement.fee);
+    assert_unprovable(&s.statement.instance().unwrap(), &rows, "forged path");
+}
