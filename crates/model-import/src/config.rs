@@ -12,6 +12,11 @@ pub enum Strategy {
     /// lie in `[-127, 127]`. See [`crate::quantize`] for how the per-channel scales are realised
     /// with one rescale.
     Symmetric8,
+    /// Group-wise symmetric INT4: along the input dimension (the rows of a `k x n` weight),
+    /// each run of `group` rows of column `j` gets its own power-of-two scale
+    /// `2^e`, `e = floor(log2(7 / max |w|))` over the group (capped at `weight_scale_bits`), and
+    /// integers in `[-7, 7]`. Realised in the graph by the same folding as `Symmetric8`.
+    Int4 { group: u32 },
 }
 
 impl Strategy {
@@ -20,6 +25,7 @@ impl Strategy {
         match self {
             Strategy::Direct => "direct",
             Strategy::Symmetric8 => "symmetric8",
+            Strategy::Int4 { .. } => "int4",
         }
     }
 }
@@ -32,8 +38,9 @@ pub struct QuantConfig {
     /// Fractional bits of the model input, and the finest scale any activation gets.
     /// Calibration lowers it per node where values would leave the activation range.
     pub act_scale_bits: u32,
-    /// [`Strategy::Direct`]: the weight scale. [`Strategy::Symmetric8`]: the finest
-    /// per-channel scale (bounds the scale of channels with tiny weights).
+    /// [`Strategy::Direct`]: the weight scale. [`Strategy::Symmetric8`] and
+    /// [`Strategy::Int4`]: the finest per-channel (per-group) scale, which bounds the scale of
+    /// channels with tiny weights.
     pub weight_scale_bits: u32,
 }
 
@@ -55,7 +62,20 @@ impl QuantConfig {
             weight_scale_bits: 12,
         }
     }
+
+    /// Group-wise INT4 weights (`group` rows per scale, 32 or 64), activations at
+    /// `act_scale_bits`.
+    pub const fn int4(act_scale_bits: u32, group: u32) -> Self {
+        Self {
+            strategy: Strategy::Int4 { group },
+            act_scale_bits,
+            weight_scale_bits: 12,
+        }
+    }
 }
+
+/// INT4 group sizes [`QuantConfig::validate`] accepts.
+pub const INT4_GROUPS: [u32; 2] = [32, 64];
 
 /// Largest accepted `act_scale_bits`: an input at this scale still has a unit of range.
 pub const MAX_ACT_SCALE_BITS: u32 = model::ACT_BITS - 2;
@@ -63,8 +83,13 @@ pub const MAX_ACT_SCALE_BITS: u32 = model::ACT_BITS - 2;
 pub const MAX_WEIGHT_SCALE_BITS: u32 = 16;
 
 impl QuantConfig {
-    /// Checks the scales are in the ranges the quantiser supports.
+    /// Checks the scales are in the ranges the quantiser supports, and an INT4 group size.
     pub fn validate(&self) -> Result<(), crate::ImportError> {
+        if let Strategy::Int4 { group } = self.strategy {
+            if !INT4_GROUPS.contains(&group) {
+                return Err(crate::ImportError::GroupSize { group });
+            }
+        }
         if self.act_scale_bits > MAX_ACT_SCALE_BITS
             || self.weight_scale_bits > MAX_WEIGHT_SCALE_BITS
         {

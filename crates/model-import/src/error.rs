@@ -28,6 +28,8 @@ pub enum ImportError {
         act_scale_bits: u32,
         weight_scale_bits: u32,
     },
+    #[error("INT4 group size {group} not supported: use 32 or 64")]
+    GroupSize { group: u32 },
     #[error("input has {got} values, model expects {expected} (shape {shape:?})")]
     InputLength {
         expected: usize,

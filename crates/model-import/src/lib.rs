@@ -1,4 +1,5 @@
-//! Imports ONNX models into the quantised graph IR of [`model`].
+//! Imports ONNX models into the quantised graph IR of [`model`], and the weights of
+//! HuggingFace SafeTensors decoders for the transformer builder.
 //!
 //! tract parses the file, infers shapes for a fixed input shape and folds constants; its
 //! decluttered typed graph is then lowered onto our op set as a real-valued [`plan::Plan`]
@@ -16,14 +17,26 @@
 //! Flatten / Reshape / Squeeze / Unsqueeze / Identity as relabellings. Anything else is an
 //! [`ImportError::Unsupported`] naming the operator, the node and the file.
 //!
+//! **SafeTensors** ([`hf`]): a folder with `config.json` and `.safetensors` shards of a
+//! Llama, Mistral, Qwen2 or Qwen3 decoder becomes a typed [`DecoderConfig`] and
+//! [`DecoderWeights`] (embedding, the first `n` layers, final norm, LM head), each tensor read,
+//! decoded (`F32`, `F16`, `BF16`, `I8` or packed INT4 with scales) and quantised on its own,
+//! so peak memory is the quantised model plus one tensor. [`load_decoder`] is the entry point.
+//!
+//! Strategies ([`Strategy`]): `direct` fixed point, `symmetric8` per-channel INT8, `int4`
+//! group-wise INT4 (groups of 32 or 64 input rows), all with power-of-two scales that fold
+//! exactly into one graph weight ([`qtensor`]).
+//!
 //! Modules: [`source`] (tract loading, f32 run), [`lower`], [`plan`], [`quantize`],
-//! [`report`], [`config`], [`error`].
+//! [`qtensor`], [`hf`], [`report`], [`config`], [`error`].
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod config;
 pub mod error;
+pub mod hf;
 pub mod lower;
 pub mod plan;
+pub mod qtensor;
 pub mod quantize;
 pub mod report;
 pub mod source;
@@ -34,7 +47,9 @@ use model::{execute, Graph, Tensor};
 
 pub use config::{QuantConfig, Strategy};
 pub use error::ImportError;
+pub use hf::{load_decoder, DecoderConfig, DecoderWeights, HfError, LayerWeights, LoadOptions};
 pub use plan::Plan;
+pub use qtensor::{Exponents, QuantTensor, QuantValues};
 pub use report::Report;
 pub use source::OnnxModel;
 
@@ -135,16 +150,20 @@ impl Imported {
 }
 
 /// A seeded input of `len` values uniform in `[0, 1)` (pixel-like), for runs without a given
-/// input. SplitMix64, so that the CLI and tests agree without a random-number dependency.
+/// input. See [`seeded_uniform`].
 pub fn seeded_input(len: usize, seed: u64) -> Vec<f32> {
+    seeded_uniform(seed).take(len).collect()
+}
+
+/// An endless seeded stream of values uniform in `[0, 1)` (24-bit resolution). SplitMix64, so
+/// that the CLI, tests and synthetic checkpoints agree without a random-number dependency.
+pub fn seeded_uniform(seed: u64) -> impl Iterator<Item = f32> {
     let mut s = seed;
-    (0..len)
-        .map(|_| {
-            s = s.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            let mut z = s;
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            ((z ^ (z >> 31)) >> 40) as f32 / (1u64 << 24) as f32
-        })
-        .collect()
+    std::iter::repeat_with(move || {
+        s = s.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = s;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        ((z ^ (z >> 31)) >> 40) as f32 / (1u64 << 24) as f32
+    })
 }

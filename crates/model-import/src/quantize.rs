@@ -8,12 +8,14 @@
 //! product scale.
 //!
 //! **Weights.** [`Strategy::Direct`]: `round(w * 2^weight_scale_bits)`. [`Strategy::Symmetric8`]:
-//! column `j` gets `e_j = clamp(floor(log2(127 / max_i |w_ij|)), 0, weight_scale_bits)` and
-//! INT8 values `q_ij = round(w_ij * 2^e_j)`. Our rescale divides a whole tensor by one power of
-//! two, so the per-channel scales are realised by folding: with `E = max_j e_j`, the committed
-//! weight is `q_ij * 2^(E - e_j)`, exactly `w_ij` on channel `j`'s own INT8 grid expressed at
-//! the common scale `2^-E`; one rescale by `s_x + E - s_out` follows. This costs nothing in the
-//! proof (weights are field elements either way) and keeps each channel's INT8 resolution.
+//! column `j` gets `e_j = min(floor(log2(127 / max_i |w_ij|)), weight_scale_bits)` (negative
+//! for a column beyond the INT8 range at `2^0`) and INT8 values `q_ij = round(w_ij * 2^e_j)`;
+//! [`Strategy::Int4`] does the same per group of rows, with 7 for 127. Our rescale divides a
+//! whole tensor by one power of two, so the per-channel scales are realised by folding: with
+//! `E = max(0, max_j e_j)`, the committed weight is `q_ij * 2^(E - e_j)`, exactly `w_ij` on
+//! channel `j`'s own grid expressed at the common scale `2^-E`; one rescale by
+//! `s_x + E - s_out` follows. This costs nothing in the proof (weights are field elements
+//! either way) and keeps each channel's resolution.
 //! Scalar and per-column constant factors are quantised the same way (INT8, power of two).
 
 use model::{Graph, GraphBuilder, NodeId, Shape, Weight, ACT_BITS};
@@ -21,6 +23,7 @@ use model::{Graph, GraphBuilder, NodeId, Shape, Weight, ACT_BITS};
 use crate::config::{QuantConfig, Strategy};
 use crate::error::ImportError;
 use crate::plan::{Plan, PlanOp, StepId};
+use crate::qtensor::{pow2_exp, quantise_view, MatrixView, INT8_MAX};
 
 /// Calibration margin: activations may grow by this factor over the calibration input.
 pub const HEADROOM: f64 = 2.0;
@@ -99,21 +102,15 @@ pub fn calibrated_scale(max_abs: f64, max_scale: u32) -> Option<u32> {
     (room >= 0.0).then(|| (room as u32).min(max_scale))
 }
 
-/// `floor(log2(127 / max_abs))` clamped to `[0, cap]`: the INT8 power-of-two scale.
+/// `floor(log2(127 / max_abs))` clamped to `[0, cap]`: the INT8 power-of-two scale of a
+/// constant factor.
 fn int8_scale(max_abs: f64, cap: u32) -> u32 {
-    if max_abs == 0.0 {
-        return cap;
-    }
-    let e = (127.0 / max_abs).log2().floor();
-    if e <= 0.0 {
-        0
-    } else {
-        (e as u32).min(cap)
-    }
+    pow2_exp(max_abs, INT8_MAX, cap).max(0) as u32
 }
 
 /// A `k x n` real matrix (or `1 x n` row) as integers and their common scale: `Direct` at
-/// `scale`; `Symmetric8` per column with scales capped at `scale`, folded to the finest one.
+/// `scale`; `Symmetric8` per column and `Int4` per group of rows, exponents capped at `scale`,
+/// folded to the finest one (see [`crate::qtensor`]).
 pub fn quantise_matrix(w: &[f32], n: usize, strategy: Strategy, scale: u32) -> (Vec<i64>, u32) {
     if strategy == Strategy::Direct {
         return (
@@ -121,23 +118,14 @@ pub fn quantise_matrix(w: &[f32], n: usize, strategy: Strategy, scale: u32) -> (
             scale,
         );
     }
-    let e: Vec<u32> = (0..n)
-        .map(|j| {
-            let m = w
-                .iter()
-                .skip(j)
-                .step_by(n)
-                .fold(0f64, |m, &v| m.max(f64::from(v).abs()));
-            int8_scale(m, scale)
-        })
-        .collect();
-    let big_e = e.iter().copied().max().unwrap_or(0);
-    let data = w
-        .iter()
-        .enumerate()
-        .map(|(i, &v)| round_at(f64::from(v), e[i % n]) << (big_e - e[i % n]))
-        .collect();
-    (data, big_e)
+    let view = MatrixView {
+        src: w,
+        rows: w.len() / n.max(1),
+        cols: n,
+        transposed: false,
+    };
+    let q = quantise_view("", view, strategy, scale);
+    (q.folded(), q.scale())
 }
 
 fn round_at(v: f64, scale: u32) -> i64 {
@@ -270,6 +258,18 @@ mod tests {
                 assert!((v as f64 / 4096.0 - f64::from(w[i * 2 + j])).abs() <= step / 2.0);
             }
         }
+    }
+
+    #[test]
+    fn int4_matrix_folds_group_scales() {
+        // 64 x 1: rows 0..32 at 2^-5 (7 / 0.2 = 35), rows 32..64 at 2^-2 (7 / 1.5 = 4.7).
+        let mut w = vec![0.2f32; 64];
+        w[40] = -1.5;
+        let (q, e) = quantise_matrix(&w, 1, Strategy::Int4 { group: 32 }, 12);
+        assert_eq!(e, 5);
+        assert_eq!(q[0], 6); // round(0.2 * 32)
+        assert_eq!(q[33], 1 << 3); // round(0.2 * 4) = 1, folded by 2^3
+        assert_eq!(q[40], -6 << 3); // round(-1.5 * 4)
     }
 
     #[test]
