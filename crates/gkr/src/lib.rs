@@ -7,7 +7,10 @@
 //!   (degree-3 sumcheck against `eq(r, .)`);
 //! - [`claim`]: several claims on one table batched into one (degree-2 sumcheck);
 //! - [`lookup`]: LogUp lookups (range checks and `(x, relu(x))` pairs) proved with STWO's
-//!   batched GKR for fractional sums; tables are rebuilt by the verifier in `O(log)`.
+//!   batched GKR for fractional sums; tables are rebuilt by the verifier in `O(log)`;
+//! - [`softmax`]: row max, exp and division steps of a (causal) softmax, and the zero-check
+//!   that a table vanishes off a mask;
+//! - [`embedding`]: the public one-hot matrix of token ids for an embedding matmul.
 //!
 //! Prover and verifier of each reduction sit side by side; the verifier functions use only
 //! STWO's verifier-side types and [`sumcheck::verify`]. Fiat–Shamir goes through STWO's
@@ -17,10 +20,12 @@
 
 pub mod claim;
 pub mod elementwise;
+pub mod embedding;
 pub mod error;
 pub mod linear;
 pub mod lookup;
 pub mod matmul;
+pub mod softmax;
 mod table;
 
 pub use claim::Claim;

@@ -38,28 +38,51 @@ pub struct LookupColumn<'a> {
 }
 
 /// The real (unpadded) entries of a `rows x cols` tensor stored as a `2^log_rows x 2^log_cols`
-/// table. A masked column is looked up with numerator `mask(b)` instead of 1, so padding rows
-/// (which need not be table rows, e.g. `exp(0) != 0`) take no part; the verifier evaluates the
-/// mask's MLE itself.
+/// table, optionally restricted to a causal pattern (column `j` allowed in row `i` only when
+/// `j <= i`, the attention mask of a decoder). A masked column is looked up with numerator
+/// `mask(b)` instead of 1, so padding rows (which need not be table rows, e.g. `exp(0) != 0`)
+/// and masked-out entries take no part; the verifier evaluates the mask's MLE itself.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RealMask {
     pub rows: usize,
     pub cols: usize,
     pub log_rows: u32,
     pub log_cols: u32,
+    pub causal: bool,
 }
 
 impl RealMask {
-    /// Whether table index `i` is a real entry.
+    /// Whether table index `i` is a real (and, if causal, allowed) entry.
     pub fn contains(&self, i: usize) -> bool {
-        (i >> self.log_cols) < self.rows && (i & ((1 << self.log_cols) - 1)) < self.cols
+        let (r, c) = (i >> self.log_cols, i & ((1 << self.log_cols) - 1));
+        r < self.rows && c < self.cols && (!self.causal || c <= r)
     }
 
-    /// The mask's MLE at `point`.
+    /// The mask as a 0/1 table over the padded hypercube.
+    pub fn table(&self) -> Vec<M31> {
+        (0..1usize << (self.log_rows + self.log_cols))
+            .map(|i| M31::from_u32_unchecked(u32::from(self.contains(i))))
+            .collect()
+    }
+
+    /// The mask's MLE at `point`, in `O(2^log_rows + 2^log_cols)` when causal.
     pub fn eval(&self, point: &[QM31]) -> QM31 {
         let (r, c) = point.split_at((self.log_rows as usize).min(point.len()));
-        crate::elementwise::row_mask_eval(self.rows, r)
-            * crate::elementwise::row_mask_eval(self.cols, c)
+        if !self.causal {
+            return crate::elementwise::row_mask_eval(self.rows, r)
+                * crate::elementwise::row_mask_eval(self.cols, c);
+        }
+        // sum_{i < rows} eq(r, i) sum_{j <= min(i, cols - 1)} eq(c, j)
+        let (er, ec) = (sumcheck::eq_evals(r), sumcheck::eq_evals(c));
+        let mut prefix = QM31::zero();
+        let mut total = QM31::zero();
+        for i in 0..self.rows.min(er.len()) {
+            if i < self.cols.min(ec.len()) {
+                prefix += ec[i];
+            }
+            total += er[i] * prefix;
+        }
+        total
     }
 }
 

@@ -140,6 +140,7 @@ fn masked_column_ignores_padding() {
         cols: 3,
         log_rows: 2,
         log_cols: 2,
+        causal: false,
     };
     let xs: Vec<M31> = (0..16)
         .map(|i| {
@@ -179,6 +180,7 @@ fn masked_column_ignores_padding() {
         cols: 3,
         log_rows: 2,
         log_cols: 2,
+        causal: false,
     };
     let specs = vec![ColumnSpec {
         table: 0,

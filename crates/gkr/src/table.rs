@@ -19,7 +19,7 @@ pub enum TableKind {
     Committed { log_size: u32, id: u32 },
 }
 
-fn signed_m31(x: i64) -> M31 {
+pub(crate) fn signed_m31(x: i64) -> M31 {
     M31::from_u32_unchecked(x.rem_euclid(P as i64) as u32)
 }
 

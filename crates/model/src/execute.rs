@@ -4,6 +4,7 @@ use rayon::prelude::*;
 use thiserror::Error;
 
 use crate::graph::{Graph, NodeId, Op};
+use crate::softmax;
 use crate::tensor::{Shape, Tensor};
 use crate::{ACT_BITS, MAX_ABS};
 
@@ -46,6 +47,13 @@ pub enum ExecError {
         node: NodeId,
         op: &'static str,
         value: i64,
+    },
+    #[error("node {node} (embedding): token id {value} at index {index} is not below {vocab}")]
+    TokenRange {
+        node: NodeId,
+        index: usize,
+        value: i64,
+        vocab: usize,
     },
     #[error(
         "node {node} ({op}): value {value} is outside the activation range [{lo}, {hi}); \
@@ -243,6 +251,20 @@ pub fn execute_forged(
                     })
                     .collect();
                 Tensor::new(x.shape, data)
+            }
+            Op::SoftmaxMax { input, causal } => softmax::row_max(&values[input], causal),
+            Op::SoftmaxExp {
+                input,
+                max,
+                table,
+                causal,
+            } => {
+                let t = &graph.weights[table].data;
+                softmax::exp_rows(id, &values[input], &values[max], t, causal)?
+            }
+            Op::SoftmaxDiv { input, shift, .. } => softmax::div_rows(&values[input], shift),
+            Op::Embedding { input, table } => {
+                softmax::embed(id, &values[input], &graph.weights[table])?
             }
             Op::Rescale { input, shift } => {
                 let x = &values[input];

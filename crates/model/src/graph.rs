@@ -69,6 +69,27 @@ pub enum Op {
     },
     /// Parts of equal power-of-two width side by side: the heads back into one tensor.
     ConcatColumns { parts: Vec<NodeId> },
+    /// Row maximum over the allowed entries (`m x n -> m x 1`): the real ones, and with
+    /// `causal` only columns `j <= i`. First step of a softmax (see [`crate::softmax`]).
+    SoftmaxMax { input: NodeId, causal: bool },
+    /// `exp(x - max)` through a committed exp table on the allowed entries, 0 elsewhere;
+    /// `max` is the [`Op::SoftmaxMax`] of `input` with the same mask.
+    SoftmaxExp {
+        input: NodeId,
+        max: NodeId,
+        table: WeightId,
+        causal: bool,
+    },
+    /// `floor(e * 2^shift / sum_j e_ij)` for `input` an [`Op::SoftmaxExp`] with the same mask:
+    /// the softmax at `shift` fractional bits.
+    SoftmaxDiv {
+        input: NodeId,
+        shift: u32,
+        causal: bool,
+    },
+    /// Rows of a committed `vocab x d` table selected by the token ids of the public input
+    /// (`seq x 1`).
+    Embedding { input: NodeId, table: WeightId },
 }
 
 impl Op {
@@ -90,6 +111,10 @@ impl Op {
             Op::MulColumn { lhs, rhs } => vec![lhs, rhs],
             Op::ColumnSlice { input, .. } => vec![input],
             Op::ConcatColumns { ref parts } => parts.clone(),
+            Op::SoftmaxMax { input, .. }
+            | Op::SoftmaxDiv { input, .. }
+            | Op::Embedding { input, .. } => vec![input],
+            Op::SoftmaxExp { input, max, .. } => vec![input, max],
             Op::Add { lhs, rhs } | Op::Mul { lhs, rhs } | Op::MatMulAct { lhs, rhs, .. } => {
                 vec![lhs, rhs]
             }
@@ -117,6 +142,10 @@ impl Op {
             Op::ColumnSlice { .. } => "column_slice",
             Op::ConcatColumns { .. } => "concat_columns",
             Op::Rescale { .. } => "rescale",
+            Op::SoftmaxMax { .. } => "softmax_max",
+            Op::SoftmaxExp { .. } => "softmax_exp",
+            Op::SoftmaxDiv { .. } => "softmax_div",
+            Op::Embedding { .. } => "embedding",
         }
     }
 }
@@ -548,6 +577,12 @@ pub fn validate(graph: &Graph) -> Result<(), GraphError> {
                 )
             }
             Op::Rescale { input, shift } => b.rescale(input, shift)?,
+            Op::SoftmaxMax { input, causal } => b.softmax_max(input, causal)?,
+            Op::SoftmaxExp {
+                input, max, table, ..
+            } => b.softmax_exp(input, max, weight(table)?)?,
+            Op::SoftmaxDiv { input, shift, .. } => b.softmax_div(input, shift)?,
+            Op::Embedding { input, table } => b.embedding(input, weight(table)?)?,
         };
         if b.nodes[got] != *node {
             return Err(GraphError::ShapeMismatch {

@@ -9,7 +9,9 @@
 //! that leaves the range in which M31 arithmetic equals integer arithmetic, instead of wrapping.
 //!
 //! Modules: [`graph`] (IR and [`GraphBuilder`]), [`tensor`], [`execute`] (integer forward pass
-//! keeping every intermediate tensor), [`examples`] (built-in models).
+//! keeping every intermediate tensor), [`examples`] (built-in models), [`norm`], [`rope`],
+//! [`heads`], [`func`], [`softmax`] (softmax steps, embedding), [`transformer`] (decoder
+//! blocks) and [`reference`] (the same block in `f32`).
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod examples;
@@ -18,8 +20,11 @@ pub mod func;
 pub mod graph;
 pub mod heads;
 pub mod norm;
+pub mod reference;
 pub mod rope;
+pub mod softmax;
 pub mod tensor;
+pub mod transformer;
 
 pub use execute::{execute, ExecError, Trace};
 pub use func::Func;

@@ -4,6 +4,7 @@
 use gkr::lookup::{ColumnSpec, RealMask};
 use gkr::TableKind;
 use model::execute::ACT_LO;
+use model::softmax::{MAX_ROW_SUM_BITS, SOFTMAX_BITS};
 use model::{Graph, NodeId, Op, Shape, ACT_BITS};
 use serde::{Deserialize, Serialize};
 
@@ -42,6 +43,18 @@ pub enum ColumnKind {
     Relu(NodeId),
     /// The pair `(x, f(x))` of a `Lookup` node, into its committed table.
     Lookup(NodeId),
+    /// The one-hot `h` of a `SoftmaxMax` node, in `{0, 1}`.
+    SoftmaxOneHot(NodeId),
+    /// The gap `max_b - x` of a `SoftmaxMax` node, in `[0, 2^16)` on the allowed entries.
+    SoftmaxGap(NodeId),
+    /// The pair `(x - max_b, e)` of a `SoftmaxExp` node, into its exp table (allowed entries).
+    SoftmaxExp(NodeId),
+    /// The remainder `r = e 2^q - p s_b` of a `SoftmaxDiv` node, in `[0, 2^16)`.
+    SoftmaxRem(NodeId),
+    /// `s_b - 1 - r` of a `SoftmaxDiv` node, in `[0, 2^16)`: with the above, `r < s`.
+    SoftmaxRemGap(NodeId),
+    /// The quotient `p` of a `SoftmaxDiv` node, in the activation range.
+    SoftmaxOut(NodeId),
 }
 
 /// Where claims on a node's value end up.
@@ -61,10 +74,13 @@ pub struct Circuit {
     pub shape: GraphShape,
     pub sinks: Vec<Sink>,
     pub advice_nodes: Vec<NodeId>,
+    /// `SoftmaxMax` nodes, whose one-hot tables are advice items after the advice nodes.
+    pub one_hot: Vec<NodeId>,
     pub tables: Vec<TableKind>,
     pub columns: Vec<(ColumnKind, ColumnSpec)>,
     pub weight_packing: Packing,
-    /// Items: the advice nodes, then one multiplicity table per lookup table.
+    /// Items: the advice nodes, the one-hot tables, then one multiplicity table per lookup
+    /// table.
     pub advice_packing: Packing,
 }
 
@@ -162,6 +178,38 @@ fn check_structure(s: &GraphShape) -> Result<(), VerifyError> {
                 same(input) && weight(table) == Some(Shape::new(1, 1 << ACT_BITS))
             }
             Op::Rescale { input, shift } => same(input) && (1..=30).contains(&shift),
+            Op::SoftmaxMax { input, causal } => {
+                let x = s.nodes[input].shape;
+                node.shape == Shape::new(x.rows, 1) && (!causal || x.rows <= x.cols)
+            }
+            Op::SoftmaxExp {
+                input,
+                max,
+                table,
+                causal,
+            } => {
+                same(input)
+                    && s.nodes[max].op == Op::SoftmaxMax { input, causal }
+                    && s.weights.get(table) == Some(&(Shape::new(1, 1 << ACT_BITS), node.scale))
+                    && node.shape.log_cols() + node.scale <= MAX_ROW_SUM_BITS
+            }
+            Op::SoftmaxDiv {
+                input,
+                shift,
+                causal,
+            } => {
+                same(input)
+                    && matches!(s.nodes[input].op, Op::SoftmaxExp { causal: c, .. } if c == causal)
+                    && (1..=SOFTMAX_BITS).contains(&shift)
+            }
+            Op::Embedding { input, table } => {
+                let x = s.nodes[input].shape;
+                input == 0
+                    && x.cols == 1
+                    && weight(table).is_some_and(|w| {
+                        w.rows <= 1 << (ACT_BITS - 1) && node.shape == Shape::new(x.rows, w.cols)
+                    })
+            }
         };
         if !ok {
             return Err(malformed(format!(
@@ -183,7 +231,12 @@ impl Circuit {
         for (id, node) in shape.nodes.iter().enumerate() {
             let nonlinear = matches!(
                 node.op,
-                Op::Relu { .. } | Op::Rescale { .. } | Op::Lookup { .. }
+                Op::Relu { .. }
+                    | Op::Rescale { .. }
+                    | Op::Lookup { .. }
+                    | Op::SoftmaxMax { .. }
+                    | Op::SoftmaxExp { .. }
+                    | Op::SoftmaxDiv { .. }
             );
             sinks[id] = if id == 0 || (id == shape.output && nonlinear) {
                 Sink::Public
@@ -208,9 +261,18 @@ impl Circuit {
             lo: ACT_LO,
             log_size: ACT_BITS,
         };
+        let bit = TableKind::Range { lo: 0, log_size: 1 };
+        let gap = TableKind::Range {
+            lo: 0,
+            log_size: ACT_BITS,
+        };
         let mut columns = Vec::new();
         for (id, node) in shape.nodes.iter().enumerate() {
-            let log_len = node.shape.n_vars();
+            // Softmax columns live on the input's (= the output's, but for the row max) shape.
+            let log_len = match node.op {
+                Op::SoftmaxMax { input, .. } => shape.nodes[input].shape.n_vars(),
+                _ => node.shape.n_vars(),
+            };
             // (what the column holds, its table, whether padding is left out)
             let cols: Vec<(ColumnKind, TableKind, Option<RealMask>)> = match node.op {
                 Op::Rescale { shift, .. } => vec![
@@ -236,6 +298,7 @@ impl Circuit {
                         cols: node.shape.cols,
                         log_rows: node.shape.log_rows(),
                         log_cols: node.shape.log_cols(),
+                        causal: false,
                     }),
                 )],
                 Op::Relu { .. } => vec![(
@@ -243,6 +306,29 @@ impl Circuit {
                     TableKind::Relu { log_size: ACT_BITS },
                     None,
                 )],
+                Op::SoftmaxMax { input, causal } => {
+                    let mask = Some(softmax_mask(shape.nodes[input].shape, causal));
+                    vec![
+                        (ColumnKind::SoftmaxOneHot(id), bit, None),
+                        (ColumnKind::SoftmaxGap(id), gap, mask),
+                    ]
+                }
+                Op::SoftmaxExp { table, causal, .. } => vec![(
+                    ColumnKind::SoftmaxExp(id),
+                    TableKind::Committed {
+                        log_size: ACT_BITS,
+                        id: table as u32,
+                    },
+                    Some(softmax_mask(node.shape, causal)),
+                )],
+                Op::SoftmaxDiv { causal, .. } => {
+                    let mask = Some(softmax_mask(node.shape, causal));
+                    vec![
+                        (ColumnKind::SoftmaxRem(id), gap, mask),
+                        (ColumnKind::SoftmaxRemGap(id), gap, mask),
+                        (ColumnKind::SoftmaxOut(id), act, None),
+                    ]
+                }
                 _ => vec![],
             };
             for (kind, table, mask) in cols {
@@ -258,10 +344,21 @@ impl Circuit {
             }
         }
 
+        let one_hot: Vec<NodeId> = shape
+            .nodes
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| matches!(n.op, Op::SoftmaxMax { .. }))
+            .map(|(id, _)| id)
+            .collect();
         let weight_vars: Vec<u32> = shape.weights.iter().map(|(s, _)| s.n_vars()).collect();
         let advice_vars: Vec<u32> = advice_nodes
             .iter()
             .map(|&id| shape.nodes[id].shape.n_vars())
+            .chain(one_hot.iter().map(|&id| {
+                let x = shape.nodes[id].op.inputs()[0];
+                shape.nodes[x].shape.n_vars()
+            }))
             .chain(tables.iter().map(|t| t.log_size()))
             .collect();
         Ok(Self {
@@ -270,6 +367,7 @@ impl Circuit {
             shape,
             sinks,
             advice_nodes,
+            one_hot,
             tables,
             columns,
         })
@@ -285,7 +383,13 @@ impl Circuit {
 
     /// Advice item of lookup table `t`'s multiplicities.
     pub fn multiplicity_item(&self, t: usize) -> usize {
-        self.advice_nodes.len() + t
+        self.advice_nodes.len() + self.one_hot.len() + t
+    }
+
+    /// Advice item of the one-hot table of `SoftmaxMax` node `id`.
+    pub fn one_hot_item(&self, id: NodeId) -> Option<usize> {
+        let k = self.one_hot.iter().position(|&n| n == id)?;
+        Some(self.advice_nodes.len() + k)
     }
 
     /// `log2` of the summed Schwartz–Zippel numerators of the algebraic checks, plus one bit
@@ -308,6 +412,28 @@ impl Circuit {
         let total = rows + 3 * (100 * self.shape.nodes.len() as u64 + 2048);
         (64 - (total.max(2) - 1).leading_zeros()) + 1
     }
+}
+
+/// The entries of a softmax over a tensor of `shape` that take part: the real ones, and with
+/// `causal` only columns `j <= i`.
+pub fn softmax_mask(shape: Shape, causal: bool) -> RealMask {
+    RealMask {
+        rows: shape.rows,
+        cols: shape.cols,
+        log_rows: shape.log_rows(),
+        log_cols: shape.log_cols(),
+        causal,
+    }
+}
+
+/// The real-entry mask of a `Lookup` node whose tensor has padding. Its lookup is masked (the
+/// table need not hold `f(0) = 0`), so the padding of its output is forced to zero by a
+/// zero-check instead; without padding there is nothing to check.
+pub fn padded_lookup_mask(s: &GraphShape, id: NodeId) -> Option<RealMask> {
+    let node = &s.nodes[id];
+    let padded = node.shape.rows != 1 << node.shape.log_rows()
+        || node.shape.cols != 1 << node.shape.log_cols();
+    (matches!(node.op, Op::Lookup { .. }) && padded).then(|| softmax_mask(node.shape, false))
 }
 
 /// A claim on a column-broadcast table at `rho` as a claim on the `m x 1` column (stored

@@ -16,8 +16,8 @@
 //!    weights and advice are proved by one batched Basefold opening.
 //!
 //! Modules: [`circuit`] (what prover and verifier both derive from a graph), [`packing`],
-//! [`commitment`] (model commitment, verifying key), [`prover`], [`verifier`], [`proof`]
-//! (format), [`config`], [`error`].
+//! [`commitment`] (model commitment, verifying key), [`prover`], [`verifier`], [`softmax`]
+//! (softmax steps and embedding), [`proof`] (format), [`config`], [`error`].
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod circuit;
@@ -27,6 +27,7 @@ pub mod error;
 pub mod packing;
 pub mod proof;
 pub mod prover;
+pub mod softmax;
 pub mod transcript;
 pub mod verifier;
 

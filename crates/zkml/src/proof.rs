@@ -10,6 +10,7 @@ use gkr::elementwise::{AddBiasProof, AddProof, MulProof};
 use gkr::linear::{EvalProof, EvalsProof, PairProof};
 use gkr::lookup::{Felts, LookupProof};
 use gkr::matmul::MatMulProof;
+use gkr::softmax::{RowMaxProof, SoftmaxDivProof, SoftmaxExpProof, ZeroProof};
 use model::Tensor;
 use pcs::{OpeningProof, PolyCommitment};
 use serde::{Deserialize, Serialize};
@@ -40,6 +41,14 @@ pub enum LayerProof {
     Relabel,
     /// `ConcatColumns`.
     Evals(EvalsProof),
+    /// `SoftmaxMax`: the gap split and the zero-checks of the one-hot.
+    SoftmaxMax(RowMaxProof),
+    /// `SoftmaxExp`: the table input split and the zero-check off the mask.
+    SoftmaxExp(SoftmaxExpProof),
+    /// `SoftmaxDiv`: the remainder split, the quotient-times-sum product, the zero-check.
+    SoftmaxDiv(SoftmaxDivProof),
+    /// `Lookup` on a padded tensor: its output vanishes on the padding.
+    ZeroPadding(ZeroProof),
 }
 
 /// The proof for one computed node: optional batching of its claims, then its reduction.

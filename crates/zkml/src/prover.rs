@@ -8,15 +8,16 @@ use gkr::lookup::{self, Felts, LookupColumn, TableData, TableKind};
 use gkr::matmul::{self, MatMulDims};
 use gkr::Claim;
 use model::tensor::to_m31;
-use model::{execute, Op, Tensor, Trace};
+use model::{execute, NodeId, Op, Tensor, Trace};
 use stwo::core::channel::Channel;
 use stwo::core::fields::m31::M31;
 use sumcheck::eval_mle_base;
 
-use crate::circuit::{column_claim, weight_claim, ColumnKind, Sink};
+use crate::circuit::{column_claim, padded_lookup_mask, weight_claim, ColumnKind, Sink};
 use crate::commitment::CommittedModel;
 use crate::error::ProveError;
 use crate::proof::{LayerProof, ModelProof, NodeProof, PROOF_VERSION};
+use crate::softmax;
 use crate::transcript;
 
 /// Receives progress reports from a long proof.
@@ -90,11 +91,38 @@ pub fn prove_trace(
             _ => None,
         })
         .collect();
+    let one_hots: Vec<Vec<M31>> = circuit
+        .one_hot
+        .iter()
+        .map(|&id| softmax::one_hot(graph, id, &trace.values))
+        .collect();
+    let one_hot_of = |id: NodeId| -> &[M31] {
+        circuit
+            .one_hot
+            .iter()
+            .position(|&n| n == id)
+            .map_or(&[], |k| one_hots[k].as_slice())
+    };
+    let virtual_columns: Vec<Vec<Vec<M31>>> = circuit
+        .columns
+        .iter()
+        .map(|&(kind, _)| match softmax::column_node(kind) {
+            Some(id) => softmax::column_tables(graph, kind, &vals, one_hot_of(id)),
+            None => vec![],
+        })
+        .collect();
     let columns: Vec<LookupColumn<'_>> = circuit
         .columns
         .iter()
-        .map(|(kind, spec)| {
+        .zip(&virtual_columns)
+        .map(|((kind, spec), owned)| {
             let values: Vec<&[M31]> = match *kind {
+                ColumnKind::SoftmaxOut(id) => vec![&vals[id]],
+                ColumnKind::SoftmaxOneHot(_)
+                | ColumnKind::SoftmaxGap(_)
+                | ColumnKind::SoftmaxExp(_)
+                | ColumnKind::SoftmaxRem(_)
+                | ColumnKind::SoftmaxRemGap(_) => owned.iter().map(Vec::as_slice).collect(),
                 ColumnKind::RescaleOutput(id) => vec![&vals[id]],
                 ColumnKind::RescaleRemainder(id) => {
                     vec![remainders[id].as_deref().unwrap_or_default()]
@@ -132,6 +160,7 @@ pub fn prove_trace(
         .advice_nodes
         .iter()
         .map(|&id| vals[id].as_slice())
+        .chain(one_hots.iter().map(Vec::as_slice))
         .chain(mults.iter().map(Vec::as_slice))
         .collect();
     let advice_poly = pcs::commit(
@@ -146,7 +175,12 @@ pub fn prove_trace(
     let n = graph.nodes.len();
     let mut claims: Vec<Vec<Claim>> = vec![Vec::new(); n];
     let mut splits = Vec::new();
+    let mut pending: Vec<Vec<Vec<Claim>>> = vec![Vec::new(); n];
     for ((kind, _), col_claims) in circuit.columns.iter().zip(&lookup_claims.columns) {
+        if let Some(id) = softmax::column_node(*kind) {
+            pending[id].push(col_claims.clone());
+            continue;
+        }
         match *kind {
             ColumnKind::RescaleOutput(id) => claims[id].push(col_claims[0].clone()),
             ColumnKind::RescaleRemainder(id) => {
@@ -168,6 +202,7 @@ pub fn prove_trace(
                 claims[input].push(col_claims[0].clone());
                 claims[id].push(col_claims[1].clone());
             }
+            _ => {}
         }
     }
     let mut advice_claims: Vec<Claim> = lookup_claims
@@ -193,6 +228,31 @@ pub fn prove_trace(
         .collect();
     let mut nodes = Vec::new();
     for id in (1..n).rev() {
+        if softmax::is_softmax(&graph.nodes[id].op) {
+            let routing = softmax::Routing {
+                claims: &mut claims,
+                advice: &mut advice_claims,
+            };
+            let pend = std::mem::take(&mut pending[id]);
+            let hot = one_hot_of(id);
+            let layer = softmax::prove_node(circuit, id, &vals, hot, pend, routing, &mut channel);
+            nodes.push(NodeProof {
+                node: id as u32,
+                combine: None,
+                layer,
+            });
+            continue;
+        }
+        if let Some(mask) = padded_lookup_mask(&circuit.shape, id) {
+            let (p, c) = gkr::softmax::prove_zero_off_mask(&vals[id], &mask, &mut channel);
+            claims[id].push(c);
+            nodes.push(NodeProof {
+                node: id as u32,
+                combine: None,
+                layer: LayerProof::ZeroPadding(p),
+            });
+            continue;
+        }
         if circuit.sinks[id] != Sink::Computed || claims[id].is_empty() {
             continue;
         }
@@ -331,7 +391,21 @@ pub fn prove_trace(
                 claims[input].push(c1);
                 LayerProof::Pair(p)
             }
-            Op::Input | Op::Relu { .. } | Op::Rescale { .. } | Op::Lookup { .. } => continue,
+            Op::Embedding { table, .. } => {
+                let ids: Vec<usize> = input.data.iter().map(|&v| v.max(0) as usize).collect();
+                let w = wpack.slice(weights, table);
+                let (p, cw) =
+                    softmax::prove_embedding(circuit, id, table, &ids, w, &claim, &mut channel);
+                weight_claims.push(wpack.lift(table, &cw));
+                p
+            }
+            Op::Input
+            | Op::Relu { .. }
+            | Op::Rescale { .. }
+            | Op::Lookup { .. }
+            | Op::SoftmaxMax { .. }
+            | Op::SoftmaxExp { .. }
+            | Op::SoftmaxDiv { .. } => continue,
         };
         nodes.push(NodeProof {
             node: id as u32,

@@ -15,10 +15,11 @@ use stwo::core::channel::Channel;
 use stwo::core::fields::m31::M31;
 use sumcheck::eval_mle_base;
 
-use crate::circuit::{column_claim, weight_claim, Circuit, ColumnKind, Sink};
+use crate::circuit::{column_claim, padded_lookup_mask, weight_claim, Circuit, ColumnKind, Sink};
 use crate::commitment::VerifyingKey;
 use crate::error::VerifyError;
 use crate::proof::{LayerProof, ModelProof, PROOF_VERSION};
+use crate::softmax;
 use crate::transcript;
 
 fn check_public(which: &'static str, t: &Tensor, lo: i64, hi: i64) -> Result<(), VerifyError> {
@@ -84,6 +85,11 @@ pub fn verify(
     vk.config.pcs.validate().map_err(VerifyError::Opening)?;
     let circuit = vk.circuit()?;
     check_shapes(&circuit, input, output)?;
+    for node in &circuit.shape.nodes {
+        if let Op::Embedding { table, .. } = node.op {
+            softmax::token_ids(input, circuit.shape.weights[table].0.rows)?;
+        }
+    }
     let nodes = &circuit.shape.nodes;
     let bad = |s: &str| VerifyError::MalformedProof(s.to_string());
 
@@ -99,7 +105,12 @@ pub fn verify(
     let n = nodes.len();
     let mut claims: Vec<Vec<Claim>> = vec![Vec::new(); n];
     let mut splits = proof.rescale_splits.0.iter();
+    let mut pending: Vec<Vec<Vec<Claim>>> = vec![Vec::new(); n];
     for ((kind, _), col_claims) in circuit.columns.iter().zip(&lookup_claims.columns) {
+        if let Some(id) = softmax::column_node(*kind) {
+            pending[id].push(col_claims.clone());
+            continue;
+        }
         match *kind {
             ColumnKind::RescaleOutput(id) => claims[id].push(col_claims[0].clone()),
             ColumnKind::RescaleRemainder(id) => {
@@ -120,6 +131,7 @@ pub fn verify(
                 claims[input].push(col_claims[0].clone());
                 claims[id].push(col_claims[1].clone());
             }
+            _ => {}
         }
     }
     if splits.next().is_some() {
@@ -148,7 +160,12 @@ pub fn verify(
         .collect();
     let mut node_proofs = proof.nodes.iter();
     for id in (1..n).rev() {
-        if circuit.sinks[id] != Sink::Computed || claims[id].is_empty() {
+        let is_softmax = softmax::is_softmax(&nodes[id].op);
+        let padded_lookup = padded_lookup_mask(&circuit.shape, id);
+        if !is_softmax
+            && padded_lookup.is_none()
+            && (circuit.sinks[id] != Sink::Computed || claims[id].is_empty())
+        {
             continue;
         }
         let np = node_proofs
@@ -156,6 +173,33 @@ pub fn verify(
             .ok_or_else(|| bad("missing node proof"))?;
         if np.node as usize != id {
             return Err(bad("node proofs out of order"));
+        }
+        if (is_softmax || padded_lookup.is_some()) && np.combine.is_some() {
+            return Err(bad("claim batching does not match the circuit"));
+        }
+        if let Some(mask) = padded_lookup {
+            let LayerProof::ZeroPadding(p) = &np.layer else {
+                return Err(bad("layer proof kind does not match the node"));
+            };
+            let c =
+                gkr::softmax::verify_zero_off_mask(p, &mask, &mut channel).map_err(|source| {
+                    VerifyError::Layer {
+                        node: id,
+                        op: "lookup (padding)",
+                        source,
+                    }
+                })?;
+            claims[id].push(c);
+            continue;
+        }
+        if is_softmax {
+            let routing = softmax::Routing {
+                claims: &mut claims,
+                advice: &mut advice_claims,
+            };
+            let pend = std::mem::take(&mut pending[id]);
+            softmax::verify_node(&circuit, id, &np.layer, pend, routing, &mut channel)?;
+            continue;
         }
         let op = nodes[id].op.kind();
         let layer_err = |source: GkrError| VerifyError::Layer {
@@ -280,6 +324,11 @@ pub fn verify(
                     linear::verify_rotate_half(p, t, &claim, &mut channel).map_err(layer_err)?;
                 claims[input].push(c0);
                 claims[input].push(c1);
+            }
+            (&Op::Embedding { table, .. }, LayerProof::MatMul(p)) => {
+                let cw =
+                    softmax::verify_embedding(&circuit, id, table, input, p, &claim, &mut channel)?;
+                weight_claims.push(wpack.lift(table, &cw));
             }
             _ => return Err(bad("layer proof kind does not match the node")),
         }

@@ -1,0 +1,219 @@
+//! The decoder block of [`crate::transformer`] in `f32`, on the same (dequantised) weights: the
+//! yardstick for the error of the integer model.
+
+use crate::graph::Weight;
+use crate::tensor::Tensor;
+use crate::transformer::{BlockWeights, TransformerConfig};
+
+/// A row-major `f32` matrix.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Matrix {
+    pub rows: usize,
+    pub cols: usize,
+    pub data: Vec<f32>,
+}
+
+impl Matrix {
+    /// A quantised weight or tensor as real numbers: `value / 2^scale`.
+    pub fn dequantise(data: &[i64], rows: usize, cols: usize, scale: u32) -> Self {
+        let s = (1u64 << scale) as f32;
+        Self {
+            rows,
+            cols,
+            data: data.iter().map(|&v| v as f32 / s).collect(),
+        }
+    }
+
+    fn of(w: &Weight) -> Self {
+        Self::dequantise(&w.data, w.shape.rows, w.shape.cols, w.scale)
+    }
+
+    fn get(&self, r: usize, c: usize) -> f32 {
+        self.data[r * self.cols + c]
+    }
+
+    fn matmul(&self, w: &Matrix) -> Matrix {
+        let mut out = vec![0f32; self.rows * w.cols];
+        for i in 0..self.rows {
+            for k in 0..self.cols {
+                let a = self.get(i, k);
+                for j in 0..w.cols {
+                    out[i * w.cols + j] += a * w.get(k, j);
+                }
+            }
+        }
+        Matrix {
+            rows: self.rows,
+            cols: w.cols,
+            data: out,
+        }
+    }
+
+    fn zip(&self, other: &Matrix, f: impl Fn(f32, f32) -> f32) -> Matrix {
+        let data = self.data.iter().zip(&other.data).map(|(&a, &b)| f(a, b));
+        Matrix {
+            rows: self.rows,
+            cols: self.cols,
+            data: data.collect(),
+        }
+    }
+
+    /// Columns `[start, start + len)`.
+    fn columns(&self, start: usize, len: usize) -> Matrix {
+        let data = (0..self.rows)
+            .flat_map(|r| (start..start + len).map(move |c| (r, c)))
+            .map(|(r, c)| self.get(r, c));
+        Matrix {
+            rows: self.rows,
+            cols: len,
+            data: data.collect(),
+        }
+    }
+}
+
+fn rms_norm(x: &Matrix, gain: &Matrix, eps: f64) -> Matrix {
+    let mut out = x.clone();
+    for (r, row) in out.data.chunks_mut(x.cols).enumerate() {
+        let ms = (0..x.cols).map(|c| x.get(r, c).powi(2)).sum::<f32>() / x.cols as f32;
+        let inv = 1.0 / (ms + eps as f32).sqrt();
+        row.iter_mut()
+            .enumerate()
+            .for_each(|(c, v)| *v *= inv * gain.data[c]);
+    }
+    out
+}
+
+fn rope(x: &Matrix, head_dim: usize, theta: f64) -> Matrix {
+    let half = head_dim / 2;
+    let mut out = x.clone();
+    for r in 0..x.rows {
+        for c in 0..x.cols {
+            let i = c % head_dim;
+            let freq = theta.powf(-2.0 * (i % half) as f64 / head_dim as f64);
+            let (sin, cos) = ((r as f64) * freq).sin_cos();
+            let rot = if i < half {
+                -x.get(r, c + half)
+            } else {
+                x.get(r, c - half)
+            };
+            out.data[r * x.cols + c] = x.get(r, c) * cos as f32 + rot * sin as f32;
+        }
+    }
+    out
+}
+
+/// Causal attention of one head.
+fn attention(q: &Matrix, k: &Matrix, v: &Matrix) -> Matrix {
+    let scale = 1.0 / (q.cols as f32).sqrt();
+    let mut out = vec![0f32; q.rows * v.cols];
+    for i in 0..q.rows {
+        let s: Vec<f32> = (0..=i.min(k.rows - 1))
+            .map(|j| (0..q.cols).map(|c| q.get(i, c) * k.get(j, c)).sum::<f32>() * scale)
+            .collect();
+        let mx = s.iter().copied().fold(f32::MIN, f32::max);
+        let e: Vec<f32> = s.iter().map(|v| (v - mx).exp()).collect();
+        let sum: f32 = e.iter().sum();
+        for (j, ej) in e.iter().enumerate() {
+            for c in 0..v.cols {
+                out[i * v.cols + c] += ej / sum * v.get(j, c);
+            }
+        }
+    }
+    Matrix {
+        rows: q.rows,
+        cols: v.cols,
+        data: out,
+    }
+}
+
+/// One decoder block in `f32`.
+pub fn block_f32(cfg: &TransformerConfig, w: &BlockWeights, x: &Matrix) -> Matrix {
+    let hd = cfg.head_dim;
+    let h = rms_norm(x, &Matrix::of(&w.attn_norm), cfg.eps);
+    let q = rope(&h.matmul(&Matrix::of(&w.wq)), hd, cfg.rope_theta);
+    let k = rope(&h.matmul(&Matrix::of(&w.wk)), hd, cfg.rope_theta);
+    let v = h.matmul(&Matrix::of(&w.wv));
+    let group = cfg.n_heads / cfg.n_kv_heads;
+    let heads: Vec<Matrix> = (0..cfg.n_heads)
+        .map(|head| {
+            let g = head / group;
+            attention(
+                &q.columns(head * hd, hd),
+                &k.columns(g * hd, hd),
+                &v.columns(g * hd, hd),
+            )
+        })
+        .collect();
+    let mut o = Matrix {
+        rows: x.rows,
+        cols: cfg.n_heads * hd,
+        data: Vec::with_capacity(x.rows * cfg.n_heads * hd),
+    };
+    for r in 0..x.rows {
+        for head in &heads {
+            o.data.extend_from_slice(&head.data[r * hd..(r + 1) * hd]);
+        }
+    }
+    let r = x.zip(&o.matmul(&Matrix::of(&w.wo)), |a, b| a + b);
+    let h = rms_norm(&r, &Matrix::of(&w.ffn_norm), cfg.eps);
+    let gate = h.matmul(&Matrix::of(&w.w_gate));
+    let up = h.matmul(&Matrix::of(&w.w_up));
+    let act = gate.zip(&up, |g, u| g / (1.0 + (-g).exp()) * u);
+    r.zip(&act.matmul(&Matrix::of(&w.w_down)), |a, b| a + b)
+}
+
+/// The model of [`crate::transformer::transformer`] in `f32`: `tokens` select embedding rows
+/// when an embedding is given, else `input` is the hidden state.
+pub fn transformer_f32(
+    cfg: &TransformerConfig,
+    embedding: Option<(&Weight, &[usize])>,
+    input: Option<&Matrix>,
+    blocks: &[BlockWeights],
+) -> Option<Matrix> {
+    let mut x = match (embedding, input) {
+        (Some((table, tokens)), _) => {
+            let d = table.shape.cols;
+            let mut data = Vec::with_capacity(tokens.len() * d);
+            for &t in tokens {
+                data.extend_from_slice(table.data.get(t * d..(t + 1) * d)?);
+            }
+            Matrix::dequantise(&data, tokens.len(), d, table.scale)
+        }
+        (None, Some(m)) => m.clone(),
+        (None, None) => return None,
+    };
+    for w in blocks {
+        x = block_f32(cfg, w, &x);
+    }
+    Some(x)
+}
+
+/// How far the integer model's output is from the `f32` reference.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ErrorReport {
+    /// Largest `|got - want|`.
+    pub max_abs: f32,
+    /// Largest `|got - want|` over the largest `|want|` (relative to the output's range).
+    pub max_rel: f32,
+    /// Root mean square of `got - want`.
+    pub rms: f32,
+}
+
+/// Compares an integer tensor at `scale` fractional bits with the reference.
+///
+/// Returns `None` if the shapes differ.
+pub fn compare(got: &Tensor, scale: u32, want: &Matrix) -> Option<ErrorReport> {
+    if got.shape.rows != want.rows || got.shape.cols != want.cols {
+        return None;
+    }
+    let g = Matrix::dequantise(&got.data, want.rows, want.cols, scale);
+    let diffs: Vec<f32> = g.data.iter().zip(&want.data).map(|(a, b)| a - b).collect();
+    let max_abs = diffs.iter().fold(0f32, |m, d| m.max(d.abs()));
+    let range = want.data.iter().fold(0f32, |m, v| m.max(v.abs()));
+    let rms = (diffs.iter().map(|d| d * d).sum::<f32>() / diffs.len().max(1) as f32).sqrt();
+    Some(ErrorReport {
+        max_abs,
+        max_rel: if range > 0.0 { max_abs / range } else { 0.0 },
+        rms,
+    })
+}

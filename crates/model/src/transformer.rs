@@ -1,0 +1,219 @@
+//! A decoder block of the Llama / Qwen shape and stacks of them, built from proved ops.
+//!
+//! Block: RMSNorm -> Q/K/V projections -> RoPE on Q and K -> per head `Q K^T / sqrt(head_dim)`
+//! -> causal softmax -> `. V` -> heads concatenated -> O projection -> residual -> RMSNorm ->
+//! SwiGLU FFN (`down(silu(gate(h)) * up(h))`) -> residual. Grouped-query attention: query head
+//! `h` reads KV head `h / (n_heads / n_kv_heads)`. Activations are at
+//! [`ACT_SCALE`](crate::examples::ACT_SCALE) fractional bits, weights at
+//! [`WEIGHT_SCALE`](crate::examples::WEIGHT_SCALE); see [`crate::reference`] for the same block
+//! in `f32`.
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use crate::examples::{random_weight, ACT_SCALE};
+use crate::func::Func;
+use crate::graph::{Graph, GraphBuilder, GraphError, NodeId, Weight};
+use crate::tensor::Shape;
+
+/// Shape parameters of a decoder block.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct TransformerConfig {
+    pub d_model: usize,
+    pub n_heads: usize,
+    pub n_kv_heads: usize,
+    /// A power of two, at least 2.
+    pub head_dim: usize,
+    pub ffn_dim: usize,
+    pub rope_theta: f64,
+    pub eps: f64,
+    pub seq_len: usize,
+}
+
+/// The weights of one block (quantised: integers at their `scale`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BlockWeights {
+    /// RMSNorm gains (`1 x d_model`) before attention and before the FFN.
+    pub attn_norm: Weight,
+    pub ffn_norm: Weight,
+    /// `d_model x (heads * head_dim)` projections, and `(n_heads * head_dim) x d_model` output.
+    pub wq: Weight,
+    pub wk: Weight,
+    pub wv: Weight,
+    pub wo: Weight,
+    /// `d_model x ffn_dim` gate and up projections, `ffn_dim x d_model` down projection.
+    pub w_gate: Weight,
+    pub w_up: Weight,
+    pub w_down: Weight,
+}
+
+impl BlockWeights {
+    /// Seeded random weights: fan-in scaled projections, gains near 1.
+    pub fn random(cfg: &TransformerConfig, layer: usize, rng: &mut impl Rng) -> Self {
+        let (d, hd) = (cfg.d_model, cfg.head_dim);
+        let name = |w: &str| format!("blk{layer}.{w}");
+        let mut gain = |w: &str| Weight {
+            name: name(w),
+            shape: Shape::new(1, d),
+            scale: ACT_SCALE,
+            data: (0..d).map(|_| rng.gen_range(200..=312)).collect(),
+        };
+        let (attn_norm, ffn_norm) = (gain("attn_norm"), gain("ffn_norm"));
+        Self {
+            attn_norm,
+            ffn_norm,
+            wq: random_weight(&name("wq"), d, cfg.n_heads * hd, rng),
+            wk: random_weight(&name("wk"), d, cfg.n_kv_heads * hd, rng),
+            wv: random_weight(&name("wv"), d, cfg.n_kv_heads * hd, rng),
+            wo: random_weight(&name("wo"), cfg.n_heads * hd, d, rng),
+            w_gate: random_weight(&name("w_gate"), d, cfg.ffn_dim, rng),
+            w_up: random_weight(&name("w_up"), d, cfg.ffn_dim, rng),
+            w_down: random_weight(&name("w_down"), cfg.ffn_dim, d, rng),
+        }
+    }
+}
+
+fn config_error(node: NodeId, detail: &str) -> GraphError {
+    GraphError::ShapeMismatch {
+        node,
+        op: "transformer_block",
+        detail: detail.into(),
+    }
+}
+
+impl TransformerConfig {
+    fn check(&self, node: NodeId) -> Result<(), GraphError> {
+        if self.head_dim < 2 || !self.head_dim.is_power_of_two() {
+            return Err(config_error(node, "head_dim must be a power of two >= 2"));
+        }
+        if self.n_kv_heads == 0 || !self.n_heads.is_multiple_of(self.n_kv_heads) {
+            return Err(config_error(
+                node,
+                "n_heads must be a multiple of n_kv_heads",
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl GraphBuilder {
+    /// `rescale(input . w, w.scale)`: a projection back at the input's scale.
+    fn projection(&mut self, input: NodeId, w: &Weight) -> Result<NodeId, GraphError> {
+        let shift = w.scale;
+        let y = self.matmul(input, w.clone())?;
+        self.rescale(y, shift)
+    }
+
+    /// Attention scores `q k^T / sqrt(head_dim)` at the inputs' scale `s`.
+    fn scores(&mut self, q: NodeId, k: NodeId, head_dim: usize) -> Result<NodeId, GraphError> {
+        let s = self.node(q)?.scale;
+        let raw = self.matmul_act(q, k, true)?;
+        let log = head_dim.ilog2();
+        if log.is_multiple_of(2) {
+            // sqrt(head_dim) = 2^(log/2): read the product at log/2 more fractional bits (the
+            // integers do not change) and rescale once.
+            let raw = self.mul_const(raw, 1, log / 2)?;
+            return self.rescale(raw, s + log / 2);
+        }
+        let scaled = self.rescale(raw, s)?;
+        let c = ((1u64 << ACT_SCALE) as f64 / (head_dim as f64).sqrt()).round() as i64;
+        let scaled = self.mul_const(scaled, c, ACT_SCALE)?;
+        self.rescale(scaled, ACT_SCALE)
+    }
+
+    /// One decoder block on `x` (`seq_len x d_model` at [`ACT_SCALE`]); returns its output.
+    pub fn transformer_block(
+        &mut self,
+        x: NodeId,
+        cfg: &TransformerConfig,
+        w: &BlockWeights,
+    ) -> Result<NodeId, GraphError> {
+        cfg.check(self.nodes.len())?;
+        let hd = cfg.head_dim;
+        let log_hd = hd.ilog2();
+        let h = self.rms_norm(x, w.attn_norm.clone(), cfg.eps)?;
+        let q = self.projection(h, &w.wq)?;
+        let k = self.projection(h, &w.wk)?;
+        let v = self.projection(h, &w.wv)?;
+        let q = self.rope(q, log_hd, cfg.rope_theta, 0)?;
+        let k = self.rope(k, log_hd, cfg.rope_theta, 0)?;
+        let group = cfg.n_heads / cfg.n_kv_heads;
+        let mut heads = Vec::with_capacity(cfg.n_heads);
+        for head in 0..cfg.n_heads {
+            let g = head / group;
+            let qh = self.column_slice(q, head * hd, hd)?;
+            let kg = self.column_slice(k, g * hd, hd)?;
+            let vg = self.column_slice(v, g * hd, hd)?;
+            let s = self.scores(qh, kg, hd)?;
+            let p = self.softmax(s, true)?;
+            let p_scale = self.node(p)?.scale;
+            let o = self.matmul_act(p, vg, false)?;
+            heads.push(self.rescale(o, p_scale)?);
+        }
+        let o = if heads.len() == 1 {
+            heads[0]
+        } else {
+            self.concat_columns(&heads)?
+        };
+        let attn = self.projection(o, &w.wo)?;
+        let r = self.add(x, attn)?;
+        let h = self.rms_norm(r, w.ffn_norm.clone(), cfg.eps)?;
+        let gate = self.projection(h, &w.w_gate)?;
+        let up = self.projection(h, &w.w_up)?;
+        let act = self.activation(gate, Func::Silu, ACT_SCALE)?;
+        let prod = self.mul(act, up)?;
+        let prod = self.rescale(prod, ACT_SCALE)?;
+        let down = self.projection(prod, &w.w_down)?;
+        self.add(r, down)
+    }
+}
+
+/// A model of `blocks.len()` decoder blocks. With an `embedding` table (`vocab x d_model` at
+/// [`ACT_SCALE`]) the input is a `seq_len x 1` column of token ids; otherwise it is the
+/// `seq_len x d_model` hidden state.
+pub fn transformer(
+    name: &str,
+    cfg: &TransformerConfig,
+    embedding: Option<Weight>,
+    blocks: &[BlockWeights],
+) -> Result<Graph, GraphError> {
+    let (mut b, mut x) = match embedding {
+        Some(table) => {
+            let mut b = GraphBuilder::new(name, Shape::new(cfg.seq_len, 1), 0)?;
+            let x = b.embedding(0, table)?;
+            (b, x)
+        }
+        None => {
+            let b = GraphBuilder::new(name, Shape::new(cfg.seq_len, cfg.d_model), ACT_SCALE)?;
+            (b, 0)
+        }
+    };
+    for w in blocks {
+        x = b.transformer_block(x, cfg, w)?;
+    }
+    b.build(x)
+}
+
+/// Seeded random weights for a model of `n_blocks` blocks with an embedding of `vocab` rows
+/// (entries uniform in `[-1, 1]`).
+pub fn random_transformer(
+    cfg: &TransformerConfig,
+    vocab: usize,
+    n_blocks: usize,
+    seed: u64,
+) -> (Weight, Vec<BlockWeights>) {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let one = 1i64 << ACT_SCALE;
+    let embedding = Weight {
+        name: "embed".into(),
+        shape: Shape::new(vocab, cfg.d_model),
+        scale: ACT_SCALE,
+        data: (0..vocab * cfg.d_model)
+            .map(|_| rng.gen_range(-one..=one))
+            .collect(),
+    };
+    let blocks = (0..n_blocks)
+        .map(|l| BlockWeights::random(cfg, l, &mut rng))
+        .collect();
+    (embedding, blocks)
+}
