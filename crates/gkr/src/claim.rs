@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use stwo::core::channel::{Blake2sChannel, Channel};
 use stwo::core::fields::m31::M31;
 use stwo::core::fields::qm31::QM31;
+use stwo::core::fields::FieldExpOps;
 use sumcheck::oracle::prove_product;
 use sumcheck::{eq_eval, eq_evals, SumcheckProof};
 
@@ -22,6 +23,21 @@ pub struct Claim {
 impl Claim {
     pub fn new(point: Vec<QM31>, value: QM31) -> Self {
         Self { point, value }
+    }
+
+    /// A claim on `T' = [T; 0]` (the table `T` followed by zeros, so that `T'` has `extra` more
+    /// leading, most-significant variables) as a claim on `T`:
+    /// `T'(r_top, r) = Π (1 − r_top_i) · T(r)`. `None` if some `r_top_i = 1` (probability
+    /// `extra / |QM31|` for a random point), or the point has fewer than `extra` coordinates.
+    pub fn strip_zero_padding(&self, extra: usize) -> Option<Claim> {
+        let (top, rest) = self.point.split_at_checked(extra)?;
+        let factor = top
+            .iter()
+            .fold(QM31::one(), |acc, &r| acc * (QM31::one() - r));
+        if factor == QM31::from(M31::from(0u32)) {
+            return None;
+        }
+        Some(Claim::new(rest.to_vec(), self.value * factor.inverse()))
     }
 }
 

@@ -436,6 +436,18 @@ pub fn padded_lookup_mask(s: &GraphShape, id: NodeId) -> Option<RealMask> {
     (matches!(node.op, Op::Lookup { .. }) && padded).then(|| softmax_mask(node.shape, false))
 }
 
+/// Zero rows a matmul's right operand gains in the product's table: the row variables the
+/// product needs minus the operand's own. Non-zero only for a one-row operand (e.g. the keys and
+/// values at seq_len 1) against a dimension that shapes pad to two.
+pub fn rhs_padding_vars(dims: gkr::matmul::MatMulDims, rhs: Shape) -> usize {
+    let needed = if dims.transpose_rhs {
+        dims.log_n
+    } else {
+        dims.log_k
+    };
+    needed.saturating_sub(rhs.log_rows()) as usize
+}
+
 /// A claim on a column-broadcast table at `rho` as a claim on the `m x 1` column (stored
 /// `2^log_rows x 2`, values in column 0).
 pub fn column_claim(c: &gkr::Claim, log_rows: usize) -> gkr::Claim {

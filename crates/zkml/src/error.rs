@@ -14,6 +14,8 @@ pub enum ProveError {
     Circuit(#[from] VerifyError),
     #[error("witness violates a lookup: {0}")]
     Witness(#[from] gkr::GkrError),
+    #[error("a transcript challenge hit a degenerate point (probability ~2^-120); prove again")]
+    Degenerate,
 }
 
 /// Why a proof was rejected. Every variant names what failed.

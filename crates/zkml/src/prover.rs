@@ -13,7 +13,9 @@ use stwo::core::channel::Channel;
 use stwo::core::fields::m31::M31;
 use sumcheck::eval_mle_base;
 
-use crate::circuit::{column_claim, padded_lookup_mask, weight_claim, ColumnKind, Sink};
+use crate::circuit::{
+    column_claim, padded_lookup_mask, rhs_padding_vars, weight_claim, ColumnKind, Sink,
+};
 use crate::commitment::CommittedModel;
 use crate::error::ProveError;
 use crate::proof::{LayerProof, ModelProof, NodeProof, PROOF_VERSION};
@@ -291,7 +293,12 @@ pub fn prove_trace(
                     log_n: shape.log_cols(),
                     transpose_rhs,
                 };
-                let (p, cl, cr) = matmul::prove(&vals[lhs], &vals[rhs], dims, &claim, &mut channel);
+                // A one-row right operand (seq_len 1) meets an operand padded to two.
+                let extra = rhs_padding_vars(dims, graph.nodes[rhs].shape);
+                let mut rhs_table = vals[rhs].clone();
+                rhs_table.resize(rhs_table.len() << extra, M31::from(0u32));
+                let (p, cl, cr) = matmul::prove(&vals[lhs], &rhs_table, dims, &claim, &mut channel);
+                let cr = cr.strip_zero_padding(extra).ok_or(ProveError::Degenerate)?;
                 claims[lhs].push(cl);
                 claims[rhs].push(cr);
                 LayerProof::MatMul(p)

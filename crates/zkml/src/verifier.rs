@@ -15,7 +15,9 @@ use stwo::core::channel::Channel;
 use stwo::core::fields::m31::M31;
 use sumcheck::eval_mle_base;
 
-use crate::circuit::{column_claim, padded_lookup_mask, weight_claim, Circuit, ColumnKind, Sink};
+use crate::circuit::{
+    column_claim, padded_lookup_mask, rhs_padding_vars, weight_claim, Circuit, ColumnKind, Sink,
+};
 use crate::commitment::VerifyingKey;
 use crate::error::VerifyError;
 use crate::proof::{LayerProof, ModelProof, PROOF_VERSION};
@@ -246,6 +248,10 @@ pub fn verify(
                     transpose_rhs,
                 };
                 let (cl, cr) = matmul::verify(p, dims, &claim, &mut channel).map_err(layer_err)?;
+                let extra = rhs_padding_vars(dims, nodes[rhs].shape);
+                let cr = cr
+                    .strip_zero_padding(extra)
+                    .ok_or_else(|| VerifyError::MalformedProof("degenerate matmul point".into()))?;
                 claims[lhs].push(cl);
                 claims[rhs].push(cr);
             }

@@ -94,3 +94,36 @@ fn forged_attention_weights_fail() {
     let err = verify(&m.vk, &x, &y, &p).unwrap_err();
     assert!(matches!(err, VerifyError::Lookup(_)), "{err}");
 }
+
+/// Decoding one token: every `seq_len`-sized dimension is 1, so the keys and values (one row)
+/// meet scores and probabilities padded to two columns.
+#[test]
+fn one_token_block_proves_verifies_and_tracks_f32() {
+    let cfg = TransformerConfig { seq_len: 1, ..CFG };
+    let (embedding, blocks) = random_transformer(&cfg, VOCAB, 1, 9);
+    let g = transformer("one-token", &cfg, Some(embedding.clone()), &blocks).unwrap();
+    let m = CommittedModel::new(g, ProofConfig::default()).unwrap();
+    let ids = vec![17usize];
+    let x = Tensor::new(Shape::new(1, 1), vec![17]);
+    let (y, proof) = prove(&m, &x, &()).unwrap();
+    verify(&m.vk, &x, &y, &proof).unwrap();
+    let want = transformer_f32(&cfg, Some((&embedding, &ids)), None, &blocks).unwrap();
+    let err = compare(&y, ACT_SCALE, &want).unwrap();
+    assert!(err.max_rel < 0.03, "{err:?}");
+    // A changed output and another token are rejected.
+    let mut wrong = y.clone();
+    wrong.data[3] += 1;
+    assert!(verify(&m.vk, &x, &wrong, &proof).is_err());
+    let other = Tensor::new(Shape::new(1, 1), vec![18]);
+    assert!(verify(&m.vk, &other, &y, &proof).is_err());
+    // A forged attention output (the probability-weighted values) is caught.
+    let pv = m
+        .graph
+        .nodes
+        .iter()
+        .position(|n| n.op.kind() == "matmul_act" && n.shape.cols == cfg.head_dim)
+        .unwrap();
+    let trace = execute_forged(&m.graph, &x, pv, |t| t.data[0] += 1).unwrap();
+    let (y, p) = prove_trace(&m, &x, &trace, &(), WitnessCheck::Lenient).unwrap();
+    assert!(verify(&m.vk, &x, &y, &p).is_err());
+}
