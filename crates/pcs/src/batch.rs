@@ -5,33 +5,15 @@
 //! scaled by `2^(N - n_j)`). Ends with the prover sending `f_j(rho_j)`.
 
 use num_traits::{One, Zero};
-use rayon::prelude::*;
 use stwo::core::channel::{Blake2sChannel, Channel};
 use stwo::core::fields::m31::M31;
 use stwo::core::fields::qm31::QM31;
-use sumcheck::mle::{add_eq_evals_scaled, fold_first, fold_in_place};
 use sumcheck::SumcheckProof;
 
+use crate::batch_tables::{eq_sum_table, fold_base, product_evals, PolyTable, SecureTable};
 use crate::encode::CommittedPoly;
 use crate::fold::pow2;
 use crate::proof::{BatchProof, Claim};
-
-/// Values at 0, 1, 2 of `sum_half (w_lo + X dw)(f_lo + X df)`.
-fn product_evals<F: Copy + Into<QM31> + Sync>(w: &[QM31], f: &[F]) -> [QM31; 3] {
-    let half = w.len() / 2;
-    let term = |i: usize| {
-        let (w0, w1) = (w[i], w[i + half]);
-        let (f0, f1): (QM31, QM31) = (f[i].into(), f[i + half].into());
-        let (w2, f2) = (w1 + w1 - w0, f1 + f1 - f0);
-        [w0 * f0, w1 * f1, w2 * f2]
-    };
-    let add = |a: [QM31; 3], b: [QM31; 3]| [a[0] + b[0], a[1] + b[1], a[2] + b[2]];
-    (0..half)
-        .into_par_iter()
-        .with_min_len(1 << 12)
-        .map(term)
-        .reduce(|| [QM31::zero(); 3], add)
-}
 
 /// Coefficients of the degree-2 polynomial with values `v` at 0, 1, 2.
 pub(crate) fn interpolate3(v: [QM31; 3]) -> [QM31; 3] {
@@ -50,20 +32,20 @@ pub(crate) fn prove_batch(
 ) -> (BatchProof, Vec<QM31>) {
     let lambda = channel.draw_secure_felt();
     let mut weight = QM31::one();
-    let mut w_tables: Vec<Vec<QM31>> = Vec::with_capacity(polys.len());
+    let mut w_tables: Vec<SecureTable> = Vec::with_capacity(polys.len());
     let mut term_claims: Vec<QM31> = Vec::with_capacity(polys.len());
     for (p, cs) in polys.iter().zip(claims) {
-        let mut w = vec![QM31::zero(); 1 << p.n_variables];
         let mut cl = QM31::zero();
+        let mut terms = Vec::with_capacity(cs.len());
         for c in cs {
-            add_eq_evals_scaled(&mut w, &c.point, weight);
+            terms.push((&c.point[..], weight));
             cl += weight * c.value;
             weight *= lambda;
         }
-        w_tables.push(w);
+        w_tables.push(eq_sum_table(p.n_variables, &terms));
         term_claims.push(cl * pow2(n_rounds - p.n_variables));
     }
-    let mut f_tables: Vec<Option<Vec<QM31>>> = vec![None; polys.len()];
+    let mut f_tables: Vec<Option<SecureTable>> = polys.iter().map(|_| None).collect();
     let mut round_polys = Vec::with_capacity(n_rounds);
     let mut rho = Vec::with_capacity(n_rounds);
     let half = M31::from(2u32).inverse();
@@ -73,10 +55,11 @@ pub(crate) fn prove_batch(
         let mut term_vals = Vec::with_capacity(polys.len());
         for (j, p) in polys.iter().enumerate() {
             let v = if p.n_variables >= remaining {
-                match &f_tables[j] {
-                    Some(f) => product_evals(&w_tables[j], f),
-                    None => product_evals(&w_tables[j], &p.evals),
-                }
+                let f = match &f_tables[j] {
+                    Some(f) => PolyTable::Secure(f),
+                    None => PolyTable::Base(&p.evals),
+                };
+                product_evals(&w_tables[j], f)
             } else {
                 let c = term_claims[j] * half;
                 [c, c, c]
@@ -91,13 +74,13 @@ pub(crate) fn prove_batch(
         let alpha = channel.draw_secure_felt();
         for (j, p) in polys.iter().enumerate() {
             if p.n_variables >= remaining {
-                fold_in_place(&mut w_tables[j], alpha);
+                w_tables[j].fold(alpha);
                 f_tables[j] = Some(match f_tables[j].take() {
                     Some(mut f) => {
-                        fold_in_place(&mut f, alpha);
+                        f.fold(alpha);
                         f
                     }
-                    None => fold_first(&p.evals, alpha),
+                    None => fold_base(&p.evals, alpha),
                 });
                 term_claims[j] = interp_eval(interpolate3(term_vals[j]), alpha);
             } else {
@@ -111,7 +94,7 @@ pub(crate) fn prove_batch(
         .iter()
         .zip(&f_tables)
         .map(|(p, f)| match f {
-            Some(f) => f[0],
+            Some(f) => f.first(),
             None => p.evals[0].into(),
         })
         .collect();

@@ -30,6 +30,11 @@ pub fn eq_evals(point: &[QM31]) -> Vec<QM31> {
 /// `scale * eq(point, b)` for all `b`.
 pub fn eq_evals_scaled(point: &[QM31], scale: QM31) -> Vec<QM31> {
     let n = point.len();
+    if (1usize << n) >= PAR_THRESHOLD {
+        let mut evals = vec![QM31::zero(); 1 << n];
+        add_eq_evals_scaled(&mut evals, point, scale);
+        return evals;
+    }
     let mut evals = Vec::with_capacity(1 << n);
     evals.push(scale);
     // Each step doubles the table: the new variable becomes the least significant bit,
@@ -95,11 +100,20 @@ pub fn add_eq_evals_scaled(acc: &mut [QM31], point: &[QM31], scale: QM31) {
     let suffix = &point[prefix..];
     let len = 1usize << suffix.len();
     let dst = &mut acc[block * len..(block + 1) * len];
-    let e = eq_evals_scaled(suffix, scale);
+    // eq(suffix, b) = eq(hi, b_hi) · eq(lo, b_lo): two small tables, one product per entry.
+    let (hi, lo) = suffix.split_at(suffix.len() / 2);
+    let (hi, lo) = (eq_evals_scaled(hi, scale), eq_evals(lo));
+    let add_row = |(row, &c): (&mut [QM31], &QM31)| {
+        for (d, &e) in row.iter_mut().zip(&lo) {
+            *d += c * e;
+        }
+    };
     if len >= PAR_THRESHOLD {
-        dst.par_iter_mut().zip(e).for_each(|(a, b)| *a += b);
+        dst.par_chunks_mut(lo.len())
+            .zip(hi.par_iter())
+            .for_each(add_row);
     } else {
-        dst.iter_mut().zip(e).for_each(|(a, b)| *a += b);
+        dst.chunks_mut(lo.len()).zip(hi.iter()).for_each(add_row);
     }
 }
 

@@ -42,6 +42,27 @@ fn block(d_model: usize, n_heads: usize, n_kv: usize, ffn: usize, seq: usize) ->
     }
 }
 
+/// Records when each proving stage starts and the resident memory then.
+struct StageTimes(std::sync::Mutex<Vec<(String, Instant, f64)>>);
+
+impl zkml::prover::Progress for StageTimes {
+    fn stage(&self, name: &str, _: usize, _: usize) {
+        if let Ok(mut v) = self.0.lock() {
+            v.push((name.to_string(), Instant::now(), rss_mib()));
+        }
+    }
+}
+
+fn rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            let line = s.lines().find(|l| l.starts_with("VmRSS:"))?;
+            line.split_whitespace().nth(1)?.parse::<f64>().ok()
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
 struct Measured {
     commit: Duration,
     forward: Duration,
@@ -62,9 +83,21 @@ fn measure(cfg: &TransformerConfig, n_blocks: usize, seed: u64) -> Measured {
     let t = Instant::now();
     std::hint::black_box(model::execute::execute(&m.graph, &x).unwrap());
     let forward = t.elapsed();
+    let stages = StageTimes(std::sync::Mutex::new(Vec::new()));
     let t = Instant::now();
-    let (y, proof) = prove(&m, &x, &()).unwrap();
+    let (y, proof) = prove(&m, &x, &stages).unwrap();
     let prove_time = t.elapsed();
+    let end = Instant::now();
+    let v = stages.0.into_inner().unwrap_or_default();
+    let parts: Vec<String> = v
+        .iter()
+        .enumerate()
+        .map(|(i, (name, start, rss))| {
+            let next = v.get(i + 1).map_or(end, |s| s.1);
+            format!("{name} {:.0} ms (RSS {rss:.0} MiB)", ms(next - *start))
+        })
+        .collect();
+    eprintln!("  stages: {}", parts.join(", "));
     let t = Instant::now();
     verify(&m.vk, &x, &y, &proof).unwrap();
     Measured {
