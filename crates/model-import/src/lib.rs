@@ -22,6 +22,8 @@
 //! [`DecoderWeights`] (embedding, the first `n` layers, final norm, LM head), each tensor read,
 //! decoded (`F32`, `F16`, `BF16`, `I8` or packed INT4 with scales) and quantised on its own,
 //! so peak memory is the quantised model plus one tensor. [`load_decoder`] is the entry point.
+//! [`hf::DecoderModel`] makes them a proved graph from token ids to logits, with an `f32` dual
+//! track ([`hf::track`]).
 //!
 //! Strategies ([`Strategy`]): `direct` fixed point, `symmetric8` per-channel INT8, `int4`
 //! group-wise INT4 (groups of 32 or 64 input rows), all with power-of-two scales that fold

@@ -24,7 +24,8 @@ impl Matrix {
         }
     }
 
-    fn of(w: &Weight) -> Self {
+    /// A weight as real numbers.
+    pub fn of(w: &Weight) -> Self {
         Self::dequantise(&w.data, w.shape.rows, w.shape.cols, w.scale)
     }
 
@@ -32,7 +33,8 @@ impl Matrix {
         self.data[r * self.cols + c]
     }
 
-    fn matmul(&self, w: &Matrix) -> Matrix {
+    /// `self . w`.
+    pub fn matmul(&self, w: &Matrix) -> Matrix {
         let mut out = vec![0f32; self.rows * w.cols];
         for i in 0..self.rows {
             for k in 0..self.cols {
@@ -71,7 +73,8 @@ impl Matrix {
     }
 }
 
-fn rms_norm(x: &Matrix, gain: &Matrix, eps: f64) -> Matrix {
+/// RMSNorm of each row of `x`, times `gain` (`1 x cols`).
+pub fn rms_norm(x: &Matrix, gain: &Matrix, eps: f64) -> Matrix {
     let mut out = x.clone();
     for (r, row) in out.data.chunks_mut(x.cols).enumerate() {
         let ms = (0..x.cols).map(|c| x.get(r, c).powi(2)).sum::<f32>() / x.cols as f32;

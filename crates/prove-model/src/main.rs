@@ -1,6 +1,9 @@
 //! `prove-model`: prove, verify and inspect model inference from the command line.
 //!
 //! A thin edge: parses flags and files, calls `zkml`, prints. No protocol logic lives here.
+//! [`decoder`] handles `--model-dir` (HuggingFace decoder folders).
+
+mod decoder;
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -9,7 +12,7 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use model::{examples, Graph, Tensor};
-use model_import::{OnnxModel, QuantConfig, Report};
+use model_import::{OnnxModel, QuantConfig};
 use pcs::PcsConfig;
 use zkml::proof::ProofFile;
 use zkml::prover::Progress;
@@ -35,8 +38,8 @@ enum Command {
     Prove {
         #[command(flatten)]
         model: ModelArgs,
-        /// Input as a JSON array of real numbers (quantised at the model's input scale);
-        /// seeded random input if absent.
+        /// Input as a JSON array of real numbers (quantised at the model's input scale), or
+        /// of token ids with --model-dir; seeded random input if absent.
         #[arg(long)]
         input: Option<PathBuf>,
         /// Seed of the random input.
@@ -69,8 +72,19 @@ struct ModelArgs {
     /// Built-in model name (mlp, tiny-mlp), or the path of an ONNX file (ending in .onnx).
     #[arg(long, default_value = "mlp")]
     model: String,
-    /// Weight quantisation of an ONNX model. Its activation scales are calibrated on the
-    /// input (`verify` recalibrates on the input in the proof file).
+    /// A HuggingFace decoder folder (config.json and *.safetensors; Llama / Mistral shapes)
+    /// instead of --model. The input is token ids; the output the logits.
+    #[arg(long, conflicts_with = "model")]
+    model_dir: Option<PathBuf>,
+    /// With --model-dir: use the first N decoder layers (default: all).
+    #[arg(long, requires = "model_dir", value_parser = clap::value_parser!(u64).range(1..))]
+    layers: Option<u64>,
+    /// With --model-dir: the number of tokens (default: as many as --input has, else 8).
+    #[arg(long, requires = "model_dir", value_parser = clap::value_parser!(u64).range(1..))]
+    seq_len: Option<u64>,
+    /// Weight quantisation of an ONNX model or a --model-dir decoder. An ONNX model's
+    /// activation scales are calibrated on the input (`verify` recalibrates on the input in
+    /// the proof file).
     #[arg(long, value_enum, default_value_t = Quant::Symmetric8)]
     quant: Quant,
     /// log2 of the Reed-Solomon blowup of the commitment.
@@ -135,8 +149,24 @@ impl ModelArgs {
         Ok((src.import(&config, &calib)?, x))
     }
 
-    /// The graph to prove, the quantised input and, for ONNX, the dual-track report.
-    fn prepare(&self, input: Option<&Path>, seed: u64) -> Result<(Graph, Tensor, Option<Report>)> {
+    /// The `--model-dir` decoder, if that is the model.
+    fn decoder(&self) -> Option<decoder::Source<'_>> {
+        let size = |v: Option<u64>| v.map(|n| usize::try_from(n).unwrap_or(usize::MAX));
+        Some(decoder::Source {
+            dir: self.model_dir.as_deref()?,
+            layers: size(self.layers),
+            seq_len: size(self.seq_len),
+            quant: self.quant(),
+        })
+    }
+
+    /// The graph to prove, the quantised input and, for ONNX and decoders, the dual-track
+    /// report.
+    fn prepare(&self, input: Option<&Path>, seed: u64) -> Result<(Graph, Tensor, Option<String>)> {
+        if let Some(d) = self.decoder() {
+            let (graph, x, report) = d.prepare(input, seed)?;
+            return Ok((graph, x, Some(report)));
+        }
         let Some(path) = self.onnx_path() else {
             let graph = self.graph(None)?;
             let x = match input {
@@ -154,11 +184,15 @@ impl ModelArgs {
             .with_context(|| format!("input for {}", path.display()))?;
         let (imported, x) = self.import(path, Some(&x))?;
         let report = imported.compare(&reals)?;
-        Ok((imported.graph, x, Some(report)))
+        Ok((imported.graph, x, Some(report.to_string())))
     }
 
-    /// The model's graph; an ONNX model is calibrated on `input` (default: seeded input).
+    /// The model's graph; an ONNX model is calibrated on `input` (default: seeded input), a
+    /// decoder is built for `input`'s number of tokens.
     fn graph(&self, input: Option<&Tensor>) -> Result<Graph> {
+        if let Some(d) = self.decoder() {
+            return Ok(d.graph(input)?.0);
+        }
         if let Some(path) = self.onnx_path() {
             return Ok(self.import(path, input)?.0.graph);
         }
@@ -265,6 +299,18 @@ fn read_values(path: &Path) -> Result<Vec<f32>> {
         .with_context(|| format!("{}: expected a JSON array of numbers", path.display()))
 }
 
+/// Output values printed in full up to this many.
+const PREVIEW: usize = 32;
+
+/// `values` as a list, the first [`PREVIEW`] of them when there are more.
+fn preview(values: &[i64]) -> String {
+    if values.len() <= PREVIEW {
+        return format!("{values:?}");
+    }
+    let head: Vec<String> = values[..PREVIEW].iter().map(i64::to_string).collect();
+    format!("[{}, ... ({} values)]", head.join(", "), values.len())
+}
+
 fn kib(bytes: usize) -> String {
     format!("{:.1} KiB", bytes as f64 / 1024.0)
 }
@@ -326,12 +372,18 @@ fn run(cli: Cli) -> Result<()> {
                 .output
                 .data
                 .iter()
+                .take(PREVIEW)
                 .map(|&v| format!("{:.4}", v as f64 / (1u64 << out_scale) as f64))
                 .collect();
             println!(
-                "output: {:?} (x 2^-{out_scale} = [{}])",
-                file.output.data,
-                real.join(", ")
+                "output: {} (x 2^-{out_scale} = [{}{}])",
+                preview(&file.output.data),
+                real.join(", "),
+                if file.output.data.len() > PREVIEW {
+                    ", ..."
+                } else {
+                    ""
+                }
             );
             if let Some(report) = report {
                 println!("{report}");
@@ -344,6 +396,9 @@ fn run(cli: Cli) -> Result<()> {
                 .with_context(|| format!("decoding {}", proof.display()))?;
             let graph = model.graph(Some(&file.input))?;
             let (committed, _) = model.commit(graph)?;
+            if let Some(dir) = &model.model_dir {
+                decoder::check_proof_source(&file, &committed, dir)?;
+            }
             let t = Instant::now();
             zkml::verify(&committed.vk, &file.input, &file.output, &file.proof).with_context(
                 || {
@@ -355,16 +410,23 @@ fn run(cli: Cli) -> Result<()> {
                 },
             )?;
             println!(
-                "valid: {} proves output {:?} of model {} ({}) in {:.1} ms",
+                "valid: {} proves output {} of model {} ({}) in {:.1} ms",
                 proof.display(),
-                file.output.data,
+                preview(&file.output.data),
                 committed.graph.name,
                 committed.vk.digest_hex(),
                 t.elapsed().as_secs_f64() * 1e3
             );
         }
         Command::Inspect { model } => {
-            let graph = model.graph(None)?;
+            let graph = match model.decoder() {
+                Some(d) => {
+                    let (graph, summary) = d.graph(None)?;
+                    println!("{summary}");
+                    graph
+                }
+                None => model.graph(None)?,
+            };
             println!(
                 "model {}: {} parameters, {} MACs per pass",
                 graph.name,

@@ -12,18 +12,23 @@
 //!
 //! Modules: [`config`], [`shard`] (one file), [`checkpoint`] (the folder, dtypes),
 //! [`weights`] (names, shapes, quantisation), [`synth`] (seeded synthetic checkpoints for
-//! tests and benchmarks), [`error`].
+//! tests and benchmarks), [`graph`] (the decoder as a proved graph), [`track`] (its `f32`
+//! dual track), [`error`].
 
 pub mod checkpoint;
 pub mod config;
 pub mod error;
+pub mod graph;
 pub mod shard;
 pub mod synth;
+pub mod track;
 pub mod weights;
 
 pub use checkpoint::{Checkpoint, TensorMeta, INDEX_FILE, SCALE_SUFFIX};
 pub use config::{DecoderConfig, Family};
 pub use error::HfError;
+pub use graph::{DecoderError, DecoderModel};
+pub use track::DualTrack;
 pub use weights::{load_decoder, DecoderWeights, LayerWeights, LoadOptions, VECTOR_SCALE_BITS};
 
 pub use crate::qtensor::QuantTensor;

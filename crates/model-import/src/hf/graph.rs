@@ -1,0 +1,344 @@
+//! A loaded decoder as a proved [`Graph`]: token ids -> embedding -> the loaded layers as
+//! [`model::transformer`] blocks -> final RMSNorm -> LM head, whose output is the logits
+//! (`seq_len x vocab_size`, at [`ACT_SCALE`] fractional bits).
+//!
+//! **Scales.** As [`BlockWeights::random`]: the embedding table and the RMSNorm gains at
+//! [`ACT_SCALE`] (the activations' scale; gains are re-rounded from their 2^-16), projections
+//! at the common scale of their quantisation ([`QuantTensor::to_weight`], exact; at least one
+//! bit so that the rescale after the product is a real shift). The builder's projections
+//! rescale by the weight's own scale, so INT8 columns with fine scales lose nothing.
+//!
+//! **Not supported yet** ([`DecoderError::Unsupported`], naming the config field): biases on
+//! the attention projections (Qwen2, `attention_bias`), per-head `q_norm` / `k_norm` (Qwen3),
+//! RoPE scaling, a `head_dim` that is not a power of two of at least 2, and vocabularies above
+//! `2^15` (the embedding lookup's range).
+
+use model::examples::ACT_SCALE;
+use model::transformer::{BlockWeights, TransformerConfig};
+use model::{ExecError, Graph, GraphBuilder, GraphError, Shape, Tensor, Weight};
+use thiserror::Error;
+
+use super::{DecoderWeights, LayerWeights, QuantTensor};
+
+/// Largest vocabulary the embedding lookup takes (token ids are activations).
+pub const MAX_VOCAB: usize = 1 << (model::ACT_BITS - 1);
+
+/// Why a loaded decoder cannot become a graph, or a token sequence cannot be its input.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum DecoderError {
+    #[error(
+        "{feature} is not supported by the transformer block builder yet \
+         (config field '{field}': {value})"
+    )]
+    Unsupported {
+        feature: &'static str,
+        field: &'static str,
+        value: String,
+    },
+    #[error("no token ids: the model needs at least one")]
+    NoTokens,
+    #[error("token id {id} at position {index} is not below vocab_size {vocab}")]
+    TokenRange {
+        index: usize,
+        id: usize,
+        vocab: usize,
+    },
+    #[error("{got} token ids for a model built for seq_len {seq_len}")]
+    TokenCount { got: usize, seq_len: usize },
+    #[error("the output is {got:?} (rows, cols), the reference {expected:?}")]
+    OutputShape {
+        expected: (usize, usize),
+        got: (usize, usize),
+    },
+    #[error("the f32 reference has {layers} layers (or another vocabulary), the model {expected}")]
+    ReferenceMismatch { layers: usize, expected: usize },
+    #[error("building the decoder graph: {0}")]
+    Graph(#[from] GraphError),
+    #[error("running the decoder graph: {0}")]
+    Exec(#[from] ExecError),
+}
+
+/// A decoder in the builder's terms, for a fixed sequence length.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DecoderModel {
+    /// The graph's name: family and layer count (`llama, 2 of 2 layers`).
+    pub name: String,
+    pub config: TransformerConfig,
+    pub vocab: usize,
+    /// `vocab x d_model` at [`ACT_SCALE`].
+    pub embedding: Weight,
+    pub blocks: Vec<BlockWeights>,
+    /// `1 x d_model` at [`ACT_SCALE`].
+    pub final_norm: Weight,
+    /// `d_model x vocab`.
+    pub lm_head: Weight,
+}
+
+fn unsupported(feature: &'static str, field: &'static str, value: impl ToString) -> DecoderError {
+    DecoderError::Unsupported {
+        feature,
+        field,
+        value: value.to_string(),
+    }
+}
+
+/// Refuses what [`GraphBuilder::transformer_block`] does not build yet, naming the field.
+pub fn check_supported(w: &DecoderWeights) -> Result<(), DecoderError> {
+    let c = &w.config;
+    if c.attention_bias || w.layers.iter().any(|l| l.q_bias.is_some()) {
+        return Err(unsupported(
+            "biases on the q / k / v projections (Qwen2)",
+            "attention_bias",
+            c.attention_bias,
+        ));
+    }
+    if w.layers.iter().any(|l| l.o_bias.is_some()) {
+        return Err(unsupported(
+            "a bias on the o projection (o_proj.bias)",
+            "attention_bias",
+            c.attention_bias,
+        ));
+    }
+    if c.qk_norm {
+        return Err(unsupported(
+            "per-head q_norm / k_norm before RoPE (Qwen3)",
+            "model_type",
+            "qwen3",
+        ));
+    }
+    if let Some(kind) = &c.rope_scaling {
+        return Err(unsupported("RoPE scaling", "rope_scaling", kind));
+    }
+    if c.head_dim < 2 || !c.head_dim.is_power_of_two() {
+        return Err(unsupported(
+            "a head dimension that is not a power of two >= 2",
+            "head_dim",
+            c.head_dim,
+        ));
+    }
+    if c.vocab_size > MAX_VOCAB {
+        return Err(unsupported(
+            "a vocabulary above 2^15 tokens",
+            "vocab_size",
+            c.vocab_size,
+        ));
+    }
+    Ok(())
+}
+
+/// A projection at its common scale, at least one bit.
+fn matrix(t: &QuantTensor) -> Weight {
+    t.to_weight_at(t.scale().max(1))
+}
+
+/// The gain for the graph: re-rounded at [`ACT_SCALE`].
+fn gain(t: &QuantTensor) -> Weight {
+    t.to_weight_at(ACT_SCALE)
+}
+
+/// One layer as builder weights, norms through `norm` and projections through `proj`.
+pub(crate) fn block_weights(
+    layer: &LayerWeights,
+    norm: impl Fn(&QuantTensor) -> Weight,
+    proj: impl Fn(&QuantTensor) -> Weight,
+) -> BlockWeights {
+    BlockWeights {
+        attn_norm: norm(&layer.input_norm),
+        ffn_norm: norm(&layer.post_attention_norm),
+        wq: proj(&layer.q_proj),
+        wk: proj(&layer.k_proj),
+        wv: proj(&layer.v_proj),
+        wo: proj(&layer.o_proj),
+        w_gate: proj(&layer.gate_proj),
+        w_up: proj(&layer.up_proj),
+        w_down: proj(&layer.down_proj),
+    }
+}
+
+/// The builder's configuration for `w` at `seq_len`.
+pub fn transformer_config(w: &DecoderWeights, seq_len: usize) -> TransformerConfig {
+    let c = &w.config;
+    TransformerConfig {
+        d_model: c.hidden_size,
+        n_heads: c.num_attention_heads,
+        n_kv_heads: c.num_key_value_heads,
+        head_dim: c.head_dim,
+        ffn_dim: c.intermediate_size,
+        rope_theta: c.rope_theta,
+        eps: c.rms_norm_eps,
+        seq_len,
+    }
+}
+
+impl DecoderModel {
+    /// The integer weights of `w` for sequences of `seq_len` tokens (checked by
+    /// [`check_supported`]).
+    pub fn new(w: &DecoderWeights, seq_len: usize) -> Result<Self, DecoderError> {
+        check_supported(w)?;
+        if seq_len == 0 {
+            return Err(DecoderError::NoTokens);
+        }
+        let c = &w.config;
+        let family = format!("{:?}", c.family).to_lowercase();
+        Ok(Self {
+            name: format!(
+                "{family}, {} of {} layers",
+                w.layers.len(),
+                c.num_hidden_layers
+            ),
+            config: transformer_config(w, seq_len),
+            vocab: c.vocab_size,
+            embedding: w.embed.to_weight_at(ACT_SCALE),
+            blocks: w
+                .layers
+                .iter()
+                .map(|l| block_weights(l, gain, matrix))
+                .collect(),
+            final_norm: gain(&w.final_norm),
+            lm_head: matrix(&w.lm_head),
+        })
+    }
+
+    /// The proved graph: input `seq_len x 1` token ids, output the logits.
+    pub fn graph(&self) -> Result<Graph, DecoderError> {
+        let cfg = &self.config;
+        let mut b = GraphBuilder::new(&self.name, Shape::new(cfg.seq_len, 1), 0)?;
+        let mut x = b.embedding(0, self.embedding.clone())?;
+        for w in &self.blocks {
+            x = b.transformer_block(x, cfg, w)?;
+        }
+        let h = b.rms_norm(x, self.final_norm.clone(), cfg.eps)?;
+        let logits = b.matmul(h, self.lm_head.clone())?;
+        let logits = b.rescale(logits, self.lm_head.scale)?;
+        Ok(b.build(logits)?)
+    }
+
+    /// `ids` as the graph's input: exactly `seq_len` of them, each below the vocabulary size.
+    pub fn input(&self, ids: &[usize]) -> Result<Tensor, DecoderError> {
+        if ids.is_empty() {
+            return Err(DecoderError::NoTokens);
+        }
+        if ids.len() != self.config.seq_len {
+            return Err(DecoderError::TokenCount {
+                got: ids.len(),
+                seq_len: self.config.seq_len,
+            });
+        }
+        let data = ids
+            .iter()
+            .enumerate()
+            .map(|(index, &id)| match i64::try_from(id) {
+                Ok(v) if id < self.vocab => Ok(v),
+                _ => Err(DecoderError::TokenRange {
+                    index,
+                    id,
+                    vocab: self.vocab,
+                }),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Tensor::new(Shape::new(ids.len(), 1), data))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hf::synth::tiny_llama_config;
+    use crate::hf::DecoderConfig;
+    use crate::QuantConfig;
+
+    fn weights(edit: impl FnOnce(&mut serde_json::Value)) -> DecoderWeights {
+        let mut v = tiny_llama_config(false);
+        edit(&mut v);
+        let config = DecoderConfig::parse(&v.to_string(), "config.json".as_ref()).unwrap();
+        let t = |rows, cols| QuantTensor {
+            name: "t".into(),
+            shape: Shape::new(rows, cols),
+            values: crate::QuantValues::I32(vec![1; rows * cols]),
+            exps: crate::Exponents::Tensor(8),
+        };
+        let (h, f) = (config.hidden_size, config.intermediate_size);
+        let layer = LayerWeights {
+            q_proj: t(h, config.q_dim()),
+            k_proj: t(h, config.kv_dim()),
+            v_proj: t(h, config.kv_dim()),
+            o_proj: t(config.q_dim(), h),
+            q_bias: None,
+            k_bias: None,
+            v_bias: None,
+            o_bias: None,
+            q_norm: None,
+            k_norm: None,
+            gate_proj: t(h, f),
+            up_proj: t(h, f),
+            down_proj: t(f, h),
+            input_norm: t(1, h),
+            post_attention_norm: t(1, h),
+        };
+        DecoderWeights {
+            embed: t(config.vocab_size, h),
+            lm_head: t(h, config.vocab_size),
+            final_norm: t(1, h),
+            layers: vec![layer],
+            config,
+            quant: QuantConfig::default(),
+            lm_head_tied: false,
+        }
+    }
+
+    #[test]
+    fn unsupported_features_name_their_field() {
+        let cases: [(&str, serde_json::Value, &str); 5] = [
+            ("attention_bias", true.into(), "attention_bias"),
+            ("model_type", "qwen3".into(), "model_type"),
+            ("head_dim", 24.into(), "head_dim"),
+            ("vocab_size", 40000.into(), "vocab_size"),
+            (
+                "rope_scaling",
+                serde_json::json!({"rope_type": "linear"}),
+                "rope_scaling",
+            ),
+        ];
+        for (key, value, want) in cases {
+            let w = weights(|v| v[key] = value);
+            match DecoderModel::new(&w, 4) {
+                Err(DecoderError::Unsupported { field, .. }) => assert_eq!(field, want),
+                other => panic!("{key}: {other:?}"),
+            }
+        }
+        let mut w = weights(|_| {});
+        w.layers[0].o_bias = Some(w.final_norm.clone());
+        assert!(matches!(
+            DecoderModel::new(&w, 4),
+            Err(DecoderError::Unsupported {
+                field: "attention_bias",
+                ..
+            })
+        ));
+        assert!(DecoderModel::new(&weights(|_| {}), 4).is_ok());
+    }
+
+    #[test]
+    fn token_ids_are_checked() {
+        let m = DecoderModel::new(&weights(|_| {}), 3).unwrap();
+        assert_eq!(m.input(&[0, 5, 255]).unwrap().data, vec![0, 5, 255]);
+        assert!(matches!(
+            m.input(&[0, 256, 1]),
+            Err(DecoderError::TokenRange {
+                index: 1,
+                id: 256,
+                ..
+            })
+        ));
+        assert!(matches!(
+            m.input(&[1, 2]),
+            Err(DecoderError::TokenCount { got: 2, seq_len: 3 })
+        ));
+        assert!(matches!(m.input(&[]), Err(DecoderError::NoTokens)));
+        assert!(matches!(
+            DecoderModel::new(&weights(|_| {}), 0),
+            Err(DecoderError::NoTokens)
+        ));
+    }
+}

@@ -1,0 +1,310 @@
+//! `--model-dir`: the tiny Llama fixtures of `model-import` proved and verified through the real
+//! binary, with token ids as the input.
+#![allow(clippy::unwrap_used)]
+
+use std::path::{Path, PathBuf};
+mod common;
+
+use common::{run, stderr};
+
+fn fixture(name: &str) -> String {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../model-import/tests/data")
+        .join(name);
+    p.to_str().unwrap().to_owned()
+}
+
+fn stdout(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// The number after `label` in the first line containing `line_key`.
+fn number_after(text: &str, line_key: &str, label: &str) -> f64 {
+    let line = text.lines().find(|l| l.contains(line_key)).unwrap();
+    let rest = &line[line.find(label).unwrap() + label.len()..];
+    let end = rest.find([',', ';']).unwrap_or(rest.len());
+    rest[..end].trim().parse().unwrap()
+}
+
+/// Fails unless the command fails with `needle` in its error and without a panic.
+fn fails_with(args: &[&str], needle: &str) {
+    let o = run(args);
+    let e = stderr(&o);
+    assert!(!o.status.success(), "{args:?} succeeded");
+    assert!(e.contains(needle), "expected '{needle}' in: {e}");
+    assert!(!e.contains("panicked"), "{e}");
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> String {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p.to_str().unwrap().to_owned()
+}
+
+#[test]
+fn one_layer_proves_verifies_and_other_sources_fail() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = fixture("tiny-llama");
+    let ids = write(tmp.path(), "ids.json", "[5, 17, 3, 200, 17, 0, 255, 11]");
+    let proof = tmp.path().join("p.json");
+    let p = proof.to_str().unwrap();
+    let o = run(&[
+        "prove",
+        "--model-dir",
+        &model,
+        "--layers",
+        "1",
+        "--input",
+        &ids,
+        "--format",
+        "json",
+        "--output",
+        p,
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    eprintln!("{out}");
+    // Measured: max rel 0.24, rms 0.10 on logits of magnitude ~2.5 (mostly the RMSNorm of
+    // the small embedding rows at 2^-8: eps and mean square quantised); a wrong scale or
+    // layout gives errors of order 1 or more.
+    assert!(number_after(&out, "dual-track", "max rel") < 0.35, "{out}");
+    assert!(number_after(&out, "dual-track", "rms") < 0.15, "{out}");
+    let o = run(&[
+        "verify",
+        "--model-dir",
+        &model,
+        "--layers",
+        "1",
+        "--proof",
+        p,
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("llama, 1 of 2 layers"),
+        "{}",
+        stdout(&o)
+    );
+
+    // Another layer count, folder or quantisation is another model.
+    fails_with(
+        &["verify", "--model-dir", &model, "--proof", p],
+        "builds 'llama, 2 of 2 layers'",
+    );
+    let bf16 = fixture("tiny-llama-bf16");
+    fails_with(
+        &[
+            "verify",
+            "--model-dir",
+            &bf16,
+            "--layers",
+            "1",
+            "--proof",
+            p,
+        ],
+        "model digest",
+    );
+    fails_with(
+        &[
+            "verify",
+            "--model-dir",
+            &model,
+            "--layers",
+            "1",
+            "--quant",
+            "direct",
+            "--proof",
+            p,
+        ],
+        "model digest",
+    );
+
+    // Other token ids, or a changed logit, with the same proof are rejected.
+    let text = std::fs::read_to_string(&proof).unwrap();
+    let edit = |f: &dyn Fn(&mut serde_json::Value)| {
+        let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        f(&mut v);
+        write(tmp.path(), "bad.json", &v.to_string())
+    };
+    let verify_fails = |file: &str| {
+        fails_with(
+            &[
+                "verify",
+                "--model-dir",
+                &model,
+                "--layers",
+                "1",
+                "--proof",
+                file,
+            ],
+            "not a valid proof",
+        )
+    };
+    verify_fails(&edit(&|v| v["input"]["data"][2] = 4.into()));
+    verify_fails(&edit(&|v| {
+        let x = v["output"]["data"][7].as_i64().unwrap();
+        v["output"]["data"][7] = (x + 1).into();
+    }));
+    // An id beyond the vocabulary in the file is refused, not looked up.
+    verify_fails(&edit(&|v| v["input"]["data"][0] = 256.into()));
+}
+
+#[test]
+fn all_layers_prove_and_verify_with_the_cache() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = tmp.path().join("cache");
+    let c = cache.to_str().unwrap();
+    let proof = tmp.path().join("p.bin");
+    let p = proof.to_str().unwrap();
+    for model in [fixture("tiny-llama"), fixture("tiny-llama-bf16")] {
+        // Five tokens (not a power of two), seeded.
+        let args = [
+            "prove",
+            "--model-dir",
+            &model,
+            "--seq-len",
+            "5",
+            "--cache-dir",
+            c,
+            "--output",
+            p,
+        ];
+        let o = run(&args);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let out = stdout(&o);
+        eprintln!("{out}");
+        assert!(out.contains("weights committed"), "{out}");
+        assert!(number_after(&out, "dual-track", "max rel") < 0.35, "{out}");
+        let o = run(&args);
+        assert!(stdout(&o).contains("loaded from cache"), "{}", stdout(&o));
+        let o = run(&[
+            "verify",
+            "--model-dir",
+            &model,
+            "--cache-dir",
+            c,
+            "--proof",
+            p,
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert!(
+            stdout(&o).contains("llama, 2 of 2 layers"),
+            "{}",
+            stdout(&o)
+        );
+        // A flipped byte in the proof is rejected.
+        let mut bytes = std::fs::read(&proof).unwrap();
+        let n = bytes.len();
+        bytes[n * 2 / 3] ^= 0x10;
+        let bad = tmp.path().join("bad.bin");
+        std::fs::write(&bad, &bytes).unwrap();
+        let o = run(&[
+            "verify",
+            "--model-dir",
+            &model,
+            "--cache-dir",
+            c,
+            "--proof",
+            bad.to_str().unwrap(),
+        ]);
+        assert!(!o.status.success());
+        assert!(!stderr(&o).contains("panicked"), "{}", stderr(&o));
+    }
+    // One cached commitment per model.
+    assert_eq!(std::fs::read_dir(&cache).unwrap().count(), 2);
+}
+
+#[test]
+fn inspect_lists_the_decoder() {
+    let model = fixture("tiny-llama");
+    let o = run(&["inspect", "--model-dir", &model, "--layers", "1"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("hidden 64, 4 heads (2 KV) of 16, FFN 128, vocab 256"));
+    assert!(out.contains("1 of 2 layers loaded"), "{out}");
+    assert!(out.contains("MACs per pass"), "{out}");
+    let embedding = out.lines().find(|l| l.contains("embedding")).unwrap();
+    assert!(embedding.contains("8x64"), "{out}");
+    // The logits are the output: 8 tokens x 256.
+    assert!(out.contains("8x256"), "{out}");
+}
+
+#[test]
+fn bad_decoder_inputs_get_clear_errors() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = fixture("tiny-llama");
+    let out = tmp.path().join("o.bin");
+    let o = out.to_str().unwrap();
+    let prove = |input: &str, needle: &str| {
+        fails_with(
+            &[
+                "prove",
+                "--model-dir",
+                &model,
+                "--input",
+                input,
+                "--output",
+                o,
+            ],
+            needle,
+        )
+    };
+    prove(
+        &write(tmp.path(), "big.json", "[1, 256, 3]"),
+        "token id 256 at position 1 is not below vocab_size 256",
+    );
+    prove(
+        &write(tmp.path(), "float.json", "[1, 2.5, 3]"),
+        "entry 1 is 2.5; token ids are non-negative integers",
+    );
+    prove(
+        &write(tmp.path(), "neg.json", "[1, -2]"),
+        "token ids are non-negative integers",
+    );
+    prove(&write(tmp.path(), "empty.json", "[]"), "no token ids");
+    prove(
+        &write(tmp.path(), "obj.json", "{\"ids\": [1]}"),
+        "expected a JSON array of token ids",
+    );
+    let ids = write(tmp.path(), "ids.json", "[1, 2, 3]");
+    fails_with(
+        &[
+            "prove",
+            "--model-dir",
+            &model,
+            "--input",
+            &ids,
+            "--seq-len",
+            "4",
+            "--output",
+            o,
+        ],
+        "3 token ids but --seq-len is 4",
+    );
+    let missing = tmp.path().join("nope");
+    fails_with(
+        &[
+            "prove",
+            "--model-dir",
+            missing.to_str().unwrap(),
+            "--output",
+            o,
+        ],
+        "no such folder",
+    );
+    let empty = tmp.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    fails_with(
+        &["inspect", "--model-dir", empty.to_str().unwrap()],
+        "no config.json",
+    );
+    fails_with(
+        &["inspect", "--model-dir", &model, "--layers", "3"],
+        "asked for 3 layers, the model has 2",
+    );
+    fails_with(
+        &["inspect", "--model-dir", &model, "--model", "mlp"],
+        "cannot be used with",
+    );
+    fails_with(&["inspect", "--layers", "1"], "--model-dir");
+    fails_with(&["inspect", "--model-dir", &model, "--layers", "0"], "0");
+}
