@@ -11,7 +11,7 @@
 
 use rand::{CryptoRng, RngCore};
 use serde::{Deserialize, Serialize};
-use stwo::core::fields::m31::{M31, P};
+use stwo::core::fields::m31::M31;
 
 use super::kind;
 use crate::canonical::{m31, m31_array};
@@ -53,13 +53,8 @@ impl DepositStatement {
         let elements = std::iter::once(self.asset_id)
             .chain(self.commitment.0)
             .chain(self.ciphertext_hash);
-        if elements.clone().any(|x| x.0 >= P) {
-            return Err(ProofError::InvalidPublicInput {
-                what: "field element not below p",
-            });
-        }
         let limbs = amount_to_limbs(self.amount);
-        let public_inputs = elements.chain(limbs).collect();
+        let public_inputs = super::public_inputs(elements, self.amount)?;
         Ok(Instance {
             kind: kind::DEPOSIT,
             public_inputs,

@@ -8,6 +8,11 @@
 //!   the prover owns two distinct notes in the tree and creates two notes of the same asset whose
 //!   amounts, with the fee, add up to the inputs'.
 
+use stwo::core::fields::m31::{M31, P};
+
+use crate::note::amount_to_limbs;
+use crate::stark::ProofError;
+
 pub mod deposit;
 mod input;
 pub mod spend;
@@ -25,3 +30,19 @@ pub mod kind {
     pub const WITHDRAW: u32 = 2;
     pub const SPEND: u32 = 3;
 }
+
+/// A statement's public inputs: its field elements (each checked to be below `p`) followed by
+/// the limbs of `amount`, which the verifier derives itself (so they are in range).
+fn public_inputs(elements: impl Iterator<Item = M31>, amount: u64) -> Result<Vec<M31>, ProofError> {
+    let mut out: Vec<M31> = elements.collect();
+    if out.iter().any(|x| x.0 >= P) {
+        return Err(ProofError::InvalidPublicInput {
+            what: "field element not below p",
+        });
+    }
+    out.extend(amount_to_limbs(amount));
+    Ok(out)
+}
+
+#[cfg(test)]
+mod test_support;

@@ -91,15 +91,10 @@ impl SpendStatement {
             .chain(self.output_commitments.iter().flat_map(|c| &c.0))
             .chain(self.ciphertext_hashes.iter().flatten())
             .copied();
-        if elements.clone().any(|x| x.0 >= P) {
-            return Err(ProofError::InvalidPublicInput {
-                what: "field element not below p",
-            });
-        }
         let fee = amount_to_limbs(self.fee);
         Ok(Instance {
             kind: kind::SPEND,
-            public_inputs: elements.chain(fee).collect(),
+            public_inputs: super::public_inputs(elements, self.fee)?,
             schedule: schedule(),
             constants: PublicConstants {
                 absorb: [M31(0); 4],

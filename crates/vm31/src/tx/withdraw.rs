@@ -9,7 +9,7 @@
 
 use rand::{CryptoRng, RngCore};
 use serde::{Deserialize, Serialize};
-use stwo::core::fields::m31::{M31, P};
+use stwo::core::fields::m31::M31;
 
 #[cfg(test)]
 use super::input::MERKLE_START;
@@ -71,15 +71,10 @@ impl WithdrawStatement {
             .chain(std::iter::once(&self.asset_id))
             .chain(&self.recipient)
             .copied();
-        if elements.clone().any(|x| x.0 >= P) {
-            return Err(ProofError::InvalidPublicInput {
-                what: "field element not below p",
-            });
-        }
         let limbs = amount_to_limbs(self.amount);
         Ok(Instance {
             kind: kind::WITHDRAW,
-            public_inputs: elements.chain(limbs).collect(),
+            public_inputs: super::public_inputs(elements, self.amount)?,
             schedule: schedule(),
             constants: PublicConstants {
                 absorb: [self.asset_id, limbs[0], limbs[1], limbs[2]],

@@ -3,6 +3,7 @@ use rand_chacha::ChaCha20Rng;
 
 use super::*;
 use crate::keys::SpendingKey;
+use crate::tx::test_support::{assert_flipped_bytes_rejected, assert_openings_hide};
 
 fn setup(seed: u64) -> (DepositStatement, Note, ChaCha20Rng) {
     let mut rng = ChaCha20Rng::seed_from_u64(seed);
@@ -74,18 +75,9 @@ fn public_inputs_swapped_after_proving_are_rejected() {
 fn tampered_bytes_are_rejected() {
     let (statement, _, proof) = proved(6);
     let bytes = proof.to_bytes().unwrap();
-    let step = bytes.len() / 64;
-    for pos in (0..bytes.len()).step_by(step.max(1)) {
-        let mut tampered = bytes.clone();
-        tampered[pos] ^= 0x01;
-        let outcome =
-            DepositProof::from_bytes(&tampered).and_then(|p| verify_deposit(&statement, &p));
-        assert!(
-            outcome.is_err(),
-            "flipped byte {pos} of {} accepted",
-            bytes.len()
-        );
-    }
+    assert_flipped_bytes_rejected(&bytes, |b| {
+        DepositProof::from_bytes(b).and_then(|p| verify_deposit(&statement, &p))
+    });
     let mut longer = bytes.clone();
     longer.push(0);
     assert!(matches!(
@@ -128,19 +120,12 @@ fn mismatched_witness_is_refused_before_proving() {
 fn opened_values_do_not_contain_the_witness() {
     let (statement, note, proof) = proved(10);
     let secrets: Vec<M31> = note.owner.0.iter().chain(&note.blinding).copied().collect();
-    let stark = &proof.0.stark.0;
-    let opened = stark.queried_values.iter().flatten().flatten();
-    for v in opened {
-        assert!(
-            !secrets.contains(v),
-            "opened value {v:?} is a witness element"
-        );
-    }
-    let (_, _, again) = {
-        let (_, _, mut rng) = setup(11);
-        let p = prove_deposit(&statement, &note, &mut rng).unwrap();
-        (statement, note, p)
-    };
+    assert_openings_hide(&proof.0, &secrets);
+    let (_, _, mut rng) = setup(11);
+    let again = prove_deposit(&statement, &note, &mut rng).unwrap();
     // Fresh randomness gives a different trace commitment for the same witness.
-    assert_ne!(stark.commitments[1], again.0.stark.0.commitments[1]);
+    assert_ne!(
+        proof.0.stark.0.commitments[1],
+        again.0.stark.0.commitments[1]
+    );
 }

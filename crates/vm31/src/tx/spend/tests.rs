@@ -6,6 +6,7 @@ use crate::merkle::MerkleTree;
 use crate::poseidon2::permutation;
 use crate::sponge::DIGEST_LEN;
 use crate::stark::tests::assert_constraints;
+use crate::tx::test_support::{assert_flipped_bytes_rejected, assert_openings_hide};
 
 struct Setup {
     statement: SpendStatement,
@@ -217,15 +218,9 @@ fn public_inputs_swapped_after_proving_are_rejected() {
 #[test]
 fn tampered_bytes_are_rejected() {
     let (s, proof) = proved(12);
-    let bytes = proof.to_bytes().unwrap();
-    let step = (bytes.len() / 40).max(1);
-    for pos in (0..bytes.len()).step_by(step) {
-        let mut tampered = bytes.clone();
-        tampered[pos] ^= 0x01;
-        let outcome = SpendProof::from_bytes(&tampered)
-            .and_then(|p| verify_spend(&s.statement, &p, &s.window));
-        assert!(outcome.is_err(), "flipped byte {pos} accepted");
-    }
+    assert_flipped_bytes_rejected(&proof.to_bytes().unwrap(), |b| {
+        SpendProof::from_bytes(b).and_then(|p| verify_spend(&s.statement, &p, &s.window))
+    });
 }
 
 #[test]
@@ -243,23 +238,7 @@ fn opened_values_do_not_contain_the_witness() {
         secrets.extend(note.owner.0);
         secrets.extend(note.blinding);
     }
-    // Empty leaves (zero) on the paths are public; selectors open to 0 and 1.
-    secrets.retain(|x| x.0 > 1);
-    let stark = &proof.0.stark.0;
-    for v in stark.queried_values.iter().flatten().flatten() {
-        assert!(
-            !secrets.contains(v),
-            "opened value {v:?} is a witness element"
-        );
-    }
-    for v in stark.sampled_values.iter().flatten().flatten() {
-        for x in v.to_m31_array() {
-            assert!(
-                !secrets.contains(&x),
-                "sampled value {x:?} is a witness element"
-            );
-        }
-    }
+    assert_openings_hide(&proof.0, &secrets);
 }
 
 #[test]

@@ -5,6 +5,7 @@ use super::*;
 use crate::merkle::MerkleTree;
 use crate::sponge::DIGEST_LEN;
 use crate::stark::tests::assert_constraints;
+use crate::tx::test_support::{assert_flipped_bytes_rejected, assert_openings_hide};
 
 struct Setup {
     statement: WithdrawStatement,
@@ -157,15 +158,9 @@ fn public_inputs_swapped_after_proving_are_rejected() {
 #[test]
 fn tampered_bytes_are_rejected() {
     let (s, proof) = proved(9);
-    let bytes = proof.to_bytes().unwrap();
-    let step = (bytes.len() / 48).max(1);
-    for pos in (0..bytes.len()).step_by(step) {
-        let mut tampered = bytes.clone();
-        tampered[pos] ^= 0x01;
-        let outcome = WithdrawProof::from_bytes(&tampered)
-            .and_then(|p| verify_withdraw(&s.statement, &p, &s.window));
-        assert!(outcome.is_err(), "flipped byte {pos} accepted");
-    }
+    assert_flipped_bytes_rejected(&proof.to_bytes().unwrap(), |b| {
+        WithdrawProof::from_bytes(b).and_then(|p| verify_withdraw(&s.statement, &p, &s.window))
+    });
 }
 
 #[test]
@@ -182,19 +177,5 @@ fn opened_values_do_not_contain_the_witness() {
         .chain(w.path.0.iter().flatten())
         .copied()
         .collect();
-    let stark = &proof.0.stark.0;
-    for v in stark.queried_values.iter().flatten().flatten() {
-        assert!(
-            !secrets.contains(v),
-            "opened value {v:?} is a witness element"
-        );
-    }
-    for v in stark.sampled_values.iter().flatten().flatten() {
-        for x in v.to_m31_array() {
-            assert!(
-                !secrets.contains(&x),
-                "sampled value {x:?} is a witness element"
-            );
-        }
-    }
+    assert_openings_hide(&proof.0, &secrets);
 }
