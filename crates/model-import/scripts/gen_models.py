@@ -13,7 +13,19 @@ Writes into crates/model-import/tests/data/:
                       constants first; Sub / Div by constant rows; Relu
   gelu_op.onnx        the opset-20 Gelu operator, which tract 0.21 does not know
   huge.onnx           a MatMul whose outputs (~1e5) no activation scale can hold
-  *.input.json        a sample input (flat JSON array) per model
+  small_cnn.onnx      1x1x12x12 -> Conv 3x3 (4 ch, pad 1) + Relu + MaxPool 2x2 -> Conv 3x3 (8 ch)
+                      + Relu -> GlobalAveragePool -> Flatten -> Gemm to 10 classes
+  conv_variants.onnx  Conv with stride 2, dilation 2, asymmetric pads and no bias; AveragePool
+                      3x3 with padding (count_include_pad=0); MaxPool 3x3 stride 2 with padding;
+                      a Transpose that moves data (NCHW -> NHWC) before a Flatten
+  layer_norm.onnx     4x16 -> MatMul + bias -> LayerNormalization (opset 17) -> Relu -> MatMul
+  layer_norm_ops.onnx the same with LayerNorm written out: ReduceMean, Sub, Pow 2, ReduceMean,
+                      Add eps, Sqrt, Div, Mul gamma, Add beta
+  mean_sub.onnx       x - ReduceMean(x) fed to a MatMul: a LayerNorm fragment outside the pattern
+                      (not supported: the importer must say so)
+  conv_group.onnx     a Conv with group = 2 (not supported: the importer must say so)
+  conv_huge.onnx      a Conv whose unrolled matrix (16x64x64 -> 16x64x64) exceeds the limit
+  *.input.json        a sample input (flat JSON array) per model (none for conv_huge)
 Weights are random (He-scaled); the models test the import, not accuracy on a task.
 """
 import json
@@ -38,6 +50,8 @@ def he(rng, shape, fan_in):
 def save(model, name, x):
     onnx.checker.check_model(model)
     onnx.save(model, os.path.join(OUT, name + ".onnx"))
+    if x is None:
+        return
     with open(os.path.join(OUT, name + ".input.json"), "w") as f:
         json.dump([round(float(v), 4) for v in x.ravel()], f)
 
@@ -176,6 +190,140 @@ def huge():
     save(helper.make_model(graph, opset_imports=OPSET, producer_name="gen_models.py"), "huge", np.ones((1, 2)))
 
 
+def graph_model(nodes, name, x_shape, y_shape, inits, opset=OPSET):
+    graph = helper.make_graph(
+        nodes,
+        name,
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, x_shape)],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, y_shape)],
+        inits,
+    )
+    return helper.make_model(graph, opset_imports=opset, producer_name="gen_models.py")
+
+
+def small_cnn():
+    rng = np.random.default_rng(12)
+    c1, b1 = he(rng, (4, 1, 3, 3), 9), rng.normal(0, 0.05, 4)
+    c2, b2 = he(rng, (8, 4, 3, 3), 36), rng.normal(0, 0.05, 8)
+    fc, fb = he(rng, (10, 8), 8), rng.normal(0, 0.05, 10)
+    nodes = [
+        helper.make_node("Conv", ["x", "conv1.weight", "conv1.bias"], ["h1"], name="conv1",
+                         kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+        helper.make_node("Relu", ["h1"], ["a1"], name="relu1"),
+        helper.make_node("MaxPool", ["a1"], ["p1"], name="pool1", kernel_shape=[2, 2], strides=[2, 2]),
+        helper.make_node("Conv", ["p1", "conv2.weight", "conv2.bias"], ["h2"], name="conv2",
+                         kernel_shape=[3, 3]),
+        helper.make_node("Relu", ["h2"], ["a2"], name="relu2"),
+        helper.make_node("GlobalAveragePool", ["a2"], ["g"], name="gap"),
+        helper.make_node("Flatten", ["g"], ["f"], name="flatten", axis=1),
+        helper.make_node("Gemm", ["f", "fc.weight", "fc.bias"], ["y"], name="fc", transB=1),
+    ]
+    inits = [init("conv1.weight", c1), init("conv1.bias", b1), init("conv2.weight", c2),
+             init("conv2.bias", b2), init("fc.weight", fc), init("fc.bias", fb)]
+    x = rng.uniform(0.0, 1.0, size=(1, 1, 12, 12)).astype(np.float32)
+    save(graph_model(nodes, "small_cnn", [1, 1, 12, 12], [1, 10], inits), "small_cnn", x)
+
+
+def conv_variants():
+    rng = np.random.default_rng(9)
+    w = he(rng, (3, 2, 3, 3), 18)
+    fc = he(rng, (18, 4), 18)
+    nodes = [
+        # 2x11x11 -> 3x5x4: dilated taps, stride 2, pads (top 1, left 0, bottom 2, right 1).
+        helper.make_node("Conv", ["x", "w"], ["h"], name="conv", kernel_shape=[3, 3],
+                         strides=[2, 2], dilations=[2, 2], pads=[1, 0, 2, 1]),
+        helper.make_node("Relu", ["h"], ["a"], name="relu"),
+        # 3x5x4 -> 3x5x4, border windows average fewer taps.
+        helper.make_node("AveragePool", ["a"], ["m"], name="avg", kernel_shape=[3, 3],
+                         pads=[1, 1, 1, 1], count_include_pad=0),
+        # 3x5x4 -> 3x3x2, padded taps never win.
+        helper.make_node("MaxPool", ["m"], ["p"], name="maxpool", kernel_shape=[3, 3],
+                         strides=[2, 2], pads=[1, 1, 1, 1]),
+        # channels last before flattening: a permutation of the 18 values
+        helper.make_node("Transpose", ["p"], ["t"], name="to_nhwc", perm=[0, 2, 3, 1]),
+        helper.make_node("Flatten", ["t"], ["f"], name="flatten", axis=1),
+        helper.make_node("Sub", ["f", "shift"], ["fs"], name="shift"),
+        helper.make_node("MatMul", ["fs", "fc"], ["y"], name="fc"),
+    ]
+    inits = [init("w", w), init("shift", rng.normal(0, 0.1, (1, 18))), init("fc", fc)]
+    x = rng.uniform(0.0, 1.0, size=(1, 2, 11, 11)).astype(np.float32)
+    save(graph_model(nodes, "conv_variants", [1, 2, 11, 11], [1, 4], inits), "conv_variants", x)
+
+
+def layer_norm_inits(rng):
+    w1, b1 = he(rng, (16, 16), 16), rng.normal(0, 0.1, 16)
+    gamma, beta = rng.uniform(0.5, 1.5, 16), rng.normal(0, 0.1, 16)
+    w2 = he(rng, (16, 8), 16)
+    return [init("w1", w1), init("b1", b1), init("gamma", gamma), init("beta", beta), init("w2", w2)]
+
+
+def layer_norm():
+    rng = np.random.default_rng(17)
+    nodes = [
+        helper.make_node("MatMul", ["x", "w1"], ["h0"], name="fc1"),
+        helper.make_node("Add", ["h0", "b1"], ["h"], name="fc1.bias"),
+        helper.make_node("LayerNormalization", ["h", "gamma", "beta"], ["n"], name="ln",
+                         axis=-1, epsilon=1e-5),
+        helper.make_node("Relu", ["n"], ["a"], name="relu"),
+        helper.make_node("MatMul", ["a", "w2"], ["y"], name="fc2"),
+    ]
+    inits = layer_norm_inits(rng)
+    x = rng.uniform(-1.0, 1.0, size=(4, 16)).astype(np.float32)
+    model = graph_model(nodes, "layer_norm", [4, 16], [4, 8], inits,
+                        opset=[helper.make_opsetid("", 17)])
+    save(model, "layer_norm", x)
+
+
+def layer_norm_ops():
+    rng = np.random.default_rng(17)
+    nodes = [
+        helper.make_node("MatMul", ["x", "w1"], ["h0"], name="fc1"),
+        helper.make_node("Add", ["h0", "b1"], ["h"], name="fc1.bias"),
+        helper.make_node("ReduceMean", ["h"], ["mu"], name="ln.mean", axes=[-1], keepdims=1),
+        helper.make_node("Sub", ["h", "mu"], ["d"], name="ln.sub"),
+        helper.make_node("Pow", ["d", "two"], ["dd"], name="ln.pow"),
+        helper.make_node("ReduceMean", ["dd"], ["var"], name="ln.var", axes=[-1], keepdims=1),
+        helper.make_node("Add", ["var", "eps"], ["ve"], name="ln.eps"),
+        helper.make_node("Sqrt", ["ve"], ["sd"], name="ln.sqrt"),
+        helper.make_node("Div", ["d", "sd"], ["nrm"], name="ln.div"),
+        helper.make_node("Mul", ["nrm", "gamma"], ["ng"], name="ln.gamma"),
+        helper.make_node("Add", ["ng", "beta"], ["n"], name="ln.beta"),
+        helper.make_node("Relu", ["n"], ["a"], name="relu"),
+        helper.make_node("MatMul", ["a", "w2"], ["y"], name="fc2"),
+    ]
+    inits = layer_norm_inits(rng) + [init("two", np.array(2.0)), init("eps", np.array(1e-5))]
+    x = rng.uniform(-1.0, 1.0, size=(4, 16)).astype(np.float32)
+    save(graph_model(nodes, "layer_norm_ops", [4, 16], [4, 8], inits), "layer_norm_ops", x)
+
+
+def mean_sub():
+    rng = np.random.default_rng(8)
+    nodes = [
+        helper.make_node("ReduceMean", ["x"], ["mu"], name="mean", axes=[-1], keepdims=1),
+        helper.make_node("Sub", ["x", "mu"], ["d"], name="centre"),
+        helper.make_node("MatMul", ["d", "w"], ["y"], name="proj"),
+    ]
+    x = rng.uniform(-1.0, 1.0, size=(2, 8)).astype(np.float32)
+    save(graph_model(nodes, "mean_sub", [2, 8], [2, 4], [init("w", he(rng, (8, 4), 8))]), "mean_sub", x)
+
+
+def conv_group():
+    rng = np.random.default_rng(5)
+    nodes = [helper.make_node("Conv", ["x", "w"], ["y"], name="grouped", kernel_shape=[3, 3],
+                              group=2)]
+    inits = [init("w", he(rng, (4, 1, 3, 3), 9))]
+    x = rng.uniform(0.0, 1.0, size=(1, 2, 6, 6)).astype(np.float32)
+    save(graph_model(nodes, "conv_group", [1, 2, 6, 6], [1, 4, 4, 4], inits), "conv_group", x)
+
+
+def conv_huge():
+    rng = np.random.default_rng(6)
+    nodes = [helper.make_node("Conv", ["x", "w"], ["y"], name="wide", kernel_shape=[3, 3],
+                              pads=[1, 1, 1, 1])]
+    inits = [init("w", he(rng, (16, 16, 3, 3), 144))]
+    save(graph_model(nodes, "conv_huge", [1, 16, 64, 64], [1, 16, 64, 64], inits), "conv_huge", None)
+
+
 if __name__ == "__main__":
     os.makedirs(OUT, exist_ok=True)
     mnist_mlp()
@@ -184,3 +332,10 @@ if __name__ == "__main__":
     variants()
     gelu_op()
     huge()
+    small_cnn()
+    conv_variants()
+    layer_norm()
+    layer_norm_ops()
+    mean_sub()
+    conv_group()
+    conv_huge()

@@ -16,6 +16,18 @@ pub enum ImportError {
         op: String,
         detail: String,
     },
+    #[error(
+        "{file}: node '{node}': operator {op} unrolls into a {rows} x {cols} matrix, more than \
+         the limit of {limit} entries"
+    )]
+    Unrolled {
+        file: String,
+        node: String,
+        op: String,
+        rows: usize,
+        cols: usize,
+        limit: usize,
+    },
     #[error("{file}: {detail}")]
     Structure { file: String, detail: String },
     #[error(

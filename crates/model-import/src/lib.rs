@@ -13,9 +13,17 @@
 //!
 //! Supported: Gemm / MatMul with a constant weight (any transposition tract folds into its
 //! einsum), Add / Sub / Mul / Div with a constant (bias, scalar, per-column) or between two
-//! activations (Add, Mul), Relu, Sigmoid, Tanh, Exp, Gelu in its Erf form, and
-//! Flatten / Reshape / Squeeze / Unsqueeze / Identity as relabellings. Anything else is an
-//! [`ImportError::Unsupported`] naming the operator, the node and the file.
+//! activations (Add, Sub, Mul), Relu, Sigmoid, Tanh, Exp, Gelu in its Erf form, and
+//! Flatten / Reshape / Squeeze / Unsqueeze / Identity as relabellings. Convolutional nets are
+//! lowered onto the same proved ops, on the flattened NCHW row: Conv (2-D, group 1, any
+//! stride / padding / dilation) as one matmul with the unrolled kernel matrix, MaxPool as
+//! selection matmuls and `max(a, b) = b + relu(a - b)`, AveragePool / GlobalAveragePool /
+//! ReduceSum / ReduceMean as a summation matmul and a constant factor, a Transpose that moves
+//! data as a permutation matmul; unrolled matrices above [`lower::MAX_UNROLLED`] entries are
+//! refused ([`ImportError::Unrolled`]). LayerNormalization, and its written-out
+//! ReduceMean / Sub / Pow / Sqrt / Div chain, becomes `model`'s `layer_norm` over the last
+//! axis. Anything else is an [`ImportError::Unsupported`] naming the operator, the node and
+//! the file.
 //!
 //! **SafeTensors** ([`hf`]): a folder with `config.json` and `.safetensors` shards of a
 //! Llama, Mistral, Qwen2 or Qwen3 decoder becomes a typed [`DecoderConfig`] and

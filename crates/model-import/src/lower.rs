@@ -4,7 +4,9 @@
 //! applied forms that exist so that the Erf form of Gelu, `0.5 x (1 + erf(x / sqrt 2))`, is
 //! recognised whatever order the exporter wrote it in: `x * c` is kept as
 //! [`Val::Scaled`] until something needs it, `erf` of `x / sqrt 2` becomes [`Val::Erf`], and so
-//! on until the whole pattern collapses into one Gelu lookup.
+//! on until the whole pattern collapses into one Gelu lookup. LayerNorm is recognised the same
+//! way (`lower/norm.rs`). Convolutions, pools, sums over axes and data-moving transposes become
+//! constant matmuls on the flattened NCHW row (`lower/window.rs`, `conv.rs`, `pool.rs`).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -13,16 +15,25 @@ use model::Func;
 use tract_onnx::prelude::*;
 use tract_onnx::tract_core::ops::binary::TypedBinOp;
 use tract_onnx::tract_core::ops::change_axes::AxisOp;
+use tract_onnx::tract_core::ops::cnn::{Conv, MaxPool, SumPool};
 use tract_onnx::tract_core::ops::einsum::EinSum;
 use tract_onnx::tract_core::ops::element_wise::ElementWiseOp;
 use tract_onnx::tract_core::ops::identity::Identity;
+use tract_onnx::tract_core::ops::nn::Reduce;
 use tract_onnx::tract_core::ops::source::TypedSource;
 
 use crate::error::ImportError;
 use crate::plan::{Plan, PlanOp, Step, StepId};
 use crate::source::OnnxModel;
 
+mod conv;
 mod einsum;
+mod norm;
+mod pool;
+mod window;
+
+pub use pool::MAX_POOL_TAPS;
+pub use window::MAX_UNROLLED;
 
 const FRAC_1_SQRT_2: f32 = std::f32::consts::FRAC_1_SQRT_2;
 
@@ -48,6 +59,11 @@ enum Val {
     Gelu {
         x: StepId,
         c: f32,
+    },
+    /// A stage of the LayerNorm of `x` ([`norm`]).
+    Norm {
+        x: StepId,
+        stage: norm::Stage,
     },
 }
 
@@ -181,6 +197,7 @@ impl Lowerer<'_> {
                     )
                 }
             }
+            Val::Norm { x, stage } => self.norm_act(x, stage, name)?,
             Val::Erf { .. } | Val::OnePlusErf { .. } => {
                 return Err(ImportError::Unsupported {
                     file: self.src.file.clone(),
@@ -229,14 +246,22 @@ impl Lowerer<'_> {
             self.operand(node, 0)?.1
         } else if let Some(op) = node.op_as::<AxisOp>() {
             let (input, val) = self.operand(node, 0)?;
-            if let AxisOp::Move(from, _) = op {
-                if self.dims(input)?.get(*from) != Some(&1) {
-                    return Err(self.unsupported(node, " (a transpose that moves data)"));
+            match op {
+                AxisOp::Move(from, to) if self.dims(input)?.get(*from) != Some(&1) => {
+                    self.transpose(node, input, *from, *to)?
                 }
+                _ => val,
             }
-            val
         } else if let Some(op) = node.op_as::<EinSum>() {
             self.einsum(node, op)?
+        } else if let Some(op) = node.op_as::<Conv>() {
+            self.conv(node, op)?
+        } else if let Some(op) = node.op_as::<MaxPool>() {
+            self.max_pool(node, op)?
+        } else if let Some(op) = node.op_as::<SumPool>() {
+            self.sum_pool(node, op)?
+        } else if let Some(op) = node.op_as::<Reduce>() {
+            self.reduce(node, op)?
         } else if let Some(op) = node.op_as::<TypedBinOp>() {
             self.binary(node, op.0.name())?
         } else if let Some(op) = node.op_as::<ElementWiseOp>() {
@@ -249,7 +274,12 @@ impl Lowerer<'_> {
     }
 
     fn unary(&mut self, node: &TypedNode, op: &str) -> Result<Val, ImportError> {
-        let input = self.operand(node, 0)?.0;
+        let (input, val) = self.operand(node, 0)?;
+        if let Val::Norm { x, stage } = &val {
+            if let Some(v) = self.norm_unary(op, *x, stage) {
+                return Ok(v);
+            }
+        }
         if op == "Erf" {
             if let Some(Val::Scaled { x, c }) = self.vals.get(&input) {
                 if (c - FRAC_1_SQRT_2).abs() < 1e-4 {
@@ -260,6 +290,16 @@ impl Lowerer<'_> {
                 node,
                 " outside the Gelu pattern 0.5 * x * (1 + erf(x / sqrt(2)))",
             ));
+        }
+        if op == "Square" {
+            let x = self.act(input, &node.name)?;
+            let (r, k) = self.view(x);
+            return Ok(Val::Act(self.push(
+                PlanOp::Mul { lhs: x, rhs: x },
+                r,
+                k,
+                &node.name,
+            )));
         }
         let func = match op {
             "Sigmoid" => Func::Sigmoid,
@@ -290,6 +330,9 @@ impl Lowerer<'_> {
         if let Val::Const(_) = va {
             return Err(self.unsupported(node, " with a constant left operand"));
         }
+        if let Some(v) = self.norm_binary(op, &va, &vb) {
+            return Ok(v);
+        }
         // Pieces of the Gelu pattern meeting their other half.
         if op == "Mul" {
             for (p, q) in [(&va, &vb), (&vb, &va)] {
@@ -310,6 +353,7 @@ impl Lowerer<'_> {
         let op = match op {
             "Add" => PlanOp::Add { lhs: l, rhs: r },
             "Mul" => PlanOp::Mul { lhs: l, rhs: r },
+            "Sub" => PlanOp::Sub { lhs: l, rhs: r },
             _ => return Err(self.unsupported(node, " between two activations")),
         };
         Ok(Val::Act(self.push(op, rows, cols, &node.name)))
@@ -327,6 +371,11 @@ impl Lowerer<'_> {
         let data = c
             .as_slice::<f32>()
             .map_err(|e| self.unsupported(node, format!(": {e:#}")))?;
+        if let Val::Norm { x, stage } = &va {
+            if let Some(v) = self.norm_with_const(op, *x, stage, c, data) {
+                return Ok(v);
+            }
+        }
         let scalar = (data.len() == 1).then(|| data[0]);
         match (op, scalar, &va) {
             ("Mul", Some(k), Val::Scaled { x, c }) => return Ok(Val::Scaled { x: *x, c: c * k }),

@@ -1,5 +1,6 @@
 //! The real-valued graph an ONNX model is lowered to before quantisation: our IR's op set
-//! with f32 parameters, on 2-D views (rows = product of the leading axes, cols = last axis).
+//! with f32 parameters, on 2-D views: rows are the leading axes (the input's first), columns the
+//! rest in row-major order (for an `N x C x H x W` image, `N` rows of `C*H*W` in NCHW order).
 //! Its f64 forward pass calibrates the activation scales.
 
 use model::Func;
@@ -52,6 +53,26 @@ pub enum PlanOp {
         input: StepId,
         func: Func,
     },
+    /// `input (m x k) . weight (k x n)` for a small integer matrix (selections, differences,
+    /// window sums, permutations): exact at the input's scale, no rescale.
+    IntMatMul {
+        input: StepId,
+        weight: Vec<i64>,
+        k: usize,
+    },
+    /// `lhs - rhs` for two activations.
+    Sub {
+        lhs: StepId,
+        rhs: StepId,
+    },
+    /// Each row normalised, `(x - mean) / sqrt(var + eps) * gain + bias`, with `gain` and
+    /// `bias` `1 x cols` rows.
+    LayerNorm {
+        input: StepId,
+        gain: Vec<f32>,
+        bias: Vec<f32>,
+        eps: f32,
+    },
 }
 
 /// A step: its op, the 2-D view of its output, and the tract node it comes from.
@@ -79,17 +100,10 @@ impl Plan {
             let v = match &step.op {
                 PlanOp::Input => input.iter().map(|&x| f64::from(x)).collect(),
                 PlanOp::MatMul { input, weight, k } => {
-                    let x = &vals[*input];
-                    let mut out = vec![0f64; step.rows * cols];
-                    for (r, row) in out.chunks_mut(cols).enumerate() {
-                        for t in 0..*k {
-                            let a = x[r * k + t];
-                            for (o, &w) in row.iter_mut().zip(&weight[t * cols..(t + 1) * cols]) {
-                                *o += a * f64::from(w);
-                            }
-                        }
-                    }
-                    out
+                    matmul(&vals[*input], *k, cols, |i| f64::from(weight[i]))
+                }
+                PlanOp::IntMatMul { input, weight, k } => {
+                    matmul(&vals[*input], *k, cols, |i| weight[i] as f64)
                 }
                 PlanOp::Bias { input, bias } => {
                     map_cols(&vals[*input], cols, |x, j| x + f64::from(bias[j]))
@@ -103,11 +117,44 @@ impl Plan {
                 PlanOp::Mul { lhs, rhs } => zip(&vals[*lhs], &vals[*rhs], |a, b| a * b),
                 PlanOp::Relu { input } => map(&vals[*input], |x| x.max(0.0)),
                 PlanOp::Func { input, func } => map(&vals[*input], |x| func.eval(x)),
+                PlanOp::Sub { lhs, rhs } => zip(&vals[*lhs], &vals[*rhs], |a, b| a - b),
+                PlanOp::LayerNorm {
+                    input,
+                    gain,
+                    bias,
+                    eps,
+                } => vals[*input]
+                    .chunks(cols)
+                    .flat_map(|row| {
+                        let n = row.len() as f64;
+                        let mean = row.iter().sum::<f64>() / n;
+                        let var = row.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n;
+                        let inv = 1.0 / (var + f64::from(*eps)).sqrt();
+                        row.iter().enumerate().map(move |(j, v)| {
+                            (v - mean) * inv * f64::from(gain[j]) + f64::from(bias[j])
+                        })
+                    })
+                    .collect(),
             };
             vals.push(v);
         }
         vals
     }
+}
+
+/// `x (rows x k) . w (k x cols)`, `w` read by flat index.
+fn matmul(x: &[f64], k: usize, cols: usize, w: impl Fn(usize) -> f64) -> Vec<f64> {
+    let rows = x.len() / k.max(1);
+    let mut out = vec![0f64; rows * cols];
+    for (r, row) in out.chunks_mut(cols).enumerate() {
+        for t in 0..k {
+            let a = x[r * k + t];
+            for (j, o) in row.iter_mut().enumerate() {
+                *o += a * w(t * cols + j);
+            }
+        }
+    }
+    out
 }
 
 fn map(x: &[f64], f: impl Fn(f64) -> f64) -> Vec<f64> {

@@ -17,6 +17,10 @@
 //! `s_x + E - s_out` follows. This costs nothing in the proof (weights are field elements
 //! either way) and keeps each channel's resolution.
 //! Scalar and per-column constant factors are quantised the same way (INT8, power of two).
+//! Integer matrices (pool selections, window sums, permutations) are committed at scale 0, so
+//! their matmuls are exact and need no rescale; a LayerNorm's gain is a per-column INT8 weight
+//! (scale at most 12) and its bias sits at the input's scale, as `GraphBuilder::layer_norm`
+//! wants.
 
 use model::{Graph, GraphBuilder, NodeId, Shape, Weight, ACT_BITS};
 
@@ -29,6 +33,9 @@ use crate::qtensor::{pow2_exp, quantise_view, MatrixView, INT8_MAX};
 pub const HEADROOM: f64 = 2.0;
 /// Largest scale given to a constant factor.
 const MAX_CONST_SCALE: u32 = 16;
+/// Largest scale of a LayerNorm gain: the normalised row (at most `2^15` at its scale) times
+/// the gain stays below `2^30`.
+const MAX_GAIN_SCALE: u32 = 12;
 
 struct Quantiser<'a> {
     plan: &'a Plan,
@@ -220,6 +227,37 @@ impl Quantiser<'_> {
                 let (x, _) = self.get(*input)?;
                 let out = self.target[id];
                 (self.b.activation(x, *func, out)?, out)
+            }
+            PlanOp::IntMatMul { input, weight, k } => {
+                let (x, s) = self.get(*input)?;
+                let w = self.weight(format!("{name}.select"), *k, cols, 0, weight.clone());
+                (self.b.matmul(x, w)?, s)
+            }
+            PlanOp::Sub { lhs, rhs } => {
+                let t = self.get(*lhs)?.1.min(self.get(*rhs)?.1);
+                let (l, r) = (self.at(*lhs, t)?.0, self.at(*rhs, t)?.0);
+                let neg = self.b.mul_const(r, -1, 0)?;
+                (self.b.add(l, neg)?, t)
+            }
+            PlanOp::LayerNorm {
+                input,
+                gain,
+                bias,
+                eps,
+            } => {
+                // `layer_norm` returns its input's scale; the gain has its own (at least 1:
+                // the builder rescales by it).
+                let (x, s) = self.get(*input)?;
+                let (g, sg) = quantise_matrix(gain, cols, Strategy::Symmetric8, MAX_GAIN_SCALE);
+                let (g, sg) = if sg == 0 {
+                    (g.iter().map(|v| v * 2).collect(), 1)
+                } else {
+                    (g, sg)
+                };
+                let gain = self.weight(format!("{name}.gain"), 1, cols, sg, g);
+                let data = bias.iter().map(|&v| round_at(f64::from(v), s)).collect();
+                let bias = self.weight(format!("{name}.bias"), 1, cols, s, data);
+                (self.b.layer_norm(x, gain, bias, f64::from(*eps))?, s)
             }
         })
     }

@@ -1,31 +1,10 @@
 //! End-to-end: import the shipped ONNX models, compare both tracks, prove and verify.
 #![allow(clippy::unwrap_used)]
 
-use std::path::PathBuf;
+mod onnx_common;
 
 use model_import::{import_onnx, ImportError, OnnxModel, QuantConfig};
-use zkml::{CommittedModel, ProofConfig};
-
-fn data(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/data")
-        .join(name)
-}
-
-fn sample_input(name: &str) -> Vec<f32> {
-    let text = std::fs::read_to_string(data(&format!("{name}.input.json"))).unwrap();
-    text.trim_matches(|c| c == '[' || c == ']' || char::is_whitespace(c))
-        .split(',')
-        .map(|v| v.trim().parse().unwrap())
-        .collect()
-}
-
-fn prove_and_verify(imported: &model_import::Imported, input: &[f32]) {
-    let x = model_import::quantise_input(&imported.source, &imported.config, input).unwrap();
-    let committed = CommittedModel::new(imported.graph.clone(), ProofConfig::default()).unwrap();
-    let (y, proof) = zkml::prove(&committed, &x, &()).unwrap();
-    zkml::verify(&committed.vk, &x, &y, &proof).unwrap();
-}
+use onnx_common::{data, prove_and_verify, sample_input};
 
 #[test]
 fn mnist_mlp_import_works() {

@@ -1,0 +1,161 @@
+//! End-to-end for the convolutional and normalisation operators: Conv, MaxPool, AveragePool,
+//! GlobalAveragePool, data-moving Transpose and LayerNorm import, agree with tract's f32 run,
+//! prove and verify; unsupported convolutions are refused by name.
+#![allow(clippy::unwrap_used)]
+
+mod onnx_common;
+
+use model_import::lower::MAX_UNROLLED;
+use model_import::{import_onnx, ImportError, QuantConfig};
+use onnx_common::{data, prove_and_verify, sample_input};
+
+fn kinds(imported: &model_import::Imported, kind: &str) -> usize {
+    imported
+        .graph
+        .nodes
+        .iter()
+        .filter(|n| n.op.kind() == kind)
+        .count()
+}
+
+#[test]
+fn small_cnn_import_and_prove_works() {
+    let input = sample_input("small_cnn");
+    for config in [QuantConfig::symmetric8(8), QuantConfig::direct(8, 10)] {
+        let imported = import_onnx(&data("small_cnn.onnx"), &config, &input).unwrap();
+        assert_eq!(imported.graph.input_shape(), model::Shape::new(1, 144));
+        assert_eq!(imported.graph.output_shape(), model::Shape::new(1, 10));
+        let report = imported.compare(&input).unwrap();
+        println!("small_cnn {:?}: {report}", config.strategy);
+        assert!(report.lowering_err < 1e-4, "{report}");
+        assert!(report.max_abs_err < 0.05, "{report}");
+        assert_eq!(report.top1_agrees, Some(true), "{report}");
+        // conv1, 4 max-pool selections, conv2, the pooling sum, fc.
+        assert_eq!(kinds(&imported, "matmul"), 8);
+        // relu1, relu2 and the three max(a, b) = b + relu(a - b) of the 2x2 pool.
+        assert_eq!(kinds(&imported, "relu"), 5);
+    }
+    let imported = import_onnx(&data("small_cnn.onnx"), &QuantConfig::default(), &input).unwrap();
+    let (prove, verify) = prove_and_verify(&imported, &input);
+    println!(
+        "small_cnn: {} params, {} MACs, prove {prove:.2?}, verify {verify:.2?}",
+        imported.graph.n_params(),
+        imported.graph.n_macs()
+    );
+}
+
+#[test]
+fn small_cnn_agrees_on_other_inputs() {
+    // Calibrated on the sample input, run on seeded pixel-like inputs.
+    let calib = sample_input("small_cnn");
+    let imported = import_onnx(&data("small_cnn.onnx"), &QuantConfig::default(), &calib).unwrap();
+    for seed in 0..8 {
+        let input = model_import::seeded_input(144, seed);
+        let report = imported.compare(&input).unwrap();
+        println!("small_cnn seed {seed}: {report}");
+        assert!(report.lowering_err < 1e-4, "{report}");
+        assert!(report.max_abs_err < 0.05, "{report}");
+        assert_eq!(report.top1_agrees, Some(true), "{report}");
+    }
+}
+
+#[test]
+fn conv_variants_import_and_prove_works() {
+    // Stride 2, dilation 2, asymmetric padding, no bias; a padded 3x3 average pool that counts
+    // only real taps; a padded 3x3 max pool with stride 2; a transpose to channels-last.
+    let input = sample_input("conv_variants");
+    let imported =
+        import_onnx(&data("conv_variants.onnx"), &QuantConfig::default(), &input).unwrap();
+    let report = imported.compare(&input).unwrap();
+    println!("conv_variants: {report}");
+    assert!(report.lowering_err < 1e-4, "{report}");
+    assert!(report.max_abs_err < 0.05, "{report}");
+    // Average pool windows hold 4, 6 or 9 taps: one factor per output column.
+    assert_eq!(kinds(&imported, "mul_weight"), 1);
+    // 9 taps: 8 max(a, b), plus the conv's ReLU.
+    assert_eq!(kinds(&imported, "relu"), 9);
+    prove_and_verify(&imported, &input);
+}
+
+#[test]
+fn layer_norm_import_and_prove_works() {
+    let mut graphs = vec![];
+    for name in ["layer_norm", "layer_norm_ops"] {
+        let input = sample_input(name);
+        let imported = import_onnx(
+            &data(&format!("{name}.onnx")),
+            &QuantConfig::default(),
+            &input,
+        )
+        .unwrap();
+        assert_eq!(imported.graph.input_shape(), model::Shape::new(4, 16));
+        let report = imported.compare(&input).unwrap();
+        println!("{name}: {report}");
+        assert!(report.lowering_err < 1e-4, "{report}");
+        assert!(report.max_abs_err < 0.05, "{report}");
+        // One LayerNorm: the rsqrt table is its only lookup.
+        assert_eq!(kinds(&imported, "lookup"), 1);
+        assert_eq!(kinds(&imported, "row_sum"), 2);
+        prove_and_verify(&imported, &input);
+        graphs.push(imported.graph);
+    }
+    // The operator and its written-out form give the same graph.
+    assert_eq!(graphs[0].nodes, graphs[1].nodes);
+    let data = |g: &model::Graph| g.weights.iter().map(|w| w.data.clone()).collect::<Vec<_>>();
+    assert_eq!(data(&graphs[0]), data(&graphs[1]));
+}
+
+#[test]
+fn layer_norm_fragment_fails() {
+    // x - mean(x) feeding a MatMul: only the whole LayerNorm is supported.
+    let input = sample_input("mean_sub");
+    let err = import_onnx(&data("mean_sub.onnx"), &QuantConfig::default(), &input).unwrap_err();
+    let msg = err.to_string();
+    println!("{msg}");
+    assert!(matches!(err, ImportError::Unsupported { .. }), "{msg}");
+    assert!(
+        msg.contains("mean_sub.onnx") && msg.contains("node 'proj'") && msg.contains("x - mean"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn grouped_conv_fails() {
+    let input = sample_input("conv_group");
+    let err = import_onnx(&data("conv_group.onnx"), &QuantConfig::default(), &input).unwrap_err();
+    let msg = err.to_string();
+    println!("{msg}");
+    assert!(matches!(err, ImportError::Unsupported { .. }), "{msg}");
+    assert!(
+        msg.contains("conv_group.onnx")
+            && msg.contains("node 'grouped'")
+            && msg.contains("operator Conv")
+            && msg.contains("group = 2"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn oversized_conv_fails() {
+    let err = import_onnx(
+        &data("conv_huge.onnx"),
+        &QuantConfig::default(),
+        &vec![0.0; 16 * 64 * 64],
+    )
+    .unwrap_err();
+    let msg = err.to_string();
+    println!("{msg}");
+    let entries = 16 * 64 * 64;
+    assert!(
+        matches!(
+            err,
+            ImportError::Unrolled { rows, cols, limit, .. }
+                if rows == entries && cols == entries && limit == MAX_UNROLLED
+        ),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("conv_huge.onnx") && msg.contains("node 'wide'") && msg.contains("Conv"),
+        "{msg}"
+    );
+}
