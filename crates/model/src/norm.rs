@@ -1,9 +1,105 @@
 //! Normalisation layers and the element-wise building blocks they use: row sums, constant
 //! scaling and offsets, column- and weight-broadcast products, and RMSNorm built from them.
 
+use serde::{Deserialize, Serialize};
+
 use crate::func::Func;
 use crate::graph::{GraphBuilder, GraphError, NodeId, Op, Weight};
 use crate::tensor::Shape;
+use crate::ACT_BITS;
+
+/// Bounds of a norm's input in real units, as powers of two: every row's mean square lies in
+/// `[2^ms_min_log2, 2^ms_max_log2]` and every entry's magnitude below `2^abs_max_log2`. They
+/// choose the fixed-point scales of the norm ([`NormScales`]); they are part of the graph, so
+/// prover and verifier use the same ones. Rows outside the bounds still run: a mean square below
+/// the minimum saturates the rsqrt table (the norm's output shrinks), one above the maximum or
+/// an entry above its bound makes the executor report an overflow instead of a proof.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct NormRange {
+    pub ms_min_log2: i32,
+    pub ms_max_log2: i32,
+    pub abs_max_log2: i32,
+}
+
+impl Default for NormRange {
+    /// Rows with an rms between 1/8 and 4, entries below 16.
+    fn default() -> Self {
+        Self {
+            ms_min_log2: -6,
+            ms_max_log2: 4,
+            abs_max_log2: 4,
+        }
+    }
+}
+
+impl NormRange {
+    /// Margins of the calibration: mean squares may move by 4x either way, entries grow 2x.
+    const MS_MARGIN_LOG2: i32 = 2;
+    const ABS_MARGIN_LOG2: i32 = 1;
+
+    /// The bounds of `rows` (real values, `cols` per row) with the calibration margins, or
+    /// `None` for no rows.
+    pub fn observe(data: &[f32], cols: usize) -> Option<Self> {
+        let (mut lo, mut hi, mut abs) = (f64::INFINITY, 0f64, 0f64);
+        for row in data.chunks(cols.max(1)) {
+            let ms = row.iter().map(|&v| f64::from(v).powi(2)).sum::<f64>() / row.len() as f64;
+            lo = lo.min(ms);
+            hi = hi.max(ms);
+            abs = row.iter().fold(abs, |m, &v| m.max(f64::from(v).abs()));
+        }
+        if data.is_empty() || !hi.is_finite() || !abs.is_finite() {
+            return None;
+        }
+        let log2 = |v: f64| v.max(f64::MIN_POSITIVE).log2().clamp(-60.0, 60.0);
+        Some(Self {
+            ms_min_log2: log2(lo).floor() as i32 - Self::MS_MARGIN_LOG2,
+            ms_max_log2: log2(hi).ceil() as i32 + Self::MS_MARGIN_LOG2,
+            abs_max_log2: log2(abs).ceil() as i32 + Self::ABS_MARGIN_LOG2,
+        })
+    }
+}
+
+/// The fixed-point plan of a norm on `n` columns at `s` fractional bits, from a [`NormRange`].
+///
+/// `x^2` (at `2s`) is rescaled by `square_shift` only where the row sums would otherwise
+/// leave M31's signed range; the sums (below `2^sum_bits`) become the mean square at
+/// `mean_scale`, the largest scale keeping the maximum below `2^14` (inside the rsqrt table's
+/// domain with room for `eps`); `rsqrt` comes out at `inv_scale`, the largest scale keeping its
+/// value at the minimum mean square below `2^15`, so `x * rsqrt` stays below `2^30`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NormScales {
+    pub square_shift: u32,
+    pub sum_bits: u32,
+    pub mean_scale: u32,
+    pub inv_scale: u32,
+}
+
+impl NormScales {
+    pub fn choose(range: &NormRange, s: u32, n: usize, eps: f64) -> Self {
+        let t = n.next_power_of_two().ilog2() as i32;
+        let (s2, ms_max, abs) = (2 * s as i32, range.ms_max_log2, range.abs_max_log2);
+        let half = ACT_BITS as i32 - 1;
+        // Row sums n * ms * 2^(2s - r) stay below 2^30; rescaled squares below 2^15.
+        let square_shift = if t + ms_max + s2 <= 29 {
+            0
+        } else {
+            (t + ms_max + s2 - 29)
+                .max(2 * abs + s2 - (half - 1))
+                .clamp(0, s2)
+        };
+        let sum_scale = s2 - square_shift;
+        let sum_bits = (t + ms_max + sum_scale).clamp(0, 31) as u32;
+        let mean_scale = (half - 1 - ms_max).clamp(0, sum_scale + t);
+        let floor = (f64::from(range.ms_min_log2).exp2() + eps).log2();
+        let inv_scale = ((f64::from(half) - 1e-9 + 0.5 * floor).floor() as i32).clamp(0, 30);
+        Self {
+            square_shift: square_shift as u32,
+            sum_bits,
+            mean_scale: mean_scale as u32,
+            inv_scale: inv_scale as u32,
+        }
+    }
+}
 
 impl GraphBuilder {
     /// `y_i = sum_j x_ij` (`m x n -> m x 1`).
@@ -103,27 +199,83 @@ impl GraphBuilder {
         ))
     }
 
-    /// The row mean of `input` at its scale, as an `m x 1` column: row sum times
-    /// `round(2^16 / n)`, rescaled by 16.
+    /// The row mean of `input` at its scale, as an `m x 1` column (see [`Self::row_mean_at`]).
     fn row_mean(&mut self, input: NodeId) -> Result<NodeId, GraphError> {
-        let n = self.node(input)?.shape.cols;
+        let x = self.node(input)?.clone();
         let sum = self.row_sum(input)?;
-        let inv_n = ((1u64 << 16) as f64 / n as f64).round() as i64;
-        let mean = self.mul_const(sum, inv_n.max(1), 16)?;
-        self.rescale(mean, 16)
+        // |row sum| < n 2^15: keep the quotient's pre-shift input below 2^15.
+        let bits = x.shape.cols.next_power_of_two().ilog2() + 15;
+        self.row_mean_at(sum, x.shape.cols, bits, x.scale)
     }
 
-    /// `x * rsqrt(mean(x^2) + eps)` at the input's scale (the shared core of the norms).
-    fn normalise(&mut self, input: NodeId, eps: f64) -> Result<NodeId, GraphError> {
+    /// `sum / n` at `scale` fractional bits, for a column of row sums whose magnitudes stay below
+    /// `2^sum_bits`. Division by `2^t >= n` is an exact relabelling (`t` more fractional bits);
+    /// a power-of-two `n` then needs one rescale, any other `n` a rescale of the sums below
+    /// `2^15`, a product with `round(2^(t+10) / n) / 2^10` (relative error below `2^-10`) and a
+    /// rescale to `scale`.
+    fn row_mean_at(
+        &mut self,
+        sum: NodeId,
+        n: usize,
+        sum_bits: u32,
+        scale: u32,
+    ) -> Result<NodeId, GraphError> {
+        let t = n.next_power_of_two().ilog2();
+        let q = if t > 0 {
+            self.mul_const(sum, 1, t)?
+        } else {
+            sum
+        };
+        if n.is_power_of_two() {
+            return self.rescale_to(q, scale);
+        }
+        let pre = sum_bits.saturating_sub(15).min(self.node(q)?.scale);
+        let q = if pre > 0 { self.rescale(q, pre)? } else { q };
+        let c = ((1u64 << (t + 10)) as f64 / n as f64).round() as i64;
+        let q = self.mul_const(q, c, 10)?;
+        self.rescale_to(q, scale)
+    }
+
+    /// `input` rescaled down to `scale` fractional bits (unchanged if already there).
+    fn rescale_to(&mut self, input: NodeId, scale: u32) -> Result<NodeId, GraphError> {
         let s = self.node(input)?.scale;
+        if s == scale {
+            return Ok(input);
+        }
+        if s < scale {
+            return Err(GraphError::ScaleMismatch {
+                node: self.nodes.len(),
+                op: "rescale_to (target scale above the input's)",
+                lhs: s,
+                rhs: scale,
+            });
+        }
+        self.rescale(input, s - scale)
+    }
+
+    /// `x * rsqrt(mean(x^2) + eps)` at the input's scale (the shared core of the norms), with
+    /// fixed-point scales chosen from `range` ([`NormScales`]).
+    fn normalise(
+        &mut self,
+        input: NodeId,
+        eps: f64,
+        range: &NormRange,
+    ) -> Result<NodeId, GraphError> {
+        let x = self.node(input)?.clone();
+        let sc = NormScales::choose(range, x.scale, x.shape.cols, eps);
         let sq = self.mul(input, input)?;
-        let sq = self.rescale(sq, s)?;
-        let mean = self.row_mean(sq)?;
-        let eps_q = ((eps * (1u64 << s) as f64).round() as i64).max(1);
+        let sq = if sc.square_shift > 0 {
+            self.rescale(sq, sc.square_shift)?
+        } else {
+            sq
+        };
+        let sum = self.row_sum(sq)?;
+        let mean = self.row_mean_at(sum, x.shape.cols, sc.sum_bits, sc.mean_scale)?;
+        let eps_q = ((eps * (1u64 << sc.mean_scale) as f64).round() as i64).max(1);
         let mean = self.add_const(mean, eps_q)?;
-        let inv = self.activation(mean, Func::Rsqrt, 12)?;
+        let inv = self.activation(mean, Func::Rsqrt, sc.inv_scale)?;
         let xn = self.mul_column(input, inv)?;
-        self.rescale(xn, 12)
+        self.rescale(xn, sc.inv_scale)
     }
 
     /// LayerNorm over each row: `(x - mean) / sqrt(var + eps) * gain + bias`, back at the
@@ -140,26 +292,37 @@ impl GraphBuilder {
         let mean = self.broadcast_column(mean, n)?;
         let neg = self.mul_const(mean, -1, 0)?;
         let centred = self.add(input, neg)?;
-        let xn = self.normalise(centred, eps)?;
+        let xn = self.normalise(centred, eps, &NormRange::default())?;
         let gain_scale = gain.scale;
         let y = self.mul_weight(xn, gain)?;
         let y = self.rescale(y, gain_scale)?;
         self.add_bias(y, bias)
     }
 
-    /// RMSNorm over each row: `x / sqrt(mean(x^2) + eps) * gain`, back at the input's scale.
-    ///
-    /// Steps (each proved): `x*x` rescaled to the input scale, row sum, multiplication by
-    /// `round(2^16 / n)` and a rescale by 16 (the mean), `+ eps`, `rsqrt` by a committed table
-    /// with 12 fractional bits, the column-broadcast product and the gain product, each
-    /// followed by a rescale.
+    /// RMSNorm over each row with the default [`NormRange`] (see [`Self::rms_norm_in`]).
     pub fn rms_norm(
         &mut self,
         input: NodeId,
         gain: Weight,
         eps: f64,
     ) -> Result<NodeId, GraphError> {
-        let xn = self.normalise(input, eps)?;
+        self.rms_norm_in(input, gain, eps, &NormRange::default())
+    }
+
+    /// RMSNorm over each row: `x / sqrt(mean(x^2) + eps) * gain`, back at the input's scale,
+    /// with fixed-point scales chosen for inputs within `range` ([`NormScales`]).
+    ///
+    /// Steps (each proved): `x*x` (rescaled only for large ranges), row sum, the division by
+    /// `n` (a relabelling for a power of two), `+ eps`, `rsqrt` by a committed table, the
+    /// column-broadcast product and the gain product, each followed by a rescale.
+    pub fn rms_norm_in(
+        &mut self,
+        input: NodeId,
+        gain: Weight,
+        eps: f64,
+        range: &NormRange,
+    ) -> Result<NodeId, GraphError> {
+        let xn = self.normalise(input, eps, range)?;
         let gain_scale = gain.scale;
         let y = self.mul_weight(xn, gain)?;
         self.rescale(y, gain_scale)

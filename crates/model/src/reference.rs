@@ -2,6 +2,7 @@
 //! yardstick for the error of the integer model.
 
 use crate::graph::Weight;
+use crate::norm::NormRange;
 use crate::tensor::Tensor;
 use crate::transformer::{BlockWeights, TransformerConfig};
 
@@ -131,7 +132,18 @@ fn attention(q: &Matrix, k: &Matrix, v: &Matrix) -> Matrix {
 
 /// One decoder block in `f32`.
 pub fn block_f32(cfg: &TransformerConfig, w: &BlockWeights, x: &Matrix) -> Matrix {
+    block_f32_observed(cfg, w, x, &mut |_| {})
+}
+
+/// [`block_f32`], showing `norm_input` the inputs of its two RMSNorms.
+fn block_f32_observed(
+    cfg: &TransformerConfig,
+    w: &BlockWeights,
+    x: &Matrix,
+    norm_input: &mut dyn FnMut(&Matrix),
+) -> Matrix {
     let hd = cfg.head_dim;
+    norm_input(x);
     let h = rms_norm(x, &Matrix::of(&w.attn_norm), cfg.eps);
     let q = rope(&h.matmul(&Matrix::of(&w.wq)), hd, cfg.rope_theta);
     let k = rope(&h.matmul(&Matrix::of(&w.wk)), hd, cfg.rope_theta);
@@ -158,6 +170,7 @@ pub fn block_f32(cfg: &TransformerConfig, w: &BlockWeights, x: &Matrix) -> Matri
         }
     }
     let r = x.zip(&o.matmul(&Matrix::of(&w.wo)), |a, b| a + b);
+    norm_input(&r);
     let h = rms_norm(&r, &Matrix::of(&w.ffn_norm), cfg.eps);
     let gate = h.matmul(&Matrix::of(&w.w_gate));
     let up = h.matmul(&Matrix::of(&w.w_up));
@@ -174,14 +187,7 @@ pub fn transformer_f32(
     blocks: &[BlockWeights],
 ) -> Option<Matrix> {
     let mut x = match (embedding, input) {
-        (Some((table, tokens)), _) => {
-            let d = table.shape.cols;
-            let mut data = Vec::with_capacity(tokens.len() * d);
-            for &t in tokens {
-                data.extend_from_slice(table.data.get(t * d..(t + 1) * d)?);
-            }
-            Matrix::dequantise(&data, tokens.len(), d, table.scale)
-        }
+        (Some((table, tokens)), _) => embed_f32(table, tokens)?,
         (None, Some(m)) => m.clone(),
         (None, None) => return None,
     };
@@ -189,6 +195,43 @@ pub fn transformer_f32(
         x = block_f32(cfg, w, &x);
     }
     Some(x)
+}
+
+/// Calibrates the RMSNorms of `blocks` on the `f32` run from the hidden state `x` (the rows of
+/// each norm's input, [`NormRange::observe`]); returns the last block's output and its range
+/// (for a final norm). Blocks whose norm inputs have no finite statistics keep their ranges.
+pub fn calibrate_norms(
+    cfg: &TransformerConfig,
+    x: &Matrix,
+    blocks: &mut [BlockWeights],
+) -> (Matrix, Option<NormRange>) {
+    let mut x = x.clone();
+    for w in blocks.iter_mut() {
+        let mut seen = Vec::with_capacity(2);
+        let y = block_f32_observed(cfg, w, &x, &mut |m| {
+            seen.push(NormRange::observe(&m.data, m.cols))
+        });
+        if let Some(r) = seen.first().copied().flatten() {
+            w.attn_norm_range = r;
+        }
+        if let Some(r) = seen.get(1).copied().flatten() {
+            w.ffn_norm_range = r;
+        }
+        x = y;
+    }
+    let out = NormRange::observe(&x.data, x.cols);
+    (x, out)
+}
+
+/// The hidden state of `tokens` (rows of the embedding table) in `f32`; `None` if a token is
+/// not a row.
+pub fn embed_f32(table: &Weight, tokens: &[usize]) -> Option<Matrix> {
+    let d = table.shape.cols;
+    let mut data = Vec::with_capacity(tokens.len() * d);
+    for &t in tokens {
+        data.extend_from_slice(table.data.get(t * d..(t + 1) * d)?);
+    }
+    Some(Matrix::dequantise(&data, tokens.len(), d, table.scale))
 }
 
 /// How far the integer model's output is from the `f32` reference.

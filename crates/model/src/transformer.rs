@@ -14,6 +14,7 @@ use rand_chacha::ChaCha8Rng;
 use crate::examples::{random_weight, ACT_SCALE};
 use crate::func::Func;
 use crate::graph::{Graph, GraphBuilder, GraphError, NodeId, Weight};
+use crate::norm::NormRange;
 use crate::tensor::Shape;
 
 /// Shape parameters of a decoder block.
@@ -45,6 +46,10 @@ pub struct BlockWeights {
     pub w_gate: Weight,
     pub w_up: Weight,
     pub w_down: Weight,
+    /// Bounds of the inputs of the two RMSNorms (calibrated by
+    /// [`crate::reference::calibrate_norms`]; the defaults otherwise).
+    pub attn_norm_range: NormRange,
+    pub ffn_norm_range: NormRange,
 }
 
 impl BlockWeights {
@@ -69,6 +74,8 @@ impl BlockWeights {
             w_gate: random_weight(&name("w_gate"), d, cfg.ffn_dim, rng),
             w_up: random_weight(&name("w_up"), d, cfg.ffn_dim, rng),
             w_down: random_weight(&name("w_down"), cfg.ffn_dim, d, rng),
+            attn_norm_range: NormRange::default(),
+            ffn_norm_range: NormRange::default(),
         }
     }
 }
@@ -131,7 +138,7 @@ impl GraphBuilder {
         cfg.check(self.nodes.len())?;
         let hd = cfg.head_dim;
         let log_hd = hd.ilog2();
-        let h = self.rms_norm(x, w.attn_norm.clone(), cfg.eps)?;
+        let h = self.rms_norm_in(x, w.attn_norm.clone(), cfg.eps, &w.attn_norm_range)?;
         let q = self.projection(h, &w.wq)?;
         let k = self.projection(h, &w.wk)?;
         let v = self.projection(h, &w.wv)?;
@@ -157,7 +164,7 @@ impl GraphBuilder {
         };
         let attn = self.projection(o, &w.wo)?;
         let r = self.add(x, attn)?;
-        let h = self.rms_norm(r, w.ffn_norm.clone(), cfg.eps)?;
+        let h = self.rms_norm_in(r, w.ffn_norm.clone(), cfg.eps, &w.ffn_norm_range)?;
         let gate = self.projection(h, &w.w_gate)?;
         let up = self.projection(h, &w.w_up)?;
         let act = self.activation(gate, Func::Silu, ACT_SCALE)?;

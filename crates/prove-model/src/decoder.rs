@@ -3,7 +3,8 @@
 //! The graph is [`DecoderModel::graph`] (embedding, the first `--layers` blocks, final norm,
 //! LM head; the output is the logits) for as many positions as there are token ids. The proof
 //! file carries the token ids, so `verify` rebuilds the graph for the same sequence length from
-//! the same folder, `--layers` and `--quant`; the graph's name (family and layer count) and
+//! the same folder, `--layers` and `--quant`, with the norms calibrated on the same token ids
+//! (an `f32` forward pass, [`DecoderModel::calibrate`]); the graph's name (family and layer count) and
 //! the model digest are checked against the file before the proof is.
 
 use std::path::Path;
@@ -83,7 +84,18 @@ impl Source<'_> {
     /// The graph for `seq_len` rows of token ids (`input`: the proof file's), and a summary.
     pub fn graph(&self, input: Option<&Tensor>) -> Result<(Graph, String)> {
         let seq_len = self.seq_len(input.map(|x| x.shape.rows))?;
-        let loaded = self.load(self.open()?, seq_len)?;
+        let mut loaded = self.load(self.open()?, seq_len)?;
+        if let Some(x) = input {
+            let ids = x
+                .data
+                .iter()
+                .map(|&v| usize::try_from(v).map_err(|_| anyhow!("token id {v} is negative")))
+                .collect::<Result<Vec<_>>>()?;
+            loaded
+                .model
+                .calibrate(&ids)
+                .context("calibrating the norms on the proof's token ids")?;
+        }
         let summary = summary(&loaded, self.dir);
         Ok((loaded.model.graph()?, summary))
     }
@@ -99,11 +111,15 @@ impl Source<'_> {
         };
         let seq_len = self.seq_len(ids.as_ref().map(Vec::len))?;
         let ids = ids.unwrap_or_else(|| seeded_ids(seq_len, vocab, seed));
-        let loaded = self.load(ckpt, seq_len)?;
+        let mut loaded = self.load(ckpt, seq_len)?;
         let x = loaded.model.input(&ids).with_context(|| match input {
             Some(p) => format!("input {}", p.display()),
             None => "seeded input".into(),
         })?;
+        loaded
+            .model
+            .calibrate(&ids)
+            .context("calibrating the norms on the token ids")?;
         let graph = loaded.model.graph()?;
         let trace = execute(&graph, &x).context("running the decoder")?;
         let fine = loaded

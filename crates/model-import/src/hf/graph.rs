@@ -14,6 +14,8 @@
 //! `2^15` (the embedding lookup's range).
 
 use model::examples::ACT_SCALE;
+use model::norm::NormRange;
+use model::reference::{calibrate_norms, embed_f32};
 use model::transformer::{BlockWeights, TransformerConfig};
 use model::{ExecError, Graph, GraphBuilder, GraphError, Shape, Tensor, Weight};
 use thiserror::Error;
@@ -73,6 +75,8 @@ pub struct DecoderModel {
     pub final_norm: Weight,
     /// `d_model x vocab`.
     pub lm_head: Weight,
+    /// Bounds of the final RMSNorm's input ([`Self::calibrate`]).
+    pub final_norm_range: NormRange,
 }
 
 fn unsupported(feature: &'static str, field: &'static str, value: impl ToString) -> DecoderError {
@@ -153,6 +157,8 @@ pub(crate) fn block_weights(
         w_gate: proj(&layer.gate_proj),
         w_up: proj(&layer.up_proj),
         w_down: proj(&layer.down_proj),
+        attn_norm_range: NormRange::default(),
+        ffn_norm_range: NormRange::default(),
     }
 }
 
@@ -197,7 +203,22 @@ impl DecoderModel {
                 .collect(),
             final_norm: gain(&w.final_norm),
             lm_head: matrix(&w.lm_head),
+            final_norm_range: NormRange::default(),
         })
+    }
+
+    /// Sets the fixed-point ranges of every RMSNorm from the `f32` run of this model on `ids`
+    /// (the calibration input; the verifier repeats it on the proof's public token ids, so both
+    /// build the same graph). Norms keep their defaults where the run has no finite
+    /// statistics.
+    pub fn calibrate(&mut self, ids: &[usize]) -> Result<(), DecoderError> {
+        self.input(ids)?;
+        let x = embed_f32(&self.embedding, ids).ok_or(DecoderError::NoTokens)?;
+        let (_, out) = calibrate_norms(&self.config, &x, &mut self.blocks);
+        if let Some(r) = out {
+            self.final_norm_range = r;
+        }
+        Ok(())
     }
 
     /// The proved graph: input `seq_len x 1` token ids, output the logits.
@@ -208,7 +229,7 @@ impl DecoderModel {
         for w in &self.blocks {
             x = b.transformer_block(x, cfg, w)?;
         }
-        let h = b.rms_norm(x, self.final_norm.clone(), cfg.eps)?;
+        let h = b.rms_norm_in(x, self.final_norm.clone(), cfg.eps, &self.final_norm_range)?;
         let logits = b.matmul(h, self.lm_head.clone())?;
         let logits = b.rescale(logits, self.lm_head.scale)?;
         Ok(b.build(logits)?)
