@@ -132,22 +132,79 @@ fn attention(q: &Matrix, k: &Matrix, v: &Matrix) -> Matrix {
 
 /// One decoder block in `f32`.
 pub fn block_f32(cfg: &TransformerConfig, w: &BlockWeights, x: &Matrix) -> Matrix {
-    block_f32_observed(cfg, w, x, &mut |_| {})
+    block_f32_observed(cfg, w, x, &mut |_, _| {})
 }
 
-/// [`block_f32`], showing `norm_input` the inputs of its two RMSNorms.
+/// The RMSNorms of a block, as [`block_f32_observed`] reports their inputs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum NormSite {
+    Attn,
+    Ffn,
+    /// Per-head norms: the input is viewed as one row per (position, head).
+    Q,
+    K,
+}
+
+/// `x . w (+ bias)`.
+fn project(x: &Matrix, w: &Weight, bias: &Option<Weight>) -> Matrix {
+    let y = x.matmul(&Matrix::of(w));
+    match bias {
+        Some(b) => {
+            let b = Matrix::of(b);
+            let mut y = y;
+            for row in y.data.chunks_mut(y.cols) {
+                row.iter_mut().zip(&b.data).for_each(|(v, bv)| *v += bv);
+            }
+            y
+        }
+        None => y,
+    }
+}
+
+/// RMSNorm of every `head_dim` chunk of each row with `gain` (`1 x head_dim`), reporting the
+/// chunks as rows to `observe`.
+fn per_head_norm(
+    x: &Matrix,
+    gain: &Weight,
+    eps: f64,
+    head_dim: usize,
+    observe: &mut dyn FnMut(&Matrix),
+) -> Matrix {
+    let heads = Matrix {
+        rows: x.rows * x.cols / head_dim,
+        cols: head_dim,
+        data: x.data.clone(),
+    };
+    observe(&heads);
+    let normed = rms_norm(&heads, &Matrix::of(gain), eps);
+    Matrix {
+        rows: x.rows,
+        cols: x.cols,
+        data: normed.data,
+    }
+}
+
+/// [`block_f32`], showing `norm_input` the input of each of its RMSNorms.
 fn block_f32_observed(
     cfg: &TransformerConfig,
     w: &BlockWeights,
     x: &Matrix,
-    norm_input: &mut dyn FnMut(&Matrix),
+    norm_input: &mut dyn FnMut(NormSite, &Matrix),
 ) -> Matrix {
     let hd = cfg.head_dim;
-    norm_input(x);
+    norm_input(NormSite::Attn, x);
     let h = rms_norm(x, &Matrix::of(&w.attn_norm), cfg.eps);
-    let q = rope(&h.matmul(&Matrix::of(&w.wq)), hd, cfg.rope_theta);
-    let k = rope(&h.matmul(&Matrix::of(&w.wk)), hd, cfg.rope_theta);
-    let v = h.matmul(&Matrix::of(&w.wv));
+    let mut q = project(&h, &w.wq, &w.q_bias);
+    let mut k = project(&h, &w.wk, &w.k_bias);
+    let v = project(&h, &w.wv, &w.v_bias);
+    if let Some(g) = &w.q_norm {
+        q = per_head_norm(&q, g, cfg.eps, hd, &mut |m| norm_input(NormSite::Q, m));
+    }
+    if let Some(g) = &w.k_norm {
+        k = per_head_norm(&k, g, cfg.eps, hd, &mut |m| norm_input(NormSite::K, m));
+    }
+    let q = rope(&q, hd, cfg.rope_theta);
+    let k = rope(&k, hd, cfg.rope_theta);
     let group = cfg.n_heads / cfg.n_kv_heads;
     let heads: Vec<Matrix> = (0..cfg.n_heads)
         .map(|head| {
@@ -170,7 +227,7 @@ fn block_f32_observed(
         }
     }
     let r = x.zip(&o.matmul(&Matrix::of(&w.wo)), |a, b| a + b);
-    norm_input(&r);
+    norm_input(NormSite::Ffn, &r);
     let h = rms_norm(&r, &Matrix::of(&w.ffn_norm), cfg.eps);
     let gate = h.matmul(&Matrix::of(&w.w_gate));
     let up = h.matmul(&Matrix::of(&w.w_up));
@@ -207,15 +264,19 @@ pub fn calibrate_norms(
 ) -> (Matrix, Option<NormRange>) {
     let mut x = x.clone();
     for w in blocks.iter_mut() {
-        let mut seen = Vec::with_capacity(2);
-        let y = block_f32_observed(cfg, w, &x, &mut |m| {
-            seen.push(NormRange::observe(&m.data, m.cols))
+        let mut seen: Vec<(NormSite, Option<NormRange>)> = Vec::with_capacity(4);
+        let y = block_f32_observed(cfg, w, &x, &mut |site, m| {
+            seen.push((site, NormRange::observe(&m.data, m.cols)))
         });
-        if let Some(r) = seen.first().copied().flatten() {
-            w.attn_norm_range = r;
-        }
-        if let Some(r) = seen.get(1).copied().flatten() {
-            w.ffn_norm_range = r;
+        for (site, range) in seen {
+            let Some(r) = range else { continue };
+            let slot = match site {
+                NormSite::Attn => &mut w.ranges.attn,
+                NormSite::Ffn => &mut w.ranges.ffn,
+                NormSite::Q => &mut w.ranges.q,
+                NormSite::K => &mut w.ranges.k,
+            };
+            *slot = r;
         }
         x = y;
     }

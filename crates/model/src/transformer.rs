@@ -46,10 +46,26 @@ pub struct BlockWeights {
     pub w_gate: Weight,
     pub w_up: Weight,
     pub w_down: Weight,
-    /// Bounds of the inputs of the two RMSNorms (calibrated by
-    /// [`crate::reference::calibrate_norms`]; the defaults otherwise).
-    pub attn_norm_range: NormRange,
-    pub ffn_norm_range: NormRange,
+    /// Biases of the q / k / v projections (Qwen2), `1 x out` at the activations' scale.
+    pub q_bias: Option<Weight>,
+    pub k_bias: Option<Weight>,
+    pub v_bias: Option<Weight>,
+    /// Per-head RMSNorm gains on Q and K before RoPE (Qwen3), `1 x head_dim`.
+    pub q_norm: Option<Weight>,
+    pub k_norm: Option<Weight>,
+    /// Bounds of every RMSNorm's input (calibrated by [`crate::reference::calibrate_norms`];
+    /// the defaults otherwise).
+    pub ranges: BlockNormRanges,
+}
+
+/// The [`NormRange`] of each RMSNorm of a block.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BlockNormRanges {
+    pub attn: NormRange,
+    pub ffn: NormRange,
+    /// The per-head norms on Q and K (all heads share one range).
+    pub q: NormRange,
+    pub k: NormRange,
 }
 
 impl BlockWeights {
@@ -74,8 +90,12 @@ impl BlockWeights {
             w_gate: random_weight(&name("w_gate"), d, cfg.ffn_dim, rng),
             w_up: random_weight(&name("w_up"), d, cfg.ffn_dim, rng),
             w_down: random_weight(&name("w_down"), cfg.ffn_dim, d, rng),
-            attn_norm_range: NormRange::default(),
-            ffn_norm_range: NormRange::default(),
+            q_bias: None,
+            k_bias: None,
+            v_bias: None,
+            q_norm: None,
+            k_norm: None,
+            ranges: BlockNormRanges::default(),
         }
     }
 }
@@ -111,6 +131,48 @@ impl GraphBuilder {
         self.rescale(y, shift)
     }
 
+    /// [`Self::projection`] plus the bias, when there is one.
+    fn projection_with_bias(
+        &mut self,
+        input: NodeId,
+        w: &Weight,
+        bias: &Option<Weight>,
+    ) -> Result<NodeId, GraphError> {
+        let y = self.projection(input, w)?;
+        match bias {
+            Some(b) => self.add_bias(y, b.clone()),
+            None => Ok(y),
+        }
+    }
+
+    /// The `n` heads of `x` (`seq x n * head_dim`) with RoPE applied, each its own node. With a
+    /// per-head RMSNorm gain (Qwen3) every head is normalised before its rotation; without,
+    /// the whole projection is rotated at once and then sliced.
+    fn rotated_heads(
+        &mut self,
+        x: NodeId,
+        cfg: &TransformerConfig,
+        n: usize,
+        norm: &Option<Weight>,
+        range: &NormRange,
+    ) -> Result<Vec<NodeId>, GraphError> {
+        let hd = cfg.head_dim;
+        let log_hd = hd.ilog2();
+        match norm {
+            None => {
+                let r = self.rope(x, log_hd, cfg.rope_theta, 0)?;
+                (0..n).map(|h| self.column_slice(r, h * hd, hd)).collect()
+            }
+            Some(gain) => (0..n)
+                .map(|h| {
+                    let xh = self.column_slice(x, h * hd, hd)?;
+                    let xh = self.rms_norm_in(xh, gain.clone(), cfg.eps, range)?;
+                    self.rope(xh, log_hd, cfg.rope_theta, 0)
+                })
+                .collect(),
+        }
+    }
+
     /// Attention scores `q k^T / sqrt(head_dim)` at the inputs' scale `s`.
     fn scores(&mut self, q: NodeId, k: NodeId, head_dim: usize) -> Result<NodeId, GraphError> {
         let s = self.node(q)?.scale;
@@ -137,21 +199,18 @@ impl GraphBuilder {
     ) -> Result<NodeId, GraphError> {
         cfg.check(self.nodes.len())?;
         let hd = cfg.head_dim;
-        let log_hd = hd.ilog2();
-        let h = self.rms_norm_in(x, w.attn_norm.clone(), cfg.eps, &w.attn_norm_range)?;
-        let q = self.projection(h, &w.wq)?;
-        let k = self.projection(h, &w.wk)?;
-        let v = self.projection(h, &w.wv)?;
-        let q = self.rope(q, log_hd, cfg.rope_theta, 0)?;
-        let k = self.rope(k, log_hd, cfg.rope_theta, 0)?;
+        let h = self.rms_norm_in(x, w.attn_norm.clone(), cfg.eps, &w.ranges.attn)?;
+        let q = self.projection_with_bias(h, &w.wq, &w.q_bias)?;
+        let k = self.projection_with_bias(h, &w.wk, &w.k_bias)?;
+        let v = self.projection_with_bias(h, &w.wv, &w.v_bias)?;
+        let q = self.rotated_heads(q, cfg, cfg.n_heads, &w.q_norm, &w.ranges.q)?;
+        let k = self.rotated_heads(k, cfg, cfg.n_kv_heads, &w.k_norm, &w.ranges.k)?;
         let group = cfg.n_heads / cfg.n_kv_heads;
         let mut heads = Vec::with_capacity(cfg.n_heads);
-        for head in 0..cfg.n_heads {
+        for (head, &qh) in q.iter().enumerate() {
             let g = head / group;
-            let qh = self.column_slice(q, head * hd, hd)?;
-            let kg = self.column_slice(k, g * hd, hd)?;
             let vg = self.column_slice(v, g * hd, hd)?;
-            let s = self.scores(qh, kg, hd)?;
+            let s = self.scores(qh, k[g], hd)?;
             let p = self.softmax(s, true)?;
             let p_scale = self.node(p)?.scale;
             let o = self.matmul_act(p, vg, false)?;
@@ -164,7 +223,7 @@ impl GraphBuilder {
         };
         let attn = self.projection(o, &w.wo)?;
         let r = self.add(x, attn)?;
-        let h = self.rms_norm_in(r, w.ffn_norm.clone(), cfg.eps, &w.ffn_norm_range)?;
+        let h = self.rms_norm_in(r, w.ffn_norm.clone(), cfg.eps, &w.ranges.ffn)?;
         let gate = self.projection(h, &w.w_gate)?;
         let up = self.projection(h, &w.w_up)?;
         let act = self.activation(gate, Func::Silu, ACT_SCALE)?;

@@ -8,15 +8,17 @@
 //! bit so that the rescale after the product is a real shift). The builder's projections
 //! rescale by the weight's own scale, so INT8 columns with fine scales lose nothing.
 //!
-//! **Not supported yet** ([`DecoderError::Unsupported`], naming the config field): biases on
-//! the attention projections (Qwen2, `attention_bias`), per-head `q_norm` / `k_norm` (Qwen3),
-//! RoPE scaling, a `head_dim` that is not a power of two of at least 2, and vocabularies above
+//! Qwen2's q / k / v biases and Qwen3's per-head `q_norm` / `k_norm` map onto the block's
+//! optional biases and per-head norms.
+//!
+//! **Not supported yet** ([`DecoderError::Unsupported`], naming the config field): a bias on
+//! the o projection, RoPE scaling, a `head_dim` that is not a power of two of at least 2, and vocabularies above
 //! `2^15` (the embedding lookup's range).
 
 use model::examples::ACT_SCALE;
 use model::norm::NormRange;
 use model::reference::{calibrate_norms, embed_f32};
-use model::transformer::{BlockWeights, TransformerConfig};
+use model::transformer::{BlockNormRanges, BlockWeights, TransformerConfig};
 use model::{ExecError, Graph, GraphBuilder, GraphError, Shape, Tensor, Weight};
 use thiserror::Error;
 
@@ -90,25 +92,11 @@ fn unsupported(feature: &'static str, field: &'static str, value: impl ToString)
 /// Refuses what [`GraphBuilder::transformer_block`] does not build yet, naming the field.
 pub fn check_supported(w: &DecoderWeights) -> Result<(), DecoderError> {
     let c = &w.config;
-    if c.attention_bias || w.layers.iter().any(|l| l.q_bias.is_some()) {
-        return Err(unsupported(
-            "biases on the q / k / v projections (Qwen2)",
-            "attention_bias",
-            c.attention_bias,
-        ));
-    }
     if w.layers.iter().any(|l| l.o_bias.is_some()) {
         return Err(unsupported(
             "a bias on the o projection (o_proj.bias)",
             "attention_bias",
             c.attention_bias,
-        ));
-    }
-    if c.qk_norm {
-        return Err(unsupported(
-            "per-head q_norm / k_norm before RoPE (Qwen3)",
-            "model_type",
-            "qwen3",
         ));
     }
     if let Some(kind) = &c.rope_scaling {
@@ -141,15 +129,16 @@ fn gain(t: &QuantTensor) -> Weight {
     t.to_weight_at(ACT_SCALE)
 }
 
-/// One layer as builder weights, norms through `norm` and projections through `proj`.
+/// One layer as builder weights: gains and biases (vectors at the activations' scale) through
+/// `vector`, projections through `proj`.
 pub(crate) fn block_weights(
     layer: &LayerWeights,
-    norm: impl Fn(&QuantTensor) -> Weight,
+    vector: impl Fn(&QuantTensor) -> Weight,
     proj: impl Fn(&QuantTensor) -> Weight,
 ) -> BlockWeights {
     BlockWeights {
-        attn_norm: norm(&layer.input_norm),
-        ffn_norm: norm(&layer.post_attention_norm),
+        attn_norm: vector(&layer.input_norm),
+        ffn_norm: vector(&layer.post_attention_norm),
         wq: proj(&layer.q_proj),
         wk: proj(&layer.k_proj),
         wv: proj(&layer.v_proj),
@@ -157,8 +146,12 @@ pub(crate) fn block_weights(
         w_gate: proj(&layer.gate_proj),
         w_up: proj(&layer.up_proj),
         w_down: proj(&layer.down_proj),
-        attn_norm_range: NormRange::default(),
-        ffn_norm_range: NormRange::default(),
+        q_bias: layer.q_bias.as_ref().map(&vector),
+        k_bias: layer.k_bias.as_ref().map(&vector),
+        v_bias: layer.v_bias.as_ref().map(&vector),
+        q_norm: layer.q_norm.as_ref().map(&vector),
+        k_norm: layer.k_norm.as_ref().map(&vector),
+        ranges: BlockNormRanges::default(),
     }
 }
 
@@ -310,9 +303,7 @@ mod tests {
 
     #[test]
     fn unsupported_features_name_their_field() {
-        let cases: [(&str, serde_json::Value, &str); 5] = [
-            ("attention_bias", true.into(), "attention_bias"),
-            ("model_type", "qwen3".into(), "model_type"),
+        let cases: [(&str, serde_json::Value, &str); 3] = [
             ("head_dim", 24.into(), "head_dim"),
             ("vocab_size", 40000.into(), "vocab_size"),
             (
