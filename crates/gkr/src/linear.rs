@@ -161,6 +161,22 @@ pub fn slice_claim(
     Ok(Claim::new(point, claim.value))
 }
 
+/// A claim on an aligned row slice (block `block` of height `2^log_len` of an input with
+/// `2^log_rows` padded rows and `log_cols` column variables) is the claim on the input with the
+/// block's index bits as its leading row variables: no prover message.
+pub fn row_slice_claim(
+    claim: &Claim,
+    log_rows: usize,
+    log_cols: usize,
+    log_len: usize,
+    block: usize,
+) -> Result<Claim, GkrError> {
+    dimension(log_len + log_cols, claim)?;
+    let mut point: Vec<QM31> = bits(block, log_rows - log_len).collect();
+    point.extend_from_slice(&claim.point);
+    Ok(Claim::new(point, claim.value))
+}
+
 /// Concatenation of `parts.len()` parts of `2^log_w` columns: `y(r_i, r_b, r_j) =
 /// sum_b eq(r_b, b) part_b(r_i, r_j)`. The prover names every `part_b(r_i, r_j)`.
 pub fn prove_concat(

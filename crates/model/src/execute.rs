@@ -66,6 +66,17 @@ pub enum ExecError {
         lo: i64,
         hi: i64,
     },
+    #[error("the model takes {expected} input tensors, got {got}")]
+    InputCount { expected: usize, got: usize },
+    #[error(
+        "node {node} (assert_zero): entry {index} is {value}, not 0: a computed tensor differs \
+         from the public one it is bound to"
+    )]
+    NotZero {
+        node: NodeId,
+        index: usize,
+        value: i64,
+    },
 }
 
 /// Lower end of the activation range.
@@ -81,7 +92,48 @@ pub fn rescale_value(x: i64, shift: u32) -> (i64, i64) {
 
 /// Runs the graph on `input`, checking every range the proof relies on.
 pub fn execute(graph: &Graph, input: &Tensor) -> Result<Trace, ExecError> {
-    execute_forged(graph, input, usize::MAX, |_| {})
+    execute_forged(graph, std::slice::from_ref(input), usize::MAX, |_| {})
+}
+
+/// Runs a graph with several input nodes on one tensor per input node, in node order.
+pub fn execute_all(graph: &Graph, inputs: &[Tensor]) -> Result<Trace, ExecError> {
+    execute_forged(graph, inputs, usize::MAX, |_| {})
+}
+
+/// Checks `inputs` against the graph's input nodes: count, shapes and the activation range.
+fn check_inputs(graph: &Graph, inputs: &[Tensor]) -> Result<(), ExecError> {
+    let nodes = graph.input_nodes();
+    if nodes.len() != inputs.len() {
+        return Err(ExecError::InputCount {
+            expected: nodes.len(),
+            got: inputs.len(),
+        });
+    }
+    for (&id, input) in nodes.iter().zip(inputs) {
+        let want = graph.nodes[id].shape;
+        if input.shape != want || input.data.len() != want.rows * want.cols {
+            return Err(ExecError::InputShape {
+                rows: want.rows,
+                cols: want.cols,
+                got_rows: input.shape.rows,
+                got_cols: input.shape.cols,
+            });
+        }
+        if let Some((index, &value)) = input
+            .data
+            .iter()
+            .enumerate()
+            .find(|(_, v)| !(ACT_LO..ACT_HI).contains(*v))
+        {
+            return Err(ExecError::InputRange {
+                index,
+                value,
+                lo: ACT_LO,
+                hi: ACT_HI,
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Runs the graph like [`execute`] but lets `forge` alter the value of node `forged` before
@@ -90,36 +142,44 @@ pub fn execute(graph: &Graph, input: &Tensor) -> Result<Trace, ExecError> {
 #[doc(hidden)]
 pub fn execute_forged(
     graph: &Graph,
-    input: &Tensor,
+    inputs: &[Tensor],
     forged: NodeId,
     forge: impl Fn(&mut Tensor),
 ) -> Result<Trace, ExecError> {
-    let want = graph.input_shape();
-    if input.shape != want {
-        return Err(ExecError::InputShape {
-            rows: want.rows,
-            cols: want.cols,
-            got_rows: input.shape.rows,
-            got_cols: input.shape.cols,
-        });
-    }
-    if let Some((index, &value)) = input
-        .data
-        .iter()
-        .enumerate()
-        .find(|(_, v)| !(ACT_LO..ACT_HI).contains(*v))
-    {
-        return Err(ExecError::InputRange {
-            index,
-            value,
-            lo: ACT_LO,
-            hi: ACT_HI,
-        });
-    }
+    run(graph, inputs, forged, forge, true)
+}
+
+/// [`execute_all`], with [`Op::AssertZero`] enforced only when `strict_asserts` (filling a
+/// K/V cache runs the graph before its public rows are known, see [`crate::decode`]).
+pub fn execute_checked(
+    graph: &Graph,
+    inputs: &[Tensor],
+    strict_asserts: bool,
+) -> Result<Trace, ExecError> {
+    run(graph, inputs, usize::MAX, |_| {}, strict_asserts)
+}
+
+fn run(
+    graph: &Graph,
+    inputs: &[Tensor],
+    forged: NodeId,
+    forge: impl Fn(&mut Tensor),
+    strict_asserts: bool,
+) -> Result<Trace, ExecError> {
+    check_inputs(graph, inputs)?;
+    let mut next_input = inputs.iter();
     let mut values: Vec<Tensor> = Vec::with_capacity(graph.nodes.len());
     for (id, node) in graph.nodes.iter().enumerate() {
         let out = match node.op {
-            Op::Input => input.clone(),
+            Op::Input => match next_input.next() {
+                Some(t) => t.clone(),
+                None => {
+                    return Err(ExecError::InputCount {
+                        expected: values.len() + 1,
+                        got: inputs.len(),
+                    })
+                }
+            },
             Op::MatMul { input, weight } => {
                 let w = &graph.weights[weight];
                 matmul(&values[input], &w.data, w.shape)
@@ -265,6 +325,27 @@ pub fn execute_forged(
             Op::SoftmaxDiv { input, shift, .. } => softmax::div_rows(&values[input], shift),
             Op::Embedding { input, table } => {
                 softmax::embed(id, &values[input], &graph.weights[table])?
+            }
+            Op::RowSlice { input, start, len } => {
+                let x = &values[input];
+                let c = x.shape.cols;
+                Tensor::new(
+                    Shape::new(len, c),
+                    x.data[start * c..(start + len) * c].to_vec(),
+                )
+            }
+            Op::AssertZero { input } => {
+                let x = &values[input];
+                if let Some((index, &value)) = x.data.iter().enumerate().find(|(_, v)| **v != 0) {
+                    if strict_asserts && id != forged {
+                        return Err(ExecError::NotZero {
+                            node: id,
+                            index,
+                            value,
+                        });
+                    }
+                }
+                x.clone()
             }
             Op::Rescale { input, shift } => {
                 let x = &values[input];

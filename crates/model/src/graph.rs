@@ -90,6 +90,17 @@ pub enum Op {
     /// Rows of a committed `vocab x d` table selected by the token ids of the public input
     /// (`seq x 1`).
     Embedding { input: NodeId, table: WeightId },
+    /// Rows `[start, start + len)` of the input, `len` a power of two that divides `start`:
+    /// one position out of a K/V cache.
+    RowSlice {
+        input: NodeId,
+        start: usize,
+        len: usize,
+    },
+    /// The input, which must be zero everywhere: binds a computed tensor to a public one
+    /// (their difference). The executor refuses a non-zero value; the verifier checks the
+    /// input's MLE vanishes at a random point.
+    AssertZero { input: NodeId },
 }
 
 impl Op {
@@ -109,7 +120,9 @@ impl Op {
             | Op::BroadcastColumn { input, .. }
             | Op::Rescale { input, .. } => vec![input],
             Op::MulColumn { lhs, rhs } => vec![lhs, rhs],
-            Op::ColumnSlice { input, .. } => vec![input],
+            Op::ColumnSlice { input, .. }
+            | Op::RowSlice { input, .. }
+            | Op::AssertZero { input } => vec![input],
             Op::ConcatColumns { ref parts } => parts.clone(),
             Op::SoftmaxMax { input, .. }
             | Op::SoftmaxDiv { input, .. }
@@ -146,6 +159,8 @@ impl Op {
             Op::SoftmaxExp { .. } => "softmax_exp",
             Op::SoftmaxDiv { .. } => "softmax_div",
             Op::Embedding { .. } => "embedding",
+            Op::RowSlice { .. } => "row_slice",
+            Op::AssertZero { .. } => "assert_zero",
         }
     }
 }
@@ -167,6 +182,13 @@ pub struct Weight {
     pub data: Vec<i64>,
 }
 
+/// The input nodes of `nodes` in order.
+pub fn input_nodes(nodes: &[Node]) -> Vec<NodeId> {
+    (0..nodes.len())
+        .filter(|&i| nodes[i].op == Op::Input)
+        .collect()
+}
+
 /// A model: nodes in topological order, weights, and the output node.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Graph {
@@ -180,6 +202,12 @@ impl Graph {
     /// The input node's shape.
     pub fn input_shape(&self) -> Shape {
         self.nodes[0].shape
+    }
+
+    /// The input nodes in order: node 0 (the main input), then any further public inputs
+    /// ([`GraphBuilder::public_input`]), each fed by the tensor at its position.
+    pub fn input_nodes(&self) -> Vec<NodeId> {
+        input_nodes(&self.nodes)
     }
 
     /// The output node's shape.
@@ -480,6 +508,19 @@ impl GraphBuilder {
         Ok(self.push(Op::Rescale { input, shift }, x.shape, x.scale - shift))
     }
 
+    /// A further public input of `shape` at `scale` (a K/V cache, a second model input): the
+    /// prover and verifier take one tensor per input node, in node order.
+    pub fn public_input(&mut self, shape: Shape, scale: u32) -> Result<NodeId, GraphError> {
+        check_shape(shape)?;
+        Ok(self.push(Op::Input, shape, scale))
+    }
+
+    /// Asserts `input` is zero everywhere ([`Op::AssertZero`]); the node has no consumers.
+    pub fn assert_zero(&mut self, input: NodeId) -> Result<NodeId, GraphError> {
+        let x = self.node(input)?.clone();
+        Ok(self.push(Op::AssertZero { input }, x.shape, x.scale))
+    }
+
     /// Finishes the graph with `output` as its output node.
     pub fn build(self, output: NodeId) -> Result<Graph, GraphError> {
         if output >= self.nodes.len() {
@@ -508,7 +549,7 @@ fn check_shape(shape: Shape) -> Result<(), GraphError> {
 }
 
 /// Checks a graph that did not come from the builder (e.g. deserialised): operands refer to
-/// earlier nodes, shapes and scales are consistent, node 0 is the only input.
+/// earlier nodes, shapes and scales are consistent, node 0 is an input.
 pub fn validate(graph: &Graph) -> Result<(), GraphError> {
     let first = graph.nodes.first().ok_or(GraphError::NoInput)?;
     if first.op != Op::Input {
@@ -528,12 +569,9 @@ pub fn validate(graph: &Graph) -> Result<(), GraphError> {
             })
         };
         let got = match node.op {
-            Op::Input => {
-                return Err(GraphError::BadOperand {
-                    node: id,
-                    operand: 0,
-                })
-            }
+            Op::Input => b.public_input(node.shape, node.scale)?,
+            Op::RowSlice { input, start, len } => b.row_slice(input, start, len)?,
+            Op::AssertZero { input } => b.assert_zero(input)?,
             Op::MatMul { input, weight: w } => b.matmul(input, weight(w)?)?,
             Op::MatMulAct {
                 lhs,

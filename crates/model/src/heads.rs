@@ -34,6 +34,33 @@ impl GraphBuilder {
         ))
     }
 
+    /// Rows `[start, start + len)` of `input`, `len` a power of two dividing `start`.
+    pub fn row_slice(
+        &mut self,
+        input: NodeId,
+        start: usize,
+        len: usize,
+    ) -> Result<NodeId, GraphError> {
+        let x = self.node(input)?.clone();
+        let ok = len.is_power_of_two() && start.is_multiple_of(len) && start + len <= x.shape.rows;
+        if !ok {
+            return Err(GraphError::ShapeMismatch {
+                node: self.nodes.len(),
+                op: "row_slice",
+                detail: format!(
+                    "rows {start}..{} of {}: need an aligned power-of-two height",
+                    start + len,
+                    x.shape.rows
+                ),
+            });
+        }
+        Ok(self.push(
+            Op::RowSlice { input, start, len },
+            Shape::new(len, x.shape.cols),
+            x.scale,
+        ))
+    }
+
     /// The parts side by side; all of one shape `m x w` with `w` a power of two >= 2 and one
     /// scale.
     pub fn concat_columns(&mut self, parts: &[NodeId]) -> Result<NodeId, GraphError> {

@@ -11,9 +11,11 @@
 //! Modules: [`graph`] (IR and [`GraphBuilder`]), [`tensor`], [`execute`] (integer forward pass
 //! keeping every intermediate tensor), [`examples`] (built-in models), [`norm`], [`rope`],
 //! [`heads`], [`func`], [`softmax`] (softmax steps, embedding), [`transformer`] (decoder
-//! blocks) and [`reference`] (the same block in `f32`).
+//! blocks), [`decode`] (incremental decoding against a K/V cache bound by public inputs) and
+//! [`reference`] (the same block in `f32`).
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+pub mod decode;
 pub mod examples;
 pub mod execute;
 pub mod func;

@@ -11,6 +11,7 @@
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+use crate::decode::KvInputs;
 use crate::examples::{random_weight, ACT_SCALE};
 use crate::func::Func;
 use crate::graph::{Graph, GraphBuilder, GraphError, NodeId, Weight};
@@ -145,7 +146,8 @@ impl GraphBuilder {
         }
     }
 
-    /// The `n` heads of `x` (`seq x n * head_dim`) with RoPE applied, each its own node. With a
+    /// The `n` heads of `x` (`seq x n * head_dim`, rows at positions `pos0..`) with RoPE
+    /// applied, each its own node. With a
     /// per-head RMSNorm gain (Qwen3) every head is normalised before its rotation; without,
     /// the whole projection is rotated at once and then sliced.
     fn rotated_heads(
@@ -155,19 +157,20 @@ impl GraphBuilder {
         n: usize,
         norm: &Option<Weight>,
         range: &NormRange,
+        pos0: usize,
     ) -> Result<Vec<NodeId>, GraphError> {
         let hd = cfg.head_dim;
         let log_hd = hd.ilog2();
         match norm {
             None => {
-                let r = self.rope(x, log_hd, cfg.rope_theta, 0)?;
+                let r = self.rope(x, log_hd, cfg.rope_theta, pos0)?;
                 (0..n).map(|h| self.column_slice(r, h * hd, hd)).collect()
             }
             Some(gain) => (0..n)
                 .map(|h| {
                     let xh = self.column_slice(x, h * hd, hd)?;
                     let xh = self.rms_norm_in(xh, gain.clone(), cfg.eps, range)?;
-                    self.rope(xh, log_hd, cfg.rope_theta, 0)
+                    self.rope(xh, log_hd, cfg.rope_theta, pos0)
                 })
                 .collect(),
         }
@@ -197,23 +200,53 @@ impl GraphBuilder {
         cfg: &TransformerConfig,
         w: &BlockWeights,
     ) -> Result<NodeId, GraphError> {
+        Ok(self.block_core(x, cfg, w, None)?.0)
+    }
+
+    /// The block of [`Self::transformer_block`]; with `cache = Some(pos0)` the rows of `x` are
+    /// the positions `pos0..` and attention reads K and V from two public inputs covering every
+    /// position up to the last row of `x`, whose rows for `x`'s positions are bound to the
+    /// computed K and V ([`crate::decode`]). Returns the output and those public inputs.
+    pub(crate) fn block_core(
+        &mut self,
+        x: NodeId,
+        cfg: &TransformerConfig,
+        w: &BlockWeights,
+        cache: Option<usize>,
+    ) -> Result<(NodeId, Option<KvInputs>), GraphError> {
         cfg.check(self.nodes.len())?;
         let hd = cfg.head_dim;
+        let pos0 = cache.unwrap_or(0);
         let h = self.rms_norm_in(x, w.attn_norm.clone(), cfg.eps, &w.ranges.attn)?;
         let q = self.projection_with_bias(h, &w.wq, &w.q_bias)?;
         let k = self.projection_with_bias(h, &w.wk, &w.k_bias)?;
         let v = self.projection_with_bias(h, &w.wv, &w.v_bias)?;
-        let q = self.rotated_heads(q, cfg, cfg.n_heads, &w.q_norm, &w.ranges.q)?;
-        let k = self.rotated_heads(k, cfg, cfg.n_kv_heads, &w.k_norm, &w.ranges.k)?;
+        let q = self.rotated_heads(q, cfg, cfg.n_heads, &w.q_norm, &w.ranges.q, pos0)?;
+        let k = self.rotated_heads(k, cfg, cfg.n_kv_heads, &w.k_norm, &w.ranges.k, pos0)?;
+        let v: Vec<NodeId> = (0..cfg.n_kv_heads)
+            .map(|g| self.column_slice(v, g * hd, hd))
+            .collect::<Result<_, _>>()?;
+        let (keys, values, kv, causal) = match cache {
+            None => (k, v, None, true),
+            Some(pos0) => {
+                let kv = self.bind_kv_cache(cfg, pos0, &k, &v)?;
+                let keys = (0..cfg.n_kv_heads)
+                    .map(|g| self.column_slice(kv.k, g * hd, hd))
+                    .collect::<Result<_, _>>()?;
+                let values = (0..cfg.n_kv_heads)
+                    .map(|g| self.column_slice(kv.v, g * hd, hd))
+                    .collect::<Result<_, _>>()?;
+                (keys, values, Some(kv), pos0 == 0)
+            }
+        };
         let group = cfg.n_heads / cfg.n_kv_heads;
         let mut heads = Vec::with_capacity(cfg.n_heads);
         for (head, &qh) in q.iter().enumerate() {
             let g = head / group;
-            let vg = self.column_slice(v, g * hd, hd)?;
-            let s = self.scores(qh, k[g], hd)?;
-            let p = self.softmax(s, true)?;
+            let s = self.scores(qh, keys[g], hd)?;
+            let p = self.softmax(s, causal)?;
             let p_scale = self.node(p)?.scale;
-            let o = self.matmul_act(p, vg, false)?;
+            let o = self.matmul_act(p, values[g], false)?;
             heads.push(self.rescale(o, p_scale)?);
         }
         let o = if heads.len() == 1 {
@@ -230,7 +263,7 @@ impl GraphBuilder {
         let prod = self.mul(act, up)?;
         let prod = self.rescale(prod, ACT_SCALE)?;
         let down = self.projection(prod, &w.w_down)?;
-        self.add(r, down)
+        Ok((self.add(r, down)?, kv))
     }
 }
 

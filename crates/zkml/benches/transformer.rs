@@ -3,16 +3,18 @@
 //! Each case runs in its own process (so that its peak memory is its own) and prints, measured
 //! in that run: weight commitment (once per model), forward pass (the integer executor over the
 //! whole graph), prove (including its own forward pass), verify, proof bytes, peak RSS and the
-//! ratio prove / forward. A last case proves a stack of 4 small blocks in one proof and compares
-//! it with 4 one-block proofs. `--case NAME` runs one case.
+//! ratio prove / forward. `decode-cache127` proves one token against a K/V cache of 127
+//! positions bound as public inputs ([`model::decode`]). A last case proves a stack of 4 small
+//! blocks in one proof and compares it with 4 one-block proofs. `--case NAME` runs one case.
 #![allow(clippy::unwrap_used)]
 
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use model::decode::{cached_step, KvCache};
 use model::examples::random_input;
 use model::transformer::{random_transformer, transformer, TransformerConfig};
-use zkml::{prove, verify, CommittedModel, ProofConfig};
+use zkml::{prove, prove_all, verify, verify_all, CommittedModel, ProofConfig};
 
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
@@ -109,6 +111,43 @@ fn measure(cfg: &TransformerConfig, n_blocks: usize, seed: u64) -> Measured {
     }
 }
 
+/// One token at position `cached` against the K/V cache a (not proved) prefill of `cached`
+/// random rows left: commit, forward, prove, verify.
+fn measure_decode(cfg: &TransformerConfig, cached: usize, seed: u64) -> Measured {
+    let (_, blocks) = random_transformer(cfg, 2, 1, seed);
+    let pre_cfg = TransformerConfig {
+        seq_len: cached,
+        ..*cfg
+    };
+    let (pre, pre_kvs) = cached_step("prefill", &pre_cfg, &blocks, 0).unwrap();
+    let x = random_input(&pre, seed);
+    let empty = KvCache { layers: vec![] };
+    let cache = KvCache::after(&empty.step_inputs(&pre, &pre_kvs, x).unwrap());
+    drop(pre);
+    let (graph, kvs) = cached_step("decode", cfg, &blocks, cached).unwrap();
+    drop(blocks);
+    let x = random_input(&graph, seed + 1);
+    let inputs = cache.step_inputs(&graph, &kvs, x).unwrap();
+    let t = Instant::now();
+    let m = CommittedModel::new(graph, ProofConfig::default()).unwrap();
+    let commit = t.elapsed();
+    let t = Instant::now();
+    std::hint::black_box(model::execute::execute_all(&m.graph, &inputs).unwrap());
+    let forward = t.elapsed();
+    let t = Instant::now();
+    let (y, proof) = prove_all(&m, &inputs, &()).unwrap();
+    let prove_time = t.elapsed();
+    let t = Instant::now();
+    verify_all(&m.vk, &inputs, &y, &proof).unwrap();
+    Measured {
+        commit,
+        forward,
+        prove: prove_time,
+        verify: t.elapsed(),
+        bytes: proof.size_bytes(),
+    }
+}
+
 fn describe(cfg: &TransformerConfig) -> String {
     format!(
         "d_model {} heads {}/{} kv head_dim {} ffn {} seq {}",
@@ -150,6 +189,21 @@ fn run_case(name: &str) {
                 ms(four.prove) / ms(one.prove)
             );
         }
+        "decode-cache127" => {
+            let cfg = block(1024, 8, 2, 4096, 1);
+            let r = measure_decode(&cfg, 127, 3);
+            println!(
+                "{name:<13} {} after 127 cached positions | commit {:.0} ms (per step graph) | forward {:.1} ms | prove {:.0} ms | verify {:.1} ms | proof {} B | peak RSS {:.0} MiB | prove/forward {:.1}",
+                describe(&cfg),
+                ms(r.commit),
+                ms(r.forward),
+                ms(r.prove),
+                ms(r.verify),
+                r.bytes,
+                peak_rss_mib(),
+                ms(r.prove) / ms(r.forward)
+            );
+        }
         other => eprintln!("unknown case {other}"),
     }
 }
@@ -184,7 +238,7 @@ fn main() {
         rayon::current_num_threads()
     );
     let exe = std::env::current_exe().unwrap();
-    for case in ["block-seq1", "block-seq128", "stack4"] {
+    for case in ["block-seq1", "decode-cache127", "block-seq128", "stack4"] {
         let status = Command::new(&exe).args(["--case", case]).status();
         if !status.as_ref().is_ok_and(|s| s.success()) {
             println!("{case}: failed ({status:?})");

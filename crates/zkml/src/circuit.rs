@@ -100,9 +100,6 @@ fn check_structure(s: &GraphShape) -> Result<(), VerifyError> {
         if node.shape.is_empty() || node.shape.rows > 1 << 24 || node.shape.cols > 1 << 24 {
             return Err(malformed(format!("node {id}: bad shape")));
         }
-        if id > 0 && node.op == Op::Input {
-            return Err(malformed(format!("node {id}: second input")));
-        }
         for operand in node.op.inputs() {
             if operand >= id {
                 return Err(malformed(format!(
@@ -202,6 +199,14 @@ fn check_structure(s: &GraphShape) -> Result<(), VerifyError> {
                     && matches!(s.nodes[input].op, Op::SoftmaxExp { causal: c, .. } if c == causal)
                     && (1..=SOFTMAX_BITS).contains(&shift)
             }
+            Op::RowSlice { input, start, len } => {
+                let x = s.nodes[input].shape;
+                len.is_power_of_two()
+                    && start.is_multiple_of(len)
+                    && start + len <= x.rows
+                    && node.shape == Shape::new(len, x.cols)
+            }
+            Op::AssertZero { input } => same(input) && input != s.output,
             Op::Embedding { input, table } => {
                 let x = s.nodes[input].shape;
                 input == 0
@@ -238,7 +243,7 @@ impl Circuit {
                     | Op::SoftmaxExp { .. }
                     | Op::SoftmaxDiv { .. }
             );
-            sinks[id] = if id == 0 || (id == shape.output && nonlinear) {
+            sinks[id] = if node.op == Op::Input || (id == shape.output && nonlinear) {
                 Sink::Public
             } else if nonlinear {
                 advice_nodes.push(id);

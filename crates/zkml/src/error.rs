@@ -30,6 +30,8 @@ pub enum VerifyError {
     MalformedModel(String),
     #[error("malformed proof: {0}")]
     MalformedProof(String),
+    #[error("the model takes {expected} public input tensors, got {got}")]
+    InputCount { expected: usize, got: usize },
     #[error("input has shape {got_rows}x{got_cols}, model expects {rows}x{cols}")]
     InputShape {
         rows: usize,

@@ -35,5 +35,5 @@ pub use commitment::{CacheStatus, CommittedModel, VerifyingKey};
 pub use config::ProofConfig;
 pub use error::{ProveError, VerifyError};
 pub use proof::{ModelProof, ProofFormat};
-pub use prover::prove;
-pub use verifier::verify;
+pub use prover::{prove, prove_all};
+pub use verifier::{verify, verify_all};

@@ -7,10 +7,12 @@ use gkr::linear;
 use gkr::lookup::{self, Felts, LookupColumn, TableData, TableKind};
 use gkr::matmul::{self, MatMulDims};
 use gkr::Claim;
+use model::execute::execute_all;
 use model::tensor::to_m31;
-use model::{execute, NodeId, Op, Tensor, Trace};
+use model::{NodeId, Op, Tensor, Trace};
 use stwo::core::channel::Channel;
 use stwo::core::fields::m31::M31;
+use stwo::core::fields::qm31::QM31;
 use sumcheck::eval_mle_base;
 
 use crate::circuit::{
@@ -51,9 +53,18 @@ pub fn prove(
     input: &Tensor,
     progress: &dyn Progress,
 ) -> Result<(Tensor, ModelProof), ProveError> {
+    prove_all(model, std::slice::from_ref(input), progress)
+}
+
+/// [`prove`] for a model with several public inputs: one tensor per input node, in order.
+pub fn prove_all(
+    model: &CommittedModel,
+    inputs: &[Tensor],
+    progress: &dyn Progress,
+) -> Result<(Tensor, ModelProof), ProveError> {
     progress.stage("forward pass", 1, STAGES);
-    let trace = execute(&model.graph, input)?;
-    prove_trace(model, input, &trace, progress, WitnessCheck::Strict)
+    let trace = execute_all(&model.graph, inputs)?;
+    prove_trace(model, inputs, &trace, progress, WitnessCheck::Strict)
 }
 
 /// Proves a given execution trace. [`prove`] is the entry point; this one exists so that tests
@@ -61,7 +72,7 @@ pub fn prove(
 #[doc(hidden)]
 pub fn prove_trace(
     model: &CommittedModel,
-    input: &Tensor,
+    inputs: &[Tensor],
     trace: &Trace,
     progress: &dyn Progress,
     check: WitnessCheck,
@@ -71,7 +82,7 @@ pub fn prove_trace(
     let output = trace.output(graph).clone();
     let vals: Vec<Vec<M31>> = trace.values.iter().map(Tensor::to_padded_m31).collect();
     let digest = model.vk.digest();
-    let mut channel = transcript::start(&digest, input, &output);
+    let mut channel = transcript::start(&digest, inputs, &output);
 
     // Lookup columns and the advice commitment.
     progress.stage("commit advice", 2, STAGES);
@@ -220,6 +231,13 @@ pub fn prove_trace(
         let point = channel.draw_secure_felts(graph.nodes[out_id].shape.n_vars() as usize);
         let value = eval_mle_base(&vals[out_id], &point);
         claims[out_id].push(Claim::new(point, value));
+    }
+    // Tensors asserted zero: their MLE vanishes at a random point.
+    for node in &graph.nodes {
+        if let Op::AssertZero { input } = node.op {
+            let point = channel.draw_secure_felts(node.shape.n_vars() as usize);
+            claims[input].push(Claim::new(point, QM31::from(M31::from_u32_unchecked(0))));
+        }
     }
 
     progress.stage("layer reductions", 4, STAGES);
@@ -374,6 +392,14 @@ pub fn prove_trace(
                 claims[input].push(cx);
                 LayerProof::Relabel
             }
+            Op::RowSlice { input, start, len } => {
+                let x = graph.nodes[input].shape;
+                let (lr, lc) = (x.log_rows() as usize, x.log_cols() as usize);
+                let l = len.ilog2() as usize;
+                let cx = linear::row_slice_claim(&claim, lr, lc, l, start / len)?;
+                claims[input].push(cx);
+                LayerProof::Relabel
+            }
             Op::ConcatColumns { ref parts } => {
                 let w = graph.nodes[parts[0]].shape;
                 let tables: Vec<&[M31]> = parts.iter().map(|&p| vals[p].as_slice()).collect();
@@ -399,7 +425,10 @@ pub fn prove_trace(
                 LayerProof::Pair(p)
             }
             Op::Embedding { table, .. } => {
-                let ids: Vec<usize> = input.data.iter().map(|&v| v.max(0) as usize).collect();
+                let ids: Vec<usize> = inputs
+                    .first()
+                    .map(|t| t.data.iter().map(|&v| v.max(0) as usize).collect())
+                    .unwrap_or_default();
                 let w = wpack.slice(weights, table);
                 let (p, cw) =
                     softmax::prove_embedding(circuit, id, table, &ids, w, &claim, &mut channel);
@@ -407,6 +436,7 @@ pub fn prove_trace(
                 p
             }
             Op::Input
+            | Op::AssertZero { .. }
             | Op::Relu { .. }
             | Op::Rescale { .. }
             | Op::Lookup { .. }

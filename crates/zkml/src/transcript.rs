@@ -23,13 +23,18 @@ fn mix_tensor(channel: &mut Blake2sChannel, t: &Tensor) {
     channel.mix_u32s(&words);
 }
 
-/// A channel that has absorbed the protocol tag, the model digest, the input and the output,
-/// before any challenge is drawn.
-pub fn start(model_digest: &[u8; 32], input: &Tensor, output: &Tensor) -> Blake2sChannel {
+/// A channel that has absorbed the protocol tag, the model digest, the inputs (one per input
+/// node, in order; their shapes delimit them) and the output, before any challenge is drawn.
+pub fn start(model_digest: &[u8; 32], inputs: &[Tensor], output: &Tensor) -> Blake2sChannel {
     let mut channel = Blake2sChannel::default();
     channel.mix_u32s(&bytes_to_u32s(DOMAIN));
     channel.mix_u32s(&bytes_to_u32s(model_digest));
-    mix_tensor(&mut channel, input);
+    if inputs.len() > 1 {
+        channel.mix_u64(inputs.len() as u64);
+    }
+    for input in inputs {
+        mix_tensor(&mut channel, input);
+    }
     mix_tensor(&mut channel, output);
     channel
 }

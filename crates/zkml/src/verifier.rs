@@ -13,6 +13,7 @@ use model::tensor::to_m31;
 use model::{Op, Tensor, MAX_ABS};
 use stwo::core::channel::Channel;
 use stwo::core::fields::m31::M31;
+use stwo::core::fields::qm31::QM31;
 use sumcheck::eval_mle_base;
 
 use crate::circuit::{
@@ -40,17 +41,27 @@ fn check_public(which: &'static str, t: &Tensor, lo: i64, hi: i64) -> Result<(),
     }
 }
 
-fn check_shapes(circuit: &Circuit, input: &Tensor, output: &Tensor) -> Result<(), VerifyError> {
-    let want_in = circuit.shape.nodes[0].shape;
+fn check_shapes(circuit: &Circuit, inputs: &[Tensor], output: &Tensor) -> Result<(), VerifyError> {
+    let input_nodes = model::graph::input_nodes(&circuit.shape.nodes);
+    if input_nodes.len() != inputs.len() {
+        return Err(VerifyError::InputCount {
+            expected: input_nodes.len(),
+            got: inputs.len(),
+        });
+    }
     let want_out = circuit.shape.nodes[circuit.shape.output].shape;
     let fits = |t: &Tensor| t.shape.rows.checked_mul(t.shape.cols) == Some(t.data.len());
-    if input.shape != want_in || !fits(input) {
-        return Err(VerifyError::InputShape {
-            rows: want_in.rows,
-            cols: want_in.cols,
-            got_rows: input.shape.rows,
-            got_cols: input.shape.cols,
-        });
+    for (&id, input) in input_nodes.iter().zip(inputs) {
+        let want_in = circuit.shape.nodes[id].shape;
+        if input.shape != want_in || !fits(input) {
+            return Err(VerifyError::InputShape {
+                rows: want_in.rows,
+                cols: want_in.cols,
+                got_rows: input.shape.rows,
+                got_cols: input.shape.cols,
+            });
+        }
+        check_public("input", input, ACT_LO, ACT_HI)?;
     }
     if output.shape != want_out || !fits(output) {
         return Err(VerifyError::OutputShape {
@@ -60,7 +71,6 @@ fn check_shapes(circuit: &Circuit, input: &Tensor, output: &Tensor) -> Result<()
             got_cols: output.shape.cols,
         });
     }
-    check_public("input", input, ACT_LO, ACT_HI)?;
     check_public("output", output, -MAX_ABS, MAX_ABS + 1)
 }
 
@@ -68,6 +78,16 @@ fn check_shapes(circuit: &Circuit, input: &Tensor, output: &Tensor) -> Result<()
 pub fn verify(
     vk: &VerifyingKey,
     input: &Tensor,
+    output: &Tensor,
+    proof: &ModelProof,
+) -> Result<(), VerifyError> {
+    verify_all(vk, std::slice::from_ref(input), output, proof)
+}
+
+/// [`verify`] for a model with several public inputs: one tensor per input node, in order.
+pub fn verify_all(
+    vk: &VerifyingKey,
+    inputs: &[Tensor],
     output: &Tensor,
     proof: &ModelProof,
 ) -> Result<(), VerifyError> {
@@ -86,16 +106,16 @@ pub fn verify(
     }
     vk.config.pcs.validate().map_err(VerifyError::Opening)?;
     let circuit = vk.circuit()?;
-    check_shapes(&circuit, input, output)?;
+    check_shapes(&circuit, inputs, output)?;
     for node in &circuit.shape.nodes {
-        if let Op::Embedding { table, .. } = node.op {
-            softmax::token_ids(input, circuit.shape.weights[table].0.rows)?;
+        if let (Op::Embedding { table, .. }, Some(ids)) = (&node.op, inputs.first()) {
+            softmax::token_ids(ids, circuit.shape.weights[*table].0.rows)?;
         }
     }
     let nodes = &circuit.shape.nodes;
     let bad = |s: &str| VerifyError::MalformedProof(s.to_string());
 
-    let mut channel = transcript::start(&digest, input, output);
+    let mut channel = transcript::start(&digest, inputs, output);
     if proof.advice.n_variables != circuit.advice_packing.n_vars {
         return Err(bad("advice commitment has the wrong size"));
     }
@@ -152,6 +172,12 @@ pub fn verify(
         let point = channel.draw_secure_felts(nodes[out_id].shape.n_vars() as usize);
         let value = eval_mle_base(&out_table, &point);
         claims[out_id].push(Claim::new(point, value));
+    }
+    for node in nodes {
+        if let Op::AssertZero { input } = node.op {
+            let point = channel.draw_secure_felts(node.shape.n_vars() as usize);
+            claims[input].push(Claim::new(point, QM31::from(M31::from_u32_unchecked(0))));
+        }
     }
 
     let wpack = &circuit.weight_packing;
@@ -309,6 +335,14 @@ pub fn verify(
                 let cx = linear::slice_claim(&claim, lr, lc, l, start / len).map_err(layer_err)?;
                 claims[input].push(cx);
             }
+            (&Op::RowSlice { input, start, len }, LayerProof::Relabel) => {
+                let x = nodes[input].shape;
+                let (lr, lc) = (x.log_rows() as usize, x.log_cols() as usize);
+                let l = len.ilog2() as usize;
+                let cx =
+                    linear::row_slice_claim(&claim, lr, lc, l, start / len).map_err(layer_err)?;
+                claims[input].push(cx);
+            }
             (Op::ConcatColumns { parts }, LayerProof::Evals(p)) => {
                 let w = nodes[parts[0]].shape;
                 let (lr, lw) = (w.log_rows() as usize, w.log_cols() as usize);
@@ -332,8 +366,9 @@ pub fn verify(
                 claims[input].push(c1);
             }
             (&Op::Embedding { table, .. }, LayerProof::MatMul(p)) => {
+                let ids = inputs.first().ok_or_else(|| bad("no token ids"))?;
                 let cw =
-                    softmax::verify_embedding(&circuit, id, table, input, p, &claim, &mut channel)?;
+                    softmax::verify_embedding(&circuit, id, table, ids, p, &claim, &mut channel)?;
                 weight_claims.push(wpack.lift(table, &cw));
             }
             _ => return Err(bad("layer proof kind does not match the node")),
@@ -344,11 +379,13 @@ pub fn verify(
     }
 
     // Claims on public tensors are evaluated here; claims on advice go to the opening.
-    let in_table = input.to_padded_m31();
+    let mut input_tables = inputs.iter().map(Tensor::to_padded_m31);
     for (id, node_claims) in claims.iter().enumerate() {
         match circuit.sinks[id] {
             Sink::Public => {
-                let (table, which) = if id == 0 {
+                let in_table;
+                let (table, which) = if nodes[id].op == Op::Input {
+                    in_table = input_tables.next().unwrap_or_default();
                     (&in_table, "input")
                 } else {
                     (&out_table, "output")

@@ -140,8 +140,15 @@ fn one_changed_weight_fails() {
 /// later node is recomputed from the forged value); the proof must be rejected.
 fn forged_rejected(m: &CommittedModel, node: usize, forge: impl Fn(&mut Tensor)) -> VerifyError {
     let x = random_input(&m.graph, 4);
-    let trace = execute_forged(&m.graph, &x, node, forge).unwrap();
-    let (y, p) = prove_trace(m, &x, &trace, &(), WitnessCheck::Lenient).unwrap();
+    let trace = execute_forged(&m.graph, std::slice::from_ref(&x), node, forge).unwrap();
+    let (y, p) = prove_trace(
+        m,
+        std::slice::from_ref(&x),
+        &trace,
+        &(),
+        WitnessCheck::Lenient,
+    )
+    .unwrap();
     verify(&m.vk, &x, &y, &p).unwrap_err()
 }
 

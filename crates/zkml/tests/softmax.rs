@@ -22,8 +22,15 @@ fn node_of(g: &Graph, kind: &str) -> usize {
 
 /// Proves a trace whose node `node` was altered by `forge`, and returns the verifier's verdict.
 fn cheat(m: &CommittedModel, x: &Tensor, node: usize, forge: impl Fn(&mut Tensor)) -> VerifyError {
-    let trace = execute_forged(&m.graph, x, node, forge).unwrap();
-    let (y, p) = prove_trace(m, x, &trace, &(), WitnessCheck::Lenient).unwrap();
+    let trace = execute_forged(&m.graph, std::slice::from_ref(x), node, forge).unwrap();
+    let (y, p) = prove_trace(
+        m,
+        std::slice::from_ref(x),
+        &trace,
+        &(),
+        WitnessCheck::Lenient,
+    )
+    .unwrap();
     verify(&m.vk, x, &y, &p).unwrap_err()
 }
 

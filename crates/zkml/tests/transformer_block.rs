@@ -88,12 +88,19 @@ fn forged_attention_weights_fail() {
         .nth(2)
         .unwrap()
         .0;
-    let trace = execute_forged(&m.graph, &x, div, |t| {
+    let trace = execute_forged(&m.graph, std::slice::from_ref(&x), div, |t| {
         t.data[5 * CFG.seq_len] -= 64;
         t.data[5 * CFG.seq_len + 1] += 64;
     })
     .unwrap();
-    let (y, p) = prove_trace(&m, &x, &trace, &(), WitnessCheck::Lenient).unwrap();
+    let (y, p) = prove_trace(
+        &m,
+        std::slice::from_ref(&x),
+        &trace,
+        &(),
+        WitnessCheck::Lenient,
+    )
+    .unwrap();
     let err = verify(&m.vk, &x, &y, &p).unwrap_err();
     assert!(matches!(err, VerifyError::Lookup(_)), "{err}");
 }
@@ -126,7 +133,14 @@ fn one_token_block_proves_verifies_and_tracks_f32() {
         .iter()
         .position(|n| n.op.kind() == "matmul_act" && n.shape.cols == cfg.head_dim)
         .unwrap();
-    let trace = execute_forged(&m.graph, &x, pv, |t| t.data[0] += 1).unwrap();
-    let (y, p) = prove_trace(&m, &x, &trace, &(), WitnessCheck::Lenient).unwrap();
+    let trace = execute_forged(&m.graph, std::slice::from_ref(&x), pv, |t| t.data[0] += 1).unwrap();
+    let (y, p) = prove_trace(
+        &m,
+        std::slice::from_ref(&x),
+        &trace,
+        &(),
+        WitnessCheck::Lenient,
+    )
+    .unwrap();
     assert!(verify(&m.vk, &x, &y, &p).is_err());
 }

@@ -29,8 +29,18 @@ fn node_of(g: &Graph, kind: &str) -> usize {
 
 fn cheat(m: &CommittedModel, node: usize, delta: i64, at: usize) -> VerifyError {
     let x = random_input(&m.graph, 2);
-    let trace = execute_forged(&m.graph, &x, node, |t| t.data[at] += delta).unwrap();
-    let (y, p) = prove_trace(m, &x, &trace, &(), WitnessCheck::Lenient).unwrap();
+    let trace = execute_forged(&m.graph, std::slice::from_ref(&x), node, |t| {
+        t.data[at] += delta
+    })
+    .unwrap();
+    let (y, p) = prove_trace(
+        m,
+        std::slice::from_ref(&x),
+        &trace,
+        &(),
+        WitnessCheck::Lenient,
+    )
+    .unwrap();
     verify(&m.vk, &x, &y, &p).unwrap_err()
 }
 
