@@ -120,7 +120,7 @@ impl Source<'_> {
             .model
             .calibrate(&ids)
             .context("calibrating the norms on the token ids")?;
-        let graph = loaded.model.graph()?;
+        let (graph, block_nodes) = loaded.model.graph_with_blocks()?;
         let trace = execute(&graph, &x).context("running the decoder")?;
         let fine = loaded
             .ckpt
@@ -129,6 +129,8 @@ impl Source<'_> {
         let track = loaded
             .model
             .dual_track(&ids, trace.output(&graph), Some(&fine))?;
+        let mut track = track;
+        track.blocks = loaded.model.block_errors(&ids, &trace, &block_nodes)?;
         Ok((graph, x, track.to_string()))
     }
 }

@@ -19,7 +19,7 @@ use model::examples::ACT_SCALE;
 use model::norm::NormRange;
 use model::reference::{calibrate_norms, embed_f32};
 use model::transformer::{BlockNormRanges, BlockWeights, TransformerConfig};
-use model::{ExecError, Graph, GraphBuilder, GraphError, Shape, Tensor, Weight};
+use model::{ExecError, Graph, GraphBuilder, GraphError, NodeId, Shape, Tensor, Weight};
 use thiserror::Error;
 
 use super::{DecoderWeights, LayerWeights, QuantTensor};
@@ -216,16 +216,23 @@ impl DecoderModel {
 
     /// The proved graph: input `seq_len x 1` token ids, output the logits.
     pub fn graph(&self) -> Result<Graph, DecoderError> {
+        Ok(self.graph_with_blocks()?.0)
+    }
+
+    /// [`Self::graph`] and the node of each block's output (the hidden state after it).
+    pub fn graph_with_blocks(&self) -> Result<(Graph, Vec<NodeId>), DecoderError> {
         let cfg = &self.config;
         let mut b = GraphBuilder::new(&self.name, Shape::new(cfg.seq_len, 1), 0)?;
         let mut x = b.embedding(0, self.embedding.clone())?;
+        let mut outs = Vec::with_capacity(self.blocks.len());
         for w in &self.blocks {
             x = b.transformer_block(x, cfg, w)?;
+            outs.push(x);
         }
         let h = b.rms_norm_in(x, self.final_norm.clone(), cfg.eps, &self.final_norm_range)?;
         let logits = b.matmul(h, self.lm_head.clone())?;
         let logits = b.rescale(logits, self.lm_head.scale)?;
-        Ok(b.build(logits)?)
+        Ok((b.build(logits)?, outs))
     }
 
     /// `ids` as the graph's input: exactly `seq_len` of them, each below the vocabulary size.

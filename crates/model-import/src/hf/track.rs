@@ -10,9 +10,11 @@
 use std::fmt;
 
 use model::examples::ACT_SCALE;
-use model::reference::{compare, rms_norm, transformer_f32, ErrorReport, Matrix};
+use model::reference::{
+    block_f32, compare, embed_f32, rms_norm, transformer_f32, ErrorReport, Matrix,
+};
 use model::transformer::{BlockWeights, TransformerConfig};
-use model::{Tensor, Weight};
+use model::{NodeId, Tensor, Trace, Weight};
 
 use super::graph::{
     block_weights, check_supported, transformer_config, DecoderError, DecoderModel,
@@ -57,6 +59,9 @@ pub struct DualTrack {
     pub top1_agree: usize,
     /// The token with the largest integer logit at each position (the predicted next token).
     pub top1: Vec<usize>,
+    /// Per block, its output hidden state against `f32` on the same weights (empty unless
+    /// [`DecoderModel::block_errors`] filled it in).
+    pub blocks: Vec<ErrorReport>,
 }
 
 /// Index of the largest value of each row (the first on ties).
@@ -153,7 +158,31 @@ impl DecoderModel {
             checkpoint,
             top1_agree,
             top1,
+            blocks: Vec::new(),
         })
+    }
+
+    /// Each block's output in the integer run (`trace` values at `nodes`, from
+    /// [`DecoderModel::graph_with_blocks`]) against the `f32` blocks on the same weights.
+    pub fn block_errors(
+        &self,
+        ids: &[usize],
+        trace: &Trace,
+        nodes: &[NodeId],
+    ) -> Result<Vec<ErrorReport>, DecoderError> {
+        self.input(ids)?;
+        let mut x = embed_f32(&self.embedding, ids).ok_or(DecoderError::NoTokens)?;
+        let mut out = Vec::with_capacity(nodes.len());
+        for (w, &node) in self.blocks.iter().zip(nodes) {
+            x = block_f32(&self.config, w, &x);
+            let got = trace.values.get(node).ok_or(DecoderError::NoTokens)?;
+            let err = compare(got, ACT_SCALE, &x).ok_or(DecoderError::OutputShape {
+                expected: (x.rows, x.cols),
+                got: (got.shape.rows, got.shape.cols),
+            })?;
+            out.push(err);
+        }
+        Ok(out)
     }
 }
 
@@ -181,6 +210,14 @@ impl fmt::Display for DualTrack {
             "; top-1 token agrees at {}/{} positions\nnext tokens (largest proved logit per \
              position): {:?}",
             self.top1_agree, self.rows, self.top1
-        )
+        )?;
+        for (i, e) in self.blocks.iter().enumerate() {
+            write!(
+                f,
+                "\nblock {i} output vs f32 on the quantised weights: {}",
+                errors(e)
+            )?;
+        }
+        Ok(())
     }
 }
