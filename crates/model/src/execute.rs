@@ -326,6 +326,22 @@ fn run(
             Op::Embedding { input, table } => {
                 softmax::embed(id, &values[input], &graph.weights[table])?
             }
+            Op::MulWeightRows {
+                input,
+                weight,
+                row0,
+            } => {
+                let x = &values[input];
+                let w = &graph.weights[weight];
+                let (cols, wc) = (x.shape.cols, w.shape.cols);
+                let data = x
+                    .data
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &v)| v * w.data[(row0 + i / cols) * wc + (i % cols) % wc])
+                    .collect();
+                Tensor::new(x.shape, data)
+            }
             Op::RowSlice { input, start, len } => {
                 let x = &values[input];
                 let c = x.shape.cols;

@@ -101,6 +101,14 @@ pub enum Op {
     /// (their difference). The executor refuses a non-zero value; the verifier checks the
     /// input's MLE vanishes at a random point.
     AssertZero { input: NodeId },
+    /// `input[i][c] * weight[row0 + i][c mod w]` for a weight of `w` columns (a power of two
+    /// dividing the input's padded width) and at least `row0 + 2^log_rows(input)` rows, `row0`
+    /// a multiple of the input's padded height: RoPE tables shared by every position and head.
+    MulWeightRows {
+        input: NodeId,
+        weight: WeightId,
+        row0: usize,
+    },
 }
 
 impl Op {
@@ -122,6 +130,7 @@ impl Op {
             Op::MulColumn { lhs, rhs } => vec![lhs, rhs],
             Op::ColumnSlice { input, .. }
             | Op::RowSlice { input, .. }
+            | Op::MulWeightRows { input, .. }
             | Op::AssertZero { input } => vec![input],
             Op::ConcatColumns { ref parts } => parts.clone(),
             Op::SoftmaxMax { input, .. }
@@ -161,6 +170,7 @@ impl Op {
             Op::Embedding { .. } => "embedding",
             Op::RowSlice { .. } => "row_slice",
             Op::AssertZero { .. } => "assert_zero",
+            Op::MulWeightRows { .. } => "mul_weight_rows",
         }
     }
 }
@@ -572,6 +582,11 @@ pub fn validate(graph: &Graph) -> Result<(), GraphError> {
             Op::Input => b.public_input(node.shape, node.scale)?,
             Op::RowSlice { input, start, len } => b.row_slice(input, start, len)?,
             Op::AssertZero { input } => b.assert_zero(input)?,
+            Op::MulWeightRows {
+                input,
+                weight: w,
+                row0,
+            } => b.mul_weight_rows(input, weight(w)?, row0)?,
             Op::MatMul { input, weight: w } => b.matmul(input, weight(w)?)?,
             Op::MatMulAct {
                 lhs,

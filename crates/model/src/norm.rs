@@ -182,6 +182,49 @@ impl GraphBuilder {
         Ok(self.push(Op::MulWeight { input, weight: w }, x.shape, scale))
     }
 
+    /// `input[i][c] * weight[row0 + i][c mod w]` ([`Op::MulWeightRows`]).
+    pub fn mul_weight_rows(
+        &mut self,
+        input: NodeId,
+        weight: Weight,
+        row0: usize,
+    ) -> Result<NodeId, GraphError> {
+        let x = self.node(input)?.clone();
+        let ws = weight.shape;
+        let padded_rows = 1usize << x.shape.log_rows();
+        let padded_cols = 1usize << x.shape.log_cols();
+        let ok = ws.cols.is_power_of_two()
+            && padded_cols.is_multiple_of(ws.cols)
+            && ws.rows.is_power_of_two()
+            && row0.is_multiple_of(padded_rows)
+            && row0 + padded_rows <= ws.rows;
+        if !ok {
+            return Err(GraphError::ShapeMismatch {
+                node: self.nodes.len(),
+                op: "mul_weight_rows",
+                detail: format!(
+                    "weight {}x{} rows {row0}.. for input {}x{}",
+                    ws.rows, ws.cols, x.shape.rows, x.shape.cols
+                ),
+            });
+        }
+        let scale = x.scale + weight.scale;
+        // Shared tables (RoPE's, read by every rotation of a graph) are stored once.
+        let w = match self.weights.iter().position(|w| *w == weight) {
+            Some(w) => w,
+            None => self.weight(weight)?,
+        };
+        Ok(self.push(
+            Op::MulWeightRows {
+                input,
+                weight: w,
+                row0,
+            },
+            x.shape,
+            scale,
+        ))
+    }
+
     /// `m x 1 -> m x cols`, the column repeated.
     pub fn broadcast_column(&mut self, input: NodeId, cols: usize) -> Result<NodeId, GraphError> {
         let x = self.node(input)?.clone();

@@ -1,11 +1,17 @@
 //! Rotary position embeddings: `x * cos + rotate_half(x) * sin` per head, with the rotation
-//! tables stored as (committed) weights.
+//! tables stored as (committed) weights of one row per position and one column per head
+//! dimension, read by [`Op::MulWeightRows`] at the rows' positions.
 
 use crate::graph::{GraphBuilder, GraphError, NodeId, Op, Weight};
 use crate::tensor::Shape;
 
 /// Fractional bits of the RoPE cos/sin tables.
 pub const ROPE_SCALE: u32 = 14;
+
+/// Fewest positions in a RoPE table: its height is the next power of two covering the rows,
+/// at least this, so that decoding steps share one table (and one weight commitment) until
+/// the sequence crosses a power of two.
+pub const MIN_ROPE_POSITIONS: usize = 256;
 
 impl GraphBuilder {
     /// Within each block of `2^log_block` columns, `(x1, x2) -> (-x2, x1)`.
@@ -26,6 +32,10 @@ impl GraphBuilder {
 
     /// RoPE on `input` (`seq x (heads * head_dim)`, rows at positions `pos0, pos0 + 1, ...`),
     /// with `head_dim = 2^log_head_dim` and base `theta`; the result is at the input's scale.
+    ///
+    /// When `pos0` is a multiple of the input's padded height (a full sequence from 0, or one
+    /// token anywhere) the tables are shared `positions x head_dim` weights read at the rows'
+    /// positions; otherwise they are `seq x cols` weights for exactly these positions.
     pub fn rope(
         &mut self,
         input: NodeId,
@@ -34,31 +44,49 @@ impl GraphBuilder {
         pos0: usize,
     ) -> Result<NodeId, GraphError> {
         let x = self.node(input)?.clone();
-        let (seq, cols) = (x.shape.rows, x.shape.cols);
         let d = 1usize << log_head_dim;
-        let table = |sin: bool| -> Weight {
-            let data = (0..seq * cols)
-                .map(|i| {
-                    let (pos, c) = ((pos0 + i / cols) as f64, (i % cols) % d);
-                    let freq = theta.powf(-2.0 * (c % (d / 2)) as f64 / d as f64);
-                    let a = pos * freq;
-                    let v = if sin { a.sin() } else { a.cos() };
-                    (v * (1u64 << ROPE_SCALE) as f64).round() as i64
-                })
-                .collect();
-            Weight {
-                name: format!(
-                    "rope/{}/{seq}x{cols}/{pos0}",
-                    if sin { "sin" } else { "cos" }
-                ),
+        let padded_rows = 1usize << x.shape.log_rows();
+        let angle = |pos: usize, c: usize, sin: bool| -> i64 {
+            let freq = theta.powf(-2.0 * ((c % d) % (d / 2)) as f64 / d as f64);
+            let a = pos as f64 * freq;
+            let v = if sin { a.sin() } else { a.cos() };
+            (v * (1u64 << ROPE_SCALE) as f64).round() as i64
+        };
+        let kind = |sin: bool| if sin { "sin" } else { "cos" };
+        let rot = self.rotate_half(input, log_head_dim)?;
+        let (a, b) = if pos0.is_multiple_of(padded_rows) {
+            // One row per position, one column per head dimension: shared by all heads and by
+            // every decoding step until the sequence outgrows `positions`.
+            let positions = (pos0 + padded_rows)
+                .next_power_of_two()
+                .max(MIN_ROPE_POSITIONS);
+            let table = |sin: bool| Weight {
+                name: format!("rope/{}/{positions}x{d}/{theta}", kind(sin)),
+                shape: Shape::new(positions, d),
+                scale: ROPE_SCALE,
+                data: (0..positions * d)
+                    .map(|i| angle(i / d, i % d, sin))
+                    .collect(),
+            };
+            (
+                self.mul_weight_rows(input, table(false), pos0)?,
+                self.mul_weight_rows(rot, table(true), pos0)?,
+            )
+        } else {
+            let (seq, cols) = (x.shape.rows, x.shape.cols);
+            let table = |sin: bool| Weight {
+                name: format!("rope/{}/{seq}x{cols}/{pos0}", kind(sin)),
                 shape: Shape::new(seq, cols),
                 scale: ROPE_SCALE,
-                data,
-            }
+                data: (0..seq * cols)
+                    .map(|i| angle(pos0 + i / cols, i % cols, sin))
+                    .collect(),
+            };
+            (
+                self.mul_weight(input, table(false))?,
+                self.mul_weight(rot, table(true))?,
+            )
         };
-        let rot = self.rotate_half(input, log_head_dim)?;
-        let a = self.mul_weight(input, table(false))?;
-        let b = self.mul_weight(rot, table(true))?;
         let y = self.add(a, b)?;
         self.rescale(y, ROPE_SCALE)
     }

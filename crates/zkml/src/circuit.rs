@@ -207,6 +207,22 @@ fn check_structure(s: &GraphShape) -> Result<(), VerifyError> {
                     && node.shape == Shape::new(len, x.cols)
             }
             Op::AssertZero { input } => same(input) && input != s.output,
+            Op::MulWeightRows {
+                input,
+                weight: w,
+                row0,
+            } => {
+                let rows = 1usize << node.shape.log_rows();
+                let cols = 1usize << node.shape.log_cols();
+                same(input)
+                    && weight(w).is_some_and(|ws| {
+                        ws.cols.is_power_of_two()
+                            && cols.is_multiple_of(ws.cols)
+                            && ws.rows.is_power_of_two()
+                            && row0.is_multiple_of(rows)
+                            && row0 + rows <= ws.rows
+                    })
+            }
             Op::Embedding { input, table } => {
                 let x = s.nodes[input].shape;
                 input == 0
@@ -463,6 +479,50 @@ pub fn column_claim(c: &gkr::Claim, log_rows: usize) -> gkr::Claim {
 
 /// A claim on a weight-broadcast table at `rho` as a claim on the weight: only the column
 /// coordinates for a `1 x n` weight, the whole point otherwise.
+/// The claim on a [`Op::MulWeightRows`] weight (`2^weight_log_rows x 2^weight_log_cols`) from
+/// the claim `c` on its row-and-column view at the input's layout (`log_rows` row variables,
+/// then the column variables, the last `weight_log_cols` of which index the weight's columns):
+/// the rows' block index as leading bits, the view's row variables, its last column variables.
+pub fn rows_weight_claim(
+    c: &gkr::Claim,
+    log_rows: usize,
+    weight_log_rows: usize,
+    weight_log_cols: usize,
+    row0: usize,
+) -> gkr::Claim {
+    let block = row0 >> log_rows;
+    let lead = weight_log_rows - log_rows;
+    let one = stwo::core::fields::qm31::QM31::from(stwo::core::fields::m31::M31::from(1u32));
+    let zero = stwo::core::fields::qm31::QM31::from(stwo::core::fields::m31::M31::from(0u32));
+    let mut point: Vec<_> = (0..lead)
+        .map(|j| {
+            if (block >> (lead - 1 - j)) & 1 == 1 {
+                one
+            } else {
+                zero
+            }
+        })
+        .collect();
+    point.extend_from_slice(&c.point[..log_rows]);
+    point.extend_from_slice(&c.point[c.point.len() - weight_log_cols..]);
+    gkr::Claim::new(point, c.value)
+}
+
+/// The view `V[i][c] = W[row0 + i][c mod w]` of a [`Op::MulWeightRows`] weight over the
+/// input's padded layout (`2^log_rows x 2^log_cols`), `w_table` the weight's padded table.
+pub fn rows_weight_view(
+    w_table: &[stwo::core::fields::m31::M31],
+    weight_log_cols: u32,
+    log_rows: u32,
+    log_cols: u32,
+    row0: usize,
+) -> Vec<stwo::core::fields::m31::M31> {
+    let (wc, cols) = (1usize << weight_log_cols, 1usize << log_cols);
+    (0..1usize << (log_rows + log_cols))
+        .map(|i| w_table[(row0 + i / cols) * wc + (i % cols) % wc])
+        .collect()
+}
+
 pub fn weight_claim(c: gkr::Claim, broadcast: bool, log_rows: usize) -> gkr::Claim {
     if broadcast {
         gkr::Claim::new(c.point[log_rows..].to_vec(), c.value)

@@ -69,7 +69,7 @@ impl CommittedModel {
         model::graph::validate(&graph)?;
         let circuit = Circuit::new(GraphShape::of(&graph))?;
         let packed = pack_weights(&graph, &circuit);
-        let path = cache_dir.map(|d| d.join(format!("{}.pcs", content_key(&graph, &config))));
+        let path = cache_dir.map(|d| d.join(format!("{}.pcs", content_key(&packed, &config))));
         let cached = path
             .as_deref()
             .and_then(|p| load_cached(p, &packed, &config));
@@ -102,6 +102,31 @@ impl CommittedModel {
     }
 }
 
+impl CommittedModel {
+    /// The model of `graph` reusing this model's weight commitment, for a graph with exactly
+    /// the same packed weights (the next step of a decoding session, whose cache length and
+    /// positions differ): no commitment is computed. Refused if the weights differ.
+    pub fn rebind(self, graph: Graph) -> Result<Self, ProveError> {
+        model::graph::validate(&graph)?;
+        let circuit = Circuit::new(GraphShape::of(&graph))?;
+        let packed = pack_weights(&graph, &circuit);
+        if self.weights.evals() != packed.as_slice() {
+            return Err(ProveError::WeightsDiffer);
+        }
+        let vk = VerifyingKey {
+            shape: circuit.shape.clone(),
+            weights: self.vk.weights,
+            config: self.vk.config,
+        };
+        Ok(Self {
+            graph,
+            circuit,
+            weights: self.weights,
+            vk,
+        })
+    }
+}
+
 /// What happened to the on-disk commitment cache.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum CacheStatus {
@@ -129,11 +154,16 @@ fn pack_weights(graph: &Graph, circuit: &Circuit) -> Vec<M31> {
     packed
 }
 
-/// Content hash of a model and configuration: the cache key.
-fn content_key(graph: &Graph, config: &ProofConfig) -> String {
+/// Content hash of the packed weights and the configuration: the cache key. Graphs that
+/// differ only in structure (the steps of a decoding session) share one commitment.
+fn content_key(packed: &[M31], config: &ProofConfig) -> String {
     let mut h = Blake2s256::new();
-    h.update(b"stwo-ml/weight-cache/v1");
-    h.update(bincode::serialize(graph).unwrap_or_default());
+    h.update(b"stwo-ml/weight-cache/v2");
+    h.update((packed.len() as u64).to_le_bytes());
+    for chunk in packed.chunks(1 << 16) {
+        let bytes: Vec<u8> = chunk.iter().flat_map(|v| v.0.to_le_bytes()).collect();
+        h.update(&bytes);
+    }
     h.update(bincode::serialize(config).unwrap_or_default());
     hex::encode(h.finalize())
 }

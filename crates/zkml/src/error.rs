@@ -16,6 +16,8 @@ pub enum ProveError {
     Witness(#[from] gkr::GkrError),
     #[error("a transcript challenge hit a degenerate point (probability ~2^-120); prove again")]
     Degenerate,
+    #[error("the graph's weights differ from the committed ones: commit them instead")]
+    WeightsDiffer,
 }
 
 /// Why a proof was rejected. Every variant names what failed.

@@ -16,7 +16,8 @@ use stwo::core::fields::qm31::QM31;
 use sumcheck::eval_mle_base;
 
 use crate::circuit::{
-    column_claim, padded_lookup_mask, rhs_padding_vars, weight_claim, ColumnKind, Sink,
+    column_claim, padded_lookup_mask, rhs_padding_vars, rows_weight_claim, rows_weight_view,
+    weight_claim, ColumnKind, Sink,
 };
 use crate::commitment::CommittedModel;
 use crate::error::ProveError;
@@ -391,6 +392,27 @@ pub fn prove_trace(
                 let cx = linear::slice_claim(&claim, lr, lc, l, start / len)?;
                 claims[input].push(cx);
                 LayerProof::Relabel
+            }
+            Op::MulWeightRows {
+                input,
+                weight,
+                row0,
+            } => {
+                let ws = graph.weights[weight].shape;
+                let (lr, lc) = (shape.log_rows(), shape.log_cols());
+                let view =
+                    rows_weight_view(wpack.slice(weights, weight), ws.log_cols(), lr, lc, row0);
+                let (p, cx, cv) = prove_mul(&vals[input], &view, &claim, &mut channel);
+                claims[input].push(cx);
+                let cw = rows_weight_claim(
+                    &cv,
+                    lr as usize,
+                    ws.log_rows() as usize,
+                    ws.log_cols() as usize,
+                    row0,
+                );
+                weight_claims.push(wpack.lift(weight, &cw));
+                LayerProof::Mul(p)
             }
             Op::RowSlice { input, start, len } => {
                 let x = graph.nodes[input].shape;

@@ -17,7 +17,8 @@ use stwo::core::fields::qm31::QM31;
 use sumcheck::eval_mle_base;
 
 use crate::circuit::{
-    column_claim, padded_lookup_mask, rhs_padding_vars, weight_claim, Circuit, ColumnKind, Sink,
+    column_claim, padded_lookup_mask, rhs_padding_vars, rows_weight_claim, weight_claim, Circuit,
+    ColumnKind, Sink,
 };
 use crate::commitment::VerifyingKey;
 use crate::error::VerifyError;
@@ -334,6 +335,26 @@ pub fn verify_all(
                 let l = len.ilog2() as usize;
                 let cx = linear::slice_claim(&claim, lr, lc, l, start / len).map_err(layer_err)?;
                 claims[input].push(cx);
+            }
+            (
+                &Op::MulWeightRows {
+                    input,
+                    weight,
+                    row0,
+                },
+                LayerProof::Mul(p),
+            ) => {
+                let (cx, cv) = verify_mul(p, &claim, &mut channel).map_err(layer_err)?;
+                claims[input].push(cx);
+                let ws = circuit.shape.weights[weight].0;
+                let cw = rows_weight_claim(
+                    &cv,
+                    shape.log_rows() as usize,
+                    ws.log_rows() as usize,
+                    ws.log_cols() as usize,
+                    row0,
+                );
+                weight_claims.push(wpack.lift(weight, &cw));
             }
             (&Op::RowSlice { input, start, len }, LayerProof::Relabel) => {
                 let x = nodes[input].shape;

@@ -78,6 +78,22 @@ fn prefill_then_one_token_prove_and_match_the_full_block() {
     let cache = KvCache::after(&pre.inputs);
     let next = step(&blocks, &cache, rows_of(&x, 7, 1), 7);
     assert!(cache.check_next(&next.inputs));
+    // Another graph (cache length, positions), the same weights and one weight commitment.
+    assert_ne!(pre.model.vk.digest(), next.model.vk.digest());
+    assert_eq!(pre.model.vk.weights, next.model.vk.weights);
+    // The step's model can reuse the prefill's commitment outright.
+    let rebound = CommittedModel::new(pre.model.graph.clone(), ProofConfig::default())
+        .unwrap()
+        .rebind(next.model.graph.clone())
+        .unwrap();
+    assert_eq!(rebound.vk, next.model.vk);
+    // Another model's weights are refused.
+    let (_, others) = random_transformer(&CFG, 2, 2, 18);
+    let (foreign, _) = cached_step("other", &CFG, &others, 0).unwrap();
+    assert!(matches!(
+        rebound.rebind(foreign),
+        Err(zkml::ProveError::WeightsDiffer)
+    ));
     let (y1, p1) = prove_all(&next.model, &next.inputs, &()).unwrap();
     verify_all(&next.model.vk, &next.inputs, &y1, &p1).unwrap();
     // Exactly the full block's last row: same integers, same tables.

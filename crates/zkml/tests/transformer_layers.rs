@@ -7,8 +7,14 @@ use model::{Func, Graph, GraphBuilder, Shape, Weight};
 use zkml::prover::{prove_trace, WitnessCheck};
 use zkml::{prove, verify, CommittedModel, ProofConfig, VerifyError};
 
-/// RMSNorm -> RoPE (2 heads of 8) on a 4 x 16 input, then a SiLU.
+/// RMSNorm -> RoPE (2 heads of 8) on a 4 x 16 input at positions 5..9 (tables for exactly
+/// these positions), then a SiLU.
 fn block() -> CommittedModel {
+    block_at(5)
+}
+
+/// [`block`] at positions `pos0..`.
+fn block_at(pos0: usize) -> CommittedModel {
     let mut b = GraphBuilder::new("norm-rope", Shape::new(4, 16), 8).unwrap();
     let gain = Weight {
         name: "norm.weight".into(),
@@ -17,7 +23,7 @@ fn block() -> CommittedModel {
         data: (0..16).map(|i| 200 + 7 * i).collect(),
     };
     let n = b.rms_norm(0, gain, 1e-5).unwrap();
-    let r = b.rope(n, 3, 10000.0, 5).unwrap();
+    let r = b.rope(n, 3, 10000.0, pos0).unwrap();
     let y = b.activation(r, Func::Silu, 8).unwrap();
     let g = b.build(y).unwrap();
     CommittedModel::new(g, ProofConfig::default()).unwrap()
@@ -130,6 +136,38 @@ fn tampered_gain_or_rope_table_fails() {
     p.model_digest = m.vk.digest();
     assert!(verify(&m.vk, &x, &y, &p).is_err());
     let _ = examples::NAMES;
+}
+
+#[test]
+fn shared_rope_tables_prove_and_reject_forgeries() {
+    // Positions 4..8: an aligned block, read from the shared 256 x 8 tables.
+    let m = block_at(4);
+    let tables: Vec<_> = m
+        .graph
+        .weights
+        .iter()
+        .filter(|w| w.name.starts_with("rope/"))
+        .collect();
+    assert_eq!(tables.len(), 2);
+    assert!(tables.iter().all(|w| w.shape == Shape::new(256, 8)));
+    let x = random_input(&m.graph, 2);
+    let (y, p) = prove(&m, &x, &()).unwrap();
+    verify(&m.vk, &x, &y, &p).unwrap();
+    // The rotated product off by one entry.
+    let err = cheat(&m, node_of(&m.graph, "mul_weight_rows"), 1, 9);
+    assert!(matches!(err, VerifyError::Layer { .. }), "{err}");
+    // The same positions' rows read from block 0 instead (positions 0..4) give another output.
+    let wrong = block_at(0);
+    assert_eq!(
+        wrong.vk.weights, m.vk.weights,
+        "one commitment for every position"
+    );
+    let (y0, _) = prove(&wrong, &x, &()).unwrap();
+    assert_ne!(y0, y);
+    // A proof made at positions 0..4 does not verify as one at positions 4..8.
+    let (_, mut p0) = prove(&wrong, &x, &()).unwrap();
+    p0.model_digest = m.vk.digest();
+    assert!(verify(&m.vk, &x, &y0, &p0).is_err());
 }
 
 /// LayerNorm -> GELU on a 3 x 12 input (padded columns exercise the masks).
