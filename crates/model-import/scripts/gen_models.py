@@ -242,8 +242,8 @@ def conv_variants():
         # channels last before flattening: a permutation of the 18 values
         helper.make_node("Transpose", ["p"], ["t"], name="to_nhwc", perm=[0, 2, 3, 1]),
         helper.make_node("Flatten", ["t"], ["f"], name="flatten", axis=1),
-        helper.make_node("Sub", ["f", "shift"], ["fs"], name="shift"),
-        helper.make_node("MatMul", ["fs", "fc"], ["y"], name="fc"),
+        helper.make_node("Sub", ["f", "shift"], ["fs"], name="recentre"),
+        helper.make_node("MatMul", ["fs", "fc"], ["y"], name="head"),
     ]
     inits = [init("w", w), init("shift", rng.normal(0, 0.1, (1, 18))), init("fc", fc)]
     x = rng.uniform(0.0, 1.0, size=(1, 2, 11, 11)).astype(np.float32)

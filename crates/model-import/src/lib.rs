@@ -60,7 +60,7 @@ pub use error::ImportError;
 pub use hf::{load_decoder, DecoderConfig, DecoderWeights, HfError, LayerWeights, LoadOptions};
 pub use plan::Plan;
 pub use qtensor::{Exponents, QuantTensor, QuantValues};
-pub use report::Report;
+pub use report::{LayerError, Report};
 pub use source::OnnxModel;
 
 /// An imported model: the source, its lowering and the quantised graph.
@@ -70,6 +70,8 @@ pub struct Imported {
     pub plan: Plan,
     pub graph: Graph,
     pub config: QuantConfig,
+    /// Per plan step: the graph node holding its value and the node's scale.
+    pub step_nodes: Vec<(model::NodeId, u32)>,
 }
 
 impl OnnxModel {
@@ -80,7 +82,8 @@ impl OnnxModel {
         let x = quantise_input(&self, config, calib)?;
         let plan = lower::lower(&self)?;
         let trace = plan.eval(calib);
-        let graph = quantize::quantise(&self.name, &self.file, &plan, &trace, config)?;
+        let (graph, step_nodes) =
+            quantize::quantise(&self.name, &self.file, &plan, &trace, config)?;
         execute(&graph, &x).map_err(|source| ImportError::Exec {
             file: self.file.clone(),
             source,
@@ -90,6 +93,7 @@ impl OnnxModel {
             plan,
             graph,
             config: *config,
+            step_nodes,
         })
     }
 }
@@ -154,8 +158,24 @@ impl Imported {
         let out = trace.output(&self.graph);
         let scale = (1u64 << self.graph.nodes[self.graph.output].scale) as f64;
         let quantised: Vec<f64> = out.data.iter().map(|&v| v as f64 / scale).collect();
-        let lowered = self.plan.eval(input).swap_remove(self.plan.output);
-        Ok(Report::new(reference, quantised, &lowered, out.shape.cols))
+        let mut lowered = self.plan.eval(input);
+        let layers = self
+            .plan
+            .steps
+            .iter()
+            .zip(&self.step_nodes)
+            .zip(&lowered)
+            .filter(|((step, _), _)| !matches!(step.op, plan::PlanOp::Input))
+            .filter_map(|((step, &(node, scale)), want)| {
+                let got = trace.values.get(node)?;
+                (got.data.len() == want.len())
+                    .then(|| LayerError::new(&step.name, &got.data, scale, want))
+            })
+            .collect();
+        let lowered = lowered.swap_remove(self.plan.output);
+        let mut report = Report::new(reference, quantised, &lowered, out.shape.cols);
+        report.layers = layers;
+        Ok(report)
     }
 }
 

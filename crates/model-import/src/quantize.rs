@@ -22,6 +22,7 @@
 //! (scale at most 12) and its bias sits at the input's scale, as `GraphBuilder::layer_norm`
 //! wants.
 
+use model::norm::NormRange;
 use model::{Graph, GraphBuilder, NodeId, Shape, Weight, ACT_BITS};
 
 use crate::config::{QuantConfig, Strategy};
@@ -39,6 +40,8 @@ const MAX_GAIN_SCALE: u32 = 12;
 
 struct Quantiser<'a> {
     plan: &'a Plan,
+    /// The plan's f64 trace on the calibration input.
+    calib: &'a [Vec<f64>],
     config: &'a QuantConfig,
     b: GraphBuilder,
     /// Per step: target scale.
@@ -48,14 +51,15 @@ struct Quantiser<'a> {
     rescaled: Vec<Vec<(u32, NodeId)>>,
 }
 
-/// Quantises `plan` with scales calibrated on `calib`, the plan's f64 trace.
+/// Quantises `plan` with scales calibrated on `calib`, the plan's f64 trace. Returns the graph
+/// and, per plan step, the node holding its value and that node's scale.
 pub fn quantise(
     name: &str,
     file: &str,
     plan: &Plan,
     calib: &[Vec<f64>],
     config: &QuantConfig,
-) -> Result<Graph, ImportError> {
+) -> Result<(Graph, Vec<(NodeId, u32)>), ImportError> {
     let target = plan
         .steps
         .iter()
@@ -84,6 +88,7 @@ pub fn quantise(
     .map_err(graph_err)?;
     let mut q = Quantiser {
         plan,
+        calib,
         config,
         b,
         target,
@@ -95,7 +100,8 @@ pub fn quantise(
         q.raw.push(r);
     }
     let out = q.get(plan.output).map_err(graph_err)?.0;
-    q.b.build(out).map_err(graph_err)
+    let steps = q.raw;
+    Ok((q.b.build(out).map_err(graph_err)?, steps))
 }
 
 /// The largest scale `<= max_scale` at which `HEADROOM * max_abs` fits the activation range.
@@ -257,7 +263,17 @@ impl Quantiser<'_> {
                 let gain = self.weight(format!("{name}.gain"), 1, cols, sg, g);
                 let data = bias.iter().map(|&v| round_at(f64::from(v), s)).collect();
                 let bias = self.weight(format!("{name}.bias"), 1, cols, s, data);
-                (self.b.layer_norm(x, gain, bias, f64::from(*eps))?, s)
+                // The centred rows on the calibration input choose the norm's scales.
+                let centred: Vec<f32> = self.calib[*input]
+                    .chunks(cols.max(1))
+                    .flat_map(|row| {
+                        let mean = row.iter().sum::<f64>() / row.len() as f64;
+                        row.iter().map(move |v| (v - mean) as f32)
+                    })
+                    .collect();
+                let range = NormRange::observe(&centred, cols).unwrap_or_default();
+                let eps = f64::from(*eps);
+                (self.b.layer_norm_in(x, gain, bias, eps, &range)?, s)
             }
         })
     }

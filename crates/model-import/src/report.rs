@@ -20,6 +20,35 @@ pub struct Report {
     /// Max absolute error of the real-valued lowering (before quantisation) against tract:
     /// checks the import itself.
     pub lowering_err: f64,
+    /// Per lowered step (an ONNX node, or a step of one), the quantised value against the
+    /// real-valued lowering (which matches tract to `lowering_err` at the output).
+    pub layers: Vec<LayerError>,
+}
+
+/// One step's quantised value against the real-valued lowering.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LayerError {
+    pub name: String,
+    pub max_abs_err: f64,
+    /// Relative to the step's largest real value.
+    pub max_rel_err: f64,
+}
+
+impl LayerError {
+    /// Compares integers at `scale` fractional bits with the real values `want`.
+    pub fn new(name: &str, got: &[i64], scale: u32, want: &[f64]) -> Self {
+        let s = (1u64 << scale) as f64;
+        let max_abs_err = got
+            .iter()
+            .zip(want)
+            .fold(0f64, |m, (&g, &w)| m.max((g as f64 / s - w).abs()));
+        let top = want.iter().fold(0f64, |m, w| m.max(w.abs()));
+        Self {
+            name: name.to_string(),
+            max_abs_err,
+            max_rel_err: if top > 0.0 { max_abs_err / top } else { 0.0 },
+        }
+    }
 }
 
 impl Report {
@@ -55,6 +84,7 @@ impl Report {
             max_rel_err,
             top1_agrees,
             lowering_err,
+            layers: Vec::new(),
         }
     }
 }
@@ -80,6 +110,13 @@ impl fmt::Display for Report {
         )?;
         if let Some(a) = self.top1_agrees {
             write!(f, ", top-1 {}", if a { "agrees" } else { "DIFFERS" })?;
+        }
+        for l in &self.layers {
+            write!(
+                f,
+                "\n  layer '{}': max abs error {:.5}, max rel error {:.5}",
+                l.name, l.max_abs_err, l.max_rel_err
+            )?;
         }
         Ok(())
     }

@@ -18,6 +18,13 @@ fn mnist_mlp_import_works() {
         assert!(report.lowering_err < 1e-4, "{report}");
         assert!(report.max_abs_err < 0.05, "{report}");
         assert_eq!(report.top1_agrees, Some(true), "{report}");
+        // Per layer against the real-valued lowering; the last one is the output.
+        assert!(report.layers.len() >= 3, "{report}");
+        for l in &report.layers {
+            assert!(l.max_rel_err < 0.05, "{report}");
+        }
+        let last = report.layers.last().unwrap();
+        assert!(last.max_abs_err <= report.max_abs_err + 1e-4, "{report}");
     }
 }
 

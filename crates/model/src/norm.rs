@@ -330,12 +330,24 @@ impl GraphBuilder {
         bias: Weight,
         eps: f64,
     ) -> Result<NodeId, GraphError> {
+        self.layer_norm_in(input, gain, bias, eps, &NormRange::default())
+    }
+
+    /// [`Self::layer_norm`] with fixed-point scales chosen for centred rows within `range`.
+    pub fn layer_norm_in(
+        &mut self,
+        input: NodeId,
+        gain: Weight,
+        bias: Weight,
+        eps: f64,
+        range: &NormRange,
+    ) -> Result<NodeId, GraphError> {
         let n = self.node(input)?.shape.cols;
         let mean = self.row_mean(input)?;
         let mean = self.broadcast_column(mean, n)?;
         let neg = self.mul_const(mean, -1, 0)?;
         let centred = self.add(input, neg)?;
-        let xn = self.normalise(centred, eps, &NormRange::default())?;
+        let xn = self.normalise(centred, eps, range)?;
         let gain_scale = gain.scale;
         let y = self.mul_weight(xn, gain)?;
         let y = self.rescale(y, gain_scale)?;
