@@ -144,3 +144,44 @@ fn one_token_block_proves_verifies_and_tracks_f32() {
     .unwrap();
     assert!(verify(&m.vk, &x, &y, &p).is_err());
 }
+
+/// Multi-head (every query head its own KV head) and multi-query (one KV head for all) attention,
+/// with Qwen-style q / k / v biases and per-head q / k norms, prove and track `f32`.
+#[test]
+fn mha_and_mqa_blocks_with_biases_and_qk_norms_prove() {
+    for n_kv_heads in [4, 1] {
+        let cfg = TransformerConfig { n_kv_heads, ..CFG };
+        let (embedding, mut blocks) = random_transformer(&cfg, VOCAB, 1, 31);
+        let kv = n_kv_heads * cfg.head_dim;
+        let vector = |name: &str, n: usize, base: i64| model::Weight {
+            name: name.into(),
+            shape: Shape::new(1, n),
+            scale: ACT_SCALE,
+            data: (0..n as i64).map(|i| base + (i * 37) % 61 - 30).collect(),
+        };
+        let b = &mut blocks[0];
+        b.q_bias = Some(vector("bq", cfg.n_heads * cfg.head_dim, 0));
+        b.k_bias = Some(vector("bk", kv, 0));
+        b.v_bias = Some(vector("bv", kv, 0));
+        b.q_norm = Some(vector("q_norm", cfg.head_dim, 256));
+        b.k_norm = Some(vector("k_norm", cfg.head_dim, 256));
+        let ids = tokens();
+        let x0 = embed_f32(&embedding, &ids).unwrap();
+        calibrate_norms(&cfg, &x0, &mut blocks);
+        let g = transformer("variant", &cfg, Some(embedding.clone()), &blocks).unwrap();
+        let m = CommittedModel::new(g, ProofConfig::default()).unwrap();
+        let x = Tensor::new(
+            Shape::new(cfg.seq_len, 1),
+            ids.iter().map(|&t| t as i64).collect(),
+        );
+        let (y, proof) = prove(&m, &x, &()).unwrap();
+        verify(&m.vk, &x, &y, &proof).unwrap();
+        let want = transformer_f32(&cfg, Some((&embedding, &ids)), None, &blocks).unwrap();
+        let err = compare(&y, ACT_SCALE, &want).unwrap();
+        eprintln!("{n_kv_heads} KV heads: {err:?}");
+        assert!(err.max_rel < 0.02, "{n_kv_heads} KV heads: {err:?}");
+        let mut wrong = y.clone();
+        wrong.data[1] -= 1;
+        assert!(verify(&m.vk, &x, &wrong, &proof).is_err());
+    }
+}
