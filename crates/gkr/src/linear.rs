@@ -232,6 +232,92 @@ pub fn verify_concat(
         .collect())
 }
 
+/// The column offset of each part of an aligned concatenation (widths `2^log_widths[p]`,
+/// non-increasing), as `(leading bits value, number of leading bits)` within `log_cols`.
+fn aligned_blocks(log_widths: &[usize], log_cols: usize) -> Vec<(usize, usize)> {
+    let mut offset = 0usize;
+    log_widths
+        .iter()
+        .map(|&lw| {
+            let lead = log_cols - lw;
+            let b = (offset >> lw, lead);
+            offset += 1 << lw;
+            b
+        })
+        .collect()
+}
+
+/// Parts of widths `2^log_widths[p]` (non-increasing, so each starts at a multiple of its
+/// width) side by side in `2^log_cols` padded columns: `y(r_i, r_c) = sum_p eq(r_c[..lead_p],
+/// block_p) part_p(r_i, r_c[lead_p..])`. The prover names every part's value.
+pub fn prove_concat_aligned(
+    parts: &[&[M31]],
+    log_rows: usize,
+    log_widths: &[usize],
+    claim: &Claim,
+    channel: &mut Blake2sChannel,
+) -> (EvalsProof, Vec<Claim>) {
+    let log_cols = claim.point.len() - log_rows;
+    let points: Vec<Vec<QM31>> = aligned_blocks(log_widths, log_cols)
+        .iter()
+        .map(|&(_, lead)| [&claim.point[..log_rows], &claim.point[log_rows + lead..]].concat())
+        .collect();
+    let values: Vec<QM31> = parts
+        .iter()
+        .zip(&points)
+        .map(|(p, pt)| eval_mle_base(p, pt))
+        .collect();
+    channel.mix_felts(&values);
+    let claims = values
+        .iter()
+        .zip(points)
+        .map(|(&v, pt)| Claim::new(pt, v))
+        .collect();
+    (EvalsProof { values }, claims)
+}
+
+/// Verifier side of [`prove_concat_aligned`].
+pub fn verify_concat_aligned(
+    proof: &EvalsProof,
+    log_rows: usize,
+    log_cols: usize,
+    log_widths: &[usize],
+    claim: &Claim,
+    channel: &mut Blake2sChannel,
+) -> Result<Vec<Claim>, GkrError> {
+    dimension(log_rows + log_cols, claim)?;
+    if proof.values.len() != log_widths.len() || log_widths.iter().any(|&w| w > log_cols) {
+        return Err(GkrError::FinalEvalMismatch {
+            layer: "concat_aligned (wrong number of parts)",
+        });
+    }
+    let r_c = &claim.point[log_rows..];
+    let blocks = aligned_blocks(log_widths, log_cols);
+    let total: QM31 = proof
+        .values
+        .iter()
+        .zip(&blocks)
+        .map(|(&v, &(b, lead))| {
+            sumcheck::eq_eval(&bits(b, lead).collect::<Vec<_>>(), &r_c[..lead]) * v
+        })
+        .sum();
+    if total != claim.value {
+        return Err(GkrError::FinalEvalMismatch {
+            layer: "concat_aligned",
+        });
+    }
+    channel.mix_felts(&proof.values);
+    Ok(proof
+        .values
+        .iter()
+        .zip(&blocks)
+        .map(|(&v, &(_, lead))| {
+            let pt = [&claim.point[..log_rows], &claim.point[log_rows + lead..]].concat();
+            Claim::new(pt, v)
+        })
+        .collect())
+}
+
 fn column_point(claim: &Claim, log_rows: usize) -> Vec<QM31> {
     let mut p = claim.point[..log_rows].to_vec();
     p.push(QM31::default());

@@ -235,6 +235,18 @@ fn run(
                     .collect();
                 Tensor::new(Shape::new(x.shape.rows, len), data)
             }
+            Op::ConcatAligned { ref parts } => {
+                let rows = values[parts[0]].shape.rows;
+                let cols: usize = parts.iter().map(|&p| values[p].shape.cols).sum();
+                let mut data = Vec::with_capacity(rows * cols);
+                for r in 0..rows {
+                    for &p in parts {
+                        let w = values[p].shape.cols;
+                        data.extend_from_slice(&values[p].data[r * w..(r + 1) * w]);
+                    }
+                }
+                Tensor::new(Shape::new(rows, cols), data)
+            }
             Op::ConcatColumns { ref parts } => {
                 let first = &values[parts[0]];
                 let (rows, w) = (first.shape.rows, first.shape.cols);

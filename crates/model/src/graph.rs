@@ -109,6 +109,9 @@ pub enum Op {
         weight: WeightId,
         row0: usize,
     },
+    /// Parts side by side whose widths are powers of two (at least 2) in non-increasing
+    /// order, so each starts at a multiple of its width: a matmul's output column blocks.
+    ConcatAligned { parts: Vec<NodeId> },
 }
 
 impl Op {
@@ -132,7 +135,7 @@ impl Op {
             | Op::RowSlice { input, .. }
             | Op::MulWeightRows { input, .. }
             | Op::AssertZero { input } => vec![input],
-            Op::ConcatColumns { ref parts } => parts.clone(),
+            Op::ConcatColumns { ref parts } | Op::ConcatAligned { ref parts } => parts.clone(),
             Op::SoftmaxMax { input, .. }
             | Op::SoftmaxDiv { input, .. }
             | Op::Embedding { input, .. } => vec![input],
@@ -171,6 +174,7 @@ impl Op {
             Op::RowSlice { .. } => "row_slice",
             Op::AssertZero { .. } => "assert_zero",
             Op::MulWeightRows { .. } => "mul_weight_rows",
+            Op::ConcatAligned { .. } => "concat_aligned",
         }
     }
 }
@@ -610,6 +614,7 @@ pub fn validate(graph: &Graph) -> Result<(), GraphError> {
             Op::BroadcastColumn { input, cols } => b.broadcast_column(input, cols)?,
             Op::ColumnSlice { input, start, len } => b.column_slice(input, start, len)?,
             Op::ConcatColumns { ref parts } => b.concat_columns(parts)?,
+            Op::ConcatAligned { ref parts } => b.concat_aligned(parts)?,
             Op::Lookup { input, table } => {
                 let t = weight(table)?;
                 if t.shape != Shape::new(1, 1 << crate::ACT_BITS) {

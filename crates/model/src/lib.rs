@@ -25,6 +25,7 @@ pub mod norm;
 pub mod reference;
 pub mod rope;
 pub mod softmax;
+pub mod split;
 pub mod tensor;
 pub mod transformer;
 

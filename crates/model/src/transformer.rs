@@ -125,10 +125,11 @@ impl TransformerConfig {
 }
 
 impl GraphBuilder {
-    /// `rescale(input . w, w.scale)`: a projection back at the input's scale.
+    /// `rescale(input . w, w.scale)`: a projection back at the input's scale (in exact
+    /// power-of-two blocks when a dimension is not a power of two, [`crate::split`]).
     fn projection(&mut self, input: NodeId, w: &Weight) -> Result<NodeId, GraphError> {
         let shift = w.scale;
-        let y = self.matmul(input, w.clone())?;
+        let y = self.matmul_blocks(input, w)?;
         self.rescale(y, shift)
     }
 

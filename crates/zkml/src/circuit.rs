@@ -162,6 +162,16 @@ fn check_structure(s: &GraphShape) -> Result<(), VerifyError> {
                         .all(|&p| s.nodes[p].shape == Shape::new(node.shape.rows, w))
                     && node.shape.cols == w * parts.len()
             }
+            Op::ConcatAligned { ref parts } => {
+                let widths: Vec<usize> = parts.iter().map(|&p| s.nodes[p].shape.cols).collect();
+                !parts.is_empty()
+                    && widths.iter().all(|&w| w >= 2 && w.is_power_of_two())
+                    && widths.windows(2).all(|w| w[1] <= w[0])
+                    && parts
+                        .iter()
+                        .all(|&p| s.nodes[p].shape.rows == node.shape.rows)
+                    && node.shape.cols == widths.iter().sum::<usize>()
+            }
             Op::BroadcastColumn { input, cols } => {
                 s.nodes[input].shape.cols == 1
                     && node.shape == Shape::new(s.nodes[input].shape.rows, cols)

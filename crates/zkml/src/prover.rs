@@ -422,6 +422,20 @@ pub fn prove_trace(
                 claims[input].push(cx);
                 LayerProof::Relabel
             }
+            Op::ConcatAligned { ref parts } => {
+                let tables: Vec<&[M31]> = parts.iter().map(|&p| vals[p].as_slice()).collect();
+                let widths: Vec<usize> = parts
+                    .iter()
+                    .map(|&p| graph.nodes[p].shape.log_cols() as usize)
+                    .collect();
+                let lr = shape.log_rows() as usize;
+                let (p, cs) =
+                    linear::prove_concat_aligned(&tables, lr, &widths, &claim, &mut channel);
+                for (&part, c) in parts.iter().zip(cs) {
+                    claims[part].push(c);
+                }
+                LayerProof::Evals(p)
+            }
             Op::ConcatColumns { ref parts } => {
                 let w = graph.nodes[parts[0]].shape;
                 let tables: Vec<&[M31]> = parts.iter().map(|&p| vals[p].as_slice()).collect();

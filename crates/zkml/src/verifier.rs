@@ -364,6 +364,18 @@ pub fn verify_all(
                     linear::row_slice_claim(&claim, lr, lc, l, start / len).map_err(layer_err)?;
                 claims[input].push(cx);
             }
+            (Op::ConcatAligned { parts }, LayerProof::Evals(p)) => {
+                let widths: Vec<usize> = parts
+                    .iter()
+                    .map(|&q| nodes[q].shape.log_cols() as usize)
+                    .collect();
+                let (lr, lc) = (shape.log_rows() as usize, shape.log_cols() as usize);
+                let cs = linear::verify_concat_aligned(p, lr, lc, &widths, &claim, &mut channel)
+                    .map_err(layer_err)?;
+                for (&part, c) in parts.iter().zip(cs) {
+                    claims[part].push(c);
+                }
+            }
             (Op::ConcatColumns { parts }, LayerProof::Evals(p)) => {
                 let w = nodes[parts[0]].shape;
                 let (lr, lw) = (w.log_rows() as usize, w.log_cols() as usize);

@@ -185,3 +185,68 @@ fn mha_and_mqa_blocks_with_biases_and_qk_norms_prove() {
         assert!(verify(&m.vk, &x, &wrong, &proof).is_err());
     }
 }
+
+/// Dimensions that are not powers of two (d_model 96 = 64 + 32, 6 heads, ffn 160 = 128 + 32)
+/// go through exact power-of-two weight blocks: the committed weights are the real ones, the
+/// block proves, tracks `f32`, and a forged block product is caught.
+#[test]
+fn non_power_of_two_dimensions_use_exact_blocks() {
+    let cfg = TransformerConfig {
+        d_model: 96,
+        n_heads: 6,
+        n_kv_heads: 2,
+        head_dim: 16,
+        ffn_dim: 160,
+        ..CFG
+    };
+    let (embedding, mut blocks) = random_transformer(&cfg, VOCAB, 1, 41);
+    let ids = tokens();
+    let x0 = embed_f32(&embedding, &ids).unwrap();
+    calibrate_norms(&cfg, &x0, &mut blocks);
+    let g = transformer("blocks", &cfg, Some(embedding.clone()), &blocks).unwrap();
+    let matrices: usize = g
+        .weights
+        .iter()
+        .filter(|w| w.name.starts_with("blk0.w"))
+        .map(|w| {
+            assert!(w.shape.rows.is_power_of_two() && w.shape.cols.is_power_of_two());
+            w.data.len()
+        })
+        .sum();
+    // q, o: 96 x 96; k, v: 96 x 32; gate, up: 96 x 160; down: 160 x 96: nothing padded.
+    assert_eq!(matrices, 2 * 96 * 96 + 2 * 96 * 32 + 3 * 96 * 160);
+    assert!(g.nodes.iter().any(|n| n.op.kind() == "concat_aligned"));
+    let m = CommittedModel::new(g, ProofConfig::default()).unwrap();
+    let x = Tensor::new(
+        Shape::new(cfg.seq_len, 1),
+        ids.iter().map(|&t| t as i64).collect(),
+    );
+    let (y, proof) = prove(&m, &x, &()).unwrap();
+    verify(&m.vk, &x, &y, &proof).unwrap();
+    let want = transformer_f32(&cfg, Some((&embedding, &ids)), None, &blocks).unwrap();
+    let err = compare(&y, ACT_SCALE, &want).unwrap();
+    assert!(err.max_rel < 0.02, "{err:?}");
+    // A forged column block feeding the concatenation.
+    let cat = m
+        .graph
+        .nodes
+        .iter()
+        .position(|n| n.op.kind() == "concat_aligned")
+        .unwrap();
+    let model::Op::ConcatAligned { ref parts } = m.graph.nodes[cat].op else {
+        unreachable!()
+    };
+    let trace = execute_forged(&m.graph, std::slice::from_ref(&x), parts[1], |t| {
+        t.data[0] += 3
+    })
+    .unwrap();
+    let (y, p) = prove_trace(
+        &m,
+        std::slice::from_ref(&x),
+        &trace,
+        &(),
+        WitnessCheck::Lenient,
+    )
+    .unwrap();
+    assert!(verify(&m.vk, &x, &y, &p).is_err());
+}

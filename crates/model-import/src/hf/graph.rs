@@ -230,7 +230,7 @@ impl DecoderModel {
             outs.push(x);
         }
         let h = b.rms_norm_in(x, self.final_norm.clone(), cfg.eps, &self.final_norm_range)?;
-        let logits = b.matmul(h, self.lm_head.clone())?;
+        let logits = b.matmul_blocks(h, &self.lm_head)?;
         let logits = b.rescale(logits, self.lm_head.scale)?;
         Ok((b.build(logits)?, outs))
     }

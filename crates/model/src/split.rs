@@ -1,0 +1,132 @@
+//! Matmuls over dimensions that are not powers of two, as power-of-two blocks.
+//!
+//! Every tensor is padded to powers of two, so a `5120 x 17408` weight would be committed and
+//! reduced as `8192 x 32768` (2.9x its size). [`GraphBuilder::matmul_blocks`] instead splits
+//! `k = sum 2^a_i` and `n = sum 2^b_j` (descending, every block at least [`MIN_BLOCK`]) into
+//! exact blocks: `y_j = sum_i x[:, rows_i] . W_ij`, the `y_j` side by side
+//! ([`Op::ConcatAligned`]). Column slices and the concatenation are relabellings or one
+//! message per part; each block's matmul sumcheck and opening are as large as the block.
+
+use crate::graph::{GraphBuilder, GraphError, NodeId, Op, Weight};
+use crate::tensor::Shape;
+
+/// Smallest block: dimensions with bits below it are left to plain padding.
+pub const MIN_BLOCK: usize = 16;
+
+/// `(offset, width)` of the power-of-two parts of `n`, largest first; `None` if `n` has a bit
+/// below [`MIN_BLOCK`].
+pub fn blocks(n: usize) -> Option<Vec<(usize, usize)>> {
+    if n == 0 || !n.is_multiple_of(MIN_BLOCK) {
+        return None;
+    }
+    let mut out = Vec::new();
+    let mut offset = 0;
+    for bit in (0..usize::BITS).rev() {
+        let w = 1usize << bit;
+        if n & w != 0 {
+            out.push((offset, w));
+            offset += w;
+        }
+    }
+    Some(out)
+}
+
+impl GraphBuilder {
+    /// The parts side by side ([`Op::ConcatAligned`]).
+    pub fn concat_aligned(&mut self, parts: &[NodeId]) -> Result<NodeId, GraphError> {
+        let first = self
+            .node(*parts.first().ok_or(GraphError::NoInput)?)?
+            .clone();
+        let mut cols = 0;
+        let mut prev = usize::MAX;
+        for &p in parts {
+            let n = self.node(p)?;
+            let w = n.shape.cols;
+            if n.shape.rows != first.shape.rows
+                || n.scale != first.scale
+                || w < 2
+                || !w.is_power_of_two()
+                || w > prev
+            {
+                return Err(GraphError::ShapeMismatch {
+                    node: self.nodes.len(),
+                    op: "concat_aligned",
+                    detail: "parts must share rows and scale, with power-of-two widths >= 2 in \
+                             non-increasing order"
+                        .into(),
+                });
+            }
+            prev = w;
+            cols += w;
+        }
+        Ok(self.push(
+            Op::ConcatAligned {
+                parts: parts.to_vec(),
+            },
+            Shape::new(first.shape.rows, cols),
+            first.scale,
+        ))
+    }
+
+    /// `input . weight` as exact power-of-two blocks when a dimension is not a power of two
+    /// (see the module documentation); a plain [`GraphBuilder::matmul`] otherwise.
+    pub fn matmul_blocks(&mut self, input: NodeId, weight: &Weight) -> Result<NodeId, GraphError> {
+        let (k, n) = (weight.shape.rows, weight.shape.cols);
+        let (rows, cols) = match (blocks(k), blocks(n)) {
+            (Some(r), Some(c)) if r.len() > 1 || c.len() > 1 => (r, c),
+            _ => return self.matmul(input, weight.clone()),
+        };
+        let x = self.node(input)?.clone();
+        if x.shape.cols != k {
+            return self.matmul(input, weight.clone());
+        }
+        let parts: Vec<NodeId> = if rows.len() == 1 {
+            vec![input]
+        } else {
+            rows.iter()
+                .map(|&(off, w)| self.column_slice(input, off, w))
+                .collect::<Result<_, _>>()?
+        };
+        let mut outs = Vec::with_capacity(cols.len());
+        for (j, &(c0, cw)) in cols.iter().enumerate() {
+            let mut acc: Option<NodeId> = None;
+            for (i, (&(r0, rw), &xi)) in rows.iter().zip(&parts).enumerate() {
+                let data = (r0..r0 + rw)
+                    .flat_map(|r| weight.data[r * n + c0..r * n + c0 + cw].iter().copied())
+                    .collect();
+                let block = Weight {
+                    name: format!("{}[{i},{j}]", weight.name),
+                    shape: Shape::new(rw, cw),
+                    scale: weight.scale,
+                    data,
+                };
+                let y = self.matmul(xi, block)?;
+                acc = Some(match acc {
+                    None => y,
+                    Some(a) => self.add(a, y)?,
+                });
+            }
+            outs.push(acc.ok_or(GraphError::NoInput)?);
+        }
+        if outs.len() == 1 {
+            Ok(outs[0])
+        } else {
+            self.concat_aligned(&outs)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blocks_decompose_exactly() {
+        assert_eq!(blocks(5120), Some(vec![(0, 4096), (4096, 1024)]));
+        assert_eq!(blocks(17408), Some(vec![(0, 16384), (16384, 1024)]));
+        assert_eq!(blocks(4096), Some(vec![(0, 4096)]));
+        assert_eq!(blocks(896), Some(vec![(0, 512), (512, 256), (768, 128)]));
+        assert_eq!(blocks(100), None);
+        assert_eq!(blocks(0), None);
+    }
+}
