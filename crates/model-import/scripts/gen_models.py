@@ -8,7 +8,9 @@ Writes into crates/model-import/tests/data/:
   mnist_mlp.onnx      784-128-10 MLP (Flatten, Gemm transB=1, Relu, Gemm), input 1x1x28x28
   tiny_act.onnx       16-8-8-4 net with Gemm (no transB), an Erf-form Gelu, MatMul + Add bias,
                       Sigmoid, Mul of two activations, Tanh, a residual Add, Reshape/Identity
-  unsupported.onnx    MatMul followed by Softmax (not supported: the importer must say so)
+  unsupported.onnx    MatMul followed by LogSoftmax (not supported: the importer must say so)
+  softmax_head.onnx   2x16 -> MatMul + bias -> Relu -> MatMul + bias -> Softmax over 10 classes
+  softmax_axis.onnx   a Softmax over the middle axis of a 1x4x6 tensor (not supported)
   variants.onnx       symbolic batch dimension; Gelu written as (0.5 x) * (1 + erf(0.7071 x)) with
                       constants first; Sub / Div by constant rows; Relu
   gelu_op.onnx        the opset-20 Gelu operator, which tract 0.21 does not know
@@ -123,7 +125,7 @@ def unsupported():
     rng = np.random.default_rng(3)
     nodes = [
         helper.make_node("MatMul", ["x", "w"], ["h"], name="proj"),
-        helper.make_node("Softmax", ["h"], ["p"], name="probs", axis=1),
+        helper.make_node("LogSoftmax", ["h"], ["p"], name="probs", axis=1),
     ]
     graph = helper.make_graph(
         nodes,
@@ -307,6 +309,29 @@ def mean_sub():
     save(graph_model(nodes, "mean_sub", [2, 8], [2, 4], [init("w", he(rng, (8, 4), 8))]), "mean_sub", x)
 
 
+def softmax_head():
+    rng = np.random.default_rng(10)
+    nodes = [
+        helper.make_node("MatMul", ["x", "w1"], ["h"], name="fc1"),
+        helper.make_node("Add", ["h", "b1"], ["hb"], name="fc1.bias"),
+        helper.make_node("Relu", ["hb"], ["a"], name="relu"),
+        helper.make_node("MatMul", ["a", "w2"], ["z"], name="fc2"),
+        helper.make_node("Add", ["z", "b2"], ["logits"], name="fc2.bias"),
+        helper.make_node("Softmax", ["logits"], ["y"], name="probs", axis=-1),
+    ]
+    inits = [init("w1", he(rng, (16, 32), 16)), init("b1", rng.normal(0, 0.1, 32)),
+             init("w2", 2.0 * he(rng, (32, 10), 32)), init("b2", rng.normal(0, 0.1, 10))]
+    x = rng.uniform(-1.0, 1.0, size=(2, 16)).astype(np.float32)
+    save(graph_model(nodes, "softmax_head", [2, 16], [2, 10], inits), "softmax_head", x)
+
+
+def softmax_axis():
+    rng = np.random.default_rng(11)
+    nodes = [helper.make_node("Softmax", ["x"], ["y"], name="middle", axis=1)]
+    x = rng.uniform(-1.0, 1.0, size=(1, 4, 6)).astype(np.float32)
+    save(graph_model(nodes, "softmax_axis", [1, 4, 6], [1, 4, 6], []), "softmax_axis", x)
+
+
 def conv_group():
     rng = np.random.default_rng(5)
     nodes = [helper.make_node("Conv", ["x", "w"], ["y"], name="grouped", kernel_shape=[3, 3],
@@ -337,5 +362,7 @@ if __name__ == "__main__":
     layer_norm()
     layer_norm_ops()
     mean_sub()
+    softmax_head()
+    softmax_axis()
     conv_group()
     conv_huge()

@@ -19,7 +19,7 @@ use tract_onnx::tract_core::ops::cnn::{Conv, MaxPool, SumPool};
 use tract_onnx::tract_core::ops::einsum::EinSum;
 use tract_onnx::tract_core::ops::element_wise::ElementWiseOp;
 use tract_onnx::tract_core::ops::identity::Identity;
-use tract_onnx::tract_core::ops::nn::Reduce;
+use tract_onnx::tract_core::ops::nn::{Reduce, Softmax, SoftmaxKind};
 use tract_onnx::tract_core::ops::source::TypedSource;
 
 use crate::error::ImportError;
@@ -262,6 +262,8 @@ impl Lowerer<'_> {
             self.sum_pool(node, op)?
         } else if let Some(op) = node.op_as::<Reduce>() {
             self.reduce(node, op)?
+        } else if let Some(op) = node.op_as::<Softmax>() {
+            self.softmax(node, op)?
         } else if let Some(op) = node.op_as::<TypedBinOp>() {
             self.binary(node, op.0.name())?
         } else if let Some(op) = node.op_as::<ElementWiseOp>() {
@@ -271,6 +273,36 @@ impl Lowerer<'_> {
         };
         self.vals.insert(out, val);
         Ok(())
+    }
+
+    /// Softmax over the feature axis (the last, with every axis between the batch and it of
+    /// size 1): one proved softmax per row.
+    fn softmax(&mut self, node: &TypedNode, op: &Softmax) -> Result<Val, ImportError> {
+        if op.kind == SoftmaxKind::LogSoftmax {
+            return Err(self.unsupported(node, ""));
+        }
+        let (input, _) = self.operand(node, 0)?;
+        let dims = self.dims(input)?;
+        let last = dims.len().saturating_sub(1);
+        let inner: usize = dims.get(1..last).map_or(1, |d| d.iter().product());
+        if op.axes.as_slice() != [last] || dims.len() < 2 || inner != 1 {
+            return Err(self.unsupported(
+                node,
+                format!(
+                    " over axes {:?} of a {dims:?} tensor (only the last axis of a \
+                     [batch, features] tensor is a row softmax)",
+                    op.axes
+                ),
+            ));
+        }
+        let x = self.act(input, &node.name)?;
+        let (r, k) = self.view(x);
+        Ok(Val::Act(self.push(
+            PlanOp::Softmax { input: x },
+            r,
+            k,
+            &node.name,
+        )))
     }
 
     fn unary(&mut self, node: &TypedNode, op: &str) -> Result<Val, ImportError> {

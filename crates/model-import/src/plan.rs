@@ -73,6 +73,10 @@ pub enum PlanOp {
         bias: Vec<f32>,
         eps: f32,
     },
+    /// Softmax over each row.
+    Softmax {
+        input: StepId,
+    },
 }
 
 /// A step: its op, the 2-D view of its output, and the tract node it comes from.
@@ -118,6 +122,15 @@ impl Plan {
                 PlanOp::Relu { input } => map(&vals[*input], |x| x.max(0.0)),
                 PlanOp::Func { input, func } => map(&vals[*input], |x| func.eval(x)),
                 PlanOp::Sub { lhs, rhs } => zip(&vals[*lhs], &vals[*rhs], |a, b| a - b),
+                PlanOp::Softmax { input } => vals[*input]
+                    .chunks(cols)
+                    .flat_map(|row| {
+                        let m = row.iter().fold(f64::NEG_INFINITY, |a, &b| a.max(b));
+                        let e: Vec<f64> = row.iter().map(|v| (v - m).exp()).collect();
+                        let sum: f64 = e.iter().sum();
+                        e.into_iter().map(move |v| v / sum)
+                    })
+                    .collect(),
                 PlanOp::LayerNorm {
                     input,
                     gain,

@@ -229,6 +229,12 @@ impl Quantiser<'_> {
                 let (x, s) = self.get(*input)?;
                 (self.b.relu(x)?, s)
             }
+            PlanOp::Softmax { input } => {
+                // The exp table reads the scores at their calibrated scale; the
+                // probabilities come out at SOFTMAX_BITS and are rescaled to the target.
+                let (x, _) = self.get(*input)?;
+                (self.b.softmax(x, false)?, model::softmax::SOFTMAX_BITS)
+            }
             PlanOp::Func { input, func } => {
                 let (x, _) = self.get(*input)?;
                 let out = self.target[id];

@@ -163,3 +163,40 @@ fn uncalibratable_model_fails() {
     assert!(matches!(err, ImportError::Calibration { .. }), "{err}");
     assert!(err.to_string().contains("blowup"), "{err}");
 }
+
+#[test]
+fn softmax_classifier_head_tracks_tract_and_proves() {
+    let input = sample_input("softmax_head");
+    for config in [QuantConfig::symmetric8(8), QuantConfig::direct(8, 10)] {
+        let imported = import_onnx(&data("softmax_head.onnx"), &config, &input).unwrap();
+        let kinds: Vec<&str> = imported.graph.nodes.iter().map(|n| n.op.kind()).collect();
+        assert!(kinds.contains(&"softmax_div"), "{kinds:?}");
+        let report = imported.compare(&input).unwrap();
+        println!("softmax_head {:?}: {report}", config.strategy);
+        assert!(report.lowering_err < 1e-5, "{report}");
+        // Probabilities in [0, 1] at 2^-8 after the softmax's own 2^-14.
+        assert!(report.max_abs_err < 0.01, "{report}");
+        // The top class agrees unless the two largest f32 probabilities are within the
+        // output's quantisation step (2^-8) of each other.
+        for (want, got) in report.reference.chunks(10).zip(report.quantised.chunks(10)) {
+            let top = |v: &[f64]| (0..v.len()).fold(0, |b, i| if v[i] > v[b] { i } else { b });
+            let want: Vec<f64> = want.iter().map(|&v| f64::from(v)).collect();
+            let (tw, tg) = (top(&want), top(got));
+            assert!(tw == tg || want[tw] - want[tg] < 2.0 / 256.0, "{report}");
+        }
+        prove_and_verify(&imported, &input);
+    }
+}
+
+#[test]
+fn softmax_off_the_feature_axis_is_refused() {
+    let err = import_onnx(
+        &data("softmax_axis.onnx"),
+        &QuantConfig::default(),
+        &sample_input("softmax_axis"),
+    )
+    .unwrap_err();
+    let msg = err.to_string();
+    assert!(matches!(err, ImportError::Unsupported { .. }), "{msg}");
+    assert!(msg.contains("Softmax") && msg.contains("middle"), "{msg}");
+}

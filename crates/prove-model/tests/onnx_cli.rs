@@ -70,7 +70,7 @@ fn onnx_errors_are_reported() {
     let o = run(&["inspect", "--model", &data("unsupported.onnx")]);
     assert!(!o.status.success());
     assert!(
-        text(&o).contains("operator Softmax is not supported"),
+        text(&o).contains("operator LogSoftmax is not supported"),
         "{}",
         text(&o)
     );
