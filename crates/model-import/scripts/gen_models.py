@@ -11,6 +11,9 @@ Writes into crates/model-import/tests/data/:
   unsupported.onnx    MatMul followed by LogSoftmax (not supported: the importer must say so)
   softmax_head.onnx   2x16 -> MatMul + bias -> Relu -> MatMul + bias -> Softmax over 10 classes
   softmax_axis.onnx   a Softmax over the middle axis of a 1x4x6 tensor (not supported)
+  select_ops.onnx     2x12 -> MatMul, Slice [2, 10), Gather [11, 0, 5, 5], Concat of the three,
+                      Unsqueeze + Squeeze, Relu, MatMul
+  concat_rows.onnx    a Concat along the batch axis (not supported)
   variants.onnx       symbolic batch dimension; Gelu written as (0.5 x) * (1 + erf(0.7071 x)) with
                       constants first; Sub / Div by constant rows; Relu
   gelu_op.onnx        the opset-20 Gelu operator, which tract 0.21 does not know
@@ -332,6 +335,37 @@ def softmax_axis():
     save(graph_model(nodes, "softmax_axis", [1, 4, 6], [1, 4, 6], []), "softmax_axis", x)
 
 
+def select_ops():
+    rng = np.random.default_rng(13)
+    i64 = lambda name, v: numpy_helper.from_array(np.asarray(v, dtype=np.int64), name)
+    nodes = [
+        helper.make_node("MatMul", ["x", "w1"], ["a"], name="proj"),
+        helper.make_node("Slice", ["x", "starts", "ends", "axes"], ["b"], name="slice"),
+        helper.make_node("Gather", ["x", "idx"], ["c"], name="gather", axis=1),
+        helper.make_node("Concat", ["a", "b", "c"], ["d"], name="concat", axis=1),
+        helper.make_node("Unsqueeze", ["d", "ax1"], ["e"], name="unsqueeze"),
+        helper.make_node("Squeeze", ["e", "ax1"], ["f"], name="squeeze"),
+        helper.make_node("Relu", ["f"], ["g"], name="relu"),
+        helper.make_node("MatMul", ["g", "w2"], ["y"], name="head"),
+    ]
+    inits = [init("w1", he(rng, (12, 8), 12)), init("w2", he(rng, (20, 6), 20)),
+             i64("starts", [2]), i64("ends", [10]), i64("axes", [1]),
+             i64("idx", [11, 0, 5, 5]), i64("ax1", [1])]
+    x = rng.uniform(-1.0, 1.0, size=(2, 12)).astype(np.float32)
+    save(graph_model(nodes, "select_ops", [2, 12], [2, 6], inits), "select_ops", x)
+
+
+def concat_rows():
+    rng = np.random.default_rng(14)
+    nodes = [
+        helper.make_node("Concat", ["x", "x"], ["d"], name="stack", axis=0),
+        helper.make_node("MatMul", ["d", "w"], ["y"], name="proj"),
+    ]
+    x = rng.uniform(-1.0, 1.0, size=(2, 4)).astype(np.float32)
+    save(graph_model(nodes, "concat_rows", [2, 4], [4, 3], [init("w", he(rng, (4, 3), 4))]),
+         "concat_rows", x)
+
+
 def conv_group():
     rng = np.random.default_rng(5)
     nodes = [helper.make_node("Conv", ["x", "w"], ["y"], name="grouped", kernel_shape=[3, 3],
@@ -364,5 +398,7 @@ if __name__ == "__main__":
     mean_sub()
     softmax_head()
     softmax_axis()
+    select_ops()
+    concat_rows()
     conv_group()
     conv_huge()

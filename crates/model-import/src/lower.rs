@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use model::Func;
 use tract_onnx::prelude::*;
+use tract_onnx::tract_core::ops::array::{Gather, Slice, TypedConcat};
 use tract_onnx::tract_core::ops::binary::TypedBinOp;
 use tract_onnx::tract_core::ops::change_axes::AxisOp;
 use tract_onnx::tract_core::ops::cnn::{Conv, MaxPool, SumPool};
@@ -30,6 +31,7 @@ mod conv;
 mod einsum;
 mod norm;
 mod pool;
+mod select;
 mod window;
 
 pub use pool::MAX_POOL_TAPS;
@@ -264,6 +266,12 @@ impl Lowerer<'_> {
             self.reduce(node, op)?
         } else if let Some(op) = node.op_as::<Softmax>() {
             self.softmax(node, op)?
+        } else if let Some(op) = node.op_as::<TypedConcat>() {
+            self.concat(node, op)?
+        } else if let Some(op) = node.op_as::<Slice>() {
+            self.slice(node, op)?
+        } else if let Some(op) = node.op_as::<Gather>() {
+            self.gather(node, op)?
         } else if let Some(op) = node.op_as::<TypedBinOp>() {
             self.binary(node, op.0.name())?
         } else if let Some(op) = node.op_as::<ElementWiseOp>() {

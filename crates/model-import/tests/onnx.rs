@@ -200,3 +200,36 @@ fn softmax_off_the_feature_axis_is_refused() {
     assert!(matches!(err, ImportError::Unsupported { .. }), "{msg}");
     assert!(msg.contains("Softmax") && msg.contains("middle"), "{msg}");
 }
+
+#[test]
+fn slice_gather_concat_and_axis_relabellings_work() {
+    let input = sample_input("select_ops");
+    let imported = import_onnx(&data("select_ops.onnx"), &QuantConfig::default(), &input).unwrap();
+    let report = imported.compare(&input).unwrap();
+    println!("select_ops: {report}");
+    assert!(report.lowering_err < 1e-5, "{report}");
+    assert!(report.max_abs_err < 0.03, "{report}");
+    // The slice, the gather and the two concatenated parts' placements are exact selections.
+    let selections = imported
+        .plan
+        .steps
+        .iter()
+        .filter(|s| matches!(s.op, model_import::plan::PlanOp::IntMatMul { .. }))
+        .count();
+    assert!(selections >= 4, "{selections}");
+    prove_and_verify(&imported, &input);
+}
+
+#[test]
+fn concat_along_the_batch_axis_is_refused() {
+    let err = import_onnx(
+        &data("concat_rows.onnx"),
+        &QuantConfig::default(),
+        &sample_input("concat_rows"),
+    )
+    .unwrap_err();
+    let msg = err.to_string();
+    println!("{msg}");
+    assert!(matches!(err, ImportError::Unsupported { .. }), "{msg}");
+    assert!(msg.contains("Concat") && msg.contains("stack"), "{msg}");
+}

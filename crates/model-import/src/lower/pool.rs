@@ -209,7 +209,7 @@ impl Lowerer<'_> {
     }
 
     /// The number of leading axes of `dims` that make up the `rows` of its layout.
-    fn row_axes(
+    pub(super) fn row_axes(
         &self,
         node: &TypedNode,
         dims: &[usize],
