@@ -111,6 +111,8 @@ enum Quant {
     Direct,
     /// Per-output-channel INT8 weights with power-of-two scales, activations 2^-8.
     Symmetric8,
+    /// Group-wise INT4 weights (groups of 32 inputs per output channel), activations 2^-8.
+    Int4,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -130,6 +132,7 @@ impl ModelArgs {
         match self.quant {
             Quant::Direct => QuantConfig::direct(8, 10),
             Quant::Symmetric8 => QuantConfig::symmetric8(8),
+            Quant::Int4 => QuantConfig::int4(8, 32),
         }
     }
 
