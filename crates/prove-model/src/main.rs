@@ -4,6 +4,7 @@
 //! [`decoder`] handles `--model-dir` (HuggingFace decoder folders).
 
 mod decoder;
+mod estimate;
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -436,6 +437,7 @@ fn run(cli: Cli) -> Result<()> {
                 graph.n_params(),
                 graph.n_macs()
             );
+            println!("{}", estimate::Estimate::of(&graph)?);
             for (id, node) in graph.nodes.iter().enumerate() {
                 println!(
                     "  {id:>3} {:<9} {:>5}x{:<5} scale 2^-{}",

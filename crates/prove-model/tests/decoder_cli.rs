@@ -242,6 +242,11 @@ fn inspect_lists_the_decoder() {
     assert!(out.contains("hidden 64, 4 heads (2 KV) of 16, FFN 128, vocab 256"));
     assert!(out.contains("1 of 2 layers loaded"), "{out}");
     assert!(out.contains("MACs per pass"), "{out}");
+    assert!(
+        out.contains("estimated proof") && out.contains("prove ~"),
+        "{out}"
+    );
+    assert!(out.contains("peak memory ~"), "{out}");
     let embedding = out.lines().find(|l| l.contains("embedding")).unwrap();
     assert!(embedding.contains("8x64"), "{out}");
     // The logits are the output: 8 tokens x 256.
