@@ -28,6 +28,28 @@ fn tokens() -> Vec<usize> {
     vec![5, 17, 3, 42, 17, 0, 29, 11]
 }
 
+/// Token ids as the graph's `seq x 1` input.
+fn ids_tensor(ids: &[usize]) -> Tensor {
+    Tensor::new(
+        Shape::new(ids.len(), 1),
+        ids.iter().map(|&t| t as i64).collect(),
+    )
+}
+
+/// A cheating prover: node `node`'s value altered by `forge`, the rest of the trace honest,
+/// proved anyway; what the verifier says.
+fn verify_forged(
+    m: &CommittedModel,
+    x: &Tensor,
+    node: usize,
+    forge: impl Fn(&mut Tensor),
+) -> Result<(), VerifyError> {
+    let trace = execute_forged(&m.graph, std::slice::from_ref(x), node, forge).unwrap();
+    let inputs = std::slice::from_ref(x);
+    let (y, p) = prove_trace(m, inputs, &trace, &(), WitnessCheck::Lenient).unwrap();
+    verify(&m.vk, x, &y, &p)
+}
+
 #[test]
 fn two_block_model_proves_verifies_and_tracks_f32() {
     let (embedding, mut blocks) = random_transformer(&CFG, VOCAB, 2, 21);
@@ -38,10 +60,7 @@ fn two_block_model_proves_verifies_and_tracks_f32() {
     let m = CommittedModel::new(g, ProofConfig::default()).unwrap();
     let commit = t0.elapsed();
     let ids = tokens();
-    let x = Tensor::new(
-        Shape::new(CFG.seq_len, 1),
-        ids.iter().map(|&t| t as i64).collect(),
-    );
+    let x = ids_tensor(&ids);
     let t1 = Instant::now();
     let (y, proof) = prove(&m, &x, &()).unwrap();
     let proving = t1.elapsed();
@@ -74,10 +93,7 @@ fn forged_attention_weights_fail() {
     let (embedding, blocks) = random_transformer(&CFG, VOCAB, 1, 5);
     let g = transformer("one-block", &CFG, Some(embedding), &blocks).unwrap();
     let m = CommittedModel::new(g, ProofConfig::default()).unwrap();
-    let x = Tensor::new(
-        Shape::new(CFG.seq_len, 1),
-        tokens().iter().map(|&t| t as i64).collect(),
-    );
+    let x = ids_tensor(&tokens());
     // Head 2's attention row 5 moves weight from its first key to its second.
     let div = m
         .graph
@@ -88,20 +104,11 @@ fn forged_attention_weights_fail() {
         .nth(2)
         .unwrap()
         .0;
-    let trace = execute_forged(&m.graph, std::slice::from_ref(&x), div, |t| {
+    let err = verify_forged(&m, &x, div, |t| {
         t.data[5 * CFG.seq_len] -= 64;
         t.data[5 * CFG.seq_len + 1] += 64;
     })
-    .unwrap();
-    let (y, p) = prove_trace(
-        &m,
-        std::slice::from_ref(&x),
-        &trace,
-        &(),
-        WitnessCheck::Lenient,
-    )
-    .unwrap();
-    let err = verify(&m.vk, &x, &y, &p).unwrap_err();
+    .unwrap_err();
     assert!(matches!(err, VerifyError::Lookup(_)), "{err}");
 }
 
@@ -133,16 +140,7 @@ fn one_token_block_proves_verifies_and_tracks_f32() {
         .iter()
         .position(|n| n.op.kind() == "matmul_act" && n.shape.cols == cfg.head_dim)
         .unwrap();
-    let trace = execute_forged(&m.graph, std::slice::from_ref(&x), pv, |t| t.data[0] += 1).unwrap();
-    let (y, p) = prove_trace(
-        &m,
-        std::slice::from_ref(&x),
-        &trace,
-        &(),
-        WitnessCheck::Lenient,
-    )
-    .unwrap();
-    assert!(verify(&m.vk, &x, &y, &p).is_err());
+    assert!(verify_forged(&m, &x, pv, |t| t.data[0] += 1).is_err());
 }
 
 /// Multi-head (every query head its own KV head) and multi-query (one KV head for all) attention,
@@ -170,10 +168,7 @@ fn mha_and_mqa_blocks_with_biases_and_qk_norms_prove() {
         calibrate_norms(&cfg, &x0, &mut blocks);
         let g = transformer("variant", &cfg, Some(embedding.clone()), &blocks).unwrap();
         let m = CommittedModel::new(g, ProofConfig::default()).unwrap();
-        let x = Tensor::new(
-            Shape::new(cfg.seq_len, 1),
-            ids.iter().map(|&t| t as i64).collect(),
-        );
+        let x = ids_tensor(&ids);
         let (y, proof) = prove(&m, &x, &()).unwrap();
         verify(&m.vk, &x, &y, &proof).unwrap();
         let want = transformer_f32(&cfg, Some((&embedding, &ids)), None, &blocks).unwrap();
@@ -217,10 +212,7 @@ fn non_power_of_two_dimensions_use_exact_blocks() {
     assert_eq!(matrices, 2 * 96 * 96 + 2 * 96 * 32 + 3 * 96 * 160);
     assert!(g.nodes.iter().any(|n| n.op.kind() == "concat_aligned"));
     let m = CommittedModel::new(g, ProofConfig::default()).unwrap();
-    let x = Tensor::new(
-        Shape::new(cfg.seq_len, 1),
-        ids.iter().map(|&t| t as i64).collect(),
-    );
+    let x = ids_tensor(&ids);
     let (y, proof) = prove(&m, &x, &()).unwrap();
     verify(&m.vk, &x, &y, &proof).unwrap();
     let want = transformer_f32(&cfg, Some((&embedding, &ids)), None, &blocks).unwrap();
@@ -236,17 +228,5 @@ fn non_power_of_two_dimensions_use_exact_blocks() {
     let model::Op::ConcatAligned { ref parts } = m.graph.nodes[cat].op else {
         unreachable!()
     };
-    let trace = execute_forged(&m.graph, std::slice::from_ref(&x), parts[1], |t| {
-        t.data[0] += 3
-    })
-    .unwrap();
-    let (y, p) = prove_trace(
-        &m,
-        std::slice::from_ref(&x),
-        &trace,
-        &(),
-        WitnessCheck::Lenient,
-    )
-    .unwrap();
-    assert!(verify(&m.vk, &x, &y, &p).is_err());
+    assert!(verify_forged(&m, &x, parts[1], |t| t.data[0] += 3).is_err());
 }
