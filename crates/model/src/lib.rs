@@ -28,6 +28,7 @@ pub mod softmax;
 pub mod split;
 pub mod tensor;
 pub mod transformer;
+mod validate;
 
 pub use execute::{execute, ExecError, Trace};
 pub use func::Func;
