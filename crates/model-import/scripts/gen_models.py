@@ -14,6 +14,19 @@ Writes into crates/model-import/tests/data/:
   select_ops.onnx     2x12 -> MatMul, Slice [2, 10), Gather [11, 0, 5, 5], Concat of the three,
                       Unsqueeze + Squeeze, Relu, MatMul
   concat_rows.onnx    a Concat along the batch axis (not supported)
+  feature_select.onnx 2x16 -> MatMul + Softmax, aligned Slices [0, 8) and [8, 16) of it and
+                      [8, 16) of x (column slices), a Sigmoid gate, Concat of two 8-wide parts
+                      (a column concatenation), Relu, MatMul
+  slice_step.onnx     2x12 -> Slice step 2, Slice step -3 (reversed), Reshape to 2x3x4 + Slice
+                      on the middle axis + Flatten, Concat of the three, Relu, MatMul
+  concat_const.onnx   2x6 -> Concat with a constant 2x2 block whose rows agree, MatMul, and the
+                      same Concat through Relu + MatMul (tract keeps the Concat)
+  concat_const_mm.onnx    the same Concat feeding only the MatMul (tract leaves an added constant
+                          of shape 2x3 whose rows agree)
+  concat_const_rows.onnx  a Concat with a constant whose rows differ (not supported)
+  slice_rows.onnx     a Slice along the batch axis (not supported)
+  gather_table.onnx   int64 token ids -> Gather rows of a constant table (an embedding lookup: not
+                      supported)
   variants.onnx       symbolic batch dimension; Gelu written as (0.5 x) * (1 + erf(0.7071 x)) with
                       constants first; Sub / Div by constant rows; Relu
   gelu_op.onnx        the opset-20 Gelu operator, which tract 0.21 does not know
@@ -35,6 +48,7 @@ Weights are random (He-scaled); the models test the import, not accuracy on a ta
 """
 import json
 import os
+import sys
 
 import numpy as np
 import onnx
@@ -366,6 +380,94 @@ def concat_rows():
          "concat_rows", x)
 
 
+def i64(name, v):
+    return numpy_helper.from_array(np.asarray(v, dtype=np.int64), name)
+
+
+def feature_select():
+    rng = np.random.default_rng(15)
+    nodes = [
+        helper.make_node("MatMul", ["x", "w1"], ["p"], name="proj"),
+        helper.make_node("Softmax", ["p"], ["a"], name="probs", axis=-1),
+        helper.make_node("Slice", ["a", "s0", "s8", "ax1"], ["lo"], name="lo"),
+        helper.make_node("Slice", ["a", "s8", "s16", "ax1"], ["hi"], name="hi"),
+        helper.make_node("Sigmoid", ["hi"], ["gate"], name="gate"),
+        helper.make_node("Mul", ["lo", "gate"], ["h"], name="glu"),
+        helper.make_node("Slice", ["x", "s8", "s16", "ax1"], ["skip"], name="skip"),
+        helper.make_node("Concat", ["h", "skip"], ["d"], name="concat", axis=-1),
+        helper.make_node("Relu", ["d"], ["r"], name="relu"),
+        helper.make_node("MatMul", ["r", "w2"], ["y"], name="head"),
+    ]
+    inits = [init("w1", he(rng, (16, 16), 16)), init("w2", he(rng, (16, 4), 16)),
+             i64("s0", [0]), i64("s8", [8]), i64("s16", [16]), i64("ax1", [1])]
+    x = rng.uniform(-1.0, 1.0, size=(2, 16)).astype(np.float32)
+    save(graph_model(nodes, "feature_select", [2, 16], [2, 4], inits), "feature_select", x)
+
+
+def slice_step():
+    rng = np.random.default_rng(16)
+    nodes = [
+        helper.make_node("Slice", ["x", "s1", "e12", "ax1", "st2"], ["a"], name="odd"),
+        helper.make_node("Slice", ["x", "sm1", "emin", "ax1", "stm3"], ["b"], name="reversed"),
+        helper.make_node("Reshape", ["x", "shape3"], ["r"], name="reshape"),
+        helper.make_node("Slice", ["r", "s1", "e3", "ax1"], ["c3"], name="middle"),
+        helper.make_node("Flatten", ["c3"], ["c"], name="flatten", axis=1),
+        helper.make_node("Concat", ["a", "b", "c"], ["d"], name="concat", axis=1),
+        helper.make_node("Relu", ["d"], ["rl"], name="relu"),
+        helper.make_node("MatMul", ["rl", "w"], ["y"], name="head"),
+    ]
+    inits = [init("w", he(rng, (18, 4), 18)), i64("s1", [1]), i64("e12", [12]),
+             i64("ax1", [1]), i64("st2", [2]), i64("sm1", [-1]), i64("emin", [-100]),
+             i64("stm3", [-3]), i64("shape3", [2, 3, 4]), i64("e3", [3])]
+    x = rng.uniform(-1.0, 1.0, size=(2, 12)).astype(np.float32)
+    save(graph_model(nodes, "slice_step", [2, 12], [2, 4], inits), "slice_step", x)
+
+
+def concat_const(name, c, shared=True):
+    rng = np.random.default_rng(17)
+    nodes = [
+        helper.make_node("Concat", ["x", "c"], ["d"], name="with_const", axis=1),
+        helper.make_node("MatMul", ["d", "w"], ["y1" if shared else "y"], name="proj"),
+    ]
+    if shared:
+        nodes += [
+            helper.make_node("Relu", ["d"], ["r"], name="relu"),
+            helper.make_node("MatMul", ["r", "w2"], ["y2"], name="proj2"),
+            helper.make_node("Add", ["y1", "y2"], ["y"], name="sum"),
+        ]
+    inits = [init("c", c), init("w", he(rng, (8, 3), 8)), init("w2", he(rng, (8, 3), 8))]
+    x = rng.uniform(-1.0, 1.0, size=(2, 6)).astype(np.float32)
+    save(graph_model(nodes, name, [2, 6], [2, 3], inits), name, x)
+
+
+def slice_rows():
+    rng = np.random.default_rng(18)
+    nodes = [
+        helper.make_node("Slice", ["x", "s0", "e1", "ax0"], ["d"], name="first_row"),
+        helper.make_node("MatMul", ["d", "w"], ["y"], name="proj"),
+    ]
+    inits = [init("w", he(rng, (4, 3), 4)), i64("s0", [0]), i64("e1", [1]), i64("ax0", [0])]
+    x = rng.uniform(-1.0, 1.0, size=(2, 4)).astype(np.float32)
+    save(graph_model(nodes, "slice_rows", [2, 4], [1, 3], inits), "slice_rows", x)
+
+
+def gather_table():
+    rng = np.random.default_rng(19)
+    nodes = [
+        helper.make_node("Gather", ["table", "ids"], ["e"], name="embed", axis=0),
+        helper.make_node("MatMul", ["e", "w"], ["y"], name="proj"),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "gather_table",
+        [helper.make_tensor_value_info("ids", TensorProto.INT64, [4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [4, 3])],
+        [init("table", rng.normal(0, 1, (16, 8))), init("w", he(rng, (8, 3), 8))],
+    )
+    model = helper.make_model(graph, opset_imports=OPSET, producer_name="gen_models.py")
+    save(model, "gather_table", np.array([3, 1, 4, 1]))
+
+
 def conv_group():
     rng = np.random.default_rng(5)
     nodes = [helper.make_node("Conv", ["x", "w"], ["y"], name="grouped", kernel_shape=[3, 3],
@@ -383,22 +485,37 @@ def conv_huge():
     save(graph_model(nodes, "conv_huge", [1, 16, 64, 64], [1, 16, 64, 64], inits), "conv_huge", None)
 
 
+ALL = {
+    "mnist_mlp": mnist_mlp,
+    "tiny_act": tiny_act,
+    "unsupported": unsupported,
+    "variants": variants,
+    "gelu_op": gelu_op,
+    "huge": huge,
+    "small_cnn": small_cnn,
+    "conv_variants": conv_variants,
+    "layer_norm": layer_norm,
+    "layer_norm_ops": layer_norm_ops,
+    "mean_sub": mean_sub,
+    "softmax_head": softmax_head,
+    "softmax_axis": softmax_axis,
+    "select_ops": select_ops,
+    "concat_rows": concat_rows,
+    "feature_select": feature_select,
+    "slice_step": slice_step,
+    "concat_const": lambda: concat_const("concat_const", [[0.5, -0.25], [0.5, -0.25]]),
+    "concat_const_mm": lambda: concat_const("concat_const_mm", [[0.5, -0.25], [0.5, -0.25]],
+                                            shared=False),
+    "concat_const_rows": lambda: concat_const("concat_const_rows", [[0.5, -0.25], [1.0, 0.0]]),
+    "slice_rows": slice_rows,
+    "gather_table": gather_table,
+    "conv_group": conv_group,
+    "conv_huge": conv_huge,
+}
+
+
 if __name__ == "__main__":
+    # With model names as arguments, only those are written (the others stay byte for byte).
     os.makedirs(OUT, exist_ok=True)
-    mnist_mlp()
-    tiny_act()
-    unsupported()
-    variants()
-    gelu_op()
-    huge()
-    small_cnn()
-    conv_variants()
-    layer_norm()
-    layer_norm_ops()
-    mean_sub()
-    softmax_head()
-    softmax_axis()
-    select_ops()
-    concat_rows()
-    conv_group()
-    conv_huge()
+    for name in sys.argv[1:] or ALL:
+        ALL[name]()

@@ -22,8 +22,13 @@
 //! data as a permutation matmul; unrolled matrices above [`lower::MAX_UNROLLED`] entries are
 //! refused ([`ImportError::Unrolled`]). LayerNormalization, and its written-out
 //! ReduceMean / Sub / Pow / Sqrt / Div chain, becomes `model`'s `layer_norm` over the last
-//! axis. Anything else is an [`ImportError::Unsupported`] naming the operator, the node and
-//! the file.
+//! axis. Softmax over the feature axis is `model`'s proved row softmax. Concat of activations
+//! (a constant part whose rows agree joins as a bias), Slice (with steps, reversed) and Gather
+//! with constant indices along axes inside the row are column slices / column
+//! concatenations where the block is aligned to a power of two, exact selection matmuls
+//! otherwise. Anything else (LogSoftmax, a Softmax or Slice across rows, Gather into a
+//! constant table by computed indices) is an [`ImportError::Unsupported`] naming the
+//! operator, the node and the file.
 //!
 //! **SafeTensors** ([`hf`]): a folder with `config.json` and `.safetensors` shards of a
 //! Llama, Mistral, Qwen2 or Qwen3 decoder becomes a typed [`DecoderConfig`] and

@@ -6,7 +6,10 @@
 //! [`Val::Scaled`] until something needs it, `erf` of `x / sqrt 2` becomes [`Val::Erf`], and so
 //! on until the whole pattern collapses into one Gelu lookup. LayerNorm is recognised the same
 //! way (`lower/norm.rs`). Convolutions, pools, sums over axes and data-moving transposes become
-//! constant matmuls on the flattened NCHW row (`lower/window.rs`, `conv.rs`, `pool.rs`).
+//! constant matmuls on the flattened NCHW row (`lower/window.rs`, `conv.rs`, `pool.rs`); Concat,
+//! Slice (strided too) and Gather with constant indices become column slices, column
+//! concatenations or selection matmuls (`lower/select.rs`); Softmax over the feature axis the
+//! proved row softmax.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -15,8 +18,10 @@ use model::Func;
 use tract_onnx::prelude::*;
 use tract_onnx::tract_core::ops::array::{Gather, Slice, TypedConcat};
 use tract_onnx::tract_core::ops::binary::TypedBinOp;
+use tract_onnx::tract_core::ops::cast::Cast;
 use tract_onnx::tract_core::ops::change_axes::AxisOp;
 use tract_onnx::tract_core::ops::cnn::{Conv, MaxPool, SumPool};
+use tract_onnx::tract_core::ops::downsample::Downsample;
 use tract_onnx::tract_core::ops::einsum::EinSum;
 use tract_onnx::tract_core::ops::element_wise::ElementWiseOp;
 use tract_onnx::tract_core::ops::identity::Identity;
@@ -66,6 +71,11 @@ enum Val {
     Norm {
         x: StepId,
         stage: norm::Stage,
+    },
+    /// An activation cast to integers: only meaningful as Gather indices, which are refused
+    /// there by name (an embedding lookup); anything else reading it refuses the Cast.
+    Ints {
+        node: String,
     },
 }
 
@@ -200,6 +210,16 @@ impl Lowerer<'_> {
                 }
             }
             Val::Norm { x, stage } => self.norm_act(x, stage, name)?,
+            Val::Ints { node } => {
+                return Err(ImportError::Unsupported {
+                    file: self.src.file.clone(),
+                    node,
+                    op: "Cast".into(),
+                    detail: " to an integer type (integers are read only as constant Gather \
+                             indices)"
+                        .into(),
+                })
+            }
             Val::Erf { .. } | Val::OnePlusErf { .. } => {
                 return Err(ImportError::Unsupported {
                     file: self.src.file.clone(),
@@ -270,8 +290,17 @@ impl Lowerer<'_> {
             self.concat(node, op)?
         } else if let Some(op) = node.op_as::<Slice>() {
             self.slice(node, op)?
+        } else if let Some(op) = node.op_as::<Downsample>() {
+            self.downsample(node, op)?
         } else if let Some(op) = node.op_as::<Gather>() {
             self.gather(node, op)?
+        } else if let Some(op) = node.op_as::<Cast>() {
+            match op.to {
+                DatumType::F16 | DatumType::F32 | DatumType::F64 => self.operand(node, 0)?.1,
+                _ => Val::Ints {
+                    node: node.name.clone(),
+                },
+            }
         } else if let Some(op) = node.op_as::<TypedBinOp>() {
             self.binary(node, op.0.name())?
         } else if let Some(op) = node.op_as::<ElementWiseOp>() {
@@ -434,9 +463,25 @@ impl Lowerer<'_> {
         }
         let x = self.act(a, &node.name)?;
         let (rows, cols) = self.view(x);
-        let row_const = data.len() == cols
+        // A `1 x cols` row, or a constant of the activation's shape whose rows agree (what
+        // tract leaves of a Concat with a constant folded into the following MatMul).
+        let dims = self.dims(a)?;
+        let row = if data.len() == cols
             && c.shape().last() == Some(&cols)
-            && self.dims(a)?.last() == Some(&cols);
+            && dims.last() == Some(&cols)
+        {
+            Some(data)
+        } else if cols > 0
+            && data.len() == rows * cols
+            && c.shape() == dims.as_slice()
+            && data.chunks(cols).all(|r| r == &data[..cols])
+        {
+            Some(&data[..cols])
+        } else {
+            None
+        };
+        let row_const = row.is_some();
+        let data = row.unwrap_or(data);
         let op = match (op, scalar) {
             ("Add", Some(k)) => PlanOp::AddScalar { input: x, c: k },
             ("Sub", Some(k)) => PlanOp::AddScalar { input: x, c: -k },
@@ -458,10 +503,15 @@ impl Lowerer<'_> {
                 c: data.iter().map(|v| 1.0 / v).collect(),
             },
             _ => {
+                let why = if c.shape() == dims.as_slice() && rows > 1 {
+                    " that differs between rows (only a row broadcast over rows is supported)"
+                } else {
+                    " here"
+                };
                 return Err(self.unsupported(
                     node,
-                    format!(" with a constant of shape {:?} here", c.shape()),
-                ))
+                    format!(" with a constant of shape {:?}{why}", c.shape()),
+                ));
             }
         };
         Ok(Val::Act(self.push(op, rows, cols, &node.name)))

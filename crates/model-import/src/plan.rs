@@ -77,6 +77,16 @@ pub enum PlanOp {
     Softmax {
         input: StepId,
     },
+    /// Columns `[start, start + len)`, `len` a power of two >= 2 dividing `start`.
+    ColumnSlice {
+        input: StepId,
+        start: usize,
+        len: usize,
+    },
+    /// The parts side by side, all of one shape `rows x 2^k` (`k >= 1`).
+    ConcatColumns {
+        parts: Vec<StepId>,
+    },
 }
 
 /// A step: its op, the 2-D view of its output, and the tract node it comes from.
@@ -129,6 +139,19 @@ impl Plan {
                         let e: Vec<f64> = row.iter().map(|v| (v - m).exp()).collect();
                         let sum: f64 = e.iter().sum();
                         e.into_iter().map(move |v| v / sum)
+                    })
+                    .collect(),
+                PlanOp::ColumnSlice { input, start, len } => vals[*input]
+                    .chunks(self.steps[*input].cols.max(1))
+                    .flat_map(|row| row[*start..*start + *len].iter().copied())
+                    .collect(),
+                PlanOp::ConcatColumns { parts } => (0..step.rows)
+                    .flat_map(|r| {
+                        let vals = &vals;
+                        parts.iter().flat_map(move |&p| {
+                            let w = self.steps[p].cols;
+                            vals[p][r * w..(r + 1) * w].iter().copied()
+                        })
                     })
                     .collect(),
                 PlanOp::LayerNorm {

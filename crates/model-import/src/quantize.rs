@@ -18,9 +18,10 @@
 //! either way) and keeps each channel's resolution.
 //! Scalar and per-column constant factors are quantised the same way (INT8, power of two).
 //! Integer matrices (pool selections, window sums, permutations) are committed at scale 0, so
-//! their matmuls are exact and need no rescale; a LayerNorm's gain is a per-column INT8 weight
-//! (scale at most 12) and its bias sits at the input's scale, as `GraphBuilder::layer_norm`
-//! wants.
+//! their matmuls are exact and need no rescale; column slices keep their input's scale and a
+//! column concatenation brings its parts to the coarsest of their scales; a LayerNorm's gain
+//! is a per-column INT8 weight (scale at most 12) and its bias sits at the input's scale, as
+//! `GraphBuilder::layer_norm` wants.
 
 use model::norm::NormRange;
 use model::{Graph, GraphBuilder, NodeId, Shape, Weight, ACT_BITS};
@@ -244,6 +245,22 @@ impl Quantiser<'_> {
                 let (x, s) = self.get(*input)?;
                 let w = self.weight(format!("{name}.select"), *k, cols, 0, weight.clone());
                 (self.b.matmul(x, w)?, s)
+            }
+            PlanOp::ColumnSlice { input, start, len } => {
+                let (x, s) = self.get(*input)?;
+                (self.b.column_slice(x, *start, *len)?, s)
+            }
+            PlanOp::ConcatColumns { parts } => {
+                // One scale for all parts: the coarsest of their targets.
+                let mut t = u32::MAX;
+                for &p in parts {
+                    t = t.min(self.get(p)?.1);
+                }
+                let nodes = parts
+                    .iter()
+                    .map(|&p| self.at(p, t).map(|(n, _)| n))
+                    .collect::<Result<Vec<_>, _>>()?;
+                (self.b.concat_columns(&nodes)?, t)
             }
             PlanOp::Sub { lhs, rhs } => {
                 let t = self.get(*lhs)?.1.min(self.get(*rhs)?.1);

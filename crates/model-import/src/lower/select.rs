@@ -1,26 +1,38 @@
-//! Data movement as constant selection matmuls on the flattened row: Concat of activations,
-//! Slice and Gather with constant indices, along any axis after the ones that make up the rows
-//! of the layout. Each becomes `x . S` with `S` a 0/1 matrix (`PlanOp::IntMatMul`: exact, no
-//! rescale), a concatenation the sum of one such product per part.
+//! Data movement on the flattened row: Concat of activations, Slice, strided Slice (tract's
+//! `Downsample`) and Gather with constant indices, along any axis after the ones that make up
+//! the rows of the layout.
+//!
+//! Where the moved block is contiguous in the row and power-of-two aligned, a slice is a
+//! proved column slice and a concatenation of equal power-of-two widths a proved column
+//! concatenation (no committed matrix). Everything else is `x . S` with `S` a 0/1 matrix
+//! (`PlanOp::IntMatMul`: exact, no rescale), a concatenation the sum of one such product per
+//! part; a constant part whose rows agree joins as a bias.
+
+use std::sync::Arc;
 
 use tract_onnx::prelude::*;
 use tract_onnx::tract_core::ops::array::{Gather, Slice, TypedConcat};
+use tract_onnx::tract_core::ops::downsample::Downsample;
 use tract_onnx::tract_hir::internal::DimLike;
 
 use super::window::{flatten, sparse_matrix, unflatten};
 use super::{Lowerer, Val};
 use crate::error::ImportError;
-use crate::plan::PlanOp;
+use crate::plan::{PlanOp, StepId};
+
+/// An activation operand in the layout: its step, rows, the dims after the row axes, and the
+/// number of row axes.
+#[derive(Clone)]
+struct Local {
+    x: StepId,
+    rows: usize,
+    dims: Vec<usize>,
+    p: usize,
+}
 
 impl Lowerer<'_> {
-    /// `(input step, rows, local dims, first local axis)` of operand `i`, whose layout puts
-    /// the axes before `axis` or some of them in rows.
-    fn local(
-        &mut self,
-        node: &TypedNode,
-        i: usize,
-        axis: usize,
-    ) -> Result<(crate::plan::StepId, usize, Vec<usize>, usize), ImportError> {
+    /// Operand `i` in the layout; `axis` must lie after its row axes.
+    fn local(&mut self, node: &TypedNode, i: usize, axis: usize) -> Result<Local, ImportError> {
         let (input, _) = self.operand(node, i)?;
         let dims = self.dims(input)?;
         let x = self.act(input, &node.name)?;
@@ -32,7 +44,12 @@ impl Lowerer<'_> {
                 format!(" along axis {axis} of {dims:?} (the rows of the layout)"),
             ));
         }
-        Ok((x, rows, dims[p..].to_vec(), p))
+        Ok(Local {
+            x,
+            rows,
+            dims: dims[p..].to_vec(),
+            p,
+        })
     }
 
     pub(super) fn concat(
@@ -40,48 +57,66 @@ impl Lowerer<'_> {
         node: &TypedNode,
         op: &TypedConcat,
     ) -> Result<Val, ImportError> {
-        let mut parts = Vec::with_capacity(node.inputs.len());
-        for i in 0..node.inputs.len() {
-            if let Val::Const(_) = self.operand(node, i)?.1 {
-                return Err(self.unsupported(node, " with a constant operand"));
-            }
-            parts.push(self.local(node, i, op.axis)?);
-        }
-        let (_, rows, first, p) = parts[0].clone();
-        let a = op.axis - p;
-        let mut out = first.clone();
-        out[a] = parts.iter().map(|(_, _, d, _)| d[a]).sum();
-        let n: usize = out.iter().product();
-        let mut acc: Option<crate::plan::StepId> = None;
+        // (part, offset along the axis)
+        let mut acts: Vec<(Local, usize)> = vec![];
+        let mut consts: Vec<(Arc<Tensor>, usize)> = vec![];
         let mut offset = 0;
-        for (x, r, dims, q) in parts {
-            let same_rest =
-                dims.len() == out.len() && (0..dims.len()).all(|j| j == a || dims[j] == out[j]);
-            if r != rows || q != p || !same_rest {
-                return Err(self.unsupported(node, " of parts laid out differently"));
+        for i in 0..node.inputs.len() {
+            let (o, v) = self.operand(node, i)?;
+            let len = self.dims(o)?.get(op.axis).copied().unwrap_or(0);
+            match v {
+                Val::Const(c) => consts.push((c, offset)),
+                _ => acts.push((self.local(node, i, op.axis)?, offset)),
             }
-            let k: usize = dims.iter().product();
+            offset += len;
+        }
+        let Some((first, _)) = acts.first().cloned() else {
+            return Err(self.unsupported(node, " without an activation operand"));
+        };
+        let (rows, p) = (first.rows, first.p);
+        if acts.iter().any(|(l, _)| l.rows != rows || l.p != p) {
+            return Err(self.unsupported(node, " of parts laid out differently"));
+        }
+        let out = self.dims(OutletId::new(node.id, 0))?[p..].to_vec();
+        let a = op.axis - p;
+        let n: usize = out.iter().product();
+        let w: usize = first.dims.iter().product();
+        let contiguous = out[..a].iter().product::<usize>() == 1;
+        if consts.is_empty()
+            && contiguous
+            && w >= 2
+            && w.is_power_of_two()
+            && acts
+                .iter()
+                .all(|(l, _)| l.dims.iter().product::<usize>() == w)
+        {
+            let parts = acts.iter().map(|(l, _)| l.x).collect();
+            return Ok(Val::Act(self.push(
+                PlanOp::ConcatColumns { parts },
+                rows,
+                n,
+                &node.name,
+            )));
+        }
+        let mut acc: Option<StepId> = None;
+        for (l, offset) in acts {
+            let k: usize = l.dims.iter().product();
             self.check_unrolled(node, k, n)?;
             let weight = sparse_matrix(
                 k,
                 n,
                 (0..k).map(|i| {
-                    let mut idx = unflatten(i, &dims);
+                    let mut idx = unflatten(i, &l.dims);
                     idx[a] += offset;
                     (i, flatten(&idx, &out), 1)
                 }),
             );
-            offset += dims[a];
-            let placed = self.push(
-                PlanOp::IntMatMul {
-                    input: x,
-                    weight,
-                    k,
-                },
-                rows,
-                n,
-                &node.name,
-            );
+            let op = PlanOp::IntMatMul {
+                input: l.x,
+                weight,
+                k,
+            };
+            let placed = self.push(op, rows, n, &node.name);
             acc = Some(match acc {
                 None => placed,
                 Some(prev) => self.push(
@@ -95,18 +130,45 @@ impl Lowerer<'_> {
                 ),
             });
         }
-        acc.map(Val::Act)
-            .ok_or_else(|| self.unsupported(node, " without operands"))
+        let acc = acc.ok_or_else(|| self.unsupported(node, " without operands"))?;
+        if consts.is_empty() {
+            return Ok(Val::Act(acc));
+        }
+        let mut bias = vec![0f32; n];
+        for (c, offset) in consts {
+            let local = c.shape().get(p..).unwrap_or(&[]).to_vec();
+            let k: usize = local.iter().product();
+            let data = c
+                .as_slice::<f32>()
+                .map_err(|e| self.unsupported(node, format!(": {e:#}")))?;
+            if k == 0 || local.len() != out.len() || data.chunks(k).any(|r| r != &data[..k]) {
+                return Err(self.unsupported(
+                    node,
+                    format!(
+                        " with a constant operand of shape {:?} that differs between rows",
+                        c.shape()
+                    ),
+                ));
+            }
+            for (i, &v) in data[..k].iter().enumerate() {
+                let mut idx = unflatten(i, &local);
+                idx[a] += offset;
+                bias[flatten(&idx, &out)] = v;
+            }
+        }
+        let op = PlanOp::Bias { input: acc, bias };
+        Ok(Val::Act(self.push(op, rows, n, &node.name)))
     }
 
-    /// `positions[j]` of the axis for output index `j`: a selection along `axis`.
+    /// `positions[j]` of the axis for output index `j`: a selection along `axis`; a column
+    /// slice where the positions are a contiguous, aligned block of the row.
     fn select(
         &mut self,
         node: &TypedNode,
         axis: usize,
         positions: &[usize],
     ) -> Result<Val, ImportError> {
-        let (x, rows, dims, p) = self.local(node, 0, axis)?;
+        let Local { x, rows, dims, p } = self.local(node, 0, axis)?;
         let a = axis - p;
         if let Some(&bad) = positions.iter().find(|&&i| i >= dims[a]) {
             return Err(self.unsupported(
@@ -120,6 +182,18 @@ impl Lowerer<'_> {
             dims.iter().product::<usize>(),
             out.iter().product::<usize>(),
         );
+        let inner: usize = dims[a + 1..].iter().product();
+        let start = positions.first().map_or(0, |&s| s * inner);
+        let contiguous = dims[..a].iter().product::<usize>() == 1
+            && positions.windows(2).all(|w| w[1] == w[0] + 1);
+        if contiguous && n >= 2 && n.is_power_of_two() && start.is_multiple_of(n) {
+            let op = PlanOp::ColumnSlice {
+                input: x,
+                start,
+                len: n,
+            };
+            return Ok(Val::Act(self.push(op, rows, n, &node.name)));
+        }
         self.check_unrolled(node, k, n)?;
         let weight = sparse_matrix(
             k,
@@ -130,16 +204,12 @@ impl Lowerer<'_> {
                 (flatten(&idx, &dims), j, 1)
             }),
         );
-        Ok(Val::Act(self.push(
-            PlanOp::IntMatMul {
-                input: x,
-                weight,
-                k,
-            },
-            rows,
-            n,
-            &node.name,
-        )))
+        let op = PlanOp::IntMatMul {
+            input: x,
+            weight,
+            k,
+        };
+        Ok(Val::Act(self.push(op, rows, n, &node.name)))
     }
 
     pub(super) fn slice(&mut self, node: &TypedNode, op: &Slice) -> Result<Val, ImportError> {
@@ -151,13 +221,38 @@ impl Lowerer<'_> {
         self.select(node, op.axis, &positions)
     }
 
-    pub(super) fn gather(&mut self, node: &TypedNode, op: &Gather) -> Result<Val, ImportError> {
-        let Val::Const(indices) = self.operand(node, 1)?.1 else {
-            return Err(self.unsupported(node, " with computed indices"));
-        };
-        if indices.rank() > 1 {
-            return Err(self.unsupported(node, " with indices of rank above 1"));
+    /// A Slice with a step other than 1: every `|stride|`-th position from `modulo` on,
+    /// backwards from the last for a negative stride (ndarray's order).
+    pub(super) fn downsample(
+        &mut self,
+        node: &TypedNode,
+        op: &Downsample,
+    ) -> Result<Val, ImportError> {
+        let (input, _) = self.operand(node, 0)?;
+        let len = self.dims(input)?.get(op.axis).copied().unwrap_or(0);
+        let step = op.stride.unsigned_abs();
+        if step == 0 || op.modulo >= len {
+            return Err(self.unsupported(node, format!(" ({op:?} of an axis of {len})")));
         }
+        let positions: Vec<usize> = if op.stride > 0 {
+            (op.modulo..len).step_by(step).collect()
+        } else {
+            (op.modulo..len).rev().step_by(step).collect()
+        };
+        self.select(node, op.axis, &positions)
+    }
+
+    pub(super) fn gather(&mut self, node: &TypedNode, op: &Gather) -> Result<Val, ImportError> {
+        let (table, indices) = (self.operand(node, 0)?.1, self.operand(node, 1)?.1);
+        let Val::Const(indices) = indices else {
+            let what = if matches!(table, Val::Const(_)) {
+                " on a constant table with computed indices (an embedding lookup): only \
+                 constant indices into an activation are supported"
+            } else {
+                " with computed indices"
+            };
+            return Err(self.unsupported(node, what));
+        };
         let (input, _) = self.operand(node, 0)?;
         let len = self.dims(input)?.get(op.axis).copied().unwrap_or(0) as i64;
         let idx = indices
@@ -172,7 +267,8 @@ impl Lowerer<'_> {
                 usize::try_from(i).unwrap_or(usize::MAX)
             })
             .collect::<Vec<_>>();
-        // A scalar index drops the axis: the same values in the same flattened order.
+        // The indices' shape replaces the axis (a scalar drops it): in row-major order the
+        // same values as a selection by the flattened indices.
         self.select(node, op.axis, &positions)
     }
 }
