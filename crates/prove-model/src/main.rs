@@ -228,7 +228,10 @@ impl ModelArgs {
                 pcs.security_bits()
             );
         }
-        Ok(ProofConfig { pcs })
+        Ok(ProofConfig {
+            pcs,
+            max_weight_poly_vars: pcs.max_n_variables(),
+        })
     }
 
     fn cache_dir(&self) -> Option<PathBuf> {

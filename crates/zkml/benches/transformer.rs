@@ -5,7 +5,9 @@
 //! whole graph), prove (including its own forward pass), verify, proof bytes, peak RSS and the
 //! ratio prove / forward. `decode-cache127` proves one token against a K/V cache of 127
 //! positions bound as public inputs ([`model::decode`]). A last case proves a stack of 4 small
-//! blocks in one proof and compares it with 4 one-block proofs. `--case NAME` runs one case.
+//! blocks in one proof and compares it with 4 one-block proofs. `--case NAME` runs one case;
+//! `qwen3-14b-seq1` and `qwen3-14b-decode127` (one Qwen3-14B-shaped block with q/k norms,
+//! weights committed as several polynomials) need about 24 GiB and run only when named.
 #![allow(clippy::unwrap_used)]
 
 use std::process::Command;
@@ -73,14 +75,46 @@ struct Measured {
     bytes: usize,
 }
 
+/// Random blocks, with Qwen3's per-head q/k RMSNorm gains when `qk_norm`.
+fn random_blocks(
+    cfg: &TransformerConfig,
+    n_blocks: usize,
+    seed: u64,
+    qk_norm: bool,
+) -> Vec<model::transformer::BlockWeights> {
+    let (_, mut blocks) = random_transformer(cfg, 2, n_blocks, seed);
+    if qk_norm {
+        for (l, b) in blocks.iter_mut().enumerate() {
+            let gain = |w: &str| model::Weight {
+                name: format!("blk{l}.{w}"),
+                shape: model::Shape::new(1, cfg.head_dim),
+                scale: model::examples::ACT_SCALE,
+                data: (0..cfg.head_dim as i64)
+                    .map(|i| 200 + (i * 37) % 113)
+                    .collect(),
+            };
+            b.q_norm = Some(gain("q_norm"));
+            b.k_norm = Some(gain("k_norm"));
+        }
+    }
+    blocks
+}
+
 /// Commits, then times the forward pass, one proof and one verification.
-fn measure(cfg: &TransformerConfig, n_blocks: usize, seed: u64) -> Measured {
-    let (_, blocks) = random_transformer(cfg, 2, n_blocks, seed);
+fn measure(cfg: &TransformerConfig, n_blocks: usize, seed: u64, qk_norm: bool) -> Measured {
+    let blocks = random_blocks(cfg, n_blocks, seed, qk_norm);
     let graph = transformer("bench", cfg, None, &blocks).unwrap();
     drop(blocks);
     let t = Instant::now();
     let m = CommittedModel::new(graph, ProofConfig::default()).unwrap();
     let commit = t.elapsed();
+    eprintln!(
+        "  weights committed as {} polynomial(s) of 2^{:?} entries in {:.0} ms (RSS {:.0} MiB)",
+        m.vk.weights.len(),
+        m.chunks.vars,
+        ms(commit),
+        rss_mib()
+    );
     let x = random_input(&m.graph, seed);
     let t = Instant::now();
     std::hint::black_box(model::execute::execute(&m.graph, &x).unwrap());
@@ -113,8 +147,8 @@ fn measure(cfg: &TransformerConfig, n_blocks: usize, seed: u64) -> Measured {
 
 /// One token at position `cached` against the K/V cache a (not proved) prefill of `cached`
 /// random rows left: commit, forward, prove, verify.
-fn measure_decode(cfg: &TransformerConfig, cached: usize, seed: u64) -> Measured {
-    let (_, blocks) = random_transformer(cfg, 2, 1, seed);
+fn measure_decode(cfg: &TransformerConfig, cached: usize, seed: u64, qk_norm: bool) -> Measured {
+    let blocks = random_blocks(cfg, 1, seed, qk_norm);
     let pre_cfg = TransformerConfig {
         seq_len: cached,
         ..*cfg
@@ -166,10 +200,15 @@ fn describe(cfg: &TransformerConfig) -> String {
 
 fn run_case(name: &str) {
     match name {
-        "block-seq1" | "block-seq128" => {
-            let seq = if name == "block-seq1" { 1 } else { 128 };
-            let cfg = block(1024, 8, 2, 4096, seq);
-            let r = measure(&cfg, 1, 3);
+        "block-seq1" | "block-seq128" | "qwen3-14b-seq1" | "qwen3-14b-seq128" => {
+            let seq = if name.ends_with("seq1") { 1 } else { 128 };
+            let qwen = name.starts_with("qwen3");
+            let cfg = if qwen {
+                block(5120, 40, 8, 17408, seq)
+            } else {
+                block(1024, 8, 2, 4096, seq)
+            };
+            let r = measure(&cfg, 1, 3, qwen);
             println!(
                 "{name:<13} {} | commit {:.0} ms (once) | forward {:.1} ms | prove {:.0} ms | verify {:.1} ms | proof {} B | peak RSS {:.0} MiB | prove/forward {:.1}",
                 describe(&cfg),
@@ -184,8 +223,8 @@ fn run_case(name: &str) {
         }
         "stack4" => {
             let cfg = block(256, 4, 2, 512, 16);
-            let one = measure(&cfg, 1, 5);
-            let four = measure(&cfg, 4, 5);
+            let one = measure(&cfg, 1, 5, false);
+            let four = measure(&cfg, 4, 5, false);
             println!(
                 "{name:<13} {} | one block: prove {:.0} ms, proof {} B | 4 blocks in one proof: prove {:.0} ms, verify {:.1} ms, proof {} B | 4 blocks / (4 x one block) = {:.2} | 4 blocks / one block = {:.2}",
                 describe(&cfg),
@@ -198,9 +237,14 @@ fn run_case(name: &str) {
                 ms(four.prove) / ms(one.prove)
             );
         }
-        "decode-cache127" => {
-            let cfg = block(1024, 8, 2, 4096, 1);
-            let r = measure_decode(&cfg, 127, 3);
+        "decode-cache127" | "qwen3-14b-decode127" => {
+            let qwen = name.starts_with("qwen3");
+            let cfg = if qwen {
+                block(5120, 40, 8, 17408, 1)
+            } else {
+                block(1024, 8, 2, 4096, 1)
+            };
+            let r = measure_decode(&cfg, 127, 3, qwen);
             println!(
                 "{name:<13} {} after 127 cached positions | step model on the shared commitment {:.0} ms | forward {:.1} ms | prove {:.0} ms | verify {:.1} ms | proof {} B | peak RSS {:.0} MiB | prove/forward {:.1}",
                 describe(&cfg),

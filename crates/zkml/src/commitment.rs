@@ -1,5 +1,7 @@
-//! The model commitment: weights packed into one Basefold-committed polynomial, bound together
-//! with the circuit description and the proof configuration into a 32-byte digest.
+//! The model commitment: weights packed into Basefold-committed polynomials (one, or several
+//! of at most `2^max_weight_poly_vars` entries each, committed one after another so that only
+//! one chunk's encoding is in flight), bound together with the circuit description and the
+//! proof configuration into a 32-byte digest.
 
 use blake2::{Blake2s256, Digest};
 use std::path::Path;
@@ -13,12 +15,14 @@ use stwo::core::fields::m31::M31;
 use crate::circuit::{Circuit, GraphShape};
 use crate::config::ProofConfig;
 use crate::error::{ProveError, VerifyError};
+use crate::packing::Chunks;
 
 /// What a verifier needs: the circuit structure, the weight commitment and the configuration.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VerifyingKey {
     pub shape: GraphShape,
-    pub weights: PolyCommitment,
+    /// One commitment per weight chunk ([`VerifyingKey::weight_chunks`]).
+    pub weights: Vec<PolyCommitment>,
     pub config: ProofConfig,
 }
 
@@ -41,6 +45,35 @@ impl VerifyingKey {
     pub fn circuit(&self) -> Result<Circuit, VerifyError> {
         Circuit::new(self.shape.clone())
     }
+
+    /// How the circuit's packed weights are cut into the committed polynomials, checked
+    /// against the commitments' count and sizes.
+    pub fn weight_chunks(&self, circuit: &Circuit) -> Result<Chunks, VerifyError> {
+        let chunks = weight_chunks(circuit, &self.config)?;
+        let sizes: Vec<u32> = self.weights.iter().map(|c| c.n_variables).collect();
+        if sizes != chunks.vars {
+            return Err(VerifyError::MalformedModel(format!(
+                "weight commitments of sizes {sizes:?}, the circuit packs {:?}",
+                chunks.vars
+            )));
+        }
+        Ok(chunks)
+    }
+}
+
+/// The chunks of `circuit`'s weight packing under `config`.
+pub(crate) fn weight_chunks(
+    circuit: &Circuit,
+    config: &ProofConfig,
+) -> Result<Chunks, VerifyError> {
+    let max = config.weight_poly_vars();
+    circuit.weight_packing.chunks(max).ok_or_else(|| {
+        let largest = circuit.weight_packing.items.iter().map(|x| x.1).max();
+        VerifyError::MalformedModel(format!(
+            "a weight of 2^{} entries exceeds the largest committed polynomial (2^{max})",
+            largest.unwrap_or(0)
+        ))
+    })
 }
 
 /// A model with its weights committed: what the prover works from.
@@ -48,7 +81,9 @@ impl VerifyingKey {
 pub struct CommittedModel {
     pub graph: Graph,
     pub circuit: Circuit,
-    pub weights: CommittedPoly,
+    /// The committed weight chunks, in [`CommittedModel::chunks`] order.
+    pub weights: Vec<CommittedPoly>,
+    pub chunks: Chunks,
     pub vk: VerifyingKey,
 }
 
@@ -68,15 +103,21 @@ impl CommittedModel {
     ) -> Result<(Self, CacheStatus), ProveError> {
         model::graph::validate(&graph)?;
         let circuit = Circuit::new(GraphShape::of(&graph))?;
-        let packed = pack_weights(&graph, &circuit);
-        let path = cache_dir.map(|d| d.join(format!("{}.pcs", content_key(&packed, &config))));
+        let chunks = weight_chunks(&circuit, &config)?;
+        let pack = |k: usize| pack_chunk(&graph, &circuit, &chunks, k);
+        let path = cache_dir.map(|d| {
+            let key = content_key(chunks.vars.len(), &pack, &config);
+            d.join(key)
+        });
         let cached = path
             .as_deref()
-            .and_then(|p| load_cached(p, &packed, &config));
+            .and_then(|p| load_cached(p, chunks.vars.len(), &pack, &config));
         let (weights, status) = match cached {
             Some(w) => (w, CacheStatus::Loaded),
             None => {
-                let w = pcs::commit(packed, &config.pcs);
+                let w: Vec<CommittedPoly> = (0..chunks.vars.len())
+                    .map(|k| pcs::commit(pack(k), &config.pcs))
+                    .collect();
                 let status = match path.as_deref().map(|p| store(p, &w)) {
                     None => CacheStatus::Disabled,
                     Some(Ok(())) => CacheStatus::Stored,
@@ -87,7 +128,7 @@ impl CommittedModel {
         };
         let vk = VerifyingKey {
             shape: circuit.shape.clone(),
-            weights: weights.commitment(),
+            weights: weights.iter().map(CommittedPoly::commitment).collect(),
             config,
         };
         Ok((
@@ -95,6 +136,7 @@ impl CommittedModel {
                 graph,
                 circuit,
                 weights,
+                chunks,
                 vk,
             },
             status,
@@ -109,8 +151,11 @@ impl CommittedModel {
     pub fn rebind(self, graph: Graph) -> Result<Self, ProveError> {
         model::graph::validate(&graph)?;
         let circuit = Circuit::new(GraphShape::of(&graph))?;
-        let packed = pack_weights(&graph, &circuit);
-        if self.weights.evals() != packed.as_slice() {
+        let chunks = weight_chunks(&circuit, &self.vk.config)?;
+        let same = chunks == self.chunks
+            && (0..chunks.vars.len())
+                .all(|k| self.weights[k].evals() == pack_chunk(&graph, &circuit, &chunks, k));
+        if !same {
             return Err(ProveError::WeightsDiffer);
         }
         let vk = VerifyingKey {
@@ -122,8 +167,16 @@ impl CommittedModel {
             graph,
             circuit,
             weights: self.weights,
+            chunks,
             vk,
         })
+    }
+
+    /// Weight `item`'s table inside its committed chunk.
+    pub fn weight_table(&self, item: usize) -> &[M31] {
+        let (offset, n) = self.circuit.weight_packing.items[item];
+        let (k, local) = self.chunks.locate(offset);
+        &self.weights[k].evals()[local..local + (1 << n)]
     }
 }
 
@@ -140,50 +193,82 @@ pub enum CacheStatus {
     StoreFailed(String),
 }
 
-/// All weights, padded, in one table laid out by the circuit's weight packing.
-fn pack_weights(graph: &Graph, circuit: &Circuit) -> Vec<M31> {
-    let layout = &circuit.weight_packing;
-    let mut packed = vec![M31::from_u32_unchecked(0); 1 << layout.n_vars];
-    for (w, &(offset, _)) in graph.weights.iter().zip(&layout.items) {
+/// Chunk `k` of the weights, padded, laid out by the circuit's weight packing.
+fn pack_chunk(graph: &Graph, circuit: &Circuit, chunks: &Chunks, k: usize) -> Vec<M31> {
+    let mut packed = vec![M31::from_u32_unchecked(0); 1 << chunks.vars[k]];
+    for (w, &(offset, _)) in graph.weights.iter().zip(&circuit.weight_packing.items) {
+        let (chunk, local) = chunks.locate(offset);
+        if chunk != k {
+            continue;
+        }
         let cols = 1usize << w.shape.log_cols();
         for (r, row) in w.data.chunks(w.shape.cols).enumerate() {
-            let dst = &mut packed[offset + r * cols..offset + r * cols + row.len()];
+            let dst = &mut packed[local + r * cols..local + r * cols + row.len()];
             dst.iter_mut().zip(row).for_each(|(d, &v)| *d = to_m31(v));
         }
     }
     packed
 }
 
-/// Content hash of the packed weights and the configuration: the cache key. Graphs that
-/// differ only in structure (the steps of a decoding session) share one commitment.
-fn content_key(packed: &[M31], config: &ProofConfig) -> String {
+/// Content hash of the packed weight chunks and the configuration: the cache key. Graphs
+/// that differ only in structure (the steps of a decoding session) share one commitment.
+fn content_key(n_chunks: usize, pack: &dyn Fn(usize) -> Vec<M31>, config: &ProofConfig) -> String {
     let mut h = Blake2s256::new();
-    h.update(b"stwo-ml/weight-cache/v2");
-    h.update((packed.len() as u64).to_le_bytes());
-    for chunk in packed.chunks(1 << 16) {
-        let bytes: Vec<u8> = chunk.iter().flat_map(|v| v.0.to_le_bytes()).collect();
-        h.update(&bytes);
+    h.update(b"stwo-ml/weight-cache/v3");
+    h.update((n_chunks as u64).to_le_bytes());
+    for k in 0..n_chunks {
+        let packed = pack(k);
+        h.update((packed.len() as u64).to_le_bytes());
+        for part in packed.chunks(1 << 16) {
+            let bytes: Vec<u8> = part.iter().flat_map(|v| v.0.to_le_bytes()).collect();
+            h.update(&bytes);
+        }
     }
     h.update(bincode::serialize(config).unwrap_or_default());
     hex::encode(h.finalize())
 }
 
-fn load_cached(path: &Path, packed: &[M31], config: &ProofConfig) -> Option<CommittedPoly> {
-    let file = std::fs::File::open(path).ok()?;
-    let poly = CommittedPoly::read_from(&mut std::io::BufReader::new(file)).ok()?;
-    (poly.evals() == packed && poly.config() == &config.pcs).then_some(poly)
+/// Chunk `k`'s cache file under a cache key.
+fn chunk_path(base: &Path, k: usize) -> std::path::PathBuf {
+    let name = base.file_name().map(|n| n.to_string_lossy().into_owned());
+    base.with_file_name(format!("{}-{k}.pcs", name.unwrap_or_default()))
 }
 
-/// Writes atomically: a temporary file renamed into place, so a crash leaves no torn file.
-fn store(path: &Path, poly: &CommittedPoly) -> std::io::Result<()> {
-    if let Some(dir) = path.parent() {
+/// The cached chunks if every chunk file holds exactly these weights under this
+/// configuration.
+fn load_cached(
+    base: &Path,
+    n_chunks: usize,
+    pack: &dyn Fn(usize) -> Vec<M31>,
+    config: &ProofConfig,
+) -> Option<Vec<CommittedPoly>> {
+    let mut polys = Vec::with_capacity(n_chunks);
+    for k in 0..n_chunks {
+        let file = std::fs::File::open(chunk_path(base, k)).ok()?;
+        let poly = CommittedPoly::read_from(&mut std::io::BufReader::new(file)).ok()?;
+        if poly.evals() != pack(k).as_slice() || poly.config() != &config.pcs {
+            return None;
+        }
+        polys.push(poly);
+    }
+    Some(polys)
+}
+
+/// Writes each chunk atomically: a temporary file renamed into place, so a crash leaves no
+/// torn file (a missing chunk makes the next run commit again).
+fn store(base: &Path, polys: &[CommittedPoly]) -> std::io::Result<()> {
+    if let Some(dir) = base.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-    {
-        let mut w = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
-        poly.write_to(&mut w)?;
-        std::io::Write::flush(&mut w)?;
+    for (k, poly) in polys.iter().enumerate() {
+        let path = chunk_path(base, k);
+        let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+        {
+            let mut w = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
+            poly.write_to(&mut w)?;
+            std::io::Write::flush(&mut w)?;
+        }
+        std::fs::rename(&tmp, path)?;
     }
-    std::fs::rename(&tmp, path)
+    Ok(())
 }

@@ -1,4 +1,5 @@
-//! Packing many power-of-two tables into one multilinear polynomial.
+//! Packing many power-of-two tables into one multilinear polynomial, and cutting that into
+//! several committed polynomials when it is larger than one may be ([`Chunks`]).
 //!
 //! Items are placed in decreasing size at aligned offsets, so item `i` with `n_i` variables is
 //! the sub-cube of the packed polynomial whose top `N - n_i` index bits equal `slot_i`; a claim
@@ -68,6 +69,110 @@ impl Packing {
     }
 }
 
+impl Packing {
+    /// Entries up to the end of the last item (the rest is padding).
+    pub fn used(&self) -> usize {
+        self.items
+            .iter()
+            .map(|&(offset, n)| offset + (1usize << n))
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// Splits the packed table into polynomials of at most `2^max_vars` entries, or `None`
+    /// if an item is larger than that.
+    pub fn chunks(&self, max_vars: u32) -> Option<Chunks> {
+        if self.items.iter().any(|&(_, n)| n > max_vars) {
+            return None;
+        }
+        let chunk_vars = max_vars.min(self.n_vars);
+        let size = 1usize << chunk_vars;
+        let used = self.used().max(1);
+        let n_chunks = used.div_ceil(size);
+        let vars = (0..n_chunks)
+            .map(|k| {
+                let len = (used - k * size).min(size);
+                len.max(2).next_power_of_two().ilog2()
+            })
+            .collect();
+        Some(Chunks {
+            total_vars: self.n_vars,
+            chunk_vars,
+            vars,
+        })
+    }
+}
+
+/// A packed table cut along its top index bits into polynomials committed one by one: chunk
+/// `k` holds entries `[k 2^c, (k + 1) 2^c)`, the last one trimmed to the power of two that
+/// covers its items, chunks of padding only dropped. Items are aligned and at most `2^c`, so
+/// each lies inside one chunk, and a claim on the packed table at a point whose first
+/// coordinates are the item's slot bits is a claim on one chunk.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Chunks {
+    /// Variables of the whole packed table.
+    pub total_vars: u32,
+    /// `c`: variables of every chunk but possibly the last.
+    pub chunk_vars: u32,
+    /// Variables of each chunk.
+    pub vars: Vec<u32>,
+}
+
+impl Chunks {
+    /// `(chunk, offset inside it)` of a packed-table offset.
+    pub fn locate(&self, offset: usize) -> (usize, usize) {
+        (
+            offset >> self.chunk_vars,
+            offset & ((1 << self.chunk_vars) - 1),
+        )
+    }
+
+    /// The claim on the packed table as a claim on one chunk; `None` if its point does not
+    /// start with slot bits of a kept chunk (not a lifted item claim).
+    pub fn route(&self, claim: &Claim) -> Option<(usize, Claim)> {
+        let prefix = (self.total_vars - self.chunk_vars) as usize;
+        if claim.point.len() != self.total_vars as usize {
+            return None;
+        }
+        let bit = |v: &QM31| {
+            if *v == QM31::from(M31::from_u32_unchecked(0)) {
+                Some(0usize)
+            } else if *v == QM31::from(M31::from_u32_unchecked(1)) {
+                Some(1)
+            } else {
+                None
+            }
+        };
+        let mut chunk = 0usize;
+        for v in &claim.point[..prefix] {
+            chunk = (chunk << 1) | bit(v)?;
+        }
+        let vars = *self.vars.get(chunk)? as usize;
+        // A trimmed chunk: the dropped top coordinates must be zero.
+        let skip = prefix + self.chunk_vars as usize - vars;
+        if claim.point[prefix..skip].iter().any(|v| bit(v) != Some(0)) {
+            return None;
+        }
+        Some((chunk, Claim::new(claim.point[skip..].to_vec(), claim.value)))
+    }
+}
+
+/// Sorts claims on the packed weight table into per-chunk claims; a claim that is not on one
+/// chunk means the circuit is inconsistent.
+pub fn route_claims(
+    chunks: &Chunks,
+    claims: Vec<Claim>,
+) -> Result<Vec<Vec<Claim>>, crate::error::VerifyError> {
+    let mut out = vec![Vec::new(); chunks.vars.len()];
+    for c in &claims {
+        let (k, routed) = chunks.route(c).ok_or_else(|| {
+            crate::error::VerifyError::MalformedModel("a weight claim off its chunk".into())
+        })?;
+        out[k].push(routed);
+    }
+    Ok(out)
+}
+
 /// Converts claims to the commitment scheme's claim type.
 pub fn pcs_claims(claims: Vec<Claim>) -> Vec<pcs::Claim> {
     claims
@@ -108,5 +213,46 @@ mod tests {
             let l = p.lift(i, &c);
             assert_eq!(eval_mle_base(&packed, &l.point), l.value);
         }
+    }
+
+    #[test]
+    fn routed_claims_hold_on_their_chunk() {
+        let sizes = [3u32, 3, 2, 1, 1, 3];
+        let p = Packing::new(&sizes);
+        assert!(p.chunks(2).is_none(), "an item above the chunk size");
+        let tables: Vec<Vec<M31>> = sizes
+            .iter()
+            .enumerate()
+            .map(|(i, &n)| {
+                (0..1u32 << n)
+                    .map(|j| M31::from(j * 7 + i as u32))
+                    .collect()
+            })
+            .collect();
+        let refs: Vec<&[M31]> = tables.iter().map(|t| t.as_slice()).collect();
+        let packed = p.pack(&refs);
+        let chunks = p.chunks(3).unwrap();
+        // 8 + 8 + 8 + 4 + 2 + 2 = 32 entries: four chunks of 8, none trimmed.
+        assert_eq!(chunks.vars, vec![3, 3, 3, 3]);
+        let small = Packing::new(&[3, 1]).chunks(3).unwrap();
+        assert_eq!(small.vars, vec![3, 1], "last chunk trimmed to its items");
+        for (i, t) in tables.iter().enumerate() {
+            let pt: Vec<QM31> = (0..sizes[i])
+                .map(|j| QM31::from_u32_unchecked(j + 5, 1, 2, 3))
+                .collect();
+            let c = Claim::new(pt.clone(), eval_mle_base(t, &pt));
+            let (k, routed) = chunks.route(&p.lift(i, &c)).unwrap();
+            let (offset, _) = p.items[i];
+            assert_eq!(chunks.locate(offset).0, k);
+            let chunk = &packed[k << 3..(k + 1) << 3];
+            assert_eq!(eval_mle_base(chunk, &routed.point), c.value);
+        }
+        // A point that is not an item's lifted claim is refused.
+        let free = Claim::new(vec![QM31::from_u32_unchecked(9, 0, 0, 0); 5], c_zero());
+        assert!(chunks.route(&free).is_none());
+    }
+
+    fn c_zero() -> QM31 {
+        QM31::from(M31::from_u32_unchecked(0))
     }
 }

@@ -153,14 +153,13 @@ pub fn prove_trace(
             }
         })
         .collect();
-    let weights = model.weights.evals();
     let wpack = &circuit.weight_packing;
     let tables: Vec<TableData<'_>> = circuit
         .tables
         .iter()
         .map(|&kind| match kind {
             TableKind::Committed { id, .. } => {
-                TableData::committed(kind, wpack.slice(weights, id as usize))
+                TableData::committed(kind, model.weight_table(id as usize))
             }
             _ => TableData::formula(kind),
         })
@@ -294,7 +293,7 @@ pub fn prove_trace(
                     log_n: shape.log_cols(),
                     transpose_rhs: false,
                 };
-                let w = wpack.slice(weights, weight);
+                let w = model.weight_table(weight);
                 let (p, ca, cw) = matmul::prove(&vals[input], w, dims, &claim, &mut channel);
                 claims[input].push(ca);
                 weight_claims.push(wpack.lift(weight, &cw));
@@ -323,7 +322,7 @@ pub fn prove_trace(
                 LayerProof::MatMul(p)
             }
             Op::AddBias { input, bias } => {
-                let b = wpack.slice(weights, bias);
+                let b = model.weight_table(bias);
                 let log_rows = shape.log_rows() as usize;
                 let (p, cx, cb) = prove_add_bias(b, shape.rows, log_rows, &claim, &mut channel);
                 claims[input].push(cx);
@@ -371,7 +370,7 @@ pub fn prove_trace(
                 LayerProof::Mul(p)
             }
             Op::MulWeight { input, weight } => {
-                let w = wpack.slice(weights, weight);
+                let w = model.weight_table(weight);
                 let broadcast = graph.weights[weight].shape.rows == 1;
                 let n = vals[input].len();
                 let expanded: Vec<M31> = if broadcast {
@@ -401,7 +400,7 @@ pub fn prove_trace(
                 let ws = graph.weights[weight].shape;
                 let (lr, lc) = (shape.log_rows(), shape.log_cols());
                 let view =
-                    rows_weight_view(wpack.slice(weights, weight), ws.log_cols(), lr, lc, row0);
+                    rows_weight_view(model.weight_table(weight), ws.log_cols(), lr, lc, row0);
                 let (p, cx, cv) = prove_mul(&vals[input], &view, &claim, &mut channel);
                 claims[input].push(cx);
                 let cw = rows_weight_claim(
@@ -465,7 +464,7 @@ pub fn prove_trace(
                     .first()
                     .map(|t| t.data.iter().map(|&v| v.max(0) as usize).collect())
                     .unwrap_or_default();
-                let w = wpack.slice(weights, table);
+                let w = model.weight_table(table);
                 let (p, cw) =
                     softmax::prove_embedding(circuit, id, table, &ids, w, &claim, &mut channel);
                 weight_claims.push(wpack.lift(table, &cw));
@@ -493,8 +492,7 @@ pub fn prove_trace(
     }
 
     progress.stage("opening", 5, STAGES);
-    let (polys, claim_lists) =
-        opening_lists(&model.weights, &advice_poly, weight_claims, advice_claims);
+    let (polys, claim_lists) = opening_lists(model, &advice_poly, weight_claims, advice_claims)?;
     let opening = pcs::prove_openings(&polys, &claim_lists, &model.vk.config.pcs, &mut channel);
     let proof = ModelProof {
         version: PROOF_VERSION,
@@ -508,24 +506,27 @@ pub fn prove_trace(
     Ok((output, proof))
 }
 
-/// The polynomials with at least one claim, weights first, and their claims.
+/// The polynomials with at least one claim, weight chunks first, and their claims.
 fn opening_lists<'a>(
-    weights: &'a pcs::CommittedPoly,
+    model: &'a CommittedModel,
     advice: &'a pcs::CommittedPoly,
     weight_claims: Vec<Claim>,
     advice_claims: Vec<Claim>,
-) -> (Vec<&'a pcs::CommittedPoly>, Vec<Vec<pcs::Claim>>) {
+) -> Result<(Vec<&'a pcs::CommittedPoly>, Vec<Vec<pcs::Claim>>), ProveError> {
     let mut polys = Vec::new();
     let mut lists = Vec::new();
-    if !weight_claims.is_empty() {
-        polys.push(weights);
-        lists.push(crate::packing::pcs_claims(weight_claims));
+    let per_chunk = crate::packing::route_claims(&model.chunks, weight_claims)?;
+    for (poly, claims) in model.weights.iter().zip(per_chunk) {
+        if !claims.is_empty() {
+            polys.push(poly);
+            lists.push(crate::packing::pcs_claims(claims));
+        }
     }
     if !advice_claims.is_empty() {
         polys.push(advice);
         lists.push(crate::packing::pcs_claims(advice_claims));
     }
-    (polys, lists)
+    Ok((polys, lists))
 }
 
 /// Multiplicities that count only the rows found in their table.

@@ -442,9 +442,13 @@ pub fn verify_all(
 
     let mut commitments = Vec::new();
     let mut lists = Vec::new();
-    if !weight_claims.is_empty() {
-        commitments.push(vk.weights);
-        lists.push(crate::packing::pcs_claims(weight_claims));
+    let chunks = vk.weight_chunks(&circuit)?;
+    let per_chunk = crate::packing::route_claims(&chunks, weight_claims)?;
+    for (commitment, claims) in vk.weights.iter().zip(per_chunk) {
+        if !claims.is_empty() {
+            commitments.push(*commitment);
+            lists.push(crate::packing::pcs_claims(claims));
+        }
     }
     if !advice_claims.is_empty() {
         commitments.push(proof.advice);
