@@ -1,27 +1,32 @@
 //! `inspect`'s estimate of proving time and peak memory, from the circuit's sizes and rates
-//! measured by `cargo bench -p zkml --bench transformer` on the 2-core reference machine
-//! (2026-11-22): a d 1024 block with a 2^24-entry weight table proves in 0.64 s at 14.7 M MACs
-//! and 4.19 s at 1.9 G MACs, with peaks of 1.2 and 1.7 GiB. The two points give the
-//! coefficients below; other shapes (wide lookups, long softmax rows) can differ by 2x.
+//! measured by `cargo bench -p zkml --bench transformer` on the 2-core reference machine: a
+//! d 1024 block with a 2^24-entry weight table proves in 0.64-0.80 s at 14.7 M MACs and 4.19 s
+//! at 1.9 G MACs, with peaks of 1.2 and 1.7 GiB (2026-11-22); a Qwen3-14B-shaped block (five
+//! 2^26-entry weight polynomials) in 19.8 s with a 15.1 GiB peak (2026-12-04). The per-weight
+//! rates below sit between the two sizes (within ~25 % of both); other shapes (wide lookups,
+//! long softmax rows) can differ by 2x.
 
 use model::Graph;
 use zkml::circuit::{Circuit, GraphShape};
+use zkml::ProofConfig;
 
 /// Seconds per packed weight entry (the weight opening dominates small inputs).
-const SECONDS_PER_WEIGHT: f64 = 36e-9;
+const SECONDS_PER_WEIGHT: f64 = 50e-9;
 /// Seconds per multiply-accumulate of the forward pass (advice, lookups, reductions).
 const SECONDS_PER_MAC: f64 = 1.9e-9;
 /// Seconds per lookup table (their LogUp sides are 2^16 entries whatever the model's size:
 /// the fixed cost that dominates small models, ~0.17 s for the 2-layer tiny Llama).
 const SECONDS_PER_TABLE: f64 = 12e-3;
-/// Peak bytes per packed weight entry (i64 weights, evaluations, codeword, opening tables).
-const BYTES_PER_WEIGHT: f64 = 75.0;
+/// Peak bytes per committed weight entry (i64 weights, evaluations, codeword, opening tables).
+const BYTES_PER_WEIGHT: f64 = 60.0;
 /// Peak bytes per multiply-accumulate (the trace and the advice).
 const BYTES_PER_MAC: f64 = 0.27;
 
 /// The estimate for one proof of `graph`.
 pub struct Estimate {
     pub weight_vars: u32,
+    /// Committed weight polynomials (the packed table cut into chunks).
+    pub weight_polys: usize,
     pub advice_vars: u32,
     pub tables: usize,
     pub seconds: f64,
@@ -31,10 +36,15 @@ pub struct Estimate {
 impl Estimate {
     pub fn of(graph: &Graph) -> anyhow::Result<Self> {
         let circuit = Circuit::new(GraphShape::of(graph))?;
-        let weights = f64::from(1u32 << circuit.weight_packing.n_vars.min(31));
+        let max = ProofConfig::default().weight_poly_vars();
+        let chunks = circuit.weight_packing.chunks(max).ok_or_else(|| {
+            anyhow::anyhow!("a weight matrix is larger than one committed polynomial (2^{max})")
+        })?;
+        let weights: f64 = chunks.vars.iter().map(|&v| (1u64 << v) as f64).sum();
         let macs = graph.n_macs() as f64;
         Ok(Self {
             weight_vars: circuit.weight_packing.n_vars,
+            weight_polys: chunks.vars.len(),
             advice_vars: circuit.advice_packing.n_vars,
             tables: circuit.tables.len(),
             seconds: SECONDS_PER_WEIGHT * weights
@@ -50,11 +60,12 @@ impl std::fmt::Display for Estimate {
         write!(
             f,
             "estimated proof (2-core reference machine): prove ~{:.2} s, peak memory ~{:.0} MiB \
-             (weight table 2^{} entries, advice 2^{}, {} lookup tables; rough: rates of the \
+             (weight table 2^{} entries in {} polynomial(s), advice 2^{}, {} lookup tables; rough: rates of the \
              transformer bench)",
             self.seconds,
             self.bytes / f64::from(1u32 << 20),
             self.weight_vars,
+            self.weight_polys,
             self.advice_vars,
             self.tables
         )
