@@ -10,6 +10,9 @@ use stwo::core::fields::m31::M31;
 use stwo::core::fields::qm31::QM31;
 use sumcheck::SumcheckProof;
 
+use crate::batch_lazy::{
+    bound_eq_table, fold_base_many, lazy_round_sums, LAZY_MIN_VARS, LAZY_ROUNDS,
+};
 use crate::batch_tables::{eq_sum_table, fold_base, product_evals, PolyTable, SecureTable};
 use crate::encode::CommittedPoly;
 use crate::fold::pow2;
@@ -30,21 +33,51 @@ pub(crate) fn prove_batch(
     n_rounds: usize,
     channel: &mut Blake2sChannel,
 ) -> (BatchProof, Vec<QM31>) {
+    prove_batch_with(polys, claims, n_rounds, channel, LAZY_MIN_VARS)
+}
+
+/// [`prove_batch`] where polynomials of at least `lazy_min_vars` variables take their first
+/// rounds without tables (`batch_lazy`).
+pub(crate) fn prove_batch_with(
+    polys: &[&CommittedPoly],
+    claims: &[Vec<Claim>],
+    n_rounds: usize,
+    channel: &mut Blake2sChannel,
+    lazy_min_vars: usize,
+) -> (BatchProof, Vec<QM31>) {
     let lambda = channel.draw_secure_felt();
     let mut weight = QM31::one();
-    let mut w_tables: Vec<SecureTable> = Vec::with_capacity(polys.len());
+    let mut terms: Vec<Vec<(&[QM31], QM31)>> = Vec::with_capacity(polys.len());
     let mut term_claims: Vec<QM31> = Vec::with_capacity(polys.len());
     for (p, cs) in polys.iter().zip(claims) {
         let mut cl = QM31::zero();
-        let mut terms = Vec::with_capacity(cs.len());
+        let mut t = Vec::with_capacity(cs.len());
         for c in cs {
-            terms.push((&c.point[..], weight));
+            t.push((&c.point[..], weight));
             cl += weight * c.value;
             weight *= lambda;
         }
-        w_tables.push(eq_sum_table(p.n_variables, &terms));
+        terms.push(t);
         term_claims.push(cl * pow2(n_rounds - p.n_variables));
     }
+    // Rounds each polynomial takes without tables, and the challenges of its rounds so far.
+    let lazy: Vec<usize> = polys
+        .iter()
+        .map(|p| {
+            if p.n_variables >= lazy_min_vars {
+                LAZY_ROUNDS.min(p.n_variables)
+            } else {
+                0
+            }
+        })
+        .collect();
+    let mut bound: Vec<Vec<QM31>> = polys.iter().map(|_| Vec::new()).collect();
+    let mut w_tables: Vec<Option<SecureTable>> = polys
+        .iter()
+        .zip(&terms)
+        .zip(&lazy)
+        .map(|((p, t), &l)| (l == 0).then(|| eq_sum_table(p.n_variables, t)))
+        .collect();
     let mut f_tables: Vec<Option<SecureTable>> = polys.iter().map(|_| None).collect();
     let mut round_polys = Vec::with_capacity(n_rounds);
     let mut rho = Vec::with_capacity(n_rounds);
@@ -54,15 +87,17 @@ pub(crate) fn prove_batch(
         let mut vals = [QM31::zero(); 3];
         let mut term_vals = Vec::with_capacity(polys.len());
         for (j, p) in polys.iter().enumerate() {
-            let v = if p.n_variables >= remaining {
+            let v = if p.n_variables < remaining {
+                let c = term_claims[j] * half;
+                [c, c, c]
+            } else if let Some(w) = &w_tables[j] {
                 let f = match &f_tables[j] {
                     Some(f) => PolyTable::Secure(f),
                     None => PolyTable::Base(&p.evals),
                 };
-                product_evals(&w_tables[j], f)
+                product_evals(w, f)
             } else {
-                let c = term_claims[j] * half;
-                [c, c, c]
+                lazy_round_sums(&p.evals, &terms[j], &bound[j])
             };
             term_vals.push(v);
             for k in 0..3 {
@@ -73,8 +108,13 @@ pub(crate) fn prove_batch(
         channel.mix_felts(&coeffs);
         let alpha = channel.draw_secure_felt();
         for (j, p) in polys.iter().enumerate() {
-            if p.n_variables >= remaining {
-                w_tables[j].fold(alpha);
+            if p.n_variables < remaining {
+                term_claims[j] *= half;
+                continue;
+            }
+            term_claims[j] = interp_eval(interpolate3(term_vals[j]), alpha);
+            if let Some(w) = &mut w_tables[j] {
+                w.fold(alpha);
                 f_tables[j] = Some(match f_tables[j].take() {
                     Some(mut f) => {
                         f.fold(alpha);
@@ -82,9 +122,12 @@ pub(crate) fn prove_batch(
                     }
                     None => fold_base(&p.evals, alpha),
                 });
-                term_claims[j] = interp_eval(interpolate3(term_vals[j]), alpha);
             } else {
-                term_claims[j] *= half;
+                bound[j].push(alpha);
+                if bound[j].len() == lazy[j] {
+                    w_tables[j] = Some(bound_eq_table(&terms[j], &bound[j], p.n_variables));
+                    f_tables[j] = Some(fold_base_many(&p.evals, &bound[j]));
+                }
             }
         }
         round_polys.push(coeffs.to_vec());

@@ -19,6 +19,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 mod batch;
+mod batch_lazy;
 mod batch_tables;
 pub mod cache;
 pub mod config;
