@@ -1,24 +1,26 @@
 //! `inspect`'s estimate of proving time and peak memory, from the circuit's sizes and rates
-//! measured by `cargo bench -p zkml --bench transformer` on the 2-core reference machine: a
-//! d 1024 block with a 2^24-entry weight table proves in 0.64-0.80 s at 14.7 M MACs and 4.19 s
-//! at 1.9 G MACs, with peaks of 1.2 and 1.7 GiB (2026-11-22); a Qwen3-14B-shaped block (five
-//! 2^26-entry weight polynomials) in 19.8 s with a 15.1 GiB peak (2026-12-04). The per-weight
-//! rates below sit between the two sizes (within ~25 % of both); other shapes (wide lookups,
-//! long softmax rows) can differ by 2x.
+//! measured by `cargo bench -p zkml --bench transformer` on the 2-core reference machine
+//! (2026-12-04): a d 1024 block with a 2^24-entry weight table proves in 0.56 s at 14.7 M MACs
+//! and 3.33 s at 1.9 G MACs, with peaks of 1.2 and 1.5 GiB; a Qwen3-14B-shaped block (five
+//! 2^26-entry weight polynomials, 330 M MACs) in 4.65 s with an 11.95 GiB peak. The
+//! coefficients below fit these points within ~30 %; other shapes (wide lookups, long softmax
+//! rows) can differ by 2x.
 
 use model::Graph;
 use zkml::circuit::{Circuit, GraphShape};
 use zkml::ProofConfig;
 
 /// Seconds per packed weight entry (the weight opening dominates small inputs).
-const SECONDS_PER_WEIGHT: f64 = 50e-9;
+const SECONDS_PER_WEIGHT: f64 = 16e-9;
 /// Seconds per multiply-accumulate of the forward pass (advice, lookups, reductions).
-const SECONDS_PER_MAC: f64 = 1.9e-9;
+const SECONDS_PER_MAC: f64 = 1.5e-9;
 /// Seconds per lookup table (their LogUp sides are 2^16 entries whatever the model's size:
 /// the fixed cost that dominates small models, ~0.17 s for the 2-layer tiny Llama).
 const SECONDS_PER_TABLE: f64 = 12e-3;
 /// Peak bytes per committed weight entry (i64 weights, evaluations, codeword, opening tables).
-const BYTES_PER_WEIGHT: f64 = 60.0;
+const BYTES_PER_WEIGHT: f64 = 36.0;
+/// Peak bytes whatever the size (lookup tables, twiddles, the process itself).
+const BASE_BYTES: f64 = 450.0 * 1024.0 * 1024.0;
 /// Peak bytes per multiply-accumulate (the trace and the advice).
 const BYTES_PER_MAC: f64 = 0.27;
 
@@ -50,7 +52,7 @@ impl Estimate {
             seconds: SECONDS_PER_WEIGHT * weights
                 + SECONDS_PER_MAC * macs
                 + SECONDS_PER_TABLE * circuit.tables.len() as f64,
-            bytes: BYTES_PER_WEIGHT * weights + BYTES_PER_MAC * macs,
+            bytes: BASE_BYTES + BYTES_PER_WEIGHT * weights + BYTES_PER_MAC * macs,
         })
     }
 }
