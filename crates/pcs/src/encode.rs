@@ -176,13 +176,19 @@ pub(crate) fn encode(
     twiddles: &TwiddleTree<SimdBackend>,
 ) -> BaseColumn {
     let n = evals.len().trailing_zeros();
-    let mono = moebius(evals);
-    let map = fft_index_map(n);
-    let mut fft = vec![M31::from(0u32); mono.len()];
-    for (i, &c) in mono.iter().enumerate() {
-        fft[map(i)] = c;
-    }
-    let poly = CircleCoefficients::<SimdBackend>::new(BaseColumn::from_cpu(&fft));
+    // The monomial and reordered copies are dropped before the evaluation allocates the
+    // codeword (a 2^26-entry chunk's commitment is a few GiB at its peak).
+    let coefficients = {
+        let mono = moebius(evals);
+        let map = fft_index_map(n);
+        let mut fft = vec![M31::from(0u32); mono.len()];
+        for (i, &c) in mono.iter().enumerate() {
+            fft[map(i)] = c;
+        }
+        drop(mono);
+        BaseColumn::from_cpu(&fft)
+    };
+    let poly = CircleCoefficients::<SimdBackend>::new(coefficients);
     let domain = CanonicCoset::new(n + log_blowup).circle_domain();
     poly.evaluate_with_twiddles(domain, twiddles).values
 }
@@ -285,8 +291,12 @@ pub fn try_commit(evals: Vec<M31>, config: &PcsConfig) -> Result<CommittedPoly, 
             what: "too many variables for this config",
         });
     }
-    let twiddles = twiddles_for(n + config.log_blowup);
-    let codeword = encode(&evals, config.log_blowup, &twiddles);
+    // The twiddles are dropped before the codeword is split into Merkle columns.
+    let codeword = encode(
+        &evals,
+        config.log_blowup,
+        &twiddles_for(n + config.log_blowup),
+    );
     let leaf_log = Schedule::poly_leaf_log(n as usize, config);
     let columns = base_columns(codeword.as_slice(), leaf_log);
     let tree = Tree::commit(columns.iter().collect());

@@ -12,6 +12,7 @@
 #![allow(clippy::unwrap_used)]
 
 use std::process::Command;
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use model::decode::{cached_step, KvCache};
@@ -52,10 +53,45 @@ struct StageTimes(std::sync::Mutex<Vec<(String, Instant, f64)>>);
 
 impl zkml::prover::Progress for StageTimes {
     fn stage(&self, name: &str, _: usize, _: usize) {
+        set_phase(name);
         if let Ok(mut v) = self.0.lock() {
             v.push((name.to_string(), Instant::now(), rss_mib()));
         }
     }
+}
+
+/// The phase the case is in, and the largest resident memory sampled in each phase.
+static PHASES: Mutex<(String, Vec<(String, f64)>)> = Mutex::new((String::new(), Vec::new()));
+
+fn set_phase(name: &str) {
+    if let Ok(mut p) = PHASES.lock() {
+        p.0 = name.to_string();
+    }
+}
+
+/// Samples the resident memory every 10 ms into [`PHASES`].
+fn start_sampler() {
+    std::thread::spawn(|| loop {
+        let rss = rss_mib();
+        if let Ok(mut p) = PHASES.lock() {
+            let phase = p.0.clone();
+            match p.1.iter_mut().find(|(n, _)| *n == phase) {
+                Some((_, peak)) => *peak = peak.max(rss),
+                None => p.1.push((phase, rss)),
+            }
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    });
+}
+
+fn phase_peaks() -> String {
+    PHASES.lock().map_or_else(
+        |_| String::new(),
+        |p| {
+            let parts: Vec<String> = p.1.iter().map(|(n, r)| format!("{n} {r:.0}")).collect();
+            parts.join(", ")
+        },
+    )
 }
 
 fn rss_mib() -> f64 {
@@ -103,9 +139,11 @@ fn random_blocks(
 
 /// Commits, then times the forward pass, one proof and one verification.
 fn measure(cfg: &TransformerConfig, n_blocks: usize, seed: u64, qk_norm: bool) -> Measured {
+    set_phase("weights");
     let blocks = random_blocks(cfg, n_blocks, seed, qk_norm);
     let graph = transformer("bench", cfg, None, &blocks).unwrap();
     drop(blocks);
+    set_phase("commit");
     let t = Instant::now();
     let m = CommittedModel::new(graph, ProofConfig::default()).unwrap();
     let commit = t.elapsed();
@@ -135,8 +173,10 @@ fn measure(cfg: &TransformerConfig, n_blocks: usize, seed: u64, qk_norm: bool) -
         })
         .collect();
     eprintln!("  stages: {}", parts.join(", "));
+    set_phase("verify");
     let t = Instant::now();
     verify(&m.vk, &x, &y, &proof).unwrap();
+    eprintln!("  peak RSS (MiB) by phase: {}", phase_peaks());
     Measured {
         commit,
         forward,
@@ -287,6 +327,7 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     if let Some(i) = args.iter().position(|a| a == "--case") {
         if let Some(name) = args.get(i + 1) {
+            start_sampler();
             run_case(name);
         }
         return;
