@@ -2,7 +2,7 @@
 //! measured by `cargo bench -p zkml --bench transformer` on the 2-core reference machine
 //! (2026-12-04): a d 1024 block with a 2^24-entry weight table proves in 0.56 s at 14.7 M MACs
 //! and 3.33 s at 1.9 G MACs, with peaks of 1.2 and 1.5 GiB; a Qwen3-14B-shaped block (five
-//! 2^26-entry weight polynomials, 330 M MACs) in 4.65 s with an 11.95 GiB peak. The
+//! 2^26-entry weight polynomials, 330 M MACs) in 4.65-5.75 s with a 10.9 GiB peak. The
 //! coefficients below fit these points within ~30 %; other shapes (wide lookups, long softmax
 //! rows) can differ by 2x.
 

@@ -5,10 +5,11 @@
 //! whole graph), prove (including its own forward pass), verify, proof bytes, peak RSS and the
 //! ratio prove / forward. `decode-cache127` proves one token against a K/V cache of 127
 //! positions bound as public inputs ([`model::decode`]). A last case proves a stack of 4 small
-//! blocks in one proof and compares it with 4 one-block proofs. `qwen3-14b-seq1` and
-//! `qwen3-14b-decode127` prove one Qwen3-14B-shaped block (d 5120, 40 heads / 8 KV, head_dim
-//! 128, ffn 17408, q/k norms; 330 M weights committed as five 2^26-entry polynomials): about
-//! 16 GiB and a few minutes each. `--case NAME` runs one case.
+//! blocks in one proof and compares it with 4 one-block proofs. `qwen3-14b-seq1`,
+//! `qwen3-14b-decode127` and `qwen3-14b-seq128` prove one Qwen3-14B-shaped block (d 5120, 40
+//! heads / 8 KV, head_dim 128, ffn 17408, q/k norms; 330 M weights committed as five
+//! 2^26-entry polynomials): 11-15 GiB and one to two minutes each. `--case NAME` runs one
+//! case.
 #![allow(clippy::unwrap_used)]
 
 use std::process::Command;
@@ -346,6 +347,7 @@ fn main() {
         "stack4",
         "qwen3-14b-seq1",
         "qwen3-14b-decode127",
+        "qwen3-14b-seq128",
     ];
     for case in cases {
         let status = Command::new(&exe).args(["--case", case]).status();
