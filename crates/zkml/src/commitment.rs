@@ -104,26 +104,35 @@ impl CommittedModel {
         model::graph::validate(&graph)?;
         let circuit = Circuit::new(GraphShape::of(&graph))?;
         let chunks = weight_chunks(&circuit, &config)?;
+        let n_chunks = chunks.vars.len();
         let pack = |k: usize| pack_chunk(&graph, &circuit, &chunks, k);
-        let path = cache_dir.map(|d| {
-            let key = content_key(chunks.vars.len(), &pack, &config);
-            d.join(key)
-        });
-        let cached = path
-            .as_deref()
-            .and_then(|p| load_cached(p, chunks.vars.len(), &pack, &config));
-        let (weights, status) = match cached {
-            Some(w) => (w, CacheStatus::Loaded),
+        let (weights, status) = match cache_dir {
+            // Without a cache each chunk is packed just before it is committed.
             None => {
-                let w: Vec<CommittedPoly> = (0..chunks.vars.len())
+                let w = (0..n_chunks)
                     .map(|k| pcs::commit(pack(k), &config.pcs))
                     .collect();
-                let status = match path.as_deref().map(|p| store(p, &w)) {
-                    None => CacheStatus::Disabled,
-                    Some(Ok(())) => CacheStatus::Stored,
-                    Some(Err(e)) => CacheStatus::StoreFailed(e.to_string()),
-                };
-                (w, status)
+                (w, CacheStatus::Disabled)
+            }
+            // With one, the chunks are packed once: hashed for the key, compared with the
+            // cached ones, and committed on a miss.
+            Some(dir) => {
+                let packed: Vec<Vec<M31>> = (0..n_chunks).map(pack).collect();
+                let path = dir.join(content_key(&packed, &config));
+                match load_cached(&path, &packed, &config) {
+                    Some(w) => (w, CacheStatus::Loaded),
+                    None => {
+                        let w: Vec<CommittedPoly> = packed
+                            .into_iter()
+                            .map(|evals| pcs::commit(evals, &config.pcs))
+                            .collect();
+                        let status = match store(&path, &w) {
+                            Ok(()) => CacheStatus::Stored,
+                            Err(e) => CacheStatus::StoreFailed(e.to_string()),
+                        };
+                        (w, status)
+                    }
+                }
             }
         };
         let vk = VerifyingKey {
@@ -212,14 +221,13 @@ fn pack_chunk(graph: &Graph, circuit: &Circuit, chunks: &Chunks, k: usize) -> Ve
 
 /// Content hash of the packed weight chunks and the configuration: the cache key. Graphs
 /// that differ only in structure (the steps of a decoding session) share one commitment.
-fn content_key(n_chunks: usize, pack: &dyn Fn(usize) -> Vec<M31>, config: &ProofConfig) -> String {
+fn content_key(packed: &[Vec<M31>], config: &ProofConfig) -> String {
     let mut h = Blake2s256::new();
     h.update(b"stwo-ml/weight-cache/v3");
-    h.update((n_chunks as u64).to_le_bytes());
-    for k in 0..n_chunks {
-        let packed = pack(k);
-        h.update((packed.len() as u64).to_le_bytes());
-        for part in packed.chunks(1 << 16) {
+    h.update((packed.len() as u64).to_le_bytes());
+    for chunk in packed {
+        h.update((chunk.len() as u64).to_le_bytes());
+        for part in chunk.chunks(1 << 16) {
             let bytes: Vec<u8> = part.iter().flat_map(|v| v.0.to_le_bytes()).collect();
             h.update(&bytes);
         }
@@ -238,15 +246,14 @@ fn chunk_path(base: &Path, k: usize) -> std::path::PathBuf {
 /// configuration.
 fn load_cached(
     base: &Path,
-    n_chunks: usize,
-    pack: &dyn Fn(usize) -> Vec<M31>,
+    packed: &[Vec<M31>],
     config: &ProofConfig,
 ) -> Option<Vec<CommittedPoly>> {
-    let mut polys = Vec::with_capacity(n_chunks);
-    for k in 0..n_chunks {
+    let mut polys = Vec::with_capacity(packed.len());
+    for (k, evals) in packed.iter().enumerate() {
         let file = std::fs::File::open(chunk_path(base, k)).ok()?;
         let poly = CommittedPoly::read_from(&mut std::io::BufReader::new(file)).ok()?;
-        if poly.evals() != pack(k).as_slice() || poly.config() != &config.pcs {
+        if poly.evals() != evals.as_slice() || poly.config() != &config.pcs {
             return None;
         }
         polys.push(poly);
