@@ -24,6 +24,7 @@ pub mod embedding;
 pub mod error;
 pub mod linear;
 pub mod lookup;
+mod lookup_instances;
 pub mod matmul;
 pub mod softmax;
 mod table;

@@ -13,6 +13,7 @@
 //! to the channel (by commitment) before calling.
 
 use num_traits::{One, Zero};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use stwo::core::channel::{Blake2sChannel, Channel};
 use stwo::core::fields::m31::M31;
@@ -25,6 +26,7 @@ use sumcheck::{eval_mle_base, SumcheckProof};
 
 use crate::claim::Claim;
 use crate::error::GkrError;
+use crate::lookup_instances::{instances, Instance};
 pub use crate::table::{TableData, TableKind};
 
 /// A looked-up column: `values[j]` is component `j` (as many as the table's arity), each a
@@ -185,6 +187,48 @@ fn draw_challenges(channel: &mut Blake2sChannel) -> (QM31, QM31) {
     (z, beta)
 }
 
+impl LookupColumn<'_> {
+    fn spec(&self) -> ColumnSpec {
+        let len = self.values[0].len();
+        assert!(len >= 2 && len.is_power_of_two(), "column length");
+        ColumnSpec {
+            table: self.table,
+            log_len: len.ilog2(),
+            mask: self.mask,
+        }
+    }
+}
+
+/// Each column's components at its point: one `eq` table per column length (all columns of a
+/// length share the batch point's suffix), then a dot product per component.
+fn evaluate_columns(
+    columns: &[LookupColumn<'_>],
+    point_of: &(dyn Fn(usize) -> Vec<QM31> + Sync),
+) -> Vec<Felts> {
+    let mut eqs: Vec<(usize, Vec<QM31>)> = Vec::new();
+    for col in columns {
+        let n = col.values[0].len().ilog2() as usize;
+        if !eqs.iter().any(|(m, _)| *m == n) {
+            eqs.push((n, sumcheck::eq_evals(&point_of(n))));
+        }
+    }
+    columns
+        .par_iter()
+        .map(|col| {
+            let n = col.values[0].len().ilog2() as usize;
+            let Some((_, eq)) = eqs.iter().find(|(m, _)| *m == n) else {
+                unreachable!("an eq table per column length")
+            };
+            Felts(
+                col.values
+                    .iter()
+                    .map(|v| eq.iter().zip(v.iter()).map(|(&e, &x)| e * x).sum())
+                    .collect(),
+            )
+        })
+        .collect()
+}
+
 /// Proves that every row of every column lies in its table.
 ///
 /// # Panics
@@ -207,38 +251,47 @@ pub fn prove(
             },
         );
     }
-    let mut layers: Vec<Layer<SimdBackend>> = Vec::new();
-    for col in columns {
-        assert_eq!(
-            col.values.len(),
-            tables[col.table].kind.arity(),
-            "column arity"
-        );
-        let len = col.values[0].len();
-        assert!(len >= 2 && len.is_power_of_two(), "column length");
-        let denominators = (0..len)
-            .map(|i| {
-                let mut v = QM31::from(col.values[0][i]);
-                if let Some(second) = col.values.get(1) {
-                    v += beta * second[i];
+    let specs: Vec<ColumnSpec> = columns.iter().map(LookupColumn::spec).collect();
+    let layout = instances(&specs);
+    let mut layers: Vec<Layer<SimdBackend>> = layout
+        .par_iter()
+        .map(|inst| {
+            let denominators = inst
+                .columns
+                .iter()
+                .flat_map(|&c| {
+                    let col = &columns[c];
+                    assert_eq!(
+                        col.values.len(),
+                        tables[col.table].kind.arity(),
+                        "column arity"
+                    );
+                    (0..col.values[0].len()).map(move |i| {
+                        let mut v = QM31::from(col.values[0][i]);
+                        if let Some(second) = col.values.get(1) {
+                            v += beta * second[i];
+                        }
+                        z - v
+                    })
+                })
+                .collect();
+            match inst.mask {
+                None => Layer::LogUpSingles {
+                    denominators: Mle::new(denominators),
+                },
+                Some(mask) => {
+                    let one_column = mask.table();
+                    let numerators = (0..inst.columns.len())
+                        .flat_map(|_| one_column.iter().map(|&m| QM31::from(m)))
+                        .collect();
+                    Layer::LogUpGeneric {
+                        numerators: Mle::new(numerators),
+                        denominators: Mle::new(denominators),
+                    }
                 }
-                z - v
-            })
-            .collect();
-        match col.mask {
-            None => layers.push(Layer::LogUpSingles {
-                denominators: Mle::new(denominators),
-            }),
-            Some(mask) => layers.push(Layer::LogUpGeneric {
-                numerators: Mle::new(
-                    (0..len)
-                        .map(|i| QM31::from(M31::from_u32_unchecked(u32::from(mask.contains(i)))))
-                        .collect(),
-                ),
-                denominators: Mle::new(denominators),
-            }),
-        }
-    }
+            }
+        })
+        .collect();
     for (table, mults) in tables.iter().zip(multiplicities) {
         let numerators = mults.iter().map(|&m| -QM31::from(m)).collect();
         let denominators = (0..1usize << table.kind.log_size())
@@ -256,14 +309,15 @@ pub fn prove(
     let n_layers = artifact.ood_point.len();
     let point_of = |n_vars: usize| artifact.ood_point[n_layers - n_vars..].to_vec();
 
-    let mut column_claims = Vec::new();
-    let mut column_evals = Vec::new();
-    for col in columns {
-        let pt = point_of(col.values[0].len().ilog2() as usize);
-        let evals: Vec<QM31> = col.values.iter().map(|v| eval_mle_base(v, &pt)).collect();
-        column_claims.push(evals.iter().map(|&e| Claim::new(pt.clone(), e)).collect());
-        column_evals.push(Felts(evals));
-    }
+    let column_evals = evaluate_columns(columns, &point_of);
+    let column_claims = columns
+        .iter()
+        .zip(&column_evals)
+        .map(|(col, evals)| {
+            let pt = point_of(col.values[0].len().ilog2() as usize);
+            evals.0.iter().map(|&e| Claim::new(pt.clone(), e)).collect()
+        })
+        .collect();
     let mut mult_claims = Vec::new();
     let mut mult_evals = Vec::new();
     let mut committed_claims = Vec::new();
@@ -412,9 +466,10 @@ pub fn verify(
             return Err(bad("column evaluation arity"));
         }
     }
-    let n_vars: Vec<usize> = columns
+    let layout = instances(columns);
+    let n_vars: Vec<usize> = layout
         .iter()
-        .map(|c| c.log_len as usize)
+        .map(Instance::n_vars)
         .chain(tables.iter().map(|t| t.log_size() as usize))
         .collect();
     let gkr = proof.gkr.to_stwo(&n_vars)?;
@@ -442,25 +497,31 @@ pub fn verify(
     let n_layers = artifact.ood_point.len();
     let point_of = |n: usize| artifact.ood_point[n_layers - n..].to_vec();
 
-    let mut column_claims = Vec::new();
-    for (i, (spec, evals)) in columns.iter().zip(&proof.column_evals).enumerate() {
+    for (i, inst) in layout.iter().enumerate() {
         let got = &artifact.claims_to_verify_by_instance[i];
-        let mut v = evals.0[0];
-        if let Some(&second) = evals.0.get(1) {
-            v += beta * second;
-        }
-        let pt = point_of(spec.log_len as usize);
-        let numerator = spec.mask.map_or(QM31::one(), |m| m.eval(&pt));
-        if got.len() != 2 || got[0] != numerator || got[1] != z - v {
+        let evals: Vec<&[QM31]> = inst
+            .columns
+            .iter()
+            .map(|&c| proof.column_evals[c].0.as_slice())
+            .collect();
+        let want = inst.input_claim(&point_of(inst.n_vars()), &evals, z, beta);
+        if got.as_slice() != want.as_slice() {
             return Err(GkrError::LookupInputMismatch { instance: i });
         }
-        column_claims.push(evals.0.iter().map(|&e| Claim::new(pt.clone(), e)).collect());
     }
+    let column_claims = columns
+        .iter()
+        .zip(&proof.column_evals)
+        .map(|(spec, evals)| {
+            let pt = point_of(spec.log_len as usize);
+            evals.0.iter().map(|&e| Claim::new(pt.clone(), e)).collect()
+        })
+        .collect();
     let mut mult_claims = Vec::new();
     let mut committed_claims = Vec::new();
     let mut committed_evals = proof.committed_evals.0.iter();
     for (t, table) in tables.iter().enumerate() {
-        let i = columns.len() + t;
+        let i = layout.len() + t;
         let got = &artifact.claims_to_verify_by_instance[i];
         let pt = point_of(table.log_size() as usize);
         let mut row = table.eval(&pt);
