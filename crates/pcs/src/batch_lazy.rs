@@ -111,27 +111,34 @@ pub(crate) fn lazy_round_sums(
     let u = alphas.len();
     let rest = n - u - 1;
     let weights_a = eq_evals(alphas);
-    let mut sums = [QM31::zero(); 3];
-    for &(point, scale) in terms {
-        let coef = scale * eq_eval(&point[..u], alphas);
-        let (bits, k) = boolean_prefix(&point[u + 1..]);
-        let r = &point[u + 1 + k..];
-        let slice_eq = SliceEq::new(r);
-        let mut t = [QM31::zero(); 2];
-        for (a, &wa) in weights_a.iter().enumerate() {
-            for (x, tx) in t.iter_mut().enumerate() {
-                let start = (((a << 1) | x) << rest) + (bits << r.len());
-                *tx += wa * slice_eq.eval(&evals[start..start + (1 << r.len())]);
+    // Claims in parallel (many small slices), each slice's evaluation in parallel too (a few
+    // large ones).
+    terms
+        .par_iter()
+        .map(|&(point, scale)| {
+            let coef = scale * eq_eval(&point[..u], alphas);
+            let (bits, k) = boolean_prefix(&point[u + 1..]);
+            let r = &point[u + 1 + k..];
+            let slice_eq = SliceEq::new(r);
+            let mut t = [QM31::zero(); 2];
+            for (a, &wa) in weights_a.iter().enumerate() {
+                for (x, tx) in t.iter_mut().enumerate() {
+                    let start = (((a << 1) | x) << rest) + (bits << r.len());
+                    *tx += wa * slice_eq.eval(&evals[start..start + (1 << r.len())]);
+                }
             }
-        }
-        let p = point[u];
-        let e = [QM31::one() - p, p, p + p + p - QM31::one()];
-        let t2 = t[1] + t[1] - t[0];
-        sums[0] += coef * e[0] * t[0];
-        sums[1] += coef * e[1] * t[1];
-        sums[2] += coef * e[2] * t2;
-    }
-    sums
+            let p = point[u];
+            let t2 = t[1] + t[1] - t[0];
+            [
+                coef * (QM31::one() - p) * t[0],
+                coef * p * t[1],
+                coef * (p + p + p - QM31::one()) * t2,
+            ]
+        })
+        .reduce(
+            || [QM31::zero(); 3],
+            |a, b| [a[0] + b[0], a[1] + b[1], a[2] + b[2]],
+        )
 }
 
 /// The eq-sum table after the lazy rounds: each claim's bound coordinates folded into its

@@ -38,6 +38,12 @@ fn decommit(tree: &Tree, columns: &[BaseColumn], leaves: Vec<usize>) -> Decommit
     }
 }
 
+fn scale_all(values: &mut [QM31], scale: QM31) {
+    if scale != QM31::one() {
+        values.iter_mut().for_each(|v| *v *= scale);
+    }
+}
+
 fn leaves_of(queries: &[usize], shift: usize) -> Vec<usize> {
     let mut v: Vec<usize> = queries.iter().map(|&q| q >> shift).collect();
     v.dedup();
@@ -160,8 +166,13 @@ pub fn prove_openings_timed(
             .filter(|&j| sched.join_round(j) == s0)
             .collect();
         // Hypercube table entering round s0.
+        // A lone first polynomial stays a base table; its `nu_j` scales the sums and the fold.
+        let mut table_scale = QM31::one();
         table = Some(match (table.take(), joins.as_slice()) {
-            (None, [j]) if nus[*j] == QM31::one() => Table::Base(&polys[*j].evals),
+            (None, [j]) => {
+                table_scale = nus[*j];
+                Table::Base(&polys[*j].evals)
+            }
             (prev, js) => {
                 let mut t = prev.map_or_else(|| vec![QM31::zero(); 1 << (n - s0)], Table::into_ext);
                 for &j in js {
@@ -181,7 +192,8 @@ pub fn prove_openings_timed(
             .map(|j| nus[j] * evals[j])
             .sum();
         pt.lap("table setup");
-        let sums = segment_sums(tab, s, &rho[s1..]);
+        let mut sums = segment_sums(tab, s, &rho[s1..]);
+        scale_all(&mut sums, table_scale);
         pt.lap("segment sums");
         let mut alphas = Vec::with_capacity(s);
         for u in 0..s {
@@ -209,7 +221,8 @@ pub fn prove_openings_timed(
             alphas.push(alpha);
         }
         pt.lap("sumcheck rounds");
-        let folded = fold_table(tab, &alphas);
+        let mut folded = fold_table(tab, &alphas);
+        scale_all(&mut folded, table_scale);
         pt.lap("fold table");
         if let Some(i) = commit_rounds.iter().position(|&c| c == s1) {
             let leaf_log = groups[i + 1].1;

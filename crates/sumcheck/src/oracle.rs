@@ -46,33 +46,35 @@ impl ProductOracle {
     }
 }
 
-/// Sum over the lower half-cube of `prod_j (lo_j + t (hi_j - lo_j))` for each `t` in `ts`.
-fn sums_at(tables: &[Vec<QM31>], ts: &[M31]) -> Vec<QM31> {
+/// Sum over the lower half-cube of `prod_j (lo_j + t (hi_j - lo_j))` at `t = 0, 2, .., degree`
+/// (the first `degree` entries are meaningful). No allocation per point: the values at
+/// `t = 2, 3` come from `lo` by adding the difference.
+fn sums_at(tables: &[Vec<QM31>]) -> [QM31; 3] {
     let half = tables[0].len() / 2;
-    let term = |i: usize| -> Vec<QM31> {
-        ts.iter()
-            .map(|&t| {
-                tables
-                    .iter()
-                    .map(|tab| {
-                        let lo = tab[i];
-                        lo + (tab[i + half] - lo) * t
-                    })
-                    .fold(QM31::from(M31::from(1)), |acc, v| acc * v)
-            })
-            .collect()
+    let degree = tables.len();
+    let term = |i: usize| -> [QM31; 3] {
+        let mut prod = [QM31::from(M31::from(1)); 3];
+        for tab in tables {
+            let lo = tab[i];
+            let diff = tab[i + half] - lo;
+            let at2 = lo + diff + diff;
+            prod[0] *= lo;
+            prod[1] *= at2;
+            if degree == 3 {
+                prod[2] *= at2 + diff;
+            }
+        }
+        prod
     };
-    let add = |mut a: Vec<QM31>, b: Vec<QM31>| {
-        a.iter_mut().zip(b).for_each(|(x, y)| *x += y);
-        a
-    };
+    let add = |a: [QM31; 3], b: [QM31; 3]| [a[0] + b[0], a[1] + b[1], a[2] + b[2]];
     if half >= PAR_THRESHOLD {
         (0..half)
             .into_par_iter()
+            .with_min_len(1 << 11)
             .map(term)
-            .reduce(|| vec![QM31::zero(); ts.len()], add)
+            .reduce(|| [QM31::zero(); 3], add)
     } else {
-        (0..half).map(term).fold(vec![QM31::zero(); ts.len()], add)
+        (0..half).map(term).fold([QM31::zero(); 3], add)
     }
 }
 
@@ -87,7 +89,7 @@ impl MultivariatePolyOracle for ProductOracle {
             .chain(2..=self.degree() as u32)
             .map(M31::from)
             .collect();
-        let sums = sums_at(&self.tables, &ts);
+        let sums = sums_at(&self.tables);
         let mut xs = vec![QM31::from(M31::from(0)), QM31::from(M31::from(1))];
         let mut ys = vec![sums[0], claim - sums[0]];
         for (k, &t) in ts.iter().enumerate().skip(1) {
