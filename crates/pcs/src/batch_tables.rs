@@ -72,19 +72,22 @@ impl SecureTable {
     }
 }
 
-/// `Σ_c scale_c · eq(point_c, ·)` over `n` variables for the claims `(point_c, scale_c)`, built
-/// straight into packed form. A boolean prefix of a point (a claim on one slice of a packed
-/// polynomial) confines its term to that slice.
-pub(crate) fn eq_sum_table(n: usize, claims: &[(&[QM31], QM31)]) -> SecureTable {
-    if n < 8 {
-        let mut acc = vec![QM31::zero(); 1 << n];
-        for &(point, scale) in claims {
-            sumcheck::mle::add_eq_evals_scaled(&mut acc, point, scale);
-        }
-        return SecureTable::new(acc);
-    }
-    let mut acc = vec![PackedQM31::zero(); (1 << n) / N_LANES];
-    for &(point, scale) in claims {
+/// One claim's term of [`eq_sum_table`]: `scale · eq(suffix, ·)` on the slice its boolean
+/// prefix selects.
+enum SliceTerm {
+    /// A slice shorter than 256 entries: its values, from scalar index `start`.
+    Small { start: usize, values: Vec<QM31> },
+    /// `eq(hi, b_hi) · scale · eq(lo, b_lo)` from packed index `start`: row `h` is `lo`
+    /// scaled by `hi[h]`.
+    Split {
+        start: usize,
+        hi: Vec<QM31>,
+        lo: Vec<PackedQM31>,
+    },
+}
+
+impl SliceTerm {
+    fn new(point: &[QM31], scale: QM31) -> Self {
         let prefix = point
             .iter()
             .take_while(|&&p| p == QM31::zero() || p == QM31::from(M31::from(1u32)))
@@ -94,33 +97,75 @@ pub(crate) fn eq_sum_table(n: usize, claims: &[(&[QM31], QM31)]) -> SecureTable 
             .fold(0usize, |b, &p| (b << 1) | usize::from(p != QM31::zero()));
         let suffix = &point[prefix..];
         if suffix.len() < 8 {
-            // A small slice: scalar, then added lane by lane.
-            let mut e = vec![QM31::zero(); 1 << suffix.len()];
-            sumcheck::mle::add_eq_evals_scaled(&mut e, suffix, scale);
-            let start = block << suffix.len();
-            for (k, v) in e.into_iter().enumerate() {
-                let (i, lane) = ((start + k) / N_LANES, (start + k) % N_LANES);
-                let mut lanes = acc[i].to_array();
-                lanes[lane] += v;
-                acc[i] = PackedQM31::from_array(lanes);
-            }
-            continue;
+            let mut values = vec![QM31::zero(); 1 << suffix.len()];
+            sumcheck::mle::add_eq_evals_scaled(&mut values, suffix, scale);
+            return Self::Small {
+                start: block << suffix.len(),
+                values,
+            };
         }
-        // eq(suffix, b) = eq(hi, b_hi) · eq(lo, b_lo) with `lo` at least one packed vector.
+        // `lo` is at least one packed vector.
         let (hi, lo) = suffix.split_at(suffix.len() - suffix.len().div_ceil(2).max(4));
-        let hi = sumcheck::eq_evals(hi);
-        let lo = pack_secure(&sumcheck::mle::eq_evals_scaled(lo, scale));
-        let len = (1usize << suffix.len()) / N_LANES;
-        acc[block * len..(block + 1) * len]
-            .par_chunks_mut(lo.len())
-            .zip(hi.par_iter())
-            .for_each(|(row, &c)| {
-                let c = PackedQM31::broadcast(c);
-                for (d, &e) in row.iter_mut().zip(&lo) {
-                    *d += c * e;
-                }
-            });
+        Self::Split {
+            start: (block << suffix.len()) / N_LANES,
+            hi: sumcheck::eq_evals(hi),
+            lo: pack_secure(&sumcheck::mle::eq_evals_scaled(lo, scale)),
+        }
     }
+
+    /// Adds the term's part in packed indices `[r0, r0 + out.len())` to `out`.
+    fn add_to(&self, out: &mut [PackedQM31], r0: usize) {
+        let r1 = r0 + out.len();
+        match self {
+            Self::Small { start, values } => {
+                let (first, last) = (start / N_LANES, (start + values.len() - 1) / N_LANES);
+                for i in first.max(r0)..=last.min(r1.saturating_sub(1)) {
+                    let mut lanes = out[i - r0].to_array();
+                    for (lane, slot) in lanes.iter_mut().enumerate() {
+                        let k = (i * N_LANES + lane).wrapping_sub(*start);
+                        if let Some(v) = values.get(k) {
+                            *slot += *v;
+                        }
+                    }
+                    out[i - r0] = PackedQM31::from_array(lanes);
+                }
+            }
+            Self::Split { start, hi, lo } => {
+                let end = start + hi.len() * lo.len();
+                for i in (*start).max(r0)..end.min(r1) {
+                    let k = i - start;
+                    out[i - r0] += PackedQM31::broadcast(hi[k / lo.len()]) * lo[k % lo.len()];
+                }
+            }
+        }
+    }
+}
+
+/// `Σ_c scale_c · eq(point_c, ·)` over `n` variables for the claims `(point_c, scale_c)`, built
+/// straight into packed form. A boolean prefix of a point (a claim on one slice of a packed
+/// polynomial) confines its term to that slice. The terms' factors are built in parallel over
+/// claims, then the table in parallel over regions (many claims on small slices are common:
+/// an advice polynomial gets hundreds).
+pub(crate) fn eq_sum_table(n: usize, claims: &[(&[QM31], QM31)]) -> SecureTable {
+    if n < 8 {
+        let mut acc = vec![QM31::zero(); 1 << n];
+        for &(point, scale) in claims {
+            sumcheck::mle::add_eq_evals_scaled(&mut acc, point, scale);
+        }
+        return SecureTable::new(acc);
+    }
+    let terms: Vec<SliceTerm> = claims
+        .par_iter()
+        .map(|&(point, scale)| SliceTerm::new(point, scale))
+        .collect();
+    let mut acc = vec![PackedQM31::zero(); (1 << n) / N_LANES];
+    acc.par_chunks_mut(TASK)
+        .enumerate()
+        .for_each(|(r, region)| {
+            for term in &terms {
+                term.add_to(region, r * TASK);
+            }
+        });
     SecureTable::Packed(acc)
 }
 
@@ -265,7 +310,8 @@ mod tests {
     fn packed_eq_sums_match_scalar_ones() {
         let r = |i: u32| QM31::from_u32_unchecked(i + 3, 2 * i + 1, i ^ 5, 7);
         let (zero, one) = (QM31::zero(), QM31::from(M31::from(1u32)));
-        for n in [3usize, 8, 10, 13] {
+        // 15 and 16 variables span several parallel regions.
+        for n in [3usize, 8, 10, 13, 15, 16] {
             let dense: Vec<QM31> = (0..n as u32).map(r).collect();
             let sliced: Vec<QM31> = [one, zero]
                 .into_iter()
@@ -276,10 +322,19 @@ mod tests {
                 .chain([one; 1])
                 .chain((0..n as u32 - 3).map(r))
                 .collect();
+            // A slice of 8 entries far into the table.
+            let small: Vec<QM31> = (0..n as u32)
+                .map(|i| match i {
+                    i if i + 3 >= n as u32 => r(i + 50),
+                    i if i % 2 == 0 => one,
+                    _ => zero,
+                })
+                .collect();
             let claims = [
                 (&dense[..], r(40)),
                 (&sliced[..], r(41)),
                 (&tiny[..], r(42)),
+                (&small[..], r(43)),
             ];
             let mut want = vec![QM31::zero(); 1 << n];
             for &(p, s) in &claims {

@@ -2,6 +2,8 @@
 //! transform) -> circle-FFT basis coefficients -> Reed-Solomon codeword on the canonic circle
 //! domain of log size `n + log_blowup` (bit-reversed) -> Merkle tree with `2^a`-entry leaves.
 
+use std::sync::{Arc, Mutex};
+
 use rayon::prelude::*;
 use stwo::core::fields::m31::M31;
 use stwo::core::fields::qm31::QM31;
@@ -120,9 +122,32 @@ pub fn moebius(evals: &[M31]) -> Vec<M31> {
     c
 }
 
+/// Codeword domains up to this log size keep their twiddles for the life of the process (at
+/// most about 64 MiB in all); larger ones, whose twiddles would weigh on the prover's peak
+/// memory, are computed when needed and dropped.
+const CACHED_TWIDDLES_LOG: u32 = 22;
+
+static TWIDDLE_CACHE: Mutex<Vec<(u32, Arc<TwiddleTree<SimdBackend>>)>> = Mutex::new(Vec::new());
+
 /// Twiddles for the codeword domain of log size `log_size`.
-pub(crate) fn twiddles_for(log_size: u32) -> TwiddleTree<SimdBackend> {
-    SimdBackend::precompute_twiddles(CanonicCoset::new(log_size).half_coset())
+pub(crate) fn twiddles_for(log_size: u32) -> Arc<TwiddleTree<SimdBackend>> {
+    let compute = || {
+        Arc::new(SimdBackend::precompute_twiddles(
+            CanonicCoset::new(log_size).half_coset(),
+        ))
+    };
+    if log_size > CACHED_TWIDDLES_LOG {
+        return compute();
+    }
+    // A poisoned lock only means another thread panicked while holding it; the list of
+    // computed trees is still valid.
+    let mut cache = TWIDDLE_CACHE.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, tw)) = cache.iter().find(|(l, _)| *l == log_size) {
+        return Arc::clone(tw);
+    }
+    let tw = compute();
+    cache.push((log_size, Arc::clone(&tw)));
+    tw
 }
 
 /// Position map from multilinear monomial index to FFT-basis coefficient index.

@@ -139,7 +139,15 @@ fn random_blocks(
 }
 
 /// Commits, then times the forward pass, one proof and one verification.
-fn measure(cfg: &TransformerConfig, n_blocks: usize, seed: u64, qk_norm: bool) -> Measured {
+/// Commits, runs and proves `n_blocks` blocks; the proof is made `reps` times and the median
+/// time reported (small cases: one run is noisy on a 2-core machine).
+fn measure(
+    cfg: &TransformerConfig,
+    n_blocks: usize,
+    seed: u64,
+    qk_norm: bool,
+    reps: usize,
+) -> Measured {
     set_phase("weights");
     let blocks = random_blocks(cfg, n_blocks, seed, qk_norm);
     let graph = transformer("bench", cfg, None, &blocks).unwrap();
@@ -159,11 +167,19 @@ fn measure(cfg: &TransformerConfig, n_blocks: usize, seed: u64, qk_norm: bool) -
     let t = Instant::now();
     std::hint::black_box(model::execute::execute(&m.graph, &x).unwrap());
     let forward = t.elapsed();
+    let mut times = Vec::with_capacity(reps);
+    for _ in 1..reps {
+        let t = Instant::now();
+        std::hint::black_box(prove(&m, &x, &()).unwrap());
+        times.push(t.elapsed());
+    }
     let stages = StageTimes(std::sync::Mutex::new(Vec::new()));
     let t = Instant::now();
     let (y, proof) = prove(&m, &x, &stages).unwrap();
-    let prove_time = t.elapsed();
+    times.push(t.elapsed());
     let end = Instant::now();
+    times.sort_unstable();
+    let prove_time = times[times.len() / 2];
     let v = stages.0.into_inner().unwrap_or_default();
     let parts: Vec<String> = v
         .iter()
@@ -267,7 +283,7 @@ fn run_case(name: &str) {
             } else {
                 block(1024, 8, 2, 4096, seq)
             };
-            let r = measure(&cfg, 1, 3, qwen);
+            let r = measure(&cfg, 1, 3, qwen, if qwen { 1 } else { 3 });
             println!(
                 "{name:<13} {} | commit {:.0} ms (once) | forward {:.1} ms | prove {:.0} ms | verify {:.1} ms | proof {} B | peak RSS {:.0} MiB | prove/forward {:.1}",
                 describe(&cfg),
@@ -282,8 +298,8 @@ fn run_case(name: &str) {
         }
         "stack4" => {
             let cfg = block(256, 4, 2, 512, 16);
-            let one = measure(&cfg, 1, 5, false);
-            let four = measure(&cfg, 4, 5, false);
+            let one = measure(&cfg, 1, 5, false, 7);
+            let four = measure(&cfg, 4, 5, false, 7);
             println!(
                 "{name:<13} {} | one block: prove {:.0} ms, proof {} B | 4 blocks in one proof: prove {:.0} ms, verify {:.1} ms, proof {} B | 4 blocks / (4 x one block) = {:.2} | 4 blocks / one block = {:.2}",
                 describe(&cfg),
