@@ -6,9 +6,14 @@ use num_traits::{One, Zero};
 use rayon::prelude::*;
 use stwo::core::fields::m31::M31;
 use stwo::core::fields::qm31::QM31;
+use stwo::prover::backend::simd::m31::N_LANES;
+use stwo::prover::backend::simd::qm31::PackedQM31;
 
 /// Tables at least this long are processed in parallel.
 const PAR_THRESHOLD: usize = 1 << 14;
+/// `eq` tables of at least this many variables are built as the product of two half-size
+/// tables, 16 lanes at a time.
+const SPLIT_MIN_VARS: usize = 8;
 
 /// `eq(x, y) = prod_i (x_i y_i + (1 - x_i)(1 - y_i))`.
 ///
@@ -30,7 +35,7 @@ pub fn eq_evals(point: &[QM31]) -> Vec<QM31> {
 /// `scale * eq(point, b)` for all `b`.
 pub fn eq_evals_scaled(point: &[QM31], scale: QM31) -> Vec<QM31> {
     let n = point.len();
-    if (1usize << n) >= PAR_THRESHOLD {
+    if n >= SPLIT_MIN_VARS {
         let mut evals = vec![QM31::zero(); 1 << n];
         add_eq_evals_scaled(&mut evals, point, scale);
         return evals;
@@ -103,9 +108,20 @@ pub fn add_eq_evals_scaled(acc: &mut [QM31], point: &[QM31], scale: QM31) {
     // eq(suffix, b) = eq(hi, b_hi) · eq(lo, b_lo): two small tables, one product per entry.
     let (hi, lo) = suffix.split_at(suffix.len() / 2);
     let (hi, lo) = (eq_evals_scaled(hi, scale), eq_evals(lo));
-    let add_row = |(row, &c): (&mut [QM31], &QM31)| {
-        for (d, &e) in row.iter_mut().zip(&lo) {
-            *d += c * e;
+    let lo_packed = (lo.len() >= N_LANES).then(|| crate::simd::pack_secure(&lo));
+    let add_row = |(row, &c): (&mut [QM31], &QM31)| match &lo_packed {
+        // 16 lanes at a time.
+        Some(lo) => {
+            let c = PackedQM31::broadcast(c);
+            for (d, &e) in row.chunks_exact_mut(N_LANES).zip(lo) {
+                let sum = PackedQM31::from_array(std::array::from_fn(|l| d[l])) + c * e;
+                d.copy_from_slice(&sum.to_array());
+            }
+        }
+        None => {
+            for (d, &e) in row.iter_mut().zip(&lo) {
+                *d += c * e;
+            }
         }
     };
     if len >= PAR_THRESHOLD {
@@ -232,7 +248,7 @@ mod tests {
         }
 
         #[test]
-        fn eq_table_matches_eq_eval(p in proptest::collection::vec(arb_qm31(), 0..6)) {
+        fn eq_table_matches_eq_eval(p in proptest::collection::vec(arb_qm31(), 0..11)) {
             let table = eq_evals(&p);
             let n = p.len();
             for (i, &v) in table.iter().enumerate() {

@@ -8,18 +8,31 @@ use rayon::prelude::*;
 use stwo::core::channel::Channel;
 use stwo::core::fields::m31::M31;
 use stwo::core::fields::qm31::QM31;
+use stwo::prover::backend::simd::m31::N_LANES;
+use stwo::prover::backend::simd::qm31::PackedQM31;
 use stwo::prover::lookups::sumcheck::MultivariatePolyOracle;
 use stwo::prover::lookups::utils::UnivariatePoly;
 
 use crate::mle::fold_in_place;
 use crate::proof::SumcheckProof;
+use crate::simd::pack_secure;
 
-const PAR_THRESHOLD: usize = 1 << 13;
+/// Packed pairs per parallel task.
+const TASK: usize = 1 << 8;
+
+/// The tables, in STWO's packed SIMD form (16 lanes) while each half is at least one packed
+/// vector, then as scalars.
+#[derive(Clone, Debug)]
+enum Tables {
+    Packed(Vec<Vec<PackedQM31>>),
+    Scalar(Vec<Vec<QM31>>),
+}
 
 /// `g(x) = prod_j tables[j](x)` over `{0,1}^n`, variable 0 = index MSB.
 #[derive(Clone, Debug)]
 pub struct ProductOracle {
-    tables: Vec<Vec<QM31>>,
+    tables: Tables,
+    n_variables: usize,
 }
 
 impl ProductOracle {
@@ -33,77 +46,142 @@ impl ProductOracle {
             tables.iter().all(|t| t.len() == len),
             "tables differ in length"
         );
-        Self { tables }
+        let tables = if len >= 2 * N_LANES {
+            Tables::Packed(tables.iter().map(|t| pack_secure(t)).collect())
+        } else {
+            Tables::Scalar(tables)
+        };
+        Self {
+            tables,
+            n_variables: len.ilog2() as usize,
+        }
     }
 
     /// The tables' values once every variable is fixed (length-1 tables).
     pub fn final_values(&self) -> Vec<QM31> {
-        self.tables.iter().map(|t| t[0]).collect()
+        match &self.tables {
+            Tables::Scalar(t) => t.iter().map(|t| t[0]).collect(),
+            Tables::Packed(t) => t.iter().map(|t| t[0].to_array()[0]).collect(),
+        }
     }
 
     fn degree(&self) -> usize {
-        self.tables.len()
+        match &self.tables {
+            Tables::Scalar(t) => t.len(),
+            Tables::Packed(t) => t.len(),
+        }
     }
 }
 
-/// Sum over the lower half-cube of `prod_j (lo_j + t (hi_j - lo_j))` at `t = 0, 2, .., degree`
-/// (the first `degree` entries are meaningful). No allocation per point: the values at
-/// `t = 2, 3` come from `lo` by adding the difference.
-fn sums_at(tables: &[Vec<QM31>]) -> [QM31; 3] {
-    let half = tables[0].len() / 2;
-    let degree = tables.len();
-    let term = |i: usize| -> [QM31; 3] {
-        let mut prod = [QM31::from(M31::from(1)); 3];
-        for tab in tables {
-            let lo = tab[i];
-            let diff = tab[i + half] - lo;
-            let at2 = lo + diff + diff;
-            prod[0] *= lo;
-            prod[1] *= at2;
-            if degree == 3 {
-                prod[2] *= at2 + diff;
+/// `prod_j (lo_j + t (hi_j - lo_j))` at `t = 0, 2, 3` for the pair at `i` and `i + half` (the
+/// first `degree` entries are meaningful); the values at 2 and 3 come from `lo` by adding the
+/// difference.
+#[inline]
+fn pair_products<F>(tables: &[Vec<F>], i: usize, half: usize, one: F) -> [F; 3]
+where
+    F: Copy + std::ops::Add<Output = F> + std::ops::Sub<Output = F> + std::ops::MulAssign,
+{
+    let mut prod = [one; 3];
+    let cubic = tables.len() == 3;
+    for tab in tables {
+        let lo = tab[i];
+        let diff = tab[i + half] - lo;
+        let at2 = lo + diff + diff;
+        prod[0] *= lo;
+        prod[1] *= at2;
+        if cubic {
+            prod[2] *= at2 + diff;
+        }
+    }
+    prod
+}
+
+fn add3<F: Copy + std::ops::Add<Output = F>>(a: [F; 3], b: [F; 3]) -> [F; 3] {
+    [a[0] + b[0], a[1] + b[1], a[2] + b[2]]
+}
+
+/// Sum over the lower half-cube of the products at `t = 0, 2, 3`.
+fn sums_at(tables: &Tables) -> [QM31; 3] {
+    match tables {
+        Tables::Scalar(t) => {
+            let half = t[0].len() / 2;
+            let one = QM31::from(M31::from(1));
+            (0..half)
+                .map(|i| pair_products(t, i, half, one))
+                .fold([QM31::zero(); 3], add3)
+        }
+        Tables::Packed(t) => {
+            let half = t[0].len() / 2;
+            let one = PackedQM31::broadcast(QM31::from(M31::from(1)));
+            let packed = (0..half)
+                .into_par_iter()
+                .with_min_len(TASK)
+                .map(|i| pair_products(t, i, half, one))
+                .reduce(|| [PackedQM31::zero(); 3], add3);
+            packed.map(PackedQM31::pointwise_sum)
+        }
+    }
+}
+
+/// Binds the most significant variable of every table to `r`.
+fn fold_tables(tables: Tables, r: QM31) -> Tables {
+    match tables {
+        Tables::Scalar(mut t) => {
+            for v in &mut t {
+                fold_in_place(v, r);
+            }
+            Tables::Scalar(t)
+        }
+        Tables::Packed(t) => {
+            let half = t[0].len() / 2;
+            let rb = PackedQM31::broadcast(r);
+            let folded: Vec<Vec<PackedQM31>> = t
+                .iter()
+                .map(|v| {
+                    let (lo, hi) = v.split_at(half);
+                    lo.par_iter()
+                        .zip(hi.par_iter())
+                        .with_min_len(TASK)
+                        .map(|(&l, &h)| l + (h - l) * rb)
+                        .collect()
+                })
+                .collect();
+            if half >= 2 {
+                Tables::Packed(folded)
+            } else {
+                Tables::Scalar(
+                    folded
+                        .iter()
+                        .map(|v| v.iter().flat_map(|p| p.to_array()).collect())
+                        .collect(),
+                )
             }
         }
-        prod
-    };
-    let add = |a: [QM31; 3], b: [QM31; 3]| [a[0] + b[0], a[1] + b[1], a[2] + b[2]];
-    if half >= PAR_THRESHOLD {
-        (0..half)
-            .into_par_iter()
-            .with_min_len(1 << 11)
-            .map(term)
-            .reduce(|| [QM31::zero(); 3], add)
-    } else {
-        (0..half).map(term).fold([QM31::zero(); 3], add)
     }
 }
 
 impl MultivariatePolyOracle for ProductOracle {
     fn n_variables(&self) -> usize {
-        self.tables[0].len().ilog2() as usize
+        self.n_variables
     }
 
     fn sum_as_poly_in_first_variable(&self, claim: QM31) -> UnivariatePoly<QM31> {
         // Evaluate at 0, 2, 3, ... and derive the value at 1 from the claim.
-        let ts: Vec<M31> = std::iter::once(0u32)
-            .chain(2..=self.degree() as u32)
-            .map(M31::from)
-            .collect();
         let sums = sums_at(&self.tables);
         let mut xs = vec![QM31::from(M31::from(0)), QM31::from(M31::from(1))];
         let mut ys = vec![sums[0], claim - sums[0]];
-        for (k, &t) in ts.iter().enumerate().skip(1) {
-            xs.push(t.into());
+        for k in 1..self.degree() {
+            xs.push(QM31::from(M31::from(k as u32 + 1)));
             ys.push(sums[k]);
         }
         UnivariatePoly::interpolate_lagrange(&xs, &ys)
     }
 
-    fn fix_first_variable(mut self, challenge: QM31) -> Self {
-        for t in &mut self.tables {
-            fold_in_place(t, challenge);
+    fn fix_first_variable(self, challenge: QM31) -> Self {
+        Self {
+            tables: fold_tables(self.tables, challenge),
+            n_variables: self.n_variables - 1,
         }
-        self
     }
 }
 
@@ -160,7 +238,7 @@ mod tests {
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(24))]
         #[test]
-        fn product_sumcheck_works(n in 0usize..8, k in 2usize..4, seed in any::<u64>()) {
+        fn product_sumcheck_works(n in 0usize..11, k in 2usize..4, seed in any::<u64>()) {
             let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
             let tables: Vec<Vec<QM31>> = (0..k).map(|_| rand_table(&mut rng, n)).collect();
             let claim: QM31 = (0..1 << n).map(|i| tables.iter().map(|t| t[i]).product::<QM31>()).sum();
