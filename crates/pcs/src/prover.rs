@@ -38,6 +38,27 @@ fn decommit(tree: &Tree, columns: &[BaseColumn], leaves: Vec<usize>) -> Decommit
     }
 }
 
+/// A round's inner values at `X = 0, 1` from segment sums `S[(p, x, m)]` (prefix bits `p` bound
+/// to `alphas`, middle bits `m` weighted by `eq(mid, m)`).
+fn round_values(sums: &[QM31], alphas: &[QM31], mid: &[QM31]) -> [QM31; 2] {
+    let w_prefix = eq_evals(alphas);
+    let w_mid = eq_evals(mid);
+    let mid_len = w_mid.len();
+    let mut h = [QM31::zero(); 2];
+    for (pi, &wp) in w_prefix.iter().enumerate() {
+        for (x, hx) in h.iter_mut().enumerate() {
+            let base = (2 * pi + x) * mid_len;
+            let inner: QM31 = w_mid
+                .iter()
+                .enumerate()
+                .map(|(m, &wm)| wm * sums[base + m])
+                .sum();
+            *hx += wp * inner;
+        }
+    }
+    h
+}
+
 fn scale_all(values: &mut [QM31], scale: QM31) {
     if scale != QM31::one() {
         values.iter_mut().for_each(|v| *v *= scale);
@@ -144,14 +165,12 @@ pub fn prove_openings_timed(
         .first()
         .map(|&t| twiddles_for((n - t) as u32 + 1 + config.log_blowup));
     pt.lap("twiddles");
+    // One segment per fold group. A polynomial that joins inside a segment (round `t` with
+    // `s0 < t < s1`) keeps its own segment sums and fold over its rounds `t .. s1`; by linearity
+    // this equals adding it to the folded table at round `t`, without a segment boundary there
+    // (which would fold the large table into an extension-field table early).
     let mut bounds: Vec<usize> = groups.iter().map(|g| g.0).collect();
-    bounds.extend(
-        (0..polys.len())
-            .map(|j| sched.join_round(j))
-            .filter(|&t| t < n),
-    );
     bounds.push(n);
-    bounds.sort_unstable();
     bounds.dedup();
 
     let mut table: Option<Table<'_>> = None;
@@ -165,7 +184,9 @@ pub fn prove_openings_timed(
         let joins: Vec<usize> = (0..polys.len())
             .filter(|&j| sched.join_round(j) == s0)
             .collect();
-        // Hypercube table entering round s0.
+        let late: Vec<usize> = (0..polys.len())
+            .filter(|&j| (s0 + 1..s1).contains(&sched.join_round(j)))
+            .collect();
         // A lone first polynomial stays a base table; its `nu_j` scales the sums and the fold.
         let mut table_scale = QM31::one();
         table = Some(match (table.take(), joins.as_slice()) {
@@ -186,34 +207,37 @@ pub fn prove_openings_timed(
             }
         });
         let Some(tab) = &table else { unreachable!() };
-        // Terms of polynomials that join later are constant: nu_j * f_j(rho_j).
-        let pending: QM31 = (0..polys.len())
-            .filter(|&j| sched.join_round(j) > s0)
-            .map(|j| nus[j] * evals[j])
-            .sum();
         pt.lap("table setup");
         let mut sums = segment_sums(tab, s, &rho[s1..]);
         scale_all(&mut sums, table_scale);
+        // (join round, nu_j-scaled segment sums over rounds join .. s1) of each late joiner.
+        let late_sums: Vec<(usize, Vec<QM31>)> = late
+            .iter()
+            .map(|&j| {
+                let t = sched.join_round(j);
+                let mut v = segment_sums(&Table::Base(&polys[j].evals), s1 - t, &rho[s1..]);
+                scale_all(&mut v, nus[j]);
+                (t, v)
+            })
+            .collect();
         pt.lap("segment sums");
         let mut alphas = Vec::with_capacity(s);
         for u in 0..s {
             let t = s0 + u;
-            let w_prefix = eq_evals(&alphas);
-            let w_mid = eq_evals(&rho[t + 1..s1]);
-            let mid_len = w_mid.len();
-            let mut h = [pending, pending];
-            for (pi, &wp) in w_prefix.iter().enumerate() {
-                for (x, hx) in h.iter_mut().enumerate() {
-                    let base = (2 * pi + x) * mid_len;
-                    let inner: QM31 = w_mid
-                        .iter()
-                        .enumerate()
-                        .map(|(m, &wm)| wm * sums[base + m])
-                        .sum();
-                    *hx += wp * inner;
+            // Terms of polynomials that join later are constant: nu_j * f_j(rho_j).
+            let pending: QM31 = (0..polys.len())
+                .filter(|&j| sched.join_round(j) > t)
+                .map(|j| nus[j] * evals[j])
+                .sum();
+            let mut h = round_values(&sums, &alphas, &rho[t + 1..s1]);
+            for (t_j, v) in &late_sums {
+                if *t_j <= t {
+                    let hj = round_values(v, &alphas[t_j - s0..], &rho[t + 1..s1]);
+                    h[0] += hj[0];
+                    h[1] += hj[1];
                 }
             }
-            let coeffs = eq_times_linear(scale, rho[t], h[0], h[1]);
+            let coeffs = eq_times_linear(scale, rho[t], h[0] + pending, h[1] + pending);
             channel.mix_felts(&coeffs);
             let alpha = channel.draw_secure_felt();
             scale *= eq_eval(&[rho[t]], &[alpha]);
@@ -223,6 +247,12 @@ pub fn prove_openings_timed(
         pt.lap("sumcheck rounds");
         let mut folded = fold_table(tab, &alphas);
         scale_all(&mut folded, table_scale);
+        for &j in &late {
+            let t = sched.join_round(j);
+            let fj = fold_table(&Table::Base(&polys[j].evals), &alphas[t - s0..]);
+            let nu = nus[j];
+            folded.iter_mut().zip(fj).for_each(|(a, b)| *a += nu * b);
+        }
         pt.lap("fold table");
         if let Some(i) = commit_rounds.iter().position(|&c| c == s1) {
             let leaf_log = groups[i + 1].1;
