@@ -22,7 +22,7 @@ use stwo::prover::backend::simd::SimdBackend;
 use stwo::prover::lookups::gkr_prover::{prove_batch, Layer};
 use stwo::prover::lookups::gkr_verifier::{partially_verify_batch, Gate, GkrBatchProof, GkrMask};
 use stwo::prover::lookups::mle::Mle;
-use sumcheck::{eval_mle_base, SumcheckProof};
+use sumcheck::SumcheckProof;
 
 use crate::claim::Claim;
 use crate::error::GkrError;
@@ -199,33 +199,44 @@ impl LookupColumn<'_> {
     }
 }
 
-/// Each column's components at its point: one `eq` table per column length (all columns of a
-/// length share the batch point's suffix), then a dot product per component.
-fn evaluate_columns(
-    columns: &[LookupColumn<'_>],
+/// Each vector's multilinear extension at `point_of(log2 len)`: one `eq` table per length
+/// (all vectors of a length share the batch point's suffix), then a dot product per vector.
+fn evaluate_at_suffixes(
+    vectors: &[&[M31]],
     point_of: &(dyn Fn(usize) -> Vec<QM31> + Sync),
-) -> Vec<Felts> {
+) -> Vec<QM31> {
     let mut eqs: Vec<(usize, Vec<QM31>)> = Vec::new();
-    for col in columns {
-        let n = col.values[0].len().ilog2() as usize;
+    for v in vectors {
+        let n = v.len().ilog2() as usize;
         if !eqs.iter().any(|(m, _)| *m == n) {
             eqs.push((n, sumcheck::eq_evals(&point_of(n))));
         }
     }
-    columns
+    vectors
         .par_iter()
-        .map(|col| {
-            let n = col.values[0].len().ilog2() as usize;
+        .map(|v| {
+            let n = v.len().ilog2() as usize;
             let Some((_, eq)) = eqs.iter().find(|(m, _)| *m == n) else {
-                unreachable!("an eq table per column length")
+                unreachable!("an eq table per length")
             };
-            Felts(
-                col.values
-                    .iter()
-                    .map(|v| eq.iter().zip(v.iter()).map(|(&e, &x)| e * x).sum())
-                    .collect(),
-            )
+            eq.iter().zip(v.iter()).map(|(&e, &x)| e * x).sum()
         })
+        .collect()
+}
+
+/// Each column's components at its point.
+fn evaluate_columns(
+    columns: &[LookupColumn<'_>],
+    point_of: &(dyn Fn(usize) -> Vec<QM31> + Sync),
+) -> Vec<Felts> {
+    let flat: Vec<&[M31]> = columns
+        .iter()
+        .flat_map(|c| c.values.iter().copied())
+        .collect();
+    let mut evals = evaluate_at_suffixes(&flat, point_of).into_iter();
+    columns
+        .iter()
+        .map(|c| Felts(evals.by_ref().take(c.values.len()).collect()))
         .collect()
 }
 
@@ -292,19 +303,24 @@ pub fn prove(
             }
         })
         .collect();
-    for (table, mults) in tables.iter().zip(multiplicities) {
-        let numerators = mults.iter().map(|&m| -QM31::from(m)).collect();
-        let denominators = (0..1usize << table.kind.log_size())
-            .map(|b| {
-                let row = table.row(b);
-                z - (QM31::from(row[0]) + beta * row[1])
-            })
-            .collect();
-        layers.push(Layer::LogUpGeneric {
-            numerators: Mle::new(numerators),
-            denominators: Mle::new(denominators),
-        });
-    }
+    let table_layers: Vec<Layer<SimdBackend>> = tables
+        .par_iter()
+        .zip(multiplicities)
+        .map(|(table, mults)| {
+            let numerators = mults.iter().map(|&m| -QM31::from(m)).collect();
+            let denominators = (0..1usize << table.kind.log_size())
+                .map(|b| {
+                    let row = table.row(b);
+                    z - (QM31::from(row[0]) + beta * row[1])
+                })
+                .collect();
+            Layer::LogUpGeneric {
+                numerators: Mle::new(numerators),
+                denominators: Mle::new(denominators),
+            }
+        })
+        .collect();
+    layers.extend(table_layers);
     let (gkr, artifact) = prove_batch(channel, layers);
     let n_layers = artifact.ood_point.len();
     let point_of = |n_vars: usize| artifact.ood_point[n_layers - n_vars..].to_vec();
@@ -322,11 +338,23 @@ pub fn prove(
     let mut mult_evals = Vec::new();
     let mut committed_claims = Vec::new();
     let mut committed_evals = Vec::new();
-    for (table, mults) in tables.iter().zip(multiplicities) {
+    // Multiplicities, then committed tables' outputs, evaluated together.
+    let vectors: Vec<&[M31]> = multiplicities
+        .iter()
+        .map(Vec::as_slice)
+        .chain(tables.iter().filter_map(|t| t.values))
+        .collect();
+    let table_evals = evaluate_at_suffixes(&vectors, &point_of);
+    let (m_evals, mut c_evals) = (
+        &table_evals[..tables.len()],
+        table_evals[tables.len()..].iter(),
+    );
+    for (table, &e) in tables.iter().zip(m_evals) {
         let pt = point_of(table.kind.log_size() as usize);
-        let e = eval_mle_base(mults, &pt);
-        if let Some(values) = table.values {
-            let f = eval_mle_base(values, &pt);
+        if table.values.is_some() {
+            let Some(&f) = c_evals.next() else {
+                unreachable!("one evaluation per committed table")
+            };
             committed_claims.push(Claim::new(pt.clone(), f));
             committed_evals.push(f);
         }

@@ -1,5 +1,6 @@
 //! Tests of the LogUp lookups.
 use super::*;
+use sumcheck::eval_mle_base;
 
 fn fd(tables: &[TableKind]) -> Vec<TableData<'static>> {
     tables.iter().map(|&k| TableData::formula(k)).collect()
