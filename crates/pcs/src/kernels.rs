@@ -23,12 +23,6 @@ impl Table<'_> {
             Table::Ext(v) => v.len(),
         }
     }
-    pub(crate) fn into_ext(self) -> Vec<QM31> {
-        match self {
-            Table::Base(v) => v.iter().map(|&x| x.into()).collect(),
-            Table::Ext(v) => v,
-        }
-    }
 }
 
 /// Elements per parallel task.

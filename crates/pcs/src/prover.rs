@@ -3,7 +3,6 @@
 use std::collections::BTreeMap;
 
 use num_traits::{One, Zero};
-use rayon::prelude::*;
 use stwo::core::channel::{Blake2sChannel, Channel};
 use stwo::core::fields::qm31::QM31;
 use stwo::core::proof_of_work::GrindOps;
@@ -173,7 +172,7 @@ pub fn prove_openings_timed(
     bounds.push(n);
     bounds.dedup();
 
-    let mut table: Option<Table<'_>> = None;
+    let mut carried: Option<Vec<QM31>> = None;
     let mut layers: Vec<Layer> = Vec::new();
     let mut layer_roots = Vec::new();
     let mut round_polys = Vec::with_capacity(n);
@@ -181,43 +180,27 @@ pub fn prove_openings_timed(
     for seg in bounds.windows(2) {
         let (s0, s1) = (seg[0], seg[1]);
         let s = s1 - s0;
-        let joins: Vec<usize> = (0..polys.len())
-            .filter(|&j| sched.join_round(j) == s0)
-            .collect();
-        let late: Vec<usize> = (0..polys.len())
-            .filter(|&j| (s0 + 1..s1).contains(&sched.join_round(j)))
-            .collect();
-        // A lone first polynomial stays a base table; its `nu_j` scales the sums and the fold.
-        let mut table_scale = QM31::one();
-        table = Some(match (table.take(), joins.as_slice()) {
-            (None, [j]) => {
-                table_scale = nus[*j];
-                Table::Base(&polys[*j].evals)
+        // The segment's parts `(table, scale, first round)`: the folded table carried into
+        // round `s0`, and each polynomial joining in `s0 .. s1` as its own base table scaled
+        // by `nu_j`. Sums and folds are linear, so the parts are never added up entrywise
+        // (several 2^26-entry weight chunks would otherwise make a 2^26 extension table).
+        let mut parts: Vec<(Table<'_>, QM31, usize)> = Vec::new();
+        if let Some(t) = carried.take() {
+            parts.push((Table::Ext(t), QM31::one(), s0));
+        }
+        for (j, p) in polys.iter().enumerate() {
+            let t = sched.join_round(j);
+            if (s0..s1).contains(&t) {
+                parts.push((Table::Base(&p.evals), nus[j], t));
             }
-            (prev, js) => {
-                let mut t = prev.map_or_else(|| vec![QM31::zero(); 1 << (n - s0)], Table::into_ext);
-                for &j in js {
-                    let nu = nus[j];
-                    t.par_iter_mut()
-                        .zip(polys[j].evals.par_iter())
-                        .with_min_len(1 << 12)
-                        .for_each(|(a, &b)| *a += nu * b);
-                }
-                Table::Ext(t)
-            }
-        });
-        let Some(tab) = &table else { unreachable!() };
+        }
         pt.lap("table setup");
-        let mut sums = segment_sums(tab, s, &rho[s1..]);
-        scale_all(&mut sums, table_scale);
-        // (join round, nu_j-scaled segment sums over rounds join .. s1) of each late joiner.
-        let late_sums: Vec<(usize, Vec<QM31>)> = late
+        let part_sums: Vec<Vec<QM31>> = parts
             .iter()
-            .map(|&j| {
-                let t = sched.join_round(j);
-                let mut v = segment_sums(&Table::Base(&polys[j].evals), s1 - t, &rho[s1..]);
-                scale_all(&mut v, nus[j]);
-                (t, v)
+            .map(|(tab, part_scale, t)| {
+                let mut v = segment_sums(tab, s1 - t, &rho[s1..]);
+                scale_all(&mut v, *part_scale);
+                v
             })
             .collect();
         pt.lap("segment sums");
@@ -229,15 +212,15 @@ pub fn prove_openings_timed(
                 .filter(|&j| sched.join_round(j) > t)
                 .map(|j| nus[j] * evals[j])
                 .sum();
-            let mut h = round_values(&sums, &alphas, &rho[t + 1..s1]);
-            for (t_j, v) in &late_sums {
-                if *t_j <= t {
-                    let hj = round_values(v, &alphas[t_j - s0..], &rho[t + 1..s1]);
-                    h[0] += hj[0];
-                    h[1] += hj[1];
+            let mut h = [pending; 2];
+            for ((_, _, t_p), sums) in parts.iter().zip(&part_sums) {
+                if *t_p <= t {
+                    let hp = round_values(sums, &alphas[t_p - s0..], &rho[t + 1..s1]);
+                    h[0] += hp[0];
+                    h[1] += hp[1];
                 }
             }
-            let coeffs = eq_times_linear(scale, rho[t], h[0] + pending, h[1] + pending);
+            let coeffs = eq_times_linear(scale, rho[t], h[0], h[1]);
             channel.mix_felts(&coeffs);
             let alpha = channel.draw_secure_felt();
             scale *= eq_eval(&[rho[t]], &[alpha]);
@@ -245,14 +228,15 @@ pub fn prove_openings_timed(
             alphas.push(alpha);
         }
         pt.lap("sumcheck rounds");
-        let mut folded = fold_table(tab, &alphas);
-        scale_all(&mut folded, table_scale);
-        for &j in &late {
-            let t = sched.join_round(j);
-            let fj = fold_table(&Table::Base(&polys[j].evals), &alphas[t - s0..]);
-            let nu = nus[j];
-            folded.iter_mut().zip(fj).for_each(|(a, b)| *a += nu * b);
+        let mut folded = vec![QM31::zero(); 1 << (n - s1)];
+        for (tab, part_scale, t_p) in &parts {
+            let f = fold_table(tab, &alphas[t_p - s0..]);
+            folded
+                .iter_mut()
+                .zip(f)
+                .for_each(|(a, b)| *a += *part_scale * b);
         }
+        drop(parts);
         pt.lap("fold table");
         if let Some(i) = commit_rounds.iter().position(|&c| c == s1) {
             let leaf_log = groups[i + 1].1;
@@ -273,12 +257,9 @@ pub fn prove_openings_timed(
                 round: s1,
             });
         }
-        table = Some(Table::Ext(folded));
+        carried = Some(folded);
     }
-    let folded_value = match table {
-        Some(Table::Ext(t)) => t[0],
-        _ => QM31::zero(),
-    };
+    let folded_value = carried.map_or(QM31::zero(), |t| t[0]);
     let final_value = folded_value
         + (0..polys.len())
             .filter(|&j| sizes[j] == 0)
