@@ -11,7 +11,7 @@ use stwo::core::fields::qm31::QM31;
 use sumcheck::SumcheckProof;
 
 use crate::batch_lazy::{
-    bound_eq_table, fold_base_many, lazy_round_sums, LAZY_MIN_VARS, LAZY_ROUNDS,
+    bound_eq_table, fold_base_many, lazy_buckets, lazy_round_sums, LAZY_MIN_VARS, LAZY_ROUNDS,
 };
 use crate::batch_tables::{eq_sum_table, fold_base, product_evals, PolyTable, SecureTable};
 use crate::encode::CommittedPoly;
@@ -71,6 +71,19 @@ pub(crate) fn prove_batch_with(
             }
         })
         .collect();
+    // Bucket values of the lazy polynomials' claims (one pass over each).
+    let buckets: Vec<Vec<Vec<QM31>>> = polys
+        .iter()
+        .zip(&terms)
+        .zip(&lazy)
+        .map(|((p, t), &l)| {
+            if l > 0 {
+                lazy_buckets(&p.evals, t, l)
+            } else {
+                Vec::new()
+            }
+        })
+        .collect();
     let mut bound: Vec<Vec<QM31>> = polys.iter().map(|_| Vec::new()).collect();
     let mut w_tables: Vec<Option<SecureTable>> = polys
         .iter()
@@ -97,7 +110,7 @@ pub(crate) fn prove_batch_with(
                 };
                 product_evals(w, f)
             } else {
-                lazy_round_sums(&p.evals, &terms[j], &bound[j])
+                lazy_round_sums(&buckets[j], &terms[j], &bound[j])
             };
             term_vals.push(v);
             for k in 0..3 {

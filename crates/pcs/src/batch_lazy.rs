@@ -9,8 +9,10 @@
 //! `T_c(X) = Σ_b eq(p_c[u+1..], b) f_u(X, b) = f(α, X, p_c[u+1..])`,
 //!
 //! each `T_c` one multilinear evaluation of the committed base-field evaluations (linear in
-//! `X`, so `T_c(2) = 2 T_c(1) - T_c(0)`). A boolean prefix of `p_c` (a claim lifted from one
-//! slice of a packed polynomial) confines each evaluation to that slice, and `eq(r, ·)` over a
+//! `X`, so `T_c(2) = 2 T_c(1) - T_c(0)`). All of them come from one pass: for each claim, the
+//! `2^LAZY_ROUNDS` values `f(a, p_c[LAZY_ROUNDS..])` (its buckets), from which every lazy
+//! round's `T_c` is a small combination. A boolean prefix of `p_c` (a claim lifted from one
+//! slice of a packed polynomial) confines each bucket to one sub-slice, and `eq(r, ·)` over a
 //! slice is a product of two square-root-sized tables, so memory stays small. After the lazy
 //! rounds the tables are built at `2^-LAZY_ROUNDS` of the size: `w` from the claims with the
 //! bound coordinates folded into their scales, `f` by folding all bound variables at once.
@@ -100,31 +102,58 @@ fn load(chunk: &[M31]) -> PackedM31 {
     PackedM31::from_array(lanes)
 }
 
+/// Each claim's `2^k` bucket values `E_c[a] = f(a, p_c[k..])`, `a` in `{0,1}^k`: one pass over
+/// the `2^k` sub-blocks a claim's slice has under the first `k` variables. Every lazy round
+/// is then computed from the buckets alone, with no further pass over the evaluations.
+pub(crate) fn lazy_buckets(evals: &[M31], terms: &[(&[QM31], QM31)], k: usize) -> Vec<Vec<QM31>> {
+    let n = evals.len().ilog2() as usize;
+    let block = n - k;
+    terms
+        .par_iter()
+        .map(|&(point, _)| {
+            let (bits, kk) = boolean_prefix(&point[k..]);
+            let r = &point[k + kk..];
+            let slice_eq = SliceEq::new(r);
+            (0..1usize << k)
+                .map(|a| {
+                    let start = (a << block) + (bits << r.len());
+                    slice_eq.eval(&evals[start..start + (1 << r.len())])
+                })
+                .collect()
+        })
+        .collect()
+}
+
 /// Round `alphas.len()`'s sums at `X = 0, 1, 2` of `Σ_c s_c eq(p_c, b) f(b)` after binding the
-/// first variables to `alphas`, for the claims `terms = [(p_c, s_c)]` on `evals`.
+/// first variables to `alphas`, for the claims `terms = [(p_c, s_c)]`, from their buckets
+/// ([`lazy_buckets`] with `k > alphas.len()`):
+/// `f(alphas, X, p_c[u+1..]) = Σ_{a, x, c'} eq(alphas, a) eq(X, x) eq(p_c[u+1..k], c') E_c[a, x, c']`.
 pub(crate) fn lazy_round_sums(
-    evals: &[M31],
+    buckets: &[Vec<QM31>],
     terms: &[(&[QM31], QM31)],
     alphas: &[QM31],
 ) -> [QM31; 3] {
-    let n = evals.len().ilog2() as usize;
     let u = alphas.len();
-    let rest = n - u - 1;
     let weights_a = eq_evals(alphas);
-    // Claims in parallel (many small slices), each slice's evaluation in parallel too (a few
-    // large ones).
     terms
         .par_iter()
-        .map(|&(point, scale)| {
+        .zip(buckets)
+        .with_min_len(64)
+        .map(|(&(point, scale), e)| {
+            let k = e.len().ilog2() as usize;
             let coef = scale * eq_eval(&point[..u], alphas);
-            let (bits, k) = boolean_prefix(&point[u + 1..]);
-            let r = &point[u + 1 + k..];
-            let slice_eq = SliceEq::new(r);
+            let weights_rest = eq_evals(&point[u + 1..k]);
+            let rest = weights_rest.len();
             let mut t = [QM31::zero(); 2];
             for (a, &wa) in weights_a.iter().enumerate() {
                 for (x, tx) in t.iter_mut().enumerate() {
-                    let start = (((a << 1) | x) << rest) + (bits << r.len());
-                    *tx += wa * slice_eq.eval(&evals[start..start + (1 << r.len())]);
+                    let base = ((a << 1) | x) * rest;
+                    let inner: QM31 = weights_rest
+                        .iter()
+                        .zip(&e[base..base + rest])
+                        .map(|(&w, &v)| w * v)
+                        .sum();
+                    *tx += wa * inner;
                 }
             }
             let p = point[u];
