@@ -11,7 +11,7 @@ use stwo::core::fields::qm31::QM31;
 use sumcheck::SumcheckProof;
 
 use crate::batch_lazy::{
-    bound_eq_table, fold_base_many, lazy_buckets, lazy_round_sums, LAZY_MIN_VARS, LAZY_ROUNDS,
+    bound_eq_table, fold_base_many, lazy_buckets, lazy_round_sums, lazy_rounds_for, LAZY_MIN_VARS,
 };
 use crate::batch_tables::{eq_sum_table, fold_base, product_evals, PolyTable, SecureTable};
 use crate::encode::CommittedPoly;
@@ -63,9 +63,10 @@ pub(crate) fn prove_batch_with(
     // Rounds each polynomial takes without tables, and the challenges of its rounds so far.
     let lazy: Vec<usize> = polys
         .iter()
-        .map(|p| {
+        .zip(&terms)
+        .map(|(p, t)| {
             if p.n_variables >= lazy_min_vars {
-                LAZY_ROUNDS.min(p.n_variables)
+                lazy_rounds_for(p.n_variables, t)
             } else {
                 0
             }

@@ -1,8 +1,8 @@
 //! The first rounds of the phase-1 batching sumcheck without its tables.
 //!
 //! For a large polynomial the eq-sum table `w = Σ_c s_c eq(p_c, ·)` (16 bytes per entry) and
-//! the first folded evaluations would be the prover's largest allocations. In the first
-//! [`LAZY_ROUNDS`] rounds of such a polynomial they are never built. With `α` the challenges
+//! the first folded evaluations would be the prover's largest allocations. In the first `k`
+//! rounds of such a polynomial ([`lazy_rounds_for`]) they are never built. With `α` the challenges
 //! of its earlier rounds (`u` of them), round `u`'s sums at `X = 0, 1, 2` are
 //!
 //! `S(X) = Σ_c s_c eq(p_c[..u], α) eq(p_c[u], X) T_c(X)`,
@@ -10,11 +10,11 @@
 //!
 //! each `T_c` one multilinear evaluation of the committed base-field evaluations (linear in
 //! `X`, so `T_c(2) = 2 T_c(1) - T_c(0)`). All of them come from one pass: for each claim, the
-//! `2^LAZY_ROUNDS` values `f(a, p_c[LAZY_ROUNDS..])` (its buckets), from which every lazy
+//! `2^k` values `f(a, p_c[k..])` (its buckets), from which every lazy
 //! round's `T_c` is a small combination. A boolean prefix of `p_c` (a claim lifted from one
 //! slice of a packed polynomial) confines each bucket to one sub-slice, and `eq(r, ·)` over a
 //! slice is a product of two square-root-sized tables, so memory stays small. After the lazy
-//! rounds the tables are built at `2^-LAZY_ROUNDS` of the size: `w` from the claims with the
+//! rounds the tables are built at `2^-k` of the size: `w` from the claims with the
 //! bound coordinates folded into their scales, `f` by folding all bound variables at once.
 //! The transcript is the same as the tabled prover's (test `lazy_rounds_match_tables`).
 
@@ -29,13 +29,37 @@ use sumcheck::simd::pack_secure;
 
 use crate::batch_tables::{eq_sum_table, SecureTable};
 
-/// Rounds computed lazily for a large polynomial: its tables are built 8x smaller.
-pub(crate) const LAZY_ROUNDS: usize = 3;
+/// Most rounds computed lazily for one polynomial (`2^MAX_LAZY_ROUNDS` buckets per claim).
+pub(crate) const MAX_LAZY_ROUNDS: usize = 8;
 /// Polynomials with at least this many variables take the lazy rounds.
 pub(crate) const LAZY_MIN_VARS: usize = 16;
 
 /// Packed vectors per parallel task.
 const TASK: usize = 1 << 8;
+
+/// The number `k` of lazy rounds (at most [`MAX_LAZY_ROUNDS`]) for a polynomial of `n`
+/// variables with these claims, minimising the estimated memory traffic in base-field
+/// elements: the bucket pass reads each claim's slice (`2^(n - prefix)` entries, `prefix` its
+/// boolean coordinates) `2^min(k, prefix)` times, the fold reads the polynomial once, and the
+/// two secure tables of `2^(n - k)` entries, written and then read as they halve, cost about 16
+/// base elements per entry. Claims on the whole polynomial (no prefix) get many lazy rounds
+/// and tiny tables; many claims on small slices get few.
+pub(crate) fn lazy_rounds_for(n: usize, terms: &[(&[QM31], QM31)]) -> usize {
+    let prefixes: Vec<usize> = terms
+        .iter()
+        .map(|&(p, _)| boolean_prefix(p).1.min(n))
+        .collect();
+    let cost = |k: usize| -> u128 {
+        let buckets: u128 = prefixes
+            .iter()
+            .map(|&pre| 1u128 << (n - pre + k.min(pre)))
+            .sum();
+        buckets + (1u128 << n) + (16u128 << (n - k))
+    };
+    (1..=MAX_LAZY_ROUNDS.min(n))
+        .min_by_key(|&k| cost(k))
+        .unwrap_or(0)
+}
 
 fn is_bit(v: QM31) -> bool {
     v == QM31::zero() || v == QM31::one()
@@ -216,6 +240,7 @@ pub(crate) fn fold_base_many(evals: &[M31], alphas: &[QM31]) -> SecureTable {
 
 #[cfg(test)]
 mod tests {
+    use num_traits::{One, Zero};
     use rand::rngs::StdRng;
     use rand::{Rng, SeedableRng};
     use stwo::core::channel::{Blake2sChannel, Channel};
@@ -252,6 +277,10 @@ mod tests {
             .collect()
     }
 
+    fn terms_of(claims: &[Claim]) -> Vec<(&[QM31], QM31)> {
+        claims.iter().map(|c| (&c.point[..], QM31::one())).collect()
+    }
+
     #[test]
     fn lazy_rounds_match_tables() {
         let mut rng = StdRng::seed_from_u64(5);
@@ -265,7 +294,19 @@ mod tests {
                 commit(evals, &config)
             })
             .collect();
-        let claims: Vec<Vec<Claim>> = polys.iter().map(|p| claims(&mut rng, p.evals())).collect();
+        let mut claims: Vec<Vec<Claim>> =
+            polys.iter().map(|p| claims(&mut rng, p.evals())).collect();
+        // Claims on the whole first polynomial only: it takes the most lazy rounds.
+        claims[0].retain(|c| {
+            !c.point
+                .iter()
+                .any(|&v| v == QM31::zero() || v == QM31::one())
+        });
+        assert_eq!(
+            super::lazy_rounds_for(12, &terms_of(&claims[0])),
+            super::MAX_LAZY_ROUNDS
+        );
+        assert!(super::lazy_rounds_for(9, &terms_of(&claims[1])) < super::MAX_LAZY_ROUNDS);
         let refs: Vec<_> = polys.iter().collect();
         let run = |lazy_min_vars| {
             let mut channel = Blake2sChannel::default();
