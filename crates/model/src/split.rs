@@ -71,14 +71,30 @@ impl GraphBuilder {
     /// `input . weight` as exact power-of-two blocks when a dimension is not a power of two
     /// (see the module documentation); a plain [`GraphBuilder::matmul`] otherwise.
     pub fn matmul_blocks(&mut self, input: NodeId, weight: &Weight) -> Result<NodeId, GraphError> {
+        let outs = self.matmul_block_parts(input, weight)?;
+        if outs.len() == 1 {
+            Ok(outs[0])
+        } else {
+            self.concat_aligned(&outs)
+        }
+    }
+
+    /// [`Self::matmul_blocks`] without the final concatenation: one output per power-of-two
+    /// block of `weight`'s columns, in order (a single node when no split applies). Elementwise
+    /// work on the parts then runs on exact sizes instead of the padded concatenation.
+    pub fn matmul_block_parts(
+        &mut self,
+        input: NodeId,
+        weight: &Weight,
+    ) -> Result<Vec<NodeId>, GraphError> {
         let (k, n) = (weight.shape.rows, weight.shape.cols);
         let (rows, cols) = match (blocks(k), blocks(n)) {
             (Some(r), Some(c)) if r.len() > 1 || c.len() > 1 => (r, c),
-            _ => return self.matmul(input, weight.clone()),
+            _ => return Ok(vec![self.matmul(input, weight.clone())?]),
         };
         let x = self.node(input)?.clone();
         if x.shape.cols != k {
-            return self.matmul(input, weight.clone());
+            return Ok(vec![self.matmul(input, weight.clone())?]);
         }
         let parts: Vec<NodeId> = if rows.len() == 1 {
             vec![input]
@@ -87,10 +103,56 @@ impl GraphBuilder {
                 .map(|&(off, w)| self.column_slice(input, off, w))
                 .collect::<Result<_, _>>()?
         };
+        self.block_products(&parts, &rows, &cols, weight)
+    }
+
+    /// `[x_0 | x_1 | ..] . weight` for an input given as its power-of-two column parts (as
+    /// [`Self::matmul_block_parts`] returns them for `weight`'s rows), concatenated over the
+    /// column blocks. The parts' widths must be `weight`'s row blocks.
+    pub fn matmul_from_parts(
+        &mut self,
+        parts: &[NodeId],
+        weight: &Weight,
+    ) -> Result<NodeId, GraphError> {
+        if let [input] = parts {
+            return self.matmul_blocks(*input, weight);
+        }
+        let (k, n) = (weight.shape.rows, weight.shape.cols);
+        let widths: Vec<usize> = parts
+            .iter()
+            .map(|&p| self.node(p).map(|n| n.shape.cols))
+            .collect::<Result<_, _>>()?;
+        let rows = blocks(k).filter(|r| r.iter().map(|b| b.1).eq(widths.iter().copied()));
+        let (Some(rows), Some(cols)) = (rows, blocks(n)) else {
+            return Err(GraphError::ShapeMismatch {
+                node: self.nodes.len(),
+                op: "matmul_from_parts",
+                detail: format!(
+                    "input parts of widths {widths:?} are not the power-of-two blocks of {k}"
+                ),
+            });
+        };
+        let outs = self.block_products(parts, &rows, &cols, weight)?;
+        if outs.len() == 1 {
+            Ok(outs[0])
+        } else {
+            self.concat_aligned(&outs)
+        }
+    }
+
+    /// `y_j = sum_i parts[i] . W_ij` for every column block `j`.
+    fn block_products(
+        &mut self,
+        parts: &[NodeId],
+        rows: &[(usize, usize)],
+        cols: &[(usize, usize)],
+        weight: &Weight,
+    ) -> Result<Vec<NodeId>, GraphError> {
+        let n = weight.shape.cols;
         let mut outs = Vec::with_capacity(cols.len());
         for (j, &(c0, cw)) in cols.iter().enumerate() {
             let mut acc: Option<NodeId> = None;
-            for (i, (&(r0, rw), &xi)) in rows.iter().zip(&parts).enumerate() {
+            for (i, (&(r0, rw), &xi)) in rows.iter().zip(parts).enumerate() {
                 let data = (r0..r0 + rw)
                     .flat_map(|r| weight.data[r * n + c0..r * n + c0 + cw].iter().copied())
                     .collect();
@@ -108,11 +170,7 @@ impl GraphBuilder {
             }
             outs.push(acc.ok_or(GraphError::NoInput)?);
         }
-        if outs.len() == 1 {
-            Ok(outs[0])
-        } else {
-            self.concat_aligned(&outs)
-        }
+        Ok(outs)
     }
 }
 

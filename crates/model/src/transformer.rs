@@ -258,12 +258,24 @@ impl GraphBuilder {
         let attn = self.projection(o, &w.wo)?;
         let r = self.add(x, attn)?;
         let h = self.rms_norm_in(r, w.ffn_norm.clone(), cfg.eps, &w.ranges.ffn)?;
-        let gate = self.projection(h, &w.w_gate)?;
-        let up = self.projection(h, &w.w_up)?;
-        let act = self.activation(gate, Func::Silu, ACT_SCALE)?;
-        let prod = self.mul(act, up)?;
-        let prod = self.rescale(prod, ACT_SCALE)?;
-        let down = self.projection(prod, &w.w_down)?;
+        // The FFN's hidden activations stay in their power-of-two column parts (17408 =
+        // 16384 + 1024 for Qwen3-14B) from the gate/up projections to the down projection,
+        // whose row blocks they are: no padded 32768-column tensor to look up and commit.
+        let gate = self.matmul_block_parts(h, &w.w_gate)?;
+        let up = self.matmul_block_parts(h, &w.w_up)?;
+        if gate.len() != up.len() {
+            return Err(config_error(r, "gate and up projections differ in shape"));
+        }
+        let mut prod = Vec::with_capacity(gate.len());
+        for (&g, &u) in gate.iter().zip(&up) {
+            let g = self.rescale(g, w.w_gate.scale)?;
+            let u = self.rescale(u, w.w_up.scale)?;
+            let act = self.activation(g, Func::Silu, ACT_SCALE)?;
+            let p = self.mul(act, u)?;
+            prod.push(self.rescale(p, ACT_SCALE)?);
+        }
+        let down = self.matmul_from_parts(&prod, &w.w_down)?;
+        let down = self.rescale(down, w.w_down.scale)?;
         Ok((self.add(r, down)?, kv))
     }
 }

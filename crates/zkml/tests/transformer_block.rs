@@ -211,6 +211,9 @@ fn non_power_of_two_dimensions_use_exact_blocks() {
     // q, o: 96 x 96; k, v: 96 x 32; gate, up: 96 x 160; down: 160 x 96: nothing padded.
     assert_eq!(matrices, 2 * 96 * 96 + 2 * 96 * 32 + 3 * 96 * 160);
     assert!(g.nodes.iter().any(|n| n.op.kind() == "concat_aligned"));
+    // The FFN's hidden activations stay in their 128 + 32 parts: no 160-column tensor (which
+    // would be padded to 256 in every lookup and in the advice).
+    assert!(!g.nodes.iter().any(|n| n.shape.cols == 160));
     let m = CommittedModel::new(g, ProofConfig::default()).unwrap();
     let x = ids_tensor(&ids);
     let (y, proof) = prove(&m, &x, &()).unwrap();
