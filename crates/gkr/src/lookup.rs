@@ -148,33 +148,56 @@ pub struct LookupClaims {
     pub committed: Vec<Claim>,
 }
 
-/// Counts how often each table row is looked up.
+/// Counts how often each table row is looked up (columns in parallel, one count vector per
+/// worker). On a value outside its table, the error names the first such column.
 pub fn multiplicities(
     tables: &[TableData<'_>],
     columns: &[LookupColumn<'_>],
 ) -> Result<Vec<Vec<M31>>, GkrError> {
-    let mut counts: Vec<Vec<u32>> = tables
-        .iter()
-        .map(|t| vec![0u32; 1 << t.kind.log_size()])
-        .collect();
-    for (c, col) in columns.iter().enumerate() {
-        let table = tables[col.table];
-        let len = col.values[0].len();
-        for i in 0..len {
-            if col.mask.is_some_and(|m| !m.contains(i)) {
-                continue;
+    let empty = || -> Vec<Vec<u32>> {
+        tables
+            .iter()
+            .map(|t| vec![0u32; 1 << t.kind.log_size()])
+            .collect()
+    };
+    // `Err((column, value))` keeps the lowest failing column.
+    type Counts = Result<Vec<Vec<u32>>, (usize, u32)>;
+    let merge = |a: Counts, b: Counts| -> Counts {
+        match (a, b) {
+            (Ok(mut a), Ok(b)) => {
+                for (x, y) in a.iter_mut().zip(b) {
+                    x.iter_mut().zip(y).for_each(|(u, v)| *u += v);
+                }
+                Ok(a)
             }
-            let mut row = [M31::from_u32_unchecked(0); 2];
-            for (j, comp) in col.values.iter().enumerate() {
-                row[j] = comp[i];
-            }
-            let b = table.index_of(row).ok_or(GkrError::ValueNotInTable {
-                column: c,
-                value: row[0].0,
-            })?;
-            counts[col.table][b] += 1;
+            (Err(e), Err(f)) => Err(e.min(f)),
+            (Err(e), _) | (_, Err(e)) => Err(e),
         }
-    }
+    };
+    let counts = columns
+        .par_iter()
+        .enumerate()
+        .fold(
+            || Ok(empty()),
+            |acc: Counts, (c, col)| {
+                let mut counts = acc?;
+                let table = tables[col.table];
+                for i in 0..col.values[0].len() {
+                    if col.mask.is_some_and(|m| !m.contains(i)) {
+                        continue;
+                    }
+                    let mut row = [M31::from_u32_unchecked(0); 2];
+                    for (j, comp) in col.values.iter().enumerate() {
+                        row[j] = comp[i];
+                    }
+                    let b = table.index_of(row).ok_or((c, row[0].0))?;
+                    counts[col.table][b] += 1;
+                }
+                Ok(counts)
+            },
+        )
+        .reduce(|| Ok(empty()), merge)
+        .map_err(|(column, value)| GkrError::ValueNotInTable { column, value })?;
     Ok(counts
         .into_iter()
         .map(|v| v.into_iter().map(M31::from).collect())

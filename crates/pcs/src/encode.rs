@@ -11,7 +11,7 @@ use stwo::core::poly::circle::CanonicCoset;
 use stwo::core::vcs::blake2_merkle::Blake2sMerkleHasher;
 use stwo::prover::backend::simd::column::BaseColumn;
 use stwo::prover::backend::simd::fft::CACHED_FFT_LOG_SIZE;
-use stwo::prover::backend::simd::m31::LOG_N_LANES;
+use stwo::prover::backend::simd::m31::{PackedM31, LOG_N_LANES, N_LANES};
 use stwo::prover::backend::simd::SimdBackend;
 use stwo::prover::backend::Column;
 use stwo::prover::poly::circle::{CircleCoefficients, PolyOps};
@@ -177,6 +177,24 @@ pub(crate) fn fft_index_map(n: u32) -> impl Fn(usize) -> usize + Sync {
     };
     // Destination bit (from the LSB) of source bit q.
     let dest: Vec<usize> = (0..n_us).map(|q| n_us - 1 - sigma(q)).collect();
+    bit_permutation(dest)
+}
+
+/// The inverse of [`fft_index_map`]: the monomial index whose coefficient lands at FFT-basis
+/// index `j` (so the reordering can be a parallel gather).
+pub(crate) fn fft_index_map_inverse(n: u32) -> impl Fn(usize) -> usize + Sync {
+    let forward = fft_index_map(n);
+    // The map is a bit permutation: source bit q goes to the bit `forward(1 << q)` names.
+    let mut dest_inv = vec![0usize; n as usize];
+    for q in 0..n as usize {
+        dest_inv[forward(1 << q).trailing_zeros() as usize] = q;
+    }
+    bit_permutation(dest_inv)
+}
+
+/// `i -> sum_q bit_q(i) << dest[q]`, through two half-width lookup tables.
+fn bit_permutation(dest: Vec<usize>) -> impl Fn(usize) -> usize + Sync {
+    let n_us = dest.len();
     let lo_bits = n_us / 2;
     let table = |range: std::ops::Range<usize>| -> Vec<usize> {
         let width = range.len();
@@ -205,11 +223,11 @@ pub(crate) fn encode(
     // codeword (a 2^26-entry chunk's commitment is a few GiB at its peak).
     let coefficients = {
         let mono = moebius(evals);
-        let map = fft_index_map(n);
-        let mut fft = vec![M31::from(0u32); mono.len()];
-        for (i, &c) in mono.iter().enumerate() {
-            fft[map(i)] = c;
-        }
+        let inverse = fft_index_map_inverse(n);
+        let fft: Vec<M31> = (0..mono.len())
+            .into_par_iter()
+            .map(|j| mono[inverse(j)])
+            .collect();
         drop(mono);
         BaseColumn::from_cpu(&fft)
     };
@@ -271,15 +289,25 @@ pub(crate) fn layer_columns(coords: &[BaseColumn], leaf_log: u32) -> Vec<BaseCol
 /// Splits a layer into `2^a` strided Merkle columns (column `e` holds entries `r * 2^a + e`).
 /// Works on blocks of rows so that the source is read once, sequentially.
 pub(crate) fn base_columns(values: &[M31], leaf_log: u32) -> Vec<BaseColumn> {
-    const ROWS: usize = 1 << 10;
+    /// Packed rows (16 rows each) per parallel task.
+    const GROUPS: usize = 1 << 6;
     let w = 1usize << leaf_log;
     let rows = values.len() >> leaf_log;
-    let mut cols: Vec<Vec<M31>> = vec![vec![M31::from(0u32); rows]; w];
-    let mut per_chunk: Vec<Vec<&mut [M31]>> = (0..rows.div_ceil(ROWS))
+    if rows % N_LANES != 0 {
+        return (0..w)
+            .map(|e| (0..rows).map(|r| values[r * w + e]).collect())
+            .collect();
+    }
+    // Built straight into packed form: each task reads a block of whole rows once and writes
+    // one packed vector (16 rows) per column at a time.
+    let packed_rows = rows / N_LANES;
+    let zero = PackedM31::broadcast(M31::from(0u32));
+    let mut cols: Vec<Vec<PackedM31>> = vec![vec![zero; packed_rows]; w];
+    let mut per_chunk: Vec<Vec<&mut [PackedM31]>> = (0..packed_rows.div_ceil(GROUPS))
         .map(|_| Vec::with_capacity(w))
         .collect();
     for col in cols.iter_mut() {
-        for (c, part) in col.chunks_mut(ROWS).enumerate() {
+        for (c, part) in col.chunks_mut(GROUPS).enumerate() {
             per_chunk[c].push(part);
         }
     }
@@ -287,17 +315,17 @@ pub(crate) fn base_columns(values: &[M31], leaf_log: u32) -> Vec<BaseColumn> {
         .into_par_iter()
         .enumerate()
         .for_each(|(c, mut parts)| {
-            let src = &values[c * ROWS * w..];
-            let n_rows = parts.first().map_or(0, |p| p.len());
-            for r in 0..n_rows {
-                let row = &src[r * w..(r + 1) * w];
-                for (part, &v) in parts.iter_mut().zip(row) {
-                    part[r] = v;
+            let n_groups = parts.first().map_or(0, |p| p.len());
+            for g in 0..n_groups {
+                let base = (c * GROUPS + g) * N_LANES * w;
+                for (e, part) in parts.iter_mut().enumerate() {
+                    part[g] =
+                        PackedM31::from_array(std::array::from_fn(|l| values[base + l * w + e]));
                 }
             }
         });
-    cols.into_par_iter()
-        .map(|c| BaseColumn::from_cpu(&c))
+    cols.into_iter()
+        .map(|data| BaseColumn { data, length: rows })
         .collect()
 }
 
@@ -382,6 +410,16 @@ mod tests {
         let mut rng = rand::rngs::StdRng::seed_from_u64(2);
         for n in [16u32, 17, 18, 19] {
             check_folds_to_mle(&mut rng, n, 2);
+        }
+    }
+
+    #[test]
+    fn fft_index_map_inverse_inverts() {
+        for n in [1u32, 5, 16, 17, 20] {
+            let (map, inverse) = (fft_index_map(n), fft_index_map_inverse(n));
+            for i in (0..1usize << n).step_by(7).chain([(1 << n) - 1]) {
+                assert_eq!(inverse(map(i)), i, "n={n} i={i}");
+            }
         }
     }
 

@@ -10,6 +10,7 @@ use gkr::Claim;
 use model::execute::execute_all;
 use model::tensor::to_m31;
 use model::{NodeId, Op, Tensor, Trace};
+use rayon::prelude::*;
 use stwo::core::channel::Channel;
 use stwo::core::fields::m31::M31;
 use stwo::core::fields::qm31::QM31;
@@ -89,7 +90,7 @@ pub fn prove_trace(
     progress.stage("commit advice", 2, STAGES);
     let remainders: Vec<Option<Vec<M31>>> = graph
         .nodes
-        .iter()
+        .par_iter()
         .enumerate()
         .map(|(id, node)| match node.op {
             Op::Rescale { input, shift } => {
@@ -119,7 +120,7 @@ pub fn prove_trace(
     };
     let virtual_columns: Vec<Vec<Vec<M31>>> = circuit
         .columns
-        .iter()
+        .par_iter()
         .map(|&(kind, _)| match softmax::column_node(kind) {
             Some(id) => softmax::column_tables(graph, kind, &vals, one_hot_of(id)),
             None => vec![],
