@@ -27,6 +27,7 @@ use sumcheck::SumcheckProof;
 use crate::claim::Claim;
 use crate::error::GkrError;
 use crate::lookup_instances::{instances, Instance};
+pub use crate::lookup_witness::multiplicities;
 pub use crate::table::{TableData, TableKind};
 
 /// A looked-up column: `values[j]` is component `j` (as many as the table's arity), each a
@@ -146,62 +147,6 @@ pub struct LookupClaims {
     pub multiplicities: Vec<Claim>,
     /// Per committed table (in table order), on its output column.
     pub committed: Vec<Claim>,
-}
-
-/// Counts how often each table row is looked up (columns in parallel, one count vector per
-/// worker). On a value outside its table, the error names the first such column.
-pub fn multiplicities(
-    tables: &[TableData<'_>],
-    columns: &[LookupColumn<'_>],
-) -> Result<Vec<Vec<M31>>, GkrError> {
-    let empty = || -> Vec<Vec<u32>> {
-        tables
-            .iter()
-            .map(|t| vec![0u32; 1 << t.kind.log_size()])
-            .collect()
-    };
-    // `Err((column, value))` keeps the lowest failing column.
-    type Counts = Result<Vec<Vec<u32>>, (usize, u32)>;
-    let merge = |a: Counts, b: Counts| -> Counts {
-        match (a, b) {
-            (Ok(mut a), Ok(b)) => {
-                for (x, y) in a.iter_mut().zip(b) {
-                    x.iter_mut().zip(y).for_each(|(u, v)| *u += v);
-                }
-                Ok(a)
-            }
-            (Err(e), Err(f)) => Err(e.min(f)),
-            (Err(e), _) | (_, Err(e)) => Err(e),
-        }
-    };
-    let counts = columns
-        .par_iter()
-        .enumerate()
-        .fold(
-            || Ok(empty()),
-            |acc: Counts, (c, col)| {
-                let mut counts = acc?;
-                let table = tables[col.table];
-                for i in 0..col.values[0].len() {
-                    if col.mask.is_some_and(|m| !m.contains(i)) {
-                        continue;
-                    }
-                    let mut row = [M31::from_u32_unchecked(0); 2];
-                    for (j, comp) in col.values.iter().enumerate() {
-                        row[j] = comp[i];
-                    }
-                    let b = table.index_of(row).ok_or((c, row[0].0))?;
-                    counts[col.table][b] += 1;
-                }
-                Ok(counts)
-            },
-        )
-        .reduce(|| Ok(empty()), merge)
-        .map_err(|(column, value)| GkrError::ValueNotInTable { column, value })?;
-    Ok(counts
-        .into_iter()
-        .map(|v| v.into_iter().map(M31::from).collect())
-        .collect())
 }
 
 fn draw_challenges(channel: &mut Blake2sChannel) -> (QM31, QM31) {

@@ -293,7 +293,7 @@ pub(crate) fn base_columns(values: &[M31], leaf_log: u32) -> Vec<BaseColumn> {
     const GROUPS: usize = 1 << 6;
     let w = 1usize << leaf_log;
     let rows = values.len() >> leaf_log;
-    if rows % N_LANES != 0 {
+    if !rows.is_multiple_of(N_LANES) {
         return (0..w)
             .map(|e| (0..rows).map(|r| values[r * w + e]).collect())
             .collect();
