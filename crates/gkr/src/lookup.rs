@@ -156,6 +156,20 @@ fn draw_challenges(channel: &mut Blake2sChannel) -> (QM31, QM31) {
 }
 
 impl LookupColumn<'_> {
+    /// The looked-up rows (index and components; the second is 0 for one-component tables),
+    /// skipping entries outside the mask.
+    pub fn rows(&self) -> impl Iterator<Item = (usize, [M31; 2])> + '_ {
+        (0..self.values[0].len())
+            .filter(|&i| self.mask.is_none_or(|m| m.contains(i)))
+            .map(|i| {
+                let mut row = [M31::from_u32_unchecked(0); 2];
+                for (j, comp) in self.values.iter().enumerate() {
+                    row[j] = comp[i];
+                }
+                (i, row)
+            })
+    }
+
     fn spec(&self) -> ColumnSpec {
         let len = self.values[0].len();
         assert!(len >= 2 && len.is_power_of_two(), "column length");

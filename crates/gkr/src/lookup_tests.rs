@@ -277,6 +277,17 @@ fn malformed_proof_fails_without_panic() {
     .is_err());
 }
 
+/// One-component, unmasked columns of table 0.
+fn plain_columns(data: &[Vec<M31>]) -> Vec<LookupColumn<'_>> {
+    data.iter()
+        .map(|v| LookupColumn {
+            table: 0,
+            values: vec![v],
+            mask: None,
+        })
+        .collect()
+}
+
 #[test]
 fn grouped_columns_prove_and_bind_each_column() {
     // Seven columns of one table and length, plus two masked ones: instances of 4, 2, 1 and
@@ -296,14 +307,7 @@ fn grouped_columns_prove_and_bind_each_column() {
         log_cols: 2,
         causal: true,
     };
-    let mut cols: Vec<LookupColumn<'_>> = data[..7]
-        .iter()
-        .map(|v| LookupColumn {
-            table: 0,
-            values: vec![v],
-            mask: None,
-        })
-        .collect();
+    let mut cols = plain_columns(&data[..7]);
     for v in &data[7..] {
         cols.push(LookupColumn {
             table: 0,
@@ -336,14 +340,7 @@ fn grouped_columns_prove_and_bind_each_column() {
     // A value outside the table in the third column of a group, forced with fake counts.
     let mut bad = data.clone();
     bad[2][5] = m(100);
-    let bad_cols: Vec<LookupColumn<'_>> = bad[..4]
-        .iter()
-        .map(|v| LookupColumn {
-            table: 0,
-            values: vec![v],
-            mask: None,
-        })
-        .collect();
+    let bad_cols = plain_columns(&bad[..4]);
     let mut mults = vec![vec![M31::from(0); 16], vec![M31::from(0); 32]];
     for (c, v) in bad.iter().take(4).enumerate() {
         for (i, x) in v.iter().enumerate() {

@@ -40,14 +40,7 @@ pub fn multiplicities(
             |acc: Counts, (c, col)| {
                 let mut counts = acc?;
                 let table = tables[col.table];
-                for i in 0..col.values[0].len() {
-                    if col.mask.is_some_and(|m| !m.contains(i)) {
-                        continue;
-                    }
-                    let mut row = [M31::from_u32_unchecked(0); 2];
-                    for (j, comp) in col.values.iter().enumerate() {
-                        row[j] = comp[i];
-                    }
+                for (_, row) in col.rows() {
                     let b = table.index_of(row).ok_or((c, row[0].0))?;
                     counts[col.table][b] += 1;
                 }

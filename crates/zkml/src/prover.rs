@@ -538,14 +538,7 @@ fn lenient_multiplicities(tables: &[TableData<'_>], columns: &[LookupColumn<'_>]
         .collect();
     for col in columns {
         let table = tables[col.table];
-        for i in 0..col.values[0].len() {
-            if col.mask.is_some_and(|m| !m.contains(i)) {
-                continue;
-            }
-            let mut row = [M31::from_u32_unchecked(0); 2];
-            for (j, comp) in col.values.iter().enumerate() {
-                row[j] = comp[i];
-            }
+        for (_, row) in col.rows() {
             if let Some(b) = table.index_of(row) {
                 m[col.table][b] += M31::from_u32_unchecked(1);
             }
