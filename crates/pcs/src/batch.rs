@@ -1,8 +1,10 @@
 //! Phase 1 prover: a batching sumcheck for
 //! `sum_b sum_j sum_i lambda^g(j,i) eq(r_ji, b_j) f_j(b_j)` over `N` variables, where `b_j` is
-//! the suffix of `b` of length `n_j` (smaller polynomials are bound in the last rounds, STWO's
-//! `prove_batch` semantics: their term is constant in the leading variables, so its claim is
-//! scaled by `2^(N - n_j)`). Ends with the prover sending `f_j(rho_j)`.
+//! the suffix of `b` of length `n_j` (a smaller polynomial's term is constant in the leading
+//! variables, so its claim is scaled by `2^(N - n_j)`). Round `t` binds variable `N - 1 - t`:
+//! the last variables first, so that every polynomial is active in the first `n_j` rounds and
+//! a claim on one slice of a packed polynomial binds the variables inside its slice first
+//! (`batch_lazy`). Ends with the prover sending `f_j(rho_j)`.
 
 use num_traits::{One, Zero};
 use stwo::core::channel::{Blake2sChannel, Channel};
@@ -10,10 +12,10 @@ use stwo::core::fields::m31::M31;
 use stwo::core::fields::qm31::QM31;
 use sumcheck::SumcheckProof;
 
-use crate::batch_lazy::{
-    bound_eq_table, fold_base_many, lazy_buckets, lazy_round_sums, lazy_rounds_for, LAZY_MIN_VARS,
-};
-use crate::batch_tables::{eq_sum_table, fold_base, product_evals, PolyTable, SecureTable};
+use rayon::prelude::*;
+
+use crate::batch_lazy::{lazy_rounds_for, LazyPoly};
+use crate::batch_tables::{product_evals, SecureTable};
 use crate::encode::CommittedPoly;
 use crate::fold::pow2;
 use crate::proof::{BatchProof, Claim};
@@ -33,17 +35,25 @@ pub(crate) fn prove_batch(
     n_rounds: usize,
     channel: &mut Blake2sChannel,
 ) -> (BatchProof, Vec<QM31>) {
-    prove_batch_with(polys, claims, n_rounds, channel, LAZY_MIN_VARS)
+    prove_batch_with(polys, claims, n_rounds, channel, None)
 }
 
-/// [`prove_batch`] where polynomials of at least `lazy_min_vars` variables take their first
-/// rounds without tables (`batch_lazy`).
+/// A polynomial's state in phase 1.
+enum Stage<'a> {
+    /// Its first rounds, from per-claim buckets.
+    Buckets(LazyPoly<'a>),
+    /// The eq-sum table and the folded evaluations, bit-reversed.
+    Tables(SecureTable, SecureTable),
+}
+
+/// [`prove_batch`], with every polynomial's number of bucket rounds forced to
+/// `min(k, n_j)` when `bucket_rounds` is `Some(k)` (tests: the transcript does not depend on it).
 pub(crate) fn prove_batch_with(
     polys: &[&CommittedPoly],
     claims: &[Vec<Claim>],
     n_rounds: usize,
     channel: &mut Blake2sChannel,
-    lazy_min_vars: usize,
+    bucket_rounds: Option<usize>,
 ) -> (BatchProof, Vec<QM31>) {
     let lambda = channel.draw_secure_felt();
     let mut weight = QM31::one();
@@ -60,58 +70,41 @@ pub(crate) fn prove_batch_with(
         terms.push(t);
         term_claims.push(cl * pow2(n_rounds - p.n_variables));
     }
-    // Rounds each polynomial takes without tables, and the challenges of its rounds so far.
-    let lazy: Vec<usize> = polys
-        .iter()
+    let mut stages: Vec<Stage<'_>> = polys
+        .par_iter()
         .zip(&terms)
         .map(|(p, t)| {
-            if p.n_variables >= lazy_min_vars {
-                lazy_rounds_for(p.n_variables, t)
-            } else {
-                0
-            }
+            let n = p.n_variables;
+            let k = bucket_rounds.map_or_else(|| lazy_rounds_for(n, t.len()), |k| k.min(n));
+            Stage::Buckets(LazyPoly::new(&p.evals, t, k))
         })
         .collect();
-    // Bucket values of the lazy polynomials' claims (one pass over each).
-    let buckets: Vec<Vec<Vec<QM31>>> = polys
-        .iter()
-        .zip(&terms)
-        .zip(&lazy)
-        .map(|((p, t), &l)| {
-            if l > 0 {
-                lazy_buckets(&p.evals, t, l)
-            } else {
-                Vec::new()
+    // A polynomial whose bucket rounds are all its rounds has its tables (one entry) now.
+    for (stage, p) in stages.iter_mut().zip(polys) {
+        if let Stage::Buckets(lazy) = stage {
+            if lazy.finished() {
+                let (w, f) = lazy.tables(&p.evals);
+                *stage = Stage::Tables(w, f);
             }
-        })
-        .collect();
-    let mut bound: Vec<Vec<QM31>> = polys.iter().map(|_| Vec::new()).collect();
-    let mut w_tables: Vec<Option<SecureTable>> = polys
-        .iter()
-        .zip(&terms)
-        .zip(&lazy)
-        .map(|((p, t), &l)| (l == 0).then(|| eq_sum_table(p.n_variables, t)))
-        .collect();
-    let mut f_tables: Vec<Option<SecureTable>> = polys.iter().map(|_| None).collect();
+        }
+    }
     let mut round_polys = Vec::with_capacity(n_rounds);
-    let mut rho = Vec::with_capacity(n_rounds);
+    let mut challenges = Vec::with_capacity(n_rounds);
     let half = M31::from(2u32).inverse();
     for t in 0..n_rounds {
-        let remaining = n_rounds - t;
         let mut vals = [QM31::zero(); 3];
         let mut term_vals = Vec::with_capacity(polys.len());
         for (j, p) in polys.iter().enumerate() {
-            let v = if p.n_variables < remaining {
+            let v = if t >= p.n_variables {
                 let c = term_claims[j] * half;
                 [c, c, c]
-            } else if let Some(w) = &w_tables[j] {
-                let f = match &f_tables[j] {
-                    Some(f) => PolyTable::Secure(f),
-                    None => PolyTable::Base(&p.evals),
-                };
-                product_evals(w, f)
             } else {
-                lazy_round_sums(&buckets[j], &terms[j], &bound[j])
+                // The term is constant in the `N - n_j` variables bound after these rounds.
+                let v = match &stages[j] {
+                    Stage::Buckets(lazy) => lazy.round_sums(),
+                    Stage::Tables(w, f) => product_evals(w, f),
+                };
+                v.map(|x| x * pow2(n_rounds - p.n_variables))
             };
             term_vals.push(v);
             for k in 0..3 {
@@ -122,46 +115,45 @@ pub(crate) fn prove_batch_with(
         channel.mix_felts(&coeffs);
         let alpha = channel.draw_secure_felt();
         for (j, p) in polys.iter().enumerate() {
-            if p.n_variables < remaining {
+            if t >= p.n_variables {
                 term_claims[j] *= half;
                 continue;
             }
             term_claims[j] = interp_eval(interpolate3(term_vals[j]), alpha);
-            if let Some(w) = &mut w_tables[j] {
-                w.fold(alpha);
-                f_tables[j] = Some(match f_tables[j].take() {
-                    Some(mut f) => {
-                        f.fold(alpha);
-                        f
+            match &mut stages[j] {
+                Stage::Buckets(lazy) => {
+                    lazy.bind(alpha);
+                    if lazy.finished() {
+                        let (w, f) = lazy.tables(&p.evals);
+                        stages[j] = Stage::Tables(w, f);
                     }
-                    None => fold_base(&p.evals, alpha),
-                });
-            } else {
-                bound[j].push(alpha);
-                if bound[j].len() == lazy[j] {
-                    w_tables[j] = Some(bound_eq_table(&terms[j], &bound[j], p.n_variables));
-                    f_tables[j] = Some(fold_base_many(&p.evals, &bound[j]));
+                }
+                Stage::Tables(w, f) => {
+                    w.fold(alpha);
+                    f.fold(alpha);
                 }
             }
         }
         round_polys.push(coeffs.to_vec());
-        rho.push(alpha);
+        challenges.push(alpha);
     }
-    let evals: Vec<QM31> = polys
+    let evals: Vec<QM31> = stages
         .iter()
-        .zip(&f_tables)
-        .map(|(p, f)| match f {
-            Some(f) => f.first(),
-            None => p.evals[0].into(),
+        .map(|s| match s {
+            Stage::Tables(_, f) => f.first(),
+            // Unreachable: every polynomial has at least its bucket rounds' worth of rounds.
+            Stage::Buckets(_) => QM31::zero(),
         })
         .collect();
     channel.mix_felts(&evals);
+    // Round `t` bound variable `N - 1 - t`.
+    challenges.reverse();
     (
         BatchProof {
             sumcheck: SumcheckProof { round_polys },
             evals,
         },
-        rho,
+        challenges,
     )
 }
 

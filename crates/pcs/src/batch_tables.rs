@@ -1,14 +1,15 @@
-//! The tables of the phase-1 batching sumcheck, in STWO's packed SIMD form while they are at
-//! least two packed vectors long: the round sums `Σ (w_lo + X dw)(f_lo + X df)` at `X = 0, 1, 2`
-//! and the most-significant-variable folds, 16 lanes at a time.
+//! The tables of the phase-1 batching sumcheck after its bucket rounds, in STWO's packed SIMD
+//! form while they are at least two packed vectors long: the round sums
+//! `Σ (w_lo + X dw)(f_lo + X df)` at `X = 0, 1, 2` and the most-significant-variable folds
+//! (the tables are stored bit-reversed, see `batch_lazy`), 16 lanes at a time.
 
 use num_traits::Zero;
 use rayon::prelude::*;
 use stwo::core::fields::m31::M31;
 use stwo::core::fields::qm31::QM31;
-use stwo::prover::backend::simd::m31::{PackedM31, N_LANES};
+use stwo::prover::backend::simd::m31::N_LANES;
 use stwo::prover::backend::simd::qm31::PackedQM31;
-use sumcheck::mle::{fold_first, fold_in_place};
+use sumcheck::mle::fold_in_place;
 use sumcheck::simd::pack_secure;
 
 /// Packed vectors per parallel task.
@@ -18,13 +19,6 @@ const TASK: usize = 1 << 10;
 pub(crate) enum SecureTable {
     Packed(Vec<PackedQM31>),
     Scalar(Vec<QM31>),
-}
-
-/// The polynomial side of a round: the committed base-field evaluations (first round) or the
-/// folded secure table.
-pub(crate) enum PolyTable<'a> {
-    Base(&'a [M31]),
-    Secure(&'a SecureTable),
 }
 
 impl SecureTable {
@@ -169,85 +163,31 @@ pub(crate) fn eq_sum_table(n: usize, claims: &[(&[QM31], QM31)]) -> SecureTable 
     SecureTable::Packed(acc)
 }
 
-/// Binds the most significant variable of base-field evaluations to `alpha`.
-pub(crate) fn fold_base(evals: &[M31], alpha: QM31) -> SecureTable {
-    if evals.len() < 4 * N_LANES {
-        return SecureTable::Scalar(fold_first(evals, alpha));
-    }
-    let half = evals.len() / 2;
-    let a = PackedQM31::broadcast(alpha);
-    let folded = evals[..half]
-        .par_chunks_exact(N_LANES)
-        .zip(evals[half..].par_chunks_exact(N_LANES))
-        .with_min_len(TASK)
-        .map(|(l, h)| {
-            let (l, h) = (load(l), load(h));
-            a * (h - l) + l
-        })
-        .collect();
-    SecureTable::Packed(folded)
-}
-
-fn load(chunk: &[M31]) -> PackedM31 {
-    let mut lanes = [M31::from_u32_unchecked(0); N_LANES];
-    lanes.copy_from_slice(chunk);
-    PackedM31::from_array(lanes)
-}
-
 fn add3(a: [PackedQM31; 3], b: [PackedQM31; 3]) -> [PackedQM31; 3] {
     [a[0] + b[0], a[1] + b[1], a[2] + b[2]]
 }
 
 /// `Σ_i (w_lo + X dw)(f_lo + X df)` at `X = 0, 1, 2`, pairing entry `i` with `i + half`.
-pub(crate) fn product_evals(w: &SecureTable, f: PolyTable<'_>) -> [QM31; 3] {
-    let packed = match (w, &f) {
-        (SecureTable::Packed(w), PolyTable::Base(f)) if f.len() == w.len() * N_LANES => {
+pub(crate) fn product_evals(w: &SecureTable, f: &SecureTable) -> [QM31; 3] {
+    if let (SecureTable::Packed(w), SecureTable::Packed(f)) = (w, f) {
+        if f.len() == w.len() {
             let half = w.len() / 2;
-            let (fl, fh) = f.split_at(f.len() / 2);
-            Some(
-                (0..half)
-                    .into_par_iter()
-                    .with_min_len(TASK)
-                    .map(|i| {
-                        let (w0, w1) = (w[i], w[i + half]);
-                        let r = i * N_LANES..(i + 1) * N_LANES;
-                        let (f0, f1) = (load(&fl[r.clone()]), load(&fh[r]));
-                        let (w2, f2) = (w1.double() - w0, f1 + f1 - f0);
-                        [w0 * f0, w1 * f1, w2 * f2]
-                    })
-                    .reduce(|| [PackedQM31::zero(); 3], add3),
-            )
+            let sums = (0..half)
+                .into_par_iter()
+                .with_min_len(TASK)
+                .map(|i| {
+                    let (w0, w1, f0, f1) = (w[i], w[i + half], f[i], f[i + half]);
+                    let (w2, f2) = (w1.double() - w0, f1.double() - f0);
+                    [w0 * f0, w1 * f1, w2 * f2]
+                })
+                .reduce(|| [PackedQM31::zero(); 3], add3);
+            return sums.map(PackedQM31::pointwise_sum);
         }
-        (SecureTable::Packed(w), PolyTable::Secure(SecureTable::Packed(f)))
-            if f.len() == w.len() =>
-        {
-            let half = w.len() / 2;
-            Some(
-                (0..half)
-                    .into_par_iter()
-                    .with_min_len(TASK)
-                    .map(|i| {
-                        let (w0, w1, f0, f1) = (w[i], w[i + half], f[i], f[i + half]);
-                        let (w2, f2) = (w1.double() - w0, f1.double() - f0);
-                        [w0 * f0, w1 * f1, w2 * f2]
-                    })
-                    .reduce(|| [PackedQM31::zero(); 3], add3),
-            )
-        }
-        _ => None,
-    };
-    if let Some(sums) = packed {
-        return sums.map(PackedQM31::pointwise_sum);
     }
-    let w = unpacked(w);
-    let f: Vec<QM31> = match f {
-        PolyTable::Base(f) => f.iter().map(|&x| x.into()).collect(),
-        PolyTable::Secure(t) => unpacked(t),
-    };
-    scalar_product_evals(&w, &f)
+    scalar_product_evals(&unpacked(w), &unpacked(f))
 }
 
-fn unpacked(t: &SecureTable) -> Vec<QM31> {
+pub(crate) fn unpacked(t: &SecureTable) -> Vec<QM31> {
     match t {
         SecureTable::Packed(v) => v.iter().flat_map(|p| p.to_array()).collect(),
         SecureTable::Scalar(v) => v.clone(),
@@ -281,19 +221,12 @@ mod tests {
     fn packed_rounds_match_scalar_rounds() {
         let alpha = QM31::from_u32_unchecked(5, 6, 7, 8);
         for n in [2usize, 16, 32, 64, 256] {
-            let base: Vec<M31> = (0..n as u32).map(|i| M31::from(i * 31 + 4)).collect();
             let w = table(n, 9);
-            let f_secure: Vec<QM31> = base.iter().map(|&x| x.into()).collect();
             let packed_w = SecureTable::new(w.clone());
-            assert_eq!(
-                product_evals(&packed_w, PolyTable::Base(&base)),
-                scalar_product_evals(&w, &f_secure),
-                "n = {n}, base"
-            );
             let f = table(n, 2);
             let packed_f = SecureTable::new(f.clone());
             assert_eq!(
-                product_evals(&packed_w, PolyTable::Secure(&packed_f)),
+                product_evals(&packed_w, &packed_f),
                 scalar_product_evals(&w, &f),
                 "n = {n}, secure"
             );
@@ -302,7 +235,6 @@ mod tests {
             let mut want = w.clone();
             fold_in_place(&mut want, alpha);
             assert_eq!(unpacked(&folded), want, "n = {n}, fold");
-            assert_eq!(unpacked(&fold_base(&base, alpha)), fold_first(&base, alpha));
         }
     }
 

@@ -176,8 +176,10 @@ pub fn verify_openings(
                 total += term * pow2(n - sizes[j]);
                 weights.push(ws);
             }
-            let (rho, final_claim) =
+            let (mut rho, final_claim) =
                 verify_rounds("batching", total, &bp.sumcheck, n, channel, |_, _| {})?;
+            // Round `t` bound variable `n - 1 - t`.
+            rho.reverse();
             shape("batched evaluations", m, bp.evals.len())?;
             let mut expected = QM31::zero();
             for (j, cs) in claims.iter().enumerate() {
