@@ -1,12 +1,13 @@
 //! Claims about MLEs and the batching of several claims on one table into one.
 
-use num_traits::One;
+use num_traits::{One, Zero};
 use serde::{Deserialize, Serialize};
 use stwo::core::channel::{Blake2sChannel, Channel};
 use stwo::core::fields::m31::M31;
 use stwo::core::fields::qm31::QM31;
 use stwo::core::fields::FieldExpOps;
-use sumcheck::oracle::prove_product;
+use stwo::prover::backend::simd::qm31::PackedQM31;
+use sumcheck::oracle::{prove_product, prove_product_packed};
 use sumcheck::{eq_eval, eq_evals, SumcheckProof};
 
 use crate::error::GkrError;
@@ -60,17 +61,31 @@ pub fn prove_combine(
     channel: &mut Blake2sChannel,
 ) -> (CombineProof, Claim) {
     let lambda = channel.draw_secure_felt();
-    let mut weights = vec![QM31::default(); table.len()];
     let mut coeff = QM31::one();
     let mut total = QM31::default();
+    let mut scaled = Vec::with_capacity(claims.len());
     for c in claims {
         assert_eq!(1 << c.point.len(), table.len(), "claim dimension");
-        sumcheck::mle::add_eq_evals_scaled(&mut weights, &c.point, coeff);
+        scaled.push((&c.point[..], coeff));
         total += coeff * c.value;
         coeff *= lambda;
     }
-    let t: Vec<QM31> = table.iter().map(|&x| x.into()).collect();
-    let (sumcheck, point, finals) = prove_product(total, vec![weights, t], channel);
+    let (sumcheck, point, finals) = if table.len() >= 16 {
+        let mut weights = vec![PackedQM31::zero(); table.len() / 16];
+        for &(p, s) in &scaled {
+            let eq = sumcheck::simd::eq_evals_packed(p, s);
+            weights.iter_mut().zip(eq).for_each(|(w, e)| *w += e);
+        }
+        let t = sumcheck::simd::lift_base(table);
+        prove_product_packed(total, vec![weights, t], channel)
+    } else {
+        let mut weights = vec![QM31::default(); table.len()];
+        for &(p, s) in &scaled {
+            sumcheck::mle::add_eq_evals_scaled(&mut weights, p, s);
+        }
+        let t: Vec<QM31> = table.iter().map(|&x| x.into()).collect();
+        prove_product(total, vec![weights, t], channel)
+    };
     let table_eval = finals[1];
     channel.mix_felts(&[table_eval]);
     (

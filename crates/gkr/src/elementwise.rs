@@ -4,11 +4,13 @@
 //! at the same point once the prover names one operand's value. `Mul` needs a degree-3
 //! sumcheck of `eq(r, x) L(x) R(x)`.
 
+use num_traits::One;
 use serde::{Deserialize, Serialize};
 use stwo::core::channel::{Blake2sChannel, Channel};
 use stwo::core::fields::m31::M31;
 use stwo::core::fields::qm31::QM31;
-use sumcheck::oracle::prove_product;
+use sumcheck::oracle::{prove_product, prove_product_packed};
+use sumcheck::simd::{eq_evals_packed, lift_base};
 use sumcheck::{eq_eval, eval_mle_base, SumcheckProof};
 
 use crate::claim::{eq_table, Claim};
@@ -120,10 +122,15 @@ pub fn prove_mul(
     claim: &Claim,
     channel: &mut Blake2sChannel,
 ) -> (MulProof, Claim, Claim) {
-    let l: Vec<QM31> = lhs.iter().map(|&x| x.into()).collect();
-    let r: Vec<QM31> = rhs.iter().map(|&x| x.into()).collect();
-    let (sumcheck, rho, finals) =
-        prove_product(claim.value, vec![eq_table(&claim.point), l, r], channel);
+    let (sumcheck, rho, finals) = if claim.point.len() >= 4 {
+        let eq = eq_evals_packed(&claim.point, QM31::one());
+        let tables = vec![eq, lift_base(lhs), lift_base(rhs)];
+        prove_product_packed(claim.value, tables, channel)
+    } else {
+        let l: Vec<QM31> = lhs.iter().map(|&x| x.into()).collect();
+        let r: Vec<QM31> = rhs.iter().map(|&x| x.into()).collect();
+        prove_product(claim.value, vec![eq_table(&claim.point), l, r], channel)
+    };
     let (lhs_eval, rhs_eval) = (finals[1], finals[2]);
     channel.mix_felts(&[lhs_eval, rhs_eval]);
     (

@@ -6,7 +6,7 @@ use num_traits::{One, Zero};
 use rayon::prelude::*;
 use stwo::core::fields::m31::M31;
 use stwo::core::fields::qm31::QM31;
-use stwo::prover::backend::simd::m31::N_LANES;
+use stwo::prover::backend::simd::m31::{PackedM31, N_LANES};
 use stwo::prover::backend::simd::qm31::PackedQM31;
 
 /// Tables at least this long are processed in parallel.
@@ -159,14 +159,38 @@ pub fn eval_mle_base(evals: &[M31], point: &[QM31]) -> QM31 {
         1 << point.len(),
         "eval_mle_base: size mismatch"
     );
-    if point.is_empty() {
-        return evals[0].into();
+    let n = point.len();
+    if n < SPLIT_MIN_VARS {
+        return evals.iter().zip(eq_evals(point)).map(|(&v, e)| e * v).sum();
     }
-    let mut cur = fold_first(evals, point[0]);
-    for &r in &point[1..] {
-        fold_in_place(&mut cur, r);
-    }
-    cur[0]
+    // eq(point, b) = eq(hi, b_hi) eq(lo, b_lo): each row of `2^|lo|` entries is dotted with
+    // the packed `lo` table, then scaled by its `hi` entry.
+    let (hi, lo) = point.split_at(n - n / 2);
+    let (hi, lo) = (eq_evals(hi), crate::simd::pack_secure(&eq_evals(lo)));
+    let row = |(f, &h): (&[M31], &QM31)| {
+        let acc = f
+            .chunks_exact(N_LANES)
+            .zip(&lo)
+            .fold(PackedQM31::zero(), |acc, (c, &e)| {
+                acc + e * PackedM31::from_array(std::array::from_fn(|l| c[l]))
+            });
+        acc * PackedQM31::broadcast(h)
+    };
+    let row_len = 1 << (n / 2);
+    let sum = if evals.len() >= PAR_THRESHOLD {
+        evals
+            .par_chunks_exact(row_len)
+            .zip(hi.par_iter())
+            .map(row)
+            .reduce(PackedQM31::zero, |a, b| a + b)
+    } else {
+        evals
+            .chunks_exact(row_len)
+            .zip(&hi)
+            .map(row)
+            .fold(PackedQM31::zero(), |a, b| a + b)
+    };
+    sum.pointwise_sum()
 }
 
 /// Fixes the first (most significant) variable of a table to `r`, returning a new table.
@@ -266,6 +290,22 @@ mod tests {
             let i = idx % (1 << n);
             let point: Vec<QM31> = (0..n).map(|j| if (i >> (n - 1 - j)) & 1 == 1 { QM31::one() } else { QM31::zero() }).collect();
             prop_assert_eq!(eval_mle_base(&evals, &point), QM31::from(evals[i]));
+        }
+    }
+
+    #[test]
+    fn split_base_evaluation_matches_folding() {
+        for n in [7usize, 8, 9, 14, 15] {
+            let evals: Vec<M31> = (0..1u32 << n).map(|i| M31::from(i * 7919 + 3)).collect();
+            let point: Vec<QM31> = (0..n as u32)
+                .map(|i| qm31(i * 3 + 1, i, 7, i ^ 5))
+                .collect();
+            let lifted: Vec<QM31> = evals.iter().map(|&v| v.into()).collect();
+            assert_eq!(
+                eval_mle_base(&evals, &point),
+                eval_mle(&lifted, &point),
+                "n = {n}"
+            );
         }
     }
 

@@ -57,6 +57,31 @@ impl ProductOracle {
         }
     }
 
+    /// The oracle on tables already in packed form (`2^n / 16` vectors each, `n >= 4`, e.g.
+    /// from [`crate::simd::lift_base`] and [`crate::simd::eq_evals_packed`]): no conversion.
+    ///
+    /// # Panics
+    /// Panics if the tables are empty, more than 3, of different or non-power-of-two lengths.
+    pub fn from_packed(tables: Vec<Vec<PackedQM31>>) -> Self {
+        assert!(!tables.is_empty() && tables.len() <= 3, "2 or 3 tables");
+        let len = tables[0].len();
+        assert!(len.is_power_of_two(), "table length must be a power of two");
+        assert!(
+            tables.iter().all(|t| t.len() == len),
+            "tables differ in length"
+        );
+        let n_variables = (len * N_LANES).ilog2() as usize;
+        let tables = if len >= 2 {
+            Tables::Packed(tables)
+        } else {
+            Tables::Scalar(tables.iter().map(|t| unpack(t)).collect())
+        };
+        Self {
+            tables,
+            n_variables,
+        }
+    }
+
     /// The tables' values once every variable is fixed (length-1 tables).
     pub fn final_values(&self) -> Vec<QM31> {
         match &self.tables {
@@ -113,11 +138,17 @@ fn sums_at(tables: &Tables) -> [QM31; 3] {
         Tables::Packed(t) => {
             let half = t[0].len() / 2;
             let one = PackedQM31::broadcast(QM31::from(M31::from(1)));
-            let packed = (0..half)
-                .into_par_iter()
-                .with_min_len(TASK)
-                .map(|i| pair_products(t, i, half, one))
-                .reduce(|| [PackedQM31::zero(); 3], add3);
+            let packed = if half < 2 * TASK {
+                (0..half)
+                    .map(|i| pair_products(t, i, half, one))
+                    .fold([PackedQM31::zero(); 3], add3)
+            } else {
+                (0..half)
+                    .into_par_iter()
+                    .with_min_len(TASK)
+                    .map(|i| pair_products(t, i, half, one))
+                    .reduce(|| [PackedQM31::zero(); 3], add3)
+            };
             packed.map(PackedQM31::pointwise_sum)
         }
     }
@@ -132,32 +163,55 @@ fn fold_tables(tables: Tables, r: QM31) -> Tables {
             }
             Tables::Scalar(t)
         }
-        Tables::Packed(t) => {
+        Tables::Packed(mut t) => {
             let half = t[0].len() / 2;
             let rb = PackedQM31::broadcast(r);
-            let folded: Vec<Vec<PackedQM31>> = t
-                .iter()
-                .map(|v| {
-                    let (lo, hi) = v.split_at(half);
-                    lo.par_iter()
+            for v in &mut t {
+                let (lo, hi) = v.split_at_mut(half);
+                if half < 2 * TASK {
+                    lo.iter_mut()
+                        .zip(&*hi)
+                        .for_each(|(l, &h)| *l += (h - *l) * rb);
+                } else {
+                    lo.par_iter_mut()
                         .zip(hi.par_iter())
                         .with_min_len(TASK)
-                        .map(|(&l, &h)| l + (h - l) * rb)
-                        .collect()
-                })
-                .collect();
+                        .for_each(|(l, &h)| *l += (h - *l) * rb);
+                }
+                v.truncate(half);
+            }
             if half >= 2 {
-                Tables::Packed(folded)
+                Tables::Packed(t)
             } else {
-                Tables::Scalar(
-                    folded
-                        .iter()
-                        .map(|v| v.iter().flat_map(|p| p.to_array()).collect())
-                        .collect(),
-                )
+                Tables::Scalar(t.iter().map(|v| unpack(v)).collect())
             }
         }
     }
+}
+
+fn unpack(v: &[PackedQM31]) -> Vec<QM31> {
+    v.iter().flat_map(|p| p.to_array()).collect()
+}
+
+/// The coefficients of the polynomial of degree `ys.len() - 1` (2 or 3) with values `ys` at
+/// `0, 1, 2, (3)`, from its finite differences (no inversions at run time).
+fn interpolate_small(ys: &[QM31]) -> UnivariatePoly<QM31> {
+    let inv2 = QM31::from(M31::from(2).inverse());
+    let d1 = ys[1] - ys[0];
+    let d2 = ys[2] - ys[1] - ys[1] + ys[0];
+    if ys.len() == 3 {
+        let c2 = d2 * inv2;
+        return UnivariatePoly::new(vec![ys[0], d1 - c2, c2]);
+    }
+    let inv3 = QM31::from(M31::from(3).inverse());
+    let inv6 = inv2 * inv3;
+    let d3 = ys[3] - ys[0] + (ys[1] - ys[2]) * QM31::from(M31::from(3));
+    UnivariatePoly::new(vec![
+        ys[0],
+        d1 - d2 * inv2 + d3 * inv3,
+        (d2 - d3) * inv2,
+        d3 * inv6,
+    ])
 }
 
 impl MultivariatePolyOracle for ProductOracle {
@@ -168,13 +222,12 @@ impl MultivariatePolyOracle for ProductOracle {
     fn sum_as_poly_in_first_variable(&self, claim: QM31) -> UnivariatePoly<QM31> {
         // Evaluate at 0, 2, 3, ... and derive the value at 1 from the claim.
         let sums = sums_at(&self.tables);
-        let mut xs = vec![QM31::from(M31::from(0)), QM31::from(M31::from(1))];
         let mut ys = vec![sums[0], claim - sums[0]];
-        for k in 1..self.degree() {
-            xs.push(QM31::from(M31::from(k as u32 + 1)));
-            ys.push(sums[k]);
+        if self.degree() == 1 {
+            return UnivariatePoly::new(vec![ys[0], ys[1] - ys[0]]);
         }
-        UnivariatePoly::interpolate_lagrange(&xs, &ys)
+        ys.extend_from_slice(&sums[1..self.degree()]);
+        interpolate_small(&ys)
     }
 
     fn fix_first_variable(self, challenge: QM31) -> Self {
@@ -197,7 +250,23 @@ pub fn prove_product(
     tables: Vec<Vec<QM31>>,
     channel: &mut impl Channel,
 ) -> (SumcheckProof, Vec<QM31>, Vec<QM31>) {
-    let mut oracle = ProductOracle::new(tables);
+    prove_oracle(claim, ProductOracle::new(tables), channel)
+}
+
+/// [`prove_product`] on tables already packed ([`ProductOracle::from_packed`]).
+pub fn prove_product_packed(
+    claim: QM31,
+    tables: Vec<Vec<PackedQM31>>,
+    channel: &mut impl Channel,
+) -> (SumcheckProof, Vec<QM31>, Vec<QM31>) {
+    prove_oracle(claim, ProductOracle::from_packed(tables), channel)
+}
+
+fn prove_oracle(
+    claim: QM31,
+    mut oracle: ProductOracle,
+    channel: &mut impl Channel,
+) -> (SumcheckProof, Vec<QM31>, Vec<QM31>) {
     let mut claim = claim;
     let mut round_polys = Vec::with_capacity(oracle.n_variables());
     let mut point = Vec::with_capacity(oracle.n_variables());
@@ -251,6 +320,25 @@ mod tests {
                 prop_assert_eq!(eval_mle(t, &point), *f);
             }
             prop_assert_eq!(vclaim, finals.iter().copied().product::<QM31>());
+        }
+    }
+
+    #[test]
+    fn packed_tables_give_the_same_proof() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(9);
+        // 15 variables take the parallel paths.
+        for n in [4usize, 5, 15] {
+            let tables: Vec<Vec<QM31>> = (0..3).map(|_| rand_table(&mut rng, n)).collect();
+            let claim: QM31 = (0..1 << n)
+                .map(|i| tables.iter().map(|t| t[i]).product::<QM31>())
+                .sum();
+            let packed = tables.iter().map(|t| crate::simd::pack_secure(t)).collect();
+            let a = prove_product(claim, tables, &mut Blake2sChannel::default());
+            let b = prove_product_packed(claim, packed, &mut Blake2sChannel::default());
+            assert_eq!(a, b, "n = {n}");
+            let mut vc = Blake2sChannel::default();
+            let (_, vclaim) = verify(claim, &a.0, n, 3, &mut vc).unwrap();
+            assert_eq!(vclaim, a.2.iter().copied().product::<QM31>());
         }
     }
 

@@ -24,6 +24,35 @@ fn load_base(c: &[M31]) -> PackedM31 {
     PackedM31::from_array(a)
 }
 
+/// Base-field values lifted into packed secure lanes (the tail zero-padded).
+pub fn lift_base(v: &[M31]) -> Vec<PackedQM31> {
+    v.chunks(N_LANES)
+        .map(|c| PackedQM31::from(load_base(c)))
+        .collect()
+}
+
+/// `scale * eq(point, b)` for all `b`, packed 16 entries per vector: the product of a scalar
+/// table over the first variables and a packed table over the last `max(4, n / 2)`.
+///
+/// # Panics
+/// Panics if `point` has fewer than 4 variables.
+pub fn eq_evals_packed(point: &[QM31], scale: QM31) -> Vec<PackedQM31> {
+    let n = point.len();
+    assert!(n >= 4, "eq_evals_packed: fewer than 4 variables");
+    let (hi, lo) = point.split_at(n - (n / 2).max(4));
+    let hi = crate::mle::eq_evals_scaled(hi, scale);
+    let lo = pack_secure(&crate::mle::eq_evals(lo));
+    let row = |&h: &QM31| {
+        let h = PackedQM31::broadcast(h);
+        lo.iter().map(move |&e| e * h)
+    };
+    if hi.len() * lo.len() >= 1 << 10 {
+        hi.par_iter().flat_map_iter(row).collect()
+    } else {
+        hi.iter().flat_map(row).collect()
+    }
+}
+
 /// `sum_j base[j] * secure[j]` where `secure` is packed by [`pack_secure`].
 pub fn dot_base_packed(base: &[M31], secure: &[PackedQM31]) -> QM31 {
     let mut acc = PackedQM31::zero();
@@ -77,6 +106,29 @@ pub fn cols_dot(table: &[M31], cols: usize, u: &[QM31]) -> Vec<QM31> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn packed_tables_match_scalar_ones() {
+        for n in [4usize, 5, 8, 11] {
+            let point: Vec<QM31> = (0..n as u32)
+                .map(|i| QM31::from_u32_unchecked(i + 2, 3 * i, 7, i ^ 1))
+                .collect();
+            let scale = QM31::from_u32_unchecked(9, 8, 7, 6);
+            let want = crate::mle::eq_evals_scaled(&point, scale);
+            let got: Vec<QM31> = eq_evals_packed(&point, scale)
+                .iter()
+                .flat_map(|p| p.to_array())
+                .collect();
+            assert_eq!(got, want, "n = {n}");
+        }
+        let base: Vec<M31> = (0..40u32).map(|i| M31::from(i * 31 + 5)).collect();
+        let lifted: Vec<QM31> = lift_base(&base).iter().flat_map(|p| p.to_array()).collect();
+        assert_eq!(
+            &lifted[..40],
+            &base.iter().map(|&v| v.into()).collect::<Vec<QM31>>()[..]
+        );
+        assert!(lifted[40..].iter().all(|v| *v == QM31::zero()));
+    }
 
     #[test]
     fn kernels_match_scalar() {
