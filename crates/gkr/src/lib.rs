@@ -25,6 +25,7 @@ pub mod error;
 pub mod linear;
 pub mod lookup;
 mod lookup_instances;
+mod lookup_layers;
 mod lookup_witness;
 pub mod matmul;
 pub mod softmax;

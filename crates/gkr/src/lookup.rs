@@ -21,12 +21,12 @@ use stwo::core::fields::qm31::QM31;
 use stwo::prover::backend::simd::SimdBackend;
 use stwo::prover::lookups::gkr_prover::{prove_batch, Layer};
 use stwo::prover::lookups::gkr_verifier::{partially_verify_batch, Gate, GkrBatchProof, GkrMask};
-use stwo::prover::lookups::mle::Mle;
 use sumcheck::SumcheckProof;
 
 use crate::claim::Claim;
 use crate::error::GkrError;
 use crate::lookup_instances::{instances, Instance};
+use crate::lookup_layers::{column_layer, table_layer};
 pub use crate::lookup_witness::multiplicities;
 pub use crate::table::{TableData, TableKind};
 
@@ -247,60 +247,13 @@ pub fn prove(
     let specs: Vec<ColumnSpec> = columns.iter().map(LookupColumn::spec).collect();
     let layout = instances(&specs);
     let mut layers: Vec<Layer<SimdBackend>> = layout
-        .par_iter()
-        .map(|inst| {
-            let denominators = inst
-                .columns
-                .iter()
-                .flat_map(|&c| {
-                    let col = &columns[c];
-                    assert_eq!(
-                        col.values.len(),
-                        tables[col.table].kind.arity(),
-                        "column arity"
-                    );
-                    (0..col.values[0].len()).map(move |i| {
-                        let mut v = QM31::from(col.values[0][i]);
-                        if let Some(second) = col.values.get(1) {
-                            v += beta * second[i];
-                        }
-                        z - v
-                    })
-                })
-                .collect();
-            match inst.mask {
-                None => Layer::LogUpSingles {
-                    denominators: Mle::new(denominators),
-                },
-                Some(mask) => {
-                    let one_column = mask.table();
-                    let numerators = (0..inst.columns.len())
-                        .flat_map(|_| one_column.iter().map(|&m| QM31::from(m)))
-                        .collect();
-                    Layer::LogUpGeneric {
-                        numerators: Mle::new(numerators),
-                        denominators: Mle::new(denominators),
-                    }
-                }
-            }
-        })
+        .iter()
+        .map(|inst| column_layer(inst, columns, tables, z, beta))
         .collect();
     let table_layers: Vec<Layer<SimdBackend>> = tables
         .par_iter()
         .zip(multiplicities)
-        .map(|(table, mults)| {
-            let numerators = mults.iter().map(|&m| -QM31::from(m)).collect();
-            let denominators = (0..1usize << table.kind.log_size())
-                .map(|b| {
-                    let row = table.row(b);
-                    z - (QM31::from(row[0]) + beta * row[1])
-                })
-                .collect();
-            Layer::LogUpGeneric {
-                numerators: Mle::new(numerators),
-                denominators: Mle::new(denominators),
-            }
-        })
+        .map(|(table, mults)| table_layer(table, mults, z, beta))
         .collect();
     layers.extend(table_layers);
     let (gkr, artifact) = prove_batch(channel, layers);
