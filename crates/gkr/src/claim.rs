@@ -7,7 +7,8 @@ use stwo::core::fields::m31::M31;
 use stwo::core::fields::qm31::QM31;
 use stwo::core::fields::FieldExpOps;
 use stwo::prover::backend::simd::qm31::PackedQM31;
-use sumcheck::oracle::{prove_product, prove_product_packed};
+use sumcheck::base_round::prove_product_base;
+use sumcheck::oracle::prove_product;
 use sumcheck::{eq_eval, eq_evals, SumcheckProof};
 
 use crate::error::GkrError;
@@ -70,14 +71,13 @@ pub fn prove_combine(
         total += coeff * c.value;
         coeff *= lambda;
     }
-    let (sumcheck, point, finals) = if table.len() >= 16 {
+    let (sumcheck, point, finals) = if table.len() >= 32 {
         let mut weights = vec![PackedQM31::zero(); table.len() / 16];
         for &(p, s) in &scaled {
             let eq = sumcheck::simd::eq_evals_packed(p, s);
             weights.iter_mut().zip(eq).for_each(|(w, e)| *w += e);
         }
-        let t = sumcheck::simd::lift_base(table);
-        prove_product_packed(total, vec![weights, t], channel)
+        prove_product_base(total, weights, &[table], channel)
     } else {
         let mut weights = vec![QM31::default(); table.len()];
         for &(p, s) in &scaled {

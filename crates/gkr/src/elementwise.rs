@@ -9,8 +9,9 @@ use serde::{Deserialize, Serialize};
 use stwo::core::channel::{Blake2sChannel, Channel};
 use stwo::core::fields::m31::M31;
 use stwo::core::fields::qm31::QM31;
-use sumcheck::oracle::{prove_product, prove_product_packed};
-use sumcheck::simd::{eq_evals_packed, lift_base};
+use sumcheck::base_round::prove_product_base;
+use sumcheck::oracle::prove_product;
+use sumcheck::simd::eq_evals_packed;
 use sumcheck::{eq_eval, eval_mle_base, SumcheckProof};
 
 use crate::claim::{eq_table, Claim};
@@ -122,10 +123,9 @@ pub fn prove_mul(
     claim: &Claim,
     channel: &mut Blake2sChannel,
 ) -> (MulProof, Claim, Claim) {
-    let (sumcheck, rho, finals) = if claim.point.len() >= 4 {
+    let (sumcheck, rho, finals) = if claim.point.len() >= 5 {
         let eq = eq_evals_packed(&claim.point, QM31::one());
-        let tables = vec![eq, lift_base(lhs), lift_base(rhs)];
-        prove_product_packed(claim.value, tables, channel)
+        prove_product_base(claim.value, eq, &[lhs, rhs], channel)
     } else {
         let l: Vec<QM31> = lhs.iter().map(|&x| x.into()).collect();
         let r: Vec<QM31> = rhs.iter().map(|&x| x.into()).collect();

@@ -11,9 +11,11 @@
 //!   rounds and the degree bound it expects, not the ones the proof claims.
 //!
 //! Modules: [`mle`] (eq tables, evaluation, folding), [`felt`] (serde for field elements),
-//! [`proof`] (serialisable round polynomials), [`oracle`] (product oracles), [`verifier`].
+//! [`proof`] (serialisable round polynomials), [`oracle`] (product oracles), [`base_round`] (a first round over base-field factors),
+//! [`verifier`].
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+pub mod base_round;
 pub mod felt;
 pub mod mle;
 pub mod oracle;

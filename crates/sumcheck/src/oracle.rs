@@ -99,23 +99,28 @@ impl ProductOracle {
 }
 
 /// `prod_j (lo_j + t (hi_j - lo_j))` at `t = 0, 2, 3` for the pair at `i` and `i + half` (the
-/// first `degree` entries are meaningful); the values at 2 and 3 come from `lo` by adding the
-/// difference.
+/// value at 3 only with 3 tables); the values at 2 and 3 come from `lo` by adding the
+/// difference. The first table's values start the products (no multiplication by one).
 #[inline]
-fn pair_products<F>(tables: &[Vec<F>], i: usize, half: usize, one: F) -> [F; 3]
+fn pair_products<F>(tables: &[Vec<F>], i: usize, half: usize) -> [F; 3]
 where
-    F: Copy + std::ops::Add<Output = F> + std::ops::Sub<Output = F> + std::ops::MulAssign,
+    F: Copy + std::ops::Add<Output = F> + std::ops::Sub<Output = F> + std::ops::Mul<Output = F>,
 {
-    let mut prod = [one; 3];
-    let cubic = tables.len() == 3;
-    for tab in tables {
+    let at = |tab: &Vec<F>| {
         let lo = tab[i];
         let diff = tab[i + half] - lo;
         let at2 = lo + diff + diff;
-        prod[0] *= lo;
-        prod[1] *= at2;
+        (lo, at2, diff)
+    };
+    let (lo, at2, diff) = at(&tables[0]);
+    let cubic = tables.len() == 3;
+    let mut prod = [lo, at2, if cubic { at2 + diff } else { lo }];
+    for tab in &tables[1..] {
+        let (lo, at2, diff) = at(tab);
+        prod[0] = prod[0] * lo;
+        prod[1] = prod[1] * at2;
         if cubic {
-            prod[2] *= at2 + diff;
+            prod[2] = prod[2] * (at2 + diff);
         }
     }
     prod
@@ -130,23 +135,21 @@ fn sums_at(tables: &Tables) -> [QM31; 3] {
     match tables {
         Tables::Scalar(t) => {
             let half = t[0].len() / 2;
-            let one = QM31::from(M31::from(1));
             (0..half)
-                .map(|i| pair_products(t, i, half, one))
+                .map(|i| pair_products(t, i, half))
                 .fold([QM31::zero(); 3], add3)
         }
         Tables::Packed(t) => {
             let half = t[0].len() / 2;
-            let one = PackedQM31::broadcast(QM31::from(M31::from(1)));
             let packed = if half < 2 * TASK {
                 (0..half)
-                    .map(|i| pair_products(t, i, half, one))
+                    .map(|i| pair_products(t, i, half))
                     .fold([PackedQM31::zero(); 3], add3)
             } else {
                 (0..half)
                     .into_par_iter()
                     .with_min_len(TASK)
-                    .map(|i| pair_products(t, i, half, one))
+                    .map(|i| pair_products(t, i, half))
                     .reduce(|| [PackedQM31::zero(); 3], add3)
             };
             packed.map(PackedQM31::pointwise_sum)
@@ -193,6 +196,17 @@ fn unpack(v: &[PackedQM31]) -> Vec<QM31> {
     v.iter().flat_map(|p| p.to_array()).collect()
 }
 
+/// The round polynomial of degree `degree` from its values at `0, 2, 3` (`sums`, the first
+/// `degree` of them meaningful) and the round's claim (its value at 0 plus its value at 1).
+pub(crate) fn round_poly(sums: [QM31; 3], claim: QM31, degree: usize) -> UnivariatePoly<QM31> {
+    let mut ys = vec![sums[0], claim - sums[0]];
+    if degree == 1 {
+        return UnivariatePoly::new(vec![ys[0], ys[1] - ys[0]]);
+    }
+    ys.extend_from_slice(&sums[1..degree]);
+    interpolate_small(&ys)
+}
+
 /// The coefficients of the polynomial of degree `ys.len() - 1` (2 or 3) with values `ys` at
 /// `0, 1, 2, (3)`, from its finite differences (no inversions at run time).
 fn interpolate_small(ys: &[QM31]) -> UnivariatePoly<QM31> {
@@ -221,13 +235,7 @@ impl MultivariatePolyOracle for ProductOracle {
 
     fn sum_as_poly_in_first_variable(&self, claim: QM31) -> UnivariatePoly<QM31> {
         // Evaluate at 0, 2, 3, ... and derive the value at 1 from the claim.
-        let sums = sums_at(&self.tables);
-        let mut ys = vec![sums[0], claim - sums[0]];
-        if self.degree() == 1 {
-            return UnivariatePoly::new(vec![ys[0], ys[1] - ys[0]]);
-        }
-        ys.extend_from_slice(&sums[1..self.degree()]);
-        interpolate_small(&ys)
+        round_poly(sums_at(&self.tables), claim, self.degree())
     }
 
     fn fix_first_variable(self, challenge: QM31) -> Self {
@@ -264,12 +272,28 @@ pub fn prove_product_packed(
 
 fn prove_oracle(
     claim: QM31,
-    mut oracle: ProductOracle,
+    oracle: ProductOracle,
     channel: &mut impl Channel,
 ) -> (SumcheckProof, Vec<QM31>, Vec<QM31>) {
-    let mut claim = claim;
-    let mut round_polys = Vec::with_capacity(oracle.n_variables());
-    let mut point = Vec::with_capacity(oracle.n_variables());
+    let n = oracle.n_variables();
+    prove_rest(
+        claim,
+        oracle,
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        channel,
+    )
+}
+
+/// The remaining rounds of a product sumcheck whose first rounds gave `round_polys` and
+/// `point` and left `claim` on `oracle`.
+pub(crate) fn prove_rest(
+    mut claim: QM31,
+    mut oracle: ProductOracle,
+    mut round_polys: Vec<Vec<QM31>>,
+    mut point: Vec<QM31>,
+    channel: &mut impl Channel,
+) -> (SumcheckProof, Vec<QM31>, Vec<QM31>) {
     while oracle.n_variables() > 0 {
         let poly = oracle.sum_as_poly_in_first_variable(claim);
         channel.mix_felts(&poly);
