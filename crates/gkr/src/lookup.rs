@@ -1,16 +1,17 @@
 //! LogUp lookups proved with STWO's batched GKR for fractional sums.
 //!
-//! Each looked-up column `c` (one or two component tables of length `2^n_c`, compressed as
-//! `v0 + beta v1`) becomes an instance `sum_i 1 / (z - v_i)`; each table `T` an instance
-//! `sum_b -m_b / (z - t_b)` with committed multiplicities `m`. The verifier checks that all
+//! Each looked-up column `c` of table number `k` (one or two component tables of length
+//! `2^n_c`, compressed as `v0 + beta v1 + gamma k`) becomes an instance `sum_i 1 / (z - v_i)`;
+//! each table `T` an instance `sum_b -m_b / (z - t_b)` with committed multiplicities `m`, its
+//! rows tagged with its number the same way. The verifier checks that all
 //! instance sums add to zero (so every looked-up row is in its table, error `<= (N+T)/|QM31|`),
 //! and that the input-layer claims of the GKR match (a) the column evaluations the prover names
 //! at the GKR point — these become claims on the underlying tensors — and (b) the table MLE,
 //! which the verifier evaluates itself, and the multiplicities' evaluation, which becomes a
 //! claim for the commitment opening.
 //!
-//! `z` and `beta` are drawn here, so the caller must have bound every column and multiplicity
-//! to the channel (by commitment) before calling.
+//! `z`, `beta` and `gamma` are drawn here, so the caller must have bound every column and
+//! multiplicity to the channel (by commitment) before calling.
 
 use num_traits::{One, Zero};
 use rayon::prelude::*;
@@ -149,10 +150,30 @@ pub struct LookupClaims {
     pub committed: Vec<Claim>,
 }
 
-fn draw_challenges(channel: &mut Blake2sChannel) -> (QM31, QM31) {
+/// The LogUp challenges: `z`, `beta` (second component) and `gamma` (table tag).
+fn draw_challenges(channel: &mut Blake2sChannel) -> Challenges {
     let z = channel.draw_secure_felt();
     let beta = channel.draw_secure_felt();
-    (z, beta)
+    let gamma = channel.draw_secure_felt();
+    Challenges { z, beta, gamma }
+}
+
+/// A row `(v0, v1)` of table `t` is compressed as `v0 + beta v1 + gamma t`: the tag keeps a
+/// column from being satisfied by another table's rows (a wider range, or a range row `(x, 0)`
+/// offered as a ReLU pair), since all instances' sums are checked together.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Challenges {
+    pub z: QM31,
+    pub beta: QM31,
+    pub gamma: QM31,
+}
+
+impl Challenges {
+    /// `z - gamma t`: the denominators of table `t` and its columns are this minus
+    /// `v0 + beta v1`.
+    pub(crate) fn z_of_table(&self, table: usize) -> QM31 {
+        self.z - self.gamma * M31::from_u32_unchecked(table as u32)
+    }
 }
 
 impl LookupColumn<'_> {
@@ -233,7 +254,7 @@ pub fn prove(
     multiplicities: &[Vec<M31>],
     channel: &mut Blake2sChannel,
 ) -> (LookupProof, LookupClaims) {
-    let (z, beta) = draw_challenges(channel);
+    let ch = draw_challenges(channel);
     if columns.is_empty() && tables.is_empty() {
         return (
             LookupProof::empty(),
@@ -248,12 +269,13 @@ pub fn prove(
     let layout = instances(&specs);
     let mut layers: Vec<Layer<SimdBackend>> = layout
         .iter()
-        .map(|inst| column_layer(inst, columns, tables, z, beta))
+        .map(|inst| column_layer(inst, columns, tables, ch))
         .collect();
     let table_layers: Vec<Layer<SimdBackend>> = tables
         .par_iter()
         .zip(multiplicities)
-        .map(|(table, mults)| table_layer(table, mults, z, beta))
+        .enumerate()
+        .map(|(t, (table, mults))| table_layer(table, mults, ch.beta, ch.z_of_table(t)))
         .collect();
     layers.extend(table_layers);
     let (gkr, artifact) = prove_batch(channel, layers);
@@ -400,7 +422,7 @@ pub fn verify(
     channel: &mut Blake2sChannel,
 ) -> Result<LookupClaims, GkrError> {
     let bad = |s: &str| GkrError::MalformedLookup(s.to_string());
-    let (z, beta) = draw_challenges(channel);
+    let ch = draw_challenges(channel);
     if columns
         .iter()
         .any(|c| c.table >= tables.len() || c.log_len == 0)
@@ -467,7 +489,8 @@ pub fn verify(
             .iter()
             .map(|&c| proof.column_evals[c].0.as_slice())
             .collect();
-        let want = inst.input_claim(&point_of(inst.n_vars()), &evals, z, beta);
+        let z = ch.z_of_table(columns[inst.columns[0]].table);
+        let want = inst.input_claim(&point_of(inst.n_vars()), &evals, z, ch.beta);
         if got.as_slice() != want.as_slice() {
             return Err(GkrError::LookupInputMismatch { instance: i });
         }
@@ -496,7 +519,8 @@ pub fn verify(
             committed_claims.push(Claim::new(pt.clone(), f));
         }
         let m = proof.multiplicity_evals.0[t];
-        if got.len() != 2 || got[0] != -m || got[1] != z - (row[0] + beta * row[1]) {
+        let den = ch.z_of_table(t) - (row[0] + ch.beta * row[1]);
+        if got.len() != 2 || got[0] != -m || got[1] != den {
             return Err(GkrError::LookupInputMismatch { instance: i });
         }
         mult_claims.push(Claim::new(pt, m));

@@ -1,6 +1,7 @@
 //! The input layers of the LogUp GKR (prover side), built in STWO's packed form: a column
-//! instance's denominators `z - (v0 + beta v1)` over its concatenated columns and its mask
-//! numerators, and a table's `-m_b / (z - t_b)`. Each vector of 16 lanes is computed at once
+//! instance's denominators `z_t - (v0 + beta v1)` over its concatenated columns and its mask
+//! numerators, and a table's `-m_b / (z_t - t_b)`, with `z_t = z - gamma t` for table `t`
+//! (see [`Challenges`]). Each vector of 16 lanes is computed at once
 //! from packed base-field values, in parallel.
 
 use rayon::prelude::*;
@@ -13,7 +14,7 @@ use stwo::prover::backend::simd::SimdBackend;
 use stwo::prover::lookups::gkr_prover::Layer;
 use stwo::prover::lookups::mle::Mle;
 
-use crate::lookup::{LookupColumn, TableData};
+use crate::lookup::{Challenges, LookupColumn, TableData};
 use crate::lookup_instances::Instance;
 
 /// Packed vectors per parallel task.
@@ -34,7 +35,7 @@ fn column(values: Vec<QM31>, packed: Vec<PackedQM31>) -> Mle<SimdBackend, QM31> 
     })
 }
 
-/// `z - (v0 + beta v1)` for every row of the instance's columns, concatenated.
+/// `z - (v0 + beta v1)` (`z` already tagged with the table) for every row of the instance's columns, concatenated.
 fn denominators(
     inst: &Instance,
     columns: &[LookupColumn<'_>],
@@ -78,8 +79,7 @@ pub(crate) fn column_layer(
     inst: &Instance,
     columns: &[LookupColumn<'_>],
     tables: &[TableData<'_>],
-    z: QM31,
-    beta: QM31,
+    ch: Challenges,
 ) -> Layer<SimdBackend> {
     for &c in &inst.columns {
         let col = &columns[c];
@@ -89,7 +89,8 @@ pub(crate) fn column_layer(
             "column arity"
         );
     }
-    let denominators = denominators(inst, columns, z, beta);
+    let z = ch.z_of_table(columns[inst.columns[0]].table);
+    let denominators = denominators(inst, columns, z, ch.beta);
     match inst.mask {
         None => Layer::LogUpSingles { denominators },
         Some(mask) => {
@@ -115,12 +116,13 @@ pub(crate) fn column_layer(
     }
 }
 
-/// The GKR input layer of a table: `-m_b / (z - (t_b0 + beta t_b1))`.
+/// The GKR input layer of a table: `-m_b / (z - (t_b0 + beta t_b1))`, `z` tagged with the
+/// table.
 pub(crate) fn table_layer(
     table: &TableData<'_>,
     mults: &[M31],
-    z: QM31,
     beta: QM31,
+    z: QM31,
 ) -> Layer<SimdBackend> {
     let numerators = mults.iter().map(|&m| -QM31::from(m)).collect();
     let denominators = (0..1usize << table.kind.log_size())

@@ -371,3 +371,68 @@ fn grouped_columns_prove_and_bind_each_column() {
         Err(GkrError::LookupSumNonZero)
     ));
 }
+
+#[test]
+fn column_cannot_use_another_tables_rows() {
+    // Rows are tagged with their table: a value of a wider range table, or a row (x, 0) of a
+    // range table offered as a ReLU pair, does not satisfy another table's column even with
+    // the multiplicities moved to the table that holds it.
+    let tables = vec![
+        TableKind::Range {
+            lo: -8,
+            log_size: 4,
+        },
+        TableKind::Range {
+            lo: -64,
+            log_size: 7,
+        },
+        TableKind::Relu { log_size: 5 },
+    ];
+    let narrow: Vec<M31> = [1i64, 2, 3, 40].iter().map(|&x| m(x)).collect();
+    let relu_x: Vec<M31> = [1i64, -2, 5, 3].iter().map(|&x| m(x)).collect();
+    let relu_y: Vec<M31> = [1i64, 0, 0, 3].iter().map(|&x| m(x)).collect();
+    let cols = vec![
+        LookupColumn {
+            table: 0,
+            values: vec![&narrow],
+            mask: None,
+        },
+        LookupColumn {
+            table: 2,
+            values: vec![&relu_x, &relu_y],
+            mask: None,
+        },
+    ];
+    let mut mults = vec![
+        vec![M31::from(0); 16],
+        vec![M31::from(0); 128],
+        vec![M31::from(0); 32],
+    ];
+    for x in [1i64, 2, 3] {
+        mults[0][(x + 8) as usize] += M31::from(1);
+    }
+    mults[1][40 + 64] += M31::from(1); // 40 from the wide range table
+    for x in [1i64, -2, 3] {
+        mults[2][(x + 16) as usize] += M31::from(1);
+    }
+    mults[1][5 + 64] += M31::from(1); // (5, 0) from the wide range table
+    let specs = vec![
+        ColumnSpec {
+            table: 0,
+            log_len: 2,
+            mask: None,
+        },
+        ColumnSpec {
+            table: 2,
+            log_len: 2,
+            mask: None,
+        },
+    ];
+    let mut pc = Blake2sChannel::default();
+    let (proof, _) = prove(&fd(&tables), &cols, &mults, &mut pc);
+    let mut vc = Blake2sChannel::default();
+    assert!(matches!(
+        verify(&tables, &specs, &proof, &mut vc),
+        Err(GkrError::LookupSumNonZero)
+    ));
+}

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::VerifyError;
 
 /// Version of the proof format and protocol.
-pub const PROOF_VERSION: u32 = 4;
+pub const PROOF_VERSION: u32 = 5;
 const MAGIC: &[u8; 8] = b"SMLPROOF";
 /// Largest proof file accepted (bounds the decoder's allocations).
 pub const MAX_PROOF_BYTES: u64 = 1 << 30;
