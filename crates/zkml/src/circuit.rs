@@ -82,6 +82,8 @@ pub struct Circuit {
     /// Items: the advice nodes, the one-hot tables, then one multiplicity table per lookup
     /// table.
     pub advice_packing: Packing,
+    /// The advice table's committed polynomials ([`Packing::trimmed_chunks`]).
+    pub advice_chunks: crate::packing::Chunks,
 }
 
 fn malformed(what: String) -> VerifyError {
@@ -394,6 +396,7 @@ impl Circuit {
             .collect();
         Ok(Self {
             weight_packing: Packing::new(&weight_vars),
+            advice_chunks: Packing::new(&advice_vars).trimmed_chunks(),
             advice_packing: Packing::new(&advice_vars),
             shape,
             sinks,

@@ -79,6 +79,15 @@ impl Packing {
             .unwrap_or(0)
     }
 
+    /// The packed table's chunk `k` (of `chunks`), zero-padded to its size.
+    pub fn chunk_of(packed: &[M31], chunks: &Chunks, k: usize) -> Vec<M31> {
+        let start = (k << chunks.chunk_vars).min(packed.len());
+        let len = 1usize << chunks.vars[k];
+        let mut out = packed[start..(start + len).min(packed.len())].to_vec();
+        out.resize(len, M31::from_u32_unchecked(0));
+        out
+    }
+
     /// Splits the packed table into polynomials of at most `2^max_vars` entries, or `None`
     /// if an item is larger than that.
     pub fn chunks(&self, max_vars: u32) -> Option<Chunks> {
@@ -100,6 +109,37 @@ impl Packing {
             chunk_vars,
             vars,
         })
+    }
+}
+
+impl Packing {
+    /// The chunks for a table committed with every proof (advice): chunk size `2^c` for `c`
+    /// among `n`, `n - 1`, `n - 2` (`n` the packed table's variables, `c` at least the
+    /// largest item's), the one committing the fewest entries, counting `2^(n-3)` more per
+    /// chunk for its decommitment paths. A table just over a power of two is committed as one
+    /// full chunk and a small trimmed one instead of being padded to twice its size.
+    pub fn trimmed_chunks(&self) -> Chunks {
+        let n = self.n_vars;
+        let largest = self.items.iter().map(|&(_, v)| v).max().unwrap_or(1);
+        let per_chunk = 1usize << n.saturating_sub(3);
+        let mut best: Option<(usize, Chunks)> = None;
+        for c in (n.saturating_sub(2).max(largest).max(1)..=n).rev() {
+            let Some(chunks) = self.chunks(c) else {
+                continue;
+            };
+            let cost: usize = chunks.vars.iter().map(|&v| (1usize << v) + per_chunk).sum();
+            if best.as_ref().is_none_or(|(b, _)| cost < *b) {
+                best = Some((cost, chunks));
+            }
+        }
+        best.map_or_else(
+            || Chunks {
+                total_vars: n,
+                chunk_vars: n,
+                vars: vec![n],
+            },
+            |(_, c)| c,
+        )
     }
 }
 
@@ -157,8 +197,8 @@ impl Chunks {
     }
 }
 
-/// Sorts claims on the packed weight table into per-chunk claims; a claim that is not on one
-/// chunk means the circuit is inconsistent.
+/// Sorts claims on a packed table (weights or advice) into per-chunk claims; a claim that is
+/// not on one chunk means the circuit is inconsistent.
 pub fn route_claims(
     chunks: &Chunks,
     claims: Vec<Claim>,
@@ -166,7 +206,7 @@ pub fn route_claims(
     let mut out = vec![Vec::new(); chunks.vars.len()];
     for c in &claims {
         let (k, routed) = chunks.route(c).ok_or_else(|| {
-            crate::error::VerifyError::MalformedModel("a weight claim off its chunk".into())
+            crate::error::VerifyError::MalformedModel("a claim off its chunk".into())
         })?;
         out[k].push(routed);
     }
@@ -250,6 +290,33 @@ mod tests {
         // A point that is not an item's lifted claim is refused.
         let free = Claim::new(vec![QM31::from_u32_unchecked(9, 0, 0, 0); 5], c_zero());
         assert!(chunks.route(&free).is_none());
+    }
+
+    #[test]
+    fn trimmed_chunks_drop_padding() {
+        // 2^10 + 2^7 + 2^4 entries: one chunk of 2^10 and one of 2^8 instead of 2^11.
+        let p = Packing::new(&[7, 10, 4]);
+        assert_eq!(p.n_vars, 11);
+        let chunks = p.trimmed_chunks();
+        assert_eq!((chunks.chunk_vars, chunks.vars.clone()), (10, vec![10, 8]));
+        let tables: Vec<Vec<M31>> = [7u32, 10, 4]
+            .iter()
+            .map(|&n| (0..1u32 << n).map(|j| M31::from(j * 3 + n)).collect())
+            .collect();
+        let refs: Vec<&[M31]> = tables.iter().map(|t| t.as_slice()).collect();
+        let packed = p.pack(&refs);
+        for (i, t) in tables.iter().enumerate() {
+            let n = t.len().ilog2();
+            let pt: Vec<QM31> = (0..n)
+                .map(|j| QM31::from_u32_unchecked(j + 2, 7, 1, j))
+                .collect();
+            let c = Claim::new(pt.clone(), eval_mle_base(t, &pt));
+            let (k, routed) = chunks.route(&p.lift(i, &c)).unwrap();
+            let chunk = Packing::chunk_of(&packed, &chunks, k);
+            assert_eq!(eval_mle_base(&chunk, &routed.point), c.value, "item {i}");
+        }
+        // A table that fills its power of two stays one chunk.
+        assert_eq!(Packing::new(&[9, 9, 9, 9]).trimmed_chunks().vars, vec![11]);
     }
 
     fn c_zero() -> QM31 {

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::VerifyError;
 
 /// Version of the proof format and protocol.
-pub const PROOF_VERSION: u32 = 5;
+pub const PROOF_VERSION: u32 = 6;
 const MAGIC: &[u8; 8] = b"SMLPROOF";
 /// Largest proof file accepted (bounds the decoder's allocations).
 pub const MAX_PROOF_BYTES: u64 = 1 << 30;
@@ -64,7 +64,8 @@ pub struct NodeProof {
 pub struct ModelProof {
     pub version: u32,
     pub model_digest: [u8; 32],
-    pub advice: PolyCommitment,
+    /// One commitment per advice chunk (`Circuit::advice_chunks`).
+    pub advice: Vec<PolyCommitment>,
     pub lookup: LookupProof,
     /// Per rescale node (graph order): the output's value at the remainder column's point.
     pub rescale_splits: Felts,

@@ -177,12 +177,22 @@ pub fn prove_trace(
         .chain(one_hots.iter().map(Vec::as_slice))
         .chain(mults.iter().map(Vec::as_slice))
         .collect();
-    let advice_poly = pcs::commit(
-        circuit.advice_packing.pack(&advice_tables),
-        &model.vk.config.pcs,
-    );
-    let advice = advice_poly.commitment();
-    transcript::mix_root(&mut channel, &advice.root, advice.n_variables);
+    let packed = circuit.advice_packing.pack(&advice_tables);
+    let chunks = &circuit.advice_chunks;
+    let advice_polys: Vec<pcs::CommittedPoly> = (0..chunks.vars.len())
+        .map(|k| {
+            let chunk = crate::packing::Packing::chunk_of(&packed, chunks, k);
+            pcs::commit(chunk, &model.vk.config.pcs)
+        })
+        .collect();
+    drop(packed);
+    let advice: Vec<pcs::PolyCommitment> = advice_polys
+        .iter()
+        .map(pcs::CommittedPoly::commitment)
+        .collect();
+    for c in &advice {
+        transcript::mix_root(&mut channel, &c.root, c.n_variables);
+    }
 
     progress.stage("lookups", 3, STAGES);
     let (lookup_proof, lookup_claims) = lookup::prove(&tables, &columns, &mults, &mut channel);
@@ -493,7 +503,7 @@ pub fn prove_trace(
     }
 
     progress.stage("opening", 5, STAGES);
-    let (polys, claim_lists) = opening_lists(model, &advice_poly, weight_claims, advice_claims)?;
+    let (polys, claim_lists) = opening_lists(model, &advice_polys, weight_claims, advice_claims)?;
     let opening = pcs::prove_openings(&polys, &claim_lists, &model.vk.config.pcs, &mut channel);
     let proof = ModelProof {
         version: PROOF_VERSION,
@@ -510,7 +520,7 @@ pub fn prove_trace(
 /// The polynomials with at least one claim, weight chunks first, and their claims.
 fn opening_lists<'a>(
     model: &'a CommittedModel,
-    advice: &'a pcs::CommittedPoly,
+    advice: &'a [pcs::CommittedPoly],
     weight_claims: Vec<Claim>,
     advice_claims: Vec<Claim>,
 ) -> Result<(Vec<&'a pcs::CommittedPoly>, Vec<Vec<pcs::Claim>>), ProveError> {
@@ -523,9 +533,12 @@ fn opening_lists<'a>(
             lists.push(crate::packing::pcs_claims(claims));
         }
     }
-    if !advice_claims.is_empty() {
-        polys.push(advice);
-        lists.push(crate::packing::pcs_claims(advice_claims));
+    let per_chunk = crate::packing::route_claims(&model.circuit.advice_chunks, advice_claims)?;
+    for (poly, claims) in advice.iter().zip(per_chunk) {
+        if !claims.is_empty() {
+            polys.push(poly);
+            lists.push(crate::packing::pcs_claims(claims));
+        }
     }
     Ok((polys, lists))
 }

@@ -117,10 +117,19 @@ pub fn verify_all(
     let bad = |s: &str| VerifyError::MalformedProof(s.to_string());
 
     let mut channel = transcript::start(&digest, inputs, output);
-    if proof.advice.n_variables != circuit.advice_packing.n_vars {
-        return Err(bad("advice commitment has the wrong size"));
+    let advice_vars = &circuit.advice_chunks.vars;
+    if proof.advice.len() != advice_vars.len()
+        || proof
+            .advice
+            .iter()
+            .zip(advice_vars)
+            .any(|(c, &v)| c.n_variables != v)
+    {
+        return Err(bad("advice commitments of the wrong number or size"));
     }
-    transcript::mix_root(&mut channel, &proof.advice.root, proof.advice.n_variables);
+    for c in &proof.advice {
+        transcript::mix_root(&mut channel, &c.root, c.n_variables);
+    }
 
     let specs: Vec<_> = circuit.columns.iter().map(|(_, s)| *s).collect();
     let lookup_claims = lookup::verify(&circuit.tables, &specs, &proof.lookup, &mut channel)
@@ -450,9 +459,12 @@ pub fn verify_all(
             lists.push(crate::packing::pcs_claims(claims));
         }
     }
-    if !advice_claims.is_empty() {
-        commitments.push(proof.advice);
-        lists.push(crate::packing::pcs_claims(advice_claims));
+    let per_chunk = crate::packing::route_claims(&circuit.advice_chunks, advice_claims)?;
+    for (commitment, claims) in proof.advice.iter().zip(per_chunk) {
+        if !claims.is_empty() {
+            commitments.push(*commitment);
+            lists.push(crate::packing::pcs_claims(claims));
+        }
     }
     pcs::verify_openings(
         &commitments,
