@@ -82,7 +82,7 @@ pub struct Circuit {
     /// Items: the advice nodes, the one-hot tables, then one multiplicity table per lookup
     /// table.
     pub advice_packing: Packing,
-    /// The advice table's committed polynomials ([`Packing::trimmed_chunks`]).
+    /// The advice table's committed polynomials ([`Packing::trimmed_chunks`], uncapped).
     pub advice_chunks: crate::packing::Chunks,
 }
 
@@ -396,7 +396,7 @@ impl Circuit {
             .collect();
         Ok(Self {
             weight_packing: Packing::new(&weight_vars),
-            advice_chunks: Packing::new(&advice_vars).trimmed_chunks(),
+            advice_chunks: trimmed_or_whole(&Packing::new(&advice_vars)),
             advice_packing: Packing::new(&advice_vars),
             shape,
             sinks,
@@ -468,6 +468,16 @@ pub fn padded_lookup_mask(s: &GraphShape, id: NodeId) -> Option<RealMask> {
     let padded = node.shape.rows != 1 << node.shape.log_rows()
         || node.shape.cols != 1 << node.shape.log_cols();
     (matches!(node.op, Op::Lookup { .. }) && padded).then(|| softmax_mask(node.shape, false))
+}
+
+/// [`Packing::trimmed_chunks`] without a size cap (every item fits), else the whole table.
+fn trimmed_or_whole(p: &Packing) -> crate::packing::Chunks {
+    p.trimmed_chunks(u32::MAX)
+        .unwrap_or_else(|| crate::packing::Chunks {
+            total_vars: p.n_vars,
+            chunk_vars: p.n_vars,
+            vars: vec![p.n_vars],
+        })
 }
 
 /// Zero rows a matmul's right operand gains in the product's table: the row variables the

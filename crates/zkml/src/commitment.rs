@@ -67,7 +67,7 @@ pub(crate) fn weight_chunks(
     config: &ProofConfig,
 ) -> Result<Chunks, VerifyError> {
     let max = config.weight_poly_vars();
-    circuit.weight_packing.chunks(max).ok_or_else(|| {
+    circuit.weight_packing.trimmed_chunks(max).ok_or_else(|| {
         let largest = circuit.weight_packing.items.iter().map(|x| x.1).max();
         VerifyError::MalformedModel(format!(
             "a weight of 2^{} entries exceeds the largest committed polynomial (2^{max})",

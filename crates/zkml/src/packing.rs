@@ -113,17 +113,18 @@ impl Packing {
 }
 
 impl Packing {
-    /// The chunks for a table committed with every proof (advice): chunk size `2^c` for `c`
-    /// among `n`, `n - 1`, `n - 2` (`n` the packed table's variables, `c` at least the
-    /// largest item's), the one committing the fewest entries, counting `2^(n-3)` more per
-    /// chunk for its decommitment paths. A table just over a power of two is committed as one
-    /// full chunk and a small trimmed one instead of being padded to twice its size.
-    pub fn trimmed_chunks(&self) -> Chunks {
-        let n = self.n_vars;
+    /// The chunks to commit: chunk size `2^c` for `c` among `m`, `m - 1`, `m - 2` (`m` the
+    /// smaller of the packed table's variables and `max_vars`, `c` at least the largest
+    /// item's), the one committing the fewest entries, counting `2^(m-3)` more per chunk for
+    /// its decommitment paths. A table just over a power of two is committed as one full
+    /// chunk and a small trimmed one instead of being padded to twice its size. `None` if an
+    /// item is larger than `2^max_vars`.
+    pub fn trimmed_chunks(&self, max_vars: u32) -> Option<Chunks> {
+        let top = self.n_vars.min(max_vars);
         let largest = self.items.iter().map(|&(_, v)| v).max().unwrap_or(1);
-        let per_chunk = 1usize << n.saturating_sub(3);
+        let per_chunk = 1usize << top.saturating_sub(3);
         let mut best: Option<(usize, Chunks)> = None;
-        for c in (n.saturating_sub(2).max(largest).max(1)..=n).rev() {
+        for c in (top.saturating_sub(2).max(largest).max(1)..=top).rev() {
             let Some(chunks) = self.chunks(c) else {
                 continue;
             };
@@ -132,14 +133,7 @@ impl Packing {
                 best = Some((cost, chunks));
             }
         }
-        best.map_or_else(
-            || Chunks {
-                total_vars: n,
-                chunk_vars: n,
-                vars: vec![n],
-            },
-            |(_, c)| c,
-        )
+        best.map(|(_, c)| c)
     }
 }
 
@@ -297,7 +291,7 @@ mod tests {
         // 2^10 + 2^7 + 2^4 entries: one chunk of 2^10 and one of 2^8 instead of 2^11.
         let p = Packing::new(&[7, 10, 4]);
         assert_eq!(p.n_vars, 11);
-        let chunks = p.trimmed_chunks();
+        let chunks = p.trimmed_chunks(u32::MAX).unwrap();
         assert_eq!((chunks.chunk_vars, chunks.vars.clone()), (10, vec![10, 8]));
         let tables: Vec<Vec<M31>> = [7u32, 10, 4]
             .iter()
@@ -316,7 +310,14 @@ mod tests {
             assert_eq!(eval_mle_base(&chunk, &routed.point), c.value, "item {i}");
         }
         // A table that fills its power of two stays one chunk.
-        assert_eq!(Packing::new(&[9, 9, 9, 9]).trimmed_chunks().vars, vec![11]);
+        let full = Packing::new(&[9, 9, 9, 9])
+            .trimmed_chunks(u32::MAX)
+            .unwrap();
+        assert_eq!(full.vars, vec![11]);
+        // Under a cap of 2^9 entries: four chunks of 2^9; an item above the cap is refused.
+        let capped = Packing::new(&[9, 9, 9, 9]).trimmed_chunks(9).unwrap();
+        assert_eq!(capped.vars, vec![9, 9, 9, 9]);
+        assert!(Packing::new(&[10, 2]).trimmed_chunks(9).is_none());
     }
 
     fn c_zero() -> QM31 {

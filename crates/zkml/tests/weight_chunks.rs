@@ -6,7 +6,8 @@
 use model::examples::{mlp, random_input};
 use zkml::{prove, verify, CacheStatus, CommittedModel, ProofConfig, VerifyError};
 
-/// An MLP whose weights pack into 2^11 entries (a 32x32 matrix is the largest item).
+/// An MLP whose weights pack into just over 2^11 entries (a 32x32 matrix is the largest
+/// item).
 fn graph(seed: u64) -> model::Graph {
     mlp(&[16, 32, 32, 16], 2, seed).unwrap()
 }
@@ -21,7 +22,9 @@ fn config(max_vars: u32) -> ProofConfig {
 #[test]
 fn weights_in_several_polynomials_prove_and_verify() {
     let one = CommittedModel::new(graph(3), ProofConfig::default()).unwrap();
-    assert_eq!(one.vk.weights.len(), 1);
+    // Just over 2^11 entries: one full chunk and a trimmed one, not one of 2^12.
+    assert_eq!(one.chunks.vars.len(), 2, "{:?}", one.chunks);
+    assert_eq!(one.chunks.vars[0], 11, "{:?}", one.chunks);
     let m = CommittedModel::new(graph(3), config(10)).unwrap();
     assert!(m.vk.weights.len() >= 2, "{:?}", m.chunks);
     assert!(m.vk.weights.iter().all(|c| c.n_variables <= 10));
