@@ -264,7 +264,7 @@ pub enum GraphError {
         lhs: u32,
         rhs: u32,
     },
-    #[error("node {node}: rescale shift {shift} must be in 1..=30")]
+    #[error("node {node}: rescale shift {shift} must be in 1..=29")]
     BadShift { node: NodeId, shift: u32 },
     #[error("weight {name}: {len} values for shape {rows}x{cols}")]
     WeightSize {
@@ -505,7 +505,7 @@ impl GraphBuilder {
     /// `round(input / 2^shift)`.
     pub fn rescale(&mut self, input: NodeId, shift: u32) -> Result<NodeId, GraphError> {
         let x = self.node(input)?.clone();
-        if shift == 0 || shift > 30 {
+        if shift == 0 || shift > 29 {
             return Err(GraphError::BadShift {
                 node: self.nodes.len(),
                 shift,

@@ -65,7 +65,8 @@ impl NormRange {
 /// leave M31's signed range; the sums (below `2^sum_bits`) become the mean square at
 /// `mean_scale`, the largest scale keeping the maximum below `2^14` (inside the rsqrt table's
 /// domain with room for `eps`); `rsqrt` comes out at `inv_scale`, the largest scale keeping its
-/// value at the minimum mean square below `2^15`, so `x * rsqrt` stays below `2^30`.
+/// value at the minimum mean square below `2^14`, so `x * rsqrt` stays below `2^29`, where
+/// a rescale's output range is sound for every shift (`zkml::circuit::rescale_output_range`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct NormScales {
     pub square_shift: u32,
@@ -91,7 +92,7 @@ impl NormScales {
         let sum_bits = (t + ms_max + sum_scale).clamp(0, 31) as u32;
         let mean_scale = (half - 1 - ms_max).clamp(0, sum_scale + t);
         let floor = (f64::from(range.ms_min_log2).exp2() + eps).log2();
-        let inv_scale = ((f64::from(half) - 1e-9 + 0.5 * floor).floor() as i32).clamp(0, 30);
+        let inv_scale = ((f64::from(half - 1) - 1e-9 + 0.5 * floor).floor() as i32).clamp(1, 29);
         Self {
             square_shift: square_shift as u32,
             sum_bits,

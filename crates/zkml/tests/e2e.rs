@@ -191,6 +191,31 @@ fn wrong_rescale_remainder_fails() {
 }
 
 #[test]
+fn rescale_by_16_output_shifted_by_2_pow_15_fails() {
+    // In M31, 2^16 * 2^15 = 2^31 = 1: the output y - 2^15 with the remainder plus one is a
+    // second decomposition of the same field value. The output's range must shrink with the
+    // shift (here to [-2^13, 2^13)) for the decomposition to be unique.
+    use model::{GraphBuilder, Shape};
+    let w = mlp(&[8, 8], 3, 5).unwrap().weights.remove(0);
+    let mut b = GraphBuilder::new("rescale-16", Shape::new(2, 8), 9).unwrap();
+    let h = b.matmul(0, w).unwrap();
+    let h = b.rescale(h, 16).unwrap();
+    let g = b.build(h).unwrap();
+    let m = CommittedModel::new(g, ProofConfig::default()).unwrap();
+    let (x, y, p) = proved(&m, 2);
+    verify(&m.vk, &x, &y, &p).unwrap();
+    let id = first(&m.graph, "rescale");
+    let err = forged_rejected(&m, id, |t| {
+        for v in &mut t.data {
+            if *v >= 0 {
+                *v -= 1 << 15;
+            }
+        }
+    });
+    assert!(matches!(err, VerifyError::Lookup(_)), "{err}");
+}
+
+#[test]
 fn forged_advice_consistent_with_lookups_fails() {
     // Forge the relu output to a value that is a valid table row for a *different* input:
     // y = relu(x') with x' != x. The pair (x, y) is then not in the table.
