@@ -84,6 +84,23 @@ pub const ACT_LO: i64 = -(1 << (ACT_BITS - 1));
 /// Upper end (exclusive) of the activation range.
 pub const ACT_HI: i64 = 1 << (ACT_BITS - 1);
 
+/// The largest rescale shift ([`rescale_output_log_range`] has at least two values).
+pub const MAX_SHIFT: u32 = 29;
+
+/// `log2` of the size of the range `[-2^(l-1), 2^(l-1))` a rescale output by `2^shift` must
+/// lie in: the activation range up to shift 14, `30 - shift` beyond. The proof decomposes
+/// `x = 2^s y + r` with `y` and `r` looked up in their ranges, which is unique for a field
+/// value `x` only while the two ranges span fewer than `p` integers (`2^l 2^s < p`); in M31
+/// `2^16 2^15 = 1`, so at `s = 16` the activation range would let `(y - 2^15, r + 1)` stand
+/// for `(y, r)`. An output that rounds outside this range is an execution error.
+pub fn rescale_output_log_range(shift: u32) -> u32 {
+    if shift <= 14 {
+        ACT_BITS
+    } else {
+        30 - shift.min(MAX_SHIFT)
+    }
+}
+
 /// `round(x / 2^shift)` with ties rounded up, and the remainder `x - 2^shift * y`.
 pub fn rescale_value(x: i64, shift: u32) -> (i64, i64) {
     let y = (x + (1 << (shift - 1))) >> shift;
@@ -379,7 +396,16 @@ fn run(
                 let x = &values[input];
                 let data = x.data.iter().map(|&v| rescale_value(v, shift).0).collect();
                 let y = Tensor::new(x.shape, data);
-                check_act(id, "rescale", &y)?;
+                let half = 1i64 << (rescale_output_log_range(shift) - 1);
+                if let Some(&value) = y.data.iter().find(|v| !(-half..half).contains(*v)) {
+                    return Err(ExecError::ActivationRange {
+                        node: id,
+                        op: "rescale (the output range of its shift)",
+                        value,
+                        lo: -half,
+                        hi: half,
+                    });
+                }
                 y
             }
         };

@@ -55,14 +55,16 @@ impl Func {
     }
 
     /// The table: row `b` holds `round(f((b - 2^(ACT_BITS-1)) / 2^in_scale) * 2^out_scale)`,
-    /// clamped to the M31-safe range (`rsqrt`, always a factor of a product with an activation,
-    /// to the activation range, so that product stays below `2^30`). Computed once when the model is built and committed with
-    /// its weights, so prover and verifier never recompute floating point.
+    /// clamped to the M31-safe range (`rsqrt`, always a factor of a product with an
+    /// activation, below `2^14`, so that the product stays below `2^29`, where the rescale
+    /// that follows has a sound output range for any shift). Computed once when the model is
+    /// built and committed with its weights, so prover and verifier never recompute floating
+    /// point.
     pub fn table(self, in_scale: u32, out_scale: u32) -> Weight {
         let half = 1i64 << (ACT_BITS - 1);
         let (si, so) = ((1u64 << in_scale) as f64, (1u64 << out_scale) as f64);
         let hi = match self {
-            Func::Rsqrt => half - 1,
+            Func::Rsqrt => (half >> 1) - 1,
             _ => MAX_ABS,
         };
         let data = (0..1i64 << ACT_BITS)

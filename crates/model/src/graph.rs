@@ -505,7 +505,7 @@ impl GraphBuilder {
     /// `round(input / 2^shift)`.
     pub fn rescale(&mut self, input: NodeId, shift: u32) -> Result<NodeId, GraphError> {
         let x = self.node(input)?.clone();
-        if shift == 0 || shift > 29 {
+        if shift == 0 || shift > crate::execute::MAX_SHIFT {
             return Err(GraphError::BadShift {
                 node: self.nodes.len(),
                 shift,

@@ -186,7 +186,9 @@ fn check_structure(s: &GraphShape) -> Result<(), VerifyError> {
             Op::Lookup { input, table } => {
                 same(input) && weight(table) == Some(Shape::new(1, 1 << ACT_BITS))
             }
-            Op::Rescale { input, shift } => same(input) && (1..=MAX_SHIFT).contains(&shift),
+            Op::Rescale { input, shift } => {
+                same(input) && (1..=model::execute::MAX_SHIFT).contains(&shift)
+            }
             Op::SoftmaxMax { input, causal } => {
                 let x = s.nodes[input].shape;
                 node.shape == Shape::new(x.rows, 1) && (!causal || x.rows <= x.cols)
@@ -474,27 +476,14 @@ pub fn padded_lookup_mask(s: &GraphShape, id: NodeId) -> Option<RealMask> {
     (matches!(node.op, Op::Lookup { .. }) && padded).then(|| softmax_mask(node.shape, false))
 }
 
-/// The largest rescale shift: the output range below has at least two values.
-pub const MAX_SHIFT: u32 = 29;
-
-/// The range a rescale output by `2^shift` is looked up in. `x = 2^s y + r` with `y` in
-/// `[-A, A)` and `r` in `[-2^(s-1), 2^(s-1))` covers `2A 2^s` consecutive integers, so the
-/// pair is unique for a field value `x` only while `2A 2^s < p`: `A = 2^15` (the activation
-/// range) up to `s = 14`, `A = 2^(29-s)` beyond (in M31, `2^16 2^15 = 1`: with `A = 2^15` and
-/// `s = 16`, `(y - 2^15, r + 1)` would decompose the same `x`). An honest output fits when
-/// `|x| < 2^29`.
+/// The range a rescale output by `2^shift` is looked up in
+/// ([`model::execute::rescale_output_log_range`]: the activation range up to shift 14,
+/// `[-2^(29-s), 2^(29-s))` beyond, so that `x = 2^s y + r` has one decomposition in M31).
 pub fn rescale_output_range(shift: u32) -> TableKind {
-    if shift <= 14 {
-        TableKind::Range {
-            lo: ACT_LO,
-            log_size: ACT_BITS,
-        }
-    } else {
-        let log_size = 30 - shift.min(MAX_SHIFT);
-        TableKind::Range {
-            lo: -(1i64 << (log_size - 1)),
-            log_size,
-        }
+    let log_size = model::execute::rescale_output_log_range(shift);
+    TableKind::Range {
+        lo: -(1i64 << (log_size - 1)),
+        log_size,
     }
 }
 
