@@ -35,17 +35,27 @@ pub struct ProductOracle {
     n_variables: usize,
 }
 
+/// The tables' common power-of-two length.
+///
+/// # Panics
+/// Panics if there are no tables or more than 3, or their lengths differ or are not powers of
+/// two (caller bugs).
+fn common_length<T>(tables: &[Vec<T>]) -> usize {
+    assert!(!tables.is_empty() && tables.len() <= 3, "1 to 3 tables");
+    let len = tables[0].len();
+    assert!(len.is_power_of_two(), "table length must be a power of two");
+    assert!(
+        tables.iter().all(|t| t.len() == len),
+        "tables differ in length"
+    );
+    len
+}
+
 impl ProductOracle {
     /// # Panics
     /// Panics if the tables are empty, more than 3, of different or non-power-of-two lengths.
     pub fn new(tables: Vec<Vec<QM31>>) -> Self {
-        assert!(!tables.is_empty() && tables.len() <= 3, "2 or 3 tables");
-        let len = tables[0].len();
-        assert!(len.is_power_of_two(), "table length must be a power of two");
-        assert!(
-            tables.iter().all(|t| t.len() == len),
-            "tables differ in length"
-        );
+        let len = common_length(&tables);
         let tables = if len >= 2 * N_LANES {
             Tables::Packed(tables.iter().map(|t| pack_secure(t)).collect())
         } else {
@@ -63,13 +73,7 @@ impl ProductOracle {
     /// # Panics
     /// Panics if the tables are empty, more than 3, of different or non-power-of-two lengths.
     pub fn from_packed(tables: Vec<Vec<PackedQM31>>) -> Self {
-        assert!(!tables.is_empty() && tables.len() <= 3, "2 or 3 tables");
-        let len = tables[0].len();
-        assert!(len.is_power_of_two(), "table length must be a power of two");
-        assert!(
-            tables.iter().all(|t| t.len() == len),
-            "tables differ in length"
-        );
+        let len = common_length(&tables);
         let n_variables = (len * N_LANES).ilog2() as usize;
         let tables = if len >= 2 {
             Tables::Packed(tables)

@@ -82,8 +82,6 @@ pub struct Circuit {
     /// Items: the advice nodes, the one-hot tables, then one multiplicity table per lookup
     /// table.
     pub advice_packing: Packing,
-    /// The advice table's committed polynomials ([`Packing::trimmed_chunks`], uncapped).
-    pub advice_chunks: crate::packing::Chunks,
 }
 
 fn malformed(what: String) -> VerifyError {
@@ -402,7 +400,6 @@ impl Circuit {
             .collect();
         Ok(Self {
             weight_packing: Packing::new(&weight_vars),
-            advice_chunks: trimmed_or_whole(&Packing::new(&advice_vars)),
             advice_packing: Packing::new(&advice_vars),
             shape,
             sinks,
@@ -418,6 +415,20 @@ impl Circuit {
         self.tables.iter().filter_map(|t| match *t {
             TableKind::Committed { id, .. } => Some(id as usize),
             _ => None,
+        })
+    }
+
+    /// The advice table's committed polynomials under `config`
+    /// ([`Packing::trimmed_chunks`], each at most the commitment scheme's largest polynomial).
+    pub fn advice_chunks(
+        &self,
+        config: &crate::ProofConfig,
+    ) -> Result<crate::packing::Chunks, VerifyError> {
+        let max = config.pcs.max_n_variables();
+        self.advice_packing.trimmed_chunks(max).ok_or_else(|| {
+            VerifyError::MalformedModel(format!(
+                "an advice tensor is larger than the largest committed polynomial (2^{max})"
+            ))
         })
     }
 
@@ -485,16 +496,6 @@ pub fn rescale_output_range(shift: u32) -> TableKind {
         lo: -(1i64 << (log_size - 1)),
         log_size,
     }
-}
-
-/// [`Packing::trimmed_chunks`] without a size cap (every item fits), else the whole table.
-fn trimmed_or_whole(p: &Packing) -> crate::packing::Chunks {
-    p.trimmed_chunks(u32::MAX)
-        .unwrap_or_else(|| crate::packing::Chunks {
-            total_vars: p.n_vars,
-            chunk_vars: p.n_vars,
-            vars: vec![p.n_vars],
-        })
 }
 
 /// Zero rows a matmul's right operand gains in the product's table: the row variables the

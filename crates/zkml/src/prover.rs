@@ -178,7 +178,7 @@ pub fn prove_trace(
         .chain(mults.iter().map(Vec::as_slice))
         .collect();
     let packed = circuit.advice_packing.pack(&advice_tables);
-    let chunks = &circuit.advice_chunks;
+    let chunks = &circuit.advice_chunks(&model.vk.config)?;
     let advice_polys: Vec<pcs::CommittedPoly> = (0..chunks.vars.len())
         .map(|k| {
             let chunk = crate::packing::Packing::chunk_of(&packed, chunks, k);
@@ -503,7 +503,8 @@ pub fn prove_trace(
     }
 
     progress.stage("opening", 5, STAGES);
-    let (polys, claim_lists) = opening_lists(model, &advice_polys, weight_claims, advice_claims)?;
+    let advice_parts = (chunks, advice_polys.as_slice());
+    let (polys, claim_lists) = opening_lists(model, advice_parts, weight_claims, advice_claims)?;
     let opening = pcs::prove_openings(&polys, &claim_lists, &model.vk.config.pcs, &mut channel);
     let proof = ModelProof {
         version: PROOF_VERSION,
@@ -520,7 +521,7 @@ pub fn prove_trace(
 /// The polynomials with at least one claim, weight chunks first, and their claims.
 fn opening_lists<'a>(
     model: &'a CommittedModel,
-    advice: &'a [pcs::CommittedPoly],
+    (advice_chunks, advice): (&crate::packing::Chunks, &'a [pcs::CommittedPoly]),
     weight_claims: Vec<Claim>,
     advice_claims: Vec<Claim>,
 ) -> Result<(Vec<&'a pcs::CommittedPoly>, Vec<Vec<pcs::Claim>>), ProveError> {
@@ -533,7 +534,7 @@ fn opening_lists<'a>(
             lists.push(crate::packing::pcs_claims(claims));
         }
     }
-    let per_chunk = crate::packing::route_claims(&model.circuit.advice_chunks, advice_claims)?;
+    let per_chunk = crate::packing::route_claims(advice_chunks, advice_claims)?;
     for (poly, claims) in advice.iter().zip(per_chunk) {
         if !claims.is_empty() {
             polys.push(poly);

@@ -117,7 +117,8 @@ pub fn verify_all(
     let bad = |s: &str| VerifyError::MalformedProof(s.to_string());
 
     let mut channel = transcript::start(&digest, inputs, output);
-    let advice_vars = &circuit.advice_chunks.vars;
+    let advice_chunks = circuit.advice_chunks(&vk.config)?;
+    let advice_vars = &advice_chunks.vars;
     if proof.advice.len() != advice_vars.len()
         || proof
             .advice
@@ -459,7 +460,7 @@ pub fn verify_all(
             lists.push(crate::packing::pcs_claims(claims));
         }
     }
-    let per_chunk = crate::packing::route_claims(&circuit.advice_chunks, advice_claims)?;
+    let per_chunk = crate::packing::route_claims(&advice_chunks, advice_claims)?;
     for (commitment, claims) in proof.advice.iter().zip(per_chunk) {
         if !claims.is_empty() {
             commitments.push(*commitment);
