@@ -83,10 +83,12 @@ impl Tensor {
         let pc = 1usize << self.shape.log_cols();
         let pr = 1usize << self.shape.log_rows();
         let mut out = vec![M31::from_u32_unchecked(0); pr * pc];
-        for r in 0..rows {
-            for c in 0..cols {
-                out[r * pc + c] = to_m31(self.data[r * cols + c]);
-            }
+        for (dst, src) in out
+            .chunks_mut(pc)
+            .zip(self.data.chunks(cols.max(1)))
+            .take(rows)
+        {
+            dst.iter_mut().zip(src).for_each(|(d, &v)| *d = to_m31(v));
         }
         out
     }

@@ -82,7 +82,7 @@ pub fn prove_trace(
     let graph = &model.graph;
     let circuit = &model.circuit;
     let output = trace.output(graph).clone();
-    let vals: Vec<Vec<M31>> = trace.values.iter().map(Tensor::to_padded_m31).collect();
+    let vals: Vec<Vec<M31>> = trace.values.par_iter().map(Tensor::to_padded_m31).collect();
     let digest = model.vk.digest();
     let mut channel = transcript::start(&digest, inputs, &output);
 
