@@ -224,12 +224,22 @@ pub(crate) fn encode(
     let coefficients = {
         let mono = moebius(evals);
         let inverse = fft_index_map_inverse(n);
-        let fft: Vec<M31> = (0..mono.len())
-            .into_par_iter()
-            .map(|j| mono[inverse(j)])
-            .collect();
-        drop(mono);
-        BaseColumn::from_cpu(&fft)
+        if mono.len() < N_LANES {
+            let fft: Vec<M31> = (0..mono.len()).map(|j| mono[inverse(j)]).collect();
+            BaseColumn::from_cpu(&fft)
+        } else {
+            // Gathered straight into packed vectors: no unpacked copy.
+            let data: Vec<PackedM31> = (0..mono.len() / N_LANES)
+                .into_par_iter()
+                .map(|p| {
+                    PackedM31::from_array(std::array::from_fn(|l| mono[inverse(p * N_LANES + l)]))
+                })
+                .collect();
+            BaseColumn {
+                data,
+                length: mono.len(),
+            }
+        }
     };
     let poly = CircleCoefficients::<SimdBackend>::new(coefficients);
     let domain = CanonicCoset::new(n + log_blowup).circle_domain();
