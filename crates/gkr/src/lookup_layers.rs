@@ -4,6 +4,7 @@
 //! (see [`Challenges`]). Each vector of 16 lanes is computed at once
 //! from packed base-field values, in parallel.
 
+use num_traits::Zero;
 use rayon::prelude::*;
 use stwo::core::fields::m31::M31;
 use stwo::core::fields::qm31::QM31;
@@ -117,25 +118,45 @@ pub(crate) fn column_layer(
 }
 
 /// The GKR input layer of a table: `-m_b / (z - (t_b0 + beta t_b1))`, `z` tagged with the
-/// table.
+/// table; 16 rows at a time.
 pub(crate) fn table_layer(
     table: &TableData<'_>,
     mults: &[M31],
     beta: QM31,
     z: QM31,
 ) -> Layer<SimdBackend> {
-    let numerators = mults.iter().map(|&m| -QM31::from(m)).collect();
-    let denominators = (0..1usize << table.kind.log_size())
+    let size = 1usize << table.kind.log_size();
+    if size < N_LANES || mults.len() != size {
+        let numerators = mults.iter().map(|&m| -QM31::from(m)).collect();
+        let denominators = (0..size)
+            .map(|b| {
+                let row = table.row(b);
+                z - (QM31::from(row[0]) + beta * row[1])
+            })
+            .collect();
+        return Layer::LogUpGeneric {
+            numerators: column(numerators, vec![]),
+            denominators: column(denominators, vec![]),
+        };
+    }
+    let (zp, bp) = (PackedQM31::broadcast(z), PackedQM31::broadcast(beta));
+    let denominators = (0..size / N_LANES)
         .into_par_iter()
-        .map(|b| {
-            let row = table.row(b);
-            z - (QM31::from(row[0]) + beta * row[1])
+        .with_min_len(TASK)
+        .map(|p| {
+            let rows: [[M31; 2]; N_LANES] = std::array::from_fn(|l| table.row(p * N_LANES + l));
+            let v0 = PackedM31::from_array(std::array::from_fn(|l| rows[l][0]));
+            let v1 = PackedM31::from_array(std::array::from_fn(|l| rows[l][1]));
+            zp - (PackedQM31::from(v0) + bp * v1)
         })
-        .collect::<Vec<QM31>>()
-        .into_iter()
+        .collect();
+    let numerators = mults
+        .par_chunks_exact(N_LANES)
+        .with_min_len(TASK)
+        .map(|c| PackedQM31::zero() - PackedQM31::from(load(c)))
         .collect();
     Layer::LogUpGeneric {
-        numerators: Mle::new(numerators),
-        denominators: Mle::new(denominators),
+        numerators: column(vec![], numerators),
+        denominators: column(vec![], denominators),
     }
 }
