@@ -46,6 +46,9 @@ pub struct LookupColumn<'a> {
 /// `j <= i`, the attention mask of a decoder). A masked column is looked up with numerator
 /// `mask(b)` instead of 1, so padding rows (which need not be table rows, e.g. `exp(0) != 0`)
 /// and masked-out entries take no part; the verifier evaluates the mask's MLE itself.
+///
+/// With `log_blocks > 0` the rows are `2^log_blocks` stacked blocks (all rows real) and the
+/// causal pattern restarts in each block: `j <= i mod 2^(log_rows - log_blocks)`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RealMask {
     pub rows: usize,
@@ -53,13 +56,15 @@ pub struct RealMask {
     pub log_rows: u32,
     pub log_cols: u32,
     pub causal: bool,
+    pub log_blocks: u32,
 }
 
 impl RealMask {
     /// Whether table index `i` is a real (and, if causal, allowed) entry.
     pub fn contains(&self, i: usize) -> bool {
         let (r, c) = (i >> self.log_cols, i & ((1 << self.log_cols) - 1));
-        r < self.rows && c < self.cols && (!self.causal || c <= r)
+        let in_block = r & ((1 << (self.log_rows - self.log_blocks)) - 1);
+        r < self.rows && c < self.cols && (!self.causal || c <= in_block)
     }
 
     /// The mask as a 0/1 table over the padded hypercube.
@@ -71,6 +76,17 @@ impl RealMask {
 
     /// The mask's MLE at `point`, in `O(2^log_rows + 2^log_cols)` when causal.
     pub fn eval(&self, point: &[QM31]) -> QM31 {
+        if self.log_blocks > 0 {
+            // Every block is the same mask, and sum_b eq(r_b, b) = 1.
+            let lb = (self.log_blocks as usize).min(point.len());
+            let block = Self {
+                rows: self.rows >> self.log_blocks,
+                log_rows: self.log_rows - self.log_blocks,
+                log_blocks: 0,
+                ..*self
+            };
+            return block.eval(&point[lb..]);
+        }
         let (r, c) = point.split_at((self.log_rows as usize).min(point.len()));
         if !self.causal {
             return crate::elementwise::row_mask_eval(self.rows, r)

@@ -142,6 +142,7 @@ fn masked_column_ignores_padding() {
         log_rows: 2,
         log_cols: 2,
         causal: false,
+        log_blocks: 0,
     };
     let xs: Vec<M31> = (0..16)
         .map(|i| {
@@ -182,6 +183,7 @@ fn masked_column_ignores_padding() {
         log_rows: 2,
         log_cols: 2,
         causal: false,
+        log_blocks: 0,
     };
     let specs = vec![ColumnSpec {
         table: 0,
@@ -306,6 +308,7 @@ fn grouped_columns_prove_and_bind_each_column() {
         log_rows: 1,
         log_cols: 2,
         causal: true,
+        log_blocks: 0,
     };
     let mut cols = plain_columns(&data[..7]);
     for v in &data[7..] {

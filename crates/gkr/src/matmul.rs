@@ -5,6 +5,12 @@
 //! along its columns with `eq(r_n, .)`, leaving two vectors of length `k` whose inner product is
 //! `v`; a degree-2 sumcheck over the `log k` variables ends at a random `rho` with claims
 //! `A(r_m, rho)` and `W(rho, r_n)`. All dimensions are the padded (power-of-two) ones.
+//!
+//! Block-diagonal products (`2^log_blocks` independent matmuls stacked along rows, block `b`'s
+//! right operand in rows `b k ..` of `W`): the claim's point starts with the block coordinates
+//! `r_b`, and `C(r_b, r_m, r_n) = sum_{b, kk} eq(r_b, b) A_b(r_m, kk) W_b(kk, r_n)` is one
+//! degree-3 sumcheck over `log_blocks + log k` variables — `log_blocks` rounds more than one
+//! block alone, however many blocks.
 
 use serde::{Deserialize, Serialize};
 use stwo::core::channel::{Blake2sChannel, Channel};
@@ -24,16 +30,29 @@ pub struct MatMulDims {
     pub log_n: u32,
     /// The right operand is stored `n x k` and used transposed (`C = A . B^T`, as in `Q K^T`).
     pub transpose_rhs: bool,
+    /// `log2` of the number of stacked blocks (0: one ordinary matmul). `log_m` is then the
+    /// rows of one block; `A`, `C` and the right operand hold `2^log_blocks` blocks each.
+    pub log_blocks: u32,
 }
 
 impl MatMulDims {
-    /// The point of the right operand's claim for the sumcheck point `rho`.
-    fn rhs_point(&self, rho: &[QM31], r_n: &[QM31]) -> Vec<QM31> {
-        if self.transpose_rhs {
-            [r_n, rho].concat()
+    /// The claims on both operands for the sumcheck point `rho` (block coordinates first).
+    fn operand_claims(
+        &self,
+        rho: &[QM31],
+        r_m: &[QM31],
+        r_n: &[QM31],
+        a_eval: QM31,
+        w_eval: QM31,
+    ) -> (Claim, Claim) {
+        let (rho_b, rho_k) = rho.split_at(self.log_blocks as usize);
+        let a = Claim::new([rho_b, r_m, rho_k].concat(), a_eval);
+        let w = if self.transpose_rhs {
+            [rho_b, r_n, rho_k].concat()
         } else {
-            [rho, r_n].concat()
-        }
+            [rho_b, rho_k, r_n].concat()
+        };
+        (a, Claim::new(w, w_eval))
     }
 }
 
@@ -73,29 +92,47 @@ pub fn prove(
         1usize << dims.log_k,
         1usize << dims.log_n,
     );
-    assert_eq!(a.len(), m * k, "A table size");
-    assert_eq!(w.len(), k * n, "right operand table size");
+    let blocks = 1usize << dims.log_blocks;
+    assert_eq!(a.len(), blocks * m * k, "A table size");
+    assert_eq!(w.len(), blocks * k * n, "right operand table size");
     assert_eq!(
         claim.point.len() as u32,
-        dims.log_m + dims.log_n,
+        dims.log_blocks + dims.log_m + dims.log_n,
         "claim dimension"
     );
-    let (r_m, r_n) = claim.point.split_at(dims.log_m as usize);
-    let (a_vec, w_vec) = rayon::join(
-        || fold_rows(a, &eq_table(r_m), k),
-        || {
-            if dims.transpose_rhs {
-                fold_rows(w, &eq_table(r_n), k)
-            } else {
-                fold_cols(w, &eq_table(r_n), n)
-            }
-        },
-    );
-    let (sumcheck, rho, finals) = prove_product(claim.value, vec![a_vec, w_vec], channel);
-    let (a_eval, w_eval) = (finals[0], finals[1]);
+    let (r_b, rest) = claim.point.split_at(dims.log_blocks as usize);
+    let (r_m, r_n) = rest.split_at(dims.log_m as usize);
+    let (eq_m, eq_n) = (eq_table(r_m), eq_table(r_n));
+    let fold_block = |b: usize| {
+        let a_b = &a[b * m * k..(b + 1) * m * k];
+        let w_b = &w[b * k * n..(b + 1) * k * n];
+        rayon::join(
+            || fold_rows(a_b, &eq_m, k),
+            || {
+                if dims.transpose_rhs {
+                    fold_rows(w_b, &eq_n, k)
+                } else {
+                    fold_cols(w_b, &eq_n, n)
+                }
+            },
+        )
+    };
+    let (sumcheck, rho, a_eval, w_eval) = if dims.log_blocks == 0 {
+        let (a_vec, w_vec) = fold_block(0);
+        let (sumcheck, rho, finals) = prove_product(claim.value, vec![a_vec, w_vec], channel);
+        (sumcheck, rho, finals[0], finals[1])
+    } else {
+        let folded: Vec<(Vec<QM31>, Vec<QM31>)> = (0..blocks).map(fold_block).collect();
+        let eq_b = eq_table(r_b);
+        let e_vec: Vec<QM31> = (0..blocks * k).map(|i| eq_b[i / k]).collect();
+        let a_vec: Vec<QM31> = folded.iter().flat_map(|f| f.0.iter().copied()).collect();
+        let w_vec: Vec<QM31> = folded.iter().flat_map(|f| f.1.iter().copied()).collect();
+        let (sumcheck, rho, finals) =
+            prove_product(claim.value, vec![e_vec, a_vec, w_vec], channel);
+        (sumcheck, rho, finals[1], finals[2])
+    };
     channel.mix_felts(&[a_eval, w_eval]);
-    let a_claim = Claim::new([r_m, &rho].concat(), a_eval);
-    let w_claim = Claim::new(dims.rhs_point(&rho, r_n), w_eval);
+    let (a_claim, w_claim) = dims.operand_claims(&rho, r_m, r_n, a_eval, w_eval);
     (
         MatMulProof {
             sumcheck,
@@ -114,33 +151,34 @@ pub fn verify(
     claim: &Claim,
     channel: &mut Blake2sChannel,
 ) -> Result<(Claim, Claim), GkrError> {
-    let expected = (dims.log_m + dims.log_n) as usize;
+    let lb = dims.log_blocks as usize;
+    let expected = lb + (dims.log_m + dims.log_n) as usize;
     if claim.point.len() != expected {
         return Err(GkrError::PointDimension {
             expected,
             got: claim.point.len(),
         });
     }
-    let (r_m, r_n) = claim.point.split_at(dims.log_m as usize);
+    let (r_b, rest) = claim.point.split_at(lb);
+    let (r_m, r_n) = rest.split_at(dims.log_m as usize);
+    let degree = if lb == 0 { 2 } else { 3 };
     let (rho, final_claim) = sumcheck::verify(
         claim.value,
         &proof.sumcheck,
-        dims.log_k as usize,
-        2,
+        lb + dims.log_k as usize,
+        degree,
         channel,
     )
     .map_err(|source| GkrError::Sumcheck {
         layer: "matmul",
         source,
     })?;
-    if proof.a_eval * proof.w_eval != final_claim {
+    let eq_b = sumcheck::eq_eval(r_b, &rho[..lb]);
+    if eq_b * proof.a_eval * proof.w_eval != final_claim {
         return Err(GkrError::FinalEvalMismatch { layer: "matmul" });
     }
     channel.mix_felts(&[proof.a_eval, proof.w_eval]);
-    Ok((
-        Claim::new([r_m, &rho].concat(), proof.a_eval),
-        Claim::new(dims.rhs_point(&rho, r_n), proof.w_eval),
-    ))
+    Ok(dims.operand_claims(&rho, r_m, r_n, proof.a_eval, proof.w_eval))
 }
 
 #[cfg(test)]
@@ -174,6 +212,7 @@ mod tests {
                 log_k: lk,
                 log_n: ln,
                 transpose_rhs: false,
+                log_blocks: 0,
             };
             let (m, k, n) = (1 << lm, 1 << lk, 1 << ln);
             let a = rand_table(&mut rng, m * k);
@@ -214,6 +253,7 @@ mod tests {
             log_k: 3,
             log_n: 1,
             transpose_rhs: true,
+            log_blocks: 0,
         };
         let a = rand_table(&mut rng, 4 * 8);
         let b = rand_table(&mut rng, 2 * 8); // n x k
@@ -239,6 +279,7 @@ mod tests {
             log_k: 3,
             log_n: 2,
             transpose_rhs: false,
+            log_blocks: 0,
         };
         let a = rand_table(&mut rng, 16);
         let w = rand_table(&mut rng, 32);
@@ -255,5 +296,54 @@ mod tests {
             verify(&proof, dims, &claim, &mut vc),
             Err(GkrError::FinalEvalMismatch { .. })
         ));
+    }
+
+    #[test]
+    fn block_diagonal_products_reduce_with_log_blocks_more_rounds() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(13);
+        for transpose_rhs in [false, true] {
+            let (lb, lm, lk, ln) = (2u32, 1u32, 3u32, 2u32);
+            let dims = MatMulDims {
+                log_m: lm,
+                log_k: lk,
+                log_n: ln,
+                transpose_rhs,
+                log_blocks: lb,
+            };
+            let (nb, m, k, n) = (1 << lb, 1 << lm, 1 << lk, 1 << ln);
+            let a = rand_table(&mut rng, nb * m * k);
+            let w = rand_table(&mut rng, nb * k * n);
+            let mut c = Vec::new();
+            for b in 0..nb {
+                let w_b = &w[b * k * n..(b + 1) * k * n];
+                let w_kn: Vec<M31> = if transpose_rhs {
+                    (0..k * n).map(|i| w_b[(i % n) * k + i / n]).collect()
+                } else {
+                    w_b.to_vec()
+                };
+                c.extend(naive_matmul(&a[b * m * k..(b + 1) * m * k], &w_kn, m, k, n));
+            }
+            let r: Vec<QM31> = (0..lb + lm + ln)
+                .map(|i| QM31::from_u32_unchecked(i + 2, rng.gen_range(0..1 << 30), 5, i))
+                .collect();
+            let claim = Claim::new(r.clone(), eval_mle_base(&c, &r));
+            let mut pc = Blake2sChannel::default();
+            let (proof, ca, cw) = prove(&a, &w, dims, &claim, &mut pc);
+            assert_eq!(proof.sumcheck.round_polys.len(), (lb + lk) as usize);
+            assert_eq!(eval_mle_base(&a, &ca.point), ca.value);
+            assert_eq!(eval_mle_base(&w, &cw.point), cw.value);
+            let mut vc = Blake2sChannel::default();
+            assert_eq!(verify(&proof, dims, &claim, &mut vc).unwrap(), (ca, cw));
+
+            // Block 1's right operand swapped with block 2's: the claim no longer holds.
+            let mut swapped = w.clone();
+            let blk = k * n;
+            let (lo, hi) = swapped.split_at_mut(2 * blk);
+            lo[blk..].swap_with_slice(&mut hi[..blk]);
+            let mut pc = Blake2sChannel::default();
+            let (bad, _, _) = prove(&a, &swapped, dims, &claim, &mut pc);
+            let mut vc = Blake2sChannel::default();
+            assert!(verify(&bad, dims, &claim, &mut vc).is_err());
+        }
     }
 }

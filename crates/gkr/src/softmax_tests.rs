@@ -8,6 +8,7 @@ fn mask(rows: usize, cols: usize, causal: bool) -> RealMask {
         log_rows: rows.next_power_of_two().ilog2(),
         log_cols: cols.next_power_of_two().ilog2().max(1),
         causal,
+        log_blocks: 0,
     }
 }
 
@@ -25,6 +26,25 @@ fn causal_mask_eval_matches_its_table() {
             let p = pt((m.log_rows + m.log_cols) as usize, rows as u32);
             assert_eq!(m.eval(&p), eval_mle_base(&m.table(), &p), "{rows}x{cols}");
         }
+    }
+}
+
+#[test]
+fn block_causal_mask_restarts_per_block_and_eval_matches_its_table() {
+    for (log_blocks, rows, cols) in [(1u32, 8usize, 4usize), (2, 16, 4), (2, 8, 2), (1, 8, 8)] {
+        let m = RealMask {
+            log_blocks,
+            ..mask(rows, cols, true)
+        };
+        let per_block = rows >> log_blocks;
+        for r in 0..rows {
+            for c in 0..cols {
+                let i = (r << m.log_cols) + c;
+                assert_eq!(m.contains(i), c <= r % per_block, "{r},{c}");
+            }
+        }
+        let p = pt((m.log_rows + m.log_cols) as usize, rows as u32 + 1);
+        assert_eq!(m.eval(&p), eval_mle_base(&m.table(), &p), "{rows}x{cols}");
     }
 }
 

@@ -68,6 +68,8 @@ pub enum ExecError {
     },
     #[error("the model takes {expected} input tensors, got {got}")]
     InputCount { expected: usize, got: usize },
+    #[error("batched graph: {0}")]
+    Graph(crate::graph::GraphError),
     #[error(
         "node {node} (assert_zero): entry {index} is {value}, not 0: a computed tensor differs \
          from the public one it is bound to"
@@ -109,11 +111,20 @@ pub fn rescale_value(x: i64, shift: u32) -> (i64, i64) {
 
 /// Runs the graph on `input`, checking every range the proof relies on.
 pub fn execute(graph: &Graph, input: &Tensor) -> Result<Trace, ExecError> {
-    execute_forged(graph, std::slice::from_ref(input), usize::MAX, |_| {})
+    execute_all(graph, std::slice::from_ref(input))
 }
 
 /// Runs a graph with several input nodes on one tensor per input node, in node order.
 pub fn execute_all(graph: &Graph, inputs: &[Tensor]) -> Result<Trace, ExecError> {
+    if graph.log_blocks > 0 {
+        let [input] = inputs else {
+            return Err(ExecError::InputCount {
+                expected: 1,
+                got: inputs.len(),
+            });
+        };
+        return crate::stack::execute_stacked(graph, input);
+    }
     execute_forged(graph, inputs, usize::MAX, |_| {})
 }
 

@@ -210,12 +210,18 @@ pub struct Graph {
     pub nodes: Vec<Node>,
     pub weights: Vec<Weight>,
     pub output: NodeId,
+    /// `log2` of the number of identical-shape blocks stacked along rows ([`crate::stack`]);
+    /// 0 for an ordinary graph.
+    #[serde(default)]
+    pub log_blocks: u32,
 }
 
 impl Graph {
-    /// The input node's shape.
+    /// The shape of the (main) input tensor: the input node's, or in a stack of blocks one
+    /// block's (the first block's input is the public one).
     pub fn input_shape(&self) -> Shape {
-        self.nodes[0].shape
+        let s = self.nodes[0].shape;
+        Shape::new(s.rows >> self.log_blocks, s.cols)
     }
 
     /// The input nodes in order: node 0 (the main input), then any further public inputs
@@ -224,9 +230,10 @@ impl Graph {
         input_nodes(&self.nodes)
     }
 
-    /// The output node's shape.
+    /// The shape of the output tensor (in a stack of blocks, the last block's output).
     pub fn output_shape(&self) -> Shape {
-        self.nodes[self.output].shape
+        let s = self.nodes[self.output].shape;
+        Shape::new(s.rows >> self.log_blocks, s.cols)
     }
 
     /// Number of weight parameters.
@@ -548,6 +555,7 @@ impl GraphBuilder {
             nodes: self.nodes,
             weights: self.weights,
             output,
+            log_blocks: 0,
         })
     }
 }

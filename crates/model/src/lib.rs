@@ -11,7 +11,7 @@
 //! Modules: [`graph`] (IR and [`GraphBuilder`]), [`tensor`], [`execute`] (integer forward pass
 //! keeping every intermediate tensor), [`examples`] (built-in models), [`norm`], [`rope`],
 //! [`heads`], [`func`], [`softmax`] (softmax steps, embedding), [`transformer`] (decoder
-//! blocks), [`decode`] (incremental decoding against a K/V cache bound by public inputs) and
+//! blocks), [`stack`] (identical blocks stacked for one batched proof), [`decode`] (incremental decoding against a K/V cache bound by public inputs) and
 //! [`reference`] (the same block in `f32`).
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
@@ -26,6 +26,7 @@ pub mod reference;
 pub mod rope;
 pub mod softmax;
 pub mod split;
+pub mod stack;
 pub mod tensor;
 pub mod transformer;
 mod validate;

@@ -306,6 +306,22 @@ pub fn transformer(
     b.build(x)
 }
 
+/// `blocks.len()` decoder blocks (a power of two, at least 2) on a `seq_len x d_model` hidden
+/// state, stacked for one batched proof ([`crate::stack`]): the same function as
+/// [`transformer`] without an embedding. Every block must have the same norm ranges (so the
+/// same lookup tables and constants); `seq_len` must be a power of two of at least 2.
+pub fn batched_transformer(
+    name: &str,
+    cfg: &TransformerConfig,
+    blocks: &[BlockWeights],
+) -> Result<Graph, GraphError> {
+    let graphs = blocks
+        .iter()
+        .map(|w| transformer(name, cfg, None, std::slice::from_ref(w)))
+        .collect::<Result<Vec<_>, _>>()?;
+    crate::stack::stack_blocks(name, &graphs)
+}
+
 /// Seeded random weights for a model of `n_blocks` blocks with an embedding of `vocab` rows
 /// (entries uniform in `[-1, 1]`).
 pub fn random_transformer(

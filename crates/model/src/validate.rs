@@ -7,6 +7,29 @@ use crate::tensor::Shape;
 /// Checks a graph that did not come from the builder (e.g. deserialised): operands refer to
 /// earlier nodes, shapes and scales are consistent, node 0 is an input.
 pub fn validate(graph: &Graph) -> Result<(), GraphError> {
+    if graph.log_blocks > 0 {
+        // A stack is valid when its first block is and re-stacking it gives its shapes.
+        if graph.log_blocks > 10 {
+            return Err(GraphError::ShapeMismatch {
+                node: 0,
+                op: "stack",
+                detail: format!("2^{} blocks", graph.log_blocks),
+            });
+        }
+        let block = crate::stack::block_of(graph, 0)?;
+        validate(&block)?;
+        let n = 1usize << graph.log_blocks;
+        for (id, (s, b)) in graph.nodes.iter().zip(&block.nodes).enumerate() {
+            if s.shape.rows != b.shape.rows * n || b.shape.rows < 2 {
+                return Err(GraphError::ShapeMismatch {
+                    node: id,
+                    op: s.op.kind(),
+                    detail: "rows are not the blocks' rows stacked".into(),
+                });
+            }
+        }
+        return Ok(());
+    }
     let first = graph.nodes.first().ok_or(GraphError::NoInput)?;
     if first.op != Op::Input {
         return Err(GraphError::NoInput);

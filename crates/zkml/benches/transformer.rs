@@ -4,8 +4,9 @@
 //! in that run: weight commitment (once per model), forward pass (the integer executor over the
 //! whole graph), prove (including its own forward pass), verify, proof bytes, peak RSS and the
 //! ratio prove / forward. `decode-cache127` proves one token against a K/V cache of 127
-//! positions bound as public inputs ([`model::decode`]). A last case proves a stack of 4 small
-//! blocks in one proof and compares it with 4 one-block proofs. `qwen3-14b-seq1`,
+//! positions bound as public inputs ([`model::decode`]). `stack4` and `stack16` prove 4 and 16
+//! small blocks (d 256, seq 16) in one proof, one after another and batched
+//! ([`model::stack`]), and compare them with one block. `qwen3-14b-seq1`,
 //! `qwen3-14b-decode127` and `qwen3-14b-seq128` prove one Qwen3-14B-shaped block (d 5120, 40
 //! heads / 8 KV, head_dim 128, ffn 17408, q/k norms; 330 M weights committed as five
 //! 2^26-entry polynomials): 11-15 GiB and one to two minutes each. `--case NAME` runs one
@@ -18,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use model::decode::{cached_step, KvCache};
 use model::examples::random_input;
-use model::transformer::{random_transformer, transformer, TransformerConfig};
+use model::transformer::{batched_transformer, random_transformer, transformer, TransformerConfig};
 use zkml::{prove, prove_all, verify, verify_all, CommittedModel, ProofConfig};
 
 fn ms(d: Duration) -> f64 {
@@ -138,18 +139,30 @@ fn random_blocks(
     blocks
 }
 
+/// How a model of several blocks is laid out for proving.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Layout {
+    /// One graph, block after block: one GKR walk over every block's layers.
+    Sequential,
+    /// The blocks stacked ([`model::stack`]): one walk over one block's layers for all blocks.
+    Batched,
+}
+
 /// Commits, runs and proves `n_blocks` blocks; the proof is made `reps` times and the median
 /// time reported (small cases: one run is noisy on a 2-core machine).
 fn measure(
     cfg: &TransformerConfig,
-    n_blocks: usize,
+    (n_blocks, layout): (usize, Layout),
     seed: u64,
     qk_norm: bool,
     reps: usize,
 ) -> Measured {
     set_phase("weights");
     let blocks = random_blocks(cfg, n_blocks, seed, qk_norm);
-    let graph = transformer("bench", cfg, None, &blocks).unwrap();
+    let graph = match layout {
+        Layout::Sequential => transformer("bench", cfg, None, &blocks).unwrap(),
+        Layout::Batched => batched_transformer("bench", cfg, &blocks).unwrap(),
+    };
     drop(blocks);
     set_phase("commit");
     let t = Instant::now();
@@ -286,7 +299,13 @@ fn run_case(name: &str) {
             } else {
                 block(1024, 8, 2, 4096, seq)
             };
-            let r = measure(&cfg, 1, 3, qwen, if qwen { 1 } else { 3 });
+            let r = measure(
+                &cfg,
+                (1, Layout::Sequential),
+                3,
+                qwen,
+                if qwen { 1 } else { 3 },
+            );
             println!(
                 "{name:<13} {} | commit {:.0} ms (once) | forward {:.1} ms | prove {:.0} ms | verify {:.1} ms | proof {} B | peak RSS {:.0} MiB | prove/forward {:.1}",
                 describe(&cfg),
@@ -299,20 +318,29 @@ fn run_case(name: &str) {
                 ms(r.prove) / ms(r.forward)
             );
         }
-        "stack4" => {
+        "stack4" | "stack16" => {
+            let n = if name == "stack4" { 4 } else { 16 };
             let cfg = block(256, 4, 2, 512, 16);
-            let one = measure(&cfg, 1, 5, false, 11);
-            let four = measure(&cfg, 4, 5, false, 11);
+            let one = measure(&cfg, (1, Layout::Sequential), 5, false, 11);
+            let seq = measure(&cfg, (n, Layout::Sequential), 5, false, 11);
+            let bat = measure(&cfg, (n, Layout::Batched), 5, false, 11);
             println!(
-                "{name:<13} {} | one block: prove {:.0} ms, proof {} B | 4 blocks in one proof: prove {:.0} ms, verify {:.1} ms, proof {} B | 4 blocks / (4 x one block) = {:.2} | 4 blocks / one block = {:.2}",
+                "{name:<13} {} | one block: prove {:.0} ms, verify {:.1} ms, proof {} B | {n} blocks one after another in one proof: prove {:.0} ms, verify {:.1} ms, proof {} B | {n} blocks batched: prove {:.0} ms, verify {:.1} ms, proof {} B | batched / one block: prove {:.2}, verify {:.2}, proof {:.2} | batched / ({n} one-block proofs) {:.2} | batched / one after another {:.2}",
                 describe(&cfg),
                 ms(one.prove),
+                ms(one.verify),
                 one.bytes,
-                ms(four.prove),
-                ms(four.verify),
-                four.bytes,
-                ms(four.prove) / (4.0 * ms(one.prove)),
-                ms(four.prove) / ms(one.prove)
+                ms(seq.prove),
+                ms(seq.verify),
+                seq.bytes,
+                ms(bat.prove),
+                ms(bat.verify),
+                bat.bytes,
+                ms(bat.prove) / ms(one.prove),
+                ms(bat.verify) / ms(one.verify),
+                bat.bytes as f64 / one.bytes as f64,
+                ms(bat.prove) / (n as f64 * ms(one.prove)),
+                ms(bat.prove) / ms(seq.prove)
             );
         }
         "decode-cache127" | "qwen3-14b-decode127" => {
@@ -364,6 +392,7 @@ fn main() {
         "decode-cache127",
         "block-seq128",
         "stack4",
+        "stack16",
         "qwen3-14b-seq1",
         "qwen3-14b-decode127",
         "qwen3-14b-seq128",

@@ -7,6 +7,7 @@ use model::execute::ACT_LO;
 use model::softmax::{MAX_ROW_SUM_BITS, SOFTMAX_BITS};
 use model::{Graph, NodeId, Op, Shape, ACT_BITS};
 use serde::{Deserialize, Serialize};
+use stwo::core::fields::m31::M31;
 
 use crate::error::VerifyError;
 use crate::packing::Packing;
@@ -19,6 +20,8 @@ pub struct GraphShape {
     /// Per weight: shape and scale.
     pub weights: Vec<(Shape, u32)>,
     pub output: NodeId,
+    /// `log2` of the number of stacked blocks ([`model::stack`]); 0 for an ordinary graph.
+    pub log_blocks: u32,
 }
 
 impl GraphShape {
@@ -28,7 +31,13 @@ impl GraphShape {
             nodes: graph.nodes.clone(),
             weights: graph.weights.iter().map(|w| (w.shape, w.scale)).collect(),
             output: graph.output,
+            log_blocks: graph.log_blocks,
         }
+    }
+
+    /// Number of stacked blocks (1 for an ordinary graph).
+    pub fn blocks(&self) -> usize {
+        1 << self.log_blocks
     }
 }
 
@@ -88,6 +97,51 @@ fn malformed(what: String) -> VerifyError {
     VerifyError::MalformedModel(what)
 }
 
+/// The extra rules of a stacked graph ([`model::stack`]): every node's rows are the blocks'
+/// rows (a power of two, at least 2, per block), the output has the input's shape and scale
+/// (it feeds the next block), and no op that the stack does not batch.
+fn check_stack(s: &GraphShape) -> Result<(), VerifyError> {
+    if s.log_blocks == 0 {
+        return Ok(());
+    }
+    if s.log_blocks > 10 {
+        return Err(malformed(format!("2^{} stacked blocks", s.log_blocks)));
+    }
+    let nb = s.blocks();
+    for (id, node) in s.nodes.iter().enumerate() {
+        let rows = node.shape.rows;
+        let unbatched = matches!(
+            node.op,
+            Op::Embedding { .. } | Op::RowSlice { .. } | Op::AssertZero { .. } | Op::AddBias { .. }
+        ) || (id > 0 && node.op == Op::Input);
+        if unbatched || !rows.is_power_of_two() || rows < 2 * nb {
+            return Err(malformed(format!(
+                "node {id} ({}): not a batched block node",
+                node.op.kind()
+            )));
+        }
+        let inner = match node.op {
+            Op::MatMul { input, .. }
+            | Op::MatMulAct {
+                lhs: input,
+                transpose_rhs: false,
+                ..
+            } => Some(s.nodes.get(input).map_or(0, |x| x.shape.cols)),
+            _ => None,
+        };
+        if inner.is_some_and(|k| k < 2 || !k.is_power_of_two()) {
+            return Err(malformed(format!("node {id}: batched inner dimension")));
+        }
+    }
+    let (input, output) = (&s.nodes[0], &s.nodes[s.output]);
+    if input.shape != output.shape || input.scale != output.scale {
+        return Err(malformed(
+            "a batched block's output must have its input's shape and scale".into(),
+        ));
+    }
+    Ok(())
+}
+
 /// Checks operand indices and the shape rules, so that nothing later indexes out of range.
 fn check_structure(s: &GraphShape) -> Result<(), VerifyError> {
     if s.nodes.first().map(|n| &n.op) != Some(&Op::Input) {
@@ -96,6 +150,8 @@ fn check_structure(s: &GraphShape) -> Result<(), VerifyError> {
     if s.output >= s.nodes.len() {
         return Err(malformed("output node out of range".into()));
     }
+    check_stack(s)?;
+    let nb = s.blocks();
     for (id, node) in s.nodes.iter().enumerate() {
         if node.shape.is_empty() || node.shape.rows > 1 << 24 || node.shape.cols > 1 << 24 {
             return Err(malformed(format!("node {id}: bad shape")));
@@ -113,7 +169,7 @@ fn check_structure(s: &GraphShape) -> Result<(), VerifyError> {
             Op::Input => true,
             Op::MatMul { input, weight: w } => weight(w).is_some_and(|ws| {
                 let x = s.nodes[input].shape;
-                ws.rows == x.cols && node.shape == Shape::new(x.rows, ws.cols)
+                ws.rows == x.cols * nb && node.shape == Shape::new(x.rows, ws.cols)
             }),
             Op::MatMulAct {
                 lhs,
@@ -122,11 +178,11 @@ fn check_structure(s: &GraphShape) -> Result<(), VerifyError> {
             } => {
                 let (l, r) = (s.nodes[lhs].shape, s.nodes[rhs].shape);
                 let (k, n) = if transpose_rhs {
-                    (r.cols, r.rows)
+                    (r.cols, r.rows / nb)
                 } else {
-                    (r.rows, r.cols)
+                    (r.rows / nb, r.cols)
                 };
-                l.cols == k && node.shape == Shape::new(l.rows, n)
+                r.rows.is_multiple_of(nb) && l.cols == k && node.shape == Shape::new(l.rows, n)
             }
             Op::AddBias { input, bias } => {
                 weight(bias).is_some_and(|b| same(input) && b == Shape::new(1, node.shape.cols))
@@ -140,9 +196,13 @@ fn check_structure(s: &GraphShape) -> Result<(), VerifyError> {
                 same(lhs) && s.nodes[rhs].shape == Shape::new(node.shape.rows, 1)
             }
             Op::MulWeight { input, weight: w } => {
+                let cols = node.shape.cols;
                 same(input)
-                    && weight(w)
-                        .is_some_and(|ws| ws == node.shape || ws == Shape::new(1, node.shape.cols))
+                    && weight(w).is_some_and(|ws| {
+                        ws == node.shape
+                            || ws == Shape::new(1, cols)
+                            || (nb > 1 && ws == Shape::new(nb, cols))
+                    })
             }
             Op::ColumnSlice { input, start, len } => {
                 let x = s.nodes[input].shape;
@@ -189,7 +249,7 @@ fn check_structure(s: &GraphShape) -> Result<(), VerifyError> {
             }
             Op::SoftmaxMax { input, causal } => {
                 let x = s.nodes[input].shape;
-                node.shape == Shape::new(x.rows, 1) && (!causal || x.rows <= x.cols)
+                node.shape == Shape::new(x.rows, 1) && (!causal || x.rows / nb <= x.cols)
             }
             Op::SoftmaxExp {
                 input,
@@ -224,7 +284,7 @@ fn check_structure(s: &GraphShape) -> Result<(), VerifyError> {
                 weight: w,
                 row0,
             } => {
-                let rows = 1usize << node.shape.log_rows();
+                let rows = 1usize << (node.shape.log_rows() - s.log_blocks);
                 let cols = 1usize << node.shape.log_cols();
                 same(input)
                     && weight(w).is_some_and(|ws| {
@@ -271,9 +331,11 @@ impl Circuit {
                     | Op::SoftmaxExp { .. }
                     | Op::SoftmaxDiv { .. }
             );
-            sinks[id] = if node.op == Op::Input || (id == shape.output && nonlinear) {
+            let public = id == shape.output && nonlinear || node.op == Op::Input;
+            sinks[id] = if public && shape.log_blocks == 0 {
                 Sink::Public
-            } else if nonlinear {
+            } else if nonlinear || node.op == Op::Input {
+                // A stack's input (every block's input) is committed.
                 advice_nodes.push(id);
                 Sink::Advice(advice_nodes.len() - 1)
             } else {
@@ -330,13 +392,7 @@ impl Circuit {
                         log_size: ACT_BITS,
                         id: table as u32,
                     },
-                    Some(RealMask {
-                        rows: node.shape.rows,
-                        cols: node.shape.cols,
-                        log_rows: node.shape.log_rows(),
-                        log_cols: node.shape.log_cols(),
-                        causal: false,
-                    }),
+                    Some(softmax_mask(node.shape, false, shape.log_blocks)),
                 )],
                 Op::Relu { .. } => vec![(
                     ColumnKind::Relu(id),
@@ -344,7 +400,11 @@ impl Circuit {
                     None,
                 )],
                 Op::SoftmaxMax { input, causal } => {
-                    let mask = Some(softmax_mask(shape.nodes[input].shape, causal));
+                    let mask = Some(softmax_mask(
+                        shape.nodes[input].shape,
+                        causal,
+                        shape.log_blocks,
+                    ));
                     vec![
                         (ColumnKind::SoftmaxOneHot(id), bit, None),
                         (ColumnKind::SoftmaxGap(id), gap, mask),
@@ -356,10 +416,10 @@ impl Circuit {
                         log_size: ACT_BITS,
                         id: table as u32,
                     },
-                    Some(softmax_mask(node.shape, causal)),
+                    Some(softmax_mask(node.shape, causal, shape.log_blocks)),
                 )],
                 Op::SoftmaxDiv { causal, .. } => {
-                    let mask = Some(softmax_mask(node.shape, causal));
+                    let mask = Some(softmax_mask(node.shape, causal, shape.log_blocks));
                     vec![
                         (ColumnKind::SoftmaxRem(id), gap, mask),
                         (ColumnKind::SoftmaxRemGap(id), gap, mask),
@@ -466,14 +526,16 @@ impl Circuit {
 }
 
 /// The entries of a softmax over a tensor of `shape` that take part: the real ones, and with
-/// `causal` only columns `j <= i`.
-pub fn softmax_mask(shape: Shape, causal: bool) -> RealMask {
+/// `causal` only columns `j <= i` (in a stack of `2^log_blocks` blocks, `i` counted within the
+/// block).
+pub fn softmax_mask(shape: Shape, causal: bool, log_blocks: u32) -> RealMask {
     RealMask {
         rows: shape.rows,
         cols: shape.cols,
         log_rows: shape.log_rows(),
         log_cols: shape.log_cols(),
         causal,
+        log_blocks,
     }
 }
 
@@ -484,7 +546,8 @@ pub fn padded_lookup_mask(s: &GraphShape, id: NodeId) -> Option<RealMask> {
     let node = &s.nodes[id];
     let padded = node.shape.rows != 1 << node.shape.log_rows()
         || node.shape.cols != 1 << node.shape.log_cols();
-    (matches!(node.op, Op::Lookup { .. }) && padded).then(|| softmax_mask(node.shape, false))
+    (matches!(node.op, Op::Lookup { .. }) && padded)
+        .then(|| softmax_mask(node.shape, false, s.log_blocks))
 }
 
 /// The range a rescale output by `2^shift` is looked up in
@@ -507,7 +570,7 @@ pub fn rhs_padding_vars(dims: gkr::matmul::MatMulDims, rhs: Shape) -> usize {
     } else {
         dims.log_k
     };
-    needed.saturating_sub(rhs.log_rows()) as usize
+    needed.saturating_sub(rhs.log_rows() - dims.log_blocks) as usize
 }
 
 /// A claim on a column-broadcast table at `rho` as a claim on the `m x 1` column (stored
@@ -518,8 +581,6 @@ pub fn column_claim(c: &gkr::Claim, log_rows: usize) -> gkr::Claim {
     gkr::Claim::new(point, c.value)
 }
 
-/// A claim on a weight-broadcast table at `rho` as a claim on the weight: only the column
-/// coordinates for a `1 x n` weight, the whole point otherwise.
 /// The claim on a [`Op::MulWeightRows`] weight (`2^weight_log_rows x 2^weight_log_cols`) from
 /// the claim `c` on its row-and-column view at the input's layout (`log_rows` row variables,
 /// then the column variables, the last `weight_log_cols` of which index the weight's columns):
@@ -564,10 +625,35 @@ pub fn rows_weight_view(
         .collect()
 }
 
-pub fn weight_claim(c: gkr::Claim, broadcast: bool, log_rows: usize) -> gkr::Claim {
-    if broadcast {
-        gkr::Claim::new(c.point[log_rows..].to_vec(), c.value)
+/// A claim on a [`Op::MulWeight`] weight's view (the weight over the input's padded layout) at
+/// `rho` as a claim on the weight, `2^weight_log_rows` of whose rows each cover an equal run
+/// of the input's `2^log_rows` rows: a `1 x n` gain keeps only the column coordinates, a
+/// stack's per-block gain (`blocks x n`) also the leading block coordinates, a full weight the
+/// whole point.
+pub fn weight_claim(c: gkr::Claim, weight_log_rows: usize, log_rows: usize) -> gkr::Claim {
+    let mut point = c.point[..weight_log_rows].to_vec();
+    point.extend_from_slice(&c.point[log_rows..]);
+    gkr::Claim::new(point, c.value)
+}
+
+/// `log2` of the rows of a [`Op::MulWeight`] weight as its view sees them: 0 for a `1 x n`
+/// gain, the input's padded rows for a full weight, the block bits for a stack's gains.
+pub fn weight_view_log_rows(weight: Shape, node: Shape) -> u32 {
+    if weight.rows == 1 {
+        0
+    } else if weight == node {
+        node.log_rows()
     } else {
-        c
+        weight.log_rows()
     }
+}
+
+/// The view of a [`Op::MulWeight`] weight (padded table `w`) over its input's padded layout
+/// (`2^log_rows x 2^log_cols`): view row `i` reads weight row `i >> (log_rows - view_log_rows)`.
+pub fn mul_weight_view(w: &[M31], view_log_rows: u32, log_rows: u32, log_cols: u32) -> Vec<M31> {
+    let shift = log_rows - view_log_rows + log_cols;
+    let mask = (1usize << log_cols) - 1;
+    (0..1usize << (log_rows + log_cols))
+        .map(|i| w[((i >> shift) << log_cols) | (i & mask)])
+        .collect()
 }

@@ -17,9 +17,11 @@
 //!
 //! Modules: [`circuit`] (what prover and verifier both derive from a graph), [`packing`],
 //! [`commitment`] (model commitment, verifying key), [`prover`], [`verifier`], [`softmax`]
-//! (softmax steps and embedding), [`proof`] (format), [`config`], [`error`].
+//! (softmax steps and embedding), [`chain`] (binding a batched stack's blocks in sequence),
+//! [`proof`] (format), [`config`], [`error`].
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+pub mod chain;
 pub mod circuit;
 pub mod commitment;
 pub mod config;

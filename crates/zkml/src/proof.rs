@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::VerifyError;
 
 /// Version of the proof format and protocol.
-pub const PROOF_VERSION: u32 = 6;
+pub const PROOF_VERSION: u32 = 7;
 const MAGIC: &[u8; 8] = b"SMLPROOF";
 /// Largest proof file accepted (bounds the decoder's allocations).
 pub const MAX_PROOF_BYTES: u64 = 1 << 30;
@@ -69,6 +69,9 @@ pub struct ModelProof {
     pub lookup: LookupProof,
     /// Per rescale node (graph order): the output's value at the remainder column's point.
     pub rescale_splits: Felts,
+    /// A batched stack's block inputs `X_1 .. X_{N-1}` at the chain's point
+    /// ([`crate::chain`]); empty for an ordinary graph.
+    pub chain: Felts,
     pub nodes: Vec<NodeProof>,
     pub opening: OpeningProof,
 }

@@ -17,8 +17,8 @@ use stwo::core::fields::qm31::QM31;
 use sumcheck::eval_mle_base;
 
 use crate::circuit::{
-    column_claim, padded_lookup_mask, rhs_padding_vars, rows_weight_claim, rows_weight_view,
-    weight_claim, ColumnKind, Sink,
+    column_claim, mul_weight_view, padded_lookup_mask, rhs_padding_vars, rows_weight_claim,
+    rows_weight_view, weight_claim, weight_view_log_rows, ColumnKind, Sink,
 };
 use crate::commitment::CommittedModel;
 use crate::error::ProveError;
@@ -81,7 +81,11 @@ pub fn prove_trace(
 ) -> Result<(Tensor, ModelProof), ProveError> {
     let graph = &model.graph;
     let circuit = &model.circuit;
-    let output = trace.output(graph).clone();
+    let log_blocks = graph.log_blocks;
+    let output = match log_blocks {
+        0 => trace.output(graph).clone(),
+        l => model::stack::block_rows(trace.output(graph), l, (1 << l) - 1),
+    };
     let vals: Vec<Vec<M31>> = trace.values.par_iter().map(Tensor::to_padded_m31).collect();
     let digest = model.vk.digest();
     let mut channel = transcript::start(&digest, inputs, &output);
@@ -236,9 +240,21 @@ pub fn prove_trace(
         .map(|(t, c)| circuit.advice_packing.lift(circuit.multiplicity_item(t), c))
         .collect();
 
-    // The output claim, when the output is computed by a linear layer.
+    // The output claim, when the output is computed by a linear layer; for a stack, the chain.
     let out_id = graph.output;
-    if circuit.sinks[out_id] == Sink::Computed {
+    let mut chain_evals = Vec::new();
+    if log_blocks > 0 {
+        let public_in = inputs
+            .first()
+            .ok_or(ProveError::Degenerate)?
+            .to_padded_m31();
+        let public_out = output.to_padded_m31();
+        let (h, chain) =
+            crate::chain::prove(&vals[0], &public_in, &public_out, log_blocks, &mut channel);
+        chain_evals = h;
+        claims[out_id].push(chain.output);
+        claims[0].push(chain.input);
+    } else if circuit.sinks[out_id] == Sink::Computed {
         let point = channel.draw_secure_felts(graph.nodes[out_id].shape.n_vars() as usize);
         let value = eval_mle_base(&vals[out_id], &point);
         claims[out_id].push(Claim::new(point, value));
@@ -299,10 +315,11 @@ pub fn prove_trace(
             Op::MatMul { input, weight } => {
                 let x = graph.nodes[input].shape;
                 let dims = MatMulDims {
-                    log_m: x.log_rows(),
+                    log_m: x.log_rows() - log_blocks,
                     log_k: x.log_cols(),
                     log_n: shape.log_cols(),
                     transpose_rhs: false,
+                    log_blocks,
                 };
                 let w = model.weight_table(weight);
                 let (p, ca, cw) = matmul::prove(&vals[input], w, dims, &claim, &mut channel);
@@ -317,10 +334,11 @@ pub fn prove_trace(
             } => {
                 let x = graph.nodes[lhs].shape;
                 let dims = MatMulDims {
-                    log_m: x.log_rows(),
+                    log_m: x.log_rows() - log_blocks,
                     log_k: x.log_cols(),
                     log_n: shape.log_cols(),
                     transpose_rhs,
+                    log_blocks,
                 };
                 // A one-row right operand (seq_len 1) meets an operand padded to two.
                 let extra = rhs_padding_vars(dims, graph.nodes[rhs].shape);
@@ -382,16 +400,12 @@ pub fn prove_trace(
             }
             Op::MulWeight { input, weight } => {
                 let w = model.weight_table(weight);
-                let broadcast = graph.weights[weight].shape.rows == 1;
-                let n = vals[input].len();
-                let expanded: Vec<M31> = if broadcast {
-                    (0..n).map(|i| w[i % w.len()]).collect()
-                } else {
-                    w.to_vec()
-                };
+                let view_rows = weight_view_log_rows(graph.weights[weight].shape, shape);
+                let (lr, lc) = (shape.log_rows(), shape.log_cols());
+                let expanded = mul_weight_view(w, view_rows, lr, lc);
                 let (p, cx, cw) = prove_mul(&vals[input], &expanded, &claim, &mut channel);
                 claims[input].push(cx);
-                let cw = weight_claim(cw, broadcast, shape.log_rows() as usize);
+                let cw = weight_claim(cw, view_rows as usize, lr as usize);
                 weight_claims.push(wpack.lift(weight, &cw));
                 LayerProof::Mul(p)
             }
@@ -409,11 +423,14 @@ pub fn prove_trace(
                 row0,
             } => {
                 let ws = graph.weights[weight].shape;
-                let (lr, lc) = (shape.log_rows(), shape.log_cols());
+                // In a stack every block reads the same rows: the view repeats per block.
+                let (lr, lc) = (shape.log_rows() - log_blocks, shape.log_cols());
                 let view =
-                    rows_weight_view(model.weight_table(weight), ws.log_cols(), lr, lc, row0);
+                    rows_weight_view(model.weight_table(weight), ws.log_cols(), lr, lc, row0)
+                        .repeat(1 << log_blocks);
                 let (p, cx, cv) = prove_mul(&vals[input], &view, &claim, &mut channel);
                 claims[input].push(cx);
+                let cv = Claim::new(cv.point[log_blocks as usize..].to_vec(), cv.value);
                 let cw = rows_weight_claim(
                     &cv,
                     lr as usize,
@@ -512,6 +529,7 @@ pub fn prove_trace(
         advice,
         lookup: lookup_proof,
         rescale_splits: Felts(splits),
+        chain: Felts(chain_evals),
         nodes,
         opening,
     };

@@ -35,9 +35,10 @@ pub fn one_hot(graph: &Graph, id: NodeId, values: &[Tensor]) -> Vec<M31> {
     let (x, m) = (&values[input], &values[id]);
     let (rows, cols) = (x.shape.rows, x.shape.cols);
     let lc = x.shape.log_cols();
+    let block_rows = rows >> graph.log_blocks;
     let mut h = vec![M31::from_u32_unchecked(0); 1 << x.shape.n_vars()];
     for i in 0..rows {
-        let allowed = (0..cols).filter(|&j| model::softmax::allowed(causal, i, j));
+        let allowed = (0..cols).filter(|&j| model::softmax::allowed(causal, i % block_rows, j));
         let best = allowed
             .clone()
             .find(|&j| x.get(i, j) == m.data[i])
@@ -179,7 +180,10 @@ fn mask_of(s: &GraphShape, id: NodeId) -> (gkr::lookup::RealMask, NodeId) {
             | Op::SoftmaxExp { causal: true, .. }
             | Op::SoftmaxDiv { causal: true, .. }
     );
-    (softmax_mask(s.nodes[input].shape, causal), input)
+    (
+        softmax_mask(s.nodes[input].shape, causal, s.log_blocks),
+        input,
+    )
 }
 
 /// Proves softmax node `id`; `pending` are its lookup column claims in circuit order.
@@ -279,6 +283,7 @@ fn embedding_dims(s: &GraphShape, id: NodeId, table: usize) -> MatMulDims {
         log_k: s.weights[table].0.log_rows(),
         log_n: shape.log_cols(),
         transpose_rhs: false,
+        log_blocks: 0,
     }
 }
 

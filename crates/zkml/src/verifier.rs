@@ -17,8 +17,8 @@ use stwo::core::fields::qm31::QM31;
 use sumcheck::eval_mle_base;
 
 use crate::circuit::{
-    column_claim, padded_lookup_mask, rhs_padding_vars, rows_weight_claim, weight_claim, Circuit,
-    ColumnKind, Sink,
+    column_claim, padded_lookup_mask, rhs_padding_vars, rows_weight_claim, weight_claim,
+    weight_view_log_rows, Circuit, ColumnKind, Sink,
 };
 use crate::commitment::VerifyingKey;
 use crate::error::VerifyError;
@@ -50,10 +50,12 @@ fn check_shapes(circuit: &Circuit, inputs: &[Tensor], output: &Tensor) -> Result
             got: inputs.len(),
         });
     }
-    let want_out = circuit.shape.nodes[circuit.shape.output].shape;
+    // A stack's public input and output are one block's (the first's input, the last's output).
+    let per_block = |s: model::Shape| model::Shape::new(s.rows / circuit.shape.blocks(), s.cols);
+    let want_out = per_block(circuit.shape.nodes[circuit.shape.output].shape);
     let fits = |t: &Tensor| t.shape.rows.checked_mul(t.shape.cols) == Some(t.data.len());
     for (&id, input) in input_nodes.iter().zip(inputs) {
-        let want_in = circuit.shape.nodes[id].shape;
+        let want_in = per_block(circuit.shape.nodes[id].shape);
         if input.shape != want_in || !fits(input) {
             return Err(VerifyError::InputShape {
                 rows: want_in.rows,
@@ -179,7 +181,25 @@ pub fn verify_all(
 
     let out_id = circuit.shape.output;
     let out_table = output.to_padded_m31();
-    if circuit.sinks[out_id] == Sink::Computed {
+    let log_blocks = circuit.shape.log_blocks;
+    if log_blocks > 0 {
+        let in_table = inputs
+            .first()
+            .map(Tensor::to_padded_m31)
+            .unwrap_or_default();
+        let chain = crate::chain::verify(
+            &proof.chain.0,
+            &in_table,
+            &out_table,
+            log_blocks,
+            &mut channel,
+        )
+        .ok_or_else(|| bad("chain evaluations of the wrong number"))?;
+        claims[out_id].push(chain.output);
+        claims[0].push(chain.input);
+    } else if !proof.chain.0.is_empty() {
+        return Err(bad("chain evaluations for an unbatched model"));
+    } else if circuit.sinks[out_id] == Sink::Computed {
         let point = channel.draw_secure_felts(nodes[out_id].shape.n_vars() as usize);
         let value = eval_mle_base(&out_table, &point);
         claims[out_id].push(Claim::new(point, value));
@@ -260,10 +280,11 @@ pub fn verify_all(
             (&Op::MatMul { input, weight }, LayerProof::MatMul(p)) => {
                 let x = nodes[input].shape;
                 let dims = MatMulDims {
-                    log_m: x.log_rows(),
+                    log_m: x.log_rows() - log_blocks,
                     log_k: x.log_cols(),
                     log_n: shape.log_cols(),
                     transpose_rhs: false,
+                    log_blocks,
                 };
                 let (ca, cw) = matmul::verify(p, dims, &claim, &mut channel).map_err(layer_err)?;
                 claims[input].push(ca);
@@ -279,10 +300,11 @@ pub fn verify_all(
             ) => {
                 let x = nodes[lhs].shape;
                 let dims = MatMulDims {
-                    log_m: x.log_rows(),
+                    log_m: x.log_rows() - log_blocks,
                     log_k: x.log_cols(),
                     log_n: shape.log_cols(),
                     transpose_rhs,
+                    log_blocks,
                 };
                 let (cl, cr) = matmul::verify(p, dims, &claim, &mut channel).map_err(layer_err)?;
                 let extra = rhs_padding_vars(dims, nodes[rhs].shape);
@@ -335,8 +357,8 @@ pub fn verify_all(
             (&Op::MulWeight { input, weight }, LayerProof::Mul(p)) => {
                 let (cx, cw) = verify_mul(p, &claim, &mut channel).map_err(layer_err)?;
                 claims[input].push(cx);
-                let broadcast = circuit.shape.weights[weight].0.rows == 1;
-                let cw = weight_claim(cw, broadcast, shape.log_rows() as usize);
+                let view_rows = weight_view_log_rows(circuit.shape.weights[weight].0, shape);
+                let cw = weight_claim(cw, view_rows as usize, shape.log_rows() as usize);
                 weight_claims.push(wpack.lift(weight, &cw));
             }
             (&Op::ColumnSlice { input, start, len }, LayerProof::Relabel) => {
@@ -357,9 +379,10 @@ pub fn verify_all(
                 let (cx, cv) = verify_mul(p, &claim, &mut channel).map_err(layer_err)?;
                 claims[input].push(cx);
                 let ws = circuit.shape.weights[weight].0;
+                let cv = Claim::new(cv.point[log_blocks as usize..].to_vec(), cv.value);
                 let cw = rows_weight_claim(
                     &cv,
-                    shape.log_rows() as usize,
+                    (shape.log_rows() - log_blocks) as usize,
                     ws.log_rows() as usize,
                     ws.log_cols() as usize,
                     row0,
