@@ -15,7 +15,8 @@
 //! 5. Claims reaching the input or the public output are evaluated by the verifier; claims on
 //!    weights and advice are proved by one batched Basefold opening.
 //!
-//! Modules: [`circuit`] (what prover and verifier both derive from a graph), [`packing`],
+//! Modules: [`circuit`] (what prover and verifier both derive from a graph), [`views`]
+//! (weight views and their claims), [`packing`],
 //! [`commitment`] (model commitment, verifying key), [`prover`], [`verifier`], [`softmax`]
 //! (softmax steps and embedding), [`chain`] (binding a batched stack's blocks in sequence),
 //! [`proof`] (format), [`config`], [`error`].
@@ -32,6 +33,7 @@ pub mod prover;
 pub mod softmax;
 pub mod transcript;
 pub mod verifier;
+pub mod views;
 
 pub use commitment::{CacheStatus, CommittedModel, VerifyingKey};
 pub use config::ProofConfig;

@@ -16,15 +16,16 @@ use stwo::core::fields::m31::M31;
 use stwo::core::fields::qm31::QM31;
 use sumcheck::eval_mle_base;
 
-use crate::circuit::{
-    column_claim, mul_weight_view, padded_lookup_mask, rhs_padding_vars, rows_weight_claim,
-    rows_weight_view, weight_claim, weight_view_log_rows, ColumnKind, Sink,
-};
+use crate::circuit::{padded_lookup_mask, rhs_padding_vars, ColumnKind, Sink};
 use crate::commitment::CommittedModel;
 use crate::error::ProveError;
 use crate::proof::{LayerProof, ModelProof, NodeProof, PROOF_VERSION};
 use crate::softmax;
 use crate::transcript;
+use crate::views::{
+    column_claim, mul_weight_view, rows_weight_claim, rows_weight_view, weight_claim,
+    weight_view_log_rows,
+};
 
 /// Receives progress reports from a long proof.
 pub trait Progress {

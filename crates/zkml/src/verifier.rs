@@ -16,15 +16,13 @@ use stwo::core::fields::m31::M31;
 use stwo::core::fields::qm31::QM31;
 use sumcheck::eval_mle_base;
 
-use crate::circuit::{
-    column_claim, padded_lookup_mask, rhs_padding_vars, rows_weight_claim, weight_claim,
-    weight_view_log_rows, Circuit, ColumnKind, Sink,
-};
+use crate::circuit::{padded_lookup_mask, rhs_padding_vars, Circuit, ColumnKind, Sink};
 use crate::commitment::VerifyingKey;
 use crate::error::VerifyError;
 use crate::proof::{LayerProof, ModelProof, PROOF_VERSION};
 use crate::softmax;
 use crate::transcript;
+use crate::views::{column_claim, rows_weight_claim, weight_claim, weight_view_log_rows};
 
 fn check_public(which: &'static str, t: &Tensor, lo: i64, hi: i64) -> Result<(), VerifyError> {
     match t
