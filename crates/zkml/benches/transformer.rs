@@ -4,7 +4,7 @@
 //! in that run: weight commitment (once per model), forward pass (the integer executor over the
 //! whole graph), prove (including its own forward pass), verify, proof bytes, peak RSS and the
 //! ratio prove / forward. `decode-cache127` proves one token against a K/V cache of 127
-//! positions bound as public inputs ([`model::decode`]). `stack4` and `stack16` prove 4 and 16
+//! positions bound as public inputs ([`model::decode`]). `stack4` and `stack8` prove 4 and 8
 //! small blocks (d 256, seq 16) in one proof, one after another and batched
 //! ([`model::stack`]), and compare them with one block. `qwen3-14b-seq1`,
 //! `qwen3-14b-decode127` and `qwen3-14b-seq128` prove one Qwen3-14B-shaped block (d 5120, 40
@@ -318,8 +318,8 @@ fn run_case(name: &str) {
                 ms(r.prove) / ms(r.forward)
             );
         }
-        "stack4" | "stack16" => {
-            let n = if name == "stack4" { 4 } else { 16 };
+        "stack4" | "stack8" => {
+            let n = if name == "stack4" { 4 } else { 8 };
             let cfg = block(256, 4, 2, 512, 16);
             let one = measure(&cfg, (1, Layout::Sequential), 5, false, 11);
             let seq = measure(&cfg, (n, Layout::Sequential), 5, false, 11);
@@ -392,7 +392,7 @@ fn main() {
         "decode-cache127",
         "block-seq128",
         "stack4",
-        "stack16",
+        "stack8",
         "qwen3-14b-seq1",
         "qwen3-14b-decode127",
         "qwen3-14b-seq128",

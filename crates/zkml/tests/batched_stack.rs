@@ -7,10 +7,11 @@
 use std::time::Instant;
 
 use model::examples::random_input;
-use model::execute::{execute, execute_all};
+use model::execute::{execute, execute_all, execute_forged};
+use model::softmax::SOFTMAX_BITS;
 use model::stack::{block_of, stack_blocks, stack_traces};
 use model::transformer::{batched_transformer, transformer, BlockWeights, TransformerConfig};
-use model::{GraphError, Tensor, Trace};
+use model::{GraphBuilder, GraphError, Shape, Tensor, Trace};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use zkml::proof::ProofFile;
@@ -189,4 +190,85 @@ fn stacks_that_cannot_be_batched_are_refused() {
     let (emb, w4) = model::transformer::random_transformer(&CFG, 16, 1, 3);
     let g = transformer("e", &TransformerConfig { ..CFG }, Some(emb), &w4).unwrap();
     assert!(stack_blocks("s", &[g.clone(), g]).is_err());
+}
+
+#[test]
+fn per_head_norm_gains_batch_at_two_positions() {
+    // Qwen3's q_norm / k_norm gains (1 x head_dim per block, stacked 2 x head_dim), the
+    // shortest batched sequence (2 rows per block).
+    let cfg = TransformerConfig { seq_len: 2, ..CFG };
+    let mut rng = ChaCha8Rng::seed_from_u64(17);
+    let w: Vec<BlockWeights> = (0..2)
+        .map(|l| {
+            let mut b = BlockWeights::random(&cfg, l, &mut rng);
+            let gain = |name: &str, k: i64| model::Weight {
+                name: format!("blk{l}.{name}"),
+                shape: model::Shape::new(1, cfg.head_dim),
+                scale: model::examples::ACT_SCALE,
+                data: (0..cfg.head_dim as i64)
+                    .map(|i| 200 + (i * k + l as i64 * 29) % 113)
+                    .collect(),
+            };
+            b.q_norm = Some(gain("q_norm", 37));
+            b.k_norm = Some(gain("k_norm", 53));
+            b
+        })
+        .collect();
+    let sequential = transformer("seq", &cfg, None, &w).unwrap();
+    let x = random_input(&sequential, 8);
+    let want = execute(&sequential, &x).unwrap();
+    let m = CommittedModel::new(
+        batched_transformer("s", &cfg, &w).unwrap(),
+        ProofConfig::default(),
+    )
+    .unwrap();
+    let (y, proof) = prove(&m, &x, &()).unwrap();
+    assert_eq!(&y, want.output(&sequential));
+    verify(&m.vk, &x, &y, &proof).unwrap();
+
+    // Block 1 run with block 0's q_norm gain: rejected.
+    let mut w2 = w.clone();
+    w2[1].q_norm = w[0].q_norm.clone().map(|g| model::Weight {
+        name: "blk1.q_norm".into(),
+        ..g
+    });
+    let forged = execute(&batched_transformer("s", &cfg, &w2).unwrap(), &x).unwrap();
+    let inputs = std::slice::from_ref(&x);
+    let (y2, p2) = prove_trace(&m, inputs, &forged, &(), WitnessCheck::Lenient).unwrap();
+    assert_ne!(y2, y);
+    assert!(verify(&m.vk, &x, &y2, &p2).is_err());
+}
+
+#[test]
+fn the_causal_mask_restarts_in_every_block() {
+    let block = || {
+        let mut b = GraphBuilder::new("sm", Shape::new(8, 8), SOFTMAX_BITS).unwrap();
+        let p = b.softmax(0, true).unwrap();
+        b.build(p).unwrap()
+    };
+    let g = stack_blocks("softmax2", &[block(), block()]).unwrap();
+    let m = CommittedModel::new(g, ProofConfig::default()).unwrap();
+    let x = random_input(&m.graph, 6);
+    let (y, p) = prove(&m, &x, &()).unwrap();
+    verify(&m.vk, &x, &y, &p).unwrap();
+
+    // Block 1, row 5 gives weight to column 6: a future position in the block, though the
+    // stacked row (13) is past it.
+    let out = m.graph.output;
+    let exp = m
+        .graph
+        .nodes
+        .iter()
+        .position(|n| n.op.kind() == "softmax_exp")
+        .unwrap();
+    let t0 = run_block(&m, 0, &x);
+    let blk1 = block_of(&m.graph, 1).unwrap();
+    let x1 = std::slice::from_ref(&t0.values[out]);
+    for (node, value) in [(out, 9), (exp, 100)] {
+        let t1 = execute_forged(&blk1, x1, node, |t| t.data[5 * 8 + 6] = value).unwrap();
+        assert!(
+            verify_trace(&m, &x, &[t0.clone(), t1]).is_err(),
+            "node {node}"
+        );
+    }
 }
