@@ -14,7 +14,7 @@ use model::transformer::{batched_transformer, transformer, BlockWeights, Transfo
 use model::{GraphBuilder, GraphError, Shape, Tensor, Trace};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use zkml::proof::ProofFile;
+use zkml::proof::{LayerProof, ProofFile};
 use zkml::prover::{prove_trace, WitnessCheck};
 use zkml::{prove, verify, CommittedModel, ProofConfig, ProofFormat, VerifyError};
 
@@ -76,6 +76,25 @@ fn four_stacked_blocks_prove_and_equal_the_blocks_in_sequence() {
         proof.chain.0.len()
     );
     assert_eq!(proof.chain.0.len(), 3);
+
+    // One GKR walk: the node proofs of one block, each matmul with log2(4) = 2 more rounds.
+    let single = CommittedModel::new(
+        transformer("one", &CFG, None, &w[..1]).unwrap(),
+        ProofConfig::default(),
+    )
+    .unwrap();
+    let (_, one) = prove(&single, &x, &()).unwrap();
+    assert_eq!(one.nodes.len(), proof.nodes.len());
+    let mut matmuls = 0;
+    for (a, b) in one.nodes.iter().zip(&proof.nodes) {
+        assert_eq!(a.node, b.node);
+        if let (LayerProof::MatMul(a), LayerProof::MatMul(b)) = (&a.layer, &b.layer) {
+            let rounds = |p: &gkr::matmul::MatMulProof| p.sumcheck.round_polys.len();
+            assert_eq!(rounds(b), rounds(a) + 2);
+            matmuls += 1;
+        }
+    }
+    assert!(matmuls >= 7, "{matmuls} matmuls");
 
     // The statement: another output, another input.
     let mut wrong = y.clone();
