@@ -166,7 +166,8 @@ fn check_inputs(graph: &Graph, inputs: &[Tensor]) -> Result<(), ExecError> {
 
 /// Runs the graph like [`execute`] but lets `forge` alter the value of node `forged` before
 /// the nodes after it are computed from it. Soundness tests use it to play a cheating prover
-/// whose trace is consistent everywhere except at one relation.
+/// whose trace is consistent everywhere except at one relation. It runs the graph as one
+/// block: for a stack, forge one block of [`crate::stack::block_of`] and stack the traces.
 #[doc(hidden)]
 pub fn execute_forged(
     graph: &Graph,

@@ -221,7 +221,7 @@ impl Graph {
     /// block's (the first block's input is the public one).
     pub fn input_shape(&self) -> Shape {
         let s = self.nodes[0].shape;
-        Shape::new(s.rows >> self.log_blocks, s.cols)
+        Shape::new(s.rows.checked_shr(self.log_blocks).unwrap_or(0), s.cols)
     }
 
     /// The input nodes in order: node 0 (the main input), then any further public inputs
@@ -233,7 +233,7 @@ impl Graph {
     /// The shape of the output tensor (in a stack of blocks, the last block's output).
     pub fn output_shape(&self) -> Shape {
         let s = self.nodes[self.output].shape;
-        Shape::new(s.rows >> self.log_blocks, s.cols)
+        Shape::new(s.rows.checked_shr(self.log_blocks).unwrap_or(0), s.cols)
     }
 
     /// Number of weight parameters.

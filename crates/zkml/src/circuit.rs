@@ -198,8 +198,9 @@ fn check_structure(s: &GraphShape) -> Result<(), VerifyError> {
                 let cols = node.shape.cols;
                 same(input)
                     && weight(w).is_some_and(|ws| {
+                        // A stack's gains are per block (`blocks x n`), as `model::stack` builds.
                         ws == node.shape
-                            || ws == Shape::new(1, cols)
+                            || (nb == 1 && ws == Shape::new(1, cols))
                             || (nb > 1 && ws == Shape::new(nb, cols))
                     })
             }
@@ -208,7 +209,7 @@ fn check_structure(s: &GraphShape) -> Result<(), VerifyError> {
                 len >= 2
                     && len.is_power_of_two()
                     && start.is_multiple_of(len)
-                    && start + len <= x.cols
+                    && start.checked_add(len).is_some_and(|end| end <= x.cols)
                     && node.shape == Shape::new(x.rows, len)
             }
             Op::ConcatColumns { ref parts } => {
@@ -274,7 +275,7 @@ fn check_structure(s: &GraphShape) -> Result<(), VerifyError> {
                 let x = s.nodes[input].shape;
                 len.is_power_of_two()
                     && start.is_multiple_of(len)
-                    && start + len <= x.rows
+                    && start.checked_add(len).is_some_and(|end| end <= x.rows)
                     && node.shape == Shape::new(len, x.cols)
             }
             Op::AssertZero { input } => same(input) && input != s.output,
@@ -291,7 +292,7 @@ fn check_structure(s: &GraphShape) -> Result<(), VerifyError> {
                             && cols.is_multiple_of(ws.cols)
                             && ws.rows.is_power_of_two()
                             && row0.is_multiple_of(rows)
-                            && row0 + rows <= ws.rows
+                            && row0.checked_add(rows).is_some_and(|end| end <= ws.rows)
                     })
             }
             Op::Embedding { input, table } => {

@@ -291,3 +291,54 @@ fn the_causal_mask_restarts_in_every_block() {
         );
     }
 }
+
+#[test]
+fn malformed_stacked_structures_are_refused_without_panic() {
+    use zkml::circuit::{Circuit, GraphShape};
+    let g = batched_transformer("stack2", &CFG, &blocks(2, 3)).unwrap();
+    let shape = GraphShape::of(&g);
+    assert!(Circuit::new(shape.clone()).is_ok());
+    let refused = |s: GraphShape| matches!(Circuit::new(s), Err(VerifyError::MalformedModel(_)));
+    // More stacked blocks than the rows hold, or absurdly many.
+    for l in [4, 11, 63, 200] {
+        assert!(
+            refused(GraphShape {
+                log_blocks: l,
+                ..shape.clone()
+            }),
+            "log_blocks {l}"
+        );
+    }
+    // An ordinary graph's structure claiming to be a stack (rows are not the blocks' rows).
+    let one = GraphShape::of(&transformer("one", &CFG, None, &blocks(1, 3)).unwrap());
+    assert!(refused(GraphShape {
+        log_blocks: 1,
+        ..one
+    }));
+    // A column slice whose end overflows.
+    let mut s = shape.clone();
+    let id = s
+        .nodes
+        .iter()
+        .position(|n| n.op.kind() == "column_slice")
+        .unwrap();
+    if let model::Op::ColumnSlice {
+        ref mut start, len, ..
+    } = s.nodes[id].op
+    {
+        *start = usize::MAX - len + 1;
+    }
+    assert!(refused(s));
+    // A shared 1 x n gain where the stack has one gain per block.
+    let mut s = shape;
+    let id = s
+        .nodes
+        .iter()
+        .position(|n| n.op.kind() == "mul_weight")
+        .unwrap();
+    let model::Op::MulWeight { weight, .. } = s.nodes[id].op else {
+        unreachable!()
+    };
+    s.weights[weight].0.rows = 1;
+    assert!(refused(s));
+}
