@@ -37,6 +37,15 @@ impl NormRange {
     const MS_MARGIN_LOG2: i32 = 2;
     const ABS_MARGIN_LOG2: i32 = 1;
 
+    /// The smallest range covering both: the lower mean-square bound, the higher upper bounds.
+    pub fn union(self, other: Self) -> Self {
+        Self {
+            ms_min_log2: self.ms_min_log2.min(other.ms_min_log2),
+            ms_max_log2: self.ms_max_log2.max(other.ms_max_log2),
+            abs_max_log2: self.abs_max_log2.max(other.abs_max_log2),
+        }
+    }
+
     /// The bounds of `rows` (real values, `cols` per row) with the calibration margins, or
     /// `None` for no rows.
     pub fn observe(data: &[f32], cols: usize) -> Option<Self> {

@@ -306,10 +306,36 @@ pub fn transformer(
     b.build(x)
 }
 
+impl BlockNormRanges {
+    /// Each norm's range covering both.
+    pub fn union(self, other: Self) -> Self {
+        Self {
+            attn: self.attn.union(other.attn),
+            ffn: self.ffn.union(other.ffn),
+            q: self.q.union(other.q),
+            k: self.k.union(other.k),
+        }
+    }
+}
+
+/// Gives every block the union of the blocks' norm ranges, so that blocks calibrated apart
+/// ([`crate::reference::calibrate_norms`]) share their rsqrt tables and constants and can be
+/// stacked by [`batched_transformer`]. A wider range costs some of the norm's precision.
+pub fn share_norm_ranges(blocks: &mut [BlockWeights]) {
+    if let Some(shared) = blocks
+        .iter()
+        .map(|b| b.ranges)
+        .reduce(BlockNormRanges::union)
+    {
+        blocks.iter_mut().for_each(|b| b.ranges = shared);
+    }
+}
+
 /// `blocks.len()` decoder blocks (a power of two, at least 2) on a `seq_len x d_model` hidden
 /// state, stacked for one batched proof ([`crate::stack`]): the same function as
 /// [`transformer`] without an embedding. Every block must have the same norm ranges (so the
-/// same lookup tables and constants); `seq_len` must be a power of two of at least 2.
+/// same lookup tables and constants: see [`share_norm_ranges`]); `seq_len` must be a power of
+/// two of at least 2.
 pub fn batched_transformer(
     name: &str,
     cfg: &TransformerConfig,

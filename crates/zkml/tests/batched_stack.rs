@@ -342,3 +342,36 @@ fn malformed_stacked_structures_are_refused_without_panic() {
     s.weights[weight].0.rows = 1;
     assert!(refused(s));
 }
+
+#[test]
+fn calibrated_blocks_batch_after_sharing_ranges_and_track_f32() {
+    use model::examples::ACT_SCALE;
+    use model::reference::{calibrate_norms, compare, transformer_f32, Matrix};
+    use model::transformer::share_norm_ranges;
+    let mut w = blocks(4, 21);
+    let x = random_input(&transformer("one", &CFG, None, &w[..1]).unwrap(), 12);
+    let xf = Matrix::dequantise(&x.data, x.shape.rows, x.shape.cols, ACT_SCALE);
+    calibrate_norms(&CFG, &xf, &mut w);
+    // Calibrated apart, the blocks' norms differ (tables and constants): no stack.
+    assert!(w.windows(2).any(|p| p[0].ranges != p[1].ranges));
+    assert!(batched_transformer("s", &CFG, &w).is_err());
+    let apart = transformer("seq", &CFG, None, &w).unwrap();
+    let y_apart = execute(&apart, &x).unwrap().output(&apart).clone();
+    share_norm_ranges(&mut w);
+    let m = CommittedModel::new(
+        batched_transformer("s", &CFG, &w).unwrap(),
+        ProofConfig::default(),
+    )
+    .unwrap();
+    let (y, proof) = prove(&m, &x, &()).unwrap();
+    verify(&m.vk, &x, &y, &proof).unwrap();
+    let want = transformer_f32(&CFG, None, Some(&xf), &w).unwrap();
+    let err = compare(&y, ACT_SCALE, &want).unwrap();
+    let err_apart = compare(&y_apart, ACT_SCALE, &want).unwrap();
+    eprintln!(
+        "4 calibrated blocks vs f32: batched with shared ranges max abs {:.4}, max rel {:.4}, \
+         rms {:.4}; one after another with their own ranges max rel {:.4}, rms {:.4}",
+        err.max_abs, err.max_rel, err.rms, err_apart.max_rel, err_apart.rms
+    );
+    assert!(err.max_rel < 0.02, "max rel {}", err.max_rel);
+}
