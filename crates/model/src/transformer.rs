@@ -32,6 +32,19 @@ pub struct TransformerConfig {
     pub seq_len: usize,
 }
 
+/// The tiny decoder shape of the test suite: d_model 64, 4 heads on 2 KV heads of 16,
+/// ffn 128, 8 positions.
+pub const TINY_DECODER: TransformerConfig = TransformerConfig {
+    d_model: 64,
+    n_heads: 4,
+    n_kv_heads: 2,
+    head_dim: 16,
+    ffn_dim: 128,
+    rope_theta: 10000.0,
+    eps: 1e-5,
+    seq_len: 8,
+};
+
 /// The weights of one block (quantised: integers at their `scale`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BlockWeights {

@@ -18,16 +18,7 @@ use zkml::proof::{LayerProof, ProofFile};
 use zkml::prover::{prove_trace, WitnessCheck};
 use zkml::{prove, verify, CommittedModel, ProofConfig, ProofFormat, VerifyError};
 
-const CFG: TransformerConfig = TransformerConfig {
-    d_model: 64,
-    n_heads: 4,
-    n_kv_heads: 2,
-    head_dim: 16,
-    ffn_dim: 128,
-    rope_theta: 10000.0,
-    eps: 1e-5,
-    seq_len: 8,
-};
+const CFG: TransformerConfig = model::transformer::TINY_DECODER;
 
 fn blocks(n: usize, seed: u64) -> Vec<BlockWeights> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);

@@ -14,16 +14,7 @@ use rand_chacha::ChaCha8Rng;
 use zkml::prover::{prove_trace, WitnessCheck};
 use zkml::{prove_all, verify_all, CommittedModel, ProofConfig, VerifyError};
 
-const CFG: TransformerConfig = TransformerConfig {
-    d_model: 64,
-    n_heads: 4,
-    n_kv_heads: 2,
-    head_dim: 16,
-    ffn_dim: 128,
-    rope_theta: 10000.0,
-    eps: 1e-5,
-    seq_len: 8,
-};
+const CFG: TransformerConfig = model::transformer::TINY_DECODER;
 
 /// `rows x d_model` hidden states in [-1, 1].
 fn hidden(rows: usize, seed: u64) -> Tensor {

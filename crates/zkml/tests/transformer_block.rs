@@ -12,16 +12,7 @@ use model::{Shape, Tensor};
 use zkml::prover::{prove_trace, WitnessCheck};
 use zkml::{prove, verify, CommittedModel, ProofConfig, VerifyError};
 
-const CFG: TransformerConfig = TransformerConfig {
-    d_model: 64,
-    n_heads: 4,
-    n_kv_heads: 2,
-    head_dim: 16,
-    ffn_dim: 128,
-    rope_theta: 10000.0,
-    eps: 1e-5,
-    seq_len: 8,
-};
+const CFG: TransformerConfig = model::transformer::TINY_DECODER;
 const VOCAB: usize = 48;
 
 fn tokens() -> Vec<usize> {
