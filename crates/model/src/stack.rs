@@ -250,16 +250,20 @@ pub fn execute_stacked(graph: &Graph, input: &Tensor) -> Result<Trace, ExecError
         x = trace.output(&block).clone();
         traces.push(trace);
     }
-    Ok(stack_traces(&traces))
+    Ok(stack_traces(traces))
 }
 
-/// Per-block traces stacked node by node.
-pub fn stack_traces(traces: &[Trace]) -> Trace {
+/// Per-block traces stacked node by node; each block's tensor is freed once it is copied.
+pub fn stack_traces(mut traces: Vec<Trace>) -> Trace {
     let nodes = traces.first().map_or(0, |t| t.values.len());
     let values = (0..nodes)
         .map(|i| {
-            let parts: Vec<Tensor> = traces.iter().map(|t| t.values[i].clone()).collect();
-            stack_rows(&parts)
+            let shape = traces[0].values[i].shape;
+            let mut data = Vec::with_capacity(shape.rows * shape.cols * traces.len());
+            for t in &mut traces {
+                data.append(&mut t.values[i].data);
+            }
+            Tensor::new(Shape::new(shape.rows * traces.len(), shape.cols), data)
         })
         .collect();
     Trace { values }

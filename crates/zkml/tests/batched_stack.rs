@@ -34,7 +34,7 @@ fn run_block(m: &CommittedModel, b: usize, x: &Tensor) -> Trace {
 }
 
 /// Proves a (possibly inconsistent) stacked trace with public input `x`; the verifier's word.
-fn verify_trace(m: &CommittedModel, x: &Tensor, traces: &[Trace]) -> Result<(), VerifyError> {
+fn verify_trace(m: &CommittedModel, x: &Tensor, traces: Vec<Trace>) -> Result<(), VerifyError> {
     let trace = stack_traces(traces);
     let inputs = std::slice::from_ref(x);
     let (y, p) = prove_trace(m, inputs, &trace, &(), WitnessCheck::Lenient).unwrap();
@@ -132,7 +132,7 @@ fn a_broken_chain_is_rejected() {
         h = t.values[m.graph.output].clone();
         traces.push(t);
     }
-    assert!(verify_trace(&m, &x, &traces).is_err());
+    assert!(verify_trace(&m, &x, traces).is_err());
 
     // Block 0 run on another input than the public one.
     let mut x2 = x.clone();
@@ -144,7 +144,7 @@ fn a_broken_chain_is_rejected() {
         h = t.values[m.graph.output].clone();
         traces.push(t);
     }
-    assert!(verify_trace(&m, &x, &traces).is_err());
+    assert!(verify_trace(&m, &x, traces).is_err());
 
     // The honest chain through the same helper verifies (the helper itself is sound).
     let mut traces = Vec::new();
@@ -154,7 +154,7 @@ fn a_broken_chain_is_rejected() {
         h = t.values[m.graph.output].clone();
         traces.push(t);
     }
-    verify_trace(&m, &x, &traces).unwrap();
+    verify_trace(&m, &x, traces).unwrap();
 }
 
 #[test]
@@ -277,7 +277,7 @@ fn the_causal_mask_restarts_in_every_block() {
     for (node, value) in [(out, 9), (exp, 100)] {
         let t1 = execute_forged(&blk1, x1, node, |t| t.data[5 * 8 + 6] = value).unwrap();
         assert!(
-            verify_trace(&m, &x, &[t0.clone(), t1]).is_err(),
+            verify_trace(&m, &x, vec![t0.clone(), t1]).is_err(),
             "node {node}"
         );
     }
