@@ -3,7 +3,6 @@
 
 use gkr::lookup::{ColumnSpec, RealMask};
 use gkr::TableKind;
-use model::execute::ACT_LO;
 use model::softmax::{MAX_ROW_SUM_BITS, SOFTMAX_BITS};
 use model::{Graph, NodeId, Op, Shape, ACT_BITS};
 use serde::{Deserialize, Serialize};
@@ -322,19 +321,11 @@ impl Circuit {
         let mut sinks = vec![Sink::Computed; n];
         let mut advice_nodes = Vec::new();
         for (id, node) in shape.nodes.iter().enumerate() {
-            let nonlinear = matches!(
-                node.op,
-                Op::Relu { .. }
-                    | Op::Rescale { .. }
-                    | Op::Lookup { .. }
-                    | Op::SoftmaxMax { .. }
-                    | Op::SoftmaxExp { .. }
-                    | Op::SoftmaxDiv { .. }
-            );
-            let public = id == shape.output && nonlinear || node.op == Op::Input;
+            let chosen = crate::layers::of(&node.op).is_advice();
+            let public = id == shape.output && chosen || node.op == Op::Input;
             sinks[id] = if public && shape.log_blocks == 0 {
                 Sink::Public
-            } else if nonlinear || node.op == Op::Input {
+            } else if chosen || node.op == Op::Input {
                 // A stack's input (every block's input) is committed.
                 advice_nodes.push(id);
                 Sink::Advice(advice_nodes.len() - 1)
@@ -344,23 +335,6 @@ impl Circuit {
         }
 
         let mut tables: Vec<TableKind> = Vec::new();
-        let mut table_id = |t: TableKind| -> usize {
-            if let Some(i) = tables.iter().position(|&x| x == t) {
-                i
-            } else {
-                tables.push(t);
-                tables.len() - 1
-            }
-        };
-        let act = TableKind::Range {
-            lo: ACT_LO,
-            log_size: ACT_BITS,
-        };
-        let bit = TableKind::Range { lo: 0, log_size: 1 };
-        let gap = TableKind::Range {
-            lo: 0,
-            log_size: ACT_BITS,
-        };
         let mut columns = Vec::new();
         for (id, node) in shape.nodes.iter().enumerate() {
             // Softmax columns live on the input's (= the output's, but for the row max) shape.
@@ -368,68 +342,14 @@ impl Circuit {
                 Op::SoftmaxMax { input, .. } => shape.nodes[input].shape.n_vars(),
                 _ => node.shape.n_vars(),
             };
-            // (what the column holds, its table, whether padding is left out)
-            let cols: Vec<(ColumnKind, TableKind, Option<RealMask>)> = match node.op {
-                Op::Rescale { shift, .. } => vec![
-                    (
-                        ColumnKind::RescaleOutput(id),
-                        rescale_output_range(shift),
-                        None,
-                    ),
-                    (
-                        ColumnKind::RescaleRemainder(id),
-                        TableKind::Range {
-                            lo: -(1i64 << (shift - 1)),
-                            log_size: shift,
-                        },
-                        None,
-                    ),
-                ],
-                // f(0) need not be 0 (exp, sigmoid): padding takes no part.
-                Op::Lookup { table, .. } => vec![(
-                    ColumnKind::Lookup(id),
-                    TableKind::Committed {
-                        log_size: ACT_BITS,
-                        id: table as u32,
-                    },
-                    Some(softmax_mask(node.shape, false, shape.log_blocks)),
-                )],
-                Op::Relu { .. } => vec![(
-                    ColumnKind::Relu(id),
-                    TableKind::Relu { log_size: ACT_BITS },
-                    None,
-                )],
-                Op::SoftmaxMax { input, causal } => {
-                    let mask = Some(softmax_mask(
-                        shape.nodes[input].shape,
-                        causal,
-                        shape.log_blocks,
-                    ));
-                    vec![
-                        (ColumnKind::SoftmaxOneHot(id), bit, None),
-                        (ColumnKind::SoftmaxGap(id), gap, mask),
-                    ]
-                }
-                Op::SoftmaxExp { table, causal, .. } => vec![(
-                    ColumnKind::SoftmaxExp(id),
-                    TableKind::Committed {
-                        log_size: ACT_BITS,
-                        id: table as u32,
-                    },
-                    Some(softmax_mask(node.shape, causal, shape.log_blocks)),
-                )],
-                Op::SoftmaxDiv { causal, .. } => {
-                    let mask = Some(softmax_mask(node.shape, causal, shape.log_blocks));
-                    vec![
-                        (ColumnKind::SoftmaxRem(id), gap, mask),
-                        (ColumnKind::SoftmaxRemGap(id), gap, mask),
-                        (ColumnKind::SoftmaxOut(id), act, None),
-                    ]
-                }
-                _ => vec![],
-            };
-            for (kind, table, mask) in cols {
-                let table = table_id(table);
+            for (kind, table, mask) in crate::layers::of(&node.op).columns(&shape, id) {
+                let table = match tables.iter().position(|&x| x == table) {
+                    Some(i) => i,
+                    None => {
+                        tables.push(table);
+                        tables.len() - 1
+                    }
+                };
                 columns.push((
                     kind,
                     ColumnSpec {
@@ -537,38 +457,4 @@ pub fn softmax_mask(shape: Shape, causal: bool, log_blocks: u32) -> RealMask {
         causal,
         log_blocks,
     }
-}
-
-/// The real-entry mask of a `Lookup` node whose tensor has padding. Its lookup is masked (the
-/// table need not hold `f(0) = 0`), so the padding of its output is forced to zero by a
-/// zero-check instead; without padding there is nothing to check.
-pub fn padded_lookup_mask(s: &GraphShape, id: NodeId) -> Option<RealMask> {
-    let node = &s.nodes[id];
-    let padded = node.shape.rows != 1 << node.shape.log_rows()
-        || node.shape.cols != 1 << node.shape.log_cols();
-    (matches!(node.op, Op::Lookup { .. }) && padded)
-        .then(|| softmax_mask(node.shape, false, s.log_blocks))
-}
-
-/// The range a rescale output by `2^shift` is looked up in
-/// ([`model::execute::rescale_output_log_range`]: the activation range up to shift 14,
-/// `[-2^(29-s), 2^(29-s))` beyond, so that `x = 2^s y + r` has one decomposition in M31).
-pub fn rescale_output_range(shift: u32) -> TableKind {
-    let log_size = model::execute::rescale_output_log_range(shift);
-    TableKind::Range {
-        lo: -(1i64 << (log_size - 1)),
-        log_size,
-    }
-}
-
-/// Zero rows a matmul's right operand gains in the product's table: the row variables the
-/// product needs minus the operand's own. Non-zero only for a one-row operand (e.g. the keys and
-/// values at seq_len 1) against a dimension that shapes pad to two.
-pub fn rhs_padding_vars(dims: gkr::matmul::MatMulDims, rhs: Shape) -> usize {
-    let needed = if dims.transpose_rhs {
-        dims.log_n
-    } else {
-        dims.log_k
-    };
-    needed.saturating_sub(rhs.log_rows() - dims.log_blocks) as usize
 }

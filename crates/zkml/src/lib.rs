@@ -15,11 +15,11 @@
 //! 5. Claims reaching the input or the public output are evaluated by the verifier; claims on
 //!    weights and advice are proved by one batched Basefold opening.
 //!
-//! Modules: [`circuit`] (what prover and verifier both derive from a graph), [`views`]
-//! (weight views and their claims), [`packing`],
-//! [`commitment`] (model commitment, verifying key), [`prover`], [`verifier`], [`softmax`]
-//! (softmax steps and embedding), [`chain`] (binding a batched stack's blocks in sequence),
-//! [`proof`] (format), [`config`], [`error`].
+//! Modules: [`layers`] (the layer catalogue: each op family's columns, prover step and
+//! verifier step, and the claim router), [`circuit`] (what prover and verifier both derive
+//! from a graph), [`views`] (weight views and their claims), [`packing`], [`commitment`]
+//! (model commitment, verifying key), [`prover`] and [`verifier`] (the walks), [`chain`]
+//! (binding a batched stack's blocks in sequence), [`proof`] (format), [`config`], [`error`].
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod chain;
@@ -27,10 +27,10 @@ pub mod circuit;
 pub mod commitment;
 pub mod config;
 pub mod error;
+pub mod layers;
 pub mod packing;
 pub mod proof;
 pub mod prover;
-pub mod softmax;
 pub mod transcript;
 pub mod verifier;
 pub mod views;

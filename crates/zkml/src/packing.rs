@@ -218,6 +218,26 @@ pub fn pcs_claims(claims: Vec<Claim>) -> Vec<pcs::Claim> {
         .collect()
 }
 
+/// The opening's polynomials and claim lists, the same for prover and verifier: the weight
+/// chunks, then the advice chunks, each only when some claim landed on it. `T` is a committed
+/// polynomial (prover) or its commitment (verifier).
+pub fn opening_lists<'a, T>(
+    weights: (&Chunks, &'a [T], Vec<Claim>),
+    advice: (&Chunks, &'a [T], Vec<Claim>),
+) -> Result<(Vec<&'a T>, Vec<Vec<pcs::Claim>>), crate::error::VerifyError> {
+    let mut polys = Vec::new();
+    let mut lists = Vec::new();
+    for (chunks, items, claims) in [weights, advice] {
+        for (item, claims) in items.iter().zip(route_claims(chunks, claims)?) {
+            if !claims.is_empty() {
+                polys.push(item);
+                lists.push(pcs_claims(claims));
+            }
+        }
+    }
+    Ok((polys, lists))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
