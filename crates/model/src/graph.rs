@@ -330,9 +330,25 @@ impl GraphBuilder {
         })
     }
 
-    pub(crate) fn push(&mut self, op: Op, shape: Shape, scale: u32) -> NodeId {
+    /// Appends a node. Its shape must be the one [`crate::rules::output_shape`] gives (an
+    /// input declares its own): the builder's functions check their operands with clearer
+    /// errors first, and the rule is the final word, the same one the proof system checks.
+    pub(crate) fn push(&mut self, op: Op, shape: Shape, scale: u32) -> Result<NodeId, GraphError> {
+        if op != Op::Input {
+            let weights: Vec<Shape> = self.weights.iter().map(|w| w.shape).collect();
+            if crate::rules::output_shape(&op, &self.nodes, &weights, 0) != Some(shape) {
+                return Err(GraphError::ShapeMismatch {
+                    node: self.nodes.len(),
+                    op: op.kind(),
+                    detail: format!(
+                        "operands do not give a {}x{} output",
+                        shape.rows, shape.cols
+                    ),
+                });
+            }
+        }
         self.nodes.push(Node { op, shape, scale });
-        self.nodes.len() - 1
+        Ok(self.nodes.len() - 1)
     }
 
     /// Adds a weight tensor and returns its id.
@@ -373,11 +389,11 @@ impl GraphBuilder {
         let n = weight.shape.cols;
         let scale = x.scale + weight.scale;
         let w = self.weight(weight)?;
-        Ok(self.push(
+        self.push(
             Op::MatMul { input, weight: w },
             Shape::new(x.shape.rows, n),
             scale,
-        ))
+        )
     }
 
     /// `lhs . rhs` (or `lhs . rhs^T`) for two activations.
@@ -407,7 +423,7 @@ impl GraphBuilder {
                 ),
             });
         }
-        Ok(self.push(
+        self.push(
             Op::MatMulAct {
                 lhs,
                 rhs,
@@ -415,7 +431,7 @@ impl GraphBuilder {
             },
             Shape::new(l.shape.rows, n),
             l.scale + r.scale,
-        ))
+        )
     }
 
     /// `input + bias` with the bias (1 x n) broadcast over rows; scales must agree.
@@ -441,7 +457,7 @@ impl GraphBuilder {
             });
         }
         let b = self.weight(bias)?;
-        Ok(self.push(Op::AddBias { input, bias: b }, x.shape, x.scale))
+        self.push(Op::AddBias { input, bias: b }, x.shape, x.scale)
     }
 
     fn binary(
@@ -475,19 +491,19 @@ impl GraphBuilder {
                 rhs: r.scale,
             });
         }
-        Ok(self.push(Op::Add { lhs, rhs }, l.shape, l.scale))
+        self.push(Op::Add { lhs, rhs }, l.shape, l.scale)
     }
 
     /// Element-wise `lhs * rhs`; the scale is the sum of the scales.
     pub fn mul(&mut self, lhs: NodeId, rhs: NodeId) -> Result<NodeId, GraphError> {
         let (l, r) = self.binary(lhs, rhs, "mul")?;
-        Ok(self.push(Op::Mul { lhs, rhs }, l.shape, l.scale + r.scale))
+        self.push(Op::Mul { lhs, rhs }, l.shape, l.scale + r.scale)
     }
 
     /// `max(input, 0)`.
     pub fn relu(&mut self, input: NodeId) -> Result<NodeId, GraphError> {
         let x = self.node(input)?.clone();
-        Ok(self.push(Op::Relu { input }, x.shape, x.scale))
+        self.push(Op::Relu { input }, x.shape, x.scale)
     }
 
     /// `f(input)` for an element-wise function, through a table of all `2^ACT_BITS` inputs at
@@ -506,7 +522,7 @@ impl GraphBuilder {
             Some(t) => t,
             None => self.weight(func.table(x.scale, out_scale))?,
         };
-        Ok(self.push(Op::Lookup { input, table }, x.shape, out_scale))
+        self.push(Op::Lookup { input, table }, x.shape, out_scale)
     }
 
     /// `round(input / 2^shift)`.
@@ -526,20 +542,20 @@ impl GraphBuilder {
                 rhs: shift,
             });
         }
-        Ok(self.push(Op::Rescale { input, shift }, x.shape, x.scale - shift))
+        self.push(Op::Rescale { input, shift }, x.shape, x.scale - shift)
     }
 
     /// A further public input of `shape` at `scale` (a K/V cache, a second model input): the
     /// prover and verifier take one tensor per input node, in node order.
     pub fn public_input(&mut self, shape: Shape, scale: u32) -> Result<NodeId, GraphError> {
         check_shape(shape)?;
-        Ok(self.push(Op::Input, shape, scale))
+        self.push(Op::Input, shape, scale)
     }
 
     /// Asserts `input` is zero everywhere ([`Op::AssertZero`]); the node has no consumers.
     pub fn assert_zero(&mut self, input: NodeId) -> Result<NodeId, GraphError> {
         let x = self.node(input)?.clone();
-        Ok(self.push(Op::AssertZero { input }, x.shape, x.scale))
+        self.push(Op::AssertZero { input }, x.shape, x.scale)
     }
 
     /// Finishes the graph with `output` as its output node.

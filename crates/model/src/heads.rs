@@ -27,11 +27,11 @@ impl GraphBuilder {
                 ),
             });
         }
-        Ok(self.push(
+        self.push(
             Op::ColumnSlice { input, start, len },
             Shape::new(x.shape.rows, len),
             x.scale,
-        ))
+        )
     }
 
     /// Rows `[start, start + len)` of `input`, `len` a power of two dividing `start`.
@@ -54,11 +54,11 @@ impl GraphBuilder {
                 ),
             });
         }
-        Ok(self.push(
+        self.push(
             Op::RowSlice { input, start, len },
             Shape::new(len, x.shape.cols),
             x.scale,
-        ))
+        )
     }
 
     /// The parts side by side; all of one shape `m x w` with `w` a power of two >= 2 and one
@@ -78,12 +78,12 @@ impl GraphBuilder {
                 });
             }
         }
-        Ok(self.push(
+        self.push(
             Op::ConcatColumns {
                 parts: parts.to_vec(),
             },
             Shape::new(first.shape.rows, w * parts.len()),
             first.scale,
-        ))
+        )
     }
 }

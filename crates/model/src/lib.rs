@@ -8,7 +8,8 @@
 //! the prover range-checks. The executor computes with 64-bit integers and reports any value
 //! that leaves the range in which M31 arithmetic equals integer arithmetic, instead of wrapping.
 //!
-//! Modules: [`graph`] (IR and [`GraphBuilder`]), [`tensor`], [`execute`] (integer forward pass
+//! Modules: [`graph`] (IR and [`GraphBuilder`]), [`rules`] (each op's output shape, shared
+//! with the proof system's structure check), [`tensor`], [`execute`] (integer forward pass
 //! keeping every intermediate tensor), [`examples`] (built-in models), [`norm`], [`rope`],
 //! [`heads`], [`func`], [`softmax`] (softmax steps, embedding), [`transformer`] (decoder
 //! blocks), [`stack`] (identical blocks stacked for one batched proof), [`decode`] (incremental decoding against a K/V cache bound by public inputs) and
@@ -24,6 +25,7 @@ pub mod heads;
 pub mod norm;
 pub mod reference;
 pub mod rope;
+pub mod rules;
 pub mod softmax;
 pub mod split;
 pub mod stack;

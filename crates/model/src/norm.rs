@@ -115,7 +115,7 @@ impl GraphBuilder {
     /// `y_i = sum_j x_ij` (`m x n -> m x 1`).
     pub fn row_sum(&mut self, input: NodeId) -> Result<NodeId, GraphError> {
         let x = self.node(input)?.clone();
-        Ok(self.push(Op::RowSum { input }, Shape::new(x.shape.rows, 1), x.scale))
+        self.push(Op::RowSum { input }, Shape::new(x.shape.rows, 1), x.scale)
     }
 
     /// `c * x` with `c` read as `c / 2^frac_bits` (the scale grows by `frac_bits`).
@@ -133,7 +133,7 @@ impl GraphBuilder {
                 detail: format!("constant {c} must be non-zero and below 2^30"),
             });
         }
-        Ok(self.push(
+        self.push(
             Op::MulConst {
                 input,
                 c,
@@ -141,7 +141,7 @@ impl GraphBuilder {
             },
             x.shape,
             x.scale + frac_bits,
-        ))
+        )
     }
 
     /// `x + c` on every real entry (the constant is at the input's scale).
@@ -154,7 +154,7 @@ impl GraphBuilder {
                 detail: format!("constant {c} must be below 2^30"),
             });
         }
-        Ok(self.push(Op::AddConst { input, c }, x.shape, x.scale))
+        self.push(Op::AddConst { input, c }, x.shape, x.scale)
     }
 
     /// `lhs (m x n) * rhs (m x 1)` broadcast over columns.
@@ -170,7 +170,7 @@ impl GraphBuilder {
                 ),
             });
         }
-        Ok(self.push(Op::MulColumn { lhs, rhs }, l.shape, l.scale + r.scale))
+        self.push(Op::MulColumn { lhs, rhs }, l.shape, l.scale + r.scale)
     }
 
     /// `input * weight`, the weight `1 x n` (broadcast over rows) or of the input's shape.
@@ -189,7 +189,7 @@ impl GraphBuilder {
         }
         let scale = x.scale + weight.scale;
         let w = self.weight(weight)?;
-        Ok(self.push(Op::MulWeight { input, weight: w }, x.shape, scale))
+        self.push(Op::MulWeight { input, weight: w }, x.shape, scale)
     }
 
     /// `input[i][c] * weight[row0 + i][c mod w]` ([`Op::MulWeightRows`]).
@@ -224,7 +224,7 @@ impl GraphBuilder {
             Some(w) => w,
             None => self.weight(weight)?,
         };
-        Ok(self.push(
+        self.push(
             Op::MulWeightRows {
                 input,
                 weight: w,
@@ -232,7 +232,7 @@ impl GraphBuilder {
             },
             x.shape,
             scale,
-        ))
+        )
     }
 
     /// `m x 1 -> m x cols`, the column repeated.
@@ -245,11 +245,11 @@ impl GraphBuilder {
                 detail: format!("input {}x{} is not a column", x.shape.rows, x.shape.cols),
             });
         }
-        Ok(self.push(
+        self.push(
             Op::BroadcastColumn { input, cols },
             Shape::new(x.shape.rows, cols),
             x.scale,
-        ))
+        )
     }
 
     /// The row mean of `input` at its scale, as an `m x 1` column (see [`Self::row_mean_at`]).

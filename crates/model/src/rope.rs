@@ -27,7 +27,7 @@ impl GraphBuilder {
                 ),
             });
         }
-        Ok(self.push(Op::RotateHalf { input, log_block }, x.shape, x.scale))
+        self.push(Op::RotateHalf { input, log_block }, x.shape, x.scale)
     }
 
     /// RoPE on `input` (`seq x (heads * head_dim)`, rows at positions `pos0, pos0 + 1, ...`),

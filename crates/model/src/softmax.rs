@@ -63,11 +63,11 @@ impl GraphBuilder {
                 "a causal mask needs at least as many columns as rows".into(),
             ));
         }
-        Ok(self.push(
+        self.push(
             Op::SoftmaxMax { input, causal },
             Shape::new(x.shape.rows, 1),
             x.scale,
-        ))
+        )
     }
 
     /// `exp(input - max)` on the allowed entries through `table` (an exp table at the input's
@@ -103,7 +103,7 @@ impl GraphBuilder {
             Some(t) => t,
             None => self.weight(table)?,
         };
-        Ok(self.push(
+        self.push(
             Op::SoftmaxExp {
                 input,
                 max,
@@ -112,7 +112,7 @@ impl GraphBuilder {
             },
             x.shape,
             k,
-        ))
+        )
     }
 
     /// `floor(e 2^shift / rowsum(e))` for `input` a [`Op::SoftmaxExp`].
@@ -131,7 +131,7 @@ impl GraphBuilder {
                 shift,
             });
         }
-        Ok(self.push(
+        self.push(
             Op::SoftmaxDiv {
                 input,
                 shift,
@@ -139,7 +139,7 @@ impl GraphBuilder {
             },
             e.shape,
             shift,
-        ))
+        )
     }
 
     /// Rows of `table` (`vocab x d`) selected by the token ids of the public input, which must
@@ -159,11 +159,11 @@ impl GraphBuilder {
         }
         let (cols, scale) = (table.shape.cols, table.scale);
         let w = self.weight(table)?;
-        Ok(self.push(
+        self.push(
             Op::Embedding { input, table: w },
             Shape::new(x.shape.rows, cols),
             scale,
-        ))
+        )
     }
 }
 

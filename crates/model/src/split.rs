@@ -59,13 +59,13 @@ impl GraphBuilder {
             prev = w;
             cols += w;
         }
-        Ok(self.push(
+        self.push(
             Op::ConcatAligned {
                 parts: parts.to_vec(),
             },
             Shape::new(first.shape.rows, cols),
             first.scale,
-        ))
+        )
     }
 
     /// `input . weight` as exact power-of-two blocks when a dimension is not a power of two

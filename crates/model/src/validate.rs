@@ -97,7 +97,7 @@ pub fn validate(graph: &Graph) -> Result<(), GraphError> {
                     Op::Lookup { input, table: w },
                     b.nodes[input].shape,
                     t.scale,
-                )
+                )?
             }
             Op::Rescale { input, shift } => b.rescale(input, shift)?,
             Op::SoftmaxMax { input, causal } => b.softmax_max(input, causal)?,

@@ -3,8 +3,8 @@
 
 use gkr::lookup::{ColumnSpec, RealMask};
 use gkr::TableKind;
-use model::softmax::{MAX_ROW_SUM_BITS, SOFTMAX_BITS};
-use model::{Graph, NodeId, Op, Shape, ACT_BITS};
+use model::softmax::MAX_ROW_SUM_BITS;
+use model::{Graph, NodeId, Op, Shape};
 use serde::{Deserialize, Serialize};
 
 use crate::error::VerifyError;
@@ -148,161 +148,35 @@ fn check_structure(s: &GraphShape) -> Result<(), VerifyError> {
     if s.output >= s.nodes.len() {
         return Err(malformed("output node out of range".into()));
     }
+    if s.nodes[s.output].op == Op::Input {
+        // Its claims would be checked against the input, never binding the public output.
+        return Err(malformed("the output node is an input".into()));
+    }
     check_stack(s)?;
-    let nb = s.blocks();
+    let weights: Vec<Shape> = s.weights.iter().map(|w| w.0).collect();
+    let mut readers: Vec<Vec<NodeId>> = vec![Vec::new(); s.nodes.len()];
     for (id, node) in s.nodes.iter().enumerate() {
-        if node.shape.is_empty() || node.shape.rows > 1 << 24 || node.shape.cols > 1 << 24 {
-            return Err(malformed(format!("node {id}: bad shape")));
-        }
         for operand in node.op.inputs() {
             if operand >= id {
                 return Err(malformed(format!(
                     "node {id}: operand {operand} is not earlier"
                 )));
             }
+            readers[operand].push(id);
         }
-        let same = |o: NodeId| s.nodes[o].shape == node.shape;
-        let weight = |w: usize| s.weights.get(w).map(|x| x.0);
+    }
+    for (id, node) in s.nodes.iter().enumerate() {
+        if node.shape.is_empty() || node.shape.rows > 1 << 24 || node.shape.cols > 1 << 24 {
+            return Err(malformed(format!("node {id}: bad shape")));
+        }
+        let earlier = &s.nodes[..id];
         let ok = match node.op {
             Op::Input => true,
-            Op::MatMul { input, weight: w } => weight(w).is_some_and(|ws| {
-                let x = s.nodes[input].shape;
-                ws.rows == x.cols * nb && node.shape == Shape::new(x.rows, ws.cols)
-            }),
-            Op::MatMulAct {
-                lhs,
-                rhs,
-                transpose_rhs,
-            } => {
-                let (l, r) = (s.nodes[lhs].shape, s.nodes[rhs].shape);
-                let (k, n) = if transpose_rhs {
-                    (r.cols, r.rows / nb)
-                } else {
-                    (r.rows / nb, r.cols)
-                };
-                r.rows.is_multiple_of(nb) && l.cols == k && node.shape == Shape::new(l.rows, n)
+            _ => {
+                model::rules::output_shape(&node.op, earlier, &weights, s.log_blocks)
+                    == Some(node.shape)
             }
-            Op::AddBias { input, bias } => {
-                weight(bias).is_some_and(|b| same(input) && b == Shape::new(1, node.shape.cols))
-            }
-            Op::Add { lhs, rhs } | Op::Mul { lhs, rhs } => same(lhs) && same(rhs),
-            Op::Relu { input } => same(input),
-            Op::RowSum { input } => node.shape == Shape::new(s.nodes[input].shape.rows, 1),
-            Op::MulConst { input, c, .. } => same(input) && c != 0 && c.abs() < 1 << 30,
-            Op::AddConst { input, c } => same(input) && c.abs() < 1 << 30,
-            Op::MulColumn { lhs, rhs } => {
-                same(lhs) && s.nodes[rhs].shape == Shape::new(node.shape.rows, 1)
-            }
-            Op::MulWeight { input, weight: w } => {
-                let cols = node.shape.cols;
-                same(input)
-                    && weight(w).is_some_and(|ws| {
-                        // A stack's gains are per block (`blocks x n`), as `model::stack` builds.
-                        ws == node.shape
-                            || (nb == 1 && ws == Shape::new(1, cols))
-                            || (nb > 1 && ws == Shape::new(nb, cols))
-                    })
-            }
-            Op::ColumnSlice { input, start, len } => {
-                let x = s.nodes[input].shape;
-                len >= 2
-                    && len.is_power_of_two()
-                    && start.is_multiple_of(len)
-                    && start.checked_add(len).is_some_and(|end| end <= x.cols)
-                    && node.shape == Shape::new(x.rows, len)
-            }
-            Op::ConcatColumns { ref parts } => {
-                let w = parts.first().map_or(0, |&p| s.nodes[p].shape.cols);
-                !parts.is_empty()
-                    && w >= 2
-                    && w.is_power_of_two()
-                    && parts
-                        .iter()
-                        .all(|&p| s.nodes[p].shape == Shape::new(node.shape.rows, w))
-                    && node.shape.cols == w * parts.len()
-            }
-            Op::ConcatAligned { ref parts } => {
-                let widths: Vec<usize> = parts.iter().map(|&p| s.nodes[p].shape.cols).collect();
-                !parts.is_empty()
-                    && widths.iter().all(|&w| w >= 2 && w.is_power_of_two())
-                    && widths.windows(2).all(|w| w[1] <= w[0])
-                    && parts
-                        .iter()
-                        .all(|&p| s.nodes[p].shape.rows == node.shape.rows)
-                    && node.shape.cols == widths.iter().sum::<usize>()
-            }
-            Op::BroadcastColumn { input, cols } => {
-                s.nodes[input].shape.cols == 1
-                    && node.shape == Shape::new(s.nodes[input].shape.rows, cols)
-            }
-            Op::RotateHalf { input, log_block } => {
-                same(input)
-                    && (1..=20).contains(&log_block)
-                    && node.shape.cols.is_multiple_of(1usize << log_block)
-            }
-            Op::Lookup { input, table } => {
-                same(input) && weight(table) == Some(Shape::new(1, 1 << ACT_BITS))
-            }
-            Op::Rescale { input, shift } => {
-                same(input) && (1..=model::execute::MAX_SHIFT).contains(&shift)
-            }
-            Op::SoftmaxMax { input, causal } => {
-                let x = s.nodes[input].shape;
-                node.shape == Shape::new(x.rows, 1) && (!causal || x.rows / nb <= x.cols)
-            }
-            Op::SoftmaxExp {
-                input,
-                max,
-                table,
-                causal,
-            } => {
-                same(input)
-                    && s.nodes[max].op == Op::SoftmaxMax { input, causal }
-                    && s.weights.get(table) == Some(&(Shape::new(1, 1 << ACT_BITS), node.scale))
-                    && node.shape.log_cols() + node.scale <= MAX_ROW_SUM_BITS
-            }
-            Op::SoftmaxDiv {
-                input,
-                shift,
-                causal,
-            } => {
-                same(input)
-                    && matches!(s.nodes[input].op, Op::SoftmaxExp { causal: c, .. } if c == causal)
-                    && (1..=SOFTMAX_BITS).contains(&shift)
-            }
-            Op::RowSlice { input, start, len } => {
-                let x = s.nodes[input].shape;
-                len.is_power_of_two()
-                    && start.is_multiple_of(len)
-                    && start.checked_add(len).is_some_and(|end| end <= x.rows)
-                    && node.shape == Shape::new(len, x.cols)
-            }
-            Op::AssertZero { input } => same(input) && input != s.output,
-            Op::MulWeightRows {
-                input,
-                weight: w,
-                row0,
-            } => {
-                let rows = 1usize << (node.shape.log_rows() - s.log_blocks);
-                let cols = 1usize << node.shape.log_cols();
-                same(input)
-                    && weight(w).is_some_and(|ws| {
-                        ws.cols.is_power_of_two()
-                            && cols.is_multiple_of(ws.cols)
-                            && ws.rows.is_power_of_two()
-                            && row0.is_multiple_of(rows)
-                            && row0.checked_add(rows).is_some_and(|end| end <= ws.rows)
-                    })
-            }
-            Op::Embedding { input, table } => {
-                let x = s.nodes[input].shape;
-                input == 0
-                    && x.cols == 1
-                    && weight(table).is_some_and(|w| {
-                        w.rows <= 1 << (ACT_BITS - 1) && node.shape == Shape::new(x.rows, w.cols)
-                    })
-            }
-        };
+        } && extra_rules(s, &readers, id);
         if !ok {
             return Err(malformed(format!(
                 "node {id} ({}): inconsistent shapes",
@@ -311,6 +185,57 @@ fn check_structure(s: &GraphShape) -> Result<(), VerifyError> {
         }
     }
     Ok(())
+}
+
+/// The proof system's rules beyond the shapes ([`model::rules`]): an exp table at its node's
+/// scale whose row sums fit the division's range; no assertion on the output; a row max read
+/// only as the `max` of exp steps on the same input (its lookups bound it only on the allowed
+/// entries, and its one-hot proves it only together with the exp step); nothing reads an
+/// assertion (it has no value to reduce).
+fn extra_rules(s: &GraphShape, readers: &[Vec<NodeId>], id: NodeId) -> bool {
+    let node = &s.nodes[id];
+    let consumers = || readers[id].iter().map(|&r| &s.nodes[r]);
+    match node.op {
+        Op::SoftmaxMax { input, causal } => {
+            id != s.output
+                && consumers().all(|n| {
+                    matches!(n.op, Op::SoftmaxExp { input: i, max, causal: c, .. }
+                        if max == id && i == input && c == causal)
+                })
+        }
+        Op::AssertZero { .. } if consumers().next().is_some() => false,
+        Op::SoftmaxExp { table, .. } => {
+            s.weights.get(table).map(|w| w.1) == Some(node.scale)
+                && node.shape.log_cols() + node.scale <= MAX_ROW_SUM_BITS
+        }
+        Op::AssertZero { input } => input != s.output,
+        _ => true,
+    }
+}
+
+/// Most rows one table may receive from its columns. LogUp over M31 proves
+/// `sum 1/(z - x_i) = sum m_t/(z - t)` with the multiplicities `m_t` counted mod p: with `p` or
+/// more looked-up rows a count could wrap to a small number, so the identity would no longer
+/// say each row is in the table. `2^30 < p` leaves room for the padding rows.
+pub const MAX_TABLE_LOOKUPS: u64 = 1 << 30;
+
+/// Refuses a circuit whose columns look up [`MAX_TABLE_LOOKUPS`] or more rows in one table
+/// (counting every row of every column, padding included: an upper bound).
+fn check_table_loads(
+    tables: &[TableKind],
+    columns: &[(ColumnKind, ColumnSpec)],
+) -> Result<(), VerifyError> {
+    let mut load = vec![0u64; tables.len()];
+    for (_, spec) in columns {
+        load[spec.table] = load[spec.table].saturating_add(1u64 << spec.log_len.min(63));
+    }
+    match load.iter().position(|&l| l >= MAX_TABLE_LOOKUPS) {
+        Some(t) => Err(malformed(format!(
+            "table {t} receives {} looked-up rows; LogUp over M31 needs fewer than 2^30",
+            load[t]
+        ))),
+        None => Ok(()),
+    }
 }
 
 impl Circuit {
@@ -360,6 +285,8 @@ impl Circuit {
                 ));
             }
         }
+
+        check_table_loads(&tables, &columns)?;
 
         let one_hot: Vec<NodeId> = shape
             .nodes
