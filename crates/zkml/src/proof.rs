@@ -79,7 +79,8 @@ pub struct ModelProof {
     pub opening: OpeningProof,
 }
 
-/// A proof file: the statement (input, output) and the proof.
+/// A proof file: the statement (input, output) and the proof. `model_name` is a label the
+/// proof does not bind; `model_digest` must be the hex of `proof.model_digest`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProofFile {
     pub format: String,
@@ -212,6 +213,12 @@ impl ProofFile {
                 expected: PROOF_VERSION,
                 got: file.version,
             });
+        }
+        // The header's digest is what a reader sees first: it must be the one the proof binds.
+        if file.model_digest != hex::encode(file.proof.model_digest) {
+            return Err(VerifyError::Decode(
+                "the header's model digest is not the proof's".into(),
+            ));
         }
         let fits = |t: &Tensor| t.shape.rows.checked_mul(t.shape.cols) == Some(t.data.len());
         if !fits(&file.input) || !fits(&file.output) {

@@ -118,3 +118,18 @@ fn digest_is_unchanged_by_the_streamed_encoding() {
     let expected: [u8; 32] = h.finalize().into();
     assert_eq!(m.vk.digest(), expected);
 }
+
+#[test]
+fn trailing_bytes_are_refused() {
+    let file = proof_file();
+    let mut bin = file.encode(ProofFormat::Binary).unwrap();
+    assert_eq!(ProofFile::decode(&bin).unwrap(), file);
+    bin.push(0);
+    assert!(matches!(
+        ProofFile::decode(&bin),
+        Err(VerifyError::Decode(_))
+    ));
+    let mut json = file.encode(ProofFormat::Json).unwrap();
+    json.extend_from_slice(b" {}");
+    assert!(ProofFile::decode(&json).is_err());
+}
