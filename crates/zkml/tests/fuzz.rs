@@ -278,7 +278,7 @@ fn check(b: &Base, bytes: &[u8]) -> Outcome {
 fn case(b: &Base, seed: u64) -> Outcome {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let depth = rng.gen_range(1..=3);
-    if seed % 2 == 0 {
+    if seed.is_multiple_of(2) {
         let mut bytes = b.binary.clone();
         for _ in 0..depth {
             if bytes.len() > 16 {
