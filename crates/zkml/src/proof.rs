@@ -22,7 +22,7 @@ use crate::error::{EncodeError, VerifyError};
 pub const PROOF_VERSION: u32 = 7;
 const MAGIC: &[u8; 8] = b"SMLPROOF";
 /// Largest proof file written or read, in either format: bounds the decoder's work and
-/// allocations on a hostile file. Proofs are far smaller (a transformer block's is a few MiB);
+/// allocations on a hostile file. Proofs are far smaller (a transformer block's is ~0.3 MB);
 /// JSON spells each field element in decimal, about three times the binary size.
 pub const MAX_PROOF_BYTES: u64 = 256 << 20;
 
