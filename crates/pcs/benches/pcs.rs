@@ -80,7 +80,8 @@ fn main() {
             verify_ms = verify_ms.min(t.elapsed().as_secs_f64() * 1e3);
         }
         println!(
-            "n={n:2}: commit {commit_ms:8.1} ms  open {open_ms:7.1} ms  verify {verify_ms:6.2} ms  proof {bytes} bytes"
+            "n={n:2}: commit {commit_ms:8.1} ms  open {open_ms:7.1} ms  verify {verify_ms:6.2} ms  proof {bytes} bytes  provable {} bits",
+            config.provable_security_bits(n as u32 + config.log_blowup)
         );
         if let Some(p) = best_phases {
             let parts: Vec<String> = p

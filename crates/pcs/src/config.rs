@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::PcsError;
+use crate::soundness;
 
 /// Largest `n_variables + log_blowup` supported (codeword domain size `2^28`).
 pub const MAX_LOG_CODEWORD: u32 = 28;
@@ -47,24 +48,25 @@ impl Default for PcsConfig {
 impl PcsConfig {
     /// Conjectured security in bits (ethSTARK / STWO convention: every query of a rate
     /// `2^-log_blowup` code contributes `log_blowup` bits, plus the grinding bits), capped at
-    /// [`FIELD_BOUND_BITS`].
-    ///
-    /// The provable figure (Johnson-bound list decoding, as in the Basefold and FRI analyses)
-    /// is about half the query part: each query rejects a word that is `1 - sqrt(rho)`-far with
-    /// probability `1 - sqrt(rho)`, i.e. contributes `log_blowup / 2` bits, so the default
-    /// config (`log_blowup = 2`, 38 queries, 20 PoW bits) proves about `38 + 20 = 58` bits.
+    /// [`FIELD_BOUND_BITS`]. The convention sets the commit-phase error aside; see
+    /// [`Self::provable_security_bits`] and docs/soundness.md for what the theorems give.
     pub fn security_bits(&self) -> u32 {
         let queries = (self.n_queries as u64).saturating_mul(self.log_blowup as u64);
         let total = queries.saturating_add(self.pow_bits as u64);
         total.min(FIELD_BOUND_BITS as u64) as u32
     }
 
-    /// The provable (Johnson-bound) figure described in [`Self::security_bits`].
-    pub fn provable_security_bits(&self) -> u32 {
-        let queries = (self.n_queries as u64).saturating_mul(self.log_blowup as u64) / 2;
-        queries
-            .saturating_add(self.pow_bits as u64)
-            .min(FIELD_BOUND_BITS as u64) as u32
+    /// Provable security in bits of an opening whose largest codeword has `2^log_domain`
+    /// entries: commit-phase (proximity-gap) error plus query-phase error, each from a
+    /// published theorem, in whichever of two regimes gives more bits, capped at
+    /// [`FIELD_BOUND_BITS`]. Unlike [`Self::security_bits`] it falls as the domain grows and
+    /// does not grow without bound with the queries. The derivation is in docs/soundness.md
+    /// ("Commitment"); [`soundness`] has the two regimes' terms.
+    pub fn provable_security_bits(&self, log_domain: u32) -> u32 {
+        let unique = soundness::unique_decoding(self, log_domain).bits();
+        let johnson = soundness::johnson(self, log_domain).bits();
+        let bits = unique.max(johnson).floor().max(0.0);
+        (bits as u32).min(FIELD_BOUND_BITS)
     }
 
     /// Checks that every parameter is in its supported range.

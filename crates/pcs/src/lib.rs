@@ -29,6 +29,7 @@ pub mod fold;
 mod kernels;
 pub mod proof;
 mod prover;
+pub mod soundness;
 pub mod verifier;
 
 pub use config::PcsConfig;

@@ -332,7 +332,7 @@ fn default_security_at_least_96_bits() {
     let c = PcsConfig::default();
     c.validate().unwrap();
     assert!(c.security_bits() >= 96, "{}", c.security_bits());
-    assert!(c.provable_security_bits() < c.security_bits());
+    assert!(c.provable_security_bits(16) < c.security_bits());
     let bad = PcsConfig {
         fold_arity_log: 0,
         ..c
@@ -349,6 +349,41 @@ fn default_security_at_least_96_bits() {
     };
     assert!(bad.validate().is_err());
     assert!(try_commit(vec![M31::from(1u32); 3], &c).is_err());
+}
+
+#[test]
+fn provable_bits_fall_with_the_domain() {
+    let c = PcsConfig::default();
+    assert!(c.provable_security_bits(28) < c.provable_security_bits(16));
+    // The commit-phase term does not shrink with the queries: at 2^28 no number of queries
+    // (up to the validated 512) reaches 96 provable bits in QM31.
+    let many = PcsConfig {
+        n_queries: 512,
+        pow_bits: 32,
+        ..c
+    };
+    assert!(many.provable_security_bits(28) < 96);
+    assert!(many.provable_security_bits(28) > c.provable_security_bits(28));
+}
+
+#[test]
+fn provable_bits_of_default_config_pinned() {
+    // docs/soundness.md's table: 38 queries at rate 1/4 and 20 PoW bits.
+    let c = PcsConfig::default();
+    assert_eq!(c.security_bits(), 96);
+    assert_eq!(c.provable_security_bits(12), 57);
+    assert_eq!(c.provable_security_bits(16), 56);
+    assert_eq!(c.provable_security_bits(20), 55);
+    assert_eq!(c.provable_security_bits(28), 49);
+    // The settings the doc names as provably 96-bit up to 2^24.
+    let more = |log_blowup, n_queries| PcsConfig {
+        log_blowup,
+        n_queries,
+        ..c
+    };
+    assert_eq!(more(2, 120).provable_security_bits(24), 97);
+    assert_eq!(more(4, 84).provable_security_bits(24), 96);
+    assert_eq!(more(2, 120).provable_security_bits(28), 93);
 }
 
 #[test]

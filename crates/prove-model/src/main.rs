@@ -15,12 +15,11 @@ use indicatif::{ProgressBar, ProgressStyle};
 use model::{examples, Graph, Tensor};
 use model_import::{OnnxModel, QuantConfig};
 use pcs::PcsConfig;
+use zkml::circuit::{Circuit, GraphShape};
+use zkml::config::check_security;
 use zkml::proof::ProofFile;
 use zkml::prover::Progress;
 use zkml::{CacheStatus, CommittedModel, ProofConfig, ProofFormat};
-
-/// Minimum security level accepted by this tool.
-const MIN_SECURITY_BITS: u32 = 96;
 
 #[derive(Parser)]
 #[command(
@@ -222,12 +221,6 @@ impl ModelArgs {
             pcs.pow_bits = v;
         }
         pcs.validate().context("invalid commitment configuration")?;
-        if pcs.security_bits() < MIN_SECURITY_BITS {
-            bail!(
-                "configuration gives {} bits of security; at least {MIN_SECURITY_BITS} required",
-                pcs.security_bits()
-            );
-        }
         Ok(ProofConfig {
             pcs,
             max_weight_poly_vars: pcs.max_n_variables(),
@@ -246,8 +239,13 @@ impl ModelArgs {
         })
     }
 
+    /// Commits to `graph`'s weights, after refusing a configuration that gives this model less
+    /// than `zkml::config::MIN_SECURITY_BITS` (the check `zkml::verify` makes too).
     fn commit(&self, graph: Graph) -> Result<(CommittedModel, CacheStatus)> {
         let config = self.config()?;
+        model::graph::validate(&graph).context("invalid model")?;
+        let circuit = Circuit::new(GraphShape::of(&graph)).context("model structure")?;
+        check_security(&config, &circuit).context("refusing the configuration")?;
         let dir = self.cache_dir();
         CommittedModel::load_or_commit(graph, config, dir.as_deref())
             .context("committing to the model")
@@ -297,6 +295,18 @@ fn read_input(path: &Path, graph: &Graph) -> Result<Tensor> {
         })
         .collect::<Result<Vec<_>>>()?;
     Ok(Tensor::new(shape, data))
+}
+
+/// The proof file at `path`, read up to one byte past `zkml::proof::MAX_PROOF_BYTES` (so that
+/// a larger file is refused by the decoder without being read whole).
+fn read_proof(path: &Path) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let file = std::fs::File::open(path).with_context(|| format!("reading {}", path.display()))?;
+    let mut bytes = Vec::new();
+    file.take(zkml::proof::MAX_PROOF_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .with_context(|| format!("reading {}", path.display()))?;
+    Ok(bytes)
 }
 
 fn read_values(path: &Path) -> Result<Vec<f32>> {
@@ -355,20 +365,19 @@ fn run(cli: Cli) -> Result<()> {
             let prove_ms = t1.elapsed().as_secs_f64() * 1e3;
             bar.finish_and_clear();
             let circuit = &committed.circuit;
-            let bits = committed
-                .vk
-                .config
-                .security_bits(circuit.algebraic_error_log());
+            let config = &committed.vk.config;
+            let bits = check_security(config, circuit)?;
+            let provable = zkml::config::provable_commitment_bits(config, circuit)?;
             let file = ProofFile::new(&committed, x, y, proof);
             let fmt = match format {
                 Format::Binary => ProofFormat::Binary,
                 Format::Json => ProofFormat::Json,
             };
-            let bytes = file.encode(fmt);
+            let bytes = file.encode(fmt).context("encoding the proof")?;
             std::fs::write(&output, &bytes)
                 .with_context(|| format!("writing {}", output.display()))?;
             println!(
-                "proved {} in {prove_ms:.0} ms ({commit_note}): proof {} ({} file), {bits}-bit security -> {}",
+                "proved {} in {prove_ms:.0} ms ({commit_note}): proof {} ({} file), {bits}-bit security (commitment provably {provable}) -> {}",
                 graph.name,
                 kib(file.proof.size_bytes()),
                 kib(bytes.len()),
@@ -397,8 +406,7 @@ fn run(cli: Cli) -> Result<()> {
             }
         }
         Command::Verify { model, proof } => {
-            let bytes =
-                std::fs::read(&proof).with_context(|| format!("reading {}", proof.display()))?;
+            let bytes = read_proof(&proof)?;
             let file = ProofFile::decode(&bytes)
                 .with_context(|| format!("decoding {}", proof.display()))?;
             let graph = model.graph(Some(&file.input))?;

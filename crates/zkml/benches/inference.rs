@@ -111,6 +111,11 @@ fn main() {
         peak_rss_mib()
     );
 
+    println!(
+        "  mlp security: {} bits (conjectured commitment, algebraic), commitment provably {} bits",
+        zkml::config::check_security(&m.vk.config, &m.circuit).unwrap(),
+        zkml::config::provable_commitment_bits(&m.vk.config, &m.circuit).unwrap()
+    );
     println!("  mlp stages (ms): {}", breakdown(&m, &x));
 
     for (mm, k, n) in [(128usize, 1024usize, 1024usize), (1, 4096, 4096)] {

@@ -27,12 +27,15 @@ pub struct VerifyingKey {
 }
 
 impl VerifyingKey {
-    /// The model digest: Blake2s over a domain tag and the canonical encoding of the key.
+    /// The model digest: Blake2s over a domain tag and the canonical (bincode) encoding of the
+    /// key, streamed into the hash.
+    ///
+    /// # Panics
+    /// Never for any value: see [`hash_encoding`].
     pub fn digest(&self) -> [u8; 32] {
         let mut h = Blake2s256::new();
         h.update(b"stwo-ml/model-commitment/v1");
-        // bincode of plain data cannot fail.
-        h.update(bincode::serialize(self).unwrap_or_default());
+        hash_encoding(&mut h, self);
         h.finalize().into()
     }
 
@@ -232,8 +235,33 @@ fn content_key(packed: &[Vec<M31>], config: &ProofConfig) -> String {
             h.update(&bytes);
         }
     }
-    h.update(bincode::serialize(config).unwrap_or_default());
+    hash_encoding(&mut h, config);
     hex::encode(h.finalize())
+}
+
+/// Feeds bincode's encoding of `value` (the bytes `bincode::serialize` returns) to `h`.
+///
+/// # Panics
+/// Never for the types hashed here (the verifying key and the proof configuration), whatever
+/// their values: bincode's encoding fails only on a write error (the hasher cannot fail), a size
+/// limit (none is set), a sequence of unknown length or a hand-written `Serialize` that returns
+/// an error, and every type inside them derives `Serialize` over fields, `Vec`s, arrays,
+/// integers and strings. A type added later that could fail makes this panic rather than hash
+/// a truncated encoding.
+fn hash_encoding(h: &mut Blake2s256, value: &impl Serialize) {
+    struct Sink<'a>(&'a mut Blake2s256);
+    impl std::io::Write for Sink<'_> {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.update(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    if let Err(e) = bincode::serialize_into(Sink(h), value) {
+        panic!("bincode cannot fail on derived plain data, yet: {e}");
+    }
 }
 
 /// Chunk `k`'s cache file under a cache key.

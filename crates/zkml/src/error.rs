@@ -69,4 +69,18 @@ pub enum VerifyError {
     Opening(#[source] pcs::PcsError),
     #[error("cannot decode proof: {0}")]
     Decode(String),
+    #[error("proof file of {bytes} bytes exceeds the limit of {limit} bytes")]
+    ProofTooLarge { bytes: u64, limit: u64 },
+    #[error("the model and configuration give {bits} bits of security; at least {floor} required")]
+    InsufficientSecurity { bits: u32, floor: u32 },
+}
+
+/// Why a proof file could not be written.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum EncodeError {
+    #[error("proof file of {bytes} bytes exceeds the limit of {limit} bytes")]
+    TooLarge { bytes: u64, limit: u64 },
+    #[error("cannot encode proof: {0}")]
+    Serialize(String),
 }

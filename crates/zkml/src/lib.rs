@@ -37,7 +37,7 @@ pub mod views;
 
 pub use commitment::{CacheStatus, CommittedModel, VerifyingKey};
 pub use config::ProofConfig;
-pub use error::{ProveError, VerifyError};
+pub use error::{EncodeError, ProveError, VerifyError};
 pub use proof::{ModelProof, ProofFormat};
 pub use prover::{prove, prove_all};
 pub use verifier::{verify, verify_all};

@@ -3,6 +3,7 @@
 //! Binary layout: the 8-byte magic `SMLPROOF`, a little-endian `u32` format version, then the
 //! bincode encoding of [`ProofFile`]. JSON: the same [`ProofFile`] through serde, whose
 //! `format` and `version` fields say what it is. Field elements are range-checked on decoding.
+//! Files of either format are at most [`MAX_PROOF_BYTES`], when written and when read.
 
 use bincode::Options;
 use gkr::claim::CombineProof;
@@ -15,13 +16,15 @@ use model::Tensor;
 use pcs::{OpeningProof, PolyCommitment};
 use serde::{Deserialize, Serialize};
 
-use crate::error::VerifyError;
+use crate::error::{EncodeError, VerifyError};
 
 /// Version of the proof format and protocol.
 pub const PROOF_VERSION: u32 = 7;
 const MAGIC: &[u8; 8] = b"SMLPROOF";
-/// Largest proof file accepted (bounds the decoder's allocations).
-pub const MAX_PROOF_BYTES: u64 = 1 << 30;
+/// Largest proof file written or read, in either format: bounds the decoder's work and
+/// allocations on a hostile file. Proofs are far smaller (a transformer block's is ~0.3 MB);
+/// JSON spells each field element in decimal, about three times the binary size.
+pub const MAX_PROOF_BYTES: u64 = 256 << 20;
 
 /// The reduction of one linear layer.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -76,7 +79,8 @@ pub struct ModelProof {
     pub opening: OpeningProof,
 }
 
-/// A proof file: the statement (input, output) and the proof.
+/// A proof file: the statement (input, output) and the proof. `model_name` is a label the
+/// proof does not bind; `model_digest` must be the hex of `proof.model_digest`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProofFile {
     pub format: String,
@@ -95,18 +99,33 @@ pub enum ProofFormat {
     Json,
 }
 
-fn options() -> impl Options {
+/// The binary body's encoding, without a size limit (sizes are checked around it).
+fn encoding() -> impl Options {
     bincode::DefaultOptions::new()
         .with_fixint_encoding()
         .with_little_endian()
-        .with_limit(MAX_PROOF_BYTES)
 }
+
+/// Bytes before the bincode body: magic and version.
+const HEADER_BYTES: u64 = MAGIC.len() as u64 + 4;
 
 impl ModelProof {
     /// Size of the bincode encoding in bytes.
     pub fn size_bytes(&self) -> usize {
-        options().serialized_size(self).map_or(0, |s| s as usize)
+        encoding().serialized_size(self).map_or(0, |s| s as usize)
     }
+}
+
+/// Refuses `bytes` beyond [`MAX_PROOF_BYTES`].
+fn within_limit(bytes: usize) -> Result<(), VerifyError> {
+    let bytes = bytes as u64;
+    if bytes > MAX_PROOF_BYTES {
+        return Err(VerifyError::ProofTooLarge {
+            bytes,
+            limit: MAX_PROOF_BYTES,
+        });
+    }
+    Ok(())
 }
 
 impl ProofFile {
@@ -130,21 +149,43 @@ impl ProofFile {
         }
     }
 
-    /// Encodes the file.
-    pub fn encode(&self, format: ProofFormat) -> Vec<u8> {
+    /// Encodes the file; refused if the encoding fails or exceeds [`MAX_PROOF_BYTES`] (which
+    /// [`Self::decode`] would refuse).
+    pub fn encode(&self, format: ProofFormat) -> Result<Vec<u8>, EncodeError> {
+        let too_large = |bytes| EncodeError::TooLarge {
+            bytes,
+            limit: MAX_PROOF_BYTES,
+        };
+        let failed = |e: &dyn std::fmt::Display| EncodeError::Serialize(e.to_string());
         match format {
             ProofFormat::Binary => {
-                let mut out = MAGIC.to_vec();
+                let body = encoding().serialized_size(self).map_err(|e| failed(&e))?;
+                let total = HEADER_BYTES.saturating_add(body);
+                if total > MAX_PROOF_BYTES {
+                    return Err(too_large(total));
+                }
+                let mut out = Vec::with_capacity(total as usize);
+                out.extend_from_slice(MAGIC);
                 out.extend_from_slice(&PROOF_VERSION.to_le_bytes());
-                out.extend(options().serialize(self).unwrap_or_default());
-                out
+                encoding()
+                    .serialize_into(&mut out, self)
+                    .map_err(|e| failed(&e))?;
+                Ok(out)
             }
-            ProofFormat::Json => serde_json::to_vec_pretty(self).unwrap_or_default(),
+            ProofFormat::Json => {
+                let out = serde_json::to_vec_pretty(self).map_err(|e| failed(&e))?;
+                if out.len() as u64 > MAX_PROOF_BYTES {
+                    return Err(too_large(out.len() as u64));
+                }
+                Ok(out)
+            }
         }
     }
 
-    /// Decodes a file in either format (detected from the first bytes).
+    /// Decodes a file in either format (detected from the first bytes); refused beyond
+    /// [`MAX_PROOF_BYTES`].
     pub fn decode(bytes: &[u8]) -> Result<Self, VerifyError> {
+        within_limit(bytes.len())?;
         let file: ProofFile = if let Some(rest) = bytes.strip_prefix(MAGIC.as_slice()) {
             if rest.len() < 4 {
                 return Err(VerifyError::Decode("truncated header".into()));
@@ -157,7 +198,8 @@ impl ProofFile {
                     got: ver,
                 });
             }
-            options()
+            encoding()
+                .with_limit(MAX_PROOF_BYTES)
                 .deserialize(body)
                 .map_err(|e| VerifyError::Decode(e.to_string()))?
         } else {
@@ -171,6 +213,12 @@ impl ProofFile {
                 expected: PROOF_VERSION,
                 got: file.version,
             });
+        }
+        // The header's digest is what a reader sees first: it must be the one the proof binds.
+        if file.model_digest != hex::encode(file.proof.model_digest) {
+            return Err(VerifyError::Decode(
+                "the header's model digest is not the proof's".into(),
+            ));
         }
         let fits = |t: &Tensor| t.shape.rows.checked_mul(t.shape.cols) == Some(t.data.len());
         if !fits(&file.input) || !fits(&file.output) {

@@ -106,7 +106,9 @@ fn four_stacked_blocks_prove_and_equal_the_blocks_in_sequence() {
         Err(VerifyError::MalformedProof(_))
     ));
     // Tampered bytes across the proof file.
-    let bytes = ProofFile::new(&m, x.clone(), y.clone(), proof).encode(ProofFormat::Binary);
+    let bytes = ProofFile::new(&m, x.clone(), y.clone(), proof)
+        .encode(ProofFormat::Binary)
+        .unwrap();
     for at in (12..bytes.len()).step_by(bytes.len() / 41) {
         let mut b = bytes.clone();
         b[at] ^= 0x5a;

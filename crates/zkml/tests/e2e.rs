@@ -76,7 +76,7 @@ fn flipped_and_truncated_bytes_fail_cleanly() {
     let m = tiny();
     let (x, y, proof) = proved(&m, 2);
     let file = ProofFile::new(&m, x, y, proof);
-    let bytes = file.encode(ProofFormat::Binary);
+    let bytes = file.encode(ProofFormat::Binary).unwrap();
     let ok = ProofFile::decode(&bytes).unwrap();
     verify(&m.vk, &ok.input, &ok.output, &ok.proof).unwrap();
     // Flip one byte at many positions across the whole file.
@@ -102,7 +102,7 @@ fn flipped_and_truncated_bytes_fail_cleanly() {
         assert!(ProofFile::decode(&bytes[..cut]).is_err());
     }
     // JSON round trip too.
-    let json = file.encode(ProofFormat::Json);
+    let json = file.encode(ProofFormat::Json).unwrap();
     let f = ProofFile::decode(&json).unwrap();
     verify(&m.vk, &f.input, &f.output, &f.proof).unwrap();
 }
