@@ -100,6 +100,7 @@ pub fn verify_all(
     }
     vk.config.pcs.validate().map_err(VerifyError::Opening)?;
     let circuit = vk.circuit()?;
+    crate::config::check_security(&vk.config, &circuit)?;
     check_shapes(&circuit, inputs, output)?;
     for node in &circuit.shape.nodes {
         if let (Op::Embedding { table, .. }, Some(ids)) = (&node.op, inputs.first()) {

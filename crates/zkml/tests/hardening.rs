@@ -48,7 +48,6 @@ fn security_floor_holds_for_the_default_and_refuses_a_weak_config() {
 
 /// A proof honestly made under a configuration below the floor is refused by the verifier.
 #[test]
-#[ignore = "passes once verify_all calls crate::config::check_security (see issue 19, finding 5)"]
 fn verify_refuses_config_below_floor() {
     let m = tiny(weak());
     let x = random_input(&m.graph, 1);

@@ -30,7 +30,9 @@ fn digest(graph: Graph, inputs: Vec<Tensor>) -> String {
     let (y, proof) = prove_all(&m, &inputs, &()).unwrap();
     verify_all(&m.vk, &inputs, &y, &proof).unwrap();
     let x = inputs[0].clone();
-    let bytes = ProofFile::new(&m, x, y, proof).encode(ProofFormat::Binary);
+    let bytes = ProofFile::new(&m, x, y, proof)
+        .encode(ProofFormat::Binary)
+        .unwrap();
     hex::encode(Blake2s256::digest(&bytes))
 }
 
