@@ -18,6 +18,8 @@ pub enum ProveError {
     Degenerate,
     #[error("the graph's weights differ from the committed ones: commit them instead")]
     WeightsDiffer,
+    #[error("the execution trace is not one of this model's graph (node count or shapes differ)")]
+    TraceMismatch,
 }
 
 /// Why a proof was rejected. Every variant names what failed.

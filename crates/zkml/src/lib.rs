@@ -39,5 +39,5 @@ pub use commitment::{CacheStatus, CommittedModel, VerifyingKey};
 pub use config::ProofConfig;
 pub use error::{EncodeError, ProveError, VerifyError};
 pub use proof::{ModelProof, ProofFormat};
-pub use prover::{prove, prove_all};
+pub use prover::{prove, prove_all, prove_executed};
 pub use verifier::{verify, verify_all};

@@ -62,6 +62,25 @@ pub fn prove_all(
     prove_trace(model, inputs, &trace, progress, WitnessCheck::Strict)
 }
 
+/// Proves a trace already computed by [`model::execute::execute_all`] on `model.graph` and
+/// `inputs` (so that a caller who also reports on the forward pass runs it once). The trace
+/// is the witness: one that breaks a lookup is refused, one that is not the graph's
+/// computation gives a proof the verifier rejects.
+pub fn prove_executed(
+    model: &CommittedModel,
+    inputs: &[Tensor],
+    trace: &Trace,
+    progress: &dyn Progress,
+) -> Result<(Tensor, ModelProof), ProveError> {
+    let fits = trace.values.len() == model.graph.nodes.len()
+        && (trace.values.iter().zip(&model.graph.nodes))
+            .all(|(t, n)| t.shape == n.shape && t.data.len() == n.shape.len());
+    if !fits {
+        return Err(ProveError::TraceMismatch);
+    }
+    prove_trace(model, inputs, trace, progress, WitnessCheck::Strict)
+}
+
 /// Proves a given execution trace. [`prove`] is the entry point; this one exists so that tests
 /// can play a cheating prover with a forged trace.
 #[doc(hidden)]
