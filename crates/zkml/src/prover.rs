@@ -7,7 +7,7 @@ use gkr::Claim;
 use model::execute::execute_all;
 use model::{Op, Tensor, Trace};
 use rayon::prelude::*;
-use stwo::core::channel::Channel;
+use stwo::core::channel::{Blake2sChannel, Channel};
 use stwo::core::fields::m31::M31;
 use stwo::core::fields::qm31::QM31;
 use sumcheck::eval_mle_base;
@@ -171,25 +171,7 @@ pub fn prove_trace(
         Ok(y)
     })?;
 
-    // The output claim, when the output is computed by a linear layer; for a stack, the chain.
-    let out_id = graph.output;
-    let mut chain_evals = Vec::new();
-    if log_blocks > 0 {
-        let public_in = inputs
-            .first()
-            .ok_or(ProveError::Degenerate)?
-            .to_padded_m31();
-        let public_out = output.to_padded_m31();
-        let (h, chain) =
-            crate::chain::prove(&vals[0], &public_in, &public_out, log_blocks, &mut channel);
-        chain_evals = h;
-        to.node(out_id, chain.output);
-        to.node(0, chain.input);
-    } else if circuit.sinks[out_id] == Sink::Computed {
-        let point = channel.draw_secure_felts(graph.nodes[out_id].shape.n_vars() as usize);
-        let value = eval_mle_base(&vals[out_id], &point);
-        to.node(out_id, Claim::new(point, value));
-    }
+    let chain_evals = output_claims(&cx, &output, &mut to, &mut channel)?;
     assert_zero_claims(circuit, &mut to, &mut channel);
 
     progress.stage("layer reductions", 4, STAGES);
@@ -235,6 +217,38 @@ pub fn prove_trace(
         opening,
     };
     Ok((output, proof))
+}
+
+/// The claims on the output: for a stack, the chain binding every block's input to the
+/// previous block's output (its evaluations go into the proof); otherwise, when the output is
+/// computed by a linear layer, its MLE at a random point.
+fn output_claims(
+    cx: &ProveCx<'_>,
+    output: &Tensor,
+    to: &mut Router<'_>,
+    channel: &mut Blake2sChannel,
+) -> Result<Vec<QM31>, ProveError> {
+    let (graph, vals, inputs) = (&cx.model.graph, cx.vals, cx.inputs);
+    let out_id = graph.output;
+    let log_blocks = graph.log_blocks;
+    if log_blocks > 0 {
+        let public_in = inputs
+            .first()
+            .ok_or(ProveError::Degenerate)?
+            .to_padded_m31();
+        let public_out = output.to_padded_m31();
+        let (h, chain) =
+            crate::chain::prove(&vals[0], &public_in, &public_out, log_blocks, channel);
+        to.node(out_id, chain.output);
+        to.node(0, chain.input);
+        return Ok(h);
+    }
+    if cx.circuit.sinks[out_id] == Sink::Computed {
+        let point = channel.draw_secure_felts(graph.nodes[out_id].shape.n_vars() as usize);
+        let value = eval_mle_base(&vals[out_id], &point);
+        to.node(out_id, Claim::new(point, value));
+    }
+    Ok(Vec::new())
 }
 
 /// Tensors asserted zero: their MLE vanishes at a random point (prover and verifier alike).
