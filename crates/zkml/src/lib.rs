@@ -20,6 +20,9 @@
 //! [`commitment`] (model commitment, verifying key), [`prover`], [`verifier`], [`softmax`]
 //! (softmax steps and embedding), [`chain`] (binding a batched stack's blocks in sequence),
 //! [`proof`] (format), [`config`], [`error`].
+//!
+//! Features: `prover` (default) builds [`prover`] and [`CommittedModel`]; without it the crate
+//! verifies only and STWO's prover is not compiled.
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod chain;
@@ -29,15 +32,19 @@ pub mod config;
 pub mod error;
 pub mod packing;
 pub mod proof;
+#[cfg(feature = "prover")]
 pub mod prover;
 pub mod softmax;
 pub mod transcript;
 pub mod verifier;
 pub mod views;
 
-pub use commitment::{CacheStatus, CommittedModel, VerifyingKey};
+pub use commitment::VerifyingKey;
+#[cfg(feature = "prover")]
+pub use commitment::{CacheStatus, CommittedModel};
 pub use config::ProofConfig;
 pub use error::{ProveError, VerifyError};
 pub use proof::{ModelProof, ProofFormat};
+#[cfg(feature = "prover")]
 pub use prover::{prove, prove_all};
 pub use verifier::{verify, verify_all};

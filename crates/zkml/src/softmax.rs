@@ -6,7 +6,9 @@
 //! the node's proof splits them and runs its zero-checks, whatever claims arrived from later
 //! nodes (those go to the opening like any advice claim).
 
-use gkr::embedding::{one_hot_eval, one_hot_table};
+use gkr::embedding::one_hot_eval;
+#[cfg(feature = "prover")]
+use gkr::embedding::one_hot_table;
 use gkr::matmul::{self, MatMulDims};
 use gkr::softmax as sm;
 use gkr::{Claim, GkrError};
@@ -187,6 +189,7 @@ fn mask_of(s: &GraphShape, id: NodeId) -> (gkr::lookup::RealMask, NodeId) {
 }
 
 /// Proves softmax node `id`; `pending` are its lookup column claims in circuit order.
+#[cfg(feature = "prover")]
 pub fn prove_node(
     circuit: &Circuit,
     id: NodeId,
@@ -307,6 +310,7 @@ pub fn token_ids(input: &Tensor, vocab: usize) -> Result<Vec<usize>, VerifyError
 }
 
 /// Proves the embedding node `id`: returns its proof and the claim on the table.
+#[cfg(feature = "prover")]
 pub fn prove_embedding(
     circuit: &Circuit,
     id: NodeId,
