@@ -211,9 +211,13 @@ fn dot_rows(evals: &[M31], hi: &[QM31], lo: &[QM31]) -> QM31 {
     sum.pointwise_sum()
 }
 
-/// `sum_i hi[i] <row i of evals, lo>` (the verifier-only build has no SIMD backend).
 #[cfg(not(feature = "prover"))]
-fn dot_rows(evals: &[M31], hi: &[QM31], lo: &[QM31]) -> QM31 {
+use dot_rows_scalar as dot_rows;
+
+/// `sum_i hi[i] <row i of evals, lo>` without SIMD (the verifier-only build has no SIMD
+/// backend).
+#[cfg(any(test, not(feature = "prover")))]
+fn dot_rows_scalar(evals: &[M31], hi: &[QM31], lo: &[QM31]) -> QM31 {
     let row = |(f, &h): (&[M31], &QM31)| -> QM31 {
         h * f.iter().zip(lo).map(|(&c, &e)| e * c).sum::<QM31>()
     };
@@ -340,6 +344,22 @@ mod tests {
             assert_eq!(
                 eval_mle_base(&evals, &point),
                 eval_mle(&lifted, &point),
+                "n = {n}"
+            );
+        }
+    }
+
+    /// The verifier-only build's dot product agrees with the SIMD one.
+    #[test]
+    fn scalar_row_dot_matches_simd() {
+        for n in [8usize, 9, 15] {
+            let evals: Vec<M31> = (0..1u32 << n).map(|i| M31::from(i * 31 + 5)).collect();
+            let point: Vec<QM31> = (0..n as u32).map(|i| qm31(i + 2, 1, i, 4)).collect();
+            let (hi, lo) = point.split_at(n - n / 2);
+            let (hi, lo) = (eq_evals(hi), eq_evals(lo));
+            assert_eq!(
+                dot_rows_scalar(&evals, &hi, &lo),
+                dot_rows(&evals, &hi, &lo),
                 "n = {n}"
             );
         }
