@@ -1,15 +1,22 @@
 //! Claims about MLEs and the batching of several claims on one table into one.
 
-use num_traits::{One, Zero};
+use num_traits::One;
+#[cfg(feature = "prover")]
+use num_traits::Zero;
 use serde::{Deserialize, Serialize};
 use stwo::core::channel::{Blake2sChannel, Channel};
 use stwo::core::fields::m31::M31;
 use stwo::core::fields::qm31::QM31;
 use stwo::core::fields::FieldExpOps;
+#[cfg(feature = "prover")]
 use stwo::prover::backend::simd::qm31::PackedQM31;
+#[cfg(feature = "prover")]
 use sumcheck::base_round::prove_product_base;
+#[cfg(feature = "prover")]
+use sumcheck::eq_evals;
+#[cfg(feature = "prover")]
 use sumcheck::oracle::prove_product;
-use sumcheck::{eq_eval, eq_evals, SumcheckProof};
+use sumcheck::{eq_eval, SumcheckProof};
 
 use crate::error::GkrError;
 
@@ -56,6 +63,7 @@ pub struct CombineProof {
 ///
 /// # Panics
 /// Panics if a claim's dimension differs from the table's (a caller bug).
+#[cfg(feature = "prover")]
 pub fn prove_combine(
     table: &[M31],
     claims: &[Claim],
@@ -138,6 +146,7 @@ pub fn verify_combine(
 }
 
 /// `eq` table helper re-exported for reductions.
+#[cfg(feature = "prover")]
 pub(crate) fn eq_table(point: &[QM31]) -> Vec<QM31> {
     eq_evals(point)
 }

@@ -4,17 +4,26 @@
 //! at the same point once the prover names one operand's value. `Mul` needs a degree-3
 //! sumcheck of `eq(r, x) L(x) R(x)`.
 
+#[cfg(feature = "prover")]
 use num_traits::One;
 use serde::{Deserialize, Serialize};
 use stwo::core::channel::{Blake2sChannel, Channel};
+#[cfg(feature = "prover")]
 use stwo::core::fields::m31::M31;
 use stwo::core::fields::qm31::QM31;
+#[cfg(feature = "prover")]
 use sumcheck::base_round::prove_product_base;
+#[cfg(feature = "prover")]
+use sumcheck::eval_mle_base;
+#[cfg(feature = "prover")]
 use sumcheck::oracle::prove_product;
+#[cfg(feature = "prover")]
 use sumcheck::simd::eq_evals_packed;
-use sumcheck::{eq_eval, eval_mle_base, SumcheckProof};
+use sumcheck::{eq_eval, SumcheckProof};
 
-use crate::claim::{eq_table, Claim};
+#[cfg(feature = "prover")]
+use crate::claim::eq_table;
+use crate::claim::Claim;
 use crate::error::GkrError;
 
 /// Prover message of `Add`: the left operand's value at the claim point.
@@ -25,6 +34,7 @@ pub struct AddProof {
 }
 
 /// Splits `(L + R)(r) = v` into `L(r)` and `R(r)`.
+#[cfg(feature = "prover")]
 pub fn prove_add(
     lhs: &[M31],
     claim: &Claim,
@@ -65,6 +75,7 @@ pub fn row_mask_eval(n_rows: usize, r_rows: &[QM31]) -> QM31 {
 
 /// Splits `Y(r_m, r_n) = X(r_m, r_n) + mask(r_m) b(r_n)` (bias broadcast over the `n_rows` real
 /// rows; padded rows stay zero) into a claim on `X` and a claim on `b`.
+#[cfg(feature = "prover")]
 pub fn prove_add_bias(
     bias: &[M31],
     n_rows: usize,
@@ -117,6 +128,7 @@ pub struct MulProof {
 }
 
 /// Proves `(L * R)(r) = sum_x eq(r, x) L(x) R(x)`; returns claims on `L` and `R` at a new point.
+#[cfg(feature = "prover")]
 pub fn prove_mul(
     lhs: &[M31],
     rhs: &[M31],

@@ -19,8 +19,14 @@ pub enum GkrError {
     PointDimension { expected: usize, got: usize },
     #[error("lookup proof malformed: {0}")]
     MalformedLookup(String),
-    #[error("lookup GKR failed: {0}")]
-    LookupGkr(String),
+    #[error("lookup GKR layer {layer}: sumcheck failed: {source}")]
+    LookupSumcheck {
+        layer: usize,
+        #[source]
+        source: SumcheckError,
+    },
+    #[error("lookup GKR layer {layer}: the sumcheck's final value does not match the masks")]
+    LookupCircuitCheck { layer: usize },
     #[error("lookup sums do not cancel: some looked-up value is not in its table")]
     LookupSumNonZero,
     #[error("lookup instance {instance}: input-layer claim does not match the committed columns")]

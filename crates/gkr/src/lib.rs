@@ -6,14 +6,16 @@
 //! - [`elementwise`]: `Add` and broadcast `AddBias` (linear, one prover value each) and `Mul`
 //!   (degree-3 sumcheck against `eq(r, .)`);
 //! - [`claim`]: several claims on one table batched into one (degree-2 sumcheck);
-//! - [`lookup`]: LogUp lookups (range checks and `(x, relu(x))` pairs) proved with STWO's
-//!   batched GKR for fractional sums; tables are rebuilt by the verifier in `O(log)`;
+//! - [`lookup`]: LogUp lookups (range checks and `(x, relu(x))` pairs) proved with batched GKR
+//!   for fractional sums ([`logup_gkr`]: STWO's prover, our verifier with STWO's transcript);
+//!   tables are rebuilt by the verifier in `O(log)`;
 //! - [`softmax`]: row max, exp and division steps of a (causal) softmax, and the zero-check
 //!   that a table vanishes off a mask;
 //! - [`embedding`]: the public one-hot matrix of token ids for an embedding matmul.
 //!
 //! Prover and verifier of each reduction sit side by side; the verifier functions use only
-//! STWO's verifier-side types and [`sumcheck::verify`]. Fiat–Shamir goes through STWO's
+//! STWO's verifier-side types and [`sumcheck::verify`], and the provers sit behind the
+//! `prover` feature (default), so the crate builds verifier-only without it. Fiat–Shamir goes through STWO's
 //! `Blake2sChannel`: every value a prover sends is mixed into the channel before the next
 //! challenge is drawn.
 #![cfg_attr(test, allow(clippy::unwrap_used))]
@@ -23,9 +25,12 @@ pub mod elementwise;
 pub mod embedding;
 pub mod error;
 pub mod linear;
+pub mod logup_gkr;
 pub mod lookup;
 mod lookup_instances;
+#[cfg(feature = "prover")]
 mod lookup_layers;
+#[cfg(feature = "prover")]
 mod lookup_witness;
 pub mod matmul;
 pub mod softmax;

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use stwo::core::channel::{Blake2sChannel, Channel};
 use stwo::core::fields::m31::M31;
 use stwo::core::fields::qm31::QM31;
+#[cfg(feature = "prover")]
 use sumcheck::eval_mle_base;
 
 use crate::claim::Claim;
@@ -53,6 +54,7 @@ fn row_sum_point(claim: &Claim, log_rows: usize, log_cols_x: usize) -> Vec<QM31>
 }
 
 /// Row sum: `claim` is on `y` (`2^log_rows x 2`, the sum in column 0); returns the claim on `x`.
+#[cfg(feature = "prover")]
 pub fn prove_row_sum(
     x: &[M31],
     log_rows: usize,
@@ -88,6 +90,7 @@ pub fn verify_row_sum(
 }
 
 /// `y = c x`: the prover names `x(r)`.
+#[cfg(feature = "prover")]
 pub fn prove_mul_const(
     x: &[M31],
     claim: &Claim,
@@ -179,6 +182,7 @@ pub fn row_slice_claim(
 
 /// Concatenation of `parts.len()` parts of `2^log_w` columns: `y(r_i, r_b, r_j) =
 /// sum_b eq(r_b, b) part_b(r_i, r_j)`. The prover names every `part_b(r_i, r_j)`.
+#[cfg(feature = "prover")]
 pub fn prove_concat(
     parts: &[&[M31]],
     log_rows: usize,
@@ -250,6 +254,7 @@ fn aligned_blocks(log_widths: &[usize], log_cols: usize) -> Vec<(usize, usize)> 
 /// Parts of widths `2^log_widths[p]` (non-increasing, so each starts at a multiple of its
 /// width) side by side in `2^log_cols` padded columns: `y(r_i, r_c) = sum_p eq(r_c[..lead_p],
 /// block_p) part_p(r_i, r_c[lead_p..])`. The prover names every part's value.
+#[cfg(feature = "prover")]
 pub fn prove_concat_aligned(
     parts: &[&[M31]],
     log_rows: usize,
@@ -326,6 +331,7 @@ fn column_point(claim: &Claim, log_rows: usize) -> Vec<QM31> {
 
 /// Broadcast of an `m x 1` column (stored `2^log_rows x 2`) over `cols` columns: the prover
 /// names the column's value at `(r_i, 0)`.
+#[cfg(feature = "prover")]
 pub fn prove_broadcast_column(
     column: &[M31],
     log_rows: usize,
@@ -369,6 +375,7 @@ fn with_bit(point: &[QM31], t: usize, bit: u32) -> Vec<QM31> {
 }
 
 /// Rotate-half with the block's top bit at coordinate `t` of the point.
+#[cfg(feature = "prover")]
 pub fn prove_rotate_half(
     x: &[M31],
     t: usize,

@@ -1,4 +1,4 @@
-//! LogUp lookups proved with STWO's batched GKR for fractional sums.
+//! LogUp lookups proved with batched GKR for fractional sums ([`crate::logup_gkr`]).
 //!
 //! Each looked-up column `c` of table number `k` (one or two component tables of length
 //! `2^n_c`, compressed as `v0 + beta v1 + gamma k`) becomes an instance `sum_i 1 / (z - v_i)`;
@@ -14,20 +14,25 @@
 //! multiplicity to the channel (by commitment) before calling.
 
 use num_traits::{One, Zero};
+#[cfg(feature = "prover")]
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use stwo::core::channel::{Blake2sChannel, Channel};
 use stwo::core::fields::m31::M31;
 use stwo::core::fields::qm31::QM31;
+#[cfg(feature = "prover")]
 use stwo::prover::backend::simd::SimdBackend;
+#[cfg(feature = "prover")]
 use stwo::prover::lookups::gkr_prover::{prove_batch, Layer};
-use stwo::prover::lookups::gkr_verifier::{partially_verify_batch, Gate, GkrBatchProof, GkrMask};
-use sumcheck::SumcheckProof;
 
 use crate::claim::Claim;
 use crate::error::GkrError;
+use crate::logup_gkr::verify_batch;
+pub use crate::logup_gkr::GkrProofData;
 use crate::lookup_instances::{instances, Instance};
+#[cfg(feature = "prover")]
 use crate::lookup_layers::{column_layer, table_layer};
+#[cfg(feature = "prover")]
 pub use crate::lookup_witness::multiplicities;
 pub use crate::table::{TableData, TableKind};
 
@@ -118,15 +123,6 @@ pub struct ColumnSpec {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Felts(#[serde(with = "sumcheck::felt::qm31_vec")] pub Vec<QM31>);
 
-/// Serialisable form of STWO's `GkrBatchProof`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct GkrProofData {
-    pub sumcheck_proofs: Vec<SumcheckProof>,
-    /// Per instance, per layer: the mask's columns flattened `[n0, n1, d0, d1]`.
-    pub layer_masks: Vec<Vec<Felts>>,
-    pub output_claims: Vec<Felts>,
-}
-
 /// The prover's messages for all lookups of one proof.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LookupProof {
@@ -207,6 +203,7 @@ impl LookupColumn<'_> {
             })
     }
 
+    #[cfg(feature = "prover")]
     fn spec(&self) -> ColumnSpec {
         let len = self.values[0].len();
         assert!(len >= 2 && len.is_power_of_two(), "column length");
@@ -220,6 +217,7 @@ impl LookupColumn<'_> {
 
 /// Each vector's multilinear extension at `point_of(log2 len)`: one `eq` table per length
 /// (all vectors of a length share the batch point's suffix), then a dot product per vector.
+#[cfg(feature = "prover")]
 fn evaluate_at_suffixes(
     vectors: &[&[M31]],
     point_of: &(dyn Fn(usize) -> Vec<QM31> + Sync),
@@ -244,6 +242,7 @@ fn evaluate_at_suffixes(
 }
 
 /// Each column's components at its point.
+#[cfg(feature = "prover")]
 fn evaluate_columns(
     columns: &[LookupColumn<'_>],
     point_of: &(dyn Fn(usize) -> Vec<QM31> + Sync),
@@ -264,6 +263,7 @@ fn evaluate_columns(
 /// # Panics
 /// Panics if the columns do not match their tables' arity, are shorter than 2, or a value is
 /// not in its table (call [`multiplicities`] first to get an error instead).
+#[cfg(feature = "prover")]
 pub fn prove(
     tables: &[TableData<'_>],
     columns: &[LookupColumn<'_>],
@@ -356,80 +356,6 @@ pub fn prove(
     )
 }
 
-impl GkrProofData {
-    fn from_stwo(p: &GkrBatchProof) -> Self {
-        Self {
-            sumcheck_proofs: p
-                .sumcheck_proofs
-                .iter()
-                .map(SumcheckProof::from_stwo)
-                .collect(),
-            layer_masks: p
-                .layer_masks_by_instance
-                .iter()
-                .map(|masks| {
-                    masks
-                        .iter()
-                        .map(|m| {
-                            Felts(m.columns().iter().flat_map(|c| c.iter().copied()).collect())
-                        })
-                        .collect()
-                })
-                .collect(),
-            output_claims: p
-                .output_claims_by_instance
-                .iter()
-                .map(|c| Felts(c.clone()))
-                .collect(),
-        }
-    }
-
-    /// Checks every shape against the expected instance sizes, then converts. STWO's verifier
-    /// indexes by the proof's own shapes, so nothing malformed may reach it.
-    fn to_stwo(&self, n_vars: &[usize]) -> Result<GkrBatchProof, GkrError> {
-        let bad = |s: &str| GkrError::MalformedLookup(s.to_string());
-        let n_layers = n_vars.iter().copied().max().unwrap_or(0);
-        if self.layer_masks.len() != n_vars.len() || self.output_claims.len() != n_vars.len() {
-            return Err(bad("wrong number of instances"));
-        }
-        if self.sumcheck_proofs.len() != n_layers {
-            return Err(bad("wrong number of GKR layers"));
-        }
-        for (layer, p) in self.sumcheck_proofs.iter().enumerate() {
-            if p.round_polys.len() != layer || p.round_polys.iter().any(|c| c.len() > 4) {
-                return Err(bad("sumcheck of wrong shape"));
-            }
-        }
-        for (i, &n) in n_vars.iter().enumerate() {
-            if self.layer_masks[i].len() != n || self.layer_masks[i].iter().any(|m| m.0.len() != 4)
-            {
-                return Err(bad("mask of wrong shape"));
-            }
-            if self.output_claims[i].0.len() != 2 {
-                return Err(bad("output claim of wrong shape"));
-            }
-        }
-        Ok(GkrBatchProof {
-            sumcheck_proofs: self
-                .sumcheck_proofs
-                .iter()
-                .map(SumcheckProof::to_stwo)
-                .collect(),
-            layer_masks_by_instance: self
-                .layer_masks
-                .iter()
-                .map(|masks| {
-                    masks
-                        .iter()
-                        .map(|m| GkrMask::new(vec![[m.0[0], m.0[1]], [m.0[2], m.0[3]]]))
-                        .collect()
-                })
-                .collect(),
-            output_claims_by_instance: self.output_claims.iter().map(|c| c.0.clone()).collect(),
-        })
-    }
-}
-
 /// Verifies the lookups of `columns` into `tables`; returns the claims to check elsewhere.
 pub fn verify(
     tables: &[TableKind],
@@ -449,6 +375,10 @@ pub fn verify(
         return Err(bad("empty table"));
     }
     if columns.is_empty() && tables.is_empty() {
+        // One encoding per statement: a circuit without lookups has the empty proof.
+        if *proof != LookupProof::empty() {
+            return Err(bad("lookup proof without lookups must be empty"));
+        }
         return Ok(LookupClaims {
             columns: vec![],
             multiplicities: vec![],
@@ -473,13 +403,13 @@ pub fn verify(
         .map(Instance::n_vars)
         .chain(tables.iter().map(|t| t.log_size() as usize))
         .collect();
-    let gkr = proof.gkr.to_stwo(&n_vars)?;
-
     // The instance sums must cancel.
     let mut num = QM31::zero();
     let mut den = QM31::one();
-    for claim in &gkr.output_claims_by_instance {
-        let (n, d) = (claim[0], claim[1]);
+    for claim in &proof.gkr.output_claims {
+        let &[n, d] = claim.0.as_slice() else {
+            return Err(bad("output claim of wrong shape"));
+        };
         if d.is_zero() {
             return Err(GkrError::LookupSumNonZero);
         }
@@ -490,16 +420,12 @@ pub fn verify(
         return Err(GkrError::LookupSumNonZero);
     }
 
-    let artifact = partially_verify_batch(vec![Gate::LogUp; n_vars.len()], &gkr, channel)
-        .map_err(|e| GkrError::LookupGkr(e.to_string()))?;
-    if artifact.n_variables_by_instance != n_vars {
-        return Err(bad("instance sizes"));
-    }
+    let artifact = verify_batch(&n_vars, &proof.gkr, channel)?;
     let n_layers = artifact.ood_point.len();
     let point_of = |n: usize| artifact.ood_point[n_layers - n..].to_vec();
 
     for (i, inst) in layout.iter().enumerate() {
-        let got = &artifact.claims_to_verify_by_instance[i];
+        let got = &artifact.input_claims[i];
         let evals: Vec<&[QM31]> = inst
             .columns
             .iter()
@@ -507,7 +433,7 @@ pub fn verify(
             .collect();
         let z = ch.z_of_table(columns[inst.columns[0]].table);
         let want = inst.input_claim(&point_of(inst.n_vars()), &evals, z, ch.beta);
-        if got.as_slice() != want.as_slice() {
+        if *got != want {
             return Err(GkrError::LookupInputMismatch { instance: i });
         }
     }
@@ -524,7 +450,7 @@ pub fn verify(
     let mut committed_evals = proof.committed_evals.0.iter();
     for (t, table) in tables.iter().enumerate() {
         let i = layout.len() + t;
-        let got = &artifact.claims_to_verify_by_instance[i];
+        let got = &artifact.input_claims[i];
         let pt = point_of(table.log_size() as usize);
         let mut row = table.eval(&pt);
         if table.is_committed() {
@@ -536,7 +462,7 @@ pub fn verify(
         }
         let m = proof.multiplicity_evals.0[t];
         let den = ch.z_of_table(t) - (row[0] + ch.beta * row[1]);
-        if got.len() != 2 || got[0] != -m || got[1] != den {
+        if got[0] != -m || got[1] != den {
             return Err(GkrError::LookupInputMismatch { instance: i });
         }
         mult_claims.push(Claim::new(pt, m));

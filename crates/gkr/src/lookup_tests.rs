@@ -1,6 +1,6 @@
 //! Tests of the LogUp lookups.
 use super::*;
-use sumcheck::eval_mle_base;
+use sumcheck::{eval_mle_base, SumcheckProof};
 
 fn fd(tables: &[TableKind]) -> Vec<TableData<'static>> {
     tables.iter().map(|&k| TableData::formula(k)).collect()
@@ -269,7 +269,7 @@ fn malformed_proof_fails_without_panic() {
         Err(GkrError::LookupInputMismatch { instance: 0 })
     ));
     let mut tampered = proof;
-    tampered.gkr.sumcheck_proofs[2].round_polys[0][0] += QM31::one();
+    tampered.gkr.sumcheck_proofs[2].round_polys[0].0[0] += QM31::one();
     assert!(verify(
         &tables[..1],
         &specs,
@@ -437,5 +437,30 @@ fn column_cannot_use_another_tables_rows() {
     assert!(matches!(
         verify(&tables, &specs, &proof, &mut vc),
         Err(GkrError::LookupSumNonZero)
+    ));
+}
+
+#[test]
+fn lookup_proof_must_be_empty_without_lookups() {
+    let (proof, claims) = prove(&[], &[], &[], &mut Blake2sChannel::default());
+    assert_eq!(proof, LookupProof::empty());
+    assert_eq!(
+        verify(&[], &[], &proof, &mut Blake2sChannel::default()).unwrap(),
+        claims
+    );
+    // Anything in the proof of a circuit without lookups is a second encoding of it.
+    let mut padded = LookupProof::empty();
+    padded.multiplicity_evals.0.push(QM31::one());
+    assert!(matches!(
+        verify(&[], &[], &padded, &mut Blake2sChannel::default()),
+        Err(GkrError::MalformedLookup(_))
+    ));
+    let mut padded = LookupProof::empty();
+    padded.gkr.sumcheck_proofs.push(SumcheckProof {
+        round_polys: vec![],
+    });
+    assert!(matches!(
+        verify(&[], &[], &padded, &mut Blake2sChannel::default()),
+        Err(GkrError::MalformedLookup(_))
     ));
 }

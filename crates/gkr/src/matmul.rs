@@ -14,12 +14,16 @@
 
 use serde::{Deserialize, Serialize};
 use stwo::core::channel::{Blake2sChannel, Channel};
+#[cfg(feature = "prover")]
 use stwo::core::fields::m31::M31;
 use stwo::core::fields::qm31::QM31;
+#[cfg(feature = "prover")]
 use sumcheck::oracle::prove_product;
 use sumcheck::SumcheckProof;
 
-use crate::claim::{eq_table, Claim};
+#[cfg(feature = "prover")]
+use crate::claim::eq_table;
+use crate::claim::Claim;
 use crate::error::GkrError;
 
 /// `log2` of the padded dimensions of a matmul, and the layout of the right operand.
@@ -67,11 +71,13 @@ pub struct MatMulProof {
 }
 
 /// `out[kk] = sum_i eq_m[i] * a[i * k + kk]`.
+#[cfg(feature = "prover")]
 fn fold_rows(a: &[M31], eq_m: &[QM31], k: usize) -> Vec<QM31> {
     sumcheck::simd::cols_dot(a, k, eq_m)
 }
 
 /// `out[kk] = sum_j w[kk * n + j] * eq_n[j]`.
+#[cfg(feature = "prover")]
 fn fold_cols(w: &[M31], eq_n: &[QM31], n: usize) -> Vec<QM31> {
     sumcheck::simd::rows_dot(w, n, eq_n)
 }
@@ -80,6 +86,7 @@ fn fold_cols(w: &[M31], eq_n: &[QM31], n: usize) -> Vec<QM31> {
 ///
 /// # Panics
 /// Panics if the tables or the claim do not match `dims` (a caller bug).
+#[cfg(feature = "prover")]
 pub fn prove(
     a: &[M31],
     w: &[M31],

@@ -27,11 +27,16 @@ use stwo::core::channel::{Blake2sChannel, Channel};
 use stwo::core::fields::m31::M31;
 use stwo::core::fields::qm31::QM31;
 use stwo::core::fields::FieldExpOps;
+#[cfg(feature = "prover")]
 use sumcheck::oracle::prove_product;
-use sumcheck::{eq_eval, eq_evals, eval_mle_base, SumcheckProof};
+use sumcheck::{eq_eval, SumcheckProof};
+#[cfg(feature = "prover")]
+use sumcheck::{eq_evals, eval_mle_base};
 
 use crate::claim::Claim;
-use crate::elementwise::{prove_mul, row_mask_eval, verify_mul, MulProof};
+#[cfg(feature = "prover")]
+use crate::elementwise::prove_mul;
+use crate::elementwise::{row_mask_eval, verify_mul, MulProof};
 use crate::error::GkrError;
 use crate::lookup::RealMask;
 
@@ -48,11 +53,13 @@ fn n_vars(mask: &RealMask) -> usize {
     (mask.log_rows + mask.log_cols) as usize
 }
 
+#[cfg(feature = "prover")]
 fn to_secure(t: &[M31]) -> Vec<QM31> {
     t.iter().map(|&v| v.into()).collect()
 }
 
 /// Proves `t = 0` off `mask`; returns the claim on `t` at the sumcheck's point.
+#[cfg(feature = "prover")]
 pub fn prove_zero_off_mask(
     t: &[M31],
     mask: &RealMask,
@@ -152,6 +159,7 @@ pub struct SoftmaxClaims {
 
 /// Row max: `x`, `mx` (`2^log_rows x 2`), `h` padded tables; `gap` is the lookup's claim on
 /// `D = mx_b - x`.
+#[cfg(feature = "prover")]
 pub fn prove_row_max(
     x: &[M31],
     mx: &[M31],
@@ -263,6 +271,7 @@ pub struct SoftmaxExpProof {
 
 /// Exp: `arg` is the lookup's claim on the table input `x - mx_b`; the claim on `e` from the
 /// lookup is routed by the caller.
+#[cfg(feature = "prover")]
 pub fn prove_softmax_exp(
     x: &[M31],
     e: &[M31],
@@ -314,6 +323,7 @@ pub struct SoftmaxDivProof {
 }
 
 /// The row sums of `e` broadcast over the columns.
+#[cfg(feature = "prover")]
 fn broadcast_row_sums(e: &[M31], log_cols: usize) -> Vec<M31> {
     let s: Vec<M31> = e
         .chunks(1 << log_cols)
@@ -330,6 +340,7 @@ fn row_sum_claim(rows_point: &[QM31], s_val: QM31, log_cols: usize) -> Claim {
 
 /// Division: `rem` and `gap` are the lookups' claims on `r = e 2^q - p s_b` and
 /// `s_b - 1 - r` (at one point).
+#[cfg(feature = "prover")]
 pub fn prove_softmax_div(
     e: &[M31],
     p: &[M31],

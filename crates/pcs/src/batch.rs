@@ -10,7 +10,7 @@ use num_traits::{One, Zero};
 use stwo::core::channel::{Blake2sChannel, Channel};
 use stwo::core::fields::m31::M31;
 use stwo::core::fields::qm31::QM31;
-use sumcheck::SumcheckProof;
+use sumcheck::{RoundPoly, SumcheckProof};
 
 use rayon::prelude::*;
 
@@ -134,7 +134,7 @@ pub(crate) fn prove_batch_with(
                 }
             }
         }
-        round_polys.push(coeffs.to_vec());
+        round_polys.push(RoundPoly::new(coeffs.to_vec()));
         challenges.push(alpha);
     }
     let evals: Vec<QM31> = stages

@@ -16,27 +16,40 @@
 //! verifier checks the sumcheck, `final claim = eq(rho, alpha) c`, the proof of work, and for
 //! every query recomputes every fold from opened leaves (checking each against the next
 //! committed layer) down to `2^n c`.
+//!
+//! Features: `prover` (default) builds the commitment and the opening prover on STWO's SIMD
+//! backend; without it the crate holds the proof types and the verifier only.
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+#[cfg(feature = "prover")]
 mod batch;
+#[cfg(feature = "prover")]
 mod batch_lazy;
+#[cfg(feature = "prover")]
 mod batch_tables;
+#[cfg(feature = "prover")]
 pub mod cache;
 pub mod config;
+#[cfg(feature = "prover")]
 pub mod encode;
 pub mod error;
 pub mod fold;
+#[cfg(feature = "prover")]
 mod kernels;
 pub mod proof;
+#[cfg(feature = "prover")]
 mod prover;
 pub mod soundness;
 pub mod verifier;
 
 pub use config::PcsConfig;
+#[cfg(feature = "prover")]
 pub use encode::{commit, try_commit, CommittedPoly};
 pub use error::PcsError;
 pub use proof::{Claim, Decommitment, OpeningProof, PolyCommitment};
+#[cfg(feature = "prover")]
 pub use prover::prove_openings;
+#[cfg(feature = "prover")]
 #[doc(hidden)]
 pub use prover::{prove_openings_timed, PhaseTimes};
 pub use stwo::core::channel::Blake2sChannel;

@@ -9,7 +9,7 @@ use stwo::core::proof_of_work::GrindOps;
 use stwo::core::queries::{draw_queries, Queries};
 use stwo::prover::backend::simd::column::BaseColumn;
 use stwo::prover::backend::simd::SimdBackend;
-use sumcheck::{eq_eval, eq_evals, SumcheckProof};
+use sumcheck::{eq_eval, eq_evals, RoundPoly, SumcheckProof};
 
 use crate::batch::prove_batch;
 use crate::config::PcsConfig;
@@ -224,7 +224,7 @@ pub fn prove_openings_timed(
             channel.mix_felts(&coeffs);
             let alpha = channel.draw_secure_felt();
             scale *= eq_eval(&[rho[t]], &[alpha]);
-            round_polys.push(coeffs.to_vec());
+            round_polys.push(RoundPoly::new(coeffs.to_vec()));
             alphas.push(alpha);
         }
         pt.lap("sumcheck rounds");

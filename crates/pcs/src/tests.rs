@@ -310,7 +310,7 @@ fn structural_tampering_rejected() {
     p.poly_decommitments[0].values.pop();
     assert!(verify(&comms, &claims, &p, &config).is_err());
     let mut p = proof.clone();
-    p.sumcheck.round_polys[0].push(QM31::one());
+    p.sumcheck.round_polys[0].0.push(QM31::one());
     assert!(verify(&comms, &claims, &p, &config).is_err());
     let mut p = proof.clone();
     p.pow_nonce ^= 1 << 40;

@@ -13,7 +13,7 @@ use stwo::prover::backend::simd::m31::{PackedM31, N_LANES};
 use stwo::prover::backend::simd::qm31::PackedQM31;
 
 use crate::oracle::{prove_rest, round_poly, ProductOracle};
-use crate::proof::SumcheckProof;
+use crate::proof::{RoundPoly, SumcheckProof};
 
 /// Packed pairs per parallel task.
 const TASK: usize = 1 << 8;
@@ -110,7 +110,13 @@ pub fn prove_product_base(
         tables.push(folded);
     }
     let oracle = ProductOracle::from_packed(tables);
-    prove_rest(claim, oracle, vec![poly.to_vec()], vec![alpha], channel)
+    prove_rest(
+        claim,
+        oracle,
+        vec![RoundPoly::new(poly.to_vec())],
+        vec![alpha],
+        channel,
+    )
 }
 
 #[cfg(test)]

@@ -6,7 +6,9 @@ use num_traits::{One, Zero};
 use rayon::prelude::*;
 use stwo::core::fields::m31::M31;
 use stwo::core::fields::qm31::QM31;
+#[cfg(feature = "prover")]
 use stwo::prover::backend::simd::m31::{PackedM31, N_LANES};
+#[cfg(feature = "prover")]
 use stwo::prover::backend::simd::qm31::PackedQM31;
 
 /// Tables at least this long are processed in parallel.
@@ -108,28 +110,38 @@ pub fn add_eq_evals_scaled(acc: &mut [QM31], point: &[QM31], scale: QM31) {
     // eq(suffix, b) = eq(hi, b_hi) · eq(lo, b_lo): two small tables, one product per entry.
     let (hi, lo) = suffix.split_at(suffix.len() / 2);
     let (hi, lo) = (eq_evals_scaled(hi, scale), eq_evals(lo));
-    let lo_packed = (lo.len() >= N_LANES).then(|| crate::simd::pack_secure(&lo));
-    let add_row = |(row, &c): (&mut [QM31], &QM31)| match &lo_packed {
+    #[cfg(feature = "prover")]
+    if lo.len() >= N_LANES {
         // 16 lanes at a time.
-        Some(lo) => {
+        let lo = crate::simd::pack_secure(&lo);
+        for_each_row(dst, &hi, |row, c| {
             let c = PackedQM31::broadcast(c);
-            for (d, &e) in row.chunks_exact_mut(N_LANES).zip(lo) {
+            for (d, &e) in row.chunks_exact_mut(N_LANES).zip(&lo) {
                 let sum = PackedQM31::from_array(std::array::from_fn(|l| d[l])) + c * e;
                 d.copy_from_slice(&sum.to_array());
             }
+        });
+        return;
+    }
+    for_each_row(dst, &hi, |row, c| {
+        for (d, &e) in row.iter_mut().zip(&lo) {
+            *d += c * e;
         }
-        None => {
-            for (d, &e) in row.iter_mut().zip(&lo) {
-                *d += c * e;
-            }
-        }
-    };
-    if len >= PAR_THRESHOLD {
-        dst.par_chunks_mut(lo.len())
+    });
+}
+
+/// Calls `f(row, hi[i])` on row `i` of `dst` (`hi.len()` rows of equal length), in parallel
+/// for large tables.
+fn for_each_row(dst: &mut [QM31], hi: &[QM31], f: impl Fn(&mut [QM31], QM31) + Sync + Send) {
+    let row_len = dst.len() / hi.len();
+    if dst.len() >= PAR_THRESHOLD {
+        dst.par_chunks_mut(row_len)
             .zip(hi.par_iter())
-            .for_each(add_row);
+            .for_each(|(row, &c)| f(row, c));
     } else {
-        dst.chunks_mut(lo.len()).zip(hi.iter()).for_each(add_row);
+        dst.chunks_mut(row_len)
+            .zip(hi)
+            .for_each(|(row, &c)| f(row, c));
     }
 }
 
@@ -164,9 +176,15 @@ pub fn eval_mle_base(evals: &[M31], point: &[QM31]) -> QM31 {
         return evals.iter().zip(eq_evals(point)).map(|(&v, e)| e * v).sum();
     }
     // eq(point, b) = eq(hi, b_hi) eq(lo, b_lo): each row of `2^|lo|` entries is dotted with
-    // the packed `lo` table, then scaled by its `hi` entry.
+    // the `lo` table, then scaled by its `hi` entry.
     let (hi, lo) = point.split_at(n - n / 2);
-    let (hi, lo) = (eq_evals(hi), crate::simd::pack_secure(&eq_evals(lo)));
+    dot_rows(evals, &eq_evals(hi), &eq_evals(lo))
+}
+
+/// `sum_i hi[i] <row i of evals, lo>`, 16 lanes at a time.
+#[cfg(feature = "prover")]
+fn dot_rows(evals: &[M31], hi: &[QM31], lo: &[QM31]) -> QM31 {
+    let lo = crate::simd::pack_secure(lo);
     let row = |(f, &h): (&[M31], &QM31)| {
         let acc = f
             .chunks_exact(N_LANES)
@@ -176,7 +194,7 @@ pub fn eval_mle_base(evals: &[M31], point: &[QM31]) -> QM31 {
             });
         acc * PackedQM31::broadcast(h)
     };
-    let row_len = 1 << (n / 2);
+    let row_len = evals.len() / hi.len();
     let sum = if evals.len() >= PAR_THRESHOLD {
         evals
             .par_chunks_exact(row_len)
@@ -186,11 +204,33 @@ pub fn eval_mle_base(evals: &[M31], point: &[QM31]) -> QM31 {
     } else {
         evals
             .chunks_exact(row_len)
-            .zip(&hi)
+            .zip(hi)
             .map(row)
             .fold(PackedQM31::zero(), |a, b| a + b)
     };
     sum.pointwise_sum()
+}
+
+#[cfg(not(feature = "prover"))]
+use dot_rows_scalar as dot_rows;
+
+/// `sum_i hi[i] <row i of evals, lo>` without SIMD (the verifier-only build has no SIMD
+/// backend).
+#[cfg(any(test, not(feature = "prover")))]
+fn dot_rows_scalar(evals: &[M31], hi: &[QM31], lo: &[QM31]) -> QM31 {
+    let row = |(f, &h): (&[M31], &QM31)| -> QM31 {
+        h * f.iter().zip(lo).map(|(&c, &e)| e * c).sum::<QM31>()
+    };
+    let row_len = evals.len() / hi.len();
+    if evals.len() >= PAR_THRESHOLD {
+        evals
+            .par_chunks_exact(row_len)
+            .zip(hi.par_iter())
+            .map(row)
+            .sum()
+    } else {
+        evals.chunks_exact(row_len).zip(hi).map(row).sum()
+    }
 }
 
 /// Fixes the first (most significant) variable of a table to `r`, returning a new table.
@@ -304,6 +344,22 @@ mod tests {
             assert_eq!(
                 eval_mle_base(&evals, &point),
                 eval_mle(&lifted, &point),
+                "n = {n}"
+            );
+        }
+    }
+
+    /// The verifier-only build's dot product agrees with the SIMD one.
+    #[test]
+    fn scalar_row_dot_matches_simd() {
+        for n in [8usize, 9, 15] {
+            let evals: Vec<M31> = (0..1u32 << n).map(|i| M31::from(i * 31 + 5)).collect();
+            let point: Vec<QM31> = (0..n as u32).map(|i| qm31(i + 2, 1, i, 4)).collect();
+            let (hi, lo) = point.split_at(n - n / 2);
+            let (hi, lo) = (eq_evals(hi), eq_evals(lo));
+            assert_eq!(
+                dot_rows_scalar(&evals, &hi, &lo),
+                dot_rows(&evals, &hi, &lo),
                 "n = {n}"
             );
         }

@@ -14,7 +14,7 @@ use stwo::prover::lookups::sumcheck::MultivariatePolyOracle;
 use stwo::prover::lookups::utils::UnivariatePoly;
 
 use crate::mle::fold_in_place;
-use crate::proof::SumcheckProof;
+use crate::proof::{RoundPoly, SumcheckProof};
 use crate::simd::pack_secure;
 
 /// Packed pairs per parallel task.
@@ -294,7 +294,7 @@ fn prove_oracle(
 pub(crate) fn prove_rest(
     mut claim: QM31,
     mut oracle: ProductOracle,
-    mut round_polys: Vec<Vec<QM31>>,
+    mut round_polys: Vec<RoundPoly>,
     mut point: Vec<QM31>,
     channel: &mut impl Channel,
 ) -> (SumcheckProof, Vec<QM31>, Vec<QM31>) {
@@ -303,7 +303,7 @@ pub(crate) fn prove_rest(
         channel.mix_felts(&poly);
         let challenge = channel.draw_secure_felt();
         claim = poly.eval_at_point(challenge);
-        round_polys.push(poly.to_vec());
+        round_polys.push(RoundPoly::new(poly.to_vec()));
         point.push(challenge);
         oracle = oracle.fix_first_variable(challenge);
     }

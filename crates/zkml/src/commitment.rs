@@ -4,18 +4,22 @@
 //! proof configuration into a 32-byte digest.
 
 use blake2::{Blake2s256, Digest};
-use std::path::Path;
 
-use model::tensor::to_m31;
-use model::Graph;
-use pcs::{CommittedPoly, PolyCommitment};
+use pcs::PolyCommitment;
 use serde::{Deserialize, Serialize};
-use stwo::core::fields::m31::M31;
 
 use crate::circuit::{Circuit, GraphShape};
 use crate::config::ProofConfig;
-use crate::error::{ProveError, VerifyError};
+use crate::error::VerifyError;
 use crate::packing::Chunks;
+#[cfg(feature = "prover")]
+use {
+    crate::error::ProveError,
+    model::{tensor::to_m31, Graph},
+    pcs::CommittedPoly,
+    std::path::Path,
+    stwo::core::fields::m31::M31,
+};
 
 /// What a verifier needs: the circuit structure, the weight commitment and the configuration.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -80,6 +84,7 @@ pub(crate) fn weight_chunks(
 }
 
 /// A model with its weights committed: what the prover works from.
+#[cfg(feature = "prover")]
 #[derive(Debug)]
 pub struct CommittedModel {
     pub graph: Graph,
@@ -90,6 +95,7 @@ pub struct CommittedModel {
     pub vk: VerifyingKey,
 }
 
+#[cfg(feature = "prover")]
 impl CommittedModel {
     /// Validates the graph and commits to all of its weights (every value, no sampling).
     pub fn new(graph: Graph, config: ProofConfig) -> Result<Self, ProveError> {
@@ -156,6 +162,7 @@ impl CommittedModel {
     }
 }
 
+#[cfg(feature = "prover")]
 impl CommittedModel {
     /// The model of `graph` reusing this model's weight commitment, for a graph with exactly
     /// the same packed weights (the next step of a decoding session, whose cache length and
@@ -193,6 +200,7 @@ impl CommittedModel {
 }
 
 /// What happened to the on-disk commitment cache.
+#[cfg(feature = "prover")]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum CacheStatus {
     /// No cache directory was given.
@@ -206,6 +214,7 @@ pub enum CacheStatus {
 }
 
 /// Chunk `k` of the weights, padded, laid out by the circuit's weight packing.
+#[cfg(feature = "prover")]
 fn pack_chunk(graph: &Graph, circuit: &Circuit, chunks: &Chunks, k: usize) -> Vec<M31> {
     let mut packed = vec![M31::from_u32_unchecked(0); 1 << chunks.vars[k]];
     for (w, &(offset, _)) in graph.weights.iter().zip(&circuit.weight_packing.items) {
@@ -224,6 +233,7 @@ fn pack_chunk(graph: &Graph, circuit: &Circuit, chunks: &Chunks, k: usize) -> Ve
 
 /// Content hash of the packed weight chunks and the configuration: the cache key. Graphs
 /// that differ only in structure (the steps of a decoding session) share one commitment.
+#[cfg(feature = "prover")]
 fn content_key(packed: &[Vec<M31>], config: &ProofConfig) -> String {
     let mut h = Blake2s256::new();
     h.update(b"stwo-ml/weight-cache/v3");
@@ -265,6 +275,7 @@ fn hash_encoding(h: &mut Blake2s256, value: &impl Serialize) {
 }
 
 /// Chunk `k`'s cache file under a cache key.
+#[cfg(feature = "prover")]
 fn chunk_path(base: &Path, k: usize) -> std::path::PathBuf {
     let name = base.file_name().map(|n| n.to_string_lossy().into_owned());
     base.with_file_name(format!("{}-{k}.pcs", name.unwrap_or_default()))
@@ -272,6 +283,7 @@ fn chunk_path(base: &Path, k: usize) -> std::path::PathBuf {
 
 /// The cached chunks if every chunk file holds exactly these weights under this
 /// configuration.
+#[cfg(feature = "prover")]
 fn load_cached(
     base: &Path,
     packed: &[Vec<M31>],
@@ -291,6 +303,7 @@ fn load_cached(
 
 /// Writes each chunk atomically: a temporary file renamed into place, so a crash leaves no
 /// torn file (a missing chunk makes the next run commit again).
+#[cfg(feature = "prover")]
 fn store(base: &Path, polys: &[CommittedPoly]) -> std::io::Result<()> {
     if let Some(dir) = base.parent() {
         std::fs::create_dir_all(dir)?;

@@ -20,6 +20,9 @@
 //! from a graph), [`views`] (weight views and their claims), [`packing`], [`commitment`]
 //! (model commitment, verifying key), [`prover`] and [`verifier`] (the walks), [`chain`]
 //! (binding a batched stack's blocks in sequence), [`proof`] (format), [`config`], [`error`].
+//!
+//! Features: `prover` (default) builds [`prover`], the layers' prover steps and
+//! [`CommittedModel`]; without it the crate verifies only and STWO's prover is not compiled.
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod chain;
@@ -30,14 +33,18 @@ pub mod error;
 pub mod layers;
 pub mod packing;
 pub mod proof;
+#[cfg(feature = "prover")]
 pub mod prover;
 pub mod transcript;
 pub mod verifier;
 pub mod views;
 
-pub use commitment::{CacheStatus, CommittedModel, VerifyingKey};
+pub use commitment::VerifyingKey;
+#[cfg(feature = "prover")]
+pub use commitment::{CacheStatus, CommittedModel};
 pub use config::ProofConfig;
 pub use error::{EncodeError, ProveError, VerifyError};
 pub use proof::{ModelProof, ProofFormat};
+#[cfg(feature = "prover")]
 pub use prover::{prove, prove_all, prove_executed};
 pub use verifier::{verify, verify_all};

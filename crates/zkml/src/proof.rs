@@ -132,6 +132,7 @@ impl ProofFile {
     pub const FORMAT: &'static str = "stwo-ml-proof";
 
     /// A proof file for `output = model(input)` of the committed model `model`.
+    #[cfg(feature = "prover")]
     pub fn new(
         model: &crate::CommittedModel,
         input: Tensor,

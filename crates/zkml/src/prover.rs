@@ -5,7 +5,7 @@ use gkr::claim::prove_combine;
 use gkr::lookup::{self, Felts, LookupColumn, TableData, TableKind};
 use gkr::Claim;
 use model::execute::execute_all;
-use model::{Op, Tensor, Trace};
+use model::{Tensor, Trace};
 use rayon::prelude::*;
 use stwo::core::channel::{Blake2sChannel, Channel};
 use stwo::core::fields::m31::M31;
@@ -172,7 +172,7 @@ pub fn prove_trace(
     })?;
 
     let chain_evals = output_claims(&cx, &output, &mut to, &mut channel)?;
-    assert_zero_claims(circuit, &mut to, &mut channel);
+    layers::io::assert_zero_claims(circuit, &mut to, &mut channel);
 
     progress.stage("layer reductions", 4, STAGES);
     let mut nodes = Vec::new();
@@ -249,23 +249,6 @@ fn output_claims(
         to.node(out_id, Claim::new(point, value));
     }
     Ok(Vec::new())
-}
-
-/// Tensors asserted zero: their MLE vanishes at a random point (prover and verifier alike).
-pub(crate) fn assert_zero_claims(
-    circuit: &crate::circuit::Circuit,
-    to: &mut Router<'_>,
-    channel: &mut impl Channel,
-) {
-    for node in &circuit.shape.nodes {
-        if let Op::AssertZero { input } = node.op {
-            let point = channel.draw_secure_felts(node.shape.n_vars() as usize);
-            to.node(
-                input,
-                Claim::new(point, QM31::from(M31::from_u32_unchecked(0))),
-            );
-        }
-    }
 }
 
 /// Packs the advice (advice node values, one-hot witnesses, multiplicities) and commits it in

@@ -166,7 +166,7 @@ pub fn verify_all(
         let value = eval_mle_base(&out_table, &point);
         to.node(out_id, Claim::new(point, value));
     }
-    crate::prover::assert_zero_claims(&circuit, &mut to, &mut channel);
+    layers::io::assert_zero_claims(&circuit, &mut to, &mut channel);
 
     let cx = VerifyCx {
         circuit: &circuit,

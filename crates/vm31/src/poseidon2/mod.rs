@@ -6,10 +6,12 @@
 
 pub mod constants;
 mod grain;
+#[cfg(feature = "prover")]
 mod packed;
 mod scalar;
 
 pub use constants::{ROUND_CONSTANTS, WIDTH};
+#[cfg(feature = "prover")]
 pub use packed::{pack, permute_packed, unpack};
 pub(crate) use scalar::{external_linear_layer, internal_linear_layer};
 pub use scalar::{permutation, permute};

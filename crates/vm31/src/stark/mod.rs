@@ -3,15 +3,17 @@
 //! A statement is an [`Instance`]: a statement type, its public inputs, a row [`Schedule`] (one
 //! Poseidon2 permutation per row, see [`air`]) and the public values the constraints refer to.
 //! The prover fills the rows with a witness and pads the trace with random rows; the verifier
-//! rebuilds everything that is not witness — preprocessed columns and their commitment, the
-//! constraint constants, the PCS configuration — from the instance alone.
+//! rebuilds everything that is not witness — the constraint constants, the PCS configuration —
+//! from the instance alone, and takes the preprocessed columns' commitment as a constant of
+//! the statement type (recomputing it needs the prover; tests check the constants).
 //!
 //! Fiat–Shamir: the channel absorbs a protocol tag, the statement type and every public input,
 //! then the PCS configuration, before the first commitment; no challenge is drawn earlier.
 //!
 //! Modules: [`config`] (security parameters), [`air`] (permutation constraints), [`glue`]
 //! (constraints between rows), [`value`] (asset, amount ranges and balance), [`schedule`]
-//! (preprocessed columns), [`trace`] (witness rows and padding), [`prover`], [`verifier`],
+//! (preprocessed columns), [`trace`] (witness rows and padding), [`prover`] (feature `prover`),
+//! [`verifier`],
 //! [`proof`] (canonical encoding), [`error`]. Zero knowledge is discussed in the crate README.
 
 pub mod air;
@@ -19,6 +21,7 @@ pub mod config;
 pub mod error;
 pub mod glue;
 pub mod proof;
+#[cfg(feature = "prover")]
 pub mod prover;
 pub mod schedule;
 pub mod trace;
@@ -34,7 +37,8 @@ pub use air::{PublicConstants, TxComponent, TxEval};
 pub use config::{pcs_config, security_bits, MIN_SECURITY_BITS};
 pub use error::ProofError;
 pub use proof::TxProof;
-pub use prover::prove_instance;
+#[cfg(feature = "prover")]
+pub use prover::{preprocessed_root, prove_instance};
 pub use schedule::{RowKind, Schedule, ValueRole};
 pub use trace::RowWitness;
 pub use value::ValueWitness;

@@ -1,15 +1,18 @@
 //! Which row does what: the statement's row schedule and the preprocessed columns built from it.
 //!
 //! A schedule depends only on the statement type, never on a witness or a public value, so the
-//! verifier builds the preprocessed columns (and their commitment) itself.
+//! preprocessed columns (and their commitment, a constant per statement type) are fixed
+//! before any proof exists.
 
-use stwo::core::fields::m31::{BaseField, M31};
-use stwo::core::poly::circle::CanonicCoset;
-use stwo::core::utils::{bit_reverse_index, coset_index_to_circle_domain_index};
-use stwo::prover::backend::simd::column::BaseColumn;
-use stwo::prover::backend::simd::SimdBackend;
-use stwo::prover::poly::circle::CircleEvaluation;
-use stwo::prover::poly::BitReversedOrder;
+use stwo::core::fields::m31::M31;
+#[cfg(feature = "prover")]
+use stwo::{
+    core::fields::m31::BaseField,
+    core::poly::circle::CanonicCoset,
+    core::utils::{bit_reverse_index, coset_index_to_circle_domain_index},
+    prover::backend::simd::{column::BaseColumn, SimdBackend},
+    prover::poly::{circle::CircleEvaluation, BitReversedOrder},
+};
 
 use stwo_constraint_framework::preprocessed_columns::PreProcessedColumnId;
 
@@ -174,6 +177,7 @@ impl Schedule {
 
 /// Lays out columns given in row order as circle evaluations (bit-reversed circle-domain order,
 /// so that "previous row" is the previous point of the trace coset).
+#[cfg(feature = "prover")]
 pub fn to_evaluations(
     columns: Vec<Vec<M31>>,
     log_size: u32,

@@ -52,6 +52,25 @@ fn instance(inputs: &[[M31; WIDTH]], n_public: usize) -> Instance {
     }
 }
 
+/// The preprocessed commitment of `inst`'s schedule.
+fn root(inst: &Instance) -> stwo::core::vcs::blake2_hash::Blake2sHash {
+    let log_size = inst.schedule.log_size().unwrap();
+    preprocessed_root(&inst.schedule, log_size)
+}
+
+#[test]
+fn preprocessed_commitment_of_another_schedule_is_rejected() {
+    let mut rng = ChaCha20Rng::seed_from_u64(4);
+    let xs = inputs(5);
+    let inst = instance(&xs, 2);
+    let proof = prove_instance(&inst, &rows(&xs), &mut rng).unwrap();
+    let other = instance(&xs, 1);
+    assert!(matches!(
+        verify_instance(&inst, &root(&other), &proof),
+        Err(ProofError::PreprocessedMismatch)
+    ));
+}
+
 #[test]
 fn trace_row_matches_permutation() {
     for input in inputs(4) {
@@ -67,7 +86,7 @@ fn permutations_prove_and_verify() {
     let xs = inputs(20);
     let inst = instance(&xs, 3);
     let proof = prove_instance(&inst, &rows(&xs), &mut rng).unwrap();
-    verify_instance(&inst, &proof).unwrap();
+    verify_instance(&inst, &root(&inst), &proof).unwrap();
 }
 
 #[test]
@@ -80,7 +99,7 @@ fn wrong_public_output_is_rejected() {
     wrong.constants.outputs[1][3] += M31(1);
     wrong.public_inputs[8 + 3] += M31(1);
     assert!(matches!(
-        verify_instance(&wrong, &proof),
+        verify_instance(&wrong, &root(&inst), &proof),
         Err(ProofError::Rejected { .. })
     ));
 }

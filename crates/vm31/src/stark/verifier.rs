@@ -3,31 +3,33 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use stwo::core::air::Component;
-use stwo::core::channel::Blake2sChannel;
 use stwo::core::circle::CirclePoint;
 use stwo::core::fields::qm31::SecureField;
 use stwo::core::pcs::CommitmentSchemeVerifier;
-use stwo::core::poly::circle::CanonicCoset;
 use stwo::core::vcs::blake2_hash::Blake2sHash;
 use stwo::core::vcs_lifted::blake2_merkle::Blake2sMerkleChannel;
 use stwo::core::verifier::verify;
-use stwo::prover::backend::simd::SimdBackend;
-use stwo::prover::poly::circle::PolyOps;
-use stwo::prover::CommitmentSchemeProver;
 
-use super::air::LOG_CONSTRAINT_EXPANSION;
 use super::config::pcs_config;
 use super::error::ProofError;
 use super::proof::TxProof;
-use super::schedule::{to_evaluations, Schedule};
 use super::Instance;
 
 /// Commitments in a proof: preprocessed, trace, composition.
 const N_TREES: usize = 3;
 
-/// Checks `proof` for `instance`. The preprocessed commitment is computed here from the
-/// instance's schedule; the one in the proof must equal it.
-pub fn verify_instance(instance: &Instance, proof: &TxProof) -> Result<(), ProofError> {
+/// Checks `proof` for `instance`, whose schedule's preprocessed columns have the commitment
+/// `preprocessed`; the one in the proof must equal it.
+///
+/// The verifier does not recompute `preprocessed` (that takes the prover's FFT and Merkle
+/// tree): each statement type keeps it as a constant (e.g.
+/// [`crate::tx::deposit::PREPROCESSED_ROOT`]), checked against
+/// [`super::prover::preprocessed_root`] by a test.
+pub fn verify_instance(
+    instance: &Instance,
+    preprocessed: &Blake2sHash,
+    proof: &TxProof,
+) -> Result<(), ProofError> {
     let log_size = instance.schedule.log_size()?;
     let config = pcs_config();
     let stark = &proof.stark.0;
@@ -40,15 +42,14 @@ pub fn verify_instance(instance: &Instance, proof: &TxProof) -> Result<(), Proof
     let component = instance.component(log_size);
     check_shape(&component, proof)?;
 
-    let preprocessed = preprocessed_root(&instance.schedule, log_size);
-    if stark.commitments[0] != preprocessed {
+    if stark.commitments[0] != *preprocessed {
         return Err(ProofError::PreprocessedMismatch);
     }
 
     let channel = &mut instance.channel();
     let mut scheme = CommitmentSchemeVerifier::<Blake2sMerkleChannel>::new(config);
     let sizes = component.trace_log_degree_bounds();
-    scheme.commit(preprocessed, &sizes[0], channel);
+    scheme.commit(*preprocessed, &sizes[0], channel);
     scheme.commit(stark.commitments[1], &sizes[1], channel);
     let stark = proof.stark.clone();
     // STWO's verifier indexes into the proof; `check_shape` covers what can be checked before the
@@ -100,31 +101,25 @@ fn check_shape(component: &super::TxComponent, proof: &TxProof) -> Result<(), Pr
     Ok(())
 }
 
-/// Twiddles for a trace of `2^log_size` rows under `config` (its evaluation domain).
-pub(crate) fn twiddles(
-    log_size: u32,
-    config: &stwo::core::pcs::PcsConfig,
-) -> stwo::prover::poly::twiddles::TwiddleTree<SimdBackend> {
-    SimdBackend::precompute_twiddles(
-        CanonicCoset::new(
-            log_size + LOG_CONSTRAINT_EXPANSION + config.fri_config.log_blowup_factor,
-        )
-        .circle_domain()
-        .half_coset,
-    )
-}
-
-/// The commitment to the schedule's preprocessed columns, computed as the prover does.
-pub fn preprocessed_root(schedule: &Schedule, log_size: u32) -> Blake2sHash {
-    let config = pcs_config();
-    let twiddles = twiddles(log_size, &config);
-    let mut scheme =
-        CommitmentSchemeProver::<SimdBackend, Blake2sMerkleChannel>::new(config, &twiddles);
-    let mut builder = scheme.tree_builder();
-    builder.extend_evals(to_evaluations(
-        schedule.preprocessed_columns(log_size),
-        log_size,
-    ));
-    builder.commit(&mut Blake2sChannel::default());
-    scheme.roots()[0]
+/// A hash from its 64 hex digits, at compile time (for the statement types' constants).
+///
+/// # Panics
+/// Panics (a compile error in a `const`) if `hex` is not 64 hex digits.
+pub const fn hash_from_hex(hex: &str) -> Blake2sHash {
+    const fn digit(c: u8) -> u8 {
+        match c {
+            b'0'..=b'9' => c - b'0',
+            b'a'..=b'f' => c - b'a' + 10,
+            _ => panic!("not a lowercase hex digit"),
+        }
+    }
+    let hex = hex.as_bytes();
+    assert!(hex.len() == 64, "a hash is 64 hex digits");
+    let mut out = [0u8; 32];
+    let mut i = 0;
+    while i < 32 {
+        out[i] = (digit(hex[2 * i]) << 4) | digit(hex[2 * i + 1]);
+        i += 1;
+    }
+    Blake2sHash(out)
 }

@@ -13,15 +13,20 @@
 //! * 5–24: the Merkle levels from `cm` (row 4's absorbed digest) to the public root, each node
 //!   placed by a committed, boolean index bit.
 
-use stwo::core::fields::m31::M31;
-
-use super::deposit::sponge_inputs;
-use crate::keys::SpendingKey;
-use crate::merkle::{root_from_path, MerklePath, TREE_DEPTH};
-use crate::note::{Note, NOTE_ENCODING_LEN};
-use crate::poseidon2::{permutation, WIDTH};
+use crate::merkle::TREE_DEPTH;
+use crate::note::NOTE_ENCODING_LEN;
 use crate::sponge::{Domain, DIGEST_LEN};
-use crate::stark::{RowKind, RowWitness, ValueRole};
+use crate::stark::{RowKind, ValueRole};
+#[cfg(feature = "prover")]
+use {
+    super::deposit::sponge_inputs,
+    crate::keys::SpendingKey,
+    crate::merkle::{root_from_path, MerklePath},
+    crate::note::Note,
+    crate::poseidon2::{permutation, WIDTH},
+    crate::stark::RowWitness,
+    stwo::core::fields::m31::M31,
+};
 
 /// Rows before the Merkle levels.
 pub(crate) const MERKLE_START: usize = 5;
@@ -104,6 +109,7 @@ pub(crate) fn input_schedule(
 
 /// The row witnesses of one input segment (permutation inputs, register, index bits); the value
 /// columns are left zero for the caller.
+#[cfg(feature = "prover")]
 pub(crate) fn input_rows(
     spending_key: &SpendingKey,
     note: &Note,

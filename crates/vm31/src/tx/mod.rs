@@ -18,11 +18,15 @@ mod input;
 pub mod spend;
 pub mod withdraw;
 
-pub use deposit::{prove_deposit, verify_deposit, DepositProof, DepositStatement};
-pub use spend::{prove_spend, verify_spend, SpendInput, SpendProof, SpendStatement, SpendWitness};
-pub use withdraw::{
-    prove_withdraw, verify_withdraw, WithdrawProof, WithdrawStatement, WithdrawWitness,
-};
+#[cfg(feature = "prover")]
+pub use deposit::prove_deposit;
+pub use deposit::{verify_deposit, DepositProof, DepositStatement};
+#[cfg(feature = "prover")]
+pub use spend::prove_spend;
+pub use spend::{verify_spend, SpendInput, SpendProof, SpendStatement, SpendWitness};
+#[cfg(feature = "prover")]
+pub use withdraw::prove_withdraw;
+pub use withdraw::{verify_withdraw, WithdrawProof, WithdrawStatement, WithdrawWitness};
 
 /// Statement type tags absorbed by the transcript.
 pub mod kind {

@@ -12,23 +12,31 @@
 //! balance against the fee (see [`crate::stark::value`]). Every value row range-checks the
 //! note's limbs, and all four value rows carry one asset.
 
-use rand::{CryptoRng, RngCore};
 use serde::{Deserialize, Serialize};
-use stwo::core::fields::m31::{M31, P};
+use stwo::core::fields::m31::M31;
+use stwo::core::vcs::blake2_hash::Blake2sHash;
 
-use super::deposit::sponge_inputs;
-use super::input::{input_rows, input_schedule, NoteValue, INPUT_ROWS, VALUE_ROW};
+use super::input::{input_schedule, NoteValue, VALUE_ROW};
 use super::kind;
 use crate::canonical::m31_array;
 use crate::keys::SpendingKey;
-use crate::merkle::{verify_membership, MerklePath, RootWindow};
+use crate::merkle::{MerklePath, RootWindow};
 use crate::note::{amount_to_limbs, Commitment, Note, Nullifier, NOTE_ENCODING_LEN};
-use crate::poseidon2::WIDTH;
 use crate::sponge::{Digest, Domain};
-use crate::stark::value::carry_bits;
+use crate::stark::verifier::hash_from_hex;
 use crate::stark::{
-    prove_instance, verify_instance, Instance, ProofError, PublicConstants, RowKind, RowWitness,
-    Schedule, TxProof, ValueRole, ValueWitness,
+    verify_instance, Instance, ProofError, PublicConstants, RowKind, Schedule, TxProof, ValueRole,
+};
+#[cfg(feature = "prover")]
+use {
+    super::deposit::sponge_inputs,
+    super::input::{input_rows, INPUT_ROWS},
+    crate::merkle::verify_membership,
+    crate::poseidon2::WIDTH,
+    crate::stark::value::carry_bits,
+    crate::stark::{prove_instance, RowWitness, ValueWitness},
+    rand::{CryptoRng, RngCore},
+    stwo::core::fields::m31::P,
 };
 
 /// The public side of a spend.
@@ -111,6 +119,11 @@ impl SpendStatement {
     }
 }
 
+/// Commitment to the preprocessed columns of [`schedule`] (see
+/// [`crate::stark::verify_instance`]); `preprocessed_root_is_the_constant` recomputes it.
+pub const PREPROCESSED_ROOT: Blake2sHash =
+    hash_from_hex("569e689842eb084f6ab6b34718b2e87177040e5f3c59fb83a2ce9e02f5276e98");
+
 fn schedule() -> Schedule {
     let mut rows = input_schedule(NoteValue::Private(ValueRole::First), 0, 0, true);
     // Nothing to keep before the first value row.
@@ -150,6 +163,7 @@ fn schedule() -> Schedule {
 
 /// The rows of the spend schedule for `witness`, whether or not it balances (a witness that does
 /// not gets carry bits of zero, which the final row refuses).
+#[cfg(feature = "prover")]
 fn witness_rows(witness: &SpendWitness, fee: u64) -> Vec<RowWitness> {
     let mut rows = Vec::with_capacity(2 * INPUT_ROWS + 5);
     for input in &witness.inputs {
@@ -176,6 +190,7 @@ fn witness_rows(witness: &SpendWitness, fee: u64) -> Vec<RowWitness> {
 
 /// Fills the value columns row by row: each value row takes the next note's asset, amount bits
 /// and updated balance; kept rows copy the previous row; the final row gets the carry bits.
+#[cfg(feature = "prover")]
 fn fill_values<'a>(
     schedule: &Schedule,
     rows: &mut [RowWitness],
@@ -211,11 +226,13 @@ fn fill_values<'a>(
     }
 }
 
+#[cfg(feature = "prover")]
 fn signed_m31(x: i64) -> M31 {
     M31(x.rem_euclid(i64::from(P)) as u32)
 }
 
 /// Checks `witness` against `statement` natively, naming the first thing that is wrong.
+#[cfg(feature = "prover")]
 fn check_witness(statement: &SpendStatement, witness: &SpendWitness) -> Result<(), ProofError> {
     let mismatch = |what| Err(ProofError::WitnessMismatch { what });
     for (input, nullifier) in witness.inputs.iter().zip(&statement.nullifiers) {
@@ -270,6 +287,7 @@ fn check_witness(statement: &SpendStatement, witness: &SpendWitness) -> Result<(
 }
 
 /// Proves that `witness` spends `statement`. The witness is checked natively first.
+#[cfg(feature = "prover")]
 pub fn prove_spend<R: RngCore + CryptoRng>(
     statement: &SpendStatement,
     witness: &SpendWitness,
@@ -290,7 +308,7 @@ pub fn verify_spend(
     window
         .check(&statement.root)
         .map_err(|source| ProofError::UnknownRoot { source })?;
-    verify_instance(&statement.instance()?, &proof.0)
+    verify_instance(&statement.instance()?, &PREPROCESSED_ROOT, &proof.0)
 }
 
 #[cfg(test)]

@@ -7,22 +7,27 @@
 //! Rows: one input segment ([`super::input`]) whose value row absorbs the public asset and
 //! amount limbs.
 
-use rand::{CryptoRng, RngCore};
 use serde::{Deserialize, Serialize};
 use stwo::core::fields::m31::M31;
+use stwo::core::vcs::blake2_hash::Blake2sHash;
 
 #[cfg(test)]
 use super::input::MERKLE_START;
-use super::input::{input_rows, input_schedule, NoteValue};
+use super::input::{input_schedule, NoteValue};
 use super::kind;
 use crate::canonical::{m31, m31_array};
 use crate::keys::SpendingKey;
-use crate::merkle::{verify_membership, MerklePath, RootWindow};
+use crate::merkle::{MerklePath, RootWindow};
 use crate::note::{amount_to_limbs, Note, Nullifier};
 use crate::sponge::Digest;
-use crate::stark::{
-    prove_instance, verify_instance, Instance, ProofError, PublicConstants, RowWitness, Schedule,
-    TxProof,
+use crate::stark::verifier::hash_from_hex;
+use crate::stark::{verify_instance, Instance, ProofError, PublicConstants, Schedule, TxProof};
+#[cfg(feature = "prover")]
+use {
+    super::input::input_rows,
+    crate::merkle::verify_membership,
+    crate::stark::{prove_instance, RowWitness},
+    rand::{CryptoRng, RngCore},
 };
 
 /// The public side of a withdrawal.
@@ -86,6 +91,11 @@ impl WithdrawStatement {
     }
 }
 
+/// Commitment to the preprocessed columns of [`schedule`] (see
+/// [`crate::stark::verify_instance`]); `preprocessed_root_is_the_constant` recomputes it.
+pub const PREPROCESSED_ROOT: Blake2sHash =
+    hash_from_hex("49c01040515777dbb0eff0a354a891abd12daf1a8a0c1ef70292e8473194ef44");
+
 fn schedule() -> Schedule {
     Schedule {
         rows: input_schedule(NoteValue::Public, 0, 0, false),
@@ -95,6 +105,7 @@ fn schedule() -> Schedule {
 }
 
 /// The rows of the withdraw schedule for `witness` (checked by the caller).
+#[cfg(feature = "prover")]
 fn witness_rows(witness: &WithdrawWitness) -> Vec<RowWitness> {
     input_rows(
         &witness.spending_key,
@@ -105,6 +116,7 @@ fn witness_rows(witness: &WithdrawWitness) -> Vec<RowWitness> {
 }
 
 /// Proves that `witness` withdraws `statement`. The witness is checked natively first.
+#[cfg(feature = "prover")]
 pub fn prove_withdraw<R: RngCore + CryptoRng>(
     statement: &WithdrawStatement,
     witness: &WithdrawWitness,
@@ -148,7 +160,7 @@ pub fn verify_withdraw(
     window
         .check(&statement.root)
         .map_err(|source| ProofError::UnknownRoot { source })?;
-    verify_instance(&statement.instance()?, &proof.0)
+    verify_instance(&statement.instance()?, &PREPROCESSED_ROOT, &proof.0)
 }
 
 #[cfg(test)]

@@ -2,26 +2,31 @@
 //! committed gain (`MulWeight`, `MulWeightRows` for RoPE's per-position tables). Sums are
 //! relabellings of one claim; products are one degree-3 sumcheck (`gkr::elementwise`).
 
-use gkr::elementwise::{
-    prove_add, prove_add_bias, prove_mul, verify_add, verify_add_bias, verify_mul,
-};
+#[cfg(feature = "prover")]
+use gkr::elementwise::{prove_add, prove_add_bias, prove_mul};
+use gkr::elementwise::{verify_add, verify_add_bias, verify_mul};
 use gkr::Claim;
 use model::{NodeId, Op};
 use stwo::core::channel::Blake2sChannel;
+#[cfg(feature = "prover")]
 use stwo::core::fields::m31::M31;
 
-use super::{layer_err, mismatch, not_mine, reduce_claim, Layer, ProveCx, Router, VerifyCx};
-use crate::error::{ProveError, VerifyError};
+use super::{layer_err, mismatch, reduce_claim, Layer, Router, VerifyCx};
+#[cfg(feature = "prover")]
+use super::{not_mine, ProveCx};
+#[cfg(feature = "prover")]
+use crate::error::ProveError;
+use crate::error::VerifyError;
 use crate::proof::LayerProof;
-use crate::views::{
-    column_claim, mul_weight_view, rows_weight_claim, rows_weight_view, weight_claim,
-    weight_view_log_rows,
-};
+use crate::views::{column_claim, rows_weight_claim, weight_claim, weight_view_log_rows};
+#[cfg(feature = "prover")]
+use crate::views::{mul_weight_view, rows_weight_view};
 
 /// `Add`, `Mul`, `AddBias`, `MulColumn`, `MulWeight`, `MulWeightRows`.
 pub struct ElementwiseLayer;
 
 impl Layer for ElementwiseLayer {
+    #[cfg(feature = "prover")]
     fn prove(
         &self,
         cx: &ProveCx<'_>,

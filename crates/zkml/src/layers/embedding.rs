@@ -2,22 +2,30 @@
 //! the one-hot matrix of the ids times the table (`gkr::matmul`); the verifier evaluates the
 //! one-hot side itself from the ids (`gkr::embedding`).
 
-use gkr::embedding::{one_hot_eval, one_hot_table};
+use gkr::embedding::one_hot_eval;
+#[cfg(feature = "prover")]
+use gkr::embedding::one_hot_table;
 use gkr::matmul::{self, MatMulDims};
 use gkr::{Claim, GkrError};
 use model::{NodeId, Op, Tensor};
 use stwo::core::channel::Blake2sChannel;
+#[cfg(feature = "prover")]
 use stwo::core::fields::m31::M31;
 
-use super::{mismatch, not_mine, reduce_claim, Layer, ProveCx, Router, VerifyCx};
+use super::{mismatch, reduce_claim, Layer, Router, VerifyCx};
+#[cfg(feature = "prover")]
+use super::{not_mine, ProveCx};
 use crate::circuit::{Circuit, GraphShape};
-use crate::error::{ProveError, VerifyError};
+#[cfg(feature = "prover")]
+use crate::error::ProveError;
+use crate::error::VerifyError;
 use crate::proof::LayerProof;
 
 /// `Embedding`.
 pub struct EmbeddingLayer;
 
 impl Layer for EmbeddingLayer {
+    #[cfg(feature = "prover")]
     fn prove(
         &self,
         cx: &ProveCx<'_>,
@@ -97,6 +105,7 @@ pub fn token_ids(input: &Tensor, vocab: usize) -> Result<Vec<usize>, VerifyError
         .collect()
 }
 
+#[cfg(feature = "prover")]
 /// Proves the embedding node `id`: returns its proof and the claim on the table.
 fn prove_embedding(
     circuit: &Circuit,

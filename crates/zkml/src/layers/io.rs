@@ -6,9 +6,13 @@ use gkr::Claim;
 use model::NodeId;
 use stwo::core::channel::Blake2sChannel;
 
-use super::{mismatch, not_mine, Layer, ProveCx, Router, VerifyCx, Visit};
+use super::{mismatch, Layer, Router, VerifyCx, Visit};
+#[cfg(feature = "prover")]
+use super::{not_mine, ProveCx};
 use crate::circuit::Circuit;
-use crate::error::{ProveError, VerifyError};
+#[cfg(feature = "prover")]
+use crate::error::ProveError;
+use crate::error::VerifyError;
 use crate::proof::LayerProof;
 
 /// `Input`, `AssertZero`.
@@ -19,6 +23,7 @@ impl Layer for IoLayer {
         Visit::Skip
     }
 
+    #[cfg(feature = "prover")]
     fn prove(
         &self,
         _: &ProveCx<'_>,
@@ -40,5 +45,27 @@ impl Layer for IoLayer {
         _: &mut Blake2sChannel,
     ) -> Result<(), VerifyError> {
         Err(mismatch())
+    }
+}
+
+/// Tensors asserted zero: their MLE vanishes at a random point (prover and verifier alike).
+pub fn assert_zero_claims(
+    circuit: &Circuit,
+    to: &mut Router<'_>,
+    channel: &mut impl stwo::core::channel::Channel,
+) {
+    for node in &circuit.shape.nodes {
+        if let model::Op::AssertZero { input } = node.op {
+            let point = channel.draw_secure_felts(node.shape.n_vars() as usize);
+            to.node(
+                input,
+                Claim::new(
+                    point,
+                    stwo::core::fields::qm31::QM31::from(
+                        stwo::core::fields::m31::M31::from_u32_unchecked(0),
+                    ),
+                ),
+            );
+        }
     }
 }

@@ -8,8 +8,12 @@ use model::tensor::to_m31;
 use model::{NodeId, Op};
 use stwo::core::channel::Blake2sChannel;
 
-use super::{layer_err, mismatch, not_mine, reduce_claim, Layer, ProveCx, Router, VerifyCx};
-use crate::error::{ProveError, VerifyError};
+use super::{layer_err, mismatch, reduce_claim, Layer, Router, VerifyCx};
+#[cfg(feature = "prover")]
+use super::{not_mine, ProveCx};
+#[cfg(feature = "prover")]
+use crate::error::ProveError;
+use crate::error::VerifyError;
 use crate::proof::LayerProof;
 
 /// `RowSum`, `MulConst`, `AddConst`, `ColumnSlice`, `RowSlice`, `ConcatAligned`,
@@ -17,6 +21,7 @@ use crate::proof::LayerProof;
 pub struct LinearLayer;
 
 impl Layer for LinearLayer {
+    #[cfg(feature = "prover")]
     fn prove(
         &self,
         cx: &ProveCx<'_>,

@@ -12,9 +12,13 @@ use stwo::core::channel::{Blake2sChannel, Channel};
 use stwo::core::fields::m31::M31;
 use stwo::core::fields::qm31::QM31;
 
-use super::{mismatch, not_mine, ColumnDef, Layer, ProveCx, Router, VerifyCx, Visit};
+use super::{mismatch, ColumnDef, Layer, Router, VerifyCx, Visit};
+#[cfg(feature = "prover")]
+use super::{not_mine, ProveCx};
 use crate::circuit::{softmax_mask, Circuit, ColumnKind, GraphShape};
-use crate::error::{ProveError, VerifyError};
+#[cfg(feature = "prover")]
+use crate::error::ProveError;
+use crate::error::VerifyError;
 use crate::proof::LayerProof;
 
 /// `Relu`, `Rescale`, `Lookup`.
@@ -68,6 +72,7 @@ impl Layer for LookupLayer {
         }
     }
 
+    #[cfg(feature = "prover")]
     fn prove(
         &self,
         cx: &ProveCx<'_>,
@@ -188,6 +193,7 @@ pub fn route_claims(
     Ok(())
 }
 
+#[cfg(feature = "prover")]
 /// The witness of one lookup column: its component tables (`x` then `f(x)` for a pair).
 /// Node values are borrowed from `vals`; computed components (remainders, softmax gaps) are
 /// returned owned in the second part.

@@ -6,11 +6,16 @@ use gkr::matmul::{self, MatMulDims};
 use gkr::Claim;
 use model::{NodeId, Op, Shape};
 use stwo::core::channel::Blake2sChannel;
+#[cfg(feature = "prover")]
 use stwo::core::fields::m31::M31;
 
-use super::{layer_err, mismatch, not_mine, reduce_claim, Layer, ProveCx, Router, VerifyCx};
+use super::{layer_err, mismatch, reduce_claim, Layer, Router, VerifyCx};
+#[cfg(feature = "prover")]
+use super::{not_mine, ProveCx};
 use crate::circuit::GraphShape;
-use crate::error::{ProveError, VerifyError};
+#[cfg(feature = "prover")]
+use crate::error::ProveError;
+use crate::error::VerifyError;
 use crate::proof::LayerProof;
 
 /// `MatMul` and `MatMulAct`.
@@ -41,6 +46,7 @@ pub fn rhs_padding_vars(dims: MatMulDims, rhs: Shape) -> usize {
 }
 
 impl Layer for MatMulLayer {
+    #[cfg(feature = "prover")]
     fn prove(
         &self,
         cx: &ProveCx<'_>,

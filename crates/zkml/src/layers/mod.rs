@@ -24,10 +24,13 @@ use gkr::lookup::RealMask;
 use gkr::{Claim, GkrError, TableKind};
 use model::{NodeId, Op, Tensor};
 use stwo::core::channel::Blake2sChannel;
+#[cfg(feature = "prover")]
 use stwo::core::fields::m31::M31;
 
 use crate::circuit::{Circuit, ColumnKind, GraphShape, Sink};
-use crate::error::{ProveError, VerifyError};
+#[cfg(feature = "prover")]
+use crate::error::ProveError;
+use crate::error::VerifyError;
 use crate::proof::LayerProof;
 
 /// One lookup column of a node: what it holds, the table it is looked up in, and which of its
@@ -47,6 +50,7 @@ pub enum Visit {
 }
 
 /// What the prover has at hand for a node's step.
+#[cfg(feature = "prover")]
 pub struct ProveCx<'a> {
     pub model: &'a crate::CommittedModel,
     pub circuit: &'a Circuit,
@@ -57,6 +61,7 @@ pub struct ProveCx<'a> {
     pub one_hots: &'a [Vec<M31>],
 }
 
+#[cfg(feature = "prover")]
 impl ProveCx<'_> {
     /// The one-hot witness of `SoftmaxMax` node `id` (empty for another node).
     pub fn one_hot(&self, id: NodeId) -> &[M31] {
@@ -99,6 +104,7 @@ pub trait Layer: Sync {
 
     /// The prover's step for node `id`: `claim` is the node's batched claim for a
     /// [`Visit::Reduce`] node, `None` for a [`Visit::Standalone`] one.
+    #[cfg(feature = "prover")]
     fn prove(
         &self,
         cx: &ProveCx<'_>,
@@ -247,6 +253,7 @@ fn reduce_claim<E>(claim: Option<Claim>, err: E) -> Result<Claim, E> {
 }
 
 /// The prover's error for a step called on a node its layer does not own (a bug).
+#[cfg(feature = "prover")]
 fn not_mine() -> ProveError {
     ProveError::Circuit(VerifyError::MalformedModel(
         "layer step called on another family's node".into(),

@@ -8,15 +8,23 @@
 
 use gkr::softmax as sm;
 use gkr::{Claim, TableKind};
-use model::{Graph, NodeId, Op, Shape, Tensor, ACT_BITS};
+#[cfg(feature = "prover")]
+use model::{Graph, Shape, Tensor};
+use model::{NodeId, Op, ACT_BITS};
 use stwo::core::channel::Blake2sChannel;
+#[cfg(feature = "prover")]
 use stwo::core::fields::m31::M31;
 
-use super::{layer_err, mismatch, not_mine, ColumnDef, Layer, ProveCx, Router, VerifyCx, Visit};
+use super::{layer_err, mismatch, ColumnDef, Layer, Router, VerifyCx, Visit};
+#[cfg(feature = "prover")]
+use super::{not_mine, ProveCx};
 use crate::circuit::{softmax_mask, Circuit, ColumnKind, GraphShape};
-use crate::error::{ProveError, VerifyError};
+#[cfg(feature = "prover")]
+use crate::error::ProveError;
+use crate::error::VerifyError;
 use crate::proof::LayerProof;
 
+#[cfg(feature = "prover")]
 /// The one-hot witness of `SoftmaxMax` node `id`: per real row, the first allowed entry equal
 /// to the claimed maximum, or failing that (a forged maximum) the first largest one.
 pub fn one_hot(graph: &Graph, id: NodeId, values: &[Tensor]) -> Vec<M31> {
@@ -41,6 +49,7 @@ pub fn one_hot(graph: &Graph, id: NodeId, values: &[Tensor]) -> Vec<M31> {
     h
 }
 
+#[cfg(feature = "prover")]
 /// The component tables of a softmax lookup column that are not node values themselves.
 pub fn column_tables(
     graph: &Graph,
@@ -143,6 +152,7 @@ impl Layer for SoftmaxLayer {
         Visit::Standalone
     }
 
+    #[cfg(feature = "prover")]
     fn prove(
         &self,
         cx: &ProveCx<'_>,

@@ -260,3 +260,11 @@ fn forged_path_of_the_second_input_cannot_be_proved() {
     let rows = witness_rows(&s.witness, s.statement.fee);
     assert_unprovable(&s.statement.instance().unwrap(), &rows, "forged path");
 }
+
+#[test]
+fn preprocessed_root_is_the_constant() {
+    let schedule = schedule();
+    let log_size = schedule.log_size().unwrap();
+    let root = crate::stark::preprocessed_root(&schedule, log_size);
+    assert_eq!(root, PREPROCESSED_ROOT, "{root:?}");
+}

@@ -179,3 +179,11 @@ fn opened_values_do_not_contain_the_witness() {
         .collect();
     assert_openings_hide(&proof.0, &secrets);
 }
+
+#[test]
+fn preprocessed_root_is_the_constant() {
+    let schedule = schedule();
+    let log_size = schedule.log_size().unwrap();
+    let root = crate::stark::preprocessed_root(&schedule, log_size);
+    assert_eq!(root, PREPROCESSED_ROOT, "{root:?}");
+}
