@@ -125,7 +125,7 @@ pub fn execute_all(graph: &Graph, inputs: &[Tensor]) -> Result<Trace, ExecError>
         };
         return crate::stack::execute_stacked(graph, input);
     }
-    execute_forged(graph, inputs, usize::MAX, |_| {})
+    run(graph, inputs, usize::MAX, |_| {}, true)
 }
 
 /// Checks `inputs` against the graph's input nodes: count, shapes and the activation range.
@@ -168,7 +168,8 @@ fn check_inputs(graph: &Graph, inputs: &[Tensor]) -> Result<(), ExecError> {
 /// the nodes after it are computed from it. Soundness tests use it to play a cheating prover
 /// whose trace is consistent everywhere except at one relation. It runs the graph as one
 /// block: for a stack, forge one block of [`crate::stack::block_of`] and stack the traces.
-#[doc(hidden)]
+/// Only with the `test-utils` feature.
+#[cfg(feature = "test-utils")]
 pub fn execute_forged(
     graph: &Graph,
     inputs: &[Tensor],

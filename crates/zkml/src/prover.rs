@@ -32,7 +32,6 @@ impl Progress for () {
 const STAGES: usize = 5;
 
 /// How the prover treats a witness that breaks a lookup.
-#[doc(hidden)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum WitnessCheck {
     /// Refuse to prove (the only mode of [`prove`]).
@@ -59,7 +58,7 @@ pub fn prove_all(
 ) -> Result<(Tensor, ModelProof), ProveError> {
     progress.stage("forward pass", 1, STAGES);
     let trace = execute_all(&model.graph, inputs)?;
-    prove_trace(model, inputs, &trace, progress, WitnessCheck::Strict)
+    prove_witness(model, inputs, &trace, progress, WitnessCheck::Strict)
 }
 
 /// Proves a trace already computed by [`model::execute::execute_all`] on `model.graph` and
@@ -78,13 +77,25 @@ pub fn prove_executed(
     if !fits {
         return Err(ProveError::TraceMismatch);
     }
-    prove_trace(model, inputs, trace, progress, WitnessCheck::Strict)
+    prove_witness(model, inputs, trace, progress, WitnessCheck::Strict)
 }
 
-/// Proves a given execution trace. [`prove`] is the entry point; this one exists so that tests
-/// can play a cheating prover with a forged trace.
-#[doc(hidden)]
+/// Proves a given execution trace, as a cheating prover would: with
+/// [`WitnessCheck::Lenient`] a trace that breaks a lookup is proved anyway. Soundness tests use
+/// it; only with the `test-utils` feature.
+#[cfg(feature = "test-utils")]
 pub fn prove_trace(
+    model: &CommittedModel,
+    inputs: &[Tensor],
+    trace: &Trace,
+    progress: &dyn Progress,
+    check: WitnessCheck,
+) -> Result<(Tensor, ModelProof), ProveError> {
+    prove_witness(model, inputs, trace, progress, check)
+}
+
+/// The prover proper: proves the execution trace `trace` of `model` on `inputs`.
+fn prove_witness(
     model: &CommittedModel,
     inputs: &[Tensor],
     trace: &Trace,
