@@ -63,13 +63,13 @@ impl CommittedPoly {
     }
 
     /// Test hook: overwrites evaluation `i` *after* the commitment (a cheating prover).
-    #[doc(hidden)]
+    #[cfg(test)]
     pub fn tamper_eval(&mut self, i: usize, v: M31) {
         self.evals[i] = v;
     }
 
     /// Test hook: overwrites codeword entry `i` (bit-reversed index) after the commitment.
-    #[doc(hidden)]
+    #[cfg(test)]
     pub fn tamper_codeword(&mut self, i: usize, v: M31) {
         let leaf_log = self.columns.len().trailing_zeros();
         self.columns[i & ((1 << leaf_log) - 1)].set(i >> leaf_log, v);
@@ -77,7 +77,7 @@ impl CommittedPoly {
 
     /// Test hook: re-encodes the current (tampered) evaluations without re-committing, i.e. a
     /// prover that opens a consistent codeword of another polynomial under the old root.
-    #[doc(hidden)]
+    #[cfg(test)]
     pub fn reencode_without_recommit(&mut self) {
         let log_blowup = self.config.log_blowup;
         let twiddles = twiddles_for(self.n_variables as u32 + log_blowup);
@@ -87,7 +87,7 @@ impl CommittedPoly {
     }
 
     /// The codeword entry `i` (bit-reversed circle evaluation order).
-    #[doc(hidden)]
+    #[cfg(test)]
     pub fn codeword_at(&self, i: usize) -> M31 {
         let leaf_log = self.columns.len().trailing_zeros();
         self.columns[i & ((1 << leaf_log) - 1)].at(i >> leaf_log)

@@ -50,7 +50,6 @@ pub use proof::{Claim, Decommitment, OpeningProof, PolyCommitment};
 #[cfg(feature = "prover")]
 pub use prover::prove_openings;
 #[cfg(feature = "prover")]
-#[doc(hidden)]
 pub use prover::{prove_openings_timed, PhaseTimes};
 pub use stwo::core::channel::Blake2sChannel;
 pub use verifier::verify_openings;

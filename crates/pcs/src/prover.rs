@@ -112,7 +112,6 @@ impl PhaseTimes {
 }
 
 /// [`prove_openings`] that also reports per-phase timings (for benchmarks).
-#[doc(hidden)]
 pub fn prove_openings_timed(
     polys: &[&CommittedPoly],
     claims: &[Vec<Claim>],
