@@ -41,6 +41,13 @@ pub struct DecoderConfig {
     pub qk_norm: bool,
     /// `rope_scaling.rope_type` (or `.type`) when the config sets one; we do not apply it.
     pub rope_scaling: Option<String>,
+    /// The MLP's activation (`hidden_act`, default `silu`).
+    pub hidden_act: String,
+    /// Biases on the MLP's projections (`mlp_bias`, default false).
+    pub mlp_bias: bool,
+    /// The attention window (`sliding_window`) when it is in force: set, and
+    /// `use_sliding_window` not false.
+    pub sliding_window: Option<usize>,
 }
 
 impl DecoderConfig {
@@ -133,6 +140,15 @@ impl DecoderConfig {
             attention_bias: f.bool("attention_bias")?.unwrap_or(family == Family::Qwen2),
             qk_norm: family == Family::Qwen3,
             rope_scaling: f.rope_scaling()?,
+            hidden_act: match f.get("hidden_act") {
+                None => "silu".into(),
+                Some(_) => f.string("hidden_act")?,
+            },
+            mlp_bias: f.bool("mlp_bias")?.unwrap_or(false),
+            sliding_window: match f.bool("use_sliding_window")? {
+                Some(false) => None,
+                _ => f.opt_positive("sliding_window")?,
+            },
         })
     }
 }
@@ -249,6 +265,25 @@ mod tests {
         assert!(c.attention_bias && !c.qk_norm && !c.tie_word_embeddings);
         assert_eq!((c.rope_theta, c.rms_norm_eps), (10_000.0, 1e-6));
         assert_eq!(c.rope_scaling.as_deref(), Some("yarn"));
+        assert_eq!(
+            (c.hidden_act.as_str(), c.mlp_bias, c.sliding_window),
+            ("silu", false, None)
+        );
+    }
+
+    /// Qwen2 configs set a window they do not use (`use_sliding_window: false`); Mistral's is
+    /// in force.
+    #[test]
+    fn sliding_window_only_when_in_force() {
+        let qwen = QWEN3.replace(
+            "\"rope_scaling\": null",
+            "\"sliding_window\": 4096, \"use_sliding_window\": false",
+        );
+        assert_eq!(parse(&qwen).unwrap().sliding_window, None);
+        let mistral = QWEN3.replace("\"rope_scaling\": null", "\"sliding_window\": 4096");
+        assert_eq!(parse(&mistral).unwrap().sliding_window, Some(4096));
+        let gelu = QWEN3.replace("\"rope_scaling\": null", "\"hidden_act\": \"gelu\"");
+        assert_eq!(parse(&gelu).unwrap().hidden_act, "gelu");
     }
 
     #[test]

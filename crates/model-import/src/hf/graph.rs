@@ -102,6 +102,20 @@ pub fn check_supported(w: &DecoderWeights) -> Result<(), DecoderError> {
     if let Some(kind) = &c.rope_scaling {
         return Err(unsupported("RoPE scaling", "rope_scaling", kind));
     }
+    if c.hidden_act != "silu" {
+        return Err(unsupported(
+            "an MLP activation other than SiLU",
+            "hidden_act",
+            &c.hidden_act,
+        ));
+    }
+    if c.mlp_bias {
+        return Err(unsupported(
+            "biases on the MLP projections",
+            "mlp_bias",
+            true,
+        ));
+    }
     if c.head_dim < 2 || !c.head_dim.is_power_of_two() {
         return Err(unsupported(
             "a head dimension that is not a power of two >= 2",
@@ -177,6 +191,13 @@ impl DecoderModel {
         check_supported(w)?;
         if seq_len == 0 {
             return Err(DecoderError::NoTokens);
+        }
+        if let Some(window) = w.config.sliding_window.filter(|&win| seq_len > win) {
+            return Err(unsupported(
+                "a sequence longer than the attention window (sliding attention)",
+                "sliding_window",
+                window,
+            ));
         }
         let c = &w.config;
         let family = format!("{:?}", c.family).to_lowercase();
@@ -310,7 +331,10 @@ mod tests {
 
     #[test]
     fn unsupported_features_name_their_field() {
-        let cases: [(&str, serde_json::Value, &str); 3] = [
+        let cases: [(&str, serde_json::Value, &str); 6] = [
+            ("hidden_act", "gelu".into(), "hidden_act"),
+            ("mlp_bias", true.into(), "mlp_bias"),
+            ("sliding_window", 2.into(), "sliding_window"),
             ("head_dim", 24.into(), "head_dim"),
             ("vocab_size", 40000.into(), "vocab_size"),
             (
