@@ -147,17 +147,22 @@ fn check_inputs(graph: &Graph, inputs: &[Tensor]) -> Result<(), ExecError> {
                 got_cols: input.shape.cols,
             });
         }
+        // Token ids are checked against the vocabulary by the embedding.
+        let (lo, hi) = match crate::graph::is_token_input(&graph.nodes, id) {
+            true => (0, crate::softmax::MAX_VOCAB as i64),
+            false => (ACT_LO, ACT_HI),
+        };
         if let Some((index, &value)) = input
             .data
             .iter()
             .enumerate()
-            .find(|(_, v)| !(ACT_LO..ACT_HI).contains(*v))
+            .find(|(_, v)| !(lo..hi).contains(*v))
         {
             return Err(ExecError::InputRange {
                 index,
                 value,
-                lo: ACT_LO,
-                hi: ACT_HI,
+                lo,
+                hi,
             });
         }
     }

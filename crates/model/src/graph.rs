@@ -196,6 +196,17 @@ pub struct Weight {
     pub data: Vec<i64>,
 }
 
+/// Whether input node `id` holds token ids: it is read, and only by embeddings. Its values
+/// need not fit the activation range (they select rows; see [`crate::softmax::MAX_VOCAB`]).
+pub fn is_token_input(nodes: &[Node], id: NodeId) -> bool {
+    let mut readers = nodes
+        .iter()
+        .filter(|n| n.op.inputs().contains(&id))
+        .peekable();
+    readers.peek().is_some()
+        && readers.all(|n| matches!(n.op, Op::Embedding { input, .. } if input == id))
+}
+
 /// The input nodes of `nodes` in order.
 pub fn input_nodes(nodes: &[Node]) -> Vec<NodeId> {
     (0..nodes.len())

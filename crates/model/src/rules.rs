@@ -140,7 +140,7 @@ pub fn output_shape(op: &Op, nodes: &[Node], weights: &[Shape], log_blocks: u32)
         }
         Op::Embedding { input, table } => {
             let (x, w) = (node(input)?, weight(table)?);
-            (input == 0 && x.cols == 1 && w.rows <= 1 << (ACT_BITS - 1))
+            (input == 0 && x.cols == 1 && w.rows <= crate::softmax::MAX_VOCAB)
                 .then(|| Shape::new(x.rows, w.cols))
         }
     }

@@ -22,6 +22,10 @@ use crate::ACT_BITS;
 pub const SOFTMAX_BITS: u32 = 14;
 /// `log2` of the largest row sum of exp values the proof allows.
 pub const MAX_ROW_SUM_BITS: u32 = 14;
+
+/// Largest vocabulary of an embedding. Token ids are public and only select table rows (the
+/// verifier evaluates the one-hot side itself), so they need not fit the activation range.
+pub const MAX_VOCAB: usize = 1 << 18;
 /// Fractional bits of the exp values, at most.
 const MAX_EXP_BITS: u32 = 12;
 /// Fewer fractional bits of the exp values than this are too coarse to be useful.
@@ -154,8 +158,8 @@ impl GraphBuilder {
                 "the token ids must be the model input, a column at scale 0".into(),
             ));
         }
-        if table.shape.rows > ACT_HI as usize {
-            return Err(bad(id, "embedding", "vocabulary above 2^15".into()));
+        if table.shape.rows > MAX_VOCAB {
+            return Err(bad(id, "embedding", "vocabulary above 2^18".into()));
         }
         let (cols, scale) = (table.shape.cols, table.scale);
         let w = self.weight(table)?;

@@ -173,3 +173,37 @@ fn softmax_step_outside_its_pattern_is_refused() {
     let err = zkml::circuit::Circuit::new(zkml::circuit::GraphShape::of(&g)).unwrap_err();
     assert!(matches!(err, VerifyError::MalformedModel(_)), "{err}");
 }
+
+/// A vocabulary of 2^17: token ids above the activation range select their rows, and a proof
+/// for one id does not verify for another.
+#[test]
+fn vocabulary_of_2pow17_proves() {
+    let vocab = 1 << 17;
+    let table = Weight {
+        name: "embed".into(),
+        shape: Shape::new(vocab, 4),
+        scale: 8,
+        data: (0..vocab as i64 * 4)
+            .map(|i| (i * 7919) % 509 - 254)
+            .collect(),
+    };
+    let mut b = GraphBuilder::new("big-vocab", Shape::new(2, 1), 0).unwrap();
+    let e = b.embedding(0, table).unwrap();
+    let y = b.relu(e).unwrap();
+    let g = b.build(y).unwrap();
+    let m = CommittedModel::new(g, ProofConfig::default()).unwrap();
+    let ids = Tensor::new(Shape::new(2, 1), vec![100_000, (1 << 17) - 1]);
+    let (out, proof) = prove(&m, &ids, &()).unwrap();
+    verify(&m.vk, &ids, &out, &proof).unwrap();
+    let row = |id: i64| (0..4).map(move |c| ((id * 4 + c) * 7919) % 509 - 254);
+    let want: Vec<i64> = row(100_000)
+        .chain(row((1 << 17) - 1))
+        .map(|v| v.max(0))
+        .collect();
+    assert_eq!(out.data, want);
+    let other = Tensor::new(Shape::new(2, 1), vec![100_001, (1 << 17) - 1]);
+    assert!(verify(&m.vk, &other, &out, &proof).is_err());
+    // Beyond the vocabulary: refused by the verifier, not a panic.
+    let outside = Tensor::new(Shape::new(2, 1), vec![1 << 17, 0]);
+    assert!(verify(&m.vk, &outside, &out, &proof).is_err());
+}

@@ -12,8 +12,9 @@
 //! optional biases and per-head norms.
 //!
 //! **Not supported yet** ([`DecoderError::Unsupported`], naming the config field): a bias on
-//! the o projection, RoPE scaling, a `head_dim` that is not a power of two of at least 2, and vocabularies above
-//! `2^15` (the embedding lookup's range).
+//! the o projection, RoPE scaling, an MLP activation other than SiLU, MLP biases, a sequence
+//! longer than an active sliding window, a `head_dim` that is not a power of two of at least
+//! 2, and vocabularies above `2^18` ([`model::softmax::MAX_VOCAB`]).
 
 use model::examples::ACT_SCALE;
 use model::norm::NormRange;
@@ -24,8 +25,8 @@ use thiserror::Error;
 
 use super::{DecoderWeights, LayerWeights, QuantTensor};
 
-/// Largest vocabulary the embedding lookup takes (token ids are activations).
-pub const MAX_VOCAB: usize = 1 << (model::ACT_BITS - 1);
+/// Largest vocabulary the embedding takes (token ids are public and only select rows).
+pub const MAX_VOCAB: usize = model::softmax::MAX_VOCAB;
 
 /// Why a loaded decoder cannot become a graph, or a token sequence cannot be its input.
 #[derive(Debug, Error)]
@@ -125,7 +126,7 @@ pub fn check_supported(w: &DecoderWeights) -> Result<(), DecoderError> {
     }
     if c.vocab_size > MAX_VOCAB {
         return Err(unsupported(
-            "a vocabulary above 2^15 tokens",
+            "a vocabulary above 2^18 tokens",
             "vocab_size",
             c.vocab_size,
         ));
@@ -336,7 +337,7 @@ mod tests {
             ("mlp_bias", true.into(), "mlp_bias"),
             ("sliding_window", 2.into(), "sliding_window"),
             ("head_dim", 24.into(), "head_dim"),
-            ("vocab_size", 40000.into(), "vocab_size"),
+            ("vocab_size", ((1 << 18) + 1).into(), "vocab_size"),
             (
                 "rope_scaling",
                 serde_json::json!({"rope_type": "linear"}),
