@@ -1,10 +1,13 @@
 //! `prove-model`: prove, verify and inspect model inference from the command line.
 //!
-//! A thin edge: parses flags and files, calls `zkml`, prints. No protocol logic lives here.
-//! [`decoder`] handles `--model-dir` (HuggingFace decoder folders).
+//! A thin edge: parses flags and files, calls `model_import::recipe` for the graph, its input
+//! and its one forward pass, `zkml` to commit, prove and verify, and prints. No protocol or
+//! import logic lives here. [`decoder`] is the edge of `--model-dir` (HuggingFace decoder
+//! folders), [`files`] reads inputs and proofs.
 
 mod decoder;
 mod estimate;
+mod files;
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -13,7 +16,9 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use model::{examples, Graph, Tensor};
-use model_import::{OnnxModel, QuantConfig};
+use model_import::{
+    decoder_graph, onnx_graph, prepare_decoder, prepare_onnx, DecoderSource, Prepared, QuantConfig,
+};
 use pcs::PcsConfig;
 use zkml::circuit::{Circuit, GraphShape};
 use zkml::config::check_security;
@@ -136,69 +141,18 @@ impl ModelArgs {
         }
     }
 
-    /// The ONNX model at `path` with activation scales calibrated on `x` (the quantised
-    /// input, so that prover and verifier calibrate on the same values).
-    fn import(&self, path: &Path, x: Option<&Tensor>) -> Result<(model_import::Imported, Tensor)> {
-        let src = OnnxModel::load(path)?;
-        let config = self.quant();
-        let x = match x {
-            Some(x) => x.clone(),
-            None => {
-                let reals = model_import::seeded_input(src.input_len(), 1);
-                model_import::quantise_input(&src, &config, &reals)?
-            }
-        };
-        let calib = model_import::dequantise(&x, config.act_scale_bits);
-        Ok((src.import(&config, &calib)?, x))
-    }
-
     /// The `--model-dir` decoder, if that is the model.
-    fn decoder(&self) -> Option<decoder::Source<'_>> {
+    fn decoder(&self) -> Option<DecoderSource> {
         let size = |v: Option<u64>| v.map(|n| usize::try_from(n).unwrap_or(usize::MAX));
-        Some(decoder::Source {
-            dir: self.model_dir.as_deref()?,
+        Some(DecoderSource {
+            dir: self.model_dir.clone()?,
             layers: size(self.layers),
             seq_len: size(self.seq_len),
             quant: self.quant(),
         })
     }
 
-    /// The graph to prove, the quantised input and, for ONNX and decoders, the dual-track
-    /// report.
-    fn prepare(&self, input: Option<&Path>, seed: u64) -> Result<(Graph, Tensor, Option<String>)> {
-        if let Some(d) = self.decoder() {
-            let (graph, x, report) = d.prepare(input, seed)?;
-            return Ok((graph, x, Some(report)));
-        }
-        let Some(path) = self.onnx_path() else {
-            let graph = self.graph(None)?;
-            let x = match input {
-                Some(p) => read_input(p, &graph)?,
-                None => examples::random_input(&graph, seed),
-            };
-            return Ok((graph, x, None));
-        };
-        let src = OnnxModel::load(path)?;
-        let reals = match input {
-            Some(p) => read_values(p)?,
-            None => model_import::seeded_input(src.input_len(), seed),
-        };
-        let x = model_import::quantise_input(&src, &self.quant(), &reals)
-            .with_context(|| format!("input for {}", path.display()))?;
-        let (imported, x) = self.import(path, Some(&x))?;
-        let report = imported.compare(&reals)?;
-        Ok((imported.graph, x, Some(report.to_string())))
-    }
-
-    /// The model's graph; an ONNX model is calibrated on `input` (default: seeded input), a
-    /// decoder is built for `input`'s number of tokens.
-    fn graph(&self, input: Option<&Tensor>) -> Result<Graph> {
-        if let Some(d) = self.decoder() {
-            return Ok(d.graph(input)?.0);
-        }
-        if let Some(path) = self.onnx_path() {
-            return Ok(self.import(path, input)?.0.graph);
-        }
+    fn example(&self) -> Result<Graph> {
         match examples::by_name(&self.model) {
             Some(g) => Ok(g),
             None => bail!(
@@ -207,6 +161,39 @@ impl ModelArgs {
                 examples::NAMES.join(", ")
             ),
         }
+    }
+
+    /// The graph to prove, its quantised input (read from `input`, else seeded), its forward
+    /// pass and, for ONNX and decoders, the dual-track report.
+    fn prepare(&self, input: Option<&Path>, seed: u64) -> Result<Prepared> {
+        if let Some(d) = self.decoder() {
+            let ids = input.map(decoder::read_token_ids).transpose()?;
+            return prepare_decoder(&d, ids, seed).map_err(|e| decoder::explain(e, input));
+        }
+        if let Some(path) = self.onnx_path() {
+            let reals = input.map(files::read_values).transpose()?;
+            return Ok(prepare_onnx(path, &self.quant(), reals.as_deref(), seed)?);
+        }
+        let graph = self.example()?;
+        let x = match input {
+            Some(p) => files::read_input(p, &graph)?,
+            None => examples::random_input(&graph, seed),
+        };
+        Ok(Prepared::execute(graph, x)?)
+    }
+
+    /// The model's graph; an ONNX model is calibrated on `input` (default: seeded input), a
+    /// decoder is built for `input`'s token ids.
+    fn graph(&self, input: Option<&Tensor>) -> Result<Graph> {
+        if let Some(d) = self.decoder() {
+            return Ok(decoder_graph(&d, input)
+                .map_err(|e| decoder::explain(e, None))?
+                .0);
+        }
+        if let Some(path) = self.onnx_path() {
+            return Ok(onnx_graph(path, &self.quant(), input)?);
+        }
+        self.example()
     }
 
     fn config(&self) -> Result<ProofConfig> {
@@ -262,60 +249,6 @@ impl Progress for Bar {
     }
 }
 
-fn read_input(path: &Path, graph: &Graph) -> Result<Tensor> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    let values: Vec<f64> = serde_json::from_str(&text)
-        .with_context(|| format!("{}: expected a JSON array of numbers", path.display()))?;
-    let shape = graph.input_shape();
-    if values.len() != shape.len() {
-        bail!(
-            "{}: {} values, model '{}' expects {} ({}x{})",
-            path.display(),
-            values.len(),
-            graph.name,
-            shape.len(),
-            shape.rows,
-            shape.cols
-        );
-    }
-    let scale = (1u64 << graph.nodes[0].scale) as f64;
-    let data = values
-        .iter()
-        .enumerate()
-        .map(|(i, &v)| {
-            let q = (v * scale).round();
-            if !q.is_finite() || q.abs() >= (1u64 << (model::ACT_BITS - 1)) as f64 {
-                bail!(
-                    "{}: value {v} at index {i} is outside the model's input range",
-                    path.display()
-                );
-            }
-            Ok(q as i64)
-        })
-        .collect::<Result<Vec<_>>>()?;
-    Ok(Tensor::new(shape, data))
-}
-
-/// The proof file at `path`, read up to one byte past `zkml::proof::MAX_PROOF_BYTES` (so that
-/// a larger file is refused by the decoder without being read whole).
-fn read_proof(path: &Path) -> Result<Vec<u8>> {
-    use std::io::Read;
-    let file = std::fs::File::open(path).with_context(|| format!("reading {}", path.display()))?;
-    let mut bytes = Vec::new();
-    file.take(zkml::proof::MAX_PROOF_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .with_context(|| format!("reading {}", path.display()))?;
-    Ok(bytes)
-}
-
-fn read_values(path: &Path) -> Result<Vec<f32>> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    serde_json::from_str(&text)
-        .with_context(|| format!("{}: expected a JSON array of numbers", path.display()))
-}
-
 /// Output values printed in full up to this many.
 const PREVIEW: usize = 32;
 
@@ -341,7 +274,12 @@ fn run(cli: Cli) -> Result<()> {
             output,
             format,
         } => {
-            let (graph, x, report) = model.prepare(input.as_deref(), seed)?;
+            let Prepared {
+                graph,
+                input: x,
+                trace,
+                report,
+            } = model.prepare(input.as_deref(), seed)?;
             let t0 = Instant::now();
             let (committed, cache) = model.commit(graph)?;
             let commit_ms = t0.elapsed().as_secs_f64() * 1e3;
@@ -361,7 +299,10 @@ fn run(cli: Cli) -> Result<()> {
                     .unwrap_or_else(|_| ProgressStyle::default_bar()),
             );
             let t1 = Instant::now();
-            let (y, proof) = zkml::prove(&committed, &x, &Bar(bar.clone())).context("proving")?;
+            let inputs = std::slice::from_ref(&x);
+            let (y, proof) = zkml::prove_executed(&committed, inputs, &trace, &Bar(bar.clone()))
+                .context("proving")?;
+            drop(trace);
             let prove_ms = t1.elapsed().as_secs_f64() * 1e3;
             bar.finish_and_clear();
             let circuit = &committed.circuit;
@@ -406,7 +347,7 @@ fn run(cli: Cli) -> Result<()> {
             }
         }
         Command::Verify { model, proof } => {
-            let bytes = read_proof(&proof)?;
+            let bytes = files::read_proof(&proof)?;
             let file = ProofFile::decode(&bytes)
                 .with_context(|| format!("decoding {}", proof.display()))?;
             let graph = model.graph(Some(&file.input))?;
@@ -436,7 +377,8 @@ fn run(cli: Cli) -> Result<()> {
         Command::Inspect { model } => {
             let graph = match model.decoder() {
                 Some(d) => {
-                    let (graph, summary) = d.graph(None)?;
+                    let (graph, summary) =
+                        decoder_graph(&d, None).map_err(|e| decoder::explain(e, None))?;
                     println!("{summary}");
                     graph
                 }
