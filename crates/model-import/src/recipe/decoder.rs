@@ -81,7 +81,7 @@ impl DecoderSource {
         }
         Checkpoint::open(dir).map_err(|source| PrepareError::Open {
             dir: dir.clone(),
-            source,
+            source: Box::new(source),
         })
     }
 
@@ -111,7 +111,7 @@ impl DecoderSource {
             .load_decoder(&options)
             .map_err(|source| PrepareError::Load {
                 dir: self.dir.clone(),
-                source,
+                source: Box::new(source),
             })?;
         let model = DecoderModel::new(&weights, seq_len).map_err(|source| PrepareError::Build {
             dir: self.dir.clone(),
@@ -149,7 +149,7 @@ pub fn prepare_decoder(
         .load_decoder(&checkpoint_options(src.layers))
         .map_err(|source| PrepareError::Reference {
             dir: src.dir.clone(),
-            source,
+            source: Box::new(source),
         })?;
     let mut track = model.dual_track(&ids, trace.output(&graph), Some(&fine))?;
     track.blocks = model.block_errors(&ids, &trace, &block_nodes)?;

@@ -24,7 +24,7 @@ pub enum PrepareError {
     OnnxInput {
         file: String,
         #[source]
-        source: ImportError,
+        source: Box<ImportError>,
     },
     #[error("{}: no such folder", dir.display())]
     NoFolder { dir: PathBuf },
@@ -38,19 +38,19 @@ pub enum PrepareError {
     Open {
         dir: PathBuf,
         #[source]
-        source: HfError,
+        source: Box<HfError>,
     },
     #[error("loading {}", dir.display())]
     Load {
         dir: PathBuf,
         #[source]
-        source: HfError,
+        source: Box<HfError>,
     },
     #[error("loading {} for the f32 reference", dir.display())]
     Reference {
         dir: PathBuf,
         #[source]
-        source: HfError,
+        source: Box<HfError>,
     },
     #[error("building the decoder of {}", dir.display())]
     Build {

@@ -34,7 +34,7 @@ pub fn prepare_onnx(
     };
     let input = quantise_input(&src, config, reals).map_err(|source| PrepareError::OnnxInput {
         file: src.file.clone(),
-        source,
+        source: Box::new(source),
     })?;
     let calib = dequantise(&input, config.act_scale_bits);
     let (imported, trace) = src.import_traced(config, &calib, &input)?;
@@ -63,7 +63,7 @@ pub fn onnx_graph(
             let x =
                 quantise_input(&src, config, &reals).map_err(|source| PrepareError::OnnxInput {
                     file: src.file.clone(),
-                    source,
+                    source: Box::new(source),
                 })?;
             dequantise(&x, config.act_scale_bits)
         }
