@@ -75,6 +75,12 @@ pub enum ImportError {
         #[source]
         source: ExecError,
     },
+    #[error("{file}: a trace of {values} values for a graph of {nodes} nodes")]
+    Trace {
+        file: String,
+        nodes: usize,
+        values: usize,
+    },
     #[error("{file}: the f32 reference run failed: {detail}")]
     Reference { file: String, detail: String },
 }

@@ -42,8 +42,13 @@
 //! group-wise INT4 (groups of 32 or 64 input rows), all with power-of-two scales that fold
 //! exactly into one graph weight ([`qtensor`]).
 //!
+//! **Recipes** ([`recipe`]): a model file or folder and an input made into a graph, its input
+//! tensor, its one integer forward pass and the dual-track report ([`prepare_onnx`],
+//! [`prepare_decoder`]), and the same graph rebuilt for a verifier ([`onnx_graph`],
+//! [`decoder_graph`]). The CLI and a server share them.
+//!
 //! Modules: [`source`] (tract loading, f32 run), [`lower`], [`plan`], [`quantize`],
-//! [`qtensor`], [`hf`], [`report`], [`config`], [`error`].
+//! [`qtensor`], [`hf`], [`report`], [`recipe`], [`config`], [`error`].
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod config;
@@ -53,18 +58,23 @@ pub mod lower;
 pub mod plan;
 pub mod qtensor;
 pub mod quantize;
+pub mod recipe;
 pub mod report;
 pub mod source;
 
 use std::path::Path;
 
-use model::{execute, Graph, Tensor};
+use model::{execute, Graph, Tensor, Trace};
 
 pub use config::{QuantConfig, Strategy};
 pub use error::ImportError;
 pub use hf::{load_decoder, DecoderConfig, DecoderWeights, HfError, LayerWeights, LoadOptions};
 pub use plan::Plan;
 pub use qtensor::{Exponents, QuantTensor, QuantValues};
+pub use recipe::{
+    decoder_graph, onnx_graph, prepare_decoder, prepare_onnx, Comparison, DecoderSource,
+    PrepareError, Prepared,
+};
 pub use report::{LayerError, Report};
 pub use source::OnnxModel;
 
@@ -85,21 +95,38 @@ impl OnnxModel {
     /// graph leaves its range on `calib`.
     pub fn import(self, config: &QuantConfig, calib: &[f32]) -> Result<Imported, ImportError> {
         let x = quantise_input(&self, config, calib)?;
+        Ok(self.import_traced(config, calib, &x)?.0)
+    }
+
+    /// [`Self::import`], keeping the integer forward pass that checks the graph: the trace of
+    /// the graph on `x`, the quantised calibration input (normally
+    /// [`quantise_input`]`(calib)`, or the tensor `calib` was [`dequantise`]d from, which is
+    /// the same). A prover reports on and proves this trace instead of running the graph
+    /// again.
+    pub fn import_traced(
+        self,
+        config: &QuantConfig,
+        calib: &[f32],
+        x: &Tensor,
+    ) -> Result<(Imported, Trace), ImportError> {
+        config.validate()?;
+        self.check_input(calib)?;
         let plan = lower::lower(&self)?;
-        let trace = plan.eval(calib);
+        let values = plan.eval(calib);
         let (graph, step_nodes) =
-            quantize::quantise(&self.name, &self.file, &plan, &trace, config)?;
-        execute(&graph, &x).map_err(|source| ImportError::Exec {
+            quantize::quantise(&self.name, &self.file, &plan, &values, config)?;
+        let trace = execute(&graph, x).map_err(|source| ImportError::Exec {
             file: self.file.clone(),
             source,
         })?;
-        Ok(Imported {
+        let imported = Imported {
             source: self,
             plan,
             graph,
             config: *config,
             step_nodes,
-        })
+        };
+        Ok((imported, trace))
     }
 }
 
@@ -154,12 +181,26 @@ pub fn dequantise(t: &Tensor, scale: u32) -> Vec<f32> {
 impl Imported {
     /// Runs both tracks on `input` and compares them.
     pub fn compare(&self, input: &[f32]) -> Result<Report, ImportError> {
-        let reference = self.source.run_f32(input)?;
         let x = quantise_input(&self.source, &self.config, input)?;
         let trace = execute(&self.graph, &x).map_err(|source| ImportError::Exec {
             file: self.source.file.clone(),
             source,
         })?;
+        self.compare_trace(input, &trace)
+    }
+
+    /// [`Self::compare`] with the integer track already run: `trace` is the graph's forward
+    /// pass on [`quantise_input`]`(input)` (as [`OnnxModel::import_traced`] keeps it). Only the
+    /// `f32` track (tract) and the real-valued lowering run here.
+    pub fn compare_trace(&self, input: &[f32], trace: &Trace) -> Result<Report, ImportError> {
+        if trace.values.len() != self.graph.nodes.len() {
+            return Err(ImportError::Trace {
+                file: self.source.file.clone(),
+                nodes: self.graph.nodes.len(),
+                values: trace.values.len(),
+            });
+        }
+        let reference = self.source.run_f32(input)?;
         let out = trace.output(&self.graph);
         let scale = (1u64 << self.graph.nodes[self.graph.output].scale) as f64;
         let quantised: Vec<f64> = out.data.iter().map(|&v| v as f64 / scale).collect();

@@ -1,25 +1,28 @@
 //! `prove-model`: prove, verify and inspect model inference from the command line.
 //!
-//! A thin edge: parses flags and files, calls `zkml`, prints. No protocol logic lives here.
-//! [`decoder`] handles `--model-dir` (HuggingFace decoder folders).
+//! A thin edge: parses flags and files, calls `model_import::recipe` for the graph, its input
+//! and its one forward pass, `zkml` to commit, prove and verify, and prints. No protocol or
+//! import logic lives here. [`decoder`] is the edge of `--model-dir` (HuggingFace decoder
+//! folders), [`files`] reads inputs and proofs, [`args`] turns the model flags into the
+//! library's configuration.
 
+mod args;
 mod decoder;
 mod estimate;
+mod files;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
-use anyhow::{bail, Context, Result};
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use anyhow::{Context, Result};
+use args::ModelArgs;
+use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
-use model::{examples, Graph, Tensor};
-use model_import::{OnnxModel, QuantConfig};
-use pcs::PcsConfig;
-use zkml::circuit::{Circuit, GraphShape};
+use model_import::{decoder_graph, Prepared};
 use zkml::config::check_security;
 use zkml::proof::ProofFile;
 use zkml::prover::Progress;
-use zkml::{CacheStatus, CommittedModel, ProofConfig, ProofFormat};
+use zkml::{CacheStatus, ProofFormat};
 
 #[derive(Parser)]
 #[command(
@@ -67,189 +70,10 @@ enum Command {
     },
 }
 
-#[derive(Args)]
-struct ModelArgs {
-    /// Built-in model name (mlp, tiny-mlp), or the path of an ONNX file (ending in .onnx).
-    #[arg(long, default_value = "mlp")]
-    model: String,
-    /// A HuggingFace decoder folder (config.json and *.safetensors; Llama / Mistral shapes)
-    /// instead of --model. The input is token ids; the output the logits.
-    #[arg(long, conflicts_with = "model")]
-    model_dir: Option<PathBuf>,
-    /// With --model-dir: use the first N decoder layers (default: all).
-    #[arg(long, requires = "model_dir", value_parser = clap::value_parser!(u64).range(1..))]
-    layers: Option<u64>,
-    /// With --model-dir: the number of tokens (default: as many as --input has, else 8).
-    #[arg(long, requires = "model_dir", value_parser = clap::value_parser!(u64).range(1..))]
-    seq_len: Option<u64>,
-    /// Weight quantisation of an ONNX model or a --model-dir decoder. An ONNX model's
-    /// activation scales are calibrated on the input (`verify` recalibrates on the input in
-    /// the proof file).
-    #[arg(long, value_enum, default_value_t = Quant::Symmetric8)]
-    quant: Quant,
-    /// log2 of the Reed-Solomon blowup of the commitment.
-    #[arg(long)]
-    log_blowup: Option<u32>,
-    /// Number of commitment queries.
-    #[arg(long)]
-    n_queries: Option<usize>,
-    /// Proof-of-work bits before the queries.
-    #[arg(long)]
-    pow_bits: Option<u32>,
-    /// Where weight commitments are cached, keyed by the model's content hash
-    /// (default: $XDG_CACHE_HOME/stwo-ml or ~/.cache/stwo-ml).
-    #[arg(long)]
-    cache_dir: Option<PathBuf>,
-    /// Always recommit the weights; neither read nor write the cache.
-    #[arg(long)]
-    no_cache: bool,
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-enum Quant {
-    /// Fixed point: activations 2^-8, weights 2^-10.
-    Direct,
-    /// Per-output-channel INT8 weights with power-of-two scales, activations 2^-8.
-    Symmetric8,
-    /// Group-wise INT4 weights (groups of 32 inputs per output channel), activations 2^-8.
-    Int4,
-}
-
 #[derive(Clone, Copy, ValueEnum)]
 enum Format {
     Binary,
     Json,
-}
-
-impl ModelArgs {
-    fn onnx_path(&self) -> Option<&Path> {
-        self.model
-            .ends_with(".onnx")
-            .then(|| Path::new(&self.model))
-    }
-
-    fn quant(&self) -> QuantConfig {
-        match self.quant {
-            Quant::Direct => QuantConfig::direct(8, 10),
-            Quant::Symmetric8 => QuantConfig::symmetric8(8),
-            Quant::Int4 => QuantConfig::int4(8, 32),
-        }
-    }
-
-    /// The ONNX model at `path` with activation scales calibrated on `x` (the quantised
-    /// input, so that prover and verifier calibrate on the same values).
-    fn import(&self, path: &Path, x: Option<&Tensor>) -> Result<(model_import::Imported, Tensor)> {
-        let src = OnnxModel::load(path)?;
-        let config = self.quant();
-        let x = match x {
-            Some(x) => x.clone(),
-            None => {
-                let reals = model_import::seeded_input(src.input_len(), 1);
-                model_import::quantise_input(&src, &config, &reals)?
-            }
-        };
-        let calib = model_import::dequantise(&x, config.act_scale_bits);
-        Ok((src.import(&config, &calib)?, x))
-    }
-
-    /// The `--model-dir` decoder, if that is the model.
-    fn decoder(&self) -> Option<decoder::Source<'_>> {
-        let size = |v: Option<u64>| v.map(|n| usize::try_from(n).unwrap_or(usize::MAX));
-        Some(decoder::Source {
-            dir: self.model_dir.as_deref()?,
-            layers: size(self.layers),
-            seq_len: size(self.seq_len),
-            quant: self.quant(),
-        })
-    }
-
-    /// The graph to prove, the quantised input and, for ONNX and decoders, the dual-track
-    /// report.
-    fn prepare(&self, input: Option<&Path>, seed: u64) -> Result<(Graph, Tensor, Option<String>)> {
-        if let Some(d) = self.decoder() {
-            let (graph, x, report) = d.prepare(input, seed)?;
-            return Ok((graph, x, Some(report)));
-        }
-        let Some(path) = self.onnx_path() else {
-            let graph = self.graph(None)?;
-            let x = match input {
-                Some(p) => read_input(p, &graph)?,
-                None => examples::random_input(&graph, seed),
-            };
-            return Ok((graph, x, None));
-        };
-        let src = OnnxModel::load(path)?;
-        let reals = match input {
-            Some(p) => read_values(p)?,
-            None => model_import::seeded_input(src.input_len(), seed),
-        };
-        let x = model_import::quantise_input(&src, &self.quant(), &reals)
-            .with_context(|| format!("input for {}", path.display()))?;
-        let (imported, x) = self.import(path, Some(&x))?;
-        let report = imported.compare(&reals)?;
-        Ok((imported.graph, x, Some(report.to_string())))
-    }
-
-    /// The model's graph; an ONNX model is calibrated on `input` (default: seeded input), a
-    /// decoder is built for `input`'s number of tokens.
-    fn graph(&self, input: Option<&Tensor>) -> Result<Graph> {
-        if let Some(d) = self.decoder() {
-            return Ok(d.graph(input)?.0);
-        }
-        if let Some(path) = self.onnx_path() {
-            return Ok(self.import(path, input)?.0.graph);
-        }
-        match examples::by_name(&self.model) {
-            Some(g) => Ok(g),
-            None => bail!(
-                "unknown model '{}': built-in models are {} (or give a path ending in .onnx)",
-                self.model,
-                examples::NAMES.join(", ")
-            ),
-        }
-    }
-
-    fn config(&self) -> Result<ProofConfig> {
-        let mut pcs = PcsConfig::default();
-        if let Some(v) = self.log_blowup {
-            pcs.log_blowup = v;
-        }
-        if let Some(v) = self.n_queries {
-            pcs.n_queries = v;
-        }
-        if let Some(v) = self.pow_bits {
-            pcs.pow_bits = v;
-        }
-        pcs.validate().context("invalid commitment configuration")?;
-        Ok(ProofConfig {
-            pcs,
-            max_weight_poly_vars: pcs.max_n_variables(),
-        })
-    }
-
-    fn cache_dir(&self) -> Option<PathBuf> {
-        if self.no_cache {
-            return None;
-        }
-        self.cache_dir.clone().or_else(|| {
-            let base = std::env::var_os("XDG_CACHE_HOME")
-                .map(PathBuf::from)
-                .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
-            Some(base.join("stwo-ml"))
-        })
-    }
-
-    /// Commits to `graph`'s weights, after refusing a configuration that gives this model less
-    /// than `zkml::config::MIN_SECURITY_BITS` (the check `zkml::verify` makes too).
-    fn commit(&self, graph: Graph) -> Result<(CommittedModel, CacheStatus)> {
-        let config = self.config()?;
-        model::graph::validate(&graph).context("invalid model")?;
-        let circuit = Circuit::new(GraphShape::of(&graph)).context("model structure")?;
-        check_security(&config, &circuit).context("refusing the configuration")?;
-        let dir = self.cache_dir();
-        CommittedModel::load_or_commit(graph, config, dir.as_deref())
-            .context("committing to the model")
-    }
 }
 
 struct Bar(ProgressBar);
@@ -260,60 +84,6 @@ impl Progress for Bar {
         self.0.set_position(step as u64 - 1);
         self.0.set_message(name.to_string());
     }
-}
-
-fn read_input(path: &Path, graph: &Graph) -> Result<Tensor> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    let values: Vec<f64> = serde_json::from_str(&text)
-        .with_context(|| format!("{}: expected a JSON array of numbers", path.display()))?;
-    let shape = graph.input_shape();
-    if values.len() != shape.len() {
-        bail!(
-            "{}: {} values, model '{}' expects {} ({}x{})",
-            path.display(),
-            values.len(),
-            graph.name,
-            shape.len(),
-            shape.rows,
-            shape.cols
-        );
-    }
-    let scale = (1u64 << graph.nodes[0].scale) as f64;
-    let data = values
-        .iter()
-        .enumerate()
-        .map(|(i, &v)| {
-            let q = (v * scale).round();
-            if !q.is_finite() || q.abs() >= (1u64 << (model::ACT_BITS - 1)) as f64 {
-                bail!(
-                    "{}: value {v} at index {i} is outside the model's input range",
-                    path.display()
-                );
-            }
-            Ok(q as i64)
-        })
-        .collect::<Result<Vec<_>>>()?;
-    Ok(Tensor::new(shape, data))
-}
-
-/// The proof file at `path`, read up to one byte past `zkml::proof::MAX_PROOF_BYTES` (so that
-/// a larger file is refused by the decoder without being read whole).
-fn read_proof(path: &Path) -> Result<Vec<u8>> {
-    use std::io::Read;
-    let file = std::fs::File::open(path).with_context(|| format!("reading {}", path.display()))?;
-    let mut bytes = Vec::new();
-    file.take(zkml::proof::MAX_PROOF_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .with_context(|| format!("reading {}", path.display()))?;
-    Ok(bytes)
-}
-
-fn read_values(path: &Path) -> Result<Vec<f32>> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    serde_json::from_str(&text)
-        .with_context(|| format!("{}: expected a JSON array of numbers", path.display()))
 }
 
 /// Output values printed in full up to this many.
@@ -341,7 +111,12 @@ fn run(cli: Cli) -> Result<()> {
             output,
             format,
         } => {
-            let (graph, x, report) = model.prepare(input.as_deref(), seed)?;
+            let Prepared {
+                graph,
+                input: x,
+                trace,
+                report,
+            } = model.prepare(input.as_deref(), seed)?;
             let t0 = Instant::now();
             let (committed, cache) = model.commit(graph)?;
             let commit_ms = t0.elapsed().as_secs_f64() * 1e3;
@@ -361,7 +136,10 @@ fn run(cli: Cli) -> Result<()> {
                     .unwrap_or_else(|_| ProgressStyle::default_bar()),
             );
             let t1 = Instant::now();
-            let (y, proof) = zkml::prove(&committed, &x, &Bar(bar.clone())).context("proving")?;
+            let inputs = std::slice::from_ref(&x);
+            let (y, proof) = zkml::prove_executed(&committed, inputs, &trace, &Bar(bar.clone()))
+                .context("proving")?;
+            drop(trace);
             let prove_ms = t1.elapsed().as_secs_f64() * 1e3;
             bar.finish_and_clear();
             let circuit = &committed.circuit;
@@ -406,7 +184,7 @@ fn run(cli: Cli) -> Result<()> {
             }
         }
         Command::Verify { model, proof } => {
-            let bytes = read_proof(&proof)?;
+            let bytes = files::read_proof(&proof)?;
             let file = ProofFile::decode(&bytes)
                 .with_context(|| format!("decoding {}", proof.display()))?;
             let graph = model.graph(Some(&file.input))?;
@@ -436,7 +214,8 @@ fn run(cli: Cli) -> Result<()> {
         Command::Inspect { model } => {
             let graph = match model.decoder() {
                 Some(d) => {
-                    let (graph, summary) = d.graph(None)?;
+                    let (graph, summary) =
+                        decoder_graph(&d, None).map_err(|e| decoder::explain(e, None))?;
                     println!("{summary}");
                     graph
                 }

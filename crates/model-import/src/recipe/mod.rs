@@ -1,0 +1,90 @@
+//! Recipes: a model and an input made into what a prover needs, the same way for the CLI and
+//! a server.
+//!
+//! [`Prepared`] is the result: the quantised graph, its input tensor, the integer forward
+//! pass of the graph on it (the witness: prove it with `zkml::prove_executed` rather than
+//! running the graph again) and the dual-track report against `f32`.
+//!
+//! - ONNX ([`prepare_onnx`]): load the file once with tract, quantise the real input at the
+//!   activation scale, import with the activation scales calibrated on that quantised input
+//!   (so a verifier rebuilds the graph from the proof's public input, [`onnx_graph`]), keep
+//!   the import's checking forward pass as the trace, and compare it with tract's `f32` run.
+//! - HuggingFace decoder folders ([`prepare_decoder`], configured by [`DecoderSource`]): open
+//!   the checkpoint, fix the sequence length, load the quantised weights, calibrate the
+//!   norms on the token ids, build the graph, run it once, and compare the logits with `f32`
+//!   on the quantised weights and on the checkpoint's weights, block by block.
+//!   [`decoder_graph`] rebuilds the graph for a verifier from the proof's token ids.
+//! - A graph built elsewhere (a built-in example): [`Prepared::execute`].
+//!
+//! Modules: [`onnx`], [`decoder`], [`error`].
+
+pub mod decoder;
+pub mod error;
+pub mod onnx;
+
+use std::fmt;
+
+use model::{execute, Graph, Tensor, Trace};
+
+pub use decoder::{
+    decoder_graph, prepare_decoder, token_ids_from_json, DecoderSource, DecoderSummary,
+    DEFAULT_SEQ_LEN,
+};
+pub use error::{PrepareError, TokenIdsError};
+pub use onnx::{onnx_graph, prepare_onnx, DEFAULT_CALIBRATION_SEED};
+
+use crate::hf::DualTrack;
+use crate::Report;
+
+/// A graph with its input and its forward pass, ready to commit and prove.
+#[derive(Debug)]
+pub struct Prepared {
+    /// The quantised graph.
+    pub graph: Graph,
+    /// Its input tensor (what the proof file carries and the verifier recalibrates on).
+    pub input: Tensor,
+    /// The integer forward pass of `graph` on `input`: every node's value.
+    pub trace: Trace,
+    /// The integer output against `f32`, for imported models.
+    pub report: Option<Comparison>,
+}
+
+/// The dual-track report of a prepared model.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum Comparison {
+    /// An ONNX model against tract's `f32` run, layer by layer.
+    Onnx(Report),
+    /// A decoder's logits against `f32`, block by block.
+    Decoder(DualTrack),
+}
+
+impl fmt::Display for Comparison {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Onnx(r) => r.fmt(f),
+            Self::Decoder(t) => t.fmt(f),
+        }
+    }
+}
+
+impl Prepared {
+    /// Runs `graph` on `input` (a model without an `f32` reference: no report).
+    pub fn execute(graph: Graph, input: Tensor) -> Result<Self, PrepareError> {
+        let trace = execute(&graph, &input).map_err(|source| PrepareError::Exec {
+            model: graph.name.clone(),
+            source,
+        })?;
+        Ok(Self {
+            graph,
+            input,
+            trace,
+            report: None,
+        })
+    }
+
+    /// The graph's output in the trace.
+    pub fn output(&self) -> &Tensor {
+        self.trace.output(&self.graph)
+    }
+}

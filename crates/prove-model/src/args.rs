@@ -1,0 +1,179 @@
+//! The flags that say which model, how to quantise, prove and cache it, turned into the
+//! library's typed configuration: a [`Prepared`] graph from `model_import::recipe`, a
+//! [`ProofConfig`], a committed model.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, ValueEnum};
+use model::{examples, Graph, Tensor};
+use model_import::{
+    decoder_graph, onnx_graph, prepare_decoder, prepare_onnx, DecoderSource, Prepared, QuantConfig,
+};
+use pcs::PcsConfig;
+use zkml::circuit::{Circuit, GraphShape};
+use zkml::config::check_security;
+use zkml::{CacheStatus, CommittedModel, ProofConfig};
+
+use crate::{decoder, files};
+
+#[derive(Args)]
+pub struct ModelArgs {
+    /// Built-in model name (mlp, tiny-mlp), or the path of an ONNX file (ending in .onnx).
+    #[arg(long, default_value = "mlp")]
+    model: String,
+    /// A HuggingFace decoder folder (config.json and *.safetensors; Llama / Mistral shapes)
+    /// instead of --model. The input is token ids; the output the logits.
+    #[arg(long, conflicts_with = "model")]
+    pub model_dir: Option<PathBuf>,
+    /// With --model-dir: use the first N decoder layers (default: all).
+    #[arg(long, requires = "model_dir", value_parser = clap::value_parser!(u64).range(1..))]
+    layers: Option<u64>,
+    /// With --model-dir: the number of tokens (default: as many as --input has, else 8).
+    #[arg(long, requires = "model_dir", value_parser = clap::value_parser!(u64).range(1..))]
+    seq_len: Option<u64>,
+    /// Weight quantisation of an ONNX model or a --model-dir decoder. An ONNX model's
+    /// activation scales are calibrated on the input (`verify` recalibrates on the input in
+    /// the proof file).
+    #[arg(long, value_enum, default_value_t = Quant::Symmetric8)]
+    quant: Quant,
+    /// log2 of the Reed-Solomon blowup of the commitment.
+    #[arg(long)]
+    log_blowup: Option<u32>,
+    /// Number of commitment queries.
+    #[arg(long)]
+    n_queries: Option<usize>,
+    /// Proof-of-work bits before the queries.
+    #[arg(long)]
+    pow_bits: Option<u32>,
+    /// Where weight commitments are cached, keyed by the model's content hash
+    /// (default: $XDG_CACHE_HOME/stwo-ml or ~/.cache/stwo-ml).
+    #[arg(long)]
+    cache_dir: Option<PathBuf>,
+    /// Always recommit the weights; neither read nor write the cache.
+    #[arg(long)]
+    no_cache: bool,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Quant {
+    /// Fixed point: activations 2^-8, weights 2^-10.
+    Direct,
+    /// Per-output-channel INT8 weights with power-of-two scales, activations 2^-8.
+    Symmetric8,
+    /// Group-wise INT4 weights (groups of 32 inputs per output channel), activations 2^-8.
+    Int4,
+}
+
+impl ModelArgs {
+    fn onnx_path(&self) -> Option<&Path> {
+        self.model
+            .ends_with(".onnx")
+            .then(|| Path::new(&self.model))
+    }
+
+    fn quant(&self) -> QuantConfig {
+        match self.quant {
+            Quant::Direct => QuantConfig::direct(8, 10),
+            Quant::Symmetric8 => QuantConfig::symmetric8(8),
+            Quant::Int4 => QuantConfig::int4(8, 32),
+        }
+    }
+
+    /// The `--model-dir` decoder, if that is the model.
+    pub fn decoder(&self) -> Option<DecoderSource> {
+        let size = |v: Option<u64>| v.map(|n| usize::try_from(n).unwrap_or(usize::MAX));
+        Some(DecoderSource {
+            dir: self.model_dir.clone()?,
+            layers: size(self.layers),
+            seq_len: size(self.seq_len),
+            quant: self.quant(),
+        })
+    }
+
+    fn example(&self) -> Result<Graph> {
+        match examples::by_name(&self.model) {
+            Some(g) => Ok(g),
+            None => bail!(
+                "unknown model '{}': built-in models are {} (or give a path ending in .onnx)",
+                self.model,
+                examples::NAMES.join(", ")
+            ),
+        }
+    }
+
+    /// The graph to prove, its quantised input (read from `input`, else seeded), its forward
+    /// pass and, for ONNX and decoders, the dual-track report.
+    pub fn prepare(&self, input: Option<&Path>, seed: u64) -> Result<Prepared> {
+        if let Some(d) = self.decoder() {
+            let ids = input.map(decoder::read_token_ids).transpose()?;
+            return prepare_decoder(&d, ids, seed).map_err(|e| decoder::explain(e, input));
+        }
+        if let Some(path) = self.onnx_path() {
+            let reals = input.map(files::read_values).transpose()?;
+            return Ok(prepare_onnx(path, &self.quant(), reals.as_deref(), seed)?);
+        }
+        let graph = self.example()?;
+        let x = match input {
+            Some(p) => files::read_input(p, &graph)?,
+            None => examples::random_input(&graph, seed),
+        };
+        Ok(Prepared::execute(graph, x)?)
+    }
+
+    /// The model's graph; an ONNX model is calibrated on `input` (default: seeded input), a
+    /// decoder is built for `input`'s token ids.
+    pub fn graph(&self, input: Option<&Tensor>) -> Result<Graph> {
+        if let Some(d) = self.decoder() {
+            return Ok(decoder_graph(&d, input)
+                .map_err(|e| decoder::explain(e, None))?
+                .0);
+        }
+        if let Some(path) = self.onnx_path() {
+            return Ok(onnx_graph(path, &self.quant(), input)?);
+        }
+        self.example()
+    }
+
+    fn config(&self) -> Result<ProofConfig> {
+        let mut pcs = PcsConfig::default();
+        if let Some(v) = self.log_blowup {
+            pcs.log_blowup = v;
+        }
+        if let Some(v) = self.n_queries {
+            pcs.n_queries = v;
+        }
+        if let Some(v) = self.pow_bits {
+            pcs.pow_bits = v;
+        }
+        pcs.validate().context("invalid commitment configuration")?;
+        Ok(ProofConfig {
+            pcs,
+            max_weight_poly_vars: pcs.max_n_variables(),
+        })
+    }
+
+    fn cache_dir(&self) -> Option<PathBuf> {
+        if self.no_cache {
+            return None;
+        }
+        self.cache_dir.clone().or_else(|| {
+            let base = std::env::var_os("XDG_CACHE_HOME")
+                .map(PathBuf::from)
+                .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
+            Some(base.join("stwo-ml"))
+        })
+    }
+
+    /// Commits to `graph`'s weights, after refusing a configuration that gives this model less
+    /// than `zkml::config::MIN_SECURITY_BITS` (the check `zkml::verify` makes too).
+    pub fn commit(&self, graph: Graph) -> Result<(CommittedModel, CacheStatus)> {
+        let config = self.config()?;
+        model::graph::validate(&graph).context("invalid model")?;
+        let circuit = Circuit::new(GraphShape::of(&graph)).context("model structure")?;
+        check_security(&config, &circuit).context("refusing the configuration")?;
+        let dir = self.cache_dir();
+        CommittedModel::load_or_commit(graph, config, dir.as_deref())
+            .context("committing to the model")
+    }
+}
