@@ -3,6 +3,7 @@
 
 use crate::graph::Weight;
 use crate::norm::NormRange;
+use crate::rope::RopeScaling;
 use crate::tensor::Tensor;
 use crate::transformer::{BlockWeights, TransformerConfig};
 
@@ -87,13 +88,13 @@ pub fn rms_norm(x: &Matrix, gain: &Matrix, eps: f64) -> Matrix {
     out
 }
 
-fn rope(x: &Matrix, head_dim: usize, theta: f64) -> Matrix {
+fn rope(x: &Matrix, head_dim: usize, theta: f64, scaling: RopeScaling) -> Matrix {
     let half = head_dim / 2;
     let mut out = x.clone();
     for r in 0..x.rows {
         for c in 0..x.cols {
             let i = c % head_dim;
-            let freq = theta.powf(-2.0 * (i % half) as f64 / head_dim as f64);
+            let freq = scaling.inv_freq(theta, head_dim, i % half);
             let (sin, cos) = ((r as f64) * freq).sin_cos();
             let rot = if i < half {
                 -x.get(r, c + half)
@@ -203,8 +204,8 @@ fn block_f32_observed(
     if let Some(g) = &w.k_norm {
         k = per_head_norm(&k, g, cfg.eps, hd, &mut |m| norm_input(NormSite::K, m));
     }
-    let q = rope(&q, hd, cfg.rope_theta);
-    let k = rope(&k, hd, cfg.rope_theta);
+    let q = rope(&q, hd, cfg.rope_theta, cfg.rope_scaling);
+    let k = rope(&k, hd, cfg.rope_theta, cfg.rope_scaling);
     let group = cfg.n_heads / cfg.n_kv_heads;
     let heads: Vec<Matrix> = (0..cfg.n_heads)
         .map(|head| {

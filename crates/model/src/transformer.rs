@@ -28,6 +28,8 @@ pub struct TransformerConfig {
     pub head_dim: usize,
     pub ffn_dim: usize,
     pub rope_theta: f64,
+    /// RoPE frequency scaling (HF `rope_scaling`: none, linear or llama3).
+    pub rope_scaling: crate::rope::RopeScaling,
     pub eps: f64,
     pub seq_len: usize,
 }
@@ -41,6 +43,7 @@ pub const TINY_DECODER: TransformerConfig = TransformerConfig {
     head_dim: 16,
     ffn_dim: 128,
     rope_theta: 10000.0,
+    rope_scaling: crate::rope::RopeScaling::None,
     eps: 1e-5,
     seq_len: 8,
 };
@@ -177,14 +180,14 @@ impl GraphBuilder {
         let log_hd = hd.ilog2();
         match norm {
             None => {
-                let r = self.rope(x, log_hd, cfg.rope_theta, pos0)?;
+                let r = self.rope_scaled(x, log_hd, cfg.rope_theta, cfg.rope_scaling, pos0)?;
                 (0..n).map(|h| self.column_slice(r, h * hd, hd)).collect()
             }
             Some(gain) => (0..n)
                 .map(|h| {
                     let xh = self.column_slice(x, h * hd, hd)?;
                     let xh = self.rms_norm_in(xh, gain.clone(), cfg.eps, range)?;
-                    self.rope(xh, log_hd, cfg.rope_theta, pos0)
+                    self.rope_scaled(xh, log_hd, cfg.rope_theta, cfg.rope_scaling, pos0)
                 })
                 .collect(),
         }

@@ -4,6 +4,8 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
 
+use model::rope::RopeScaling;
+
 use super::HfError;
 
 /// Decoder families whose `config.json` and tensor names we read.
@@ -39,8 +41,11 @@ pub struct DecoderConfig {
     pub attention_bias: bool,
     /// Per-head RMSNorm of queries and keys before RoPE (Qwen3).
     pub qk_norm: bool,
-    /// `rope_scaling.rope_type` (or `.type`) when the config sets one; we do not apply it.
+    /// `rope_scaling.rope_type` (or `.type`) when the config sets one.
     pub rope_scaling: Option<String>,
+    /// The frequencies of a `linear` or `llama3` `rope_scaling` (other types stay
+    /// [`RopeScaling::None`] here and are refused by the decoder builder, naming the field).
+    pub rope: RopeScaling,
     /// The MLP's activation (`hidden_act`, default `silu`).
     pub hidden_act: String,
     /// Biases on the MLP's projections (`mlp_bias`, default false).
@@ -140,6 +145,7 @@ impl DecoderConfig {
             attention_bias: f.bool("attention_bias")?.unwrap_or(family == Family::Qwen2),
             qk_norm: family == Family::Qwen3,
             rope_scaling: f.rope_scaling()?,
+            rope: f.rope()?,
             hidden_act: match f.get("hidden_act") {
                 None => "silu".into(),
                 Some(_) => f.string("hidden_act")?,
@@ -214,6 +220,46 @@ impl Fields<'_> {
         }
     }
 
+    /// The typed frequencies of a `linear` or `llama3` `rope_scaling`, each parameter checked.
+    fn rope(&self) -> Result<RopeScaling, HfError> {
+        let Some(v) = self.get("rope_scaling") else {
+            return Ok(RopeScaling::None);
+        };
+        let param = |name: &str, lo: f64| -> Result<f64, HfError> {
+            match v.get(name).and_then(Value::as_f64) {
+                Some(x) if x.is_finite() && x >= lo => Ok(x),
+                _ => Err(self.invalid(
+                    "rope_scaling",
+                    format!("'{name}' must be a number of at least {lo}, got {v}"),
+                )),
+            }
+        };
+        match self.rope_scaling()?.as_deref() {
+            Some("linear") => Ok(RopeScaling::Linear {
+                factor: param("factor", 1.0)?,
+            }),
+            Some("llama3") => {
+                let (low, high) = (
+                    param("low_freq_factor", 0.0)?,
+                    param("high_freq_factor", 0.0)?,
+                );
+                if high <= low {
+                    return Err(self.invalid(
+                        "rope_scaling",
+                        format!("high_freq_factor {high} must exceed low_freq_factor {low}"),
+                    ));
+                }
+                Ok(RopeScaling::Llama3 {
+                    factor: param("factor", 1.0)?,
+                    low_freq_factor: low,
+                    high_freq_factor: high,
+                    original_max_position: param("original_max_position_embeddings", 1.0)?,
+                })
+            }
+            _ => Ok(RopeScaling::None),
+        }
+    }
+
     fn rope_scaling(&self) -> Result<Option<String>, HfError> {
         let Some(v) = self.get("rope_scaling") else {
             return Ok(None);
@@ -269,6 +315,45 @@ mod tests {
             (c.hidden_act.as_str(), c.mlp_bias, c.sliding_window),
             ("silu", false, None)
         );
+    }
+
+    #[test]
+    fn llama3_and_linear_rope_scaling_parse() {
+        let llama3 = QWEN3.replace(
+            "\"rope_scaling\": null",
+            r#""rope_scaling": {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0,
+                "high_freq_factor": 4.0, "original_max_position_embeddings": 8192}"#,
+        );
+        let c = parse(&llama3).unwrap();
+        assert_eq!(c.rope_scaling.as_deref(), Some("llama3"));
+        assert_eq!(
+            c.rope,
+            RopeScaling::Llama3 {
+                factor: 8.0,
+                low_freq_factor: 1.0,
+                high_freq_factor: 4.0,
+                original_max_position: 8192.0
+            }
+        );
+        let linear = QWEN3.replace(
+            "\"rope_scaling\": null",
+            r#""rope_scaling": {"type": "linear", "factor": 2.0}"#,
+        );
+        assert_eq!(
+            parse(&linear).unwrap().rope,
+            RopeScaling::Linear { factor: 2.0 }
+        );
+        let bad = QWEN3.replace(
+            "\"rope_scaling\": null",
+            r#""rope_scaling": {"rope_type": "llama3", "factor": 8.0}"#,
+        );
+        assert!(matches!(
+            parse(&bad),
+            Err(HfError::ConfigField {
+                field: "rope_scaling",
+                ..
+            })
+        ));
     }
 
     /// Qwen2 configs set a window they do not use (`use_sliding_window: false`); Mistral's is

@@ -12,7 +12,7 @@
 //! optional biases and per-head norms.
 //!
 //! **Not supported yet** ([`DecoderError::Unsupported`], naming the config field): a bias on
-//! the o projection, RoPE scaling, an MLP activation other than SiLU, MLP biases, a sequence
+//! the o projection, RoPE scaling other than `linear` and `llama3`, an MLP activation other than SiLU, MLP biases, a sequence
 //! longer than an active sliding window, a `head_dim` that is not a power of two of at least
 //! 2, and vocabularies above `2^18` ([`model::softmax::MAX_VOCAB`]).
 
@@ -100,8 +100,14 @@ pub fn check_supported(w: &DecoderWeights) -> Result<(), DecoderError> {
             c.attention_bias,
         ));
     }
-    if let Some(kind) = &c.rope_scaling {
-        return Err(unsupported("RoPE scaling", "rope_scaling", kind));
+    if let Some(kind) = c.rope_scaling.as_deref() {
+        if !matches!(kind, "linear" | "llama3") {
+            return Err(unsupported(
+                "RoPE scaling other than linear and llama3",
+                "rope_scaling",
+                kind,
+            ));
+        }
     }
     if c.hidden_act != "silu" {
         return Err(unsupported(
@@ -180,6 +186,7 @@ pub fn transformer_config(w: &DecoderWeights, seq_len: usize) -> TransformerConf
         head_dim: c.head_dim,
         ffn_dim: c.intermediate_size,
         rope_theta: c.rope_theta,
+        rope_scaling: c.rope,
         eps: c.rms_norm_eps,
         seq_len,
     }
@@ -340,7 +347,7 @@ mod tests {
             ("vocab_size", ((1 << 18) + 1).into(), "vocab_size"),
             (
                 "rope_scaling",
-                serde_json::json!({"rope_type": "linear"}),
+                serde_json::json!({"rope_type": "yarn", "factor": 4.0}),
                 "rope_scaling",
             ),
         ];
