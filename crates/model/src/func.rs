@@ -10,7 +10,10 @@ use crate::{ACT_BITS, MAX_ABS};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Func {
     Silu,
+    /// GELU with the exact (erf) form.
     Gelu,
+    /// GELU's tanh approximation (`gelu_pytorch_tanh`, Gemma's MLP).
+    GeluTanh,
     Sigmoid,
     Tanh,
     /// `exp(x)` (softmax numerators, after the row maximum is subtracted).
@@ -25,6 +28,10 @@ impl Func {
         match self {
             Func::Silu => x / (1.0 + (-x).exp()),
             Func::Gelu => 0.5 * x * (1.0 + erf(x / std::f64::consts::SQRT_2)),
+            Func::GeluTanh => {
+                let k = (2.0 / std::f64::consts::PI).sqrt();
+                0.5 * x * (1.0 + (k * (x + 0.044715 * x * x * x)).tanh())
+            }
             Func::Sigmoid => 1.0 / (1.0 + (-x).exp()),
             Func::Tanh => x.tanh(),
             Func::Exp => x.exp(),
@@ -42,6 +49,7 @@ impl Func {
         match self {
             Func::Silu => "silu",
             Func::Gelu => "gelu",
+            Func::GeluTanh => "gelu_tanh",
             Func::Sigmoid => "sigmoid",
             Func::Tanh => "tanh",
             Func::Exp => "exp",
@@ -103,6 +111,16 @@ fn erf(x: f64) -> f64 {
 
 #[cfg(test)]
 mod tests {
+
+    /// The tanh form stays within 1e-3 of the exact GELU (its known approximation error).
+    #[test]
+    fn gelu_tanh_is_close_to_gelu() {
+        let worst = (-600..=600)
+            .map(|i| i as f64 / 100.0)
+            .map(|x| (Func::GeluTanh.eval(x) - Func::Gelu.eval(x)).abs())
+            .fold(0.0, f64::max);
+        assert!(worst < 1e-3 && worst > 0.0, "{worst}");
+    }
     use super::*;
 
     #[test]

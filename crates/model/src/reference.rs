@@ -232,7 +232,7 @@ fn block_f32_observed(
     let h = rms_norm(&r, &Matrix::of(&w.ffn_norm), cfg.eps);
     let gate = h.matmul(&Matrix::of(&w.w_gate));
     let up = h.matmul(&Matrix::of(&w.w_up));
-    let act = gate.zip(&up, |g, u| g / (1.0 + (-g).exp()) * u);
+    let act = gate.zip(&up, |g, u| cfg.mlp_act.eval(g as f64) as f32 * u);
     r.zip(&act.matmul(&Matrix::of(&w.w_down)), |a, b| a + b)
 }
 

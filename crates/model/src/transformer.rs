@@ -30,6 +30,9 @@ pub struct TransformerConfig {
     pub rope_theta: f64,
     /// RoPE frequency scaling (HF `rope_scaling`: none, linear or llama3).
     pub rope_scaling: crate::rope::RopeScaling,
+    /// The gated MLP's activation: `down(act(gate(h)) * up(h))` (SiLU for SwiGLU, GELU for
+    /// GeGLU).
+    pub mlp_act: Func,
     pub eps: f64,
     pub seq_len: usize,
 }
@@ -44,6 +47,7 @@ pub const TINY_DECODER: TransformerConfig = TransformerConfig {
     ffn_dim: 128,
     rope_theta: 10000.0,
     rope_scaling: crate::rope::RopeScaling::None,
+    mlp_act: Func::Silu,
     eps: 1e-5,
     seq_len: 8,
 };
@@ -286,7 +290,7 @@ impl GraphBuilder {
         for (&g, &u) in gate.iter().zip(&up) {
             let g = self.rescale(g, w.w_gate.scale)?;
             let u = self.rescale(u, w.w_up.scale)?;
-            let act = self.activation(g, Func::Silu, ACT_SCALE)?;
+            let act = self.activation(g, cfg.mlp_act, ACT_SCALE)?;
             let p = self.mul(act, u)?;
             prod.push(self.rescale(p, ACT_SCALE)?);
         }

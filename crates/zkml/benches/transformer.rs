@@ -46,6 +46,7 @@ fn block(d_model: usize, n_heads: usize, n_kv: usize, ffn: usize, seq: usize) ->
         ffn_dim: ffn,
         rope_theta: 1_000_000.0,
         rope_scaling: model::rope::RopeScaling::None,
+        mlp_act: model::Func::Silu,
         eps: 1e-6,
         seq_len: seq,
     }

@@ -12,7 +12,7 @@
 //! optional biases and per-head norms.
 //!
 //! **Not supported yet** ([`DecoderError::Unsupported`], naming the config field): a bias on
-//! the o projection, RoPE scaling other than `linear` and `llama3`, an MLP activation other than SiLU, MLP biases, a sequence
+//! the o projection, RoPE scaling other than `linear` and `llama3`, an MLP activation other than SiLU or GELU, MLP biases, a sequence
 //! longer than an active sliding window, a `head_dim` that is not a power of two of at least
 //! 2, and vocabularies above `2^18` ([`model::softmax::MAX_VOCAB`]).
 
@@ -20,7 +20,7 @@ use model::examples::ACT_SCALE;
 use model::norm::NormRange;
 use model::reference::{calibrate_norms, embed_f32};
 use model::transformer::{BlockNormRanges, BlockWeights, TransformerConfig};
-use model::{ExecError, Graph, GraphBuilder, GraphError, NodeId, Shape, Tensor, Weight};
+use model::{ExecError, Func, Graph, GraphBuilder, GraphError, NodeId, Shape, Tensor, Weight};
 use thiserror::Error;
 
 use super::{DecoderWeights, LayerWeights, QuantTensor};
@@ -109,9 +109,9 @@ pub fn check_supported(w: &DecoderWeights) -> Result<(), DecoderError> {
             ));
         }
     }
-    if c.hidden_act != "silu" {
+    if mlp_activation(&c.hidden_act).is_none() {
         return Err(unsupported(
-            "an MLP activation other than SiLU",
+            "an MLP activation other than silu, gelu and gelu_pytorch_tanh",
             "hidden_act",
             &c.hidden_act,
         ));
@@ -176,6 +176,16 @@ pub(crate) fn block_weights(
     }
 }
 
+/// The gated MLP's activation for `hidden_act` (`gelu_new` and `gelu_fast` are the tanh form).
+pub fn mlp_activation(hidden_act: &str) -> Option<Func> {
+    match hidden_act {
+        "silu" | "swish" => Some(Func::Silu),
+        "gelu" => Some(Func::Gelu),
+        "gelu_pytorch_tanh" | "gelu_new" | "gelu_fast" => Some(Func::GeluTanh),
+        _ => None,
+    }
+}
+
 /// The builder's configuration for `w` at `seq_len`.
 pub fn transformer_config(w: &DecoderWeights, seq_len: usize) -> TransformerConfig {
     let c = &w.config;
@@ -187,6 +197,7 @@ pub fn transformer_config(w: &DecoderWeights, seq_len: usize) -> TransformerConf
         ffn_dim: c.intermediate_size,
         rope_theta: c.rope_theta,
         rope_scaling: c.rope,
+        mlp_act: mlp_activation(&c.hidden_act).unwrap_or(Func::Silu),
         eps: c.rms_norm_eps,
         seq_len,
     }
@@ -340,7 +351,7 @@ mod tests {
     #[test]
     fn unsupported_features_name_their_field() {
         let cases: [(&str, serde_json::Value, &str); 6] = [
-            ("hidden_act", "gelu".into(), "hidden_act"),
+            ("hidden_act", "relu2".into(), "hidden_act"),
             ("mlp_bias", true.into(), "mlp_bias"),
             ("sliding_window", 2.into(), "sliding_window"),
             ("head_dim", 24.into(), "head_dim"),

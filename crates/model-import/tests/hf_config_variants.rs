@@ -1,6 +1,7 @@
-//! `rope_scaling` of type `llama3` (Llama 3.x) and `linear`, from a generated checkpoint: the
-//! integer decoder tracks the `f32` one with the same scaled frequencies, proves and verifies,
-//! and its logits differ from the unscaled model's (the scaling is really in the tables).
+//! Config variants from generated checkpoints: `rope_scaling` of type `llama3` (Llama 3.x) and
+//! `linear`, and GELU MLPs (`hidden_act` `gelu`, `gelu_pytorch_tanh`). The integer decoder
+//! tracks the `f32` one with the same variant, proves and verifies, and its logits differ from
+//! the plain model's (the variant is really in the graph).
 #![allow(clippy::unwrap_used)]
 
 use model_import::hf::synth::{tiny_llama_config, write_synthetic};
@@ -10,11 +11,12 @@ use zkml::{CommittedModel, ProofConfig};
 
 const IDS: [usize; 8] = [5, 17, 3, 200, 17, 0, 255, 11];
 
-/// The logits of the generated one-layer checkpoint with `rope_scaling`, proved when `prove`.
-fn logits(rope_scaling: serde_json::Value, prove: bool) -> model::Tensor {
+/// The logits of the generated one-layer checkpoint with `key` set to `value` in its config,
+/// proved when `prove`.
+fn logits(key: &str, value: serde_json::Value, prove: bool) -> model::Tensor {
     let mut c = tiny_llama_config(false);
     c["num_hidden_layers"] = 1.into();
-    c["rope_scaling"] = rope_scaling;
+    c[key] = value;
     let dir = tempfile::tempdir().unwrap();
     write_synthetic(dir.path(), &c, Dtype::F32, 11, 1).unwrap();
     let ckpt = Checkpoint::open(dir.path()).unwrap();
@@ -26,7 +28,7 @@ fn logits(rope_scaling: serde_json::Value, prove: bool) -> model::Tensor {
     let trace = model::execute(&g, &x).unwrap();
     let y = trace.output(&g).clone();
     let track = m.dual_track(&IDS, &y, None).unwrap();
-    eprintln!("{}: {track}", c["rope_scaling"]);
+    eprintln!("{key} {}: {track}", c[key]);
     assert!(track.quantised.max_rel < 0.03, "{track}");
     if prove {
         let committed = CommittedModel::new(g, ProofConfig::default()).unwrap();
@@ -44,9 +46,22 @@ fn llama3_and_linear_rope_scaling_track_f32_and_prove() {
     let llama3 = serde_json::json!({"rope_type": "llama3", "factor": 8.0,
         "low_freq_factor": 1.0, "high_freq_factor": 4.0,
         "original_max_position_embeddings": 64});
-    let scaled = logits(llama3, true);
-    let linear = logits(serde_json::json!({"type": "linear", "factor": 4.0}), false);
-    let plain = logits(serde_json::Value::Null, false);
+    let scaled = logits("rope_scaling", llama3, true);
+    let linear = logits(
+        "rope_scaling",
+        serde_json::json!({"type": "linear", "factor": 4.0}),
+        false,
+    );
+    let plain = logits("rope_scaling", serde_json::Value::Null, false);
     assert_ne!(scaled, plain);
     assert_ne!(linear, plain);
+}
+
+#[test]
+fn gelu_mlps_track_f32_and_prove() {
+    let tanh = logits("hidden_act", "gelu_pytorch_tanh".into(), true);
+    let erf = logits("hidden_act", "gelu".into(), false);
+    let silu = logits("hidden_act", "silu".into(), false);
+    assert_ne!(tanh, silu);
+    assert_ne!(erf, silu);
 }
