@@ -117,7 +117,7 @@ impl TensorSource for GgufCheckpoint {
         let Some(heads) = heads else { return Ok(w) };
         let shape = self.shape(name)?;
         let (rows, cols) = (shape[0], shape.get(1).copied().unwrap_or(1));
-        if heads == 0 || rows % (2 * heads) != 0 {
+        if heads == 0 || !rows.is_multiple_of(2 * heads) {
             return Err(GgufError::Tensor {
                 path: self.file.path.clone(),
                 name: g,
@@ -190,7 +190,7 @@ pub fn decoder_config(file: &GgufFile) -> Result<DecoderConfig, GgufError> {
     let kv_heads = m
         .opt_usize("llama.attention.head_count_kv")?
         .unwrap_or(heads);
-    if hidden_size % heads != 0 {
+    if !hidden_size.is_multiple_of(heads) {
         return Err(m.bad(
             "llama.attention.head_count",
             format!("{heads} does not divide the width {hidden_size}"),

@@ -56,7 +56,7 @@ impl GgmlType {
     /// Bytes of `n` values, `None` if `n` is not whole blocks or the size overflows.
     pub fn size_of(self, n: u64) -> Option<u64> {
         let block = self.block() as u64;
-        (n % block == 0).then_some(())?;
+        n.is_multiple_of(block).then_some(())?;
         (n / block).checked_mul(self.block_bytes() as u64)
     }
 }

@@ -407,7 +407,7 @@ fn tensor_info<R: Read + Seek>(c: &mut Cursor<R>, alignment: u64) -> Result<Tens
         .try_fold(1u64, |n, &d| n.checked_mul(d))
         .filter(|&n| n > 0 && n <= c.len)
         .ok_or_else(|| bad(format!("dims {dims:?} are empty or larger than the file")))?;
-    if dims[0] % ty.block() as u64 != 0 {
+    if !dims[0].is_multiple_of(ty.block() as u64) {
         return Err(bad(format!(
             "row length {} is not a multiple of the {ty:?} block ({})",
             dims[0],
@@ -417,7 +417,7 @@ fn tensor_info<R: Read + Seek>(c: &mut Cursor<R>, alignment: u64) -> Result<Tens
     let size = ty
         .size_of(numel)
         .ok_or_else(|| bad(format!("size of {numel} values overflows")))?;
-    if offset % alignment != 0 {
+    if !offset.is_multiple_of(alignment) {
         return Err(bad(format!(
             "offset {offset} is not aligned to {alignment}"
         )));
