@@ -53,6 +53,7 @@
 
 pub mod config;
 pub mod error;
+pub mod gguf;
 pub mod hf;
 pub mod lower;
 pub mod plan;

@@ -29,6 +29,9 @@ pub use config::{DecoderConfig, Family};
 pub use error::HfError;
 pub use graph::{DecoderError, DecoderModel};
 pub use track::DualTrack;
-pub use weights::{load_decoder, DecoderWeights, LayerWeights, LoadOptions, VECTOR_SCALE_BITS};
+pub use weights::{
+    load_decoder, quantise_decoder, DecoderWeights, LayerWeights, LoadOptions, TensorSource,
+    VECTOR_SCALE_BITS,
+};
 
 pub use crate::qtensor::QuantTensor;

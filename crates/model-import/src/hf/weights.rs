@@ -12,7 +12,7 @@
 //! whatever the strategy; a consumer re-rounds them with [`QuantTensor::to_weight_at`] at the
 //! scale it needs (a bias joins a matmul at the product scale).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::{Checkpoint, DecoderConfig, HfError};
 use crate::config::{QuantConfig, Strategy};
@@ -118,84 +118,131 @@ pub fn load_decoder(dir: &Path, options: &LoadOptions) -> Result<DecoderWeights,
     Checkpoint::open(dir)?.load_decoder(options)
 }
 
+/// Named `f32` tensors in HuggingFace's names and shapes (`[out, in]` linear weights), from
+/// which [`quantise_decoder`] builds [`DecoderWeights`]: a SafeTensors [`Checkpoint`], or a
+/// GGUF file mapped to these names ([`crate::gguf`]).
+pub trait TensorSource {
+    /// The error of reading a tensor; quantisation errors convert into it.
+    type Error: From<HfError>;
+    /// The file holding `name` (or the folder), for error messages.
+    fn file(&self, name: &str) -> PathBuf;
+    /// Whether `name` is present.
+    fn contains(&self, name: &str) -> bool;
+    /// The logical shape of `name`.
+    fn shape(&self, name: &str) -> Result<Vec<usize>, Self::Error>;
+    /// The values of `name`, row-major in its logical shape, all finite.
+    fn read_f32(&self, name: &str) -> Result<Vec<f32>, Self::Error>;
+}
+
+impl TensorSource for Checkpoint {
+    type Error = HfError;
+    fn file(&self, name: &str) -> PathBuf {
+        self.meta(name)
+            .map_or_else(|_| self.dir.clone(), |m| m.file)
+    }
+    fn contains(&self, name: &str) -> bool {
+        Checkpoint::contains(self, name)
+    }
+    fn shape(&self, name: &str) -> Result<Vec<usize>, HfError> {
+        Ok(self.meta(name)?.shape)
+    }
+    fn read_f32(&self, name: &str) -> Result<Vec<f32>, HfError> {
+        Checkpoint::read_f32(self, name)
+    }
+}
+
 impl Checkpoint {
     /// Quantises the decoder, one tensor at a time.
     pub fn load_decoder(&self, options: &LoadOptions) -> Result<DecoderWeights, HfError> {
-        options.quant.validate()?;
-        let c = &self.config;
-        let n_layers = match options.layers {
-            Some(n) if n > c.num_hidden_layers => {
-                return Err(HfError::LayerCount {
-                    asked: n,
-                    available: c.num_hidden_layers,
-                })
-            }
-            Some(n) => n,
-            None => c.num_hidden_layers,
-        };
-        let q = Quantise {
-            ckpt: self,
-            quant: options.quant,
-        };
-        let embed = q.matrix(
-            "model.embed_tokens.weight",
-            c.vocab_size,
-            c.hidden_size,
-            false,
-        )?;
-        let layers = (0..n_layers)
-            .map(|i| q.layer(i))
-            .collect::<Result<Vec<_>, _>>()?;
-        let final_norm = q.vector("model.norm.weight", c.hidden_size)?;
-        let lm_head_tied = c.tie_word_embeddings && !self.contains("lm_head.weight");
-        let head_src = if lm_head_tied {
-            "model.embed_tokens.weight"
-        } else {
-            "lm_head.weight"
-        };
-        let mut lm_head = q.matrix(head_src, c.hidden_size, c.vocab_size, true)?;
-        lm_head.name = "lm_head.weight".into();
-        Ok(DecoderWeights {
-            config: c.clone(),
-            quant: options.quant,
-            embed,
-            layers,
-            final_norm,
-            lm_head,
-            lm_head_tied,
-        })
+        quantise_decoder(self, &self.config, options)
     }
 }
 
-struct Quantise<'a> {
-    ckpt: &'a Checkpoint,
+/// Quantises the decoder `config` describes from `src`, one tensor at a time.
+pub fn quantise_decoder<S: TensorSource>(
+    src: &S,
+    config: &DecoderConfig,
+    options: &LoadOptions,
+) -> Result<DecoderWeights, S::Error> {
+    options.quant.validate().map_err(HfError::from)?;
+    let c = config;
+    let n_layers = match options.layers {
+        Some(n) if n > c.num_hidden_layers => {
+            return Err(HfError::LayerCount {
+                asked: n,
+                available: c.num_hidden_layers,
+            }
+            .into())
+        }
+        Some(n) => n,
+        None => c.num_hidden_layers,
+    };
+    let q = Quantise {
+        src,
+        config: c,
+        quant: options.quant,
+    };
+    let embed = q.matrix(
+        "model.embed_tokens.weight",
+        c.vocab_size,
+        c.hidden_size,
+        false,
+    )?;
+    let layers = (0..n_layers)
+        .map(|i| q.layer(i))
+        .collect::<Result<Vec<_>, _>>()?;
+    let final_norm = q.vector("model.norm.weight", c.hidden_size)?;
+    let lm_head_tied = c.tie_word_embeddings && !src.contains("lm_head.weight");
+    let head_src = if lm_head_tied {
+        "model.embed_tokens.weight"
+    } else {
+        "lm_head.weight"
+    };
+    let mut lm_head = q.matrix(head_src, c.hidden_size, c.vocab_size, true)?;
+    lm_head.name = "lm_head.weight".into();
+    Ok(DecoderWeights {
+        config: c.clone(),
+        quant: options.quant,
+        embed,
+        layers,
+        final_norm,
+        lm_head,
+        lm_head_tied,
+    })
+}
+
+struct Quantise<'a, S> {
+    src: &'a S,
+    config: &'a DecoderConfig,
     quant: QuantConfig,
 }
 
-impl Quantise<'_> {
+impl<S: TensorSource> Quantise<'_, S> {
     /// Reads `name`, checks its shape and finiteness, and quantises it.
-    fn read(&self, name: &str, hf_shape: &[usize]) -> Result<Vec<f32>, HfError> {
-        let meta = self.ckpt.meta(name)?;
-        if meta.shape != hf_shape {
+    fn read(&self, name: &str, hf_shape: &[usize]) -> Result<Vec<f32>, S::Error> {
+        let shape = self.src.shape(name)?;
+        if shape != hf_shape {
             return Err(HfError::Shape {
-                file: meta.file,
+                file: self.src.file(name),
                 name: name.into(),
                 expected: hf_shape.to_vec(),
-                got: meta.shape,
-            });
+                got: shape,
+            }
+            .into());
         }
-        self.ckpt.read_f32(name)
+        self.src.read_f32(name)
     }
 
     /// `|w| < limit` for every value, or a range error at `scale`.
-    fn check_range(&self, name: &str, w: &[f32], limit: f64, scale: u32) -> Result<(), HfError> {
+    fn check_range(&self, name: &str, w: &[f32], limit: f64, scale: u32) -> Result<(), S::Error> {
         match w.iter().find(|v| f64::from(v.abs()) >= limit) {
             Some(&value) => Err(HfError::Range {
-                file: self.ckpt.meta(name)?.file,
+                file: self.src.file(name),
                 name: name.into(),
                 value,
                 scale,
-            }),
+            }
+            .into()),
             None => Ok(()),
         }
     }
@@ -207,7 +254,7 @@ impl Quantise<'_> {
         rows: usize,
         cols: usize,
         transposed: bool,
-    ) -> Result<QuantTensor, HfError> {
+    ) -> Result<QuantTensor, S::Error> {
         let hf_shape = if transposed {
             [cols, rows]
         } else {
@@ -231,7 +278,7 @@ impl Quantise<'_> {
     }
 
     /// A `1 x len` vector at [`VECTOR_SCALE_BITS`].
-    fn vector(&self, name: &str, len: usize) -> Result<QuantTensor, HfError> {
+    fn vector(&self, name: &str, len: usize) -> Result<QuantTensor, S::Error> {
         let w = self.read(name, &[len])?;
         self.check_range(
             name,
@@ -258,18 +305,18 @@ impl Quantise<'_> {
         name: &str,
         len: usize,
         wanted: bool,
-    ) -> Result<Option<QuantTensor>, HfError> {
+    ) -> Result<Option<QuantTensor>, S::Error> {
         wanted.then(|| self.vector(name, len)).transpose()
     }
 
-    fn layer(&self, i: usize) -> Result<LayerWeights, HfError> {
-        let c = &self.ckpt.config;
+    fn layer(&self, i: usize) -> Result<LayerWeights, S::Error> {
+        let c = self.config;
         let (h, qd, kvd, f) = (c.hidden_size, c.q_dim(), c.kv_dim(), c.intermediate_size);
         let p = format!("model.layers.{i}.");
         let attn = |n: &str| format!("{p}self_attn.{n}");
         let mlp = |n: &str| format!("{p}mlp.{n}");
         let bias = c.attention_bias;
-        let o_bias = self.ckpt.contains(&attn("o_proj.bias"));
+        let o_bias = self.src.contains(&attn("o_proj.bias"));
         Ok(LayerWeights {
             q_proj: self.matrix(&attn("q_proj.weight"), h, qd, true)?,
             k_proj: self.matrix(&attn("k_proj.weight"), h, kvd, true)?,
