@@ -205,229 +205,15 @@ fn run(
     let mut next_input = inputs.iter();
     let mut values: Vec<Tensor> = Vec::with_capacity(graph.nodes.len());
     for (id, node) in graph.nodes.iter().enumerate() {
-        let out = match node.op {
-            Op::Input => match next_input.next() {
-                Some(t) => t.clone(),
-                None => {
-                    return Err(ExecError::InputCount {
-                        expected: values.len() + 1,
-                        got: inputs.len(),
-                    })
-                }
-            },
-            Op::MatMul { input, weight } => {
-                let w = &graph.weights[weight];
-                matmul(&values[input], &w.data, w.shape)
-            }
-            Op::MatMulAct {
-                lhs,
-                rhs,
-                transpose_rhs,
-            } => {
-                let r = &values[rhs];
-                if transpose_rhs {
-                    let (n, k) = (r.shape.rows, r.shape.cols);
-                    let t: Vec<i64> = (0..k * n).map(|i| r.data[(i % n) * k + i / n]).collect();
-                    matmul(&values[lhs], &t, Shape::new(k, n))
-                } else {
-                    matmul(&values[lhs], &r.data, r.shape)
-                }
-            }
-            Op::AddBias { input, bias } => {
-                let x = &values[input];
-                let b = &graph.weights[bias].data;
-                let cols = x.shape.cols;
-                let data = x
-                    .data
-                    .iter()
-                    .enumerate()
-                    .map(|(i, v)| v + b[i % cols])
-                    .collect();
-                Tensor::new(x.shape, data)
-            }
-            Op::Add { lhs, rhs } => zip_with(&values[lhs], &values[rhs], |a, b| a + b),
-            Op::Mul { lhs, rhs } => zip_with(&values[lhs], &values[rhs], |a, b| a * b),
-            Op::Relu { input } => {
-                let x = &values[input];
-                check_act(id, "relu input", x)?;
-                Tensor::new(x.shape, x.data.iter().map(|&v| v.max(0)).collect())
-            }
-            Op::Lookup { input, table } => {
-                let x = &values[input];
-                check_act(id, "lookup input", x)?;
-                let t = &graph.weights[table].data;
-                Tensor::new(
-                    x.shape,
-                    x.data.iter().map(|&v| t[(v - ACT_LO) as usize]).collect(),
-                )
-            }
-            Op::ColumnSlice { input, start, len } => {
-                let x = &values[input];
-                let data = x
-                    .data
-                    .chunks(x.shape.cols)
-                    .flat_map(|row| row[start..start + len].iter().copied())
-                    .collect();
-                Tensor::new(Shape::new(x.shape.rows, len), data)
-            }
-            Op::ConcatAligned { ref parts } => {
-                let rows = values[parts[0]].shape.rows;
-                let cols: usize = parts.iter().map(|&p| values[p].shape.cols).sum();
-                let mut data = Vec::with_capacity(rows * cols);
-                for r in 0..rows {
-                    for &p in parts {
-                        let w = values[p].shape.cols;
-                        data.extend_from_slice(&values[p].data[r * w..(r + 1) * w]);
-                    }
-                }
-                Tensor::new(Shape::new(rows, cols), data)
-            }
-            Op::ConcatColumns { ref parts } => {
-                let first = &values[parts[0]];
-                let (rows, w) = (first.shape.rows, first.shape.cols);
-                let mut data = Vec::with_capacity(rows * w * parts.len());
-                for r in 0..rows {
-                    for &p in parts {
-                        data.extend_from_slice(&values[p].data[r * w..(r + 1) * w]);
-                    }
-                }
-                Tensor::new(Shape::new(rows, w * parts.len()), data)
-            }
-            Op::BroadcastColumn { input, cols } => {
-                let x = &values[input];
-                let data = x
-                    .data
-                    .iter()
-                    .flat_map(|&v| std::iter::repeat_n(v, cols))
-                    .collect();
-                Tensor::new(Shape::new(x.shape.rows, cols), data)
-            }
-            Op::RowSum { input } => {
-                let x = &values[input];
-                let data = x
-                    .data
-                    .chunks(x.shape.cols)
-                    .map(|r| r.iter().sum())
-                    .collect();
-                Tensor::new(Shape::new(x.shape.rows, 1), data)
-            }
-            Op::MulConst { input, c, .. } => {
-                let x = &values[input];
-                Tensor::new(x.shape, x.data.iter().map(|&v| v * c).collect())
-            }
-            Op::AddConst { input, c } => {
-                let x = &values[input];
-                Tensor::new(x.shape, x.data.iter().map(|&v| v + c).collect())
-            }
-            Op::MulColumn { lhs, rhs } => {
-                let (x, s) = (&values[lhs], &values[rhs]);
-                let cols = x.shape.cols;
-                let data = x
-                    .data
-                    .iter()
-                    .enumerate()
-                    .map(|(i, &v)| v * s.data[i / cols])
-                    .collect();
-                Tensor::new(x.shape, data)
-            }
-            Op::MulWeight { input, weight } => {
-                let x = &values[input];
-                let w = &graph.weights[weight].data;
-                let n = w.len();
-                Tensor::new(
-                    x.shape,
-                    x.data
-                        .iter()
-                        .enumerate()
-                        .map(|(i, &v)| v * w[i % n])
-                        .collect(),
-                )
-            }
-            Op::RotateHalf { input, log_block } => {
-                let x = &values[input];
-                let (blk, half) = (1usize << log_block, 1usize << (log_block - 1));
-                let cols = x.shape.cols;
-                let data = (0..x.data.len())
-                    .map(|i| {
-                        let c = i % cols;
-                        if c % blk < half {
-                            -x.data[i + half]
-                        } else {
-                            x.data[i - half]
-                        }
-                    })
-                    .collect();
-                Tensor::new(x.shape, data)
-            }
-            Op::SoftmaxMax { input, causal } => softmax::row_max(&values[input], causal),
-            Op::SoftmaxExp {
-                input,
-                max,
-                table,
-                causal,
-            } => {
-                let t = &graph.weights[table].data;
-                softmax::exp_rows(id, &values[input], &values[max], t, causal)?
-            }
-            Op::SoftmaxDiv { input, shift, .. } => softmax::div_rows(&values[input], shift),
-            Op::Embedding { input, table } => {
-                softmax::embed(id, &values[input], &graph.weights[table])?
-            }
-            Op::MulWeightRows {
-                input,
-                weight,
-                row0,
-            } => {
-                let x = &values[input];
-                let w = &graph.weights[weight];
-                let (cols, wc) = (x.shape.cols, w.shape.cols);
-                let data = x
-                    .data
-                    .iter()
-                    .enumerate()
-                    .map(|(i, &v)| v * w.data[(row0 + i / cols) * wc + (i % cols) % wc])
-                    .collect();
-                Tensor::new(x.shape, data)
-            }
-            Op::RowSlice { input, start, len } => {
-                let x = &values[input];
-                let c = x.shape.cols;
-                Tensor::new(
-                    Shape::new(len, c),
-                    x.data[start * c..(start + len) * c].to_vec(),
-                )
-            }
-            Op::AssertZero { input } => {
-                let x = &values[input];
-                if let Some((index, &value)) = x.data.iter().enumerate().find(|(_, v)| **v != 0) {
-                    if strict_asserts && id != forged {
-                        return Err(ExecError::NotZero {
-                            node: id,
-                            index,
-                            value,
-                        });
-                    }
-                }
-                x.clone()
-            }
-            Op::Rescale { input, shift } => {
-                let x = &values[input];
-                let data = x.data.iter().map(|&v| rescale_value(v, shift).0).collect();
-                let y = Tensor::new(x.shape, data);
-                let half = 1i64 << (rescale_output_log_range(shift) - 1);
-                if let Some(&value) = y.data.iter().find(|v| !(-half..half).contains(*v)) {
-                    return Err(ExecError::ActivationRange {
-                        node: id,
-                        op: "rescale (the output range of its shift)",
-                        value,
-                        lo: -half,
-                        hi: half,
-                    });
-                }
-                y
-            }
-        };
-        let mut out = out;
+        let mut out = eval_node(
+            graph,
+            id,
+            &values,
+            &mut next_input,
+            inputs.len(),
+            forged,
+            strict_asserts,
+        )?;
         if id == forged {
             forge(&mut out);
         }
@@ -441,6 +227,242 @@ fn run(
         values.push(out);
     }
     Ok(Trace { values })
+}
+
+/// The value of node `id` from the earlier nodes' `values` (an input takes the next tensor of
+/// `next_input`). An assertion is enforced when `strict_asserts`, except at the forged node.
+fn eval_node<'a>(
+    graph: &Graph,
+    id: NodeId,
+    values: &[Tensor],
+    next_input: &mut impl Iterator<Item = &'a Tensor>,
+    n_inputs: usize,
+    forged: NodeId,
+    strict_asserts: bool,
+) -> Result<Tensor, ExecError> {
+    let node = &graph.nodes[id];
+    Ok(match node.op {
+        Op::Input => match next_input.next() {
+            Some(t) => t.clone(),
+            None => {
+                return Err(ExecError::InputCount {
+                    expected: values.len() + 1,
+                    got: n_inputs,
+                })
+            }
+        },
+        Op::MatMul { input, weight } => {
+            let w = &graph.weights[weight];
+            matmul(&values[input], &w.data, w.shape)
+        }
+        Op::MatMulAct {
+            lhs,
+            rhs,
+            transpose_rhs,
+        } => {
+            let r = &values[rhs];
+            if transpose_rhs {
+                let (n, k) = (r.shape.rows, r.shape.cols);
+                let t: Vec<i64> = (0..k * n).map(|i| r.data[(i % n) * k + i / n]).collect();
+                matmul(&values[lhs], &t, Shape::new(k, n))
+            } else {
+                matmul(&values[lhs], &r.data, r.shape)
+            }
+        }
+        Op::AddBias { input, bias } => {
+            let x = &values[input];
+            let b = &graph.weights[bias].data;
+            let cols = x.shape.cols;
+            let data = x
+                .data
+                .iter()
+                .enumerate()
+                .map(|(i, v)| v + b[i % cols])
+                .collect();
+            Tensor::new(x.shape, data)
+        }
+        Op::Add { lhs, rhs } => zip_with(&values[lhs], &values[rhs], |a, b| a + b),
+        Op::Mul { lhs, rhs } => zip_with(&values[lhs], &values[rhs], |a, b| a * b),
+        Op::Relu { input } => {
+            let x = &values[input];
+            check_act(id, "relu input", x)?;
+            Tensor::new(x.shape, x.data.iter().map(|&v| v.max(0)).collect())
+        }
+        Op::Lookup { input, table } => {
+            let x = &values[input];
+            check_act(id, "lookup input", x)?;
+            let t = &graph.weights[table].data;
+            Tensor::new(
+                x.shape,
+                x.data.iter().map(|&v| t[(v - ACT_LO) as usize]).collect(),
+            )
+        }
+        Op::ColumnSlice { input, start, len } => {
+            let x = &values[input];
+            let data = x
+                .data
+                .chunks(x.shape.cols)
+                .flat_map(|row| row[start..start + len].iter().copied())
+                .collect();
+            Tensor::new(Shape::new(x.shape.rows, len), data)
+        }
+        Op::ConcatAligned { ref parts } => {
+            let rows = values[parts[0]].shape.rows;
+            let cols: usize = parts.iter().map(|&p| values[p].shape.cols).sum();
+            let mut data = Vec::with_capacity(rows * cols);
+            for r in 0..rows {
+                for &p in parts {
+                    let w = values[p].shape.cols;
+                    data.extend_from_slice(&values[p].data[r * w..(r + 1) * w]);
+                }
+            }
+            Tensor::new(Shape::new(rows, cols), data)
+        }
+        Op::ConcatColumns { ref parts } => {
+            let first = &values[parts[0]];
+            let (rows, w) = (first.shape.rows, first.shape.cols);
+            let mut data = Vec::with_capacity(rows * w * parts.len());
+            for r in 0..rows {
+                for &p in parts {
+                    data.extend_from_slice(&values[p].data[r * w..(r + 1) * w]);
+                }
+            }
+            Tensor::new(Shape::new(rows, w * parts.len()), data)
+        }
+        Op::BroadcastColumn { input, cols } => {
+            let x = &values[input];
+            let data = x
+                .data
+                .iter()
+                .flat_map(|&v| std::iter::repeat_n(v, cols))
+                .collect();
+            Tensor::new(Shape::new(x.shape.rows, cols), data)
+        }
+        Op::RowSum { input } => {
+            let x = &values[input];
+            let data = x
+                .data
+                .chunks(x.shape.cols)
+                .map(|r| r.iter().sum())
+                .collect();
+            Tensor::new(Shape::new(x.shape.rows, 1), data)
+        }
+        Op::MulConst { input, c, .. } => {
+            let x = &values[input];
+            Tensor::new(x.shape, x.data.iter().map(|&v| v * c).collect())
+        }
+        Op::AddConst { input, c } => {
+            let x = &values[input];
+            Tensor::new(x.shape, x.data.iter().map(|&v| v + c).collect())
+        }
+        Op::MulColumn { lhs, rhs } => {
+            let (x, s) = (&values[lhs], &values[rhs]);
+            let cols = x.shape.cols;
+            let data = x
+                .data
+                .iter()
+                .enumerate()
+                .map(|(i, &v)| v * s.data[i / cols])
+                .collect();
+            Tensor::new(x.shape, data)
+        }
+        Op::MulWeight { input, weight } => {
+            let x = &values[input];
+            let w = &graph.weights[weight].data;
+            let n = w.len();
+            Tensor::new(
+                x.shape,
+                x.data
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &v)| v * w[i % n])
+                    .collect(),
+            )
+        }
+        Op::RotateHalf { input, log_block } => {
+            let x = &values[input];
+            let (blk, half) = (1usize << log_block, 1usize << (log_block - 1));
+            let cols = x.shape.cols;
+            let data = (0..x.data.len())
+                .map(|i| {
+                    let c = i % cols;
+                    if c % blk < half {
+                        -x.data[i + half]
+                    } else {
+                        x.data[i - half]
+                    }
+                })
+                .collect();
+            Tensor::new(x.shape, data)
+        }
+        Op::SoftmaxMax { input, causal } => softmax::row_max(&values[input], causal),
+        Op::SoftmaxExp {
+            input,
+            max,
+            table,
+            causal,
+        } => {
+            let t = &graph.weights[table].data;
+            softmax::exp_rows(id, &values[input], &values[max], t, causal)?
+        }
+        Op::SoftmaxDiv { input, shift, .. } => softmax::div_rows(&values[input], shift),
+        Op::Embedding { input, table } => {
+            softmax::embed(id, &values[input], &graph.weights[table])?
+        }
+        Op::MulWeightRows {
+            input,
+            weight,
+            row0,
+        } => {
+            let x = &values[input];
+            let w = &graph.weights[weight];
+            let (cols, wc) = (x.shape.cols, w.shape.cols);
+            let data = x
+                .data
+                .iter()
+                .enumerate()
+                .map(|(i, &v)| v * w.data[(row0 + i / cols) * wc + (i % cols) % wc])
+                .collect();
+            Tensor::new(x.shape, data)
+        }
+        Op::RowSlice { input, start, len } => {
+            let x = &values[input];
+            let c = x.shape.cols;
+            Tensor::new(
+                Shape::new(len, c),
+                x.data[start * c..(start + len) * c].to_vec(),
+            )
+        }
+        Op::AssertZero { input } => {
+            let x = &values[input];
+            if let Some((index, &value)) = x.data.iter().enumerate().find(|(_, v)| **v != 0) {
+                if strict_asserts && id != forged {
+                    return Err(ExecError::NotZero {
+                        node: id,
+                        index,
+                        value,
+                    });
+                }
+            }
+            x.clone()
+        }
+        Op::Rescale { input, shift } => {
+            let x = &values[input];
+            let data = x.data.iter().map(|&v| rescale_value(v, shift).0).collect();
+            let y = Tensor::new(x.shape, data);
+            let half = 1i64 << (rescale_output_log_range(shift) - 1);
+            if let Some(&value) = y.data.iter().find(|v| !(-half..half).contains(*v)) {
+                return Err(ExecError::ActivationRange {
+                    node: id,
+                    op: "rescale (the output range of its shift)",
+                    value,
+                    lo: -half,
+                    hi: half,
+                });
+            }
+            y
+        }
+    })
 }
 
 fn check_act(node: NodeId, op: &'static str, t: &Tensor) -> Result<(), ExecError> {
