@@ -83,3 +83,42 @@ fn real_smollm2_gguf_loads_and_one_layer_tracks_f32() {
     wrong.data[0] += 1;
     assert!(zkml::verify(&committed.vk, &x, &wrong, &proof).is_err());
 }
+
+/// The f32 statistics of every layer of the real checkpoint: the hidden state's largest
+/// magnitude and the calibrated ranges of each RMSNorm (what the fixed point must cover).
+#[test]
+#[ignore = "needs the real checkpoint: scripts/fetch-real-models.sh"]
+fn real_smollm2_gguf_residual_statistics() {
+    let path = gguf_path();
+    if !path.exists() {
+        eprintln!("skipped: {} is absent", path.display());
+        return;
+    }
+    let ckpt = GgufCheckpoint::open(&path).unwrap();
+    let ids = [1usize, 9690, 198, 504, 3458, 314, 4114, 30];
+    let w = ckpt
+        .load_decoder(&LoadOptions {
+            quant: QuantConfig::symmetric8(8),
+            layers: None,
+        })
+        .unwrap();
+    let mut m = DecoderModel::new(&w, ids.len()).unwrap();
+    m.calibrate(&ids).unwrap();
+    let mut x = model::reference::embed_f32(&m.embedding, &ids).unwrap();
+    for (l, b) in m.blocks.iter().enumerate() {
+        x = model::reference::block_f32(&m.config, b, &x);
+        let max = x.data.iter().fold(0f32, |a, v| a.max(v.abs()));
+        let row_max: Vec<String> = x
+            .data
+            .chunks(x.cols)
+            .map(|r| format!("{:.0}", r.iter().fold(0f32, |a, v| a.max(v.abs()))))
+            .collect();
+        eprintln!(
+            "layer {l:2}: out max {max:8.1} rows [{}] attn {:?} ffn {:?}",
+            row_max.join(" "),
+            b.ranges.attn,
+            b.ranges.ffn
+        );
+    }
+    eprintln!("final {:?}", m.final_norm_range);
+}
