@@ -32,6 +32,7 @@ pub mod stack;
 pub mod tensor;
 pub mod transformer;
 mod validate;
+pub mod wide;
 
 pub use execute::{execute, ExecError, Trace};
 pub use func::Func;

@@ -111,6 +111,13 @@ impl NormScales {
     }
 }
 
+/// The `eps` of a norm: a constant, or a column at the mean's scale (one value per row).
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Eps {
+    Const(f64),
+    Column(NodeId),
+}
+
 impl GraphBuilder {
     /// `y_i = sum_j x_ij` (`m x n -> m x 1`).
     pub fn row_sum(&mut self, input: NodeId) -> Result<NodeId, GraphError> {
@@ -316,6 +323,17 @@ impl GraphBuilder {
     ) -> Result<NodeId, GraphError> {
         let x = self.node(input)?.clone();
         let sc = NormScales::choose(range, x.scale, x.shape.cols, eps);
+        self.normalise_with(input, &sc, Eps::Const(eps))
+    }
+
+    /// `x * rsqrt(mean(x^2) + eps) at the input's scale with the fixed-point plan `sc`.
+    pub(crate) fn normalise_with(
+        &mut self,
+        input: NodeId,
+        sc: &NormScales,
+        eps: Eps,
+    ) -> Result<NodeId, GraphError> {
+        let x = self.node(input)?.clone();
         let sq = self.mul(input, input)?;
         let sq = if sc.square_shift > 0 {
             self.rescale(sq, sc.square_shift)?
@@ -324,8 +342,13 @@ impl GraphBuilder {
         };
         let sum = self.row_sum(sq)?;
         let mean = self.row_mean_at(sum, x.shape.cols, sc.sum_bits, sc.mean_scale)?;
-        let eps_q = ((eps * (1u64 << sc.mean_scale) as f64).round() as i64).max(1);
-        let mean = self.add_const(mean, eps_q)?;
+        let mean = match eps {
+            Eps::Const(eps) => {
+                let eps_q = ((eps * (1u64 << sc.mean_scale) as f64).round() as i64).max(1);
+                self.add_const(mean, eps_q)?
+            }
+            Eps::Column(col) => self.add(mean, col)?,
+        };
         let inv = self.activation(mean, Func::Rsqrt, sc.inv_scale)?;
         let xn = self.mul_column(input, inv)?;
         self.rescale(xn, sc.inv_scale)
