@@ -122,3 +122,63 @@ fn real_smollm2_gguf_residual_statistics() {
     }
     eprintln!("final {:?}", m.final_norm_range);
 }
+
+/// Every layer of the real checkpoint: its massive activations (24,892 real units at the
+/// first position from layer 11 on) take the wide constructions of `model::wide`.
+#[test]
+#[ignore = "needs the real checkpoint: scripts/fetch-real-models.sh"]
+fn real_smollm2_gguf_all_layers_track_f32_and_prove() {
+    let path = gguf_path();
+    if !path.exists() {
+        eprintln!("skipped: {} is absent", path.display());
+        return;
+    }
+    let ckpt = GgufCheckpoint::open(&path).unwrap();
+    let ids = [1usize, 9690, 198, 504, 3458, 314, 4114, 30];
+    let w = ckpt
+        .load_decoder(&LoadOptions {
+            quant: QuantConfig::symmetric8(8),
+            layers: None,
+        })
+        .unwrap();
+    let mut m = DecoderModel::new(&w, ids.len()).unwrap();
+    let x = m.input(&ids).unwrap();
+    m.calibrate(&ids).unwrap();
+    let wide = m
+        .blocks
+        .iter()
+        .filter(|b| b.ranges.attn.needs_wide(8) || b.ranges.ffn.needs_wide(8))
+        .count();
+    let (g, block_nodes) = m.graph_with_blocks().unwrap();
+    eprintln!(
+        "{} nodes, {} weights; {wide} of 30 blocks with wide norms",
+        g.nodes.len(),
+        g.weights.len()
+    );
+    let t = std::time::Instant::now();
+    let trace = model::execute(&g, &x).unwrap();
+    let forward = t.elapsed();
+    let y = trace.output(&g);
+    let mut track = m.dual_track(&ids, y, None).unwrap();
+    track.blocks = m.block_errors(&ids, &trace, &block_nodes).unwrap();
+    eprintln!("{track}\nforward {forward:?}");
+    assert_eq!(track.top1_agree, ids.len(), "{track}");
+    if std::env::var_os("SMOLLM2_PROVE").is_none() {
+        return;
+    }
+    let t = std::time::Instant::now();
+    let committed = zkml::CommittedModel::new(g, zkml::ProofConfig::default()).unwrap();
+    let commit = t.elapsed();
+    let t = std::time::Instant::now();
+    let inputs = std::slice::from_ref(&x);
+    let (proved, proof) = zkml::prove_executed(&committed, inputs, &trace, &()).unwrap();
+    let prove = t.elapsed();
+    let t = std::time::Instant::now();
+    zkml::verify(&committed.vk, &x, &proved, &proof).unwrap();
+    eprintln!(
+        "real SmolLM2-135M, all 30 layers, 8 tokens: commit {commit:?}, prove {prove:?}, \
+         verify {:?}, proof {} bytes",
+        t.elapsed(),
+        proof.size_bytes()
+    );
+}

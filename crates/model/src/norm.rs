@@ -37,6 +37,14 @@ impl NormRange {
     const MS_MARGIN_LOG2: i32 = 2;
     const ABS_MARGIN_LOG2: i32 = 1;
 
+    /// Whether rows in this range at `s` fractional bits need the wide norm
+    /// ([`crate::wide`]): entries beyond the activation range, or mean squares more than
+    /// `2^12` apart (the plain norm's rsqrt table would lose their precision).
+    pub fn needs_wide(&self, s: u32) -> bool {
+        self.abs_max_log2 + s as i32 >= ACT_BITS as i32 - 1
+            || self.ms_max_log2 - self.ms_min_log2 > 12
+    }
+
     /// The smallest range covering both: the lower mean-square bound, the higher upper bounds.
     pub fn union(self, other: Self) -> Self {
         Self {

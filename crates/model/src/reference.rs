@@ -144,6 +144,10 @@ enum NormSite {
     /// Per-head norms: the input is viewed as one row per (position, head).
     Q,
     K,
+    /// Not a norm: the FFN's product `act(gate) * up`, and the two branch outputs added to the
+    /// residual stream (their magnitudes choose the wide constructions).
+    FfnProduct,
+    Branch,
 }
 
 /// `x . w (+ bias)`.
@@ -227,13 +231,18 @@ fn block_f32_observed(
             o.data.extend_from_slice(&head.data[r * hd..(r + 1) * hd]);
         }
     }
-    let r = x.zip(&o.matmul(&Matrix::of(&w.wo)), |a, b| a + b);
+    let attn = o.matmul(&Matrix::of(&w.wo));
+    norm_input(NormSite::Branch, &attn);
+    let r = x.zip(&attn, |a, b| a + b);
     norm_input(NormSite::Ffn, &r);
     let h = rms_norm(&r, &Matrix::of(&w.ffn_norm), cfg.eps);
     let gate = h.matmul(&Matrix::of(&w.w_gate));
     let up = h.matmul(&Matrix::of(&w.w_up));
     let act = gate.zip(&up, |g, u| cfg.mlp_act.eval(g as f64) as f32 * u);
-    r.zip(&act.matmul(&Matrix::of(&w.w_down)), |a, b| a + b)
+    norm_input(NormSite::FfnProduct, &act);
+    let down = act.matmul(&Matrix::of(&w.w_down));
+    norm_input(NormSite::Branch, &down);
+    r.zip(&down, |a, b| a + b)
 }
 
 /// The model of [`crate::transformer::transformer`] in `f32`: `tokens` select embedding rows
@@ -265,10 +274,11 @@ pub fn calibrate_norms(
 ) -> (Matrix, Option<NormRange>) {
     let mut x = x.clone();
     for w in blocks.iter_mut() {
-        let mut seen: Vec<(NormSite, Option<NormRange>)> = Vec::with_capacity(4);
+        let mut seen: Vec<(NormSite, Option<NormRange>)> = Vec::with_capacity(6);
         let y = block_f32_observed(cfg, w, &x, &mut |site, m| {
             seen.push((site, NormRange::observe(&m.data, m.cols)))
         });
+        let (mut product, mut branch) = (0, 0);
         for (site, range) in seen {
             let Some(r) = range else { continue };
             let slot = match site {
@@ -276,9 +286,19 @@ pub fn calibrate_norms(
                 NormSite::Ffn => &mut w.ranges.ffn,
                 NormSite::Q => &mut w.ranges.q,
                 NormSite::K => &mut w.ranges.k,
+                NormSite::FfnProduct => {
+                    product = product.max(r.abs_max_log2);
+                    continue;
+                }
+                NormSite::Branch => {
+                    branch = branch.max(r.abs_max_log2);
+                    continue;
+                }
             };
             *slot = r;
         }
+        w.ranges.ffn_product_log2 = product;
+        w.ranges.branch_log2 = branch;
         x = y;
     }
     let out = NormRange::observe(&x.data, x.cols);

@@ -79,7 +79,7 @@ pub struct BlockWeights {
     pub ranges: BlockNormRanges,
 }
 
-/// The [`NormRange`] of each RMSNorm of a block.
+/// The [`NormRange`] of each RMSNorm of a block, and the magnitudes of its wide tensors.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct BlockNormRanges {
     pub attn: NormRange,
@@ -87,6 +87,20 @@ pub struct BlockNormRanges {
     /// The per-head norms on Q and K (all heads share one range).
     pub q: NormRange,
     pub k: NormRange,
+    /// `log2` of the largest magnitude (real units, with margin) of the FFN's product
+    /// `act(gate) * up` and of the two branch outputs (attention and FFN) added to the
+    /// residual stream; 0 when uncalibrated. Beyond the activation range at [`ACT_SCALE`]
+    /// they take the wide constructions of [`crate::wide`].
+    pub ffn_product_log2: i32,
+    pub branch_log2: i32,
+}
+
+impl BlockNormRanges {
+    /// Whether a tensor of magnitude below `2^log2` real units leaves the activation range at
+    /// [`ACT_SCALE`].
+    pub fn is_wide(log2: i32) -> bool {
+        log2 + ACT_SCALE as i32 >= crate::ACT_BITS as i32 - 1
+    }
 }
 
 impl BlockWeights {
@@ -238,7 +252,7 @@ impl GraphBuilder {
         cfg.check(self.nodes.len())?;
         let hd = cfg.head_dim;
         let pos0 = cache.unwrap_or(0);
-        let h = self.rms_norm_in(x, w.attn_norm.clone(), cfg.eps, &w.ranges.attn)?;
+        let h = self.rms_norm_auto(x, w.attn_norm.clone(), cfg.eps, &w.ranges.attn)?;
         let q = self.projection_with_bias(h, &w.wq, &w.q_bias)?;
         let k = self.projection_with_bias(h, &w.wk, &w.k_bias)?;
         let v = self.projection_with_bias(h, &w.wv, &w.v_bias)?;
@@ -275,9 +289,16 @@ impl GraphBuilder {
         } else {
             self.concat_columns(&heads)?
         };
-        let attn = self.projection(o, &w.wo)?;
+        let wide_branch = BlockNormRanges::is_wide(w.ranges.branch_log2);
+        let attn = match wide_branch {
+            true => {
+                let y = self.matmul_blocks(o, &w.wo)?;
+                self.rescale_wide(y, w.wo.scale)?
+            }
+            false => self.projection(o, &w.wo)?,
+        };
         let r = self.add(x, attn)?;
-        let h = self.rms_norm_in(r, w.ffn_norm.clone(), cfg.eps, &w.ranges.ffn)?;
+        let h = self.rms_norm_auto(r, w.ffn_norm.clone(), cfg.eps, &w.ranges.ffn)?;
         // The FFN's hidden activations stay in their power-of-two column parts (17408 =
         // 16384 + 1024 for Qwen3-14B) from the gate/up projections to the down projection,
         // whose row blocks they are: no padded 32768-column tensor to look up and commit.
@@ -286,16 +307,36 @@ impl GraphBuilder {
         if gate.len() != up.len() {
             return Err(config_error(r, "gate and up projections differ in shape"));
         }
+        let wide_product = BlockNormRanges::is_wide(w.ranges.ffn_product_log2);
         let mut prod = Vec::with_capacity(gate.len());
         for (&g, &u) in gate.iter().zip(&up) {
             let g = self.rescale(g, w.w_gate.scale)?;
             let u = self.rescale(u, w.w_up.scale)?;
             let act = self.activation(g, cfg.mlp_act, ACT_SCALE)?;
             let p = self.mul(act, u)?;
-            prod.push(self.rescale(p, ACT_SCALE)?);
+            prod.push(match wide_product {
+                true => p,
+                false => self.rescale(p, ACT_SCALE)?,
+            });
         }
-        let down = self.matmul_from_parts(&prod, &w.w_down)?;
-        let down = self.rescale(down, w.w_down.scale)?;
+        let down = if wide_product {
+            // Massive products: two limbs, one matmul each (crate::wide).
+            let mut hi = Vec::with_capacity(prod.len());
+            let mut lo = Vec::with_capacity(prod.len());
+            for &p in &prod {
+                let (h, l) = self.rescale_limbs(p, ACT_SCALE)?;
+                hi.push(h.ok_or_else(|| config_error(p, "no limbs for the FFN product"))?);
+                lo.push(l);
+            }
+            let d_hi = self.matmul_from_parts(&hi, &w.w_down)?;
+            let d_lo = self.matmul_from_parts(&lo, &w.w_down)?;
+            let d_hi = self.to_scale(d_hi, ACT_SCALE, true)?;
+            let d_lo = self.to_scale(d_lo, ACT_SCALE, wide_branch)?;
+            self.add(d_hi, d_lo)?
+        } else {
+            let down = self.matmul_from_parts(&prod, &w.w_down)?;
+            self.to_scale(down, ACT_SCALE, wide_branch)?
+        };
         Ok((self.add(r, down)?, kv))
     }
 }
@@ -334,6 +375,8 @@ impl BlockNormRanges {
             ffn: self.ffn.union(other.ffn),
             q: self.q.union(other.q),
             k: self.k.union(other.k),
+            ffn_product_log2: self.ffn_product_log2.max(other.ffn_product_log2),
+            branch_log2: self.branch_log2.max(other.branch_log2),
         }
     }
 }

@@ -139,6 +139,22 @@ impl GraphBuilder {
         }
     }
 
+    /// RMSNorm by [`Self::rms_norm_in`], or by [`Self::rms_norm_wide`] when `range` is
+    /// beyond it ([`NormRange::needs_wide`]).
+    pub fn rms_norm_auto(
+        &mut self,
+        input: NodeId,
+        gain: Weight,
+        eps: f64,
+        range: &NormRange,
+    ) -> Result<NodeId, GraphError> {
+        let s = self.node(input)?.scale;
+        match range.needs_wide(s) {
+            true => self.rms_norm_wide(input, gain, eps, range),
+            false => self.rms_norm_in(input, gain, eps, range),
+        }
+    }
+
     /// RMSNorm (`x / sqrt(mean(x^2) + eps) * gain`, at the input's scale) for rows of any
     /// magnitude up to `2^range.abs_max_log2` real units and row mean squares up to
     /// `2^range.ms_max_log2`, however far apart the rows are (see the module documentation).

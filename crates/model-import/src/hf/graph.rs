@@ -269,7 +269,7 @@ impl DecoderModel {
             x = b.transformer_block(x, cfg, w)?;
             outs.push(x);
         }
-        let h = b.rms_norm_in(x, self.final_norm.clone(), cfg.eps, &self.final_norm_range)?;
+        let h = b.rms_norm_auto(x, self.final_norm.clone(), cfg.eps, &self.final_norm_range)?;
         let logits = b.matmul_blocks(h, &self.lm_head)?;
         let logits = b.rescale(logits, self.lm_head.scale)?;
         Ok((b.build(logits)?, outs))
