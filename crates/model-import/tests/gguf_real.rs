@@ -84,6 +84,20 @@ fn real_smollm2_gguf_loads_and_one_layer_tracks_f32() {
     assert!(zkml::verify(&committed.vk, &x, &wrong, &proof).is_err());
 }
 
+/// Every layer of the checkpoint with per-channel INT8 weights, activations at 2^-8,
+/// as a decoder over the test's 8 token ids.
+fn all_layers(path: &std::path::Path) -> (DecoderModel, [usize; 8]) {
+    let ckpt = GgufCheckpoint::open(path).unwrap();
+    let ids = [1usize, 9690, 198, 504, 3458, 314, 4114, 30];
+    let w = ckpt
+        .load_decoder(&LoadOptions {
+            quant: QuantConfig::symmetric8(8),
+            layers: None,
+        })
+        .unwrap();
+    (DecoderModel::new(&w, ids.len()).unwrap(), ids)
+}
+
 /// The f32 statistics of every layer of the real checkpoint: the hidden state's largest
 /// magnitude and the calibrated ranges of each RMSNorm (what the fixed point must cover).
 #[test]
@@ -94,15 +108,7 @@ fn real_smollm2_gguf_residual_statistics() {
         eprintln!("skipped: {} is absent", path.display());
         return;
     }
-    let ckpt = GgufCheckpoint::open(&path).unwrap();
-    let ids = [1usize, 9690, 198, 504, 3458, 314, 4114, 30];
-    let w = ckpt
-        .load_decoder(&LoadOptions {
-            quant: QuantConfig::symmetric8(8),
-            layers: None,
-        })
-        .unwrap();
-    let mut m = DecoderModel::new(&w, ids.len()).unwrap();
+    let (mut m, ids) = all_layers(&path);
     m.calibrate(&ids).unwrap();
     let mut x = model::reference::embed_f32(&m.embedding, &ids).unwrap();
     for (l, b) in m.blocks.iter().enumerate() {
@@ -133,15 +139,7 @@ fn real_smollm2_gguf_all_layers_track_f32_and_prove() {
         eprintln!("skipped: {} is absent", path.display());
         return;
     }
-    let ckpt = GgufCheckpoint::open(&path).unwrap();
-    let ids = [1usize, 9690, 198, 504, 3458, 314, 4114, 30];
-    let w = ckpt
-        .load_decoder(&LoadOptions {
-            quant: QuantConfig::symmetric8(8),
-            layers: None,
-        })
-        .unwrap();
-    let mut m = DecoderModel::new(&w, ids.len()).unwrap();
+    let (mut m, ids) = all_layers(&path);
     let x = m.input(&ids).unwrap();
     m.calibrate(&ids).unwrap();
     let wide = m

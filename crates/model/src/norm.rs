@@ -419,6 +419,11 @@ impl GraphBuilder {
         range: &NormRange,
     ) -> Result<NodeId, GraphError> {
         let xn = self.normalise(input, eps, range)?;
+        self.apply_gain(xn, gain)
+    }
+
+    /// `xn * gain`, back at `xn`'s scale: the last step of an RMSNorm.
+    pub(crate) fn apply_gain(&mut self, xn: NodeId, gain: Weight) -> Result<NodeId, GraphError> {
         let gain_scale = gain.scale;
         let y = self.mul_weight(xn, gain)?;
         self.rescale(y, gain_scale)

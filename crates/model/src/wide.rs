@@ -160,11 +160,11 @@ impl GraphBuilder {
     /// `2^range.ms_max_log2`, however far apart the rows are (see the module documentation).
     ///
     /// Steps, all proved ops: `x_c = round(x / 2^c)` with `c` chosen so that every row's
-    /// `u = sum x_c^2` stays below `2^26` ([`WidePlan::choose`]); `u' = 2u + ceil(n/2)` bounds `||x||^2 / 4^c`; the
-    /// limbs `a = round(u' / 2^15)`, `b = u' - 2^15 a` select the factor
-    /// `P = P_hi(a) + [a = 0] P_lo(b)` (tables, `P ~ 2^(29-c) / sqrt(u')`, so `|x P| < 2^29`);
-    /// `x_n = round(x P / 2^14)`; then the usual norm of `x_n` with `eps` scaled by
-    /// `P^2 / 2^28` (two more tables of `a` and `b`).
+    /// `u = sum x_c^2` stays below `2^26` ([`WidePlan::choose`]); `u' = 2u + ceil(n/2)`
+    /// bounds `||x||^2 / 4^c`; the limbs `a = round(u' / 2^15)`, `b = u' - 2^15 a` select
+    /// the factor `P = P_hi(a) + [a = 0] P_lo(b)` (tables, `P ~ 2^(28-c) / sqrt(u')`, so
+    /// `||x P|| < 2^28`); `x_n = round(x P / 2^14)`; then the usual norm of `x_n` with `eps`
+    /// scaled by `P^2 / 2^28` (two more tables of `a` and `b`).
     pub fn rms_norm_wide(
         &mut self,
         input: NodeId,
@@ -173,9 +173,7 @@ impl GraphBuilder {
         range: &NormRange,
     ) -> Result<NodeId, GraphError> {
         let xn = self.normalise_wide(input, eps, range)?;
-        let gain_scale = gain.scale;
-        let y = self.mul_weight(xn, gain)?;
-        self.rescale(y, gain_scale)
+        self.apply_gain(xn, gain)
     }
 
     /// `x / rms(x)` at the input's scale for wide rows (the core of [`Self::rms_norm_wide`]).
