@@ -331,15 +331,18 @@ impl GraphBuilder {
     ) -> Result<NodeId, GraphError> {
         let x = self.node(input)?.clone();
         let sc = NormScales::choose(range, x.scale, x.shape.cols, eps);
-        self.normalise_with(input, &sc, Eps::Const(eps))
+        self.normalise_with(input, &sc, Eps::Const(eps), 0)
     }
 
-    /// `x * rsqrt(mean(x^2) + eps) at the input's scale with the fixed-point plan `sc`.
+    /// `x * rsqrt(mean(x^2) + eps)` at the input's scale plus `extra` bits (at most
+    /// `inv_scale - 1`; the caller keeps `sqrt(n) 2^(s + extra)` below `2^15`), with the
+    /// fixed-point plan `sc`.
     pub(crate) fn normalise_with(
         &mut self,
         input: NodeId,
         sc: &NormScales,
         eps: Eps,
+        extra: u32,
     ) -> Result<NodeId, GraphError> {
         let x = self.node(input)?.clone();
         let sq = self.mul(input, input)?;
@@ -359,7 +362,7 @@ impl GraphBuilder {
         };
         let inv = self.activation(mean, Func::Rsqrt, sc.inv_scale)?;
         let xn = self.mul_column(input, inv)?;
-        self.rescale(xn, sc.inv_scale)
+        self.rescale(xn, sc.inv_scale - extra.min(sc.inv_scale - 1))
     }
 
     /// LayerNorm over each row: `(x - mean) / sqrt(var + eps) * gain + bias`, back at the

@@ -148,6 +148,15 @@ enum NormSite {
     /// residual stream (their magnitudes choose the wide constructions).
     FfnProduct,
     Branch,
+    /// Inner tensors whose magnitudes choose their scales (`InnerLogs`).
+    AttnIn,
+    FfnIn,
+    QProj,
+    KProj,
+    V,
+    Gate,
+    Up,
+    Act,
 }
 
 /// `x . w (+ bias)`.
@@ -199,9 +208,13 @@ fn block_f32_observed(
     let hd = cfg.head_dim;
     norm_input(NormSite::Attn, x);
     let h = rms_norm(x, &Matrix::of(&w.attn_norm), cfg.eps);
+    norm_input(NormSite::AttnIn, &h);
     let mut q = project(&h, &w.wq, &w.q_bias);
     let mut k = project(&h, &w.wk, &w.k_bias);
     let v = project(&h, &w.wv, &w.v_bias);
+    norm_input(NormSite::V, &v);
+    norm_input(NormSite::QProj, &q);
+    norm_input(NormSite::KProj, &k);
     if let Some(g) = &w.q_norm {
         q = per_head_norm(&q, g, cfg.eps, hd, &mut |m| norm_input(NormSite::Q, m));
     }
@@ -236,9 +249,14 @@ fn block_f32_observed(
     let r = x.zip(&attn, |a, b| a + b);
     norm_input(NormSite::Ffn, &r);
     let h = rms_norm(&r, &Matrix::of(&w.ffn_norm), cfg.eps);
+    norm_input(NormSite::FfnIn, &h);
     let gate = h.matmul(&Matrix::of(&w.w_gate));
     let up = h.matmul(&Matrix::of(&w.w_up));
-    let act = gate.zip(&up, |g, u| cfg.mlp_act.eval(g as f64) as f32 * u);
+    norm_input(NormSite::Gate, &gate);
+    norm_input(NormSite::Up, &up);
+    let silu = gate.zip(&gate, |g, _| cfg.mlp_act.eval(g as f64) as f32);
+    norm_input(NormSite::Act, &silu);
+    let act = silu.zip(&up, |a, u| a * u);
     norm_input(NormSite::FfnProduct, &act);
     let down = act.matmul(&Matrix::of(&w.w_down));
     norm_input(NormSite::Branch, &down);
@@ -279,14 +297,49 @@ pub fn calibrate_norms(
             seen.push((site, NormRange::observe(&m.data, m.cols)))
         });
         let (mut product, mut branch) = (0, 0);
+        let mut inner = crate::transformer::InnerLogs::default();
         for (site, range) in seen {
             let Some(r) = range else { continue };
+            let log = Some(r.abs_max_log2);
             let slot = match site {
+                NormSite::AttnIn => {
+                    inner.attn_in = log;
+                    continue;
+                }
+                NormSite::FfnIn => {
+                    inner.ffn_in = log;
+                    continue;
+                }
+                NormSite::V => {
+                    inner.v = log;
+                    continue;
+                }
+                NormSite::QProj => {
+                    inner.q = log;
+                    continue;
+                }
+                NormSite::KProj => {
+                    inner.k = log;
+                    continue;
+                }
+                NormSite::Gate => {
+                    inner.gate = log;
+                    continue;
+                }
+                NormSite::Up => {
+                    inner.up = log;
+                    continue;
+                }
+                NormSite::Act => {
+                    inner.act = log;
+                    continue;
+                }
                 NormSite::Attn => &mut w.ranges.attn,
                 NormSite::Ffn => &mut w.ranges.ffn,
                 NormSite::Q => &mut w.ranges.q,
                 NormSite::K => &mut w.ranges.k,
                 NormSite::FfnProduct => {
+                    inner.prod = log;
                     product = product.max(r.abs_max_log2);
                     continue;
                 }
@@ -299,6 +352,7 @@ pub fn calibrate_norms(
         }
         w.ranges.ffn_product_log2 = product;
         w.ranges.branch_log2 = branch;
+        w.ranges.inner = inner;
         x = y;
     }
     let out = NormRange::observe(&x.data, x.cols);

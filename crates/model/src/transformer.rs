@@ -93,6 +93,109 @@ pub struct BlockNormRanges {
     /// they take the wide constructions of [`crate::wide`].
     pub ffn_product_log2: i32,
     pub branch_log2: i32,
+    /// Magnitudes of the small inner tensors, which choose their scales.
+    pub inner: InnerLogs,
+}
+
+/// `log2` of the largest magnitude (real units, with margin) of a block's inner tensors:
+/// each gets the finest scale that keeps it in the activation range
+/// ([`InnerLogs::scale`]); `None` (uncalibrated) keeps [`ACT_SCALE`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct InnerLogs {
+    /// The outputs of the attention and FFN norms.
+    pub attn_in: Option<i32>,
+    pub ffn_in: Option<i32>,
+    /// The query, key and value projections (values: also each head's attention output).
+    pub q: Option<i32>,
+    pub k: Option<i32>,
+    pub v: Option<i32>,
+    /// The FFN's gate and up projections and `act(gate)`.
+    pub gate: Option<i32>,
+    pub up: Option<i32>,
+    pub act: Option<i32>,
+    /// The FFN product `act(gate) * up`.
+    pub prod: Option<i32>,
+}
+
+/// The scales of a block's inner tensors ([`InnerLogs::plan`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct InnerScales {
+    pub attn_in: u32,
+    pub v: u32,
+    pub ffn_in: u32,
+    pub gate: u32,
+    pub up: u32,
+    pub act: u32,
+    pub prod: u32,
+}
+
+impl InnerLogs {
+    /// The scale for a tensor below `2^log2` real units: `14 - log2`, between [`ACT_SCALE`]
+    /// and 14 bits (so values stay below `2^14` and products and sums keep their bounds).
+    pub fn scale(log2: Option<i32>) -> u32 {
+        log2.map_or(ACT_SCALE, |l| (14 - l).clamp(ACT_SCALE as i32, 14) as u32)
+    }
+
+    /// The scales of `w`'s inner tensors. A matmul's input scale is also held to
+    /// `29 - weight scale - log2 |output|`, so its accumulator stays below `2^29`, and a
+    /// rescale's output below the range its shift allows. Uncalibrated: all [`ACT_SCALE`].
+    pub fn plan(&self, w: &BlockWeights) -> InnerScales {
+        let fit = |want: u32, weight: &[&Weight], out: &[Option<i32>]| -> u32 {
+            let (Some(wmax), Some(omax)) = (
+                weight.iter().map(|w| w.scale as i32).max(),
+                out.iter().flatten().max(),
+            ) else {
+                return want;
+            };
+            (want as i32).min(29 - wmax - omax).max(ACT_SCALE as i32) as u32
+        };
+        let branch = Some(w.ranges.branch_log2);
+        let calibrated = |x: Option<i32>| x.and(branch);
+        let v = fit(Self::scale(self.v), &[&w.wo], &[calibrated(self.v)]);
+        let attn_in = fit(
+            Self::scale(self.attn_in),
+            &[&w.wq, &w.wk, &w.wv],
+            &[self.q, self.k, self.v],
+        );
+        let ffn_in = fit(
+            Self::scale(self.ffn_in),
+            &[&w.w_gate, &w.w_up],
+            &[self.gate, self.up],
+        );
+        let prod = fit(
+            Self::scale(self.prod),
+            &[&w.w_down],
+            &[calibrated(self.prod)],
+        );
+        InnerScales {
+            attn_in,
+            v,
+            ffn_in,
+            gate: Self::scale(self.gate),
+            up: Self::scale(self.up),
+            act: Self::scale(self.act),
+            prod,
+        }
+    }
+
+    /// Each magnitude covering both.
+    pub fn union(self, other: Self) -> Self {
+        let max = |a: Option<i32>, b: Option<i32>| match (a, b) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            _ => a.or(b),
+        };
+        Self {
+            attn_in: max(self.attn_in, other.attn_in),
+            ffn_in: max(self.ffn_in, other.ffn_in),
+            q: max(self.q, other.q),
+            k: max(self.k, other.k),
+            v: max(self.v, other.v),
+            prod: max(self.prod, other.prod),
+            gate: max(self.gate, other.gate),
+            up: max(self.up, other.up),
+            act: max(self.act, other.act),
+        }
+    }
 }
 
 impl BlockNormRanges {
@@ -165,6 +268,39 @@ impl GraphBuilder {
         let shift = w.scale;
         let y = self.matmul_blocks(input, w)?;
         self.rescale(y, shift)
+    }
+
+    /// [`Self::projection_with_bias`] with the output at `scale` fractional bits (a bias is
+    /// stored at [`ACT_SCALE`] and moved to `scale` with it).
+    fn projection_to(
+        &mut self,
+        input: NodeId,
+        w: &Weight,
+        bias: &Option<Weight>,
+        scale: u32,
+    ) -> Result<NodeId, GraphError> {
+        let x = self.node(input)?.scale;
+        if x == ACT_SCALE && scale == ACT_SCALE {
+            return self.projection_with_bias(input, w, bias);
+        }
+        let y = self.matmul_blocks(input, w)?;
+        let y = self.to_scale(y, scale, false)?;
+        match bias {
+            Some(b) => {
+                let mut b = b.clone();
+                let d = scale as i64 - b.scale as i64;
+                b.data.iter_mut().for_each(|v| {
+                    *v = if d >= 0 {
+                        *v << d
+                    } else {
+                        (*v + (1 << (-d - 1))) >> -d
+                    }
+                });
+                b.scale = scale;
+                self.add_bias(y, b)
+            }
+            None => Ok(y),
+        }
     }
 
     /// [`Self::projection`] plus the bias, when there is one.
@@ -252,10 +388,11 @@ impl GraphBuilder {
         cfg.check(self.nodes.len())?;
         let hd = cfg.head_dim;
         let pos0 = cache.unwrap_or(0);
-        let h = self.rms_norm_auto(x, w.attn_norm.clone(), cfg.eps, &w.ranges.attn)?;
-        let q = self.projection_with_bias(h, &w.wq, &w.q_bias)?;
-        let k = self.projection_with_bias(h, &w.wk, &w.k_bias)?;
-        let v = self.projection_with_bias(h, &w.wv, &w.v_bias)?;
+        let sc = w.ranges.inner.plan(w);
+        let h = self.rms_norm_auto(x, w.attn_norm.clone(), cfg.eps, &w.ranges.attn, sc.attn_in)?;
+        let q = self.projection_to(h, &w.wq, &w.q_bias, ACT_SCALE)?;
+        let k = self.projection_to(h, &w.wk, &w.k_bias, ACT_SCALE)?;
+        let v = self.projection_to(h, &w.wv, &w.v_bias, sc.v)?;
         let q = self.rotated_heads(q, cfg, cfg.n_heads, &w.q_norm, &w.ranges.q, pos0)?;
         let k = self.rotated_heads(k, cfg, cfg.n_kv_heads, &w.k_norm, &w.ranges.k, pos0)?;
         let v: Vec<NodeId> = (0..cfg.n_kv_heads)
@@ -290,15 +427,15 @@ impl GraphBuilder {
             self.concat_columns(&heads)?
         };
         let wide_branch = BlockNormRanges::is_wide(w.ranges.branch_log2);
-        let attn = match wide_branch {
-            true => {
+        let attn = match (wide_branch, self.node(o)?.scale) {
+            (false, ACT_SCALE) => self.projection(o, &w.wo)?,
+            _ => {
                 let y = self.matmul_blocks(o, &w.wo)?;
-                self.rescale_wide(y, w.wo.scale)?
+                self.to_scale(y, ACT_SCALE, wide_branch)?
             }
-            false => self.projection(o, &w.wo)?,
         };
         let r = self.add(x, attn)?;
-        let h = self.rms_norm_auto(r, w.ffn_norm.clone(), cfg.eps, &w.ranges.ffn)?;
+        let h = self.rms_norm_auto(r, w.ffn_norm.clone(), cfg.eps, &w.ranges.ffn, sc.ffn_in)?;
         // The FFN's hidden activations stay in their power-of-two column parts (17408 =
         // 16384 + 1024 for Qwen3-14B) from the gate/up projections to the down projection,
         // whose row blocks they are: no padded 32768-column tensor to look up and commit.
@@ -310,13 +447,13 @@ impl GraphBuilder {
         let wide_product = BlockNormRanges::is_wide(w.ranges.ffn_product_log2);
         let mut prod = Vec::with_capacity(gate.len());
         for (&g, &u) in gate.iter().zip(&up) {
-            let g = self.rescale(g, w.w_gate.scale)?;
-            let u = self.rescale(u, w.w_up.scale)?;
-            let act = self.activation(g, cfg.mlp_act, ACT_SCALE)?;
+            let g = self.to_scale(g, sc.gate, false)?;
+            let u = self.to_scale(u, sc.up, false)?;
+            let act = self.activation(g, cfg.mlp_act, sc.act)?;
             let p = self.mul(act, u)?;
             prod.push(match wide_product {
                 true => p,
-                false => self.rescale(p, ACT_SCALE)?,
+                false => self.to_scale(p, sc.prod, false)?,
             });
         }
         let down = if wide_product {
@@ -324,7 +461,8 @@ impl GraphBuilder {
             let mut hi = Vec::with_capacity(prod.len());
             let mut lo = Vec::with_capacity(prod.len());
             for &p in &prod {
-                let (h, l) = self.rescale_limbs(p, ACT_SCALE)?;
+                let s_p = self.node(p)?.scale;
+                let (h, l) = self.rescale_limbs(p, s_p - ACT_SCALE)?;
                 hi.push(h.ok_or_else(|| config_error(p, "no limbs for the FFN product"))?);
                 lo.push(l);
             }
@@ -377,6 +515,7 @@ impl BlockNormRanges {
             k: self.k.union(other.k),
             ffn_product_log2: self.ffn_product_log2.max(other.ffn_product_log2),
             branch_log2: self.branch_log2.max(other.branch_log2),
+            inner: self.inner.union(other.inner),
         }
     }
 }

@@ -140,19 +140,33 @@ impl GraphBuilder {
     }
 
     /// RMSNorm by [`Self::rms_norm_in`], or by [`Self::rms_norm_wide`] when `range` is
-    /// beyond it ([`NormRange::needs_wide`]).
+    /// beyond it ([`NormRange::needs_wide`]), with its output at `out_scale` fractional bits.
+    /// Above the input's scale, the normalised row keeps up to 2 more bits (as far as
+    /// `sqrt(n)`, its largest entry, allows) and the gain product is rescaled to `out_scale`;
+    /// at the input's scale the graph is exactly that of [`Self::rms_norm_in`].
     pub fn rms_norm_auto(
         &mut self,
         input: NodeId,
         gain: Weight,
         eps: f64,
         range: &NormRange,
+        out_scale: u32,
     ) -> Result<NodeId, GraphError> {
-        let s = self.node(input)?.scale;
-        match range.needs_wide(s) {
-            true => self.rms_norm_wide(input, gain, eps, range),
-            false => self.rms_norm_in(input, gain, eps, range),
-        }
+        let x = self.node(input)?.clone();
+        let s = x.scale;
+        let root_n = (x.shape.cols as f64).sqrt().log2().ceil() as u32;
+        let extra = (out_scale.saturating_sub(s))
+            .min(2)
+            .min(14u32.saturating_sub(s + root_n));
+        let xn = match range.needs_wide(s) {
+            true => self.normalise_wide(input, eps, range, extra)?,
+            false => {
+                let sc = crate::norm::NormScales::choose(range, s, x.shape.cols, eps);
+                self.normalise_with(input, &sc, crate::norm::Eps::Const(eps), extra)?
+            }
+        };
+        let y = self.mul_weight(xn, gain)?;
+        self.to_scale(y, out_scale, false)
     }
 
     /// RMSNorm (`x / sqrt(mean(x^2) + eps) * gain`, at the input's scale) for rows of any
@@ -172,16 +186,18 @@ impl GraphBuilder {
         eps: f64,
         range: &NormRange,
     ) -> Result<NodeId, GraphError> {
-        let xn = self.normalise_wide(input, eps, range)?;
+        let xn = self.normalise_wide(input, eps, range, 0)?;
         self.apply_gain(xn, gain)
     }
 
-    /// `x / rms(x)` at the input's scale for wide rows (the core of [`Self::rms_norm_wide`]).
+    /// `x / rms(x)` at the input's scale plus `extra` bits for wide rows (the core of
+    /// [`Self::rms_norm_wide`]).
     pub fn normalise_wide(
         &mut self,
         input: NodeId,
         eps: f64,
         range: &NormRange,
+        extra: u32,
     ) -> Result<NodeId, GraphError> {
         let x = self.node(input)?.clone();
         let (s, n) = (x.scale, x.shape.cols);
@@ -255,7 +271,7 @@ impl GraphBuilder {
         )?;
         let e_lo = self.mul(zero, e_lo)?;
         let eps_col = self.add(e_hi, e_lo)?;
-        self.normalise_with(xn, &sc, crate::norm::Eps::Column(eps_col))
+        self.normalise_with(xn, &sc, crate::norm::Eps::Column(eps_col), extra)
     }
 }
 

@@ -18,8 +18,8 @@
 
 use model::examples::ACT_SCALE;
 use model::norm::NormRange;
-use model::reference::{calibrate_norms, embed_f32};
-use model::transformer::{BlockNormRanges, BlockWeights, TransformerConfig};
+use model::reference::{calibrate_norms, embed_f32, rms_norm, Matrix};
+use model::transformer::{BlockNormRanges, BlockWeights, InnerLogs, TransformerConfig};
 use model::{ExecError, Func, Graph, GraphBuilder, GraphError, NodeId, Shape, Tensor, Weight};
 use thiserror::Error;
 
@@ -80,6 +80,9 @@ pub struct DecoderModel {
     pub lm_head: Weight,
     /// Bounds of the final RMSNorm's input ([`Self::calibrate`]).
     pub final_norm_range: NormRange,
+    /// `log2` magnitudes (real units, with margin) of the final norm's output and of the
+    /// logits, which choose the norm output's scale; `None` until calibrated.
+    pub final_logs: Option<(i32, i32)>,
 }
 
 fn unsupported(feature: &'static str, field: &'static str, value: impl ToString) -> DecoderError {
@@ -237,6 +240,7 @@ impl DecoderModel {
             final_norm: gain(&w.final_norm),
             lm_head: matrix(&w.lm_head),
             final_norm_range: NormRange::default(),
+            final_logs: None,
         })
     }
 
@@ -247,10 +251,14 @@ impl DecoderModel {
     pub fn calibrate(&mut self, ids: &[usize]) -> Result<(), DecoderError> {
         self.input(ids)?;
         let x = embed_f32(&self.embedding, ids).ok_or(DecoderError::NoTokens)?;
-        let (_, out) = calibrate_norms(&self.config, &x, &mut self.blocks);
+        let (x, out) = calibrate_norms(&self.config, &x, &mut self.blocks);
         if let Some(r) = out {
             self.final_norm_range = r;
         }
+        let h = rms_norm(&x, &Matrix::of(&self.final_norm), self.config.eps);
+        let logits = h.matmul(&Matrix::of(&self.lm_head));
+        let log = |m: &Matrix| NormRange::observe(&m.data, m.cols).map(|r| r.abs_max_log2);
+        self.final_logs = log(&h).zip(log(&logits));
         Ok(())
     }
 
@@ -269,9 +277,15 @@ impl DecoderModel {
             x = b.transformer_block(x, cfg, w)?;
             outs.push(x);
         }
-        let h = b.rms_norm_auto(x, self.final_norm.clone(), cfg.eps, &self.final_norm_range)?;
+        // The norm's output at the finest scale its magnitude and the head's accumulator allow.
+        let s_h = self.final_logs.map_or(ACT_SCALE, |(h, logits)| {
+            let acc = 29 - self.lm_head.scale as i32 - logits;
+            InnerLogs::scale(Some(h)).min(acc.max(ACT_SCALE as i32) as u32)
+        });
+        let range = &self.final_norm_range;
+        let h = b.rms_norm_auto(x, self.final_norm.clone(), cfg.eps, range, s_h)?;
         let logits = b.matmul_blocks(h, &self.lm_head)?;
-        let logits = b.rescale(logits, self.lm_head.scale)?;
+        let logits = b.to_scale(logits, ACT_SCALE, false)?;
         Ok((b.build(logits)?, outs))
     }
 
