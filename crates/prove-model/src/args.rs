@@ -22,9 +22,10 @@ pub struct ModelArgs {
     /// Built-in model name (mlp, tiny-mlp), or the path of an ONNX file (ending in .onnx).
     #[arg(long, default_value = "mlp")]
     model: String,
-    /// A HuggingFace decoder folder (config.json and *.safetensors; Llama / Mistral shapes)
-    /// instead of --model. The input is token ids; the output the logits.
-    #[arg(long, conflicts_with = "model")]
+    /// A HuggingFace decoder folder (config.json and *.safetensors; Llama / Mistral / Qwen
+    /// shapes), or a llama-family GGUF file (ending in .gguf), instead of --model. The input
+    /// is token ids; the output the logits.
+    #[arg(long, visible_alias = "gguf", conflicts_with = "model")]
     pub model_dir: Option<PathBuf>,
     /// With --model-dir: use the first N decoder layers (default: all).
     #[arg(long, requires = "model_dir", value_parser = clap::value_parser!(u64).range(1..))]

@@ -316,6 +316,12 @@ fn bad_decoder_inputs_get_clear_errors() {
         ],
         "no such folder",
     );
+    // A GGUF file instead of a folder: absent, or not GGUF.
+    let gguf = tmp.path().join("model.gguf");
+    let g = gguf.to_str().unwrap();
+    fails_with(&["prove", "--gguf", g, "--output", o], "no such GGUF file");
+    std::fs::write(&gguf, b"GGUF but not really").unwrap();
+    fails_with(&["inspect", "--gguf", g], "model.gguf");
     let empty = tmp.path().join("empty");
     std::fs::create_dir(&empty).unwrap();
     fails_with(
@@ -373,4 +379,44 @@ fn int4_weights_prove_and_verify() {
     ]);
     assert!(!o.status.success());
     assert!(stderr(&o).contains("model digest"), "{}", stderr(&o));
+}
+
+/// Opt-in: every layer of a real GGUF checkpoint (SmolLM2-135M-Instruct, fetched by
+/// `scripts/fetch-real-models.sh`) proved and verified through the binary.
+#[test]
+#[ignore = "needs the real checkpoint: scripts/fetch-real-models.sh"]
+fn real_gguf_checkpoint_proves_and_verifies() {
+    let gguf = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../target/real-models/SmolLM2-135M-Instruct.Q4_1.gguf");
+    if !gguf.exists() {
+        eprintln!("skipped: {} is absent", gguf.display());
+        return;
+    }
+    let g = gguf.to_str().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let ids = write(
+        tmp.path(),
+        "ids.json",
+        "[1, 9690, 198, 504, 3458, 314, 4114, 30]",
+    );
+    let proof = tmp.path().join("p.bin");
+    let p = proof.to_str().unwrap();
+    let o = run(&["prove", "--gguf", g, "--input", &ids, "--output", p]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("30 of 30 layers"), "{out}");
+    eprintln!(
+        "{}",
+        out.lines()
+            .filter(|l| !l.starts_with("block"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    let o = run(&["verify", "--gguf", g, "--proof", p]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // The same proof against the first 29 layers only is refused.
+    fails_with(
+        &["verify", "--gguf", g, "--layers", "29", "--proof", p],
+        "29 of 30 layers",
+    );
 }

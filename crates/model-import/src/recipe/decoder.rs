@@ -1,4 +1,4 @@
-//! HuggingFace decoder folders: token ids in, logits out.
+//! HuggingFace decoder folders (or GGUF files): token ids in, logits out.
 //!
 //! The graph is [`DecoderModel::graph`] (embedding, the first `layers` blocks, final norm, LM
 //! head) for as many positions as there are token ids, with the norms calibrated on the token
@@ -12,7 +12,9 @@ use std::path::PathBuf;
 use model::{execute, Graph, Tensor};
 use serde_json::Value;
 
+use super::error::CheckpointError;
 use super::{Comparison, PrepareError, Prepared, TokenIdsError};
+use crate::gguf::GgufCheckpoint;
 use crate::hf::track::checkpoint_options;
 use crate::hf::{Checkpoint, DecoderConfig, DecoderModel, DecoderWeights, LoadOptions};
 use crate::{seeded_uniform, QuantConfig};
@@ -23,7 +25,7 @@ pub const DEFAULT_SEQ_LEN: usize = 8;
 /// A decoder folder and how to build its graph.
 #[derive(Clone, Debug, PartialEq)]
 pub struct DecoderSource {
-    /// The checkpoint folder (`config.json` and `*.safetensors`).
+    /// The checkpoint folder (`config.json` and `*.safetensors`), or a `.gguf` file.
     pub dir: PathBuf,
     /// Use the first this many decoder layers (default: all).
     pub layers: Option<usize>,
@@ -70,19 +72,58 @@ impl fmt::Display for DecoderSummary {
     }
 }
 
+/// An opened checkpoint of either format.
+enum Opened {
+    Hf(Checkpoint),
+    Gguf(GgufCheckpoint),
+}
+
+impl Opened {
+    fn config(&self) -> &DecoderConfig {
+        match self {
+            Opened::Hf(c) => &c.config,
+            Opened::Gguf(c) => &c.config,
+        }
+    }
+
+    fn load_decoder(&self, options: &LoadOptions) -> Result<DecoderWeights, Box<CheckpointError>> {
+        match self {
+            Opened::Hf(c) => c.load_decoder(options).map_err(|e| Box::new(e.into())),
+            Opened::Gguf(c) => c.load_decoder(options).map_err(|e| Box::new(e.into())),
+        }
+    }
+}
+
+/// Whether `path` names a GGUF file (by its extension).
+fn is_gguf(path: &std::path::Path) -> bool {
+    path.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("gguf"))
+}
+
 impl DecoderSource {
-    fn open(&self) -> Result<Checkpoint, PrepareError> {
+    fn open(&self) -> Result<Opened, PrepareError> {
         let dir = &self.dir;
+        let open_error = |source: CheckpointError| PrepareError::Open {
+            dir: dir.clone(),
+            source: Box::new(source),
+        };
+        if is_gguf(dir) {
+            if !dir.is_file() {
+                return Err(PrepareError::NoGguf { path: dir.clone() });
+            }
+            return GgufCheckpoint::open(dir)
+                .map(Opened::Gguf)
+                .map_err(|e| open_error(e.into()));
+        }
         if !dir.is_dir() {
             return Err(PrepareError::NoFolder { dir: dir.clone() });
         }
         if !dir.join("config.json").is_file() {
             return Err(PrepareError::NoConfig { dir: dir.clone() });
         }
-        Checkpoint::open(dir).map_err(|source| PrepareError::Open {
-            dir: dir.clone(),
-            source: Box::new(source),
-        })
+        Checkpoint::open(dir)
+            .map(Opened::Hf)
+            .map_err(|e| open_error(e.into()))
     }
 
     /// The sequence length for `ids` token ids: that number when given (and [`Self::seq_len`],
@@ -100,7 +141,7 @@ impl DecoderSource {
     /// The quantised weights and the decoder built from them for `seq_len` tokens.
     fn load(
         &self,
-        ckpt: &Checkpoint,
+        ckpt: &Opened,
         seq_len: usize,
     ) -> Result<(DecoderWeights, DecoderModel), PrepareError> {
         let options = LoadOptions {
@@ -111,7 +152,7 @@ impl DecoderSource {
             .load_decoder(&options)
             .map_err(|source| PrepareError::Load {
                 dir: self.dir.clone(),
-                source: Box::new(source),
+                source,
             })?;
         let model = DecoderModel::new(&weights, seq_len).map_err(|source| PrepareError::Build {
             dir: self.dir.clone(),
@@ -131,7 +172,7 @@ pub fn prepare_decoder(
 ) -> Result<Prepared, PrepareError> {
     let ckpt = src.open()?;
     let seq_len = src.seq_len_for(ids.as_ref().map(Vec::len))?;
-    let ids = ids.unwrap_or_else(|| seeded_ids(seq_len, ckpt.config.vocab_size, seed));
+    let ids = ids.unwrap_or_else(|| seeded_ids(seq_len, ckpt.config().vocab_size, seed));
     let (weights, mut model) = src.load(&ckpt, seq_len)?;
     drop(weights);
     let input = model
@@ -149,7 +190,7 @@ pub fn prepare_decoder(
         .load_decoder(&checkpoint_options(src.layers))
         .map_err(|source| PrepareError::Reference {
             dir: src.dir.clone(),
-            source: Box::new(source),
+            source,
         })?;
     let mut track = model.dual_track(&ids, trace.output(&graph), Some(&fine))?;
     track.blocks = model.block_errors(&ids, &trace, &block_nodes)?;

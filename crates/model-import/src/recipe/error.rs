@@ -9,7 +9,17 @@ use std::path::PathBuf;
 use model::ExecError;
 use thiserror::Error;
 
+use crate::gguf::GgufError;
 use crate::hf::{DecoderError, HfError};
+
+/// A checkpoint's own error: a SafeTensors folder's or a GGUF file's.
+#[derive(Debug, Error)]
+pub enum CheckpointError {
+    #[error(transparent)]
+    Hf(#[from] HfError),
+    #[error(transparent)]
+    Gguf(#[from] GgufError),
+}
 use crate::ImportError;
 
 /// Why a model and an input cannot be turned into a graph, an input tensor and a trace.
@@ -28,6 +38,8 @@ pub enum PrepareError {
     },
     #[error("{}: no such folder", dir.display())]
     NoFolder { dir: PathBuf },
+    #[error("{}: no such GGUF file", path.display())]
+    NoGguf { path: PathBuf },
     #[error(
         "{}: no config.json (expected a HuggingFace checkpoint folder with config.json and \
          *.safetensors)",
@@ -38,19 +50,19 @@ pub enum PrepareError {
     Open {
         dir: PathBuf,
         #[source]
-        source: Box<HfError>,
+        source: Box<CheckpointError>,
     },
     #[error("loading {}", dir.display())]
     Load {
         dir: PathBuf,
         #[source]
-        source: Box<HfError>,
+        source: Box<CheckpointError>,
     },
     #[error("loading {} for the f32 reference", dir.display())]
     Reference {
         dir: PathBuf,
         #[source]
-        source: Box<HfError>,
+        source: Box<CheckpointError>,
     },
     #[error("building the decoder of {}", dir.display())]
     Build {

@@ -30,7 +30,7 @@ pub use decoder::{
     decoder_graph, prepare_decoder, token_ids_from_json, DecoderSource, DecoderSummary,
     DEFAULT_SEQ_LEN,
 };
-pub use error::{PrepareError, TokenIdsError};
+pub use error::{CheckpointError, PrepareError, TokenIdsError};
 pub use onnx::{onnx_graph, prepare_onnx, DEFAULT_CALIBRATION_SEED};
 
 use crate::hf::DualTrack;
