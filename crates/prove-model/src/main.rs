@@ -103,6 +103,10 @@ fn kib(bytes: usize) -> String {
 }
 
 fn run(cli: Cli) -> Result<()> {
+    let (Command::Prove { model, .. }
+    | Command::Verify { model, .. }
+    | Command::Inspect { model, .. }) = &cli.command;
+    model.check()?;
     match cli.command {
         Command::Prove {
             model,

@@ -337,6 +337,22 @@ fn bad_decoder_inputs_get_clear_errors() {
         "cannot be used with",
     );
     fails_with(&["inspect", "--layers", "1"], "--model-dir");
+    fails_with(
+        &["inspect", "--model-dir", &model, "--weight-bits", "11"],
+        "--weight-bits is for --quant direct",
+    );
+    fails_with(
+        &[
+            "inspect",
+            "--model-dir",
+            &model,
+            "--quant",
+            "direct",
+            "--weight-bits",
+            "17",
+        ],
+        "17",
+    );
     fails_with(&["inspect", "--model-dir", &model, "--layers", "0"], "0");
 }
 
@@ -401,7 +417,12 @@ fn real_gguf_checkpoint_proves_and_verifies() {
     );
     let proof = tmp.path().join("p.bin");
     let p = proof.to_str().unwrap();
-    let o = run(&["prove", "--gguf", g, "--input", &ids, "--output", p]);
+    let q = ["--quant", "direct", "--weight-bits", "11"];
+    let o = run(&[
+        &["prove", "--gguf", g, "--input", &ids, "--output", p],
+        &q[..],
+    ]
+    .concat());
     assert!(o.status.success(), "{}", stderr(&o));
     let out = stdout(&o);
     assert!(out.contains("30 of 30 layers"), "{out}");
@@ -412,11 +433,20 @@ fn real_gguf_checkpoint_proves_and_verifies() {
             .collect::<Vec<_>>()
             .join("\n")
     );
-    let o = run(&["verify", "--gguf", g, "--proof", p]);
+    assert!(out.contains("top-1 token agrees at 8/8"), "{out}");
+    let o = run(&[&["verify", "--gguf", g, "--proof", p], &q[..]].concat());
     assert!(o.status.success(), "{}", stderr(&o));
-    // The same proof against the first 29 layers only is refused.
+    // The same proof against the first 29 layers, or other weights, is refused.
     fails_with(
-        &["verify", "--gguf", g, "--layers", "29", "--proof", p],
+        &[
+            &["verify", "--gguf", g, "--layers", "29", "--proof", p],
+            &q[..],
+        ]
+        .concat(),
         "29 of 30 layers",
+    );
+    fails_with(
+        &["verify", "--gguf", g, "--proof", p],
+        "other weights or quantisation",
     );
 }
