@@ -277,16 +277,22 @@ impl DecoderModel {
             x = b.transformer_block(x, cfg, w)?;
             outs.push(x);
         }
+        let logits = self.head(&mut b, x)?;
+        Ok((b.build(logits)?, outs))
+    }
+
+    /// The final norm and the LM head on the hidden state `x`: the logits at [`ACT_SCALE`].
+    pub(crate) fn head(&self, b: &mut GraphBuilder, x: NodeId) -> Result<NodeId, DecoderError> {
         // The norm's output at the finest scale its magnitude and the head's accumulator allow.
         let s_h = self.final_logs.map_or(ACT_SCALE, |(h, logits)| {
             let acc = 29 - self.lm_head.scale as i32 - logits;
             InnerLogs::scale(Some(h)).min(acc.max(ACT_SCALE as i32) as u32)
         });
         let range = &self.final_norm_range;
-        let h = b.rms_norm_auto(x, self.final_norm.clone(), cfg.eps, range, s_h)?;
+        let eps = self.config.eps;
+        let h = b.rms_norm_auto(x, self.final_norm.clone(), eps, range, s_h)?;
         let logits = b.matmul_blocks(h, &self.lm_head)?;
-        let logits = b.to_scale(logits, ACT_SCALE, false)?;
-        Ok((b.build(logits)?, outs))
+        Ok(b.to_scale(logits, ACT_SCALE, false)?)
     }
 
     /// `ids` as the graph's input: exactly `seq_len` of them, each below the vocabulary size.
@@ -300,6 +306,11 @@ impl DecoderModel {
                 seq_len: self.config.seq_len,
             });
         }
+        self.ids_tensor(ids)
+    }
+
+    /// `ids` as a `len x 1` tensor, each below the vocabulary size.
+    pub(crate) fn ids_tensor(&self, ids: &[usize]) -> Result<Tensor, DecoderError> {
         let data = ids
             .iter()
             .enumerate()

@@ -20,6 +20,7 @@ pub mod config;
 pub mod error;
 pub mod graph;
 pub mod shard;
+pub mod step;
 pub mod synth;
 pub mod track;
 pub mod weights;
