@@ -202,3 +202,77 @@ fn real_smollm2_gguf_all_layers_track_f32_and_prove() {
     wrong.data[7] += 1;
     assert!(zkml::verify(&committed.vk, &x, &wrong, &proof).is_err());
 }
+
+/// Greedy generation on the real checkpoint, every step proved: a prefill of 8 tokens, then 4
+/// tokens one step each against the proved K/V cache; each step's token is the argmax of its
+/// proved logits, checked against `f32` greedy decoding on the same weights.
+#[test]
+#[ignore = "needs the real checkpoint: scripts/fetch-real-models.sh"]
+fn real_smollm2_gguf_greedy_steps_prove() {
+    let path = gguf_path();
+    if !path.exists() {
+        eprintln!("skipped: {} is absent", path.display());
+        return;
+    }
+    let ckpt = GgufCheckpoint::open(&path).unwrap();
+    let w = ckpt
+        .load_decoder(&LoadOptions {
+            quant: QuantConfig::direct(8, 11),
+            layers: None,
+        })
+        .unwrap();
+    let prompt = [1usize, 9690, 198, 504, 3458, 314, 4114, 30];
+    let mut m = DecoderModel::new(&w, prompt.len()).unwrap();
+    m.calibrate(&prompt).unwrap();
+    let argmax = |row: &[i64]| (0..row.len()).max_by_key(|&i| row[i]).unwrap();
+    let mut ids = prompt.to_vec();
+    let mut cache = model::decode::KvCache { layers: vec![] };
+    let mut committed: Option<zkml::CommittedModel> = None;
+    let (mut pos, mut rows) = (0, prompt.len());
+    for step_no in 0..5 {
+        let step = m.step_graph(pos, rows).unwrap();
+        let inputs = m.step_inputs(&step, &cache, &ids[pos..pos + rows]).unwrap();
+        let t = std::time::Instant::now();
+        let model = match committed.take() {
+            Some(c) => match c.rebind(step.graph.clone()) {
+                Ok(c) => c,
+                Err(_) => {
+                    zkml::CommittedModel::new(step.graph, zkml::ProofConfig::default()).unwrap()
+                }
+            },
+            None => zkml::CommittedModel::new(step.graph, zkml::ProofConfig::default()).unwrap(),
+        };
+        let commit = t.elapsed();
+        let t = std::time::Instant::now();
+        let (logits, proof) = zkml::prove_all(&model, &inputs, &()).unwrap();
+        let prove = t.elapsed();
+        let t = std::time::Instant::now();
+        zkml::verify_all(&model.vk, &inputs, &logits, &proof).unwrap();
+        let verify = t.elapsed();
+        let v = logits.shape.cols;
+        let next = argmax(&logits.data[(rows - 1) * v..rows * v]);
+        // f32 greedy on the same weights and the same tokens.
+        let mut f = DecoderModel::new(&w, ids.len()).unwrap();
+        f.calibrate(&ids).unwrap();
+        let want = f.reference(&ids).unwrap();
+        let last = &want.data[(ids.len() - 1) * v..ids.len() * v];
+        let f_next = (0..v)
+            .max_by(|&a, &b| last[a].partial_cmp(&last[b]).unwrap())
+            .unwrap();
+        eprintln!(
+            "step {step_no} (positions {pos}..{}): commit or rebind {commit:?}, prove \
+             {prove:?}, verify {verify:?}, proof {} bytes; next token {next} (f32 {f_next})",
+            pos + rows,
+            proof.size_bytes()
+        );
+        assert_eq!(next, f_next, "step {step_no}");
+        if pos > 0 {
+            assert!(cache.check_next(&inputs));
+        }
+        cache = model::decode::KvCache::after(&inputs);
+        committed = Some(model);
+        pos += rows;
+        rows = 1;
+        ids.push(next);
+    }
+}

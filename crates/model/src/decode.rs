@@ -15,7 +15,7 @@
 //! Each step has its own graph: the cache length and the RoPE tables of its positions are part
 //! of it.
 
-use crate::execute::{execute_checked, ExecError, Trace};
+use crate::execute::{execute_checked, execute_prefix, ExecError, Trace};
 use crate::graph::{Graph, GraphBuilder, GraphError, NodeId};
 use crate::tensor::{Shape, Tensor};
 use crate::transformer::{BlockWeights, TransformerConfig};
@@ -157,12 +157,15 @@ impl KvCache {
     }
 
     /// Writes each block's computed K / V rows into its public inputs, block by block (a
-    /// block's rows depend on the earlier blocks' caches): one lenient run per block, then a
-    /// strict one. The step's rows start as zeros, so each assertion's value is the computed
+    /// block's rows depend on the earlier blocks' caches): one run of the nodes up to each
+    /// block's assertions, then a strict run of the whole graph. The step's rows start as zeros, so each assertion's value is the computed
     /// tensor itself.
     fn fill(graph: &Graph, kvs: &[KvInputs], inputs: &mut [Tensor]) -> Result<Trace, ExecError> {
         for (l, kv) in kvs.iter().enumerate() {
-            let trace = execute_checked(graph, inputs, false)?;
+            // Only the blocks up to this one: the later ones still read zero caches, and their
+            // values could leave the ranges calibrated for real ones.
+            let last = kv.k_binds.iter().chain(&kv.v_binds).map(|b| b.0).max();
+            let trace = execute_prefix(graph, inputs, last.unwrap_or(usize::MAX))?;
             for (which, binds) in [(1 + 2 * l, &kv.k_binds), (2 + 2 * l, &kv.v_binds)] {
                 let cols = inputs[which].shape.cols;
                 for &(node, col) in binds {

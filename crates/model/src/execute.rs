@@ -194,6 +194,13 @@ pub fn execute_checked(
     run(graph, inputs, usize::MAX, |_| {}, strict_asserts)
 }
 
+/// The values of nodes `0..=last` only (assertions not enforced): what a K/V cache fill needs
+/// of the blocks up to one, while the caches of the later blocks are still unknown and their
+/// values meaningless ([`crate::decode`]).
+pub fn execute_prefix(graph: &Graph, inputs: &[Tensor], last: NodeId) -> Result<Trace, ExecError> {
+    run_until(graph, inputs, usize::MAX, |_| {}, false, last)
+}
+
 fn run(
     graph: &Graph,
     inputs: &[Tensor],
@@ -201,10 +208,22 @@ fn run(
     forge: impl Fn(&mut Tensor),
     strict_asserts: bool,
 ) -> Result<Trace, ExecError> {
+    run_until(graph, inputs, forged, forge, strict_asserts, usize::MAX)
+}
+
+/// [`run`] over nodes `0..=last` only.
+fn run_until(
+    graph: &Graph,
+    inputs: &[Tensor],
+    forged: NodeId,
+    forge: impl Fn(&mut Tensor),
+    strict_asserts: bool,
+    last: NodeId,
+) -> Result<Trace, ExecError> {
     check_inputs(graph, inputs)?;
     let mut next_input = inputs.iter();
     let mut values: Vec<Tensor> = Vec::with_capacity(graph.nodes.len());
-    for (id, node) in graph.nodes.iter().enumerate() {
+    for (id, node) in graph.nodes.iter().enumerate().take(last.saturating_add(1)) {
         let mut out = eval_node(
             graph,
             id,
