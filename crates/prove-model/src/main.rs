@@ -10,6 +10,7 @@ mod args;
 mod decoder;
 mod estimate;
 mod files;
+mod generate;
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -68,6 +69,30 @@ enum Command {
         #[command(flatten)]
         model: ModelArgs,
     },
+    /// Greedy decoding of a --model-dir / --gguf decoder with every step proved: the prompt's
+    /// prefill, then one step per token, each written as step-NNN.bin into --output-dir.
+    Generate {
+        #[command(flatten)]
+        model: ModelArgs,
+        /// The prompt: a JSON array of token ids.
+        #[arg(long)]
+        input: PathBuf,
+        /// Tokens to generate (one proved step each).
+        #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=4096))]
+        max_new_tokens: u64,
+        /// Folder for the step proofs.
+        #[arg(long, default_value = "generation")]
+        output_dir: PathBuf,
+    },
+    /// Check a generation's step proofs: each step's proof, the K/V cache chain between steps,
+    /// and that each token is the greedy choice of the proved logits before it.
+    VerifyGeneration {
+        #[command(flatten)]
+        model: ModelArgs,
+        /// Folder of the step proofs.
+        #[arg(long, default_value = "generation")]
+        proofs: PathBuf,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -105,7 +130,9 @@ fn kib(bytes: usize) -> String {
 fn run(cli: Cli) -> Result<()> {
     let (Command::Prove { model, .. }
     | Command::Verify { model, .. }
-    | Command::Inspect { model, .. }) = &cli.command;
+    | Command::Inspect { model, .. }
+    | Command::Generate { model, .. }
+    | Command::VerifyGeneration { model, .. }) = &cli.command;
     model.check()?;
     match cli.command {
         Command::Prove {
@@ -213,6 +240,33 @@ fn run(cli: Cli) -> Result<()> {
                 committed.graph.name,
                 committed.vk.digest_hex(),
                 t.elapsed().as_secs_f64() * 1e3
+            );
+        }
+        Command::Generate {
+            model,
+            input,
+            max_new_tokens,
+            output_dir,
+        } => {
+            let prompt = decoder::read_token_ids(&input)?;
+            let t = Instant::now();
+            let n = usize::try_from(max_new_tokens).unwrap_or(usize::MAX);
+            let ids = generate::generate(&model, &prompt, n, &output_dir)?;
+            println!(
+                "generated {} tokens with {} proved steps in {:.1} s -> {}\nprompt {prompt:?}\ngenerated {ids:?}",
+                ids.len(),
+                ids.len(),
+                t.elapsed().as_secs_f64(),
+                output_dir.display()
+            );
+        }
+        Command::VerifyGeneration { model, proofs } => {
+            let t = Instant::now();
+            let (prompt, ids) = generate::verify_generation(&model, &proofs)?;
+            println!(
+                "valid generation: {} proved steps in {:.1} s\nprompt {prompt:?}\ngenerated {ids:?}",
+                ids.len(),
+                t.elapsed().as_secs_f64()
             );
         }
         Command::Inspect { model } => {

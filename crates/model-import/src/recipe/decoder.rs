@@ -202,6 +202,20 @@ pub fn prepare_decoder(
     })
 }
 
+/// The decoder of `src` built for `prompt.len()` tokens and calibrated on `prompt`: every
+/// scale is fixed there, so the steps of a generation from this prompt
+/// ([`DecoderModel::step_graph`]) are the same graphs for whoever rebuilds them from the
+/// same folder, flags and prompt.
+pub fn decoder_model(src: &DecoderSource, prompt: &[usize]) -> Result<DecoderModel, PrepareError> {
+    let ckpt = src.open()?;
+    let (weights, mut model) = src.load(&ckpt, prompt.len().max(1))?;
+    drop(weights);
+    model
+        .calibrate(prompt)
+        .map_err(|source| PrepareError::Calibrate { source })?;
+    Ok(model)
+}
+
 /// The graph [`prepare_decoder`] builds for the token ids in `input` (a proof's public input,
 /// `seq_len x 1`), or, without one, for [`DecoderSource::seq_len`] tokens with the norms
 /// uncalibrated (for inspecting); and what was loaded.

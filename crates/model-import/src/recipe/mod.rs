@@ -27,8 +27,8 @@ use std::fmt;
 use model::{execute, Graph, Tensor, Trace};
 
 pub use decoder::{
-    decoder_graph, prepare_decoder, token_ids_from_json, DecoderSource, DecoderSummary,
-    DEFAULT_SEQ_LEN,
+    decoder_graph, decoder_model, prepare_decoder, token_ids_from_json, DecoderSource,
+    DecoderSummary, DEFAULT_SEQ_LEN,
 };
 pub use error::{CheckpointError, PrepareError, TokenIdsError};
 pub use onnx::{onnx_graph, prepare_onnx, DEFAULT_CALIBRATION_SEED};
