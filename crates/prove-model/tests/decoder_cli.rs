@@ -449,4 +449,12 @@ fn real_gguf_checkpoint_proves_and_verifies() {
         &["verify", "--gguf", g, "--proof", p],
         "other weights or quantisation",
     );
+    // The same weights as a HuggingFace folder (converted by the gguf_to_hf example in
+    // scripts/fetch-real-models.sh): the same model, so the proof verifies from the folder.
+    let hf = gguf.with_file_name("smollm2-hf");
+    if hf.join("config.json").exists() {
+        let dir = hf.to_str().unwrap();
+        let o = run(&[&["verify", "--model-dir", dir, "--proof", p], &q[..]].concat());
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
 }
