@@ -301,52 +301,36 @@ pub fn calibrate_norms(
         for (site, range) in seen {
             let Some(r) = range else { continue };
             let log = Some(r.abs_max_log2);
+            let magnitude = match site {
+                NormSite::AttnIn => Some(&mut inner.attn_in),
+                NormSite::FfnIn => Some(&mut inner.ffn_in),
+                NormSite::V => Some(&mut inner.v),
+                NormSite::QProj => Some(&mut inner.q),
+                NormSite::KProj => Some(&mut inner.k),
+                NormSite::Gate => Some(&mut inner.gate),
+                NormSite::Up => Some(&mut inner.up),
+                NormSite::Act => Some(&mut inner.act),
+                NormSite::FfnProduct => {
+                    product = product.max(r.abs_max_log2);
+                    Some(&mut inner.prod)
+                }
+                _ => None,
+            };
+            if let Some(m) = magnitude {
+                *m = log;
+                continue;
+            }
             let slot = match site {
-                NormSite::AttnIn => {
-                    inner.attn_in = log;
-                    continue;
-                }
-                NormSite::FfnIn => {
-                    inner.ffn_in = log;
-                    continue;
-                }
-                NormSite::V => {
-                    inner.v = log;
-                    continue;
-                }
-                NormSite::QProj => {
-                    inner.q = log;
-                    continue;
-                }
-                NormSite::KProj => {
-                    inner.k = log;
-                    continue;
-                }
-                NormSite::Gate => {
-                    inner.gate = log;
-                    continue;
-                }
-                NormSite::Up => {
-                    inner.up = log;
-                    continue;
-                }
-                NormSite::Act => {
-                    inner.act = log;
-                    continue;
-                }
                 NormSite::Attn => &mut w.ranges.attn,
                 NormSite::Ffn => &mut w.ranges.ffn,
                 NormSite::Q => &mut w.ranges.q,
                 NormSite::K => &mut w.ranges.k,
-                NormSite::FfnProduct => {
-                    inner.prod = log;
-                    product = product.max(r.abs_max_log2);
-                    continue;
-                }
                 NormSite::Branch => {
                     branch = branch.max(r.abs_max_log2);
                     continue;
                 }
+                // The inner magnitudes, recorded above.
+                _ => continue,
             };
             *slot = r;
         }
