@@ -104,6 +104,17 @@ fn greedy(logits: &Tensor) -> Result<usize> {
     Ok(best)
 }
 
+/// The text of `ids` when the model is a GGUF file with a vocabulary (HuggingFace folders:
+/// ids only for now).
+pub fn text(args: &ModelArgs, ids: &[usize]) -> Option<String> {
+    let path = args.decoder()?.dir;
+    let is_gguf = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("gguf"));
+    let file = is_gguf.then(|| model_import::gguf::GgufFile::open(&path).ok())??;
+    Some(model_import::gguf::detokenize(file.tokens.as_deref()?, ids))
+}
+
 fn step_path(dir: &Path, k: usize) -> PathBuf {
     dir.join(format!("step-{k:03}.bin"))
 }

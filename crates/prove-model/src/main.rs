@@ -123,6 +123,13 @@ fn preview(values: &[i64]) -> String {
     format!("[{}, ... ({} values)]", head.join(", "), values.len())
 }
 
+/// The prompt and the generated tokens as text, when the model has a vocabulary.
+fn print_text(model: &ModelArgs, prompt: &[usize], ids: &[usize]) {
+    if let (Some(p), Some(g)) = (generate::text(model, prompt), generate::text(model, ids)) {
+        println!("text: {p:?} -> {g:?}");
+    }
+}
+
 fn kib(bytes: usize) -> String {
     format!("{:.1} KiB", bytes as f64 / 1024.0)
 }
@@ -259,6 +266,7 @@ fn run(cli: Cli) -> Result<()> {
                 t.elapsed().as_secs_f64(),
                 output_dir.display()
             );
+            print_text(&model, &prompt, &ids);
         }
         Command::VerifyGeneration { model, proofs } => {
             let t = Instant::now();
@@ -268,6 +276,7 @@ fn run(cli: Cli) -> Result<()> {
                 ids.len(),
                 t.elapsed().as_secs_f64()
             );
+            print_text(&model, &prompt, &ids);
         }
         Command::Inspect { model } => {
             let graph = match model.decoder() {

@@ -71,7 +71,12 @@ pub struct GgufFile {
     names: HashMap<String, usize>,
     /// Absolute offset of the data section.
     pub data_offset: u64,
+    /// The strings of `tokenizer.ggml.tokens` (the vocabulary, by token id), when present.
+    pub tokens: Option<Vec<String>>,
 }
+
+/// The metadata key of the vocabulary.
+pub const TOKENS_KEY: &str = "tokenizer.ggml.tokens";
 
 struct Cursor<R> {
     r: R,
@@ -90,6 +95,15 @@ impl<R: Read + Seek> Cursor<R> {
                 len: self.len,
             });
         }
+        Ok(())
+    }
+
+    /// Moves to absolute position `pos` (within the file).
+    fn seek_to(&mut self, pos: u64) -> Result<(), GgufError> {
+        self.r
+            .seek(std::io::SeekFrom::Start(pos))
+            .map_err(|e| self.io(e))?;
+        self.pos = pos;
         Ok(())
     }
 
@@ -274,10 +288,23 @@ impl GgufFile {
             return Err(c.count("tensor count", n_tensors, room / 32));
         }
         let mut metadata = HashMap::with_capacity(n_kv as usize);
+        let mut tokens = None;
         for _ in 0..n_kv {
             let key = c.string()?;
             let type_id = c.u32()?;
+            let start = c.pos;
             let value = c.value(&key, type_id, 0)?;
+            if let (TOKENS_KEY, Value::Array { elem_type: 8, len }) = (key.as_str(), &value) {
+                // Validated and skipped above; read again, keeping the strings.
+                let end = c.pos;
+                c.seek_to(start + 12)?;
+                tokens = Some(
+                    (0..*len)
+                        .map(|_| c.string())
+                        .collect::<Result<Vec<_>, _>>()?,
+                );
+                c.seek_to(end)?;
+            }
             metadata.insert(key, value);
         }
         let alignment = match metadata.get("general.alignment") {
@@ -327,6 +354,7 @@ impl GgufFile {
             tensors,
             names,
             data_offset,
+            tokens,
         })
     }
 
