@@ -65,6 +65,7 @@ struct Step {
     prove: Duration,
     verify: Duration,
     bytes: usize,
+    parts: String,
     next: usize,
 }
 
@@ -105,6 +106,12 @@ fn run_step(
         prove,
         verify,
         bytes: proof.size_bytes(),
+        parts: proof
+            .size_parts()
+            .iter()
+            .map(|(name, b)| format!("{name} {:.0} KB", *b as f64 / 1e3))
+            .collect::<Vec<_>>()
+            .join(", "),
         next,
     }
 }
@@ -152,12 +159,13 @@ fn main() {
     let report = |what: &str, s: &Step| {
         println!(
             "{case} {what:<22} | commit {:>8.0} ms | forward {:>7.1} ms | prove {:>7.0} ms | \
-             verify {:>6.1} ms | proof {:>8} B | prove/forward {:>6.1} | peak RSS {:.2} GiB",
+             verify {:>6.1} ms | proof {:>8} B ({}) | prove/forward {:>6.1} | peak RSS {:.2} GiB",
             ms(s.commit),
             ms(s.forward),
             ms(s.prove),
             ms(s.verify),
             s.bytes,
+            s.parts,
             ms(s.prove) / ms(s.forward),
             peak_gib()
         )

@@ -114,6 +114,28 @@ impl ModelProof {
     pub fn size_bytes(&self) -> usize {
         encoding().serialized_size(self).map_or(0, |s| s as usize)
     }
+
+    /// Bytes of each part of the encoding: advice commitments, lookups (with the rescale
+    /// splits), the layer reductions (with the chain) and the weight and advice opening.
+    pub fn size_parts(&self) -> [(&'static str, usize); 4] {
+        [
+            ("advice", encoded_len(&self.advice)),
+            (
+                "lookups",
+                encoded_len(&self.lookup) + encoded_len(&self.rescale_splits),
+            ),
+            (
+                "layers",
+                encoded_len(&self.nodes) + encoded_len(&self.chain),
+            ),
+            ("opening", encoded_len(&self.opening)),
+        ]
+    }
+}
+
+/// Bytes of `value`'s binary encoding.
+fn encoded_len<T: Serialize>(value: &T) -> usize {
+    encoding().serialized_size(value).map_or(0, |s| s as usize)
 }
 
 /// Refuses `bytes` beyond [`MAX_PROOF_BYTES`].

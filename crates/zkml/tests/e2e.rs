@@ -33,6 +33,12 @@ fn mlp_784_512_512_10_proves_and_verifies() {
         "proof is {} bytes",
         p.size_bytes()
     );
+    // The parts account for the whole encoding but its few header bytes.
+    let parts: usize = p.size_parts().iter().map(|(_, b)| b).sum();
+    assert!(
+        parts <= p.size_bytes() && parts + 64 >= p.size_bytes(),
+        "{parts}"
+    );
 }
 
 #[test]

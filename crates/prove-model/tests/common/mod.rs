@@ -3,9 +3,12 @@
 
 use std::process::{Command, Output};
 
-/// Runs the real `prove-model` binary with a cache directory private to this test process.
+/// Runs the real `prove-model` binary with a cache directory private to this test process,
+/// under cargo's target folder (weight commitments of real checkpoints are gigabytes; they
+/// must not pile up in the system's temporary folder).
 pub fn run(args: &[&str]) -> Output {
-    let cache = std::env::temp_dir().join(format!("stwo-ml-cli-test-{}", std::process::id()));
+    let cache = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("cli-cache-{}", std::process::id()));
     Command::new(env!("CARGO_BIN_EXE_prove-model"))
         .args(args)
         .env("XDG_CACHE_HOME", cache)
