@@ -106,7 +106,7 @@ fn greedy(logits: &Tensor) -> Result<usize> {
 
 /// The text of `ids` when the model is a GGUF file with a vocabulary (HuggingFace folders:
 /// ids only for now).
-pub fn text(args: &ModelArgs, ids: &[usize]) -> Option<String> {
+fn text(args: &ModelArgs, ids: &[usize]) -> Option<String> {
     let path = args.decoder()?.dir;
     let is_gguf = path
         .extension()
@@ -264,4 +264,41 @@ pub fn verify_generation(args: &ModelArgs, dir: &Path) -> Result<(Vec<usize>, Ve
         dir.display()
     );
     Ok((prompt, generated))
+}
+
+/// `generate`: the prompt from a token-id file, the steps proved into `out`, the ids printed.
+pub fn generate_cmd(args: &ModelArgs, input: &Path, max_new: u64, out: &Path) -> Result<()> {
+    let prompt = crate::decoder::read_token_ids(input)?;
+    let t = Instant::now();
+    let n = usize::try_from(max_new).unwrap_or(usize::MAX);
+    let ids = generate(args, &prompt, n, out)?;
+    println!(
+        "generated {} tokens with {} proved steps in {:.1} s -> {}\nprompt {prompt:?}\ngenerated {ids:?}",
+        ids.len(),
+        ids.len(),
+        t.elapsed().as_secs_f64(),
+        out.display()
+    );
+    print_text(args, &prompt, &ids);
+    Ok(())
+}
+
+/// `verify-generation`: every step of `dir` checked, the ids printed.
+pub fn verify_generation_cmd(args: &ModelArgs, dir: &Path) -> Result<()> {
+    let t = Instant::now();
+    let (prompt, ids) = verify_generation(args, dir)?;
+    println!(
+        "valid generation: {} proved steps in {:.1} s\nprompt {prompt:?}\ngenerated {ids:?}",
+        ids.len(),
+        t.elapsed().as_secs_f64()
+    );
+    print_text(args, &prompt, &ids);
+    Ok(())
+}
+
+/// The prompt and the generated tokens as text, when the model has a vocabulary.
+fn print_text(args: &ModelArgs, prompt: &[usize], ids: &[usize]) {
+    if let (Some(p), Some(g)) = (text(args, prompt), text(args, ids)) {
+        println!("text: {p:?} -> {g:?}");
+    }
 }

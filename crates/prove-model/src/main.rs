@@ -123,13 +123,6 @@ fn preview(values: &[i64]) -> String {
     format!("[{}, ... ({} values)]", head.join(", "), values.len())
 }
 
-/// The prompt and the generated tokens as text, when the model has a vocabulary.
-fn print_text(model: &ModelArgs, prompt: &[usize], ids: &[usize]) {
-    if let (Some(p), Some(g)) = (generate::text(model, prompt), generate::text(model, ids)) {
-        println!("text: {p:?} -> {g:?}");
-    }
-}
-
 fn kib(bytes: usize) -> String {
     format!("{:.1} KiB", bytes as f64 / 1024.0)
 }
@@ -148,163 +141,157 @@ fn run(cli: Cli) -> Result<()> {
             seed,
             output,
             format,
-        } => {
-            let Prepared {
-                graph,
-                input: x,
-                trace,
-                report,
-            } = model.prepare(input.as_deref(), seed)?;
-            let t0 = Instant::now();
-            let (committed, cache) = model.commit(graph)?;
-            let commit_ms = t0.elapsed().as_secs_f64() * 1e3;
-            let commit_note = match &cache {
-                CacheStatus::Loaded => {
-                    format!("weight commitment loaded from cache in {commit_ms:.0} ms")
-                }
-                CacheStatus::StoreFailed(e) => {
-                    format!("weights committed in {commit_ms:.0} ms; cache not written: {e}")
-                }
-                _ => format!("weights committed in {commit_ms:.0} ms"),
-            };
-            let graph = &committed.graph;
-            let bar = ProgressBar::new(5);
-            bar.set_style(
-                ProgressStyle::with_template("{spinner} [{bar:20}] {pos}/{len} {msg}")
-                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
-            );
-            let t1 = Instant::now();
-            let inputs = std::slice::from_ref(&x);
-            let (y, proof) = zkml::prove_executed(&committed, inputs, &trace, &Bar(bar.clone()))
-                .context("proving")?;
-            drop(trace);
-            let prove_ms = t1.elapsed().as_secs_f64() * 1e3;
-            bar.finish_and_clear();
-            let circuit = &committed.circuit;
-            let config = &committed.vk.config;
-            let bits = check_security(config, circuit)?;
-            let provable = zkml::config::provable_commitment_bits(config, circuit)?;
-            let file = ProofFile::new(&committed, x, y, proof);
-            let fmt = match format {
-                Format::Binary => ProofFormat::Binary,
-                Format::Json => ProofFormat::Json,
-            };
-            let bytes = file.encode(fmt).context("encoding the proof")?;
-            std::fs::write(&output, &bytes)
-                .with_context(|| format!("writing {}", output.display()))?;
-            println!(
-                "proved {} in {prove_ms:.0} ms ({commit_note}): proof {} ({} file), {bits}-bit security (commitment provably {provable}) -> {}",
-                graph.name,
-                kib(file.proof.size_bytes()),
-                kib(bytes.len()),
-                output.display()
-            );
-            let out_scale = graph.nodes[graph.output].scale;
-            let real: Vec<String> = file
-                .output
-                .data
-                .iter()
-                .take(PREVIEW)
-                .map(|&v| format!("{:.4}", v as f64 / (1u64 << out_scale) as f64))
-                .collect();
-            println!(
-                "output: {} (x 2^-{out_scale} = [{}{}])",
-                preview(&file.output.data),
-                real.join(", "),
-                if file.output.data.len() > PREVIEW {
-                    ", ..."
-                } else {
-                    ""
-                }
-            );
-            if let Some(report) = report {
-                println!("{report}");
-            }
-        }
-        Command::Verify { model, proof } => {
-            let bytes = files::read_proof(&proof)?;
-            let file = ProofFile::decode(&bytes)
-                .with_context(|| format!("decoding {}", proof.display()))?;
-            let graph = model.graph(Some(&file.input))?;
-            let (committed, _) = model.commit(graph)?;
-            if let Some(dir) = &model.model_dir {
-                decoder::check_proof_source(&file, &committed, dir)?;
-            }
-            let t = Instant::now();
-            zkml::verify(&committed.vk, &file.input, &file.output, &file.proof).with_context(
-                || {
-                    format!(
-                        "{} is not a valid proof for model {}",
-                        proof.display(),
-                        committed.graph.name
-                    )
-                },
-            )?;
-            println!(
-                "valid: {} proves output {} of model {} ({}) in {:.1} ms",
-                proof.display(),
-                preview(&file.output.data),
-                committed.graph.name,
-                committed.vk.digest_hex(),
-                t.elapsed().as_secs_f64() * 1e3
-            );
-        }
+        } => prove(&model, input.as_deref(), seed, &output, format),
+        Command::Verify { model, proof } => verify(&model, &proof),
         Command::Generate {
             model,
             input,
             max_new_tokens,
             output_dir,
-        } => {
-            let prompt = decoder::read_token_ids(&input)?;
-            let t = Instant::now();
-            let n = usize::try_from(max_new_tokens).unwrap_or(usize::MAX);
-            let ids = generate::generate(&model, &prompt, n, &output_dir)?;
-            println!(
-                "generated {} tokens with {} proved steps in {:.1} s -> {}\nprompt {prompt:?}\ngenerated {ids:?}",
-                ids.len(),
-                ids.len(),
-                t.elapsed().as_secs_f64(),
-                output_dir.display()
-            );
-            print_text(&model, &prompt, &ids);
-        }
+        } => generate::generate_cmd(&model, &input, max_new_tokens, &output_dir),
         Command::VerifyGeneration { model, proofs } => {
-            let t = Instant::now();
-            let (prompt, ids) = generate::verify_generation(&model, &proofs)?;
-            println!(
-                "valid generation: {} proved steps in {:.1} s\nprompt {prompt:?}\ngenerated {ids:?}",
-                ids.len(),
-                t.elapsed().as_secs_f64()
-            );
-            print_text(&model, &prompt, &ids);
+            generate::verify_generation_cmd(&model, &proofs)
         }
-        Command::Inspect { model } => {
-            let graph = match model.decoder() {
-                Some(d) => {
-                    let (graph, summary) =
-                        decoder_graph(&d, None).map_err(|e| decoder::explain(e, None))?;
-                    println!("{summary}");
-                    graph
-                }
-                None => model.graph(None)?,
-            };
-            println!(
-                "model {}: {} parameters, {} MACs per pass",
-                graph.name,
-                graph.n_params(),
-                graph.n_macs()
-            );
-            println!("{}", estimate::Estimate::of(&graph)?);
-            for (id, node) in graph.nodes.iter().enumerate() {
-                println!(
-                    "  {id:>3} {:<9} {:>5}x{:<5} scale 2^-{}",
-                    node.op.kind(),
-                    node.shape.rows,
-                    node.shape.cols,
-                    node.scale
-                );
-            }
+        Command::Inspect { model } => inspect(&model),
+    }
+}
+
+/// `prove`: prepare, commit, prove, write the proof file, print the result and the report.
+fn prove(
+    model: &ModelArgs,
+    input: Option<&std::path::Path>,
+    seed: u64,
+    output: &std::path::Path,
+    format: Format,
+) -> Result<()> {
+    let Prepared {
+        graph,
+        input: x,
+        trace,
+        report,
+    } = model.prepare(input, seed)?;
+    let t0 = Instant::now();
+    let (committed, cache) = model.commit(graph)?;
+    let commit_ms = t0.elapsed().as_secs_f64() * 1e3;
+    let commit_note = match &cache {
+        CacheStatus::Loaded => {
+            format!("weight commitment loaded from cache in {commit_ms:.0} ms")
         }
+        CacheStatus::StoreFailed(e) => {
+            format!("weights committed in {commit_ms:.0} ms; cache not written: {e}")
+        }
+        _ => format!("weights committed in {commit_ms:.0} ms"),
+    };
+    let graph = &committed.graph;
+    let bar = ProgressBar::new(5);
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} [{bar:20}] {pos}/{len} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let t1 = Instant::now();
+    let inputs = std::slice::from_ref(&x);
+    let (y, proof) =
+        zkml::prove_executed(&committed, inputs, &trace, &Bar(bar.clone())).context("proving")?;
+    drop(trace);
+    let prove_ms = t1.elapsed().as_secs_f64() * 1e3;
+    bar.finish_and_clear();
+    let circuit = &committed.circuit;
+    let config = &committed.vk.config;
+    let bits = check_security(config, circuit)?;
+    let provable = zkml::config::provable_commitment_bits(config, circuit)?;
+    let file = ProofFile::new(&committed, x, y, proof);
+    let fmt = match format {
+        Format::Binary => ProofFormat::Binary,
+        Format::Json => ProofFormat::Json,
+    };
+    let bytes = file.encode(fmt).context("encoding the proof")?;
+    std::fs::write(output, &bytes).with_context(|| format!("writing {}", output.display()))?;
+    println!(
+        "proved {} in {prove_ms:.0} ms ({commit_note}): proof {} ({} file), {bits}-bit security (commitment provably {provable}) -> {}",
+        graph.name,
+        kib(file.proof.size_bytes()),
+        kib(bytes.len()),
+        output.display()
+    );
+    let out_scale = graph.nodes[graph.output].scale;
+    let real: Vec<String> = file
+        .output
+        .data
+        .iter()
+        .take(PREVIEW)
+        .map(|&v| format!("{:.4}", v as f64 / (1u64 << out_scale) as f64))
+        .collect();
+    println!(
+        "output: {} (x 2^-{out_scale} = [{}{}])",
+        preview(&file.output.data),
+        real.join(", "),
+        if file.output.data.len() > PREVIEW {
+            ", ..."
+        } else {
+            ""
+        }
+    );
+    if let Some(report) = report {
+        println!("{report}");
+    }
+    Ok(())
+}
+
+/// `verify`: rebuild and commit the model of the proof file, check the proof.
+fn verify(model: &ModelArgs, proof: &std::path::Path) -> Result<()> {
+    let bytes = files::read_proof(proof)?;
+    let file =
+        ProofFile::decode(&bytes).with_context(|| format!("decoding {}", proof.display()))?;
+    let graph = model.graph(Some(&file.input))?;
+    let (committed, _) = model.commit(graph)?;
+    if let Some(dir) = &model.model_dir {
+        decoder::check_proof_source(&file, &committed, dir)?;
+    }
+    let t = Instant::now();
+    zkml::verify(&committed.vk, &file.input, &file.output, &file.proof).with_context(|| {
+        format!(
+            "{} is not a valid proof for model {}",
+            proof.display(),
+            committed.graph.name
+        )
+    })?;
+    println!(
+        "valid: {} proves output {} of model {} ({}) in {:.1} ms",
+        proof.display(),
+        preview(&file.output.data),
+        committed.graph.name,
+        committed.vk.digest_hex(),
+        t.elapsed().as_secs_f64() * 1e3
+    );
+    Ok(())
+}
+
+/// `inspect`: the model's layers, shapes and sizes.
+fn inspect(model: &ModelArgs) -> Result<()> {
+    let graph = match model.decoder() {
+        Some(d) => {
+            let (graph, summary) =
+                decoder_graph(&d, None).map_err(|e| decoder::explain(e, None))?;
+            println!("{summary}");
+            graph
+        }
+        None => model.graph(None)?,
+    };
+    println!(
+        "model {}: {} parameters, {} MACs per pass",
+        graph.name,
+        graph.n_params(),
+        graph.n_macs()
+    );
+    println!("{}", estimate::Estimate::of(&graph)?);
+    for (id, node) in graph.nodes.iter().enumerate() {
+        println!(
+            "  {id:>3} {:<9} {:>5}x{:<5} scale 2^-{}",
+            node.op.kind(),
+            node.shape.rows,
+            node.shape.cols,
+            node.scale
+        );
     }
     Ok(())
 }
