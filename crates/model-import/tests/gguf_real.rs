@@ -89,15 +89,22 @@ fn real_smollm2_gguf_loads_and_one_layer_tracks_f32() {
 /// 2^-12 0.029, since finer weights leave the activations fewer bits of each accumulator),
 /// activations at 2^-8, as a decoder over the test's 8 token ids.
 fn all_layers(path: &std::path::Path) -> (DecoderModel, [usize; 8]) {
-    let ckpt = GgufCheckpoint::open(path).unwrap();
     let ids = [1usize, 9690, 198, 504, 3458, 314, 4114, 30];
-    let w = ckpt
+    (
+        DecoderModel::new(&all_weights(path), ids.len()).unwrap(),
+        ids,
+    )
+}
+
+/// Every layer's weights, quantised as [`all_layers`] says.
+fn all_weights(path: &std::path::Path) -> model_import::hf::DecoderWeights {
+    GgufCheckpoint::open(path)
+        .unwrap()
         .load_decoder(&LoadOptions {
             quant: QuantConfig::direct(8, 11),
             layers: None,
         })
-        .unwrap();
-    (DecoderModel::new(&w, ids.len()).unwrap(), ids)
+        .unwrap()
 }
 
 /// The f32 statistics of every layer of the real checkpoint: the hidden state's largest
@@ -214,13 +221,7 @@ fn real_smollm2_gguf_greedy_steps_prove() {
         eprintln!("skipped: {} is absent", path.display());
         return;
     }
-    let ckpt = GgufCheckpoint::open(&path).unwrap();
-    let w = ckpt
-        .load_decoder(&LoadOptions {
-            quant: QuantConfig::direct(8, 11),
-            layers: None,
-        })
-        .unwrap();
+    let w = all_weights(&path);
     let prompt = [1usize, 9690, 198, 504, 3458, 314, 4114, 30];
     let mut m = DecoderModel::new(&w, prompt.len()).unwrap();
     m.calibrate(&prompt).unwrap();
