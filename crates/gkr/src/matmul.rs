@@ -138,6 +138,50 @@ pub fn prove(
             prove_product(claim.value, vec![e_vec, a_vec, w_vec], channel);
         (sumcheck, rho, finals[1], finals[2])
     };
+    finish(dims, claim, sumcheck, rho, a_eval, w_eval, channel)
+}
+
+/// [`prove`] for one ordinary product (`log_blocks = 0`, `W` not transposed) whose right
+/// operand is given folded: `w_folded[kk] = W(kk, r_n)` for the claim's column point `r_n`
+/// (so `W` itself need not exist as one padded table).
+///
+/// # Panics
+/// Panics if the table, the folded operand or the claim do not match `dims` (a caller bug).
+#[cfg(feature = "prover")]
+pub fn prove_folded(
+    a: &[M31],
+    w_folded: Vec<QM31>,
+    dims: MatMulDims,
+    claim: &Claim,
+    channel: &mut Blake2sChannel,
+) -> (MatMulProof, Claim, Claim) {
+    assert!(dims.log_blocks == 0 && !dims.transpose_rhs, "prove_folded: plain products only");
+    let (m, k) = (1usize << dims.log_m, 1usize << dims.log_k);
+    assert_eq!(a.len(), m * k, "A table size");
+    assert_eq!(w_folded.len(), k, "folded right operand size");
+    assert_eq!(
+        claim.point.len() as u32,
+        dims.log_m + dims.log_n,
+        "claim dimension"
+    );
+    let a_vec = fold_rows(a, &eq_table(&claim.point[..dims.log_m as usize]), k);
+    let (sumcheck, rho, finals) = prove_product(claim.value, vec![a_vec, w_folded], channel);
+    finish(dims, claim, sumcheck, rho, finals[0], finals[1], channel)
+}
+
+/// The end of a matmul proof: both final values into the transcript, the operand claims.
+#[cfg(feature = "prover")]
+fn finish(
+    dims: MatMulDims,
+    claim: &Claim,
+    sumcheck: SumcheckProof,
+    rho: Vec<QM31>,
+    a_eval: QM31,
+    w_eval: QM31,
+    channel: &mut Blake2sChannel,
+) -> (MatMulProof, Claim, Claim) {
+    let rest = &claim.point[dims.log_blocks as usize..];
+    let (r_m, r_n) = rest.split_at(dims.log_m as usize);
     channel.mix_felts(&[a_eval, w_eval]);
     let (a_claim, w_claim) = dims.operand_claims(&rho, r_m, r_n, a_eval, w_eval);
     (

@@ -83,7 +83,7 @@ fn run_step(
     let forward = t.elapsed();
     let t = Instant::now();
     let model = match committed.take() {
-        Some(c) => c.rebind(step.graph.clone()).unwrap_or_else(|_| {
+        Some(c) => c.update(step.graph.clone()).map(|u| u.0).unwrap_or_else(|_| {
             CommittedModel::new(step.graph.clone(), ProofConfig::default()).unwrap()
         }),
         None => CommittedModel::new(step.graph.clone(), ProofConfig::default()).unwrap(),
@@ -176,8 +176,8 @@ fn main() {
     for pos in PREFILL..PREFILL + 3 {
         let s = run_step(&m, &mut committed, &mut cache, &[next], pos);
         let what = match pos - PREFILL {
-            0 => "token 1 (new tables)".to_string(),
-            k => format!("token {} (rebind)", k + 1),
+            0 => "token 1 (new exp table)".to_string(),
+            k => format!("token {} (same weights)", k + 1),
         };
         report(&what, &s);
         next = s.next;

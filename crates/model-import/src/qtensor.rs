@@ -223,7 +223,7 @@ impl QuantTensor {
             name: self.name.clone(),
             shape: self.shape,
             scale: self.scale(),
-            data: self.folded(),
+            data: self.folded().into(),
         }
     }
 
@@ -368,7 +368,7 @@ mod tests {
         let q = quantise_view("w", view, Strategy::Symmetric8, 12);
         assert_eq!(q.exp(0, 0), -3); // 127 / 1000 -> 2^-3.x
         assert_eq!(q.values.get(0), 125);
-        assert_eq!(q.to_weight().data, vec![1000, 0]);
+        assert_eq!(q.to_weight().data, vec![1000, 0].into());
         assert_eq!(q.scale(), 0);
     }
 
@@ -383,7 +383,7 @@ mod tests {
             transposed: true,
         };
         let q = quantise_view("w", view, Strategy::Direct, 0);
-        assert_eq!(q.to_weight().data, vec![1, 4, 2, 5, 3, 6]);
+        assert_eq!(q.to_weight().data, vec![1, 4, 2, 5, 3, 6].into());
     }
 
     #[test]
@@ -394,8 +394,8 @@ mod tests {
             values: QuantValues::I32(vec![6, -6, 5]),
             exps: Exponents::Tensor(2),
         };
-        assert_eq!(q.to_weight_at(1).data, vec![3, -3, 3]); // 2.5 rounds away from zero
-        assert_eq!(q.to_weight_at(0).data, vec![2, -2, 1]);
-        assert_eq!(q.to_weight_at(4).data, vec![24, -24, 20]);
+        assert_eq!(q.to_weight_at(1).data, vec![3, -3, 3].into()); // 2.5 rounds away from zero
+        assert_eq!(q.to_weight_at(0).data, vec![2, -2, 1].into());
+        assert_eq!(q.to_weight_at(4).data, vec![24, -24, 20].into());
     }
 }

@@ -171,7 +171,7 @@ impl Quantiser<'_> {
             name,
             shape: Shape::new(rows, cols),
             scale,
-            data,
+            data: data.into(),
         }
     }
 

@@ -235,8 +235,8 @@ fn real_smollm2_gguf_greedy_steps_prove() {
         let inputs = m.step_inputs(&step, &cache, &ids[pos..pos + rows]).unwrap();
         let t = std::time::Instant::now();
         let model = match committed.take() {
-            Some(c) => match c.rebind(step.graph.clone()) {
-                Ok(c) => c,
+            Some(c) => match c.update(step.graph.clone()) {
+                Ok((c, _)) => c,
                 Err(_) => {
                     zkml::CommittedModel::new(step.graph, zkml::ProofConfig::default()).unwrap()
                 }

@@ -701,7 +701,7 @@ mod tests {
             name: "w".into(),
             shape: Shape::new(2, 1),
             scale: 0,
-            data: vec![1 << 29, 1 << 29],
+            data: vec![1 << 29, 1 << 29].into(),
         };
         let y = b.matmul(0, w).unwrap();
         let g = b.build(y).unwrap();

@@ -36,7 +36,7 @@ pub mod wide;
 
 pub use execute::{execute, ExecError, Trace};
 pub use func::Func;
-pub use graph::{Graph, GraphBuilder, GraphError, Node, NodeId, Op, Weight, WeightId};
+pub use graph::{Graph, GraphBuilder, GraphError, Node, NodeId, Op, Weight, WeightData, WeightId};
 pub use tensor::{Shape, Tensor};
 
 /// Bits of the activation range: every `Rescale` output and `Relu` input lies in

@@ -330,7 +330,7 @@ mod tests {
             name: "e".into(),
             shape: Shape::new(4, 2),
             scale: 8,
-            data: vec![0; 8],
+            data: vec![0; 8].into(),
         };
         assert!(b.embedding(0, table).is_err());
     }

@@ -212,7 +212,7 @@ pub fn block_of(graph: &Graph, b: usize) -> Result<Graph, GraphError> {
                     name: w.name.clone(),
                     shape: Shape::new(rows, w.shape.cols),
                     scale: w.scale,
-                    data: data.to_vec(),
+                    data: data.to_vec().into(),
                 }
             }
             _ => w.clone(),

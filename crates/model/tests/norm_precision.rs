@@ -29,7 +29,7 @@ fn rms_norm_error(n: usize, data: &[i64], range: &NormRange) -> Result<f64, Exec
         name: "gain".into(),
         shape: Shape::new(1, n),
         scale: S,
-        data: vec![1 << S; n],
+        data: vec![1 << S; n].into(),
     };
     let y = b.rms_norm_in(0, gain, 1e-6, range).unwrap();
     let g = b.build(y).unwrap();

@@ -109,7 +109,7 @@ fn wide_norm_error(n: usize, data: &[i64], mul: i64) -> f64 {
         name: "gain".into(),
         shape: Shape::new(1, n),
         scale: S,
-        data: vec![1 << S; n],
+        data: vec![1 << S; n].into(),
     };
     let y = b.rms_norm_wide(x, gain, 1e-5, &range).unwrap();
     let g = b.build(y).unwrap();

@@ -119,15 +119,16 @@ fn step_path(dir: &Path, k: usize) -> PathBuf {
     dir.join(format!("step-{k:03}.bin"))
 }
 
-/// The model of the next step: the previous commitment rebound when the weights agree (steps
-/// whose positions and cache length share their tables), else a commitment.
+/// The model of the next step: the previous commitment with the chunks whose weights changed
+/// (a new exp table when the cache crosses a power of two) committed afresh, else (another
+/// layout) a commitment.
 fn commit_step(
     args: &ModelArgs,
     prev: Option<CommittedModel>,
     graph: model::Graph,
 ) -> Result<CommittedModel> {
     if let Some(prev) = prev {
-        if let Ok(m) = prev.rebind(graph.clone()) {
+        if let Ok((m, _)) = prev.update(graph.clone()) {
             return Ok(m);
         }
     }

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::VerifyError;
 use crate::packing::Packing;
+use crate::tiles::{tiles_of, Tile};
 
 /// The structure of a model: the graph without weight values.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -85,6 +86,11 @@ pub struct Circuit {
     pub one_hot: Vec<NodeId>,
     pub tables: Vec<TableKind>,
     pub columns: Vec<(ColumnKind, ColumnSpec)>,
+    /// Per weight, its committed tiles ([`crate::tiles`]); most weights are one tile.
+    pub weight_tiles: Vec<Vec<Tile>>,
+    /// Per weight, the weight-packing item of its first tile (its tiles follow in order).
+    pub weight_items: Vec<usize>,
+    /// Items: the tiles of every weight, weight by weight.
     pub weight_packing: Packing,
     /// Items: the advice nodes, the one-hot tables, then one multiplicity table per lookup
     /// table.
@@ -295,7 +301,20 @@ impl Circuit {
             .filter(|(_, n)| matches!(n.op, Op::SoftmaxMax { .. }))
             .map(|(id, _)| id)
             .collect();
-        let weight_vars: Vec<u32> = shape.weights.iter().map(|(s, _)| s.n_vars()).collect();
+        let weight_tiles: Vec<Vec<Tile>> = shape
+            .weights
+            .iter()
+            .map(|(s, _)| tiles_of(*s, shape.log_blocks))
+            .collect();
+        let weight_items: Vec<usize> = weight_tiles
+            .iter()
+            .scan(0, |next, t| {
+                let first = *next;
+                *next += t.len();
+                Some(first)
+            })
+            .collect();
+        let weight_vars: Vec<u32> = weight_tiles.iter().flatten().map(Tile::n_vars).collect();
         let advice_vars: Vec<u32> = advice_nodes
             .iter()
             .map(|&id| shape.nodes[id].shape.n_vars())
@@ -306,6 +325,8 @@ impl Circuit {
             .chain(tables.iter().map(|t| t.log_size()))
             .collect();
         Ok(Self {
+            weight_tiles,
+            weight_items,
             weight_packing: Packing::new(&weight_vars),
             advice_packing: Packing::new(&advice_vars),
             shape,

@@ -16,9 +16,12 @@ use crate::packing::Chunks;
 use {
     crate::error::ProveError,
     model::{tensor::to_m31, Graph},
+    crate::tiles::{tile_point, Tile},
     pcs::CommittedPoly,
+    std::borrow::Cow,
     std::path::Path,
     stwo::core::fields::m31::M31,
+    stwo::core::fields::qm31::QM31,
 };
 
 /// What a verifier needs: the circuit structure, the weight commitment and the configuration.
@@ -168,34 +171,146 @@ impl CommittedModel {
     /// the same packed weights (the next step of a decoding session, whose cache length and
     /// positions differ): no commitment is computed. Refused if the weights differ.
     pub fn rebind(self, graph: Graph) -> Result<Self, ProveError> {
+        Ok(self.recommit(graph, false)?.0)
+    }
+
+    /// Like [`Self::rebind`], but a chunk whose packed weights differ is committed afresh
+    /// (a decoding step whose softmax needs another exp table recommits the small chunk
+    /// holding the tables, not the model). Returns the model and the number of chunks
+    /// committed; refused if the chunks are laid out differently.
+    pub fn update(self, graph: Graph) -> Result<(Self, usize), ProveError> {
+        self.recommit(graph, true)
+    }
+
+    fn recommit(self, graph: Graph, allow: bool) -> Result<(Self, usize), ProveError> {
         model::graph::validate(&graph)?;
         let circuit = Circuit::new(GraphShape::of(&graph))?;
-        let chunks = weight_chunks(&circuit, &self.vk.config)?;
-        let same = chunks == self.chunks
-            && (0..chunks.vars.len())
-                .all(|k| self.weights[k].evals() == pack_chunk(&graph, &circuit, &chunks, k));
-        if !same {
+        let config = self.vk.config;
+        let chunks = weight_chunks(&circuit, &config)?;
+        if chunks != self.chunks {
             return Err(ProveError::WeightsDiffer);
+        }
+        let mut weights = self.weights;
+        let mut roots = self.vk.weights;
+        let mut changed = 0;
+        for k in 0..chunks.vars.len() {
+            let packed = pack_chunk(&graph, &circuit, &chunks, k);
+            if weights[k].evals() != packed.as_slice() {
+                if !allow {
+                    return Err(ProveError::WeightsDiffer);
+                }
+                weights[k] = pcs::commit(packed, &config.pcs);
+                roots[k] = weights[k].commitment();
+                changed += 1;
+            }
         }
         let vk = VerifyingKey {
             shape: circuit.shape.clone(),
-            weights: self.vk.weights,
-            config: self.vk.config,
+            weights: roots,
+            config,
         };
-        Ok(Self {
+        let model = Self {
             graph,
             circuit,
-            weights: self.weights,
+            weights,
             chunks,
             vk,
-        })
+        };
+        Ok((model, changed))
     }
 
-    /// Weight `item`'s table inside its committed chunk.
-    pub fn weight_table(&self, item: usize) -> &[M31] {
-        let (offset, n) = self.circuit.weight_packing.items[item];
-        let (k, local) = self.chunks.locate(offset);
-        &self.weights[k].evals()[local..local + (1 << n)]
+    /// Weight `w`'s committed tiles inside their chunks.
+    pub fn weight_view(&self, w: usize) -> WeightView<'_> {
+        let first = self.circuit.weight_items[w];
+        let tiles = self.circuit.weight_tiles[w]
+            .iter()
+            .enumerate()
+            .map(|(i, t)| {
+                let (offset, n) = self.circuit.weight_packing.items[first + i];
+                let (k, local) = self.chunks.locate(offset);
+                (*t, &self.weights[k].evals()[local..local + (1 << n)])
+            })
+            .collect();
+        let shape = self.circuit.shape.weights[w].0;
+        WeightView {
+            log_rows: shape.log_rows(),
+            log_cols: shape.log_cols(),
+            tiles,
+        }
+    }
+
+    /// Weight `w`'s zero-padded table: borrowed when it is committed whole, else assembled.
+    pub fn weight_table(&self, w: usize) -> Cow<'_, [M31]> {
+        self.weight_view(w).padded()
+    }
+
+    /// The tile values of the tiled weights' claims, in claim order
+    /// ([`crate::tiles::lift_weight_claims`]).
+    pub fn tile_values(&self, claims: &[(usize, gkr::Claim)]) -> Vec<QM31> {
+        claims
+            .iter()
+            .filter(|(w, _)| self.circuit.weight_tiles[*w].len() > 1)
+            .flat_map(|(w, c)| self.weight_view(*w).tile_values(&c.point))
+            .collect()
+    }
+}
+
+/// A weight's committed tiles, each with its table (row-major, `2^log_rows x 2^log_cols`).
+#[cfg(feature = "prover")]
+#[derive(Debug)]
+pub struct WeightView<'a> {
+    /// Variables of the padded table's rows and columns.
+    pub log_rows: u32,
+    pub log_cols: u32,
+    pub tiles: Vec<(Tile, &'a [M31])>,
+}
+
+#[cfg(feature = "prover")]
+impl<'a> WeightView<'a> {
+    /// The zero-padded `2^log_rows x 2^log_cols` table.
+    pub fn padded(&self) -> Cow<'a, [M31]> {
+        if let [(_, table)] = self.tiles.as_slice() {
+            return Cow::Borrowed(table);
+        }
+        let cols = 1usize << self.log_cols;
+        let mut out = vec![M31::from_u32_unchecked(0); cols << self.log_rows];
+        for (t, table) in &self.tiles {
+            let w = 1usize << t.log_cols;
+            for (r, row) in table.chunks(w).enumerate() {
+                let at = (t.row0 + r) * cols + t.col0;
+                out[at..at + w].copy_from_slice(row);
+            }
+        }
+        Cow::Owned(out)
+    }
+
+    /// `out[r] = sum_c W[r][c] eq_n[c]` over the padded table, tile by tile (the padding
+    /// is never materialised).
+    pub fn fold_cols(&self, eq_n: &[QM31]) -> Vec<QM31> {
+        let mut out = vec![QM31::from(0u32); 1 << self.log_rows];
+        for (t, table) in &self.tiles {
+            let w = 1usize << t.log_cols;
+            let part = sumcheck::simd::rows_dot(table, w, &eq_n[t.col0..t.col0 + w]);
+            for (o, v) in out[t.row0..].iter_mut().zip(part) {
+                *o += v;
+            }
+        }
+        out
+    }
+
+    /// Each tile's value at its part of `point` (a point of the padded table).
+    pub fn tile_values(&self, point: &[QM31]) -> Vec<QM31> {
+        self.tiles
+            .iter()
+            .map(|(t, table)| {
+                let (_, sub) = tile_point(t, self.log_rows, point);
+                let (rows, cols) = sub.split_at(t.log_rows as usize);
+                let eq_c = sumcheck::mle::eq_evals(cols);
+                let eq_r = sumcheck::mle::eq_evals(rows);
+                let part = sumcheck::simd::rows_dot(table, 1 << t.log_cols, &eq_c);
+                part.iter().zip(&eq_r).map(|(&a, &b)| a * b).sum()
+            })
+            .collect()
     }
 }
 
@@ -217,15 +332,26 @@ pub enum CacheStatus {
 #[cfg(feature = "prover")]
 fn pack_chunk(graph: &Graph, circuit: &Circuit, chunks: &Chunks, k: usize) -> Vec<M31> {
     let mut packed = vec![M31::from_u32_unchecked(0); 1 << chunks.vars[k]];
-    for (w, &(offset, _)) in graph.weights.iter().zip(&circuit.weight_packing.items) {
-        let (chunk, local) = chunks.locate(offset);
-        if chunk != k {
-            continue;
-        }
-        let cols = 1usize << w.shape.log_cols();
-        for (r, row) in w.data.chunks(w.shape.cols).enumerate() {
-            let dst = &mut packed[local + r * cols..local + r * cols + row.len()];
-            dst.iter_mut().zip(row).for_each(|(d, &v)| *d = to_m31(v));
+    for (w, weight) in graph.weights.iter().enumerate() {
+        let first = circuit.weight_items[w];
+        for (i, t) in circuit.weight_tiles[w].iter().enumerate() {
+            let (offset, _) = circuit.weight_packing.items[first + i];
+            let (chunk, local) = chunks.locate(offset);
+            if chunk != k {
+                continue;
+            }
+            // The tile's rows and columns that the weight has (the rest stays zero).
+            let cols = weight.shape.cols;
+            let rows = weight.shape.rows.min(t.row0 + (1 << t.log_rows));
+            let col1 = cols.min(t.col0 + (1 << t.log_cols));
+            for r in t.row0..rows {
+                let src = &weight.data[r * cols + t.col0..r * cols + col1];
+                let at = local + ((r - t.row0) << t.log_cols);
+                packed[at..at + src.len()]
+                    .iter_mut()
+                    .zip(src)
+                    .for_each(|(d, &v)| *d = to_m31(v));
+            }
         }
     }
     packed

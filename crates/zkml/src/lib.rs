@@ -35,6 +35,7 @@ pub mod packing;
 pub mod proof;
 #[cfg(feature = "prover")]
 pub mod prover;
+pub mod tiles;
 pub mod transcript;
 pub mod verifier;
 pub mod views;

@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{EncodeError, VerifyError};
 
 /// Version of the proof format and protocol.
-pub const PROOF_VERSION: u32 = 7;
+pub const PROOF_VERSION: u32 = 8;
 const MAGIC: &[u8; 8] = b"SMLPROOF";
 /// Largest proof file written or read, in either format: bounds the decoder's work and
 /// allocations on a hostile file. Proofs are far smaller (a transformer block's is ~0.3 MB);
@@ -76,6 +76,9 @@ pub struct ModelProof {
     /// ([`crate::chain`]); empty for an ordinary graph.
     pub chain: Felts,
     pub nodes: Vec<NodeProof>,
+    /// Per claim on a tiled weight (walk order), each tile's value at the claim's point
+    /// ([`crate::tiles`]).
+    pub weight_tiles: Felts,
     pub opening: OpeningProof,
 }
 
@@ -128,7 +131,10 @@ impl ModelProof {
                 "layers",
                 encoded_len(&self.nodes) + encoded_len(&self.chain),
             ),
-            ("opening", encoded_len(&self.opening)),
+            (
+                "opening",
+                encoded_len(&self.opening) + encoded_len(&self.weight_tiles),
+            ),
         ]
     }
 }

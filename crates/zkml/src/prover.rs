@@ -145,14 +145,21 @@ fn prove_witness(
             mask: spec.mask,
         })
         .collect();
-    let tables: Vec<TableData<'_>> = circuit
+    let committed: Vec<_> = circuit
         .tables
         .iter()
         .map(|&kind| match kind {
-            TableKind::Committed { id, .. } => {
-                TableData::committed(kind, model.weight_table(id as usize))
-            }
-            _ => TableData::formula(kind),
+            TableKind::Committed { id, .. } => Some(model.weight_table(id as usize)),
+            _ => None,
+        })
+        .collect();
+    let tables: Vec<TableData<'_>> = circuit
+        .tables
+        .iter()
+        .zip(&committed)
+        .map(|(&kind, table)| match table {
+            Some(t) => TableData::committed(kind, t),
+            None => TableData::formula(kind),
         })
         .collect();
     let mults = match (lookup::multiplicities(&tables, &columns), check) {
@@ -212,8 +219,11 @@ fn prove_witness(
     let routed = to.finish();
 
     progress.stage("opening", 5, STAGES);
+    let tiles = model.tile_values(&routed.weights);
+    let weight_claims =
+        crate::tiles::lift_weight_claims(circuit, routed.weights, &tiles, &mut channel)?;
     let (polys, claim_lists) = crate::packing::opening_lists(
-        (&model.chunks, &model.weights, routed.weights),
+        (&model.chunks, &model.weights, weight_claims),
         (chunks, &advice_polys, routed.advice),
     )?;
     let opening = pcs::prove_openings(&polys, &claim_lists, &model.vk.config.pcs, &mut channel);
@@ -225,6 +235,7 @@ fn prove_witness(
         rescale_splits: Felts(splits),
         chain: Felts(chain_evals),
         nodes,
+        weight_tiles: Felts(tiles),
         opening,
     };
     Ok((output, proof))

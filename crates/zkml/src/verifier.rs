@@ -181,8 +181,14 @@ pub fn verify_all(
     let routed = to.finish();
     check_public_claims(&circuit, inputs, &out_table, &routed.public)?;
     let weight_chunks = vk.weight_chunks(&circuit)?;
+    let weight_claims = crate::tiles::lift_weight_claims(
+        &circuit,
+        routed.weights,
+        &proof.weight_tiles.0,
+        &mut channel,
+    )?;
     let (commitments, lists) = crate::packing::opening_lists(
-        (&weight_chunks, &vk.weights, routed.weights),
+        (&weight_chunks, &vk.weights, weight_claims),
         (&advice_chunks, &proof.advice, routed.advice),
     )?;
     let commitments: Vec<_> = commitments.into_iter().copied().collect();

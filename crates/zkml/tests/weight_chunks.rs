@@ -103,3 +103,34 @@ fn chunked_commitments_are_cached_and_rebound() {
     assert!(b.rebind(graph(4)).is_err());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn update_recommits_only_the_chunks_that_changed() {
+    let a = CommittedModel::new(graph(3), config(10)).unwrap();
+    let n = a.vk.weights.len();
+    assert!(n >= 3, "{:?}", a.chunks);
+    let old_vk = a.vk.clone();
+    // The last weight (16 x 16, in a small chunk) changes; everything else is the same.
+    let mut g = graph(3);
+    let last = g.weights.len() - 1;
+    g.weights[last].data[0] += 1;
+    let (b, changed) = a.update(g.clone()).unwrap();
+    assert_eq!(changed, 1);
+    let differ = (0..n)
+        .filter(|&k| b.vk.weights[k] != old_vk.weights[k])
+        .count();
+    assert_eq!(differ, 1);
+    assert_eq!(b.vk, CommittedModel::new(g, config(10)).unwrap().vk);
+    let x = random_input(&b.graph, 5);
+    let (y, proof) = prove(&b, &x, &()).unwrap();
+    verify(&b.vk, &x, &y, &proof).unwrap();
+    assert!(verify(&old_vk, &x, &y, &proof).is_err());
+    // `rebind` refuses what `update` recommits; another layout is refused by both.
+    assert!(matches!(
+        b.rebind(graph(3)),
+        Err(zkml::ProveError::WeightsDiffer)
+    ));
+    let other = model::examples::mlp(&[16, 128, 128, 16], 2, 3).unwrap();
+    let c = CommittedModel::new(graph(3), config(10)).unwrap();
+    assert!(c.update(other).is_err());
+}

@@ -43,7 +43,7 @@ impl Layer for ElementwiseLayer {
             Op::AddBias { input, bias } => {
                 let b = cx.model.weight_table(bias);
                 let log_rows = shape.log_rows() as usize;
-                let (p, cx, cb) = prove_add_bias(b, shape.rows, log_rows, &claim, channel);
+                let (p, cx, cb) = prove_add_bias(&b, shape.rows, log_rows, &claim, channel);
                 to.node(input, cx);
                 to.weight(bias, &cb);
                 LayerProof::AddBias(p)
@@ -74,7 +74,7 @@ impl Layer for ElementwiseLayer {
                 let w = cx.model.weight_table(weight);
                 let view_rows = weight_view_log_rows(s.weights[weight].0, shape);
                 let (lr, lc) = (shape.log_rows(), shape.log_cols());
-                let expanded = mul_weight_view(w, view_rows, lr, lc);
+                let expanded = mul_weight_view(&w, view_rows, lr, lc);
                 let (p, cx, cw) = prove_mul(&vals[input], &expanded, &claim, channel);
                 to.node(input, cx);
                 to.weight(weight, &weight_claim(cw, view_rows as usize, lr as usize));
@@ -90,7 +90,7 @@ impl Layer for ElementwiseLayer {
                 // In a stack every block reads the same rows: the view repeats per block.
                 let (lr, lc) = (shape.log_rows() - log_blocks, shape.log_cols());
                 let view =
-                    rows_weight_view(cx.model.weight_table(weight), ws.log_cols(), lr, lc, row0)
+                    rows_weight_view(&cx.model.weight_table(weight), ws.log_cols(), lr, lc, row0)
                         .repeat(1 << log_blocks);
                 let (p, cx, cv) = prove_mul(&vals[input], &view, &claim, channel);
                 to.node(input, cx);

@@ -9,8 +9,6 @@ use gkr::matmul::{self, MatMulDims};
 use gkr::{Claim, GkrError};
 use model::{NodeId, Op, Tensor};
 use stwo::core::channel::Blake2sChannel;
-#[cfg(feature = "prover")]
-use stwo::core::fields::m31::M31;
 
 use super::{mismatch, reduce_claim, Layer, Router, VerifyCx};
 #[cfg(feature = "prover")]
@@ -43,8 +41,12 @@ impl Layer for EmbeddingLayer {
             .first()
             .map(|t| t.data.iter().map(|&v| v.max(0) as usize).collect())
             .unwrap_or_default();
-        let w = cx.model.weight_table(table);
-        let (p, cw) = prove_embedding(cx.circuit, id, table, &ids, w, &claim, channel);
+        let dims = embedding_dims(&cx.circuit.shape, id, table);
+        let hot = one_hot_table(&ids, dims.log_m, dims.log_k);
+        let eq_n = sumcheck::mle::eq_evals(&claim.point[dims.log_m as usize..]);
+        let w = cx.model.weight_view(table).fold_cols(&eq_n);
+        let (p, _, cw) = matmul::prove_folded(&hot, w, dims, &claim, channel);
+        let p = LayerProof::MatMul(p);
         to.weight(table, &cw);
         Ok(p)
     }
@@ -105,24 +107,7 @@ pub fn token_ids(input: &Tensor, vocab: usize) -> Result<Vec<usize>, VerifyError
         .collect()
 }
 
-#[cfg(feature = "prover")]
-/// Proves the embedding node `id`: returns its proof and the claim on the table.
-fn prove_embedding(
-    circuit: &Circuit,
-    id: NodeId,
-    table: usize,
-    ids: &[usize],
-    weights: &[M31],
-    claim: &Claim,
-    channel: &mut Blake2sChannel,
-) -> (LayerProof, Claim) {
-    let dims = embedding_dims(&circuit.shape, id, table);
-    let hot = one_hot_table(ids, dims.log_m, dims.log_k);
-    let (p, _, cw) = matmul::prove(&hot, weights, dims, claim, channel);
-    (LayerProof::MatMul(p), cw)
-}
-
-/// Verifier side of [`prove_embedding`]: checks the one-hot claim against the public ids.
+/// Verifies the embedding node `id`'s matmul with the one-hot of the public ids: checks the one-hot claim against the public ids.
 fn verify_embedding(
     circuit: &Circuit,
     id: NodeId,

@@ -60,8 +60,15 @@ impl Layer for MatMulLayer {
         match s.nodes[id].op {
             Op::MatMul { input, weight } => {
                 let d = dims(s, id, input, false);
-                let w = cx.model.weight_table(weight);
-                let (p, ca, cw) = matmul::prove(&cx.vals[input], w, d, &claim, channel);
+                let a = &cx.vals[input];
+                let (p, ca, cw) = if d.log_blocks == 0 {
+                    // The weight folded tile by tile: a tiled weight is never padded.
+                    let eq_n = sumcheck::mle::eq_evals(&claim.point[d.log_m as usize..]);
+                    let w = cx.model.weight_view(weight).fold_cols(&eq_n);
+                    matmul::prove_folded(a, w, d, &claim, channel)
+                } else {
+                    matmul::prove(a, &cx.model.weight_table(weight), d, &claim, channel)
+                };
                 to.node(input, ca);
                 to.weight(weight, &cw);
                 Ok(LayerProof::MatMul(p))

@@ -162,7 +162,7 @@ pub struct Router<'c> {
     claims: Vec<Vec<Claim>>,
     /// Per softmax node, its lookup columns' claims in circuit order (split by its step).
     pending: Vec<Vec<Vec<Claim>>>,
-    weights: Vec<Claim>,
+    weights: Vec<(usize, Claim)>,
     advice: Vec<Claim>,
 }
 
@@ -170,8 +170,9 @@ pub struct Router<'c> {
 pub struct Routed {
     /// Per node, the claims on a public node (input, or the output when it is advice).
     pub public: Vec<(NodeId, Vec<Claim>)>,
-    /// Lifted into the weight packing.
-    pub weights: Vec<Claim>,
+    /// Per claim on a weight, its id and the claim on its padded table (lifted into the
+    /// weight packing by [`crate::tiles::lift_weight_claims`]).
+    pub weights: Vec<(usize, Claim)>,
     /// Lifted into the advice packing.
     pub advice: Vec<Claim>,
 }
@@ -195,8 +196,7 @@ impl<'c> Router<'c> {
 
     /// A claim on weight `w`'s table.
     pub fn weight(&mut self, w: usize, claim: &Claim) {
-        self.weights
-            .push(self.circuit.weight_packing.lift(w, claim));
+        self.weights.push((w, claim.clone()));
     }
 
     /// A claim on advice item `item`.
