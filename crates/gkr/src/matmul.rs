@@ -141,9 +141,10 @@ pub fn prove(
     finish(dims, claim, sumcheck, rho, a_eval, w_eval, channel)
 }
 
-/// [`prove`] for one ordinary product (`log_blocks = 0`, `W` not transposed) whose right
-/// operand is given folded: `w_folded[kk] = W(kk, r_n)` for the claim's column point `r_n`
-/// (so `W` itself need not exist as one padded table).
+/// [`prove`] for one ordinary product (`log_blocks = 0`) whose right operand is given folded:
+/// `w_folded[kk] = W(kk, r_n)` (or `W(r_n, kk)` when `dims.transpose_rhs`, `W` stored
+/// `n x k`) for the claim's column point `r_n`, so `W` itself need not exist as one padded
+/// table.
 ///
 /// # Panics
 /// Panics if the table, the folded operand or the claim do not match `dims` (a caller bug).
@@ -155,7 +156,7 @@ pub fn prove_folded(
     claim: &Claim,
     channel: &mut Blake2sChannel,
 ) -> (MatMulProof, Claim, Claim) {
-    assert!(dims.log_blocks == 0 && !dims.transpose_rhs, "prove_folded: plain products only");
+    assert!(dims.log_blocks == 0, "prove_folded: one block only");
     let (m, k) = (1usize << dims.log_m, 1usize << dims.log_k);
     assert_eq!(a.len(), m * k, "A table size");
     assert_eq!(w_folded.len(), k, "folded right operand size");

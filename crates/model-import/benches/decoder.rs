@@ -83,9 +83,12 @@ fn run_step(
     let forward = t.elapsed();
     let t = Instant::now();
     let model = match committed.take() {
-        Some(c) => c.update(step.graph.clone()).map(|u| u.0).unwrap_or_else(|_| {
-            CommittedModel::new(step.graph.clone(), ProofConfig::default()).unwrap()
-        }),
+        Some(c) => c
+            .update(step.graph.clone())
+            .map(|u| u.0)
+            .unwrap_or_else(|_| {
+                CommittedModel::new(step.graph.clone(), ProofConfig::default()).unwrap()
+            }),
         None => CommittedModel::new(step.graph.clone(), ProofConfig::default()).unwrap(),
     };
     let commit = t.elapsed();
@@ -137,8 +140,9 @@ fn main() {
     // Massive activations: two channels of the first token's embedding row.
     let d = m.config.d_model;
     let first = 1usize;
-    m.embedding.data[first * d + 7] = 2000 << 8;
-    m.embedding.data[first * d + 300] = -1500 << 8;
+    let s = m.embedding.scale;
+    m.embedding.data[first * d + 7] = 2000 << s;
+    m.embedding.data[first * d + 300] = -1500 << s;
     let prompt: Vec<usize> = std::iter::once(first)
         .chain((1..PREFILL).map(|i| 17 + 31 * i))
         .collect();

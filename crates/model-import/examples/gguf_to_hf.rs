@@ -1,6 +1,7 @@
-//! Converts a llama-family GGUF checkpoint into a HuggingFace folder: `config.json` and one
+//! Converts a llama-family GGUF checkpoint into a HuggingFace folder: `config.json`, one
 //! F32 `model.safetensors` with the transformers tensor names (Q/K rows back in
-//! transformers' order, every tensor dequantised). The weights are those the GGUF holds, so
+//! transformers' order, every tensor dequantised) and a `tokenizer.json` built from the
+//! GGUF's vocabulary and merges. The weights are those the GGUF holds, so
 //! `--model-dir OUT` and `--gguf FILE` build the same model.
 //!
 //! `cargo run --release -p model-import --example gguf_to_hf -- FILE.gguf OUT_DIR`
@@ -61,6 +62,11 @@ fn main() -> Result<(), Box<dyn Error>> {
             Ok(())
         },
     )?;
+    // The vocabulary and merges as a tokenizer.json, when the file has them.
+    match model_import::tokenizer::TextTokenizer::for_model(&PathBuf::from(input)) {
+        Ok(t) => t.save(&out.join(model_import::tokenizer::TOKENIZER_FILE))?,
+        Err(e) => eprintln!("no tokenizer.json written: {e}"),
+    }
     println!("{} tensors of {input} -> {}", specs.len(), out.display());
     Ok(())
 }

@@ -62,6 +62,7 @@ pub mod quantize;
 pub mod recipe;
 pub mod report;
 pub mod source;
+pub mod tokenizer;
 
 use std::path::Path;
 

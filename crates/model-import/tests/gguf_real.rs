@@ -210,9 +210,10 @@ fn real_smollm2_gguf_all_layers_track_f32_and_prove() {
     assert!(zkml::verify(&committed.vk, &x, &wrong, &proof).is_err());
 }
 
-/// Greedy generation on the real checkpoint, every step proved: a prefill of 8 tokens, then 4
-/// tokens one step each against the proved K/V cache; each step's token is the argmax of its
-/// proved logits, checked against `f32` greedy decoding on the same weights.
+/// Greedy generation on the real checkpoint, every step proved: a prefill of 8 tokens, then 15
+/// tokens one step each against the proved K/V cache (16 generated tokens); each step's token
+/// is the argmax of its proved logits, checked against `f32` greedy decoding on the same
+/// weights.
 #[test]
 #[ignore = "needs the real checkpoint: scripts/fetch-real-models.sh"]
 fn real_smollm2_gguf_greedy_steps_prove() {
@@ -230,7 +231,7 @@ fn real_smollm2_gguf_greedy_steps_prove() {
     let mut cache = model::decode::KvCache { layers: vec![] };
     let mut committed: Option<zkml::CommittedModel> = None;
     let (mut pos, mut rows) = (0, prompt.len());
-    for step_no in 0..5 {
+    for step_no in 0..16 {
         let step = m.step_graph(pos, rows).unwrap();
         let inputs = m.step_inputs(&step, &cache, &ids[pos..pos + rows]).unwrap();
         let t = std::time::Instant::now();

@@ -21,6 +21,9 @@ pub enum Op {
     Input,
     /// `input (m x k) . weight (k x n)`.
     MatMul { input: NodeId, weight: WeightId },
+    /// `input (m x k) . weight^T` for a weight stored `n x k`: the LM head of a model with
+    /// tied embeddings reads the embedding table itself, committed once.
+    MatMulTransposed { input: NodeId, weight: WeightId },
     /// Product of two activations: `lhs (m x k) . rhs (k x n)`, or `lhs . rhs^T` with `rhs`
     /// stored `n x k` when `transpose_rhs` (attention scores `Q K^T`).
     MatMulAct {
@@ -123,6 +126,7 @@ impl Op {
         match *self {
             Op::Input => vec![],
             Op::MatMul { input, .. }
+            | Op::MatMulTransposed { input, .. }
             | Op::AddBias { input, .. }
             | Op::Relu { input }
             | Op::Lookup { input, .. }
@@ -154,6 +158,7 @@ impl Op {
         match self {
             Op::Input => "input",
             Op::MatMul { .. } => "matmul",
+            Op::MatMulTransposed { .. } => "matmul_transposed",
             Op::MatMulAct { .. } => "matmul_act",
             Op::AddBias { .. } => "add_bias",
             Op::Add { .. } => "add",
@@ -303,7 +308,9 @@ impl Graph {
         self.nodes
             .iter()
             .map(|n| match n.op {
-                Op::MatMul { weight, .. } => n.shape.rows * self.weights[weight].shape.len(),
+                Op::MatMul { weight, .. } | Op::MatMulTransposed { weight, .. } => {
+                    n.shape.rows * self.weights[weight].shape.len()
+                }
                 Op::MatMulAct { lhs, .. } => n.shape.len() * self.nodes[lhs].shape.cols,
                 _ => 0,
             })
@@ -451,6 +458,47 @@ impl GraphBuilder {
             Shape::new(x.shape.rows, n),
             scale,
         )
+    }
+
+    /// `input . W^T` for the weight `weight` already in the graph (stored `n x k`, e.g. an
+    /// embedding table read again as a tied LM head): no new weight is added.
+    pub fn matmul_transposed(
+        &mut self,
+        input: NodeId,
+        weight: WeightId,
+    ) -> Result<NodeId, GraphError> {
+        let x = self.node(input)?.clone();
+        let id = self.nodes.len();
+        let w = self.weights.get(weight).ok_or(GraphError::BadOperand {
+            node: id,
+            operand: weight,
+        })?;
+        if x.shape.cols != w.shape.cols {
+            return Err(GraphError::ShapeMismatch {
+                node: id,
+                op: "matmul_transposed",
+                detail: format!(
+                    "activation {}x{} times the transpose of weight {}x{}",
+                    x.shape.rows, x.shape.cols, w.shape.rows, w.shape.cols
+                ),
+            });
+        }
+        let (n, scale) = (w.shape.rows, x.scale + w.scale);
+        self.push(
+            Op::MatMulTransposed { input, weight },
+            Shape::new(x.shape.rows, n),
+            scale,
+        )
+    }
+
+    /// The weight an op of node `node` reads, if any.
+    pub fn weight_of(&self, node: NodeId) -> Option<WeightId> {
+        match self.nodes.get(node)?.op {
+            Op::MatMul { weight, .. }
+            | Op::MatMulTransposed { weight, .. }
+            | Op::Embedding { table: weight, .. } => Some(weight),
+            _ => None,
+        }
     }
 
     /// `lhs . rhs` (or `lhs . rhs^T`) for two activations.

@@ -22,6 +22,7 @@ pub mod execute;
 pub mod func;
 pub mod graph;
 pub mod heads;
+pub mod matmul;
 pub mod norm;
 pub mod reference;
 pub mod rope;

@@ -24,6 +24,10 @@ pub fn output_shape(op: &Op, nodes: &[Node], weights: &[Shape], log_blocks: u32)
             let (x, ws) = (node(input)?, weight(w)?);
             (x.cols.checked_mul(nb)? == ws.rows).then(|| Shape::new(x.rows, ws.cols))
         }
+        Op::MatMulTransposed { input, weight: w } => {
+            let (x, ws) = (node(input)?, weight(w)?);
+            (nb == 1 && x.cols == ws.cols).then(|| Shape::new(x.rows, ws.rows))
+        }
         Op::MatMulAct {
             lhs,
             rhs,

@@ -48,7 +48,10 @@ pub fn weight_roles(g: &Graph) -> Result<Vec<Option<WeightRole>>, GraphError> {
             }
             Op::Lookup { table, .. } | Op::SoftmaxExp { table, .. } => (table, WeightRole::Shared),
             Op::MulWeightRows { weight, .. } => (weight, WeightRole::Shared),
-            Op::Embedding { .. } | Op::RowSlice { .. } | Op::AssertZero { .. } => {
+            Op::Embedding { .. }
+            | Op::MatMulTransposed { .. }
+            | Op::RowSlice { .. }
+            | Op::AssertZero { .. } => {
                 return Err(refuse(
                     id,
                     node.op.kind(),

@@ -57,6 +57,16 @@ pub fn validate(graph: &Graph) -> Result<(), GraphError> {
                 row0,
             } => b.mul_weight_rows(input, weight(w)?, row0)?,
             Op::MatMul { input, weight: w } => b.matmul(input, weight(w)?)?,
+            Op::MatMulTransposed { input, weight: w } => {
+                // The weight must be the one an earlier op added at this id.
+                if b.weights.get(w) != graph.weights.get(w) {
+                    return Err(GraphError::BadOperand {
+                        node: id,
+                        operand: w,
+                    });
+                }
+                b.matmul_transposed(input, w)?
+            }
             Op::MatMulAct {
                 lhs,
                 rhs,

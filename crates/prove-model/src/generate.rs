@@ -19,6 +19,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use model::decode::KvCache;
 use model::Tensor;
 use model_import::hf::DecoderModel;
+use model_import::tokenizer::TextTokenizer;
 use serde::{Deserialize, Serialize};
 use zkml::proof::MAX_PROOF_BYTES;
 use zkml::{CommittedModel, ModelProof};
@@ -104,15 +105,18 @@ fn greedy(logits: &Tensor) -> Result<usize> {
     Ok(best)
 }
 
-/// The text of `ids` when the model is a GGUF file with a vocabulary (HuggingFace folders:
-/// ids only for now).
+/// The model's tokenizer: its folder's `tokenizer.json`, or a GGUF file's vocabulary.
+fn tokenizer(args: &ModelArgs) -> Result<TextTokenizer> {
+    let path = args
+        .decoder()
+        .ok_or_else(|| anyhow!("generation needs a decoder: --model-dir or --gguf"))?
+        .dir;
+    Ok(TextTokenizer::for_model(&path)?)
+}
+
+/// The text of `ids`, when the model has a tokenizer.
 fn text(args: &ModelArgs, ids: &[usize]) -> Option<String> {
-    let path = args.decoder()?.dir;
-    let is_gguf = path
-        .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("gguf"));
-    let file = is_gguf.then(|| model_import::gguf::GgufFile::open(&path).ok())??;
-    Some(model_import::gguf::detokenize(file.tokens.as_deref()?, ids))
+    tokenizer(args).ok()?.decode(ids).ok()
 }
 
 fn step_path(dir: &Path, k: usize) -> PathBuf {
@@ -267,9 +271,20 @@ pub fn verify_generation(args: &ModelArgs, dir: &Path) -> Result<(Vec<usize>, Ve
     Ok((prompt, generated))
 }
 
-/// `generate`: the prompt from a token-id file, the steps proved into `out`, the ids printed.
-pub fn generate_cmd(args: &ModelArgs, input: &Path, max_new: u64, out: &Path) -> Result<()> {
-    let prompt = crate::decoder::read_token_ids(input)?;
+/// Where a generation's prompt comes from.
+pub enum Prompt {
+    /// A JSON file of token ids.
+    Ids(PathBuf),
+    /// Text, tokenized with the model's tokenizer.
+    Text(String),
+}
+
+/// `generate`: the prompt's ids, the steps proved into `out`, the ids (and text) printed.
+pub fn generate_cmd(args: &ModelArgs, prompt: &Prompt, max_new: u64, out: &Path) -> Result<()> {
+    let prompt = match prompt {
+        Prompt::Ids(file) => crate::decoder::read_token_ids(file)?,
+        Prompt::Text(text) => tokenizer(args)?.encode(text)?,
+    };
     let t = Instant::now();
     let n = usize::try_from(max_new).unwrap_or(usize::MAX);
     let ids = generate(args, &prompt, n, out)?;

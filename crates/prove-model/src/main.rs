@@ -75,8 +75,12 @@ enum Command {
         #[command(flatten)]
         model: ModelArgs,
         /// The prompt: a JSON array of token ids.
+        #[arg(long, required_unless_present = "prompt", conflicts_with = "prompt")]
+        input: Option<PathBuf>,
+        /// The prompt as text, tokenized with the model folder's tokenizer.json (or a GGUF
+        /// file's vocabulary and merges).
         #[arg(long)]
-        input: PathBuf,
+        prompt: Option<String>,
         /// Tokens to generate (one proved step each).
         #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=4096))]
         max_new_tokens: u64,
@@ -146,9 +150,17 @@ fn run(cli: Cli) -> Result<()> {
         Command::Generate {
             model,
             input,
+            prompt,
             max_new_tokens,
             output_dir,
-        } => generate::generate_cmd(&model, &input, max_new_tokens, &output_dir),
+        } => {
+            let prompt = match (input, prompt) {
+                (Some(file), _) => generate::Prompt::Ids(file),
+                (None, Some(text)) => generate::Prompt::Text(text),
+                (None, None) => anyhow::bail!("give the prompt with --input or --prompt"),
+            };
+            generate::generate_cmd(&model, &prompt, max_new_tokens, &output_dir)
+        }
         Command::VerifyGeneration { model, proofs } => {
             generate::verify_generation_cmd(&model, &proofs)
         }

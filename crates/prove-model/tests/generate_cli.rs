@@ -117,3 +117,62 @@ fn generation_proves_verifies_and_rejects_tampering() {
     // No generation at all.
     rejected(&model, tmp.path(), "step-000.bin is missing");
 }
+
+/// The fixture folder with a byte-level `tokenizer.json` (its vocabulary is 256 tokens).
+fn fixture_with_tokenizer(dir: &Path) -> String {
+    let model = dir.join("tiny-llama-tok");
+    std::fs::create_dir(&model).unwrap();
+    for f in ["config.json", "model.safetensors"] {
+        std::fs::copy(Path::new(&fixture()).join(f), model.join(f)).unwrap();
+    }
+    let symbols = model_import::tokenizer::byte_symbols();
+    model_import::tokenizer::TextTokenizer::byte_level_bpe(&symbols, &[])
+        .unwrap()
+        .save(&model.join("tokenizer.json"))
+        .unwrap();
+    model.to_str().unwrap().to_owned()
+}
+
+#[test]
+fn a_text_prompt_is_tokenized_and_the_text_printed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = fixture_with_tokenizer(tmp.path());
+    let out_dir = tmp.path().join("gen");
+    let o = run(&[
+        "generate",
+        "--model-dir",
+        &model,
+        "--prompt",
+        "Hi!",
+        "--max-new-tokens",
+        "2",
+        "--output-dir",
+        out_dir.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    // "Hi!" is three byte tokens: H = 72, i = 105, ! = 33.
+    assert!(out.contains("prompt [72, 105, 33]"), "{out}");
+    let text = out
+        .lines()
+        .find(|l| l.starts_with("text: \"Hi!\" -> "))
+        .unwrap();
+    let v = verify(&model, &out_dir);
+    assert!(v.status.success(), "{}", stderr(&v));
+    assert!(String::from_utf8_lossy(&v.stdout).contains(text));
+
+    // Without a tokenizer, a text prompt is refused by name.
+    let o = run(&[
+        "generate",
+        "--model-dir",
+        &fixture(),
+        "--prompt",
+        "Hi!",
+        "--output-dir",
+        tmp.path().join("none").to_str().unwrap(),
+    ]);
+    let e = stderr(&o);
+    assert!(!o.status.success());
+    assert!(e.contains("no tokenizer"), "{e}");
+    assert!(!e.contains("panicked"), "{e}");
+}

@@ -15,8 +15,8 @@ use crate::packing::Chunks;
 #[cfg(feature = "prover")]
 use {
     crate::error::ProveError,
-    model::{tensor::to_m31, Graph},
     crate::tiles::{tile_point, Tile},
+    model::{tensor::to_m31, Graph},
     pcs::CommittedPoly,
     std::borrow::Cow,
     std::path::Path,
@@ -292,6 +292,21 @@ impl<'a> WeightView<'a> {
             let w = 1usize << t.log_cols;
             let part = sumcheck::simd::rows_dot(table, w, &eq_n[t.col0..t.col0 + w]);
             for (o, v) in out[t.row0..].iter_mut().zip(part) {
+                *o += v;
+            }
+        }
+        out
+    }
+
+    /// `out[c] = sum_r eq_n[r] W[r][c]` over the padded table (the fold of the transposed
+    /// weight), tile by tile.
+    pub fn fold_rows(&self, eq_n: &[QM31]) -> Vec<QM31> {
+        let mut out = vec![QM31::from(0u32); 1 << self.log_cols];
+        for (t, table) in &self.tiles {
+            let h = 1usize << t.log_rows;
+            let w = 1usize << t.log_cols;
+            let part = sumcheck::simd::cols_dot(table, w, &eq_n[t.row0..t.row0 + h]);
+            for (o, v) in out[t.col0..].iter_mut().zip(part) {
                 *o += v;
             }
         }

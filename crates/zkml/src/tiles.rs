@@ -154,7 +154,11 @@ pub fn lift_weight_claims(
         for (i, (t, &v)) in tiles.iter().zip(mine).enumerate() {
             let (sel, point) = tile_point(t, log_rows, &claim.point);
             sum += sel * v;
-            lifted.push(circuit.weight_packing.lift(first + i, &Claim::new(point, v)));
+            lifted.push(
+                circuit
+                    .weight_packing
+                    .lift(first + i, &Claim::new(point, v)),
+            );
         }
         if sum != claim.value {
             return Err(bad("tile values do not add up to the claim"));
@@ -177,7 +181,13 @@ mod tests {
     fn real_shapes_tile_without_padding() {
         let n = |s: Shape| -> usize { tiles_of(s, 0).iter().map(|t| 1 << t.n_vars()).sum() };
         // SmolLM2-135M: every projection and the vocabulary commit exactly their entries.
-        for (r, c) in [(576, 576), (576, 192), (576, 1536), (1536, 576), (49152, 576)] {
+        for (r, c) in [
+            (576, 576),
+            (576, 192),
+            (576, 1536),
+            (1536, 576),
+            (49152, 576),
+        ] {
             assert_eq!(n(Shape::new(r, c)), r * c, "{r} x {c}");
         }
         // Powers of two, small weights and stacks stay whole.

@@ -1,6 +1,7 @@
 //! Weights committed as power-of-two tiles (`zkml::tiles`): an embedding of 3,072 x 48 and
 //! projections 48 x 576 and 576 x 96 (every dimension cut in two) commit exactly their entries,
-//! prove and verify; any change to the tile values, and wrong weights, are rejected.
+//! prove and verify; any change to the tile values, and wrong weights, are rejected. A tied
+//! LM head (`MatMulTransposed` on the embedding table) commits the table once.
 #![allow(clippy::unwrap_used)]
 
 use model::{Graph, GraphBuilder, Shape, Tensor, Weight};
@@ -100,4 +101,45 @@ fn other_weights_are_rejected() {
     assert_ne!(m.vk.digest(), other.vk.digest());
     assert!(verify(&m.vk, &ids(), &y2, &p2).is_err());
     assert!(verify(&m.vk, &ids(), &y, &p2).is_err());
+}
+
+/// Token ids -> embedding 3072 x 48 -> 48 x 48 -> the tied head (the table's transpose).
+fn tied_graph(seed: u64) -> Graph {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut b = GraphBuilder::new("tied", Shape::new(6, 1), 0).unwrap();
+    let mut table = weight("embed", 3072, 48, &mut rng);
+    table.scale = 8;
+    let e = b.embedding(0, table).unwrap();
+    let h = b.matmul(e, weight("mix", 48, 48, &mut rng)).unwrap();
+    let h = b.rescale(h, 7).unwrap();
+    let table = b.weight_of(e).unwrap();
+    let logits = b.matmul_transposed(h, table).unwrap();
+    let logits = b.rescale(logits, 10).unwrap();
+    b.build(logits).unwrap()
+}
+
+#[test]
+fn a_tied_head_reads_the_committed_embedding_table() {
+    let g = tied_graph(3);
+    assert_eq!(g.weights.len(), 2, "the head adds no weight");
+    let m = CommittedModel::new(g, ProofConfig::default()).unwrap();
+    let (y, p) = prove(&m, &ids(), &()).unwrap();
+    assert_eq!((y.shape.rows, y.shape.cols), (6, 3072));
+    // The integer semantics: logits = h . E^T, checked against the executor's plain matmul
+    // on the explicit transpose.
+    let trace = model::execute::execute(&m.graph, &ids()).unwrap();
+    let (e, h) = (&m.graph.weights[0], &trace.values[3]);
+    let t: Vec<i64> = (0..48 * 3072)
+        .map(|i| e.data[(i % 3072) * 48 + i / 3072])
+        .collect();
+    let want = model::execute::matmul(h, &t, Shape::new(48, 3072));
+    assert_eq!(trace.values[4], want);
+    verify(&m.vk, &ids(), &y, &p).unwrap();
+    let mut wrong = y.clone();
+    wrong.data[3000] += 1;
+    assert!(verify(&m.vk, &ids(), &wrong, &p).is_err());
+    // The same table under another key: the head's claim opens against the embedding's
+    // commitment, so other embeddings are rejected.
+    let other = CommittedModel::new(tied_graph(4), ProofConfig::default()).unwrap();
+    assert!(verify(&other.vk, &ids(), &y, &p).is_err());
 }

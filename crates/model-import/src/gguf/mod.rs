@@ -3,7 +3,7 @@
 //! path as a SafeTensors folder ([`crate::hf::quantise_decoder`]) into [`DecoderWeights`].
 //!
 //! Modules: [`reader`] (the container), [`dequant`] (ggml block layouts), [`checkpoint`]
-//! (llama metadata and tensor names, Q/K row order), [`vocab`] (token ids to text), [`error`].
+//! (llama metadata and tensor names, Q/K row order), [`error`].
 //!
 //! [`DecoderWeights`]: crate::hf::DecoderWeights
 
@@ -11,10 +11,8 @@ pub mod checkpoint;
 pub mod dequant;
 pub mod error;
 pub mod reader;
-pub mod vocab;
 
 pub use checkpoint::{decoder_config, unpermute_rows, GgufCheckpoint};
 pub use dequant::GgmlType;
 pub use error::GgufError;
 pub use reader::{GgufFile, TensorInfo, Value};
-pub use vocab::detokenize;

@@ -73,10 +73,14 @@ pub struct GgufFile {
     pub data_offset: u64,
     /// The strings of `tokenizer.ggml.tokens` (the vocabulary, by token id), when present.
     pub tokens: Option<Vec<String>>,
+    /// The strings of `tokenizer.ggml.merges` (BPE merges, `"a b"`, by rank), when present.
+    pub merges: Option<Vec<String>>,
 }
 
 /// The metadata key of the vocabulary.
 pub const TOKENS_KEY: &str = "tokenizer.ggml.tokens";
+/// The metadata key of the BPE merges.
+pub const MERGES_KEY: &str = "tokenizer.ggml.merges";
 
 struct Cursor<R> {
     r: R,
@@ -288,17 +292,22 @@ impl GgufFile {
             return Err(c.count("tensor count", n_tensors, room / 32));
         }
         let mut metadata = HashMap::with_capacity(n_kv as usize);
-        let mut tokens = None;
+        let (mut tokens, mut merges) = (None, None);
         for _ in 0..n_kv {
             let key = c.string()?;
             let type_id = c.u32()?;
             let start = c.pos;
             let value = c.value(&key, type_id, 0)?;
-            if let (TOKENS_KEY, Value::Array { elem_type: 8, len }) = (key.as_str(), &value) {
+            let keep = match key.as_str() {
+                TOKENS_KEY => Some(&mut tokens),
+                MERGES_KEY => Some(&mut merges),
+                _ => None,
+            };
+            if let (Some(slot), Value::Array { elem_type: 8, len }) = (keep, &value) {
                 // Validated and skipped above; read again, keeping the strings.
                 let end = c.pos;
                 c.seek_to(start + 12)?;
-                tokens = Some(
+                *slot = Some(
                     (0..*len)
                         .map(|_| c.string())
                         .collect::<Result<Vec<_>, _>>()?,
@@ -355,6 +364,7 @@ impl GgufFile {
             names,
             data_offset,
             tokens,
+            merges,
         })
     }
 

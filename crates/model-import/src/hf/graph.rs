@@ -20,7 +20,9 @@ use model::examples::ACT_SCALE;
 use model::norm::NormRange;
 use model::reference::{calibrate_norms, embed_f32, rms_norm, Matrix};
 use model::transformer::{BlockNormRanges, BlockWeights, InnerLogs, TransformerConfig};
-use model::{ExecError, Func, Graph, GraphBuilder, GraphError, NodeId, Shape, Tensor, Weight};
+use model::{
+    ExecError, Func, Graph, GraphBuilder, GraphError, NodeId, Shape, Tensor, Weight, WeightId,
+};
 use thiserror::Error;
 
 use super::{DecoderWeights, LayerWeights, QuantTensor};
@@ -71,13 +73,15 @@ pub struct DecoderModel {
     pub name: String,
     pub config: TransformerConfig,
     pub vocab: usize,
-    /// `vocab x d_model` at [`ACT_SCALE`].
+    /// `vocab x d_model`: at [`ACT_SCALE`], or with tied embeddings at the LM head's scale
+    /// (the embedding's rows are then rescaled to [`ACT_SCALE`] in the graph).
     pub embedding: Weight,
     pub blocks: Vec<BlockWeights>,
     /// `1 x d_model` at [`ACT_SCALE`].
     pub final_norm: Weight,
-    /// `d_model x vocab`.
-    pub lm_head: Weight,
+    /// `d_model x vocab`; `None` with tied embeddings: the head is the embedding table's
+    /// transpose ([`model::Op::MatMulTransposed`]), committed once.
+    pub lm_head: Option<Weight>,
     /// Bounds of the final RMSNorm's input ([`Self::calibrate`]).
     pub final_norm_range: NormRange,
     /// `log2` magnitudes (real units, with margin) of the final norm's output and of the
@@ -146,6 +150,29 @@ pub fn check_supported(w: &DecoderWeights) -> Result<(), DecoderError> {
 /// A projection at its common scale, at least one bit.
 fn matrix(t: &QuantTensor) -> Weight {
     t.to_weight_at(t.scale().max(1))
+}
+
+/// `w` transposed (a `d_model x vocab` head as the `vocab x d_model` table of tied
+/// embeddings).
+fn transposed(w: &Weight) -> Weight {
+    let (r, c) = (w.shape.rows, w.shape.cols);
+    Weight {
+        name: "model.embed_tokens.weight (tied lm_head)".into(),
+        shape: Shape::new(c, r),
+        scale: w.scale,
+        data: (0..r * c).map(|i| w.data[(i % r) * c + i / r]).collect(),
+    }
+}
+
+/// A `vocab x d_model` table as the real `d_model x vocab` matrix of its transpose.
+fn transposed_f32(table: &Weight) -> Matrix {
+    let m = Matrix::of(table);
+    let (r, c) = (m.rows, m.cols);
+    Matrix {
+        rows: c,
+        cols: r,
+        data: (0..r * c).map(|i| m.data[(i % r) * c + i / r]).collect(),
+    }
 }
 
 /// The gain for the graph: re-rounded at [`ACT_SCALE`].
@@ -231,14 +258,17 @@ impl DecoderModel {
             ),
             config: transformer_config(w, seq_len),
             vocab: c.vocab_size,
-            embedding: w.embed.to_weight_at(ACT_SCALE),
+            embedding: match w.lm_head_tied {
+                true => transposed(&matrix(&w.lm_head)),
+                false => w.embed.to_weight_at(ACT_SCALE),
+            },
             blocks: w
                 .layers
                 .iter()
                 .map(|l| block_weights(l, gain, matrix))
                 .collect(),
             final_norm: gain(&w.final_norm),
-            lm_head: matrix(&w.lm_head),
+            lm_head: (!w.lm_head_tied).then(|| matrix(&w.lm_head)),
             final_norm_range: NormRange::default(),
             final_logs: None,
         })
@@ -256,7 +286,7 @@ impl DecoderModel {
             self.final_norm_range = r;
         }
         let h = rms_norm(&x, &Matrix::of(&self.final_norm), self.config.eps);
-        let logits = h.matmul(&Matrix::of(&self.lm_head));
+        let logits = h.matmul(&self.head_f32());
         let log = |m: &Matrix| NormRange::observe(&m.data, m.cols).map(|r| r.abs_max_log2);
         self.final_logs = log(&h).zip(log(&logits));
         Ok(())
@@ -271,27 +301,70 @@ impl DecoderModel {
     pub fn graph_with_blocks(&self) -> Result<(Graph, Vec<NodeId>), DecoderError> {
         let cfg = &self.config;
         let mut b = GraphBuilder::new(&self.name, Shape::new(cfg.seq_len, 1), 0)?;
-        let mut x = b.embedding(0, self.embedding.clone())?;
+        let (mut x, table) = self.embed(&mut b)?;
         let mut outs = Vec::with_capacity(self.blocks.len());
         for w in &self.blocks {
             x = b.transformer_block(x, cfg, w)?;
             outs.push(x);
         }
-        let logits = self.head(&mut b, x)?;
+        let logits = self.head(&mut b, x, table)?;
         Ok((b.build(logits)?, outs))
     }
 
+    /// The embedding of the graph's token ids at [`ACT_SCALE`], and the table's weight id.
+    pub(crate) fn embed(&self, b: &mut GraphBuilder) -> Result<(NodeId, WeightId), DecoderError> {
+        let e = b.embedding(0, self.embedding.clone())?;
+        let table = b.weight_of(e).ok_or(DecoderError::NoTokens)?;
+        if self.embedding.scale == ACT_SCALE {
+            return Ok((e, table));
+        }
+        // A tied table at the head's finer scale: rows rounded to the activations' scale, by a
+        // wide rescale when an entry would leave the 16-bit window.
+        let shift = self.embedding.scale.saturating_sub(ACT_SCALE);
+        let max = self
+            .embedding
+            .data
+            .iter()
+            .map(|v| v.abs())
+            .max()
+            .unwrap_or(0);
+        let wide = max >> shift >= 1 << 15;
+        Ok((b.to_scale(e, ACT_SCALE, wide)?, table))
+    }
+
+    /// The LM head as real numbers (`d_model x vocab`).
+    pub(crate) fn head_f32(&self) -> Matrix {
+        match &self.lm_head {
+            Some(w) => Matrix::of(w),
+            None => transposed_f32(&self.embedding),
+        }
+    }
+
+    /// The LM head's weight scale.
+    fn head_scale(&self) -> u32 {
+        self.lm_head.as_ref().unwrap_or(&self.embedding).scale
+    }
+
     /// The final norm and the LM head on the hidden state `x`: the logits at [`ACT_SCALE`].
-    pub(crate) fn head(&self, b: &mut GraphBuilder, x: NodeId) -> Result<NodeId, DecoderError> {
+    /// `table` is the embedding's weight, which a tied head reads transposed.
+    pub(crate) fn head(
+        &self,
+        b: &mut GraphBuilder,
+        x: NodeId,
+        table: WeightId,
+    ) -> Result<NodeId, DecoderError> {
         // The norm's output at the finest scale its magnitude and the head's accumulator allow.
         let s_h = self.final_logs.map_or(ACT_SCALE, |(h, logits)| {
-            let acc = 29 - self.lm_head.scale as i32 - logits;
+            let acc = 29 - self.head_scale() as i32 - logits;
             InnerLogs::scale(Some(h)).min(acc.max(ACT_SCALE as i32) as u32)
         });
         let range = &self.final_norm_range;
         let eps = self.config.eps;
         let h = b.rms_norm_auto(x, self.final_norm.clone(), eps, range, s_h)?;
-        let logits = b.matmul_blocks(h, &self.lm_head)?;
+        let logits = match &self.lm_head {
+            Some(w) => b.matmul_blocks(h, w)?,
+            None => b.matmul_transposed(h, table)?,
+        };
         Ok(b.to_scale(logits, ACT_SCALE, false)?)
     }
 

@@ -35,14 +35,14 @@ impl DecoderModel {
         };
         let name = format!("{}, step {pos0}+{rows}", self.name);
         let mut b = GraphBuilder::new(name, Shape::new(rows, 1), 0)?;
-        let mut x = b.embedding(0, self.embedding.clone())?;
+        let (mut x, table) = self.embed(&mut b)?;
         let mut kvs = Vec::with_capacity(self.blocks.len());
         for w in &self.blocks {
             let (y, kv) = b.transformer_block_cached(x, &cfg, w, pos0)?;
             kvs.push(kv);
             x = y;
         }
-        let logits = self.head(&mut b, x)?;
+        let logits = self.head(&mut b, x, table)?;
         Ok(StepGraph {
             graph: b.build(logits)?,
             kvs,

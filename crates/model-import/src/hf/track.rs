@@ -37,12 +37,12 @@ fn logits_f32(
     embedding: &Weight,
     blocks: &[BlockWeights],
     final_norm: &Weight,
-    lm_head: &Weight,
+    lm_head: &Matrix,
     ids: &[usize],
 ) -> Option<Matrix> {
     let h = transformer_f32(cfg, Some((embedding, ids)), None, blocks)?;
     let h = rms_norm(&h, &Matrix::of(final_norm), cfg.eps);
-    Some(h.matmul(&Matrix::of(lm_head)))
+    Some(h.matmul(lm_head))
 }
 
 /// How the integer logits compare with the `f32` references.
@@ -94,7 +94,7 @@ impl DecoderModel {
             &self.embedding,
             &self.blocks,
             &self.final_norm,
-            &self.lm_head,
+            &self.head_f32(),
             ids,
         )
         .ok_or(DecoderError::NoTokens)
@@ -135,7 +135,7 @@ impl DecoderModel {
                     &w.embed.to_weight(),
                     &blocks,
                     &w.final_norm.to_weight(),
-                    &w.lm_head.to_weight(),
+                    &Matrix::of(&w.lm_head.to_weight()),
                     ids,
                 )
                 .ok_or(DecoderError::NoTokens)?;

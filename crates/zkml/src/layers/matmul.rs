@@ -1,6 +1,8 @@
-//! Matrix products: activations times a committed weight (`MatMul`) and activations times
-//! activations (`MatMulAct`, e.g. `Q K^T`, `P V`), block-diagonal in a stack. One degree-3
-//! sumcheck over the inner dimension (`gkr::matmul`).
+//! Matrix products: activations times a committed weight (`MatMul`), times the transpose of
+//! one (`MatMulTransposed`, a tied LM head reading the embedding table: the claim lands on
+//! the stored `n x k` table at `(r_n, rho)`) and activations times activations (`MatMulAct`,
+//! e.g. `Q K^T`, `P V`), block-diagonal in a stack. One sumcheck over the inner dimension
+//! (`gkr::matmul`).
 
 use gkr::matmul::{self, MatMulDims};
 use gkr::Claim;
@@ -18,7 +20,7 @@ use crate::error::ProveError;
 use crate::error::VerifyError;
 use crate::proof::LayerProof;
 
-/// `MatMul` and `MatMulAct`.
+/// `MatMul`, `MatMulTransposed` and `MatMulAct`.
 pub struct MatMulLayer;
 
 /// The product's dimensions: `lhs` (per block) times a `k x n` operand.
@@ -73,6 +75,15 @@ impl Layer for MatMulLayer {
                 to.weight(weight, &cw);
                 Ok(LayerProof::MatMul(p))
             }
+            Op::MatMulTransposed { input, weight } => {
+                let d = dims(s, id, input, true);
+                let eq_n = sumcheck::mle::eq_evals(&claim.point[d.log_m as usize..]);
+                let w = cx.model.weight_view(weight).fold_rows(&eq_n);
+                let (p, ca, cw) = matmul::prove_folded(&cx.vals[input], w, d, &claim, channel);
+                to.node(input, ca);
+                to.weight(weight, &cw);
+                Ok(LayerProof::MatMul(p))
+            }
             Op::MatMulAct {
                 lhs,
                 rhs,
@@ -110,6 +121,12 @@ impl Layer for MatMulLayer {
         match s.nodes[id].op {
             Op::MatMul { input, weight } => {
                 let d = dims(s, id, input, false);
+                let (ca, cw) = matmul::verify(p, d, &claim, channel).map_err(err)?;
+                to.node(input, ca);
+                to.weight(weight, &cw);
+            }
+            Op::MatMulTransposed { input, weight } => {
+                let d = dims(s, id, input, true);
                 let (ca, cw) = matmul::verify(p, d, &claim, channel).map_err(err)?;
                 to.node(input, ca);
                 to.weight(weight, &cw);

@@ -129,7 +129,9 @@ pub trait Layer: Sync {
 /// The layer of an op.
 pub fn of(op: &Op) -> &'static dyn Layer {
     match op {
-        Op::MatMul { .. } | Op::MatMulAct { .. } => &matmul::MatMulLayer,
+        Op::MatMul { .. } | Op::MatMulTransposed { .. } | Op::MatMulAct { .. } => {
+            &matmul::MatMulLayer
+        }
         Op::Add { .. }
         | Op::Mul { .. }
         | Op::AddBias { .. }
