@@ -199,7 +199,10 @@ impl CommittedModel {
                 if !allow {
                     return Err(ProveError::WeightsDiffer);
                 }
-                weights[k] = pcs::commit(packed, &config.pcs);
+                // The old chunk is dropped before the new one is encoded: only one chunk's
+                // commitment is ever in flight.
+                drop(weights.remove(k));
+                weights.insert(k, pcs::commit(packed, &config.pcs));
                 roots[k] = weights[k].commitment();
                 changed += 1;
             }

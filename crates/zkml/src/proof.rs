@@ -139,6 +139,45 @@ impl ModelProof {
     }
 }
 
+impl ModelProof {
+    /// Bytes of the layer reductions by kind (the claim batching of every node as
+    /// `"combine"`), largest first: where a proof's size goes.
+    pub fn layer_sizes(&self) -> Vec<(&'static str, usize)> {
+        let mut by: Vec<(&'static str, usize)> = Vec::new();
+        let mut add = |k: &'static str, b: usize| match by.iter_mut().find(|e| e.0 == k) {
+            Some(e) => e.1 += b,
+            None => by.push((k, b)),
+        };
+        for n in &self.nodes {
+            add("combine", encoded_len(&n.combine));
+            add(n.layer.kind(), encoded_len(&n.layer));
+        }
+        by.sort_by_key(|e| std::cmp::Reverse(e.1));
+        by
+    }
+}
+
+impl LayerProof {
+    /// The variant's name.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            LayerProof::MatMul(_) => "matmul",
+            LayerProof::AddBias(_) => "add_bias",
+            LayerProof::Add(_) => "add",
+            LayerProof::Mul(_) => "mul",
+            LayerProof::Eval(_) => "eval",
+            LayerProof::AddConst => "add_const",
+            LayerProof::Pair(_) => "pair",
+            LayerProof::Relabel => "relabel",
+            LayerProof::Evals(_) => "evals",
+            LayerProof::SoftmaxMax(_) => "softmax_max",
+            LayerProof::SoftmaxExp(_) => "softmax_exp",
+            LayerProof::SoftmaxDiv(_) => "softmax_div",
+            LayerProof::ZeroPadding(_) => "zero_padding",
+        }
+    }
+}
+
 /// Bytes of `value`'s binary encoding.
 fn encoded_len<T: Serialize>(value: &T) -> usize {
     encoding().serialized_size(value).map_or(0, |s| s as usize)

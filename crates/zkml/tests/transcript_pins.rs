@@ -125,9 +125,33 @@ fn decode_step_transcript_is_pinned() {
     assert_eq!(got, PINS[3]);
 }
 
-const PINS: [&str; 4] = [
-    "3556fc5c4a8629641020646bfcf4da68859b2202fb223bd51ac3983a49fee5c3",
-    "34666df725de3bf64b30e9f7f631f43b4f9a7e10ae803d86ec538371a0b0ff69",
-    "859907369e2d43587e0a200d015aedc1562a00bc9514c6f7f562d58f6aa15755",
-    "ed84b88a6b5a6c2be17b20ed7d91cc158c84008dbab233d0c996c878153d7afe",
+/// Tiled weights (an embedding and a projection of 192 x 192 = (128 + 64) x (128 + 64)) and
+/// a tied head reading the embedding table transposed.
+#[test]
+fn tiles_and_tied_head_transcript_is_pinned() {
+    let mut rng = ChaCha8Rng::seed_from_u64(23);
+    let mut b = GraphBuilder::new("tiled", Shape::new(4, 1), 0).unwrap();
+    let mut table = random_weight("embed", 192, 192, &mut rng);
+    table.scale = ACT_SCALE;
+    let e = b.embedding(0, table).unwrap();
+    let h = b.matmul(e, random_weight("p", 192, 192, &mut rng)).unwrap();
+    let h = b.rescale(h, 7).unwrap();
+    let table = b.weight_of(e).unwrap();
+    let logits = b.matmul_transposed(h, table).unwrap();
+    let logits = b.rescale(logits, 9).unwrap();
+    let g = b.build(logits).unwrap();
+    let ids = Tensor::new(Shape::new(4, 1), vec![0, 191, 128, 127]);
+    let m = CommittedModel::new(g.clone(), ProofConfig::default()).unwrap();
+    assert_eq!(m.circuit.weight_tiles[0].len(), 4, "the table is tiled");
+    let got = digest(g, vec![ids]);
+    println!("tiles {got}");
+    assert_eq!(got, PINS[4]);
+}
+
+const PINS: [&str; 5] = [
+    "5ad39c218f89fba6b9c06aa5b2aa39bd3c6c18a299472972f117aa7dfc03dca9",
+    "c790e66e882670e5c5abe68876ebcff97e09c57833306531e82b3994707610f1",
+    "b7fe427119e7e3a5a5e8b3dde5f24044b341f88f297c1b0357c3e485c30f5fd2",
+    "c2baf7e917b51e07ce0a0cc345ddbeb134e1614de70b3e0aa5c59292977f269a",
+    "9e9152815b221f694049d07f13b224986a55dc9077caf4b3683c1816268a0bc3",
 ];

@@ -365,7 +365,11 @@ impl DecoderModel {
             Some(w) => b.matmul_blocks(h, w)?,
             None => b.matmul_transposed(h, table)?,
         };
-        Ok(b.to_scale(logits, ACT_SCALE, false)?)
+        // Logits of 2^7 real units or more leave the 16-bit window at ACT_SCALE: wide.
+        let wide = self
+            .final_logs
+            .is_some_and(|(_, logits)| logits >= 15 - ACT_SCALE as i32);
+        Ok(b.to_scale(logits, ACT_SCALE, wide)?)
     }
 
     /// `ids` as the graph's input: exactly `seq_len` of them, each below the vocabulary size.
