@@ -16,6 +16,8 @@
 //! longer than an active sliding window, a `head_dim` that is not a power of two of at least
 //! 2, and vocabularies above `2^18` ([`model::softmax::MAX_VOCAB`]).
 
+use std::borrow::Cow;
+
 use model::examples::ACT_SCALE;
 use model::norm::NormRange;
 use model::reference::{calibrate_norms, embed_f32, rms_norm, Matrix};
@@ -258,8 +260,10 @@ impl DecoderModel {
             ),
             config: transformer_config(w, seq_len),
             vocab: c.vocab_size,
+            // Tied: the head's quantised values, at no fewer fractional bits than the
+            // activations (the embedding's rows must not be coarser than untied ones).
             embedding: match w.lm_head_tied {
-                true => transposed(&matrix(&w.lm_head)),
+                true => transposed(&w.lm_head.to_weight_at(w.lm_head.scale().max(ACT_SCALE))),
                 false => w.embed.to_weight_at(ACT_SCALE),
             },
             blocks: w
@@ -280,7 +284,7 @@ impl DecoderModel {
     /// statistics.
     pub fn calibrate(&mut self, ids: &[usize]) -> Result<(), DecoderError> {
         self.input(ids)?;
-        let x = embed_f32(&self.embedding, ids).ok_or(DecoderError::NoTokens)?;
+        let x = embed_f32(&self.act_embedding(), ids).ok_or(DecoderError::NoTokens)?;
         let (x, out) = calibrate_norms(&self.config, &x, &mut self.blocks);
         if let Some(r) = out {
             self.final_norm_range = r;
@@ -330,6 +334,24 @@ impl DecoderModel {
             .unwrap_or(0);
         let wide = max >> shift >= 1 << 15;
         Ok((b.to_scale(e, ACT_SCALE, wide)?, table))
+    }
+
+    /// The embedding table as the blocks see it: at [`ACT_SCALE`], a tied table's entries
+    /// rounded as the graph's rescale rounds them (what the `f32` references embed).
+    pub(crate) fn act_embedding(&self) -> Cow<'_, Weight> {
+        let shift = self.embedding.scale.saturating_sub(ACT_SCALE);
+        if shift == 0 {
+            return Cow::Borrowed(&self.embedding);
+        }
+        let mut w = self.embedding.clone();
+        w.scale = ACT_SCALE;
+        w.data = self
+            .embedding
+            .data
+            .iter()
+            .map(|&v| model::execute::rescale_value(v, shift).0)
+            .collect();
+        Cow::Owned(w)
     }
 
     /// The LM head as real numbers (`d_model x vocab`).

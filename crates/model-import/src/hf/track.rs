@@ -91,7 +91,7 @@ impl DecoderModel {
         self.input(ids)?;
         logits_f32(
             &self.config,
-            &self.embedding,
+            &self.act_embedding(),
             &self.blocks,
             &self.final_norm,
             &self.head_f32(),
@@ -171,7 +171,7 @@ impl DecoderModel {
         nodes: &[NodeId],
     ) -> Result<Vec<ErrorReport>, DecoderError> {
         self.input(ids)?;
-        let mut x = embed_f32(&self.embedding, ids).ok_or(DecoderError::NoTokens)?;
+        let mut x = embed_f32(&self.act_embedding(), ids).ok_or(DecoderError::NoTokens)?;
         let mut out = Vec::with_capacity(nodes.len());
         for (w, &node) in self.blocks.iter().zip(nodes) {
             x = block_f32(&self.config, w, &x);
