@@ -124,3 +124,42 @@ fn invalid_decoder_sources_fail() {
     let err = decoder_graph(&missing, None).unwrap_err();
     assert!(matches!(err, PrepareError::NoFolder { .. }), "{err:?}");
 }
+
+/// Scale calibration over the grid: on the MNIST-sized MLP (784-512-512-10) the chosen
+/// setting is more accurate than the default, every grid point is reported, and the verifier
+/// rebuilds the chosen graph from the chosen flags and the proof's input.
+#[test]
+fn calibration_over_the_grid_beats_the_default_scales() {
+    use model_import::recipe::{calibrate_onnx, ACT_BITS_GRID, WEIGHT_BITS_GRID};
+    let path = data("mnist_mlp.onnx");
+    let input = sample_input("mnist_mlp");
+    let base = QuantConfig::direct(8, 10);
+    let err = |p: &model_import::Prepared| match &p.report {
+        Some(Comparison::Onnx(r)) => r.max_abs_err,
+        _ => panic!("no report"),
+    };
+    let default = prepare_onnx(&path, &base, Some(&input), 0).unwrap();
+    let (p, chosen, trials) = calibrate_onnx(&path, &base, Some(&input), 0).unwrap();
+    assert_eq!(trials.len(), ACT_BITS_GRID.len() * WEIGHT_BITS_GRID.len());
+    let best = trials
+        .iter()
+        .filter_map(|t| t.result.as_ref().ok())
+        .fold(f64::INFINITY, |a, &b| a.min(b));
+    assert_eq!(err(&p), best);
+    eprintln!(
+        "mnist mlp: default (act 8, weights 10) max abs error {:.2e}; calibrated {chosen:?}: {:.2e}",
+        err(&default),
+        err(&p)
+    );
+    assert!(
+        err(&p) < err(&default) / 4.0,
+        "{} vs {}",
+        err(&p),
+        err(&default)
+    );
+    assert_eq!(onnx_graph(&path, &chosen, Some(&p.input)).unwrap(), p.graph);
+    // Measured: direct (act 8, weights 10) 5.4e-3 on this input; calibrated (act 14,
+    // weights 14) 4.9e-4. The hidden activations (up to ~30 real units, 16-bit lookups)
+    // keep at most 9-10 fractional bits, which bounds the error (EZKL's default calibration:
+    // 2.5e-4 on the same file).
+}

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
 use model::{examples, Graph, Tensor};
+use model_import::recipe::calibrate_onnx;
 use model_import::{
     decoder_graph, onnx_graph, prepare_decoder, prepare_onnx, DecoderSource, Prepared, QuantConfig,
 };
@@ -43,6 +44,11 @@ pub struct ModelArgs {
     /// 0.013, against 0.057 for per-channel INT8).
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=16))]
     weight_bits: Option<u32>,
+    /// ONNX models: fractional bits of the input, and the finest scale any activation gets
+    /// (default 8; each tensor is lowered to what its calibrated magnitude allows).
+    /// `prove --calibrate` picks it (and --weight-bits) by measured error.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(4..=14))]
+    act_bits: Option<u32>,
     /// log2 of the Reed-Solomon blowup of the commitment.
     #[arg(long)]
     log_blowup: Option<u32>,
@@ -83,15 +89,56 @@ impl ModelArgs {
         if self.weight_bits.is_some() && !matches!(self.quant, Quant::Direct) {
             anyhow::bail!("--weight-bits is for --quant direct");
         }
+        if self.act_bits.is_some() && self.onnx_path().is_none() {
+            anyhow::bail!("--act-bits is for ONNX models (--model FILE.onnx)");
+        }
         Ok(())
     }
 
     fn quant(&self) -> QuantConfig {
+        let act = self.act_bits.unwrap_or(8);
         match self.quant {
-            Quant::Direct => QuantConfig::direct(8, self.weight_bits.unwrap_or(10)),
-            Quant::Symmetric8 => QuantConfig::symmetric8(8),
-            Quant::Int4 => QuantConfig::int4(8, 32),
+            Quant::Direct => QuantConfig::direct(act, self.weight_bits.unwrap_or(10)),
+            Quant::Symmetric8 => QuantConfig::symmetric8(act),
+            Quant::Int4 => QuantConfig::int4(act, 32),
         }
+    }
+
+    /// The flags that give `config` (what `verify` needs after `prove --calibrate`).
+    pub fn flags_for(&self, config: &QuantConfig) -> String {
+        let mut f = format!("--act-bits {}", config.act_scale_bits);
+        if matches!(self.quant, Quant::Direct) {
+            f.push_str(&format!(" --weight-bits {}", config.weight_scale_bits));
+        }
+        f
+    }
+
+    /// [`Self::prepare`] for an ONNX model with its scales picked over a grid by measured
+    /// error (`model_import::recipe::calibrate_onnx`): the prepared model, and a summary of
+    /// the trials and the flags that rebuild the chosen setting.
+    pub fn prepare_calibrated(
+        &self,
+        input: Option<&Path>,
+        seed: u64,
+    ) -> Result<(Prepared, String)> {
+        let Some(path) = self.onnx_path() else {
+            bail!("--calibrate is for ONNX models (--model FILE.onnx)");
+        };
+        let reals = input.map(files::read_values).transpose()?;
+        let (p, chosen, trials) = calibrate_onnx(path, &self.quant(), reals.as_deref(), seed)?;
+        let ran = trials.iter().filter(|t| t.result.is_ok()).count();
+        let err = trials
+            .iter()
+            .find(|t| t.config == chosen)
+            .and_then(|t| t.result.as_ref().ok().copied());
+        let summary = format!(
+            "calibrated over {} settings ({ran} ran): {} (output max abs error {}); verify with \
+             the same flags",
+            trials.len(),
+            self.flags_for(&chosen),
+            err.map_or("-".into(), |e| format!("{e:.2e}")),
+        );
+        Ok((p, summary))
     }
 
     /// The `--model-dir` decoder, if that is the model.

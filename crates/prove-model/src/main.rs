@@ -55,6 +55,11 @@ enum Command {
         /// Proof encoding.
         #[arg(long, value_enum, default_value_t = Format::Binary)]
         format: Format,
+        /// ONNX models: pick --act-bits (and, with --quant direct, --weight-bits) over a grid
+        /// by the output's measured error against f32 on the input; prints the flags that
+        /// `verify` needs.
+        #[arg(long)]
+        calibrate: bool,
     },
     /// Check a proof file against a model.
     Verify {
@@ -145,7 +150,8 @@ fn run(cli: Cli) -> Result<()> {
             seed,
             output,
             format,
-        } => prove(&model, input.as_deref(), seed, &output, format),
+            calibrate,
+        } => prove(&model, input.as_deref(), seed, &output, format, calibrate),
         Command::Verify { model, proof } => verify(&model, &proof),
         Command::Generate {
             model,
@@ -175,13 +181,21 @@ fn prove(
     seed: u64,
     output: &std::path::Path,
     format: Format,
+    calibrate: bool,
 ) -> Result<()> {
+    let prepared = if calibrate {
+        let (p, summary) = model.prepare_calibrated(input, seed)?;
+        println!("{summary}");
+        p
+    } else {
+        model.prepare(input, seed)?
+    };
     let Prepared {
         graph,
         input: x,
         trace,
         report,
-    } = model.prepare(input, seed)?;
+    } = prepared;
     let t0 = Instant::now();
     let (committed, cache) = model.commit(graph)?;
     let commit_ms = t0.elapsed().as_secs_f64() * 1e3;

@@ -91,3 +91,61 @@ fn onnx_errors_are_reported() {
         text(&o)
     );
 }
+
+/// `prove --calibrate` picks the scales by measured error and prints the flags; `verify`
+/// with those flags accepts, without them it rebuilds another model and refuses.
+#[test]
+fn calibrated_scales_prove_and_verify_with_the_printed_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let proof = dir.path().join("p.bin");
+    let p = proof.to_str().unwrap();
+    let model = data("mnist_mlp.onnx");
+    let input = data("mnist_mlp.input.json");
+    let o = run(&[
+        "prove",
+        "--model",
+        &model,
+        "--quant",
+        "direct",
+        "--input",
+        &input,
+        "--calibrate",
+        "--output",
+        p,
+        "--no-cache",
+    ]);
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("calibrated over 16 settings"))
+        .unwrap();
+    // "...: --act-bits A --weight-bits W (output max abs error E); ..."
+    let flags: Vec<&str> = line
+        .split(": ")
+        .nth(1)
+        .unwrap()
+        .split(" (")
+        .next()
+        .unwrap()
+        .split(' ')
+        .collect();
+    assert_eq!(flags.len(), 4, "{line}");
+    let mut args = vec![
+        "verify", "--model", &model, "--quant", "direct", "--proof", p,
+    ];
+    args.push("--no-cache");
+    let o = run(&args);
+    assert!(!o.status.success(), "the default scales are another model");
+    args.extend(flags.iter().copied());
+    let o = run(&args);
+    assert!(o.status.success(), "{}", text(&o));
+    // --act-bits is refused for models it does not apply to.
+    let o = run(&["inspect", "--model", "tiny-mlp", "--act-bits", "12"]);
+    assert!(!o.status.success());
+    assert!(
+        text(&o).contains("--act-bits is for ONNX models"),
+        "{}",
+        text(&o)
+    );
+}

@@ -31,7 +31,10 @@ pub use decoder::{
     DecoderSummary, DEFAULT_SEQ_LEN,
 };
 pub use error::{CheckpointError, PrepareError, TokenIdsError};
-pub use onnx::{onnx_graph, prepare_onnx, DEFAULT_CALIBRATION_SEED};
+pub use onnx::{
+    calibrate_onnx, onnx_graph, prepare_onnx, Trial, ACT_BITS_GRID, DEFAULT_CALIBRATION_SEED,
+    WEIGHT_BITS_GRID,
+};
 
 use crate::hf::DualTrack;
 use crate::Report;

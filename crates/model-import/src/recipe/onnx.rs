@@ -5,7 +5,7 @@ use std::path::Path;
 use model::{Graph, Tensor};
 
 use super::{Comparison, PrepareError, Prepared};
-use crate::{dequantise, quantise_input, seeded_input, OnnxModel, QuantConfig};
+use crate::{dequantise, quantise_input, seeded_input, OnnxModel, QuantConfig, Strategy};
 
 /// Seed of the calibration input of [`onnx_graph`] when no input is given.
 pub const DEFAULT_CALIBRATION_SEED: u64 = 1;
@@ -32,12 +32,21 @@ pub fn prepare_onnx(
             &seeded
         }
     };
-    let input = quantise_input(&src, config, reals).map_err(|source| PrepareError::OnnxInput {
+    prepare_loaded(&src, config, reals)
+}
+
+fn prepare_loaded(
+    src: &OnnxModel,
+    config: &QuantConfig,
+    reals: &[f32],
+) -> Result<Prepared, PrepareError> {
+    let input = quantise_input(src, config, reals).map_err(|source| PrepareError::OnnxInput {
         file: src.file.clone(),
         source: Box::new(source),
     })?;
     let calib = dequantise(&input, config.act_scale_bits);
-    let (imported, trace) = src.import_traced(config, &calib, &input)?;
+    // A clone: tract's model holds its constants behind `Arc`s.
+    let (imported, trace) = src.clone().import_traced(config, &calib, &input)?;
     let report = imported.compare_trace(reals, &trace)?;
     Ok(Prepared {
         graph: imported.graph,
@@ -45,6 +54,90 @@ pub fn prepare_onnx(
         trace,
         report: Some(Comparison::Onnx(report)),
     })
+}
+
+/// An error and its sources, `: `-separated.
+fn error_chain(e: &PrepareError) -> String {
+    let mut s = e.to_string();
+    let mut src = std::error::Error::source(e);
+    while let Some(e) = src {
+        s.push_str(": ");
+        s.push_str(&e.to_string());
+        src = e.source();
+    }
+    s
+}
+
+/// Activation scale caps (`act_scale_bits`) that [`calibrate_onnx`] tries.
+pub const ACT_BITS_GRID: [u32; 4] = [8, 10, 12, 14];
+/// Weight scales (`weight_scale_bits`) that [`calibrate_onnx`] tries with direct weights.
+pub const WEIGHT_BITS_GRID: [u32; 4] = [8, 10, 12, 14];
+
+/// One setting [`calibrate_onnx`] tried: the output's max abs error against `f32`, or why it
+/// could not run (a value outside the activation range, an accumulator overflow).
+#[derive(Clone, Debug)]
+pub struct Trial {
+    pub config: QuantConfig,
+    pub result: Result<f64, String>,
+}
+
+/// Scale calibration over a grid, like EZKL's `calibrate-settings`: the model is quantised
+/// and run at every activation cap of [`ACT_BITS_GRID`] (and, for direct weights, every
+/// weight scale of [`WEIGHT_BITS_GRID`]), each tensor still lowered to the scale its
+/// calibrated magnitude allows; the setting whose output is closest to tract's `f32` run on
+/// the input (max abs error; the first in grid order on a tie) is returned prepared, with
+/// every trial. `base` gives the weight strategy. Refused with the base setting's error when
+/// no setting runs.
+pub fn calibrate_onnx(
+    path: &Path,
+    base: &QuantConfig,
+    reals: Option<&[f32]>,
+    seed: u64,
+) -> Result<(Prepared, QuantConfig, Vec<Trial>), PrepareError> {
+    let src = OnnxModel::load(path)?;
+    let seeded;
+    let reals = match reals {
+        Some(r) => r,
+        None => {
+            seeded = seeded_input(src.input_len(), seed);
+            &seeded
+        }
+    };
+    let weights: Vec<u32> = match base.strategy {
+        Strategy::Direct => WEIGHT_BITS_GRID.to_vec(),
+        _ => vec![base.weight_scale_bits],
+    };
+    let mut trials = Vec::new();
+    let mut best: Option<(f64, Prepared, QuantConfig)> = None;
+    for act in ACT_BITS_GRID {
+        for &w in &weights {
+            let config = QuantConfig {
+                act_scale_bits: act,
+                weight_scale_bits: w,
+                ..*base
+            };
+            let result = prepare_loaded(&src, &config, reals).and_then(|p| {
+                let err = match &p.report {
+                    Some(Comparison::Onnx(r)) => r.max_abs_err,
+                    _ => f64::INFINITY,
+                };
+                Ok((err, p))
+            });
+            trials.push(Trial {
+                config,
+                result: result.as_ref().map(|r| r.0).map_err(error_chain),
+            });
+            if let Ok((err, p)) = result {
+                if best.as_ref().is_none_or(|b| err < b.0) {
+                    best = Some((err, p, config));
+                }
+            }
+        }
+    }
+    match best {
+        Some((_, p, config)) => Ok((p, config, trials)),
+        None => prepare_loaded(&src, base, reals).map(|p| (p, *base, trials)),
+    }
 }
 
 /// The graph [`prepare_onnx`] builds for the input tensor `input` (a proof's public input;
