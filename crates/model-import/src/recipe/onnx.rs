@@ -116,12 +116,12 @@ pub fn calibrate_onnx(
                 weight_scale_bits: w,
                 ..*base
             };
-            let result = prepare_loaded(&src, &config, reals).and_then(|p| {
+            let result = prepare_loaded(&src, &config, reals).map(|p| {
                 let err = match &p.report {
                     Some(Comparison::Onnx(r)) => r.max_abs_err,
                     _ => f64::INFINITY,
                 };
-                Ok((err, p))
+                (err, p)
             });
             trials.push(Trial {
                 config,
