@@ -125,7 +125,7 @@ fn invalid_decoder_sources_fail() {
     assert!(matches!(err, PrepareError::NoFolder { .. }), "{err:?}");
 }
 
-/// Scale calibration over the grid: on the MNIST-sized MLP (784-512-512-10) the chosen
+/// Scale calibration over the grid: on the MNIST MLP (784-128-10) the chosen
 /// setting is more accurate than the default, every grid point is reported, and the verifier
 /// rebuilds the chosen graph from the chosen flags and the proof's input.
 #[test]
