@@ -11,6 +11,7 @@ mod decoder;
 mod estimate;
 mod files;
 mod generate;
+mod report;
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -55,6 +56,10 @@ enum Command {
         /// Proof encoding.
         #[arg(long, value_enum, default_value_t = Format::Binary)]
         format: Format,
+        /// Also write the run as JSON: outputs (real numbers), shapes, errors against f32 (per
+        /// layer), timings and sizes.
+        #[arg(long)]
+        report: Option<PathBuf>,
         /// ONNX models: pick --act-bits (and, with --quant direct, --weight-bits) over a grid
         /// by the output's measured error against f32 on the input; prints the flags that
         /// `verify` needs.
@@ -150,8 +155,18 @@ fn run(cli: Cli) -> Result<()> {
             seed,
             output,
             format,
+            report,
             calibrate,
-        } => prove(&model, input.as_deref(), seed, &output, format, calibrate),
+        } => {
+            let opts = ProveOpts {
+                seed,
+                output: &output,
+                format,
+                report: report.as_deref(),
+                calibrate,
+            };
+            prove(&model, input.as_deref(), &opts)
+        }
         Command::Verify { model, proof } => verify(&model, &proof),
         Command::Generate {
             model,
@@ -174,16 +189,19 @@ fn run(cli: Cli) -> Result<()> {
     }
 }
 
-/// `prove`: prepare, commit, prove, write the proof file, print the result and the report.
-fn prove(
-    model: &ModelArgs,
-    input: Option<&std::path::Path>,
+/// `prove`'s flags besides the model and the input.
+struct ProveOpts<'a> {
     seed: u64,
-    output: &std::path::Path,
+    output: &'a std::path::Path,
     format: Format,
+    report: Option<&'a std::path::Path>,
     calibrate: bool,
-) -> Result<()> {
-    let prepared = if calibrate {
+}
+
+/// `prove`: prepare, commit, prove, write the proof file, print the result and the report.
+fn prove(model: &ModelArgs, input: Option<&std::path::Path>, opts: &ProveOpts<'_>) -> Result<()> {
+    let (seed, output) = (opts.seed, opts.output);
+    let prepared = if opts.calibrate {
         let (p, summary) = model.prepare_calibrated(input, seed)?;
         println!("{summary}");
         p
@@ -226,7 +244,7 @@ fn prove(
     let bits = check_security(config, circuit)?;
     let provable = zkml::config::provable_commitment_bits(config, circuit)?;
     let file = ProofFile::new(&committed, x, y, proof);
-    let fmt = match format {
+    let fmt = match opts.format {
         Format::Binary => ProofFormat::Binary,
         Format::Json => ProofFormat::Json,
     };
@@ -257,6 +275,23 @@ fn prove(
             ""
         }
     );
+    if let Some(path) = opts.report {
+        report::write(
+            path,
+            &report::Run {
+                model: &graph.name,
+                digest: committed.vk.digest_hex(),
+                output: &file.output,
+                out_scale,
+                comparison: report.as_ref(),
+                commit_ms,
+                prove_ms,
+                proof_bytes: file.proof.size_bytes(),
+                file_bytes: bytes.len(),
+                security_bits: bits,
+            },
+        )?;
+    }
     if let Some(report) = report {
         println!("{report}");
     }

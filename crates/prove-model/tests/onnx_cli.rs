@@ -149,3 +149,44 @@ fn calibrated_scales_prove_and_verify_with_the_printed_flags() {
         text(&o)
     );
 }
+
+/// `prove --report FILE` writes the run as JSON: the output as real numbers with its shape,
+/// the errors against f32 per layer, timings and sizes.
+#[test]
+fn prove_writes_a_json_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let proof = dir.path().join("p.bin");
+    let report = dir.path().join("r.json");
+    let o = run(&[
+        "prove",
+        "--model",
+        &data("softmax_head.onnx"),
+        "--input",
+        &data("softmax_head.input.json"),
+        "--output",
+        proof.to_str().unwrap(),
+        "--report",
+        report.to_str().unwrap(),
+        "--no-cache",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    let shape: Vec<u64> = r["shapes"]["output"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().unwrap())
+        .collect();
+    let out = r["outputs"]["output"].as_array().unwrap();
+    assert_eq!(out.len() as u64, shape.iter().product::<u64>());
+    // Softmax rows: the real outputs of each row add up to about 1.
+    let cols = shape[1] as usize;
+    let row: f64 = out[..cols].iter().map(|v| v.as_f64().unwrap()).sum();
+    assert!((row - 1.0).abs() < 0.02, "{row}");
+    assert!(r["max_abs_error"].as_f64().unwrap() < 0.05);
+    assert!(!r["layers"].as_array().unwrap().is_empty());
+    assert!(r["proof_bytes"].as_u64().unwrap() > 1000);
+    assert!(r["prove_ms"].as_f64().unwrap() > 0.0);
+    assert_eq!(r["model_digest"].as_str().unwrap().len(), 64);
+}
