@@ -315,6 +315,22 @@ impl Circuit {
             })
             .collect();
         let weight_vars: Vec<u32> = weight_tiles.iter().flatten().map(Tile::n_vars).collect();
+        // Softmax exp tables depend on the number of keys (a decoding step's cache): placed
+        // last among the items of their size, a new table lands in the last, small, weight
+        // chunk, and `CommittedModel::update` recommits only that chunk.
+        let exp_tables: Vec<usize> = shape
+            .nodes
+            .iter()
+            .filter_map(|n| match n.op {
+                Op::SoftmaxExp { table, .. } => Some(table),
+                _ => None,
+            })
+            .collect();
+        let late: Vec<bool> = weight_tiles
+            .iter()
+            .enumerate()
+            .flat_map(|(w, t)| std::iter::repeat_n(exp_tables.contains(&w), t.len()))
+            .collect();
         let advice_vars: Vec<u32> = advice_nodes
             .iter()
             .map(|&id| shape.nodes[id].shape.n_vars())
@@ -327,7 +343,7 @@ impl Circuit {
         Ok(Self {
             weight_tiles,
             weight_items,
-            weight_packing: Packing::new(&weight_vars),
+            weight_packing: Packing::with_late(&weight_vars, &late),
             advice_packing: Packing::new(&advice_vars),
             shape,
             sinks,

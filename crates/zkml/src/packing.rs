@@ -22,8 +22,15 @@ pub struct Packing {
 impl Packing {
     /// Lays out items with the given numbers of variables.
     pub fn new(item_vars: &[u32]) -> Self {
+        Self::with_late(item_vars, &[])
+    }
+
+    /// [`Self::new`], with the items flagged in `late` placed after the other items of their
+    /// size (so, with the smallest items, near the end of the table: in its last chunk).
+    pub fn with_late(item_vars: &[u32], late: &[bool]) -> Self {
         let mut order: Vec<usize> = (0..item_vars.len()).collect();
-        order.sort_by_key(|&i| std::cmp::Reverse(item_vars[i]));
+        let is_late = |i: usize| late.get(i).copied().unwrap_or(false);
+        order.sort_by_key(|&i| (std::cmp::Reverse(item_vars[i]), is_late(i)));
         let mut items = vec![(0usize, 0u32); item_vars.len()];
         let mut offset = 0usize;
         for i in order {
