@@ -34,6 +34,9 @@ use crate::error::VerifyError;
 /// Smallest padded weight (in variables) that is tiled: below it, the extra claims cost more
 /// than the padding.
 pub const MIN_TILED_VARS: u32 = 16;
+/// Largest tile (in variables): larger ones are cut into bands of rows. Below the largest
+/// committed polynomial of every configuration with a blowup up to 2^4 (`2^(28 - 4)`).
+pub const MAX_TILE_VARS: u32 = 24;
 /// Smallest part of a cut dimension.
 const MIN_PART: usize = 16;
 
@@ -68,15 +71,51 @@ fn parts(len: usize, log_pad: u32) -> Vec<(usize, u32)> {
 
 /// The tiles of a weight of `shape` in a graph of `2^log_blocks` stacked blocks: the whole
 /// padded table unless tiling commits at most three quarters of it (and the weight is at least
-/// `2^MIN_TILED_VARS` padded, and the graph is not a stack).
+/// `2^MIN_TILED_VARS` padded), any tile above `2^MAX_TILE_VARS` entries cut into bands of rows;
+/// in a stack, always the whole table.
 pub fn tiles_of(shape: Shape, log_blocks: u32) -> Vec<Tile> {
+    if log_blocks > 0 {
+        return vec![Tile {
+            row0: 0,
+            col0: 0,
+            log_rows: shape.log_rows(),
+            log_cols: shape.log_cols(),
+        }];
+    }
+    cut_into_bands(power_of_two_tiles(shape))
+}
+
+/// Tiles above `2^MAX_TILE_VARS` entries cut into bands of rows, so that every item fits a
+/// committed chunk (a 151,936 x 896 vocabulary's `131,072 x 1,024` tile is 2^27 entries).
+fn cut_into_bands(tiles: Vec<Tile>) -> Vec<Tile> {
+    tiles
+        .into_iter()
+        .flat_map(|t| {
+            let band = MAX_TILE_VARS.saturating_sub(t.log_cols).min(t.log_rows);
+            let n = if t.n_vars() > MAX_TILE_VARS && t.log_cols < MAX_TILE_VARS {
+                1usize << (t.log_rows - band)
+            } else {
+                1
+            };
+            let log_rows = if n > 1 { band } else { t.log_rows };
+            (0..n).map(move |i| Tile {
+                row0: t.row0 + (i << log_rows),
+                log_rows,
+                ..t
+            })
+        })
+        .collect()
+}
+
+/// The power-of-two tiles of a weight (one, the whole padded table, unless cutting pays).
+fn power_of_two_tiles(shape: Shape) -> Vec<Tile> {
     let whole = vec![Tile {
         row0: 0,
         col0: 0,
         log_rows: shape.log_rows(),
         log_cols: shape.log_cols(),
     }];
-    if log_blocks > 0 || shape.n_vars() < MIN_TILED_VARS {
+    if shape.n_vars() < MIN_TILED_VARS {
         return whole;
     }
     let rows = parts(shape.rows, shape.log_rows());
@@ -192,6 +231,11 @@ mod tests {
         }
         // Powers of two, small weights and stacks stay whole.
         assert_eq!(tiles_of(Shape::new(1024, 512), 0).len(), 1);
+        // Large tiles are cut into bands of at most 2^24 entries.
+        let vocab = tiles_of(Shape::new(151_936, 896), 0);
+        assert!(vocab.iter().all(|t| t.n_vars() <= MAX_TILE_VARS));
+        assert_eq!(n(Shape::new(151_936, 896)), (131_072 + 32_768) * 1024);
+        assert_eq!(tiles_of(Shape::new(8192, 4096), 0).len(), 2);
         assert_eq!(tiles_of(Shape::new(24, 20), 0).len(), 1);
         assert_eq!(tiles_of(Shape::new(576, 576), 1).len(), 1);
         // 896 = 512 + 384 gains nothing from a cut; 4864 = 4096 + 768 does.
@@ -201,7 +245,7 @@ mod tests {
 
     #[test]
     fn tiles_are_aligned_and_disjoint() {
-        for (r, c) in [(576, 1536), (49152, 576), (100, 4864), (1536, 48)] {
+        for (r, c) in [(576, 1536), (49152, 576), (100, 4864), (1536, 48), (20_000, 1_000)] {
             let s = Shape::new(r, c);
             let tiles = tiles_of(s, 0);
             let mut seen = vec![false; 1 << s.n_vars()];
