@@ -1,12 +1,10 @@
 //! The computation-graph IR and its builder.
 
-use std::ops::{Deref, DerefMut};
-use std::sync::Arc;
-
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::tensor::Shape;
+pub use crate::weight_data::WeightData;
 use crate::MAX_ABS;
 
 /// Index of a node in [`Graph::nodes`] (nodes are stored in topological order).
@@ -202,49 +200,6 @@ pub struct Weight {
     pub shape: Shape,
     pub scale: u32,
     pub data: WeightData,
-}
-
-/// A weight's values, shared: the graphs built from one model (a decoding session builds one
-/// per step) and the model itself hold one copy, so cloning a weight or a graph copies no
-/// values. Writing through it copies on the first write (`Arc::make_mut`).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct WeightData(Arc<Vec<i64>>);
-
-impl Deref for WeightData {
-    type Target = Vec<i64>;
-    fn deref(&self) -> &Vec<i64> {
-        &self.0
-    }
-}
-
-impl DerefMut for WeightData {
-    fn deref_mut(&mut self) -> &mut Vec<i64> {
-        Arc::make_mut(&mut self.0)
-    }
-}
-
-impl From<Vec<i64>> for WeightData {
-    fn from(v: Vec<i64>) -> Self {
-        Self(Arc::new(v))
-    }
-}
-
-impl FromIterator<i64> for WeightData {
-    fn from_iter<I: IntoIterator<Item = i64>>(iter: I) -> Self {
-        Self(Arc::new(iter.into_iter().collect()))
-    }
-}
-
-impl Serialize for WeightData {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        self.0.as_slice().serialize(s)
-    }
-}
-
-impl<'de> Deserialize<'de> for WeightData {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Vec::<i64>::deserialize(d).map(Self::from)
-    }
 }
 
 /// Whether input node `id` holds token ids: it is read, and only by embeddings. Its values

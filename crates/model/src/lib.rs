@@ -33,6 +33,7 @@ pub mod stack;
 pub mod tensor;
 pub mod transformer;
 mod validate;
+pub mod weight_data;
 pub mod wide;
 
 pub use execute::{execute, ExecError, Trace};

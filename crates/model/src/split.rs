@@ -153,9 +153,7 @@ impl GraphBuilder {
         for (j, &(c0, cw)) in cols.iter().enumerate() {
             let mut acc: Option<NodeId> = None;
             for (i, (&(r0, rw), &xi)) in rows.iter().zip(parts).enumerate() {
-                let data = (r0..r0 + rw)
-                    .flat_map(|r| weight.data[r * n + c0..r * n + c0 + cw].iter().copied())
-                    .collect();
+                let data = weight.data.block(n, r0, rw, c0, cw);
                 let block = Weight {
                     name: format!("{}[{i},{j}]", weight.name),
                     shape: Shape::new(rw, cw),

@@ -245,7 +245,13 @@ mod tests {
 
     #[test]
     fn tiles_are_aligned_and_disjoint() {
-        for (r, c) in [(576, 1536), (49152, 576), (100, 4864), (1536, 48), (20_000, 1_000)] {
+        for (r, c) in [
+            (576, 1536),
+            (49152, 576),
+            (100, 4864),
+            (1536, 48),
+            (20_000, 1_000),
+        ] {
             let s = Shape::new(r, c);
             let tiles = tiles_of(s, 0);
             let mut seen = vec![false; 1 << s.n_vars()];
