@@ -315,9 +315,9 @@ impl Circuit {
             })
             .collect();
         let weight_vars: Vec<u32> = weight_tiles.iter().flatten().map(Tile::n_vars).collect();
-        // Softmax exp tables depend on the number of keys (a decoding step's cache): placed
-        // last among the items of their size, a new table lands in the last, small, weight
-        // chunk, and `CommittedModel::update` recommits only that chunk.
+        // Softmax exp tables depend on the number of keys (a decoding step's cache): packed
+        // after every other weight, a new table lands in the last weight chunk, and
+        // `CommittedModel::update` recommits only that chunk.
         let exp_tables: Vec<usize> = shape
             .nodes
             .iter()

@@ -25,17 +25,20 @@ impl Packing {
         Self::with_late(item_vars, &[])
     }
 
-    /// [`Self::new`], with the items flagged in `late` placed after the other items of their
-    /// size (so, with the smallest items, near the end of the table: in its last chunk).
+    /// [`Self::new`], with the items flagged in `late` placed after all the others (in
+    /// decreasing size too, each at an offset aligned to its size: at most its own size of
+    /// padding before the first), so that they land in the table's last chunk.
     pub fn with_late(item_vars: &[u32], late: &[bool]) -> Self {
         let mut order: Vec<usize> = (0..item_vars.len()).collect();
         let is_late = |i: usize| late.get(i).copied().unwrap_or(false);
-        order.sort_by_key(|&i| (std::cmp::Reverse(item_vars[i]), is_late(i)));
+        order.sort_by_key(|&i| (is_late(i), std::cmp::Reverse(item_vars[i])));
         let mut items = vec![(0usize, 0u32); item_vars.len()];
         let mut offset = 0usize;
         for i in order {
+            let size = 1usize << item_vars[i];
+            offset = offset.next_multiple_of(size);
             items[i] = (offset, item_vars[i]);
-            offset += 1usize << item_vars[i];
+            offset += size;
         }
         let n_vars = offset.max(2).next_power_of_two().ilog2();
         Self { n_vars, items }
@@ -274,6 +277,18 @@ mod tests {
             let l = p.lift(i, &c);
             assert_eq!(eval_mle_base(&packed, &l.point), l.value);
         }
+    }
+
+    #[test]
+    fn late_items_go_last_at_aligned_offsets() {
+        let p = Packing::with_late(&[3, 4, 1, 2], &[false, true, false, false]);
+        // 3 at 0, 2 at 8, 1 at 12, then the late 4 aligned to 16.
+        assert_eq!(p.items, vec![(0, 3), (16, 4), (12, 1), (8, 2)]);
+        assert_eq!(p.used(), 32);
+        assert_eq!(
+            Packing::with_late(&[3, 4], &[]).items,
+            Packing::new(&[3, 4]).items
+        );
     }
 
     #[test]
