@@ -10,6 +10,40 @@ use tract_onnx::tract_hir::ops::unimpl::UnimplementedOp;
 
 use crate::error::ImportError;
 
+/// Symbolic dimensions that tract cannot read as an expression (exporters write names like
+/// `DynamicDimension.0` or `batch_size/2`) become unknown: in the inputs and outputs, whose
+/// symbolic dimensions are fixed to 1 anyway, and in the intermediate `value_info`, which is
+/// only a hint (tract infers those shapes itself).
+fn forget_symbolic_dims(proto: &mut tract_onnx::pb::ModelProto) {
+    use tract_onnx::pb::tensor_shape_proto::dimension::Value as Dim;
+    use tract_onnx::pb::type_proto::Value as Type;
+    let readable = |name: &str| {
+        let mut chars = name.chars();
+        chars
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+    };
+    let Some(graph) = proto.graph.as_mut() else {
+        return;
+    };
+    let infos = graph
+        .input
+        .iter_mut()
+        .chain(graph.output.iter_mut())
+        .chain(graph.value_info.iter_mut());
+    for info in infos {
+        let Some(Type::TensorType(t)) = info.r#type.as_mut().and_then(|t| t.value.as_mut()) else {
+            continue;
+        };
+        for d in t.shape.iter_mut().flat_map(|s| s.dim.iter_mut()) {
+            if matches!(&d.value, Some(Dim::DimParam(p)) if !readable(p)) {
+                d.value = Some(Dim::DimParam("?".into()));
+            }
+        }
+    }
+}
+
 /// An ONNX model as tract's decluttered typed graph, with one concrete input shape.
 #[derive(Debug, Clone)]
 pub struct OnnxModel {
@@ -31,7 +65,10 @@ impl OnnxModel {
             file: file.clone(),
             detail: format!("{e:#}"),
         };
-        let mut inference = tract_onnx::onnx().model_for_path(path).map_err(parse)?;
+        let onnx = tract_onnx::onnx();
+        let mut proto = onnx.proto_model_for_path(path).map_err(parse)?;
+        forget_symbolic_dims(&mut proto);
+        let mut inference = onnx.model_for_proto_model(&proto).map_err(parse)?;
         // Operators tract itself does not know are named here rather than at typing time.
         if let Some(n) = inference
             .nodes()
@@ -61,23 +98,18 @@ impl OnnxModel {
             });
         }
         let fact = inference.input_fact(0).map_err(parse)?.clone();
-        let input_shape: Vec<usize> = match fact
+        if fact.shape.is_open() {
+            return Err(ImportError::Structure {
+                file,
+                detail: "the input has no declared rank".into(),
+            });
+        }
+        // Symbolic (or unknown) input dimensions are fixed to 1.
+        let input_shape: Vec<usize> = fact
             .shape
             .dims()
-            .map(|d| d.concretize())
-            .collect::<Option<Vec<TDim>>>()
-        {
-            Some(dims) => dims
-                .iter()
-                .map(|d: &TDim| d.to_usize().unwrap_or(1))
-                .collect(),
-            None => {
-                return Err(ImportError::Structure {
-                    file,
-                    detail: "the input has no declared rank".into(),
-                })
-            }
-        };
+            .map(|d| d.concretize().and_then(|d| d.to_usize().ok()).unwrap_or(1))
+            .collect();
         inference = inference
             .with_input_fact(0, f32::fact(&input_shape).into())
             .map_err(parse)?;

@@ -1,5 +1,6 @@
 //! ONNX models: one load, one quantisation of the input, one integer forward pass.
 
+use std::borrow::Cow;
 use std::path::Path;
 
 use model::{Graph, Tensor};
@@ -24,15 +25,16 @@ pub fn prepare_onnx(
     seed: u64,
 ) -> Result<Prepared, PrepareError> {
     let src = OnnxModel::load(path)?;
-    let seeded;
-    let reals = match reals {
-        Some(r) => r,
-        None => {
-            seeded = seeded_input(src.input_len(), seed);
-            &seeded
-        }
-    };
-    prepare_loaded(&src, config, reals)
+    let reals = reals_or_seeded(&src, reals, seed);
+    prepare_loaded(&src, config, &reals)
+}
+
+/// `reals`, or `seed`ed values uniform in `[0, 1)` for the model's input.
+fn reals_or_seeded<'a>(src: &OnnxModel, reals: Option<&'a [f32]>, seed: u64) -> Cow<'a, [f32]> {
+    match reals {
+        Some(r) => Cow::Borrowed(r),
+        None => Cow::Owned(seeded_input(src.input_len(), seed)),
+    }
 }
 
 fn prepare_loaded(
@@ -95,14 +97,7 @@ pub fn calibrate_onnx(
     seed: u64,
 ) -> Result<(Prepared, QuantConfig, Vec<Trial>), PrepareError> {
     let src = OnnxModel::load(path)?;
-    let seeded;
-    let reals = match reals {
-        Some(r) => r,
-        None => {
-            seeded = seeded_input(src.input_len(), seed);
-            &seeded
-        }
-    };
+    let reals = &*reals_or_seeded(&src, reals, seed);
     let weights: Vec<u32> = match base.strategy {
         Strategy::Direct => WEIGHT_BITS_GRID.to_vec(),
         _ => vec![base.weight_scale_bits],
