@@ -415,47 +415,6 @@ impl GraphBuilder {
         )
     }
 
-    /// `input . W^T` for the weight `weight` already in the graph (stored `n x k`, e.g. an
-    /// embedding table read again as a tied LM head): no new weight is added.
-    pub fn matmul_transposed(
-        &mut self,
-        input: NodeId,
-        weight: WeightId,
-    ) -> Result<NodeId, GraphError> {
-        let x = self.node(input)?.clone();
-        let id = self.nodes.len();
-        let w = self.weights.get(weight).ok_or(GraphError::BadOperand {
-            node: id,
-            operand: weight,
-        })?;
-        if x.shape.cols != w.shape.cols {
-            return Err(GraphError::ShapeMismatch {
-                node: id,
-                op: "matmul_transposed",
-                detail: format!(
-                    "activation {}x{} times the transpose of weight {}x{}",
-                    x.shape.rows, x.shape.cols, w.shape.rows, w.shape.cols
-                ),
-            });
-        }
-        let (n, scale) = (w.shape.rows, x.scale + w.scale);
-        self.push(
-            Op::MatMulTransposed { input, weight },
-            Shape::new(x.shape.rows, n),
-            scale,
-        )
-    }
-
-    /// The weight an op of node `node` reads, if any.
-    pub fn weight_of(&self, node: NodeId) -> Option<WeightId> {
-        match self.nodes.get(node)?.op {
-            Op::MatMul { weight, .. }
-            | Op::MatMulTransposed { weight, .. }
-            | Op::Embedding { table: weight, .. } => Some(weight),
-            _ => None,
-        }
-    }
-
     /// `lhs . rhs` (or `lhs . rhs^T`) for two activations.
     pub fn matmul_act(
         &mut self,

@@ -6,8 +6,9 @@
 //! exact blocks: `y_j = sum_i x[:, rows_i] . W_ij`, the `y_j` side by side
 //! ([`Op::ConcatAligned`]). Column slices and the concatenation are relabellings or one
 //! message per part; each block's matmul sumcheck and opening are as large as the block.
+//! Also the product with a weight already in the graph, transposed (a tied LM head).
 
-use crate::graph::{GraphBuilder, GraphError, NodeId, Op, Weight};
+use crate::graph::{GraphBuilder, GraphError, NodeId, Op, Weight, WeightId};
 use crate::tensor::Shape;
 
 /// Smallest block: dimensions with bits below it are left to plain padding.
@@ -169,6 +170,49 @@ impl GraphBuilder {
             outs.push(acc.ok_or(GraphError::NoInput)?);
         }
         Ok(outs)
+    }
+}
+
+impl GraphBuilder {
+    /// `input . W^T` for the weight `weight` already in the graph (stored `n x k`, e.g. an
+    /// embedding table read again as a tied LM head): no new weight is added.
+    pub fn matmul_transposed(
+        &mut self,
+        input: NodeId,
+        weight: WeightId,
+    ) -> Result<NodeId, GraphError> {
+        let x = self.node(input)?.clone();
+        let id = self.nodes.len();
+        let w = self.weights.get(weight).ok_or(GraphError::BadOperand {
+            node: id,
+            operand: weight,
+        })?;
+        if x.shape.cols != w.shape.cols {
+            return Err(GraphError::ShapeMismatch {
+                node: id,
+                op: "matmul_transposed",
+                detail: format!(
+                    "activation {}x{} times the transpose of weight {}x{}",
+                    x.shape.rows, x.shape.cols, w.shape.rows, w.shape.cols
+                ),
+            });
+        }
+        let (n, scale) = (w.shape.rows, x.scale + w.scale);
+        self.push(
+            Op::MatMulTransposed { input, weight },
+            Shape::new(x.shape.rows, n),
+            scale,
+        )
+    }
+
+    /// The weight an op of node `node` reads, if any.
+    pub fn weight_of(&self, node: NodeId) -> Option<WeightId> {
+        match self.nodes.get(node)?.op {
+            Op::MatMul { weight, .. }
+            | Op::MatMulTransposed { weight, .. }
+            | Op::Embedding { table: weight, .. } => Some(weight),
+            _ => None,
+        }
     }
 }
 
