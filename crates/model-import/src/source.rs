@@ -60,6 +60,13 @@ impl OnnxModel {
     /// Parses `path` and lets tract infer shapes and fold constants. Symbolic input
     /// dimensions (a batch dimension `N`) are fixed to 1.
     pub fn load(path: &Path) -> Result<Self, ImportError> {
+        Self::load_shaped(path, None)
+    }
+
+    /// [`Self::load`] with the input's shape given (`--input-shape`): it must have the
+    /// declared rank and agree with every declared concrete dimension; symbolic ones take
+    /// its values.
+    pub fn load_shaped(path: &Path, shape: Option<&[usize]>) -> Result<Self, ImportError> {
         let file = path.display().to_string();
         let parse = |e: TractError| ImportError::Parse {
             file: file.clone(),
@@ -104,12 +111,34 @@ impl OnnxModel {
                 detail: "the input has no declared rank".into(),
             });
         }
-        // Symbolic (or unknown) input dimensions are fixed to 1.
-        let input_shape: Vec<usize> = fact
+        // Symbolic (or unknown) input dimensions are fixed to 1, or to the given shape's.
+        let declared: Vec<Option<usize>> = fact
             .shape
             .dims()
-            .map(|d| d.concretize().and_then(|d| d.to_usize().ok()).unwrap_or(1))
+            .map(|d| d.concretize().and_then(|d| d.to_usize().ok()))
             .collect();
+        let input_shape: Vec<usize> = match shape {
+            None => declared.iter().map(|d| d.unwrap_or(1)).collect(),
+            Some(given) => {
+                let agrees = given.len() == declared.len()
+                    && given
+                        .iter()
+                        .zip(&declared)
+                        .all(|(g, d)| *g > 0 && d.is_none_or(|d| d == *g));
+                if !agrees {
+                    let spell = |d: &Option<usize>| d.map_or("?".to_string(), |d| d.to_string());
+                    return Err(ImportError::Structure {
+                        file,
+                        detail: format!(
+                            "the input shape {given:?} does not fit the declared input shape \
+                             [{}] (? is symbolic)",
+                            declared.iter().map(spell).collect::<Vec<_>>().join(", ")
+                        ),
+                    });
+                }
+                given.to_vec()
+            }
+        };
         inference = inference
             .with_input_fact(0, f32::fact(&input_shape).into())
             .map_err(parse)?;

@@ -5,7 +5,7 @@
 
 mod onnx_common;
 
-use model_import::{import_onnx, QuantConfig};
+use model_import::{import_onnx, ImportError, OnnxModel, QuantConfig};
 use onnx_common::{data, sample_input};
 use prost::Message;
 use tract_onnx::pb::tensor_shape_proto::{dimension::Value as Dim, Dimension};
@@ -60,4 +60,17 @@ fn unreadable_symbolic_dims_are_fixed_to_one() {
     assert_eq!(got.source.input_shape, want.source.input_shape);
     assert_eq!(got.graph.nodes, want.graph.nodes);
     assert_eq!(got.graph.weights, want.graph.weights);
+
+    // A given input shape fills the symbolic batch dimension: two rows.
+    let two = OnnxModel::load_shaped(&exported, Some(&[2, 1, 28, 28])).unwrap();
+    assert_eq!(two.input_len(), 2 * 784);
+    let twice: Vec<f32> = input.iter().chain(&input).copied().collect();
+    let g = two.import(&config, &twice).unwrap().graph;
+    assert_eq!(g.nodes[g.output].shape.rows, 2);
+    // A shape that contradicts a declared dimension, or has another rank, is refused.
+    for bad in [&[2, 1, 28, 27][..], &[2, 784][..]] {
+        let err = OnnxModel::load_shaped(&exported, Some(bad)).unwrap_err();
+        assert!(matches!(err, ImportError::Structure { .. }), "{err}");
+        assert!(err.to_string().contains("[?, 1, 28, 28]"), "{err}");
+    }
 }

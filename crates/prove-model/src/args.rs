@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
 use model::{examples, Graph, Tensor};
-use model_import::recipe::calibrate_onnx;
+use model_import::recipe::{calibrate_onnx, OnnxFile};
 use model_import::{
     decoder_graph, onnx_graph, prepare_decoder, prepare_onnx, DecoderSource, Prepared, QuantConfig,
 };
@@ -49,6 +49,10 @@ pub struct ModelArgs {
     /// `prove --calibrate` picks it (and --weight-bits) by measured error.
     #[arg(long, value_parser = clap::value_parser!(u32).range(4..=14))]
     act_bits: Option<u32>,
+    /// ONNX models: the input's shape, e.g. 1x3x64x64, for inputs with symbolic dimensions
+    /// (default: each symbolic dimension 1). `verify` needs the same.
+    #[arg(long, value_parser = parse_shape)]
+    input_shape: Option<Shape>,
     /// log2 of the Reed-Solomon blowup of the commitment.
     #[arg(long)]
     log_blowup: Option<u32>,
@@ -67,6 +71,20 @@ pub struct ModelArgs {
     no_cache: bool,
 }
 
+/// An input shape on the command line (`1x3x64x64`).
+#[derive(Clone, Debug)]
+pub struct Shape(Vec<usize>);
+
+fn parse_shape(s: &str) -> Result<Shape, String> {
+    let dims = s
+        .split('x')
+        .map(|d| d.trim().parse::<usize>().ok().filter(|&d| d > 0))
+        .collect::<Option<Vec<usize>>>()
+        .filter(|d| !d.is_empty() && d.len() <= 8)
+        .ok_or_else(|| format!("{s:?}: expected dimensions like 1x3x64x64"))?;
+    Ok(Shape(dims))
+}
+
 #[derive(Clone, Copy, ValueEnum)]
 enum Quant {
     /// Fixed point: activations 2^-8, weights 2^-10.
@@ -78,6 +96,14 @@ enum Quant {
 }
 
 impl ModelArgs {
+    /// The ONNX model with its `--input-shape`, if that is the model.
+    fn onnx(&self) -> Option<OnnxFile<'_>> {
+        Some(OnnxFile {
+            path: self.onnx_path()?,
+            input_shape: self.input_shape.as_ref().map(|s| s.0.as_slice()),
+        })
+    }
+
     fn onnx_path(&self) -> Option<&Path> {
         self.model
             .ends_with(".onnx")
@@ -91,6 +117,9 @@ impl ModelArgs {
         }
         if self.act_bits.is_some() && self.onnx_path().is_none() {
             anyhow::bail!("--act-bits is for ONNX models (--model FILE.onnx)");
+        }
+        if self.input_shape.is_some() && self.onnx_path().is_none() {
+            anyhow::bail!("--input-shape is for ONNX models (--model FILE.onnx)");
         }
         Ok(())
     }
@@ -121,7 +150,7 @@ impl ModelArgs {
         input: Option<&Path>,
         seed: u64,
     ) -> Result<(Prepared, String)> {
-        let Some(path) = self.onnx_path() else {
+        let Some(path) = self.onnx() else {
             bail!("--calibrate is for ONNX models (--model FILE.onnx)");
         };
         let reals = input.map(files::read_values).transpose()?;
@@ -170,7 +199,7 @@ impl ModelArgs {
             let ids = input.map(decoder::read_token_ids).transpose()?;
             return prepare_decoder(&d, ids, seed).map_err(|e| decoder::explain(e, input));
         }
-        if let Some(path) = self.onnx_path() {
+        if let Some(path) = self.onnx() {
             let reals = input.map(files::read_values).transpose()?;
             return Ok(prepare_onnx(path, &self.quant(), reals.as_deref(), seed)?);
         }
@@ -190,7 +219,7 @@ impl ModelArgs {
                 .map_err(|e| decoder::explain(e, None))?
                 .0);
         }
-        if let Some(path) = self.onnx_path() {
+        if let Some(path) = self.onnx() {
             return Ok(onnx_graph(path, &self.quant(), input)?);
         }
         self.example()

@@ -190,3 +190,32 @@ fn prove_writes_a_json_report() {
     assert!(r["prove_ms"].as_f64().unwrap() > 0.0);
     assert_eq!(r["model_digest"].as_str().unwrap().len(), 64);
 }
+
+/// `--input-shape` must fit the model's declared input, and is for ONNX models only.
+#[test]
+fn input_shape_is_checked_against_the_model() {
+    let model = data("mnist_mlp.onnx");
+    let o = run(&["inspect", "--model", &model, "--input-shape", "1x1x28x28"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = run(&["inspect", "--model", &model, "--input-shape", "1x1x28x27"]);
+    assert!(!o.status.success());
+    assert!(
+        text(&o).contains("does not fit the declared input shape"),
+        "{}",
+        text(&o)
+    );
+    let o = run(&["inspect", "--model", &model, "--input-shape", "1x0x2"]);
+    assert!(!o.status.success());
+    assert!(
+        text(&o).contains("expected dimensions like 1x3x64x64"),
+        "{}",
+        text(&o)
+    );
+    let o = run(&["inspect", "--model", "tiny-mlp", "--input-shape", "1x16"]);
+    assert!(!o.status.success());
+    assert!(
+        text(&o).contains("--input-shape is for ONNX models"),
+        "{}",
+        text(&o)
+    );
+}

@@ -32,8 +32,8 @@ pub use decoder::{
 };
 pub use error::{CheckpointError, PrepareError, TokenIdsError};
 pub use onnx::{
-    calibrate_onnx, onnx_graph, prepare_onnx, Trial, ACT_BITS_GRID, DEFAULT_CALIBRATION_SEED,
-    WEIGHT_BITS_GRID,
+    calibrate_onnx, onnx_graph, prepare_onnx, OnnxFile, Trial, ACT_BITS_GRID,
+    DEFAULT_CALIBRATION_SEED, WEIGHT_BITS_GRID,
 };
 
 use crate::hf::DualTrack;

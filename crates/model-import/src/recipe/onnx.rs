@@ -8,23 +8,53 @@ use model::{Graph, Tensor};
 use super::{Comparison, PrepareError, Prepared};
 use crate::{dequantise, quantise_input, seeded_input, OnnxModel, QuantConfig, Strategy};
 
+/// An ONNX file and, when given, its input's shape (`--input-shape`: symbolic dimensions
+/// take its values; otherwise they are 1).
+#[derive(Clone, Copy, Debug)]
+pub struct OnnxFile<'a> {
+    pub path: &'a Path,
+    pub input_shape: Option<&'a [usize]>,
+}
+
+impl<'a> From<&'a Path> for OnnxFile<'a> {
+    fn from(path: &'a Path) -> Self {
+        Self {
+            path,
+            input_shape: None,
+        }
+    }
+}
+
+impl<'a> From<&'a std::path::PathBuf> for OnnxFile<'a> {
+    fn from(path: &'a std::path::PathBuf) -> Self {
+        Self::from(path.as_path())
+    }
+}
+
+impl OnnxFile<'_> {
+    fn load(&self) -> Result<OnnxModel, PrepareError> {
+        Ok(OnnxModel::load_shaped(self.path, self.input_shape)?)
+    }
+}
+
 /// Seed of the calibration input of [`onnx_graph`] when no input is given.
 pub const DEFAULT_CALIBRATION_SEED: u64 = 1;
 
-/// The ONNX model at `path`, quantised by `config`, on the real input `reals` (as many values
+/// The ONNX model `model` (a path, or an [`OnnxFile`] with an input shape), quantised by
+/// `config`, on the real input `reals` (as many values
 /// as the model's input has; `seed`ed values uniform in `[0, 1)` if `None`).
 ///
 /// The activation scales are calibrated on the quantised input (dequantised), so that a
 /// verifier who has only the proof's input tensor calibrates on the same values
 /// ([`onnx_graph`]). The file is loaded once and the integer graph runs once: the import's
 /// checking run is the trace, and the report compares it with tract's `f32` run on `reals`.
-pub fn prepare_onnx(
-    path: &Path,
+pub fn prepare_onnx<'a>(
+    model: impl Into<OnnxFile<'a>>,
     config: &QuantConfig,
     reals: Option<&[f32]>,
     seed: u64,
 ) -> Result<Prepared, PrepareError> {
-    let src = OnnxModel::load(path)?;
+    let src = model.into().load()?;
     let reals = reals_or_seeded(&src, reals, seed);
     prepare_loaded(&src, config, &reals)
 }
@@ -90,13 +120,13 @@ pub struct Trial {
 /// the input (max abs error; the first in grid order on a tie) is returned prepared, with
 /// every trial. `base` gives the weight strategy. Refused with the base setting's error when
 /// no setting runs.
-pub fn calibrate_onnx(
-    path: &Path,
+pub fn calibrate_onnx<'a>(
+    model: impl Into<OnnxFile<'a>>,
     base: &QuantConfig,
     reals: Option<&[f32]>,
     seed: u64,
 ) -> Result<(Prepared, QuantConfig, Vec<Trial>), PrepareError> {
-    let src = OnnxModel::load(path)?;
+    let src = model.into().load()?;
     let reals = &*reals_or_seeded(&src, reals, seed);
     let weights: Vec<u32> = match base.strategy {
         Strategy::Direct => WEIGHT_BITS_GRID.to_vec(),
@@ -138,12 +168,12 @@ pub fn calibrate_onnx(
 /// The graph [`prepare_onnx`] builds for the input tensor `input` (a proof's public input;
 /// without one, the seeded input of [`DEFAULT_CALIBRATION_SEED`]), for verifying and
 /// inspecting.
-pub fn onnx_graph(
-    path: &Path,
+pub fn onnx_graph<'a>(
+    model: impl Into<OnnxFile<'a>>,
     config: &QuantConfig,
     input: Option<&Tensor>,
 ) -> Result<Graph, PrepareError> {
-    let src = OnnxModel::load(path)?;
+    let src = model.into().load()?;
     let calib = match input {
         Some(x) => dequantise(x, config.act_scale_bits),
         None => {
