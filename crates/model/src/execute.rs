@@ -3,6 +3,7 @@
 use thiserror::Error;
 
 use crate::graph::{Graph, NodeId, Op};
+use crate::layout;
 pub use crate::matmul::{matmul, matmul_transposed};
 use crate::softmax;
 use crate::tensor::{Shape, Tensor};
@@ -320,56 +321,11 @@ fn eval_node<'a>(
                 x.data.iter().map(|&v| t[(v - ACT_LO) as usize]).collect(),
             )
         }
-        Op::ColumnSlice { input, start, len } => {
-            let x = &values[input];
-            let data = x
-                .data
-                .chunks(x.shape.cols)
-                .flat_map(|row| row[start..start + len].iter().copied())
-                .collect();
-            Tensor::new(Shape::new(x.shape.rows, len), data)
-        }
-        Op::ConcatAligned { ref parts } => {
-            let rows = values[parts[0]].shape.rows;
-            let cols: usize = parts.iter().map(|&p| values[p].shape.cols).sum();
-            let mut data = Vec::with_capacity(rows * cols);
-            for r in 0..rows {
-                for &p in parts {
-                    let w = values[p].shape.cols;
-                    data.extend_from_slice(&values[p].data[r * w..(r + 1) * w]);
-                }
-            }
-            Tensor::new(Shape::new(rows, cols), data)
-        }
-        Op::ConcatColumns { ref parts } => {
-            let first = &values[parts[0]];
-            let (rows, w) = (first.shape.rows, first.shape.cols);
-            let mut data = Vec::with_capacity(rows * w * parts.len());
-            for r in 0..rows {
-                for &p in parts {
-                    data.extend_from_slice(&values[p].data[r * w..(r + 1) * w]);
-                }
-            }
-            Tensor::new(Shape::new(rows, w * parts.len()), data)
-        }
-        Op::BroadcastColumn { input, cols } => {
-            let x = &values[input];
-            let data = x
-                .data
-                .iter()
-                .flat_map(|&v| std::iter::repeat_n(v, cols))
-                .collect();
-            Tensor::new(Shape::new(x.shape.rows, cols), data)
-        }
-        Op::RowSum { input } => {
-            let x = &values[input];
-            let data = x
-                .data
-                .chunks(x.shape.cols)
-                .map(|r| r.iter().sum())
-                .collect();
-            Tensor::new(Shape::new(x.shape.rows, 1), data)
-        }
+        Op::ColumnSlice { input, start, len } => layout::column_slice(&values[input], start, len),
+        Op::ConcatAligned { ref parts } => layout::concat(parts, values),
+        Op::ConcatColumns { ref parts } => layout::concat(parts, values),
+        Op::BroadcastColumn { input, cols } => layout::broadcast_column(&values[input], cols),
+        Op::RowSum { input } => layout::row_sum(&values[input]),
         Op::MulConst { input, c, .. } => {
             let x = &values[input];
             Tensor::new(x.shape, x.data.iter().map(|&v| v * c).collect())
@@ -402,22 +358,7 @@ fn eval_node<'a>(
                     .collect(),
             )
         }
-        Op::RotateHalf { input, log_block } => {
-            let x = &values[input];
-            let (blk, half) = (1usize << log_block, 1usize << (log_block - 1));
-            let cols = x.shape.cols;
-            let data = (0..x.data.len())
-                .map(|i| {
-                    let c = i % cols;
-                    if c % blk < half {
-                        -x.data[i + half]
-                    } else {
-                        x.data[i - half]
-                    }
-                })
-                .collect();
-            Tensor::new(x.shape, data)
-        }
+        Op::RotateHalf { input, log_block } => layout::rotate_half(&values[input], log_block),
         Op::SoftmaxMax { input, causal } => softmax::row_max(&values[input], causal),
         Op::SoftmaxExp {
             input,
@@ -448,14 +389,7 @@ fn eval_node<'a>(
                 .collect();
             Tensor::new(x.shape, data)
         }
-        Op::RowSlice { input, start, len } => {
-            let x = &values[input];
-            let c = x.shape.cols;
-            Tensor::new(
-                Shape::new(len, c),
-                x.data[start * c..(start + len) * c].to_vec(),
-            )
-        }
+        Op::RowSlice { input, start, len } => layout::row_slice(&values[input], start, len),
         Op::AssertZero { input } => {
             let x = &values[input];
             if let Some((index, &value)) = x.data.iter().enumerate().find(|(_, v)| **v != 0) {

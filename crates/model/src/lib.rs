@@ -22,6 +22,7 @@ pub mod execute;
 pub mod func;
 pub mod graph;
 pub mod heads;
+mod layout;
 pub mod matmul;
 pub mod norm;
 pub mod reference;
