@@ -43,6 +43,10 @@ Writes into crates/model-import/tests/data/:
                       (not supported: the importer must say so)
   conv_group.onnx     a Conv with group = 2 (not supported: the importer must say so)
   conv_huge.onnx      a Conv whose unrolled matrix (16x64x64 -> 16x64x64) exceeds the limit
+  attention.onnx      1x8x32 -> 4-head self-attention as PyTorch exports it (MatMul + bias,
+                      Reshape, Transpose, MatMul of two activations, Div, Softmax over the last
+                      axis, MatMul, Transpose, Reshape, MatMul + bias), residual, LayerNorm
+  attention_einsum.onnx  the same with the two activation products as Einsum
   *.input.json        a sample input (flat JSON array) per model (none for conv_huge)
 Weights are random (He-scaled); the models test the import, not accuracy on a task.
 """
@@ -485,6 +489,82 @@ def conv_huge():
     save(graph_model(nodes, "conv_huge", [1, 16, 64, 64], [1, 16, 64, 64], inits), "conv_huge", None)
 
 
+def attention_inits(rng, d, prefix=""):
+    inits = []
+    for n in ["q", "k", "v", "o"]:
+        inits.append(init(prefix + "w" + n, he(rng, (d, d), d)))
+        inits.append(init(prefix + "b" + n, rng.normal(0, 0.05, d)))
+    inits.append(init(prefix + "gamma", rng.uniform(0.5, 1.5, d)))
+    inits.append(init(prefix + "beta", rng.normal(0, 0.1, d)))
+    return inits
+
+
+def attention_nodes(x, y, s, h, dh, prefix="", einsum=False, mask=None):
+    """Multi-head self-attention on x (1 x s x h*dh) as PyTorch exports it, with a residual
+    and a post-LayerNorm into y. `mask` names an additive (1 x 1 x 1 x s) score bias."""
+    p = prefix
+    d = h * dh
+    nodes = []
+    for n in ["q", "k", "v"]:
+        nodes += [
+            helper.make_node("MatMul", [x, p + "w" + n], [p + n + "0"], name=p + n + "_proj"),
+            helper.make_node("Add", [p + n + "0", p + "b" + n], [p + n + "1"], name=p + n + "_bias"),
+            helper.make_node("Reshape", [p + n + "1", p + "heads_shape"], [p + n + "2"],
+                             name=p + n + "_split"),
+        ]
+    if einsum:
+        nodes += [
+            helper.make_node("Einsum", [p + "q2", p + "k2"], [p + "s0"], name=p + "scores",
+                             equation="bihd,bjhd->bhij"),
+        ]
+    else:
+        nodes += [
+            helper.make_node("Transpose", [p + "q2"], [p + "qt"], name=p + "q_heads", perm=[0, 2, 1, 3]),
+            helper.make_node("Transpose", [p + "k2"], [p + "kt"], name=p + "k_heads_t", perm=[0, 2, 3, 1]),
+            helper.make_node("MatMul", [p + "qt", p + "kt"], [p + "s0"], name=p + "scores"),
+        ]
+    nodes.append(helper.make_node("Div", [p + "s0", p + "sqrt_dh"], [p + "s1"], name=p + "scale"))
+    scores = p + "s1"
+    if mask is not None:
+        nodes.append(helper.make_node("Add", [scores, mask], [p + "s2"], name=p + "mask"))
+        scores = p + "s2"
+    nodes.append(helper.make_node("Softmax", [scores], [p + "pr"], name=p + "softmax", axis=-1))
+    if einsum:
+        nodes += [
+            helper.make_node("Einsum", [p + "pr", p + "v2"], [p + "ctx"], name=p + "context",
+                             equation="bhij,bjhd->bihd"),
+        ]
+    else:
+        nodes += [
+            helper.make_node("Transpose", [p + "v2"], [p + "vt"], name=p + "v_heads", perm=[0, 2, 1, 3]),
+            helper.make_node("MatMul", [p + "pr", p + "vt"], [p + "c0"], name=p + "context"),
+            helper.make_node("Transpose", [p + "c0"], [p + "ctx"], name=p + "merge", perm=[0, 2, 1, 3]),
+        ]
+    nodes += [
+        helper.make_node("Reshape", [p + "ctx", p + "model_shape"], [p + "c2"], name=p + "merge_heads"),
+        helper.make_node("MatMul", [p + "c2", p + "wo"], [p + "o0"], name=p + "o_proj"),
+        helper.make_node("Add", [p + "o0", p + "bo"], [p + "o1"], name=p + "o_bias"),
+        helper.make_node("Add", [x, p + "o1"], [p + "r"], name=p + "residual"),
+        helper.make_node("LayerNormalization", [p + "r", p + "gamma", p + "beta"], [y],
+                         name=p + "ln", axis=-1, epsilon=1e-5),
+    ]
+    consts = [i64(p + "heads_shape", [1, s, h, dh]), i64(p + "model_shape", [1, s, d]),
+              init(p + "sqrt_dh", np.sqrt(dh))]
+    return nodes, consts
+
+
+def attention(name, einsum):
+    rng = np.random.default_rng(31)
+    s, h, dh = 8, 4, 8
+    d = h * dh
+    nodes, consts = attention_nodes("x", "y", s, h, dh, einsum=einsum)
+    inits = attention_inits(rng, d) + consts
+    x = rng.normal(0.0, 1.0, size=(1, s, d)).astype(np.float32)
+    model = graph_model(nodes, name, [1, s, d], [1, s, d], inits,
+                        opset=[helper.make_opsetid("", 17)])
+    save(model, name, x)
+
+
 ALL = {
     "mnist_mlp": mnist_mlp,
     "tiny_act": tiny_act,
@@ -511,6 +591,8 @@ ALL = {
     "gather_table": gather_table,
     "conv_group": conv_group,
     "conv_huge": conv_huge,
+    "attention": lambda: attention("attention", False),
+    "attention_einsum": lambda: attention("attention_einsum", True),
 }
 
 

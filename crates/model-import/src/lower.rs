@@ -32,6 +32,7 @@ use crate::error::ImportError;
 use crate::plan::{Plan, PlanOp, Step, StepId};
 use crate::source::OnnxModel;
 
+mod attention;
 mod conv;
 mod einsum;
 mod norm;
@@ -77,6 +78,9 @@ enum Val {
     Ints {
         node: String,
     },
+    /// A tensor with leading batch axes: one activation per batch index (row-major), each
+    /// viewing the remaining axes as rows and columns ([`attention`]).
+    Parts(Vec<StepId>),
 }
 
 struct Lowerer<'a> {
@@ -233,6 +237,18 @@ impl Lowerer<'_> {
                     self.structure(format!("node '{name}' reads a constant as its activation"))
                 )
             }
+            Val::Parts(parts) => {
+                return Err(ImportError::Unsupported {
+                    file: self.src.file.clone(),
+                    node: name.into(),
+                    op: "EinSum".into(),
+                    detail: format!(
+                        " output: {} per-batch matrices read as one activation (only products, \
+                         softmax and element-wise ops with constants keep the batch axes)",
+                        parts.len()
+                    ),
+                })
+            }
         };
         self.vals.insert(o, Val::Act(s));
         Ok(s)
@@ -258,11 +274,7 @@ impl Lowerer<'_> {
         }
         let val = if node.op_as::<TypedSource>().is_some() {
             let dims = self.dims(out)?;
-            // Rows are the first axis (batch), columns everything else; a vector is one row.
-            let (rows, cols) = match dims.len() {
-                0 | 1 => (1, dims.iter().product()),
-                _ => (dims[0], dims[1..].iter().product()),
-            };
+            let (rows, cols) = crate::source::input_view(&dims);
             Val::Act(self.push(PlanOp::Input, rows, cols, &node.name))
         } else if node.op_as::<Identity>().is_some() {
             self.operand(node, 0)?.1
@@ -270,12 +282,22 @@ impl Lowerer<'_> {
             let (input, val) = self.operand(node, 0)?;
             match op {
                 AxisOp::Move(from, to) if self.dims(input)?.get(*from) != Some(&1) => {
+                    if let Val::Parts(_) = val {
+                        return Err(self.unsupported(node, " of per-batch matrices"));
+                    }
                     self.transpose(node, input, *from, *to)?
                 }
                 _ => val,
             }
         } else if let Some(op) = node.op_as::<EinSum>() {
-            self.einsum(node, op)?
+            let consts = (0..node.inputs.len())
+                .filter(|&i| matches!(self.operand(node, i), Ok((_, Val::Const(_)))))
+                .count();
+            if consts == 0 && node.inputs.len() == 2 && op.q_params.is_none() {
+                self.einsum_acts(node, op)?
+            } else {
+                self.einsum(node, op)?
+            }
         } else if let Some(op) = node.op_as::<Conv>() {
             self.conv(node, op)?
         } else if let Some(op) = node.op_as::<MaxPool>() {
@@ -312,34 +334,46 @@ impl Lowerer<'_> {
         Ok(())
     }
 
-    /// Softmax over the feature axis (the last, with every axis between the batch and it of
-    /// size 1): one proved softmax per row.
+    /// Softmax over the last axis when each row of the activation's view (or of each
+    /// per-batch part) is one softmax: one proved softmax per row.
     fn softmax(&mut self, node: &TypedNode, op: &Softmax) -> Result<Val, ImportError> {
         if op.kind == SoftmaxKind::LogSoftmax {
             return Err(self.unsupported(node, ""));
         }
-        let (input, _) = self.operand(node, 0)?;
+        let (input, val) = self.operand(node, 0)?;
         let dims = self.dims(input)?;
         let last = dims.len().saturating_sub(1);
-        let inner: usize = dims.get(1..last).map_or(1, |d| d.iter().product());
-        if op.axes.as_slice() != [last] || dims.len() < 2 || inner != 1 {
-            return Err(self.unsupported(
+        let refuse = |l: &Self| {
+            l.unsupported(
                 node,
                 format!(
-                    " over axes {:?} of a {dims:?} tensor (only the last axis of a \
-                     [batch, features] tensor is a row softmax)",
+                    " over axes {:?} of a {dims:?} tensor (only the last axis, with each row of \
+                     the layout one softmax)",
                     op.axes
                 ),
-            ));
+            )
+        };
+        if op.axes.as_slice() != [last] || dims.len() < 2 {
+            return Err(refuse(self));
         }
-        let x = self.act(input, &node.name)?;
-        let (r, k) = self.view(x);
-        Ok(Val::Act(self.push(
-            PlanOp::Softmax { input: x },
-            r,
-            k,
-            &node.name,
-        )))
+        let parts = match val {
+            Val::Parts(p) => p,
+            _ => vec![self.act(input, &node.name)?],
+        };
+        if parts.iter().any(|&p| self.view(p).1 != dims[last]) {
+            return Err(refuse(self));
+        }
+        let out: Vec<StepId> = parts
+            .iter()
+            .map(|&x| {
+                let (r, k) = self.view(x);
+                self.push(PlanOp::Softmax { input: x }, r, k, &node.name)
+            })
+            .collect();
+        Ok(match out.as_slice() {
+            [one] if !matches!(self.vals.get(&input), Some(Val::Parts(_))) => Val::Act(*one),
+            _ => Val::Parts(out),
+        })
     }
 
     fn unary(&mut self, node: &TypedNode, op: &str) -> Result<Val, ImportError> {
@@ -414,6 +448,9 @@ impl Lowerer<'_> {
                 }
             }
         }
+        if let (Val::Parts(pa), Val::Parts(pb)) = (&va, &vb) {
+            return self.parts_binary(node, op, pa, pb);
+        }
         let (l, r) = (self.act(a, &node.name)?, self.act(b, &node.name)?);
         if self.view(l) != self.view(r) || self.dims(a)? != self.dims(b)? {
             return Err(self.unsupported(node, " (broadcast between two activations)"));
@@ -440,6 +477,9 @@ impl Lowerer<'_> {
         let data = c
             .as_slice::<f32>()
             .map_err(|e| self.unsupported(node, format!(": {e:#}")))?;
+        if let Val::Parts(parts) = &va {
+            return self.parts_with_const(node, op, parts, c.shape(), data);
+        }
         if let Val::Norm { x, stage } = &va {
             if let Some(v) = self.norm_with_const(op, *x, stage, c, data) {
                 return Ok(v);

@@ -87,6 +87,13 @@ pub enum PlanOp {
     ConcatColumns {
         parts: Vec<StepId>,
     },
+    /// `lhs (m x k) . rhs (k x n)`, or `lhs . rhs^T` with `rhs` `n x k`: two activations
+    /// (attention scores and context).
+    MatMulAct {
+        lhs: StepId,
+        rhs: StepId,
+        transpose_rhs: bool,
+    },
 }
 
 /// A step: its op, the 2-D view of its output, and the tract node it comes from.
@@ -118,6 +125,19 @@ impl Plan {
                 }
                 PlanOp::IntMatMul { input, weight, k } => {
                     matmul(&vals[*input], *k, cols, |i| weight[i] as f64)
+                }
+                PlanOp::MatMulAct {
+                    lhs,
+                    rhs,
+                    transpose_rhs,
+                } => {
+                    let k = self.steps[*lhs].cols;
+                    let r = &vals[*rhs];
+                    if *transpose_rhs {
+                        matmul(&vals[*lhs], k, cols, |i| r[(i % cols) * k + i / cols])
+                    } else {
+                        matmul(&vals[*lhs], k, cols, |i| r[i])
+                    }
                 }
                 PlanOp::Bias { input, bias } => {
                     map_cols(&vals[*input], cols, |x, j| x + f64::from(bias[j]))

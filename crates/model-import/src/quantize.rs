@@ -24,7 +24,7 @@
 //! `GraphBuilder::layer_norm` wants.
 
 use model::norm::NormRange;
-use model::{Graph, GraphBuilder, NodeId, Shape, Weight, ACT_BITS};
+use model::{Graph, GraphBuilder, NodeId, Shape, Weight, ACT_BITS, MAX_ABS};
 
 use crate::config::{QuantConfig, Strategy};
 use crate::error::ImportError;
@@ -261,6 +261,29 @@ impl Quantiser<'_> {
                     .map(|&p| self.at(p, t).map(|(n, _)| n))
                     .collect::<Result<Vec<_>, _>>()?;
                 (self.b.concat_columns(&nodes)?, t)
+            }
+            PlanOp::MatMulAct {
+                lhs,
+                rhs,
+                transpose_rhs,
+            } => {
+                // The exact product sits at the sum of the operands' scales: lower them (the
+                // finer first) until the calibrated output, with headroom, fits the field.
+                let (mut sl, mut sr) = (self.get(*lhs)?.1, self.get(*rhs)?.1);
+                let max_abs = self.calib[id].iter().fold(0f64, |m, v| m.max(v.abs()));
+                let room = (MAX_ABS as f64 / (HEADROOM * max_abs.max(1e-9)))
+                    .log2()
+                    .floor();
+                let budget = room.clamp(0.0, 62.0) as u32;
+                while sl + sr > budget && sl + sr > 0 {
+                    if sl >= sr {
+                        sl -= 1;
+                    } else {
+                        sr -= 1;
+                    }
+                }
+                let ((l, sl), (r, sr)) = (self.at(*lhs, sl)?, self.at(*rhs, sr)?);
+                (self.b.matmul_act(l, r, *transpose_rhs)?, sl + sr)
             }
             PlanOp::Sub { lhs, rhs } => {
                 let t = self.get(*lhs)?.1.min(self.get(*rhs)?.1);

@@ -44,6 +44,17 @@ fn forget_symbolic_dims(proto: &mut tract_onnx::pb::ModelProto) {
     }
 }
 
+/// The 2-D view `rows x cols` of an input of shape `dims`, its row-major flattening: a vector
+/// is one row; a sequence `batch x seq x features` is `batch * seq` rows of features (what its
+/// projections contract); otherwise rows are the first axis (`N` images of `C*H*W`).
+pub fn input_view(dims: &[usize]) -> (usize, usize) {
+    match dims.len() {
+        0 | 1 => (1, dims.iter().product()),
+        3 => (dims[0] * dims[1], dims[2]),
+        _ => (dims[0], dims[1..].iter().product()),
+    }
+}
+
 /// An ONNX model as tract's decluttered typed graph, with one concrete input shape.
 #[derive(Debug, Clone)]
 pub struct OnnxModel {
@@ -163,12 +174,9 @@ impl OnnxModel {
         self.input_shape.iter().product()
     }
 
-    /// Rows of the graph's 2-D input view: the first axis (a vector is one row).
+    /// Rows of the graph's 2-D input view ([`input_view`]).
     pub fn input_rows(&self) -> usize {
-        match self.input_shape.len() {
-            0 | 1 => 1,
-            _ => self.input_shape[0].max(1),
-        }
+        input_view(&self.input_shape).0
     }
 
     /// Checks that `input` has the model's number of values.
