@@ -368,6 +368,46 @@ pub fn verify_broadcast_column(
     Ok(Claim::new(column_point(claim, log_rows), proof.value))
 }
 
+/// Broadcast of a `1 x n` row down `rows` rows: the prover names the row's value at the
+/// column part `r_j` of the claim point.
+#[cfg(feature = "prover")]
+pub fn prove_broadcast_row(
+    row: &[M31],
+    log_rows: usize,
+    claim: &Claim,
+    channel: &mut Blake2sChannel,
+) -> (EvalProof, Claim) {
+    let point = claim.point[log_rows..].to_vec();
+    let value = eval_mle_base(row, &point);
+    channel.mix_felts(&[value]);
+    (EvalProof { value }, Claim::new(point, value))
+}
+
+/// Verifier side of [`prove_broadcast_row`]: `y(r_i, r_j) = mask_rows(r_i) x(r_j)`, padded
+/// rows zero.
+pub fn verify_broadcast_row(
+    proof: &EvalProof,
+    log_rows: usize,
+    rows: usize,
+    claim: &Claim,
+    channel: &mut Blake2sChannel,
+) -> Result<Claim, GkrError> {
+    if claim.point.len() <= log_rows {
+        return Err(GkrError::PointDimension {
+            expected: log_rows + 1,
+            got: claim.point.len(),
+        });
+    }
+    let mask = row_mask_eval(rows, &claim.point[..log_rows]);
+    if claim.value != proof.value * mask {
+        return Err(GkrError::FinalEvalMismatch {
+            layer: "broadcast row",
+        });
+    }
+    channel.mix_felts(&[proof.value]);
+    Ok(Claim::new(claim.point[log_rows..].to_vec(), proof.value))
+}
+
 fn with_bit(point: &[QM31], t: usize, bit: u32) -> Vec<QM31> {
     let mut p = point.to_vec();
     p[t] = QM31::from(M31::from_u32_unchecked(bit));

@@ -10,9 +10,10 @@ use gkr::elementwise::{
     prove_add, prove_add_bias, prove_mul, verify_add, verify_add_bias, verify_mul,
 };
 use gkr::linear::{
-    add_const_claim, prove_broadcast_column, prove_concat, prove_concat_aligned, prove_mul_const,
-    prove_rotate_half, prove_row_sum, row_slice_claim, slice_claim, verify_broadcast_column,
-    verify_concat, verify_concat_aligned, verify_mul_const, verify_rotate_half, verify_row_sum,
+    add_const_claim, prove_broadcast_column, prove_broadcast_row, prove_concat,
+    prove_concat_aligned, prove_mul_const, prove_rotate_half, prove_row_sum, row_slice_claim,
+    slice_claim, verify_broadcast_column, verify_broadcast_row, verify_concat,
+    verify_concat_aligned, verify_mul_const, verify_rotate_half, verify_row_sum,
 };
 use gkr::matmul::{self, MatMulDims};
 use gkr::{Channel, Claim};
@@ -306,6 +307,23 @@ proptest! {
         prop_assert!(true_claim(&s, &cs));
         prop_assert_eq!(verify_broadcast_column(&proof, log_rows, cols, &good, &mut ch()).unwrap(), cs);
         prop_assert!(verify_broadcast_column(&proof, log_rows, cols, &bad, &mut ch()).is_err());
+    }
+
+    #[test]
+    fn broadcast_row_reduces_to_a_true_claim(
+        log_rows in 0usize..4, log_cols in 1usize..4, rows in 0usize..16, seed: u64,
+    ) {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let rows = rows % ((1 << log_rows) + 1);
+        let x = table(&mut rng, 1 << log_cols);
+        let y: Vec<M31> = (0..1 << (log_rows + log_cols))
+            .map(|i| if i >> log_cols < rows { x[i % (1 << log_cols)] } else { M31::zero() })
+            .collect();
+        let (good, bad) = claims(&mut rng, &y, log_rows + log_cols);
+        let (proof, cs) = prove_broadcast_row(&x, log_rows, &good, &mut ch());
+        prop_assert!(true_claim(&x, &cs));
+        prop_assert_eq!(verify_broadcast_row(&proof, log_rows, rows, &good, &mut ch()).unwrap(), cs);
+        prop_assert!(verify_broadcast_row(&proof, log_rows, rows, &bad, &mut ch()).is_err());
     }
 
     #[test]

@@ -47,6 +47,9 @@ Writes into crates/model-import/tests/data/:
                       Reshape, Transpose, MatMul of two activations, Div, Softmax over the last
                       axis, MatMul, Transpose, Reshape, MatMul + bias), residual, LayerNorm
   attention_einsum.onnx  the same with the two activation products as Einsum
+  bert_encoder.onnx   2-layer BERT-like encoder: int64 input_ids and attention_mask (1x8, two
+                      padding positions), embeddings + LayerNorm, masked attention, Gelu FFN,
+                      post-LayerNorms; its input is a JSON object keyed by input name
   *.input.json        a sample input (flat JSON array) per model (none for conv_huge)
 Weights are random (He-scaled); the models test the import, not accuracy on a task.
 """
@@ -565,6 +568,85 @@ def attention(name, einsum):
     save(model, name, x)
 
 
+def bert_encoder():
+    """A 2-layer BERT-like encoder: int64 input_ids and attention_mask (1 x 8, the last two
+    positions padding), word + position + token-type embeddings, embedding LayerNorm, per layer
+    masked 4-head self-attention with residual + post-LayerNorm and a Gelu FFN with residual +
+    post-LayerNorm. Output: last_hidden_state (1 x 8 x 32)."""
+    rng = np.random.default_rng(41)
+    s, h, dh, ffn, vocab = 8, 4, 8, 64, 64
+    d = h * dh
+    nodes = [
+        helper.make_node("Gather", ["word_emb", "input_ids"], ["we"], name="word_embeddings", axis=0),
+        helper.make_node("Gather", ["pos_emb", "position_ids"], ["pe"], name="position_embeddings", axis=0),
+        helper.make_node("Gather", ["type_emb", "token_type_ids"], ["te"], name="token_type_embeddings", axis=0),
+        helper.make_node("Add", ["we", "pe"], ["e0"], name="emb_add_pos"),
+        helper.make_node("Add", ["e0", "te"], ["e1"], name="emb_add_type"),
+        helper.make_node("LayerNormalization", ["e1", "emb_gamma", "emb_beta"], ["h0"],
+                         name="emb_ln", axis=-1, epsilon=1e-12),
+        helper.make_node("Unsqueeze", ["attention_mask", "mask_axes"], ["m0"], name="mask_unsqueeze"),
+        helper.make_node("Cast", ["m0"], ["m1"], name="mask_cast", to=TensorProto.FLOAT),
+        helper.make_node("Sub", ["one", "m1"], ["m2"], name="mask_invert"),
+        helper.make_node("Mul", ["m2", "neg_big"], ["mask"], name="mask_scale"),
+    ]
+    inits = [
+        init("word_emb", rng.normal(0, 0.5, (vocab, d))),
+        init("pos_emb", rng.normal(0, 0.2, (64, d))),
+        init("type_emb", rng.normal(0, 0.2, (2, d))),
+        i64("position_ids", [list(range(s))]),
+        i64("token_type_ids", [[0] * s]),
+        init("emb_gamma", rng.uniform(0.5, 1.5, d)),
+        init("emb_beta", rng.normal(0, 0.1, d)),
+        i64("mask_axes", [1, 2]),
+        init("one", 1.0),
+        init("neg_big", -10000.0),
+    ]
+    x = "h0"
+    for layer in range(2):
+        p = f"l{layer}."
+        att_nodes, consts = attention_nodes(x, p + "a", s, h, dh, prefix=p, mask="mask")
+        nodes += att_nodes
+        inits += attention_inits(rng, d, prefix=p) + consts
+        nodes += [
+            helper.make_node("MatMul", [p + "a", p + "w1"], [p + "f0"], name=p + "ffn_in"),
+            helper.make_node("Add", [p + "f0", p + "b1"], [p + "f1"], name=p + "ffn_in_bias"),
+            helper.make_node("Div", [p + "f1", p + "sqrt2"], [p + "g0"], name=p + "gelu_div"),
+            helper.make_node("Erf", [p + "g0"], [p + "g1"], name=p + "gelu_erf"),
+            helper.make_node("Add", [p + "g1", p + "one"], [p + "g2"], name=p + "gelu_add"),
+            helper.make_node("Mul", [p + "f1", p + "g2"], [p + "g3"], name=p + "gelu_mul"),
+            helper.make_node("Mul", [p + "g3", p + "half"], [p + "g4"], name=p + "gelu_half"),
+            helper.make_node("MatMul", [p + "g4", p + "w2"], [p + "f2"], name=p + "ffn_out"),
+            helper.make_node("Add", [p + "f2", p + "b2"], [p + "f3"], name=p + "ffn_out_bias"),
+            helper.make_node("Add", [p + "a", p + "f3"], [p + "f4"], name=p + "ffn_residual"),
+            helper.make_node("LayerNormalization", [p + "f4", p + "ffn_gamma", p + "ffn_beta"],
+                             [p + "out"], name=p + "ffn_ln", axis=-1, epsilon=1e-12),
+        ]
+        inits += [
+            init(p + "w1", he(rng, (d, ffn), d)), init(p + "b1", rng.normal(0, 0.05, ffn)),
+            init(p + "w2", he(rng, (ffn, d), ffn)), init(p + "b2", rng.normal(0, 0.05, d)),
+            init(p + "sqrt2", np.sqrt(2.0)), init(p + "one", 1.0), init(p + "half", 0.5),
+            init(p + "ffn_gamma", rng.uniform(0.5, 1.5, d)), init(p + "ffn_beta", rng.normal(0, 0.1, d)),
+        ]
+        x = p + "out"
+    nodes.append(helper.make_node("Identity", [x], ["last_hidden_state"], name="output"))
+    graph = helper.make_graph(
+        nodes,
+        "bert_encoder",
+        [helper.make_tensor_value_info("input_ids", TensorProto.INT64, [1, s]),
+         helper.make_tensor_value_info("attention_mask", TensorProto.INT64, [1, s])],
+        [helper.make_tensor_value_info("last_hidden_state", TensorProto.FLOAT, [1, s, d])],
+        inits,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)],
+                              producer_name="gen_models.py")
+    onnx.checker.check_model(model)
+    onnx.save(model, os.path.join(OUT, "bert_encoder.onnx"))
+    ids = [int(v) for v in rng.integers(1, vocab, s)]
+    ids[-2:] = [0, 0]
+    with open(os.path.join(OUT, "bert_encoder.input.json"), "w") as f:
+        json.dump({"input_ids": [ids], "attention_mask": [[1] * (s - 2) + [0, 0]]}, f)
+
+
 ALL = {
     "mnist_mlp": mnist_mlp,
     "tiny_act": tiny_act,
@@ -593,6 +675,7 @@ ALL = {
     "conv_huge": conv_huge,
     "attention": lambda: attention("attention", False),
     "attention_einsum": lambda: attention("attention_einsum", True),
+    "bert_encoder": bert_encoder,
 }
 
 

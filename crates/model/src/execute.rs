@@ -296,12 +296,13 @@ fn eval_node<'a>(
         Op::AddBias { input, bias } => {
             let x = &values[input];
             let b = &graph.weights[bias].data;
-            let cols = x.shape.cols;
+            // A row repeats down the rows; a full bias adds entry by entry.
+            let period = b.len().max(1);
             let data = x
                 .data
                 .iter()
                 .enumerate()
-                .map(|(i, v)| v + b[i % cols])
+                .map(|(i, v)| v + b[i % period])
                 .collect();
             Tensor::new(x.shape, data)
         }
@@ -325,6 +326,7 @@ fn eval_node<'a>(
         Op::ConcatAligned { ref parts } => layout::concat(parts, values),
         Op::ConcatColumns { ref parts } => layout::concat(parts, values),
         Op::BroadcastColumn { input, cols } => layout::broadcast_column(&values[input], cols),
+        Op::BroadcastRow { input, rows } => layout::broadcast_row(&values[input], rows),
         Op::RowSum { input } => layout::row_sum(&values[input]),
         Op::MulConst { input, c, .. } => {
             let x = &values[input];

@@ -29,7 +29,8 @@ pub enum Op {
         rhs: NodeId,
         transpose_rhs: bool,
     },
-    /// `input (m x n) + bias (1 x n)`, the bias broadcast over rows.
+    /// `input (m x n) + bias`, the bias `1 x n` (broadcast over rows) or `m x n` (a constant
+    /// per entry: position embeddings of a fixed sequence).
     AddBias { input: NodeId, bias: WeightId },
     /// Element-wise sum of two nodes of the same shape and scale.
     Add { lhs: NodeId, rhs: NodeId },
@@ -116,6 +117,8 @@ pub enum Op {
     /// Parts side by side whose widths are powers of two (at least 2) in non-increasing
     /// order, so each starts at a multiple of its width: a matmul's output column blocks.
     ConcatAligned { parts: Vec<NodeId> },
+    /// `1 x n -> rows x n`: the row repeated down `rows` rows (a key mask over every query).
+    BroadcastRow { input: NodeId, rows: usize },
 }
 
 impl Op {
@@ -134,6 +137,7 @@ impl Op {
             | Op::MulWeight { input, .. }
             | Op::RotateHalf { input, .. }
             | Op::BroadcastColumn { input, .. }
+            | Op::BroadcastRow { input, .. }
             | Op::Rescale { input, .. } => vec![input],
             Op::MulColumn { lhs, rhs } => vec![lhs, rhs],
             Op::ColumnSlice { input, .. }
@@ -170,6 +174,7 @@ impl Op {
             Op::MulWeight { .. } => "mul_weight",
             Op::RotateHalf { .. } => "rotate_half",
             Op::BroadcastColumn { .. } => "broadcast_column",
+            Op::BroadcastRow { .. } => "broadcast_row",
             Op::ColumnSlice { .. } => "column_slice",
             Op::ConcatColumns { .. } => "concat_columns",
             Op::Rescale { .. } => "rescale",
@@ -453,11 +458,12 @@ impl GraphBuilder {
         )
     }
 
-    /// `input + bias` with the bias (1 x n) broadcast over rows; scales must agree.
+    /// `input + bias` with the bias `1 x n` broadcast over rows, or of the input's shape;
+    /// scales must agree.
     pub fn add_bias(&mut self, input: NodeId, bias: Weight) -> Result<NodeId, GraphError> {
         let x = self.node(input)?.clone();
         let id = self.nodes.len();
-        if bias.shape.rows != 1 || bias.shape.cols != x.shape.cols {
+        if (bias.shape.rows != 1 && bias.shape != x.shape) || bias.shape.cols != x.shape.cols {
             return Err(GraphError::ShapeMismatch {
                 node: id,
                 op: "add_bias",

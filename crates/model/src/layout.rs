@@ -40,6 +40,12 @@ pub(crate) fn broadcast_column(x: &Tensor, cols: usize) -> Tensor {
     Tensor::new(Shape::new(x.shape.rows, cols), data)
 }
 
+/// A `1 x n` row repeated down `rows` rows.
+pub(crate) fn broadcast_row(x: &Tensor, rows: usize) -> Tensor {
+    let data = (0..rows).flat_map(|_| x.data.iter().copied()).collect();
+    Tensor::new(Shape::new(rows, x.shape.cols), data)
+}
+
 /// The sum of each row, as a column.
 pub(crate) fn row_sum(x: &Tensor) -> Tensor {
     let data = x

@@ -267,6 +267,23 @@ impl GraphBuilder {
         )
     }
 
+    /// `1 x n -> rows x n`, the row repeated.
+    pub fn broadcast_row(&mut self, input: NodeId, rows: usize) -> Result<NodeId, GraphError> {
+        let x = self.node(input)?.clone();
+        if x.shape.rows != 1 || rows == 0 {
+            return Err(GraphError::ShapeMismatch {
+                node: self.nodes.len(),
+                op: "broadcast_row",
+                detail: format!("input {}x{} is not a row", x.shape.rows, x.shape.cols),
+            });
+        }
+        self.push(
+            Op::BroadcastRow { input, rows },
+            Shape::new(rows, x.shape.cols),
+            x.scale,
+        )
+    }
+
     /// The row mean of `input` at its scale, as an `m x 1` column (see [`Self::row_mean_at`]).
     fn row_mean(&mut self, input: NodeId) -> Result<NodeId, GraphError> {
         let x = self.node(input)?.clone();

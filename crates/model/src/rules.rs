@@ -43,7 +43,8 @@ pub fn output_shape(op: &Op, nodes: &[Node], weights: &[Shape], log_blocks: u32)
         }
         Op::AddBias { input, bias } => {
             let x = node(input)?;
-            (weight(bias)? == Shape::new(1, x.cols)).then_some(x)
+            let b = weight(bias)?;
+            (b == Shape::new(1, x.cols) || b == x).then_some(x)
         }
         Op::Add { lhs, rhs } | Op::Mul { lhs, rhs } => same(lhs, rhs),
         Op::Relu { input } | Op::AssertZero { input } => node(input),
@@ -103,6 +104,10 @@ pub fn output_shape(op: &Op, nodes: &[Node], weights: &[Shape], log_blocks: u32)
                 .all(|s| s.rows == rows && s.cols >= 2 && pow2(s.cols))
                 && shapes.windows(2).all(|w| w[1].cols <= w[0].cols))
             .then(|| Shape::new(rows, shapes.iter().map(|s| s.cols).sum()))
+        }
+        Op::BroadcastRow { input, rows } => {
+            let x = node(input)?;
+            (x.rows == 1 && rows >= 1).then(|| Shape::new(rows, x.cols))
         }
         Op::BroadcastColumn { input, cols } => {
             let x = node(input)?;

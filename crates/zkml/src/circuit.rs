@@ -116,7 +116,11 @@ fn check_stack(s: &GraphShape) -> Result<(), VerifyError> {
         let rows = node.shape.rows;
         let unbatched = matches!(
             node.op,
-            Op::Embedding { .. } | Op::RowSlice { .. } | Op::AssertZero { .. } | Op::AddBias { .. }
+            Op::Embedding { .. }
+                | Op::RowSlice { .. }
+                | Op::AssertZero { .. }
+                | Op::AddBias { .. }
+                | Op::BroadcastRow { .. }
         ) || (id > 0 && node.op == Op::Input);
         if unbatched || !rows.is_power_of_two() || rows < 2 * nb {
             return Err(malformed(format!(

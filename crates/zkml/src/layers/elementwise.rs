@@ -42,8 +42,8 @@ impl Layer for ElementwiseLayer {
         Ok(match s.nodes[id].op {
             Op::AddBias { input, bias } => {
                 let b = cx.model.weight_table(bias);
-                let log_rows = shape.log_rows() as usize;
-                let (p, cx, cb) = prove_add_bias(&b, shape.rows, log_rows, &claim, channel);
+                let (rows, log_rows) = bias_rows(s.weights[bias].0, shape);
+                let (p, cx, cb) = prove_add_bias(&b, rows, log_rows, &claim, channel);
                 to.node(input, cx);
                 to.weight(bias, &cb);
                 LayerProof::AddBias(p)
@@ -116,9 +116,8 @@ impl Layer for ElementwiseLayer {
         let err = layer_err(cx.circuit, id);
         match (&s.nodes[id].op, proof) {
             (&Op::AddBias { input, bias }, LayerProof::AddBias(p)) => {
-                let log_rows = shape.log_rows() as usize;
-                let (cx, cb) =
-                    verify_add_bias(p, shape.rows, log_rows, &claim, channel).map_err(err)?;
+                let (rows, log_rows) = bias_rows(s.weights[bias].0, shape);
+                let (cx, cb) = verify_add_bias(p, rows, log_rows, &claim, channel).map_err(err)?;
                 to.node(input, cx);
                 to.weight(bias, &cb);
             }
@@ -181,4 +180,15 @@ fn rows_claim(
         ws.log_cols() as usize,
         row0,
     )
+}
+
+/// The rows a bias is broadcast over and how many leading point coordinates they take: a
+/// `1 x n` row covers the output's real rows; a bias of the output's shape (`m x n`, its
+/// padding zero) is added entry by entry, its claim on the whole point.
+fn bias_rows(bias: model::Shape, out: model::Shape) -> (usize, usize) {
+    if bias.rows == 1 {
+        (out.rows, out.log_rows() as usize)
+    } else {
+        (1, 0)
+    }
 }

@@ -100,6 +100,12 @@ impl Layer for LinearLayer {
                 to.node(input, cx);
                 LayerProof::Eval(p)
             }
+            Op::BroadcastRow { input, .. } => {
+                let lr = shape.log_rows() as usize;
+                let (p, cx) = linear::prove_broadcast_row(&vals[input], lr, &claim, channel);
+                to.node(input, cx);
+                LayerProof::Eval(p)
+            }
             Op::RotateHalf { input, log_block } => {
                 let t = (shape.log_rows() + shape.log_cols() - log_block) as usize;
                 let (p, c0, c1) = linear::prove_rotate_half(&vals[input], t, &claim, channel);
@@ -180,6 +186,11 @@ impl Layer for LinearLayer {
                 let lr = shape.log_rows() as usize;
                 let cx =
                     linear::verify_broadcast_column(p, lr, cols, &claim, channel).map_err(err)?;
+                to.node(input, cx);
+            }
+            (&Op::BroadcastRow { input, rows }, LayerProof::Eval(p)) => {
+                let lr = shape.log_rows() as usize;
+                let cx = linear::verify_broadcast_row(p, lr, rows, &claim, channel).map_err(err)?;
                 to.node(input, cx);
             }
             (&Op::RotateHalf { input, log_block }, LayerProof::Pair(p)) => {

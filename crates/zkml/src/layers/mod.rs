@@ -146,6 +146,7 @@ pub fn of(op: &Op) -> &'static dyn Layer {
         | Op::ConcatAligned { .. }
         | Op::ConcatColumns { .. }
         | Op::BroadcastColumn { .. }
+        | Op::BroadcastRow { .. }
         | Op::RotateHalf { .. } => &linear::LinearLayer,
         Op::Relu { .. } | Op::Rescale { .. } | Op::Lookup { .. } => &lookup::LookupLayer,
         Op::SoftmaxMax { .. } | Op::SoftmaxExp { .. } | Op::SoftmaxDiv { .. } => {
