@@ -25,8 +25,8 @@ Writes into crates/model-import/tests/data/:
                           of shape 2x3 whose rows agree)
   concat_const_rows.onnx  a Concat with a constant whose rows differ (not supported)
   slice_rows.onnx     a Slice along the batch axis (not supported)
-  gather_table.onnx   int64 token ids -> Gather rows of a constant table (an embedding lookup: not
-                      supported)
+  gather_table.onnx   int64 token ids -> Gather rows of a constant table (an embedding lookup: the
+                      proved embedding)
   variants.onnx       symbolic batch dimension; Gelu written as (0.5 x) * (1 + erf(0.7071 x)) with
                       constants first; Sub / Div by constant rows; Relu
   gelu_op.onnx        the opset-20 Gelu operator, which tract 0.21 does not know

@@ -22,7 +22,13 @@
 //! data as a permutation matmul; unrolled matrices above [`lower::MAX_UNROLLED`] entries are
 //! refused ([`ImportError::Unrolled`]). LayerNormalization, and its written-out
 //! ReduceMean / Sub / Pow / Sqrt / Div chain, becomes `model`'s `layer_norm` over the last
-//! axis. Softmax over the feature axis is `model`'s proved row softmax. Concat of activations
+//! axis. Softmax over the last axis is `model`'s proved row softmax. Products of two
+//! activations (attention's `Q K^T` and `P V`, as MatMul or Einsum, batched over heads) are
+//! proved per head ([`lower`]'s `attention`); an additive mask `(1 - mask) * c` on the scores
+//! becomes a bounded key mask. A model may have several inputs, reals or integers (token ids,
+//! masks: exact, at scale 0); a Gather from a constant table by integer ids is the proved
+//! embedding, and a constant of an activation's full shape (position embeddings) a full
+//! bias. Concat of activations
 //! (a constant part whose rows agree joins as a bias), Slice (with steps, reversed) and Gather
 //! with constant indices along axes inside the row are column slices / column
 //! concatenations where the block is aligned to a power of two, exact selection matmuls
@@ -66,7 +72,8 @@ pub mod tokenizer;
 
 use std::path::Path;
 
-use model::{execute, Graph, Tensor, Trace};
+use model::execute::execute_all;
+use model::{Graph, Tensor, Trace};
 
 pub use config::{QuantConfig, Strategy};
 pub use error::ImportError;
@@ -96,20 +103,20 @@ impl OnnxModel {
     /// as many as [`OnnxModel::input_len`]). Fails if an intermediate value of the quantised
     /// graph leaves its range on `calib`.
     pub fn import(self, config: &QuantConfig, calib: &[f32]) -> Result<Imported, ImportError> {
-        let x = quantise_input(&self, config, calib)?;
-        Ok(self.import_traced(config, calib, &x)?.0)
+        let xs = quantise_inputs(&self, config, calib)?;
+        Ok(self.import_traced(config, calib, &xs)?.0)
     }
 
     /// [`Self::import`], keeping the integer forward pass that checks the graph: the trace of
-    /// the graph on `x`, the quantised calibration input (normally
-    /// [`quantise_input`]`(calib)`, or the tensor `calib` was [`dequantise`]d from, which is
-    /// the same). A prover reports on and proves this trace instead of running the graph
-    /// again.
+    /// the graph on `xs`, the quantised calibration inputs (normally
+    /// [`quantise_inputs`]`(calib)`, or the tensors `calib` was [`dequantise_inputs`]d from,
+    /// which is the same). A prover reports on and proves this trace instead of running the
+    /// graph again.
     pub fn import_traced(
         self,
         config: &QuantConfig,
         calib: &[f32],
-        x: &Tensor,
+        xs: &[Tensor],
     ) -> Result<(Imported, Trace), ImportError> {
         config.validate()?;
         self.check_input(calib)?;
@@ -117,7 +124,7 @@ impl OnnxModel {
         let values = plan.eval(calib);
         let (graph, step_nodes) =
             quantize::quantise(&self.name, &self.file, &plan, &values, config)?;
-        let trace = execute(&graph, x).map_err(|source| ImportError::Exec {
+        let trace = execute_all(&graph, xs).map_err(|source| ImportError::Exec {
             file: self.file.clone(),
             source,
         })?;
@@ -141,21 +148,60 @@ pub fn import_onnx(
     OnnxModel::load(path)?.import(config, calib)
 }
 
-/// `input` as the graph's input tensor: `round(x * 2^act_scale_bits)`, checked against the
-/// activation range.
+/// `input` as the graph's input tensor, for a model with one input ([`quantise_inputs`]).
 pub fn quantise_input(
     src: &OnnxModel,
     config: &QuantConfig,
     input: &[f32],
 ) -> Result<Tensor, ImportError> {
+    let mut xs = quantise_inputs(src, config, input)?;
+    if xs.len() != 1 {
+        return Err(ImportError::Structure {
+            file: src.file.clone(),
+            detail: format!("{} inputs where one was expected", xs.len()),
+        });
+    }
+    Ok(xs.remove(0))
+}
+
+/// `input` (every input's values, concatenated in order) as the graph's input tensors, each
+/// in its 2-D view ([`OnnxModel::input_views`]): reals as `round(x * 2^act_scale_bits)`,
+/// checked against the activation range; integers exact, at scale 0.
+pub fn quantise_inputs(
+    src: &OnnxModel,
+    config: &QuantConfig,
+    input: &[f32],
+) -> Result<Vec<Tensor>, ImportError> {
     config.validate()?;
     src.check_input(input)?;
-    let scale = config.act_scale_bits;
+    let mut at = 0;
+    let mut out = Vec::with_capacity(src.inputs.len());
+    for ((spec, vals), (rows, cols)) in src
+        .inputs
+        .iter()
+        .zip(src.split_input(input))
+        .zip(src.input_views())
+    {
+        let data = if spec.ints {
+            vals.iter().map(|&v| v as i64).collect()
+        } else {
+            quantise_reals(vals, at, config.act_scale_bits)?
+        };
+        at += spec.len();
+        out.push(Tensor::new(model::Shape::new(rows, cols), data));
+    }
+    Ok(out)
+}
+
+/// Reals at `scale` fractional bits, checked against the activation range (`offset` is the
+/// index of the first in the whole input, for errors).
+fn quantise_reals(input: &[f32], offset: usize, scale: u32) -> Result<Vec<i64>, ImportError> {
     let half = 1i64 << (model::ACT_BITS - 1);
-    let data = input
+    input
         .iter()
         .enumerate()
-        .map(|(index, &value)| {
+        .map(|(i, &value)| {
+            let index = offset + i;
             let q = (f64::from(value) * (1u64 << scale) as f64).round();
             if !q.is_finite() || q < -(half as f64) || q >= half as f64 {
                 return Err(ImportError::InputRange {
@@ -166,9 +212,7 @@ pub fn quantise_input(
             }
             Ok(q as i64)
         })
-        .collect::<Result<Vec<_>, _>>()?;
-    let (rows, cols) = (src.input_rows(), src.input_len() / src.input_rows());
-    Ok(Tensor::new(model::Shape::new(rows, cols), data))
+        .collect()
 }
 
 /// Real values of an input tensor at `scale` fractional bits (what the verifier calibrates on:
@@ -180,11 +224,24 @@ pub fn dequantise(t: &Tensor, scale: u32) -> Vec<f32> {
         .collect()
 }
 
+/// The real values of the input tensors of `src` (what a verifier calibrates on: the values
+/// the prover calibrated on), concatenated in order: reals at `act_scale_bits`, integers as
+/// they are.
+pub fn dequantise_inputs(src: &OnnxModel, config: &QuantConfig, xs: &[Tensor]) -> Vec<f32> {
+    xs.iter()
+        .zip(&src.inputs)
+        .flat_map(|(x, spec)| {
+            let scale = if spec.ints { 0 } else { config.act_scale_bits };
+            dequantise(x, scale)
+        })
+        .collect()
+}
+
 impl Imported {
     /// Runs both tracks on `input` and compares them.
     pub fn compare(&self, input: &[f32]) -> Result<Report, ImportError> {
-        let x = quantise_input(&self.source, &self.config, input)?;
-        let trace = execute(&self.graph, &x).map_err(|source| ImportError::Exec {
+        let xs = quantise_inputs(&self.source, &self.config, input)?;
+        let trace = execute_all(&self.graph, &xs).map_err(|source| ImportError::Exec {
             file: self.source.file.clone(),
             source,
         })?;
@@ -213,7 +270,7 @@ impl Imported {
             .iter()
             .zip(&self.step_nodes)
             .zip(&lowered)
-            .filter(|((step, _), _)| !matches!(step.op, plan::PlanOp::Input))
+            .filter(|((step, _), _)| !matches!(step.op, plan::PlanOp::Input { .. }))
             .filter_map(|((step, &(node, scale)), want)| {
                 let got = trace.values.get(node)?;
                 (got.data.len() == want.len())

@@ -29,7 +29,7 @@ use tract_onnx::tract_core::ops::nn::{Reduce, Softmax, SoftmaxKind};
 use tract_onnx::tract_core::ops::source::TypedSource;
 
 use crate::error::ImportError;
-use crate::plan::{Plan, PlanOp, Step, StepId};
+use crate::plan::{Plan, PlanInput, PlanOp, Step, StepId};
 use crate::source::OnnxModel;
 
 mod attention;
@@ -78,6 +78,15 @@ enum Val {
     Ints {
         node: String,
     },
+    /// `1 - x`, not yet materialised (the start of an attention mask).
+    OneMinus {
+        x: StepId,
+    },
+    /// `(1 - keep) * c` for a large negative `c`: an additive attention mask over the keys
+    /// whose `keep` entry is 0, only meaningful added to scores ([`PlanOp::KeyMask`]).
+    KeyPenalty {
+        keep: StepId,
+    },
     /// A tensor with leading batch axes: one activation per batch index (row-major), each
     /// viewing the remaining axes as rows and columns ([`attention`]).
     Parts(Vec<StepId>),
@@ -97,6 +106,27 @@ pub fn lower(src: &OnnxModel) -> Result<Plan, ImportError> {
         steps: vec![],
         vals: HashMap::new(),
     };
+    // The inputs first, in order, each in the view the quantised input has.
+    let outlets = src
+        .typed
+        .input_outlets()
+        .map_err(|e| l.structure(format!("{e:#}")))?
+        .to_vec();
+    let mut inputs = Vec::with_capacity(outlets.len());
+    for ((index, (spec, o)), (rows, cols)) in src
+        .inputs
+        .iter()
+        .zip(outlets)
+        .enumerate()
+        .zip(src.input_views())
+    {
+        let s = l.push(PlanOp::Input { index }, rows, cols, &spec.name);
+        l.vals.insert(o, Val::Act(s));
+        inputs.push(PlanInput {
+            len: spec.len(),
+            ints: spec.ints,
+        });
+    }
     let order = src
         .typed
         .eval_order()
@@ -104,16 +134,31 @@ pub fn lower(src: &OnnxModel) -> Result<Plan, ImportError> {
     for id in order {
         l.node(id)?;
     }
-    let out = *src
+    let outs = src
         .typed
         .output_outlets()
-        .map_err(|e| l.structure(format!("{e:#}")))?
-        .first()
-        .ok_or_else(|| l.structure("the model has no output".into()))?;
+        .map_err(|e| l.structure(format!("{e:#}")))?;
+    let out = match outs {
+        [one] => *one,
+        [] => return Err(l.structure("the model has no output".into())),
+        several => {
+            let names: Vec<String> = several
+                .iter()
+                .map(|o| src.typed.nodes()[o.node].name.clone())
+                .collect();
+            return Err(l.structure(format!(
+                "{} outputs ({}); a proof covers one output: export the model with the one \
+                 to prove",
+                several.len(),
+                names.join(", ")
+            )));
+        }
+    };
     let output = l.act(out, "output")?;
     Ok(Plan {
         steps: l.steps,
         output,
+        inputs,
     })
 }
 
@@ -237,6 +282,21 @@ impl Lowerer<'_> {
                     self.structure(format!("node '{name}' reads a constant as its activation"))
                 )
             }
+            Val::OneMinus { x } => {
+                let (r, k) = self.view(x);
+                let neg = self.push(PlanOp::Scale { input: x, c: -1.0 }, r, k, name);
+                self.push(PlanOp::AddScalar { input: neg, c: 1.0 }, r, k, name)
+            }
+            Val::KeyPenalty { .. } => {
+                return Err(ImportError::Unsupported {
+                    file: self.src.file.clone(),
+                    node: name.into(),
+                    op: "Mul".into(),
+                    detail: " of (1 - mask) by a large negative constant: an attention mask is \
+                             supported only added to attention scores"
+                        .into(),
+                })
+            }
             Val::Parts(parts) => {
                 return Err(ImportError::Unsupported {
                     file: self.src.file.clone(),
@@ -273,9 +333,8 @@ impl Lowerer<'_> {
             return Err(self.unsupported(node, " (several outputs)"));
         }
         let val = if node.op_as::<TypedSource>().is_some() {
-            let dims = self.dims(out)?;
-            let (rows, cols) = crate::source::input_view(&dims);
-            Val::Act(self.push(PlanOp::Input, rows, cols, &node.name))
+            // Pushed, in input order, before the walk.
+            return Ok(());
         } else if node.op_as::<Identity>().is_some() {
             self.operand(node, 0)?.1
         } else if let Some(op) = node.op_as::<AxisOp>() {
@@ -430,8 +489,24 @@ impl Lowerer<'_> {
         if let Val::Const(c) = &vb {
             return self.with_const(node, op, a, va, c);
         }
+        if let (Val::Const(c), "Sub") = (&va, op) {
+            let one = c
+                .as_slice::<f32>()
+                .is_ok_and(|d| d.iter().all(|&v| v == 1.0));
+            if one {
+                let x = self.act(b, &node.name)?;
+                return Ok(Val::OneMinus { x });
+            }
+        }
         if let Val::Const(_) = va {
             return Err(self.unsupported(node, " with a constant left operand"));
+        }
+        if op == "Add" {
+            for (scores, s, m) in [(a, &va, &vb), (b, &vb, &va)] {
+                if let Val::KeyPenalty { keep } = m {
+                    return self.key_mask(node, scores, s.clone(), *keep);
+                }
+            }
         }
         if let Some(v) = self.norm_binary(op, &va, &vb) {
             return Ok(v);
@@ -487,6 +562,9 @@ impl Lowerer<'_> {
         }
         let scalar = (data.len() == 1).then(|| data[0]);
         match (op, scalar, &va) {
+            ("Mul", Some(k), Val::OneMinus { x }) if k <= -1000.0 => {
+                return Ok(Val::KeyPenalty { keep: *x })
+            }
             ("Mul", Some(k), Val::Scaled { x, c }) => return Ok(Val::Scaled { x: *x, c: c * k }),
             ("Mul", Some(k), Val::Gelu { x, c }) => return Ok(Val::Gelu { x: *x, c: c * k }),
             ("Div", Some(k), Val::Scaled { x, c }) if k != 0.0 => {
@@ -521,6 +599,23 @@ impl Lowerer<'_> {
             None
         };
         let row_const = row.is_some();
+        // A constant of the activation's own shape whose rows differ (position embeddings).
+        let full = row.is_none()
+            && data.len() == rows * cols
+            && c.shape()
+                .iter()
+                .filter(|&&d| d > 1)
+                .eq(dims.iter().filter(|&&d| d > 1));
+        if full && (op == "Add" || op == "Sub") {
+            let sign = if op == "Sub" { -1.0 } else { 1.0 };
+            let bias = data.iter().map(|v| sign * v).collect();
+            return Ok(Val::Act(self.push(
+                PlanOp::Bias { input: x, bias },
+                rows,
+                cols,
+                &node.name,
+            )));
+        }
         let data = row.unwrap_or(data);
         let op = match (op, scalar) {
             ("Add", Some(k)) => PlanOp::AddScalar { input: x, c: k },

@@ -11,14 +11,24 @@ pub type StepId = usize;
 /// A real-valued operation. Operands refer to earlier steps.
 #[derive(Clone, Debug, PartialEq)]
 pub enum PlanOp {
-    Input,
+    /// Input `index` of the model (the steps `0..n` are the inputs, in order).
+    Input {
+        index: usize,
+    },
+    /// Rows of a constant `vocab x cols` table selected by the integer ids of `ids` (a
+    /// column): an embedding lookup.
+    Embedding {
+        ids: StepId,
+        table: Vec<f32>,
+    },
     /// `input (m x k) . weight (k x n)`, the weight row-major.
     MatMul {
         input: StepId,
         weight: Vec<f32>,
         k: usize,
     },
-    /// `input + bias`, the bias `1 x cols` broadcast over rows.
+    /// `input + bias`, the bias `1 x cols` broadcast over rows, or `rows x cols` (a
+    /// constant per entry: position embeddings).
     Bias {
         input: StepId,
         bias: Vec<f32>,
@@ -87,6 +97,14 @@ pub enum PlanOp {
     ConcatColumns {
         parts: Vec<StepId>,
     },
+    /// Attention scores with the keys whose `keep` entry (a `1 x cols` row of 0 / 1) is 0
+    /// masked out: `input - P (1 - keep_j)`, with `P` ([`key_penalty`]) large enough that a
+    /// masked score's softmax weight is below `e^-32` yet small enough to keep the scores'
+    /// fixed-point resolution (an exporter's `-10000` or `-3.4e38` would not fit).
+    KeyMask {
+        input: StepId,
+        keep: StepId,
+    },
     /// `lhs (m x k) . rhs (k x n)`, or `lhs . rhs^T` with `rhs` `n x k`: two activations
     /// (attention scores and context).
     MatMulAct {
@@ -105,21 +123,50 @@ pub struct Step {
     pub name: String,
 }
 
+/// An input of a lowered model: its number of values and whether they are integers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PlanInput {
+    pub len: usize,
+    pub ints: bool,
+}
+
 /// A lowered model.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Plan {
     pub steps: Vec<Step>,
     pub output: StepId,
+    /// The model's inputs in order (steps `0..inputs.len()`).
+    pub inputs: Vec<PlanInput>,
 }
 
 impl Plan {
-    /// Runs the plan in f64; returns every step's output (row-major).
+    /// Runs the plan in f64 on the inputs' values concatenated in order; returns every
+    /// step's output (row-major).
     pub fn eval(&self, input: &[f32]) -> Vec<Vec<f64>> {
+        let mut starts = Vec::with_capacity(self.inputs.len());
+        let mut at = 0;
+        for i in &self.inputs {
+            starts.push(at);
+            at += i.len;
+        }
         let mut vals: Vec<Vec<f64>> = Vec::with_capacity(self.steps.len());
         for step in &self.steps {
             let cols = step.cols;
             let v = match &step.op {
-                PlanOp::Input => input.iter().map(|&x| f64::from(x)).collect(),
+                PlanOp::Input { index } => {
+                    let (from, len) = (starts[*index], self.inputs[*index].len);
+                    let part = input.get(from..from + len).unwrap_or_default();
+                    part.iter().map(|&x| f64::from(x)).collect()
+                }
+                // An id outside the table reads zeros here; the integer run refuses it.
+                PlanOp::Embedding { ids, table } => vals[*ids]
+                    .iter()
+                    .flat_map(|&id| {
+                        let r = usize::try_from(id as i64).unwrap_or(usize::MAX);
+                        let row = r.checked_mul(cols).and_then(|a| table.get(a..a + cols));
+                        (0..cols).map(move |j| row.map_or(0.0, |t| f64::from(t[j])))
+                    })
+                    .collect(),
                 PlanOp::MatMul { input, weight, k } => {
                     matmul(&vals[*input], *k, cols, |i| f64::from(weight[i]))
                 }
@@ -140,7 +187,12 @@ impl Plan {
                     }
                 }
                 PlanOp::Bias { input, bias } => {
-                    map_cols(&vals[*input], cols, |x, j| x + f64::from(bias[j]))
+                    map_cols(&vals[*input], bias.len(), |x, j| x + f64::from(bias[j]))
+                }
+                PlanOp::KeyMask { input, keep } => {
+                    let p = key_penalty(&vals[*input]);
+                    let keep = &vals[*keep];
+                    map_cols(&vals[*input], cols, |x, j| x - p * (1.0 - keep[j]))
                 }
                 PlanOp::AddScalar { input, c } => map(&vals[*input], |x| x + f64::from(*c)),
                 PlanOp::Scale { input, c } => map(&vals[*input], |x| x * f64::from(*c)),
@@ -196,6 +248,13 @@ impl Plan {
         }
         vals
     }
+}
+
+/// The penalty of [`PlanOp::KeyMask`] for scores `x` (their values on the calibration input):
+/// `2 max |x| + 32`, rounded up to an integer, so that a masked score is at least 32 below
+/// every unmasked one of its row.
+pub fn key_penalty(x: &[f64]) -> f64 {
+    (2.0 * x.iter().fold(0f64, |m, v| m.max(v.abs())) + 32.0).ceil()
 }
 
 /// `x (rows x k) . w (k x cols)`, `w` read by flat index.

@@ -28,7 +28,7 @@ use model::{Graph, GraphBuilder, NodeId, Shape, Weight, ACT_BITS, MAX_ABS};
 
 use crate::config::{QuantConfig, Strategy};
 use crate::error::ImportError;
-use crate::plan::{Plan, PlanOp, StepId};
+use crate::plan::{key_penalty, Plan, PlanOp, StepId};
 use crate::qtensor::{pow2_exp, quantise_view, MatrixView, INT8_MAX};
 
 /// Calibration margin: activations may grow by this factor over the calibration input.
@@ -66,6 +66,9 @@ pub fn quantise(
         .iter()
         .zip(calib)
         .map(|(step, vals)| {
+            if let PlanOp::Input { index } = step.op {
+                return Ok(input_scale(plan, index, config));
+            }
             let max_abs = vals.iter().fold(0f64, |m, v| m.max(v.abs()));
             calibrated_scale(max_abs, config.act_scale_bits).ok_or_else(|| {
                 ImportError::Calibration {
@@ -84,7 +87,7 @@ pub fn quantise(
     let b = GraphBuilder::new(
         name,
         Shape::new(first.rows, first.cols),
-        config.act_scale_bits,
+        input_scale(plan, 0, config),
     )
     .map_err(graph_err)?;
     let mut q = Quantiser {
@@ -103,6 +106,14 @@ pub fn quantise(
     let out = q.get(plan.output).map_err(graph_err)?.0;
     let steps = q.raw;
     Ok((q.b.build(out).map_err(graph_err)?, steps))
+}
+
+/// The scale of input `index`: integers (ids, masks) exact at 0, reals at `act_scale_bits`.
+pub fn input_scale(plan: &Plan, index: usize, config: &QuantConfig) -> u32 {
+    match plan.inputs.get(index) {
+        Some(i) if i.ints => 0,
+        _ => config.act_scale_bits,
+    }
 }
 
 /// The largest scale `<= max_scale` at which `HEADROOM * max_abs` fits the activation range.
@@ -180,7 +191,22 @@ impl Quantiser<'_> {
         let cols = step.cols;
         let name = format!("{}#{id}", step.name);
         Ok(match &step.op {
-            PlanOp::Input => (self.b.input(), self.config.act_scale_bits),
+            PlanOp::Input { index: 0 } => (self.b.input(), input_scale(self.plan, 0, self.config)),
+            PlanOp::Input { index } => {
+                let scale = input_scale(self.plan, *index, self.config);
+                let shape = Shape::new(step.rows, step.cols);
+                (self.b.public_input(shape, scale)?, scale)
+            }
+            PlanOp::Embedding { ids, table } => {
+                // The table at the lookup's calibrated scale, or coarser if a row it did not
+                // read on the calibration input needs it.
+                let max_abs = table.iter().fold(0f64, |m, v| m.max(f64::from(v.abs())));
+                let s = calibrated_scale(max_abs, self.target[id]).unwrap_or(0);
+                let data = table.iter().map(|&v| round_at(f64::from(v), s)).collect();
+                let w = self.weight(format!("{name}.table"), table.len() / cols, cols, s, data);
+                let (x, _) = self.raw[*ids];
+                (self.b.embedding(x, w)?, s)
+            }
             PlanOp::MatMul { input, weight, k } => {
                 let (x, sx) = self.get(*input)?;
                 let (data, sw) = quantise_matrix(
@@ -196,8 +222,24 @@ impl Quantiser<'_> {
                 // Read the raw (unrescaled) input: the bias joins at the product scale.
                 let (x, s) = self.raw[*input];
                 let data = bias.iter().map(|&v| round_at(f64::from(v), s)).collect();
-                let w = self.weight(format!("{name}.bias"), 1, cols, s, data);
+                let rows = bias.len() / cols.max(1);
+                let w = self.weight(format!("{name}.bias"), rows, cols, s, data);
                 (self.b.add_bias(x, w)?, s)
+            }
+            PlanOp::KeyMask { input, keep } => {
+                // (keep - 1) P at the scores' scale, repeated down the rows, added.
+                let t = self.target[id].min(self.get(*input)?.1);
+                let (x, t) = self.at(*input, t)?;
+                let (mut k, mut sk) = self.get(*keep)?;
+                if sk > t {
+                    k = self.b.rescale(k, sk - t)?;
+                    sk = t;
+                }
+                let p = key_penalty(&self.calib[*input]) as i64;
+                let shifted = self.b.add_const(k, -(1i64 << sk))?;
+                let row = self.b.mul_const(shifted, p << (t - sk), t - sk)?;
+                let rows = self.b.broadcast_row(row, step.rows)?;
+                (self.b.add(x, rows)?, t)
             }
             PlanOp::AddScalar { input, c } => {
                 let (x, s) = self.get(*input)?;

@@ -55,15 +55,101 @@ pub fn input_view(dims: &[usize]) -> (usize, usize) {
     }
 }
 
-/// An ONNX model as tract's decluttered typed graph, with one concrete input shape.
+/// One graph input: its name, concrete shape (symbolic dimensions fixed) and whether it holds
+/// integers (token ids, masks: exact, at scale 0) rather than reals.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InputSpec {
+    pub name: String,
+    pub shape: Vec<usize>,
+    pub ints: bool,
+}
+
+impl InputSpec {
+    /// Number of values.
+    pub fn len(&self) -> usize {
+        self.shape.iter().product()
+    }
+
+    /// Whether the input has no values.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// What is known of an input's shape before loading.
+#[derive(Clone, Copy, Debug)]
+enum Given<'a> {
+    Nothing,
+    Shape(&'a [usize]),
+    /// Its number of values.
+    Len(usize),
+}
+
+/// The concrete shape of input `name`: the given one (checked against the declared rank and
+/// concrete dimensions), or the declared one with symbolic dimensions fixed to 1 (with a
+/// given length, the last symbolic one takes what the others leave).
+fn input_shape(
+    file: &str,
+    name: &str,
+    fact: &InferenceFact,
+    given: Given<'_>,
+) -> Result<Vec<usize>, ImportError> {
+    if fact.shape.is_open() {
+        return Err(ImportError::Structure {
+            file: file.into(),
+            detail: format!("input '{name}' has no declared rank"),
+        });
+    }
+    let declared: Vec<Option<usize>> = fact
+        .shape
+        .dims()
+        .map(|d| d.concretize().and_then(|d| d.to_usize().ok()))
+        .collect();
+    let mut fixed: Vec<usize> = declared.iter().map(|d| d.unwrap_or(1)).collect();
+    let given = match given {
+        Given::Nothing => return Ok(fixed),
+        Given::Len(n) => {
+            if let Some(last) = declared.iter().rposition(Option::is_none) {
+                let rest: usize = fixed.iter().product();
+                if rest > 0 && n.is_multiple_of(rest) {
+                    fixed[last] = n / rest;
+                }
+            }
+            return Ok(fixed);
+        }
+        Given::Shape(s) => s,
+    };
+    let agrees = given.len() == declared.len()
+        && given
+            .iter()
+            .zip(&declared)
+            .all(|(g, d)| *g > 0 && d.is_none_or(|d| d == *g));
+    if !agrees {
+        let spell = |d: &Option<usize>| d.map_or("?".to_string(), |d| d.to_string());
+        return Err(ImportError::Structure {
+            file: file.into(),
+            detail: format!(
+                "the shape {given:?} of input '{name}' does not fit its declared shape [{}] \
+                 (? is symbolic)",
+                declared.iter().map(spell).collect::<Vec<_>>().join(", ")
+            ),
+        });
+    }
+    Ok(given.to_vec())
+}
+
+/// An ONNX model as tract's decluttered typed graph, with concrete input shapes.
 #[derive(Debug, Clone)]
 pub struct OnnxModel {
     /// The file it came from (for error messages).
     pub file: String,
     /// The model name used for the imported graph (file stem).
     pub name: String,
-    /// Concrete shape of the single input (symbolic dimensions fixed to 1).
+    /// Concrete shape of the first input (symbolic dimensions fixed to 1 or given).
     pub input_shape: Vec<usize>,
+    /// Every input in the graph's order. Values for the model are these inputs' values
+    /// flattened row-major and concatenated in this order.
+    pub inputs: Vec<InputSpec>,
     pub(crate) typed: TypedModel,
 }
 
@@ -71,13 +157,46 @@ impl OnnxModel {
     /// Parses `path` and lets tract infer shapes and fold constants. Symbolic input
     /// dimensions (a batch dimension `N`) are fixed to 1.
     pub fn load(path: &Path) -> Result<Self, ImportError> {
-        Self::load_shaped(path, None)
+        Self::load_inputs(path, &[])
     }
 
-    /// [`Self::load`] with the input's shape given (`--input-shape`): it must have the
+    /// [`Self::load`] with the first input's shape given (`--input-shape`): it must have the
     /// declared rank and agree with every declared concrete dimension; symbolic ones take
     /// its values.
     pub fn load_shaped(path: &Path, shape: Option<&[usize]>) -> Result<Self, ImportError> {
+        Self::load_inputs(path, &[shape.map(<[usize]>::to_vec)])
+    }
+
+    /// [`Self::load`] with the shapes of the inputs given in order (`None`, or a missing
+    /// entry, leaves an input's declared shape with symbolic dimensions fixed to 1).
+    pub fn load_inputs(path: &Path, shapes: &[Option<Vec<usize>>]) -> Result<Self, ImportError> {
+        let given: Vec<Given> = shapes
+            .iter()
+            .map(|s| s.as_deref().map_or(Given::Nothing, Given::Shape))
+            .collect();
+        Self::load_given(path, &given)
+    }
+
+    /// [`Self::load`] for input tensors of `lens` values each (a proof's public inputs): an
+    /// input's symbolic dimensions are 1 but the last, which takes what the length leaves;
+    /// `first_shape` (`--input-shape`), when given, is the first input's shape.
+    pub fn load_for_lens(
+        path: &Path,
+        lens: &[usize],
+        first_shape: Option<&[usize]>,
+    ) -> Result<Self, ImportError> {
+        let given: Vec<Given> = lens
+            .iter()
+            .enumerate()
+            .map(|(i, &n)| match (i, first_shape) {
+                (0, Some(s)) => Given::Shape(s),
+                _ => Given::Len(n),
+            })
+            .collect();
+        Self::load_given(path, &given)
+    }
+
+    fn load_given(path: &Path, shapes: &[Given<'_>]) -> Result<Self, ImportError> {
         let file = path.display().to_string();
         let parse = |e: TractError| ImportError::Parse {
             file: file.clone(),
@@ -105,54 +224,49 @@ impl OnnxModel {
                 detail: " (unknown to tract 0.21)".into(),
             });
         }
-        let n_in = inference.inputs.len();
-        let n_out = inference.outputs.len();
-        if n_in != 1 || n_out != 1 {
+        if inference.inputs.is_empty() || inference.outputs.is_empty() {
+            return Err(ImportError::Structure {
+                file,
+                detail: "the model has no input or no output".into(),
+            });
+        }
+        if shapes.len() > inference.inputs.len() {
             return Err(ImportError::Structure {
                 file,
                 detail: format!(
-                    "{n_in} inputs and {n_out} outputs; exactly one of each is supported"
+                    "{} input shapes given for {} inputs",
+                    shapes.len(),
+                    inference.inputs.len()
                 ),
             });
         }
-        let fact = inference.input_fact(0).map_err(parse)?.clone();
-        if fact.shape.is_open() {
-            return Err(ImportError::Structure {
-                file,
-                detail: "the input has no declared rank".into(),
-            });
-        }
-        // Symbolic (or unknown) input dimensions are fixed to 1, or to the given shape's.
-        let declared: Vec<Option<usize>> = fact
-            .shape
-            .dims()
-            .map(|d| d.concretize().and_then(|d| d.to_usize().ok()))
-            .collect();
-        let input_shape: Vec<usize> = match shape {
-            None => declared.iter().map(|d| d.unwrap_or(1)).collect(),
-            Some(given) => {
-                let agrees = given.len() == declared.len()
-                    && given
-                        .iter()
-                        .zip(&declared)
-                        .all(|(g, d)| *g > 0 && d.is_none_or(|d| d == *g));
-                if !agrees {
-                    let spell = |d: &Option<usize>| d.map_or("?".to_string(), |d| d.to_string());
+        let mut inputs = Vec::with_capacity(inference.inputs.len());
+        for i in 0..inference.inputs.len() {
+            let fact = inference.input_fact(i).map_err(parse)?.clone();
+            let name = inference.node(inference.inputs[i].node).name.clone();
+            let given = shapes.get(i).copied().unwrap_or(Given::Nothing);
+            let shape = input_shape(&file, &name, &fact, given)?;
+            let ints = match fact.datum_type.concretize() {
+                Some(t) if t.is_float() => false,
+                Some(t) if t.is_integer() || t == DatumType::Bool => true,
+                Some(t) => {
                     return Err(ImportError::Structure {
                         file,
-                        detail: format!(
-                            "the input shape {given:?} does not fit the declared input shape \
-                             [{}] (? is symbolic)",
-                            declared.iter().map(spell).collect::<Vec<_>>().join(", ")
-                        ),
-                    });
+                        detail: format!("input '{name}' has type {t:?} (reals or integers only)"),
+                    })
                 }
-                given.to_vec()
-            }
-        };
-        inference = inference
-            .with_input_fact(0, f32::fact(&input_shape).into())
-            .map_err(parse)?;
+                None => false,
+            };
+            let dt = if ints {
+                i64::datum_type()
+            } else {
+                f32::datum_type()
+            };
+            inference = inference
+                .with_input_fact(i, InferenceFact::dt_shape(dt, &shape))
+                .map_err(parse)?;
+            inputs.push(InputSpec { name, shape, ints });
+        }
         let typed = inference
             .into_typed()
             .and_then(|m| m.into_decluttered())
@@ -164,22 +278,47 @@ impl OnnxModel {
         Ok(Self {
             file,
             name,
-            input_shape,
+            input_shape: inputs[0].shape.clone(),
+            inputs,
             typed,
         })
     }
 
-    /// Number of input values.
-    pub fn input_len(&self) -> usize {
-        self.input_shape.iter().product()
+    /// The names of the inputs `path` declares (graph inputs that are not initialisers), in
+    /// order, read without building the model.
+    pub fn input_names(path: &Path) -> Result<Vec<String>, ImportError> {
+        let proto =
+            tract_onnx::onnx()
+                .proto_model_for_path(path)
+                .map_err(|e| ImportError::Parse {
+                    file: path.display().to_string(),
+                    detail: format!("{e:#}"),
+                })?;
+        let Some(graph) = proto.graph else {
+            return Ok(vec![]);
+        };
+        let inits: std::collections::HashSet<&str> =
+            graph.initializer.iter().map(|t| t.name.as_str()).collect();
+        Ok(graph
+            .input
+            .iter()
+            .filter(|i| !inits.contains(i.name.as_str()))
+            .map(|i| i.name.clone())
+            .collect())
     }
 
-    /// Rows of the graph's 2-D input view ([`input_view`]).
+    /// Number of input values, over all inputs.
+    pub fn input_len(&self) -> usize {
+        self.inputs.iter().map(InputSpec::len).sum()
+    }
+
+    /// Rows of the graph's 2-D view of its first input ([`input_view`]).
     pub fn input_rows(&self) -> usize {
         input_view(&self.input_shape).0
     }
 
-    /// Checks that `input` has the model's number of values.
+    /// Checks that `input` has the model's number of values and integers where an input
+    /// holds integers.
     pub fn check_input(&self, input: &[f32]) -> Result<(), ImportError> {
         if input.len() != self.input_len() {
             return Err(ImportError::InputLength {
@@ -188,7 +327,74 @@ impl OnnxModel {
                 shape: self.input_shape.clone(),
             });
         }
+        let mut at = 0;
+        for spec in &self.inputs {
+            let vals = &input[at..at + spec.len()];
+            if spec.ints {
+                if let Some((i, v)) = vals
+                    .iter()
+                    .enumerate()
+                    .find(|(_, v)| v.fract() != 0.0 || v.abs() >= (1 << 24) as f32)
+                {
+                    return Err(ImportError::Structure {
+                        file: self.file.clone(),
+                        detail: format!(
+                            "input '{}' holds integers; value {v} at index {i} is not one",
+                            spec.name
+                        ),
+                    });
+                }
+            }
+            at += spec.len();
+        }
         Ok(())
+    }
+
+    /// The 2-D view of every input: [`input_view`] of its shape, except that integers read
+    /// only as the indices of Gathers from constant tables (token ids into embeddings) are a
+    /// column, one id a row, as the proved embedding wants them.
+    pub fn input_views(&self) -> Vec<(usize, usize)> {
+        let outlets = self.typed.input_outlets().unwrap_or(&[]);
+        self.inputs
+            .iter()
+            .enumerate()
+            .map(|(i, spec)| {
+                let ids = spec.ints && outlets.get(i).is_some_and(|&o| self.only_gather_indices(o));
+                if ids {
+                    (spec.len(), 1)
+                } else {
+                    input_view(&spec.shape)
+                }
+            })
+            .collect()
+    }
+
+    /// Whether every reader of `o` is a Gather from a constant table using it as indices.
+    fn only_gather_indices(&self, o: OutletId) -> bool {
+        use tract_onnx::tract_core::ops::array::Gather;
+        let succ = self.typed.outlet_successors(o);
+        !succ.is_empty()
+            && succ.iter().all(|inlet| {
+                let n = &self.typed.nodes()[inlet.node];
+                n.op_as::<Gather>().is_some()
+                    && inlet.slot == 1
+                    && n.inputs.first().is_some_and(|t| {
+                        self.typed.outlet_fact(*t).is_ok_and(|f| f.konst.is_some())
+                    })
+            })
+    }
+
+    /// `input` cut into each input's values.
+    pub fn split_input<'a>(&self, input: &'a [f32]) -> Vec<&'a [f32]> {
+        let mut at = 0;
+        self.inputs
+            .iter()
+            .map(|spec| {
+                let part = &input[at.min(input.len())..(at + spec.len()).min(input.len())];
+                at += spec.len();
+                part
+            })
+            .collect()
     }
 
     /// Runs the model in f32 with tract; returns the flattened output.
@@ -198,12 +404,22 @@ impl OnnxModel {
             file: self.file.clone(),
             detail: format!("{e:#}"),
         };
-        let x = tract_ndarray::ArrayD::from_shape_vec(self.input_shape.clone(), input.to_vec())
-            .map_err(|e| reference(e.into()))?;
+        let mut values = TVec::new();
+        for (spec, vals) in self.inputs.iter().zip(self.split_input(input)) {
+            let t: Tensor = if spec.ints {
+                let ints: Vec<i64> = vals.iter().map(|&v| v as i64).collect();
+                tract_ndarray::ArrayD::from_shape_vec(spec.shape.clone(), ints)
+                    .map_err(|e| reference(e.into()))?
+                    .into()
+            } else {
+                tract_ndarray::ArrayD::from_shape_vec(spec.shape.clone(), vals.to_vec())
+                    .map_err(|e| reference(e.into()))?
+                    .into()
+            };
+            values.push(t.into_tvalue());
+        }
         let plan = SimplePlan::new(self.typed.clone()).map_err(reference)?;
-        let out = plan
-            .run(tvec!(Tensor::from(x).into_tvalue()))
-            .map_err(reference)?;
+        let out = plan.run(values).map_err(reference)?;
         let first = out.first().ok_or_else(|| ImportError::Reference {
             file: self.file.clone(),
             detail: "no output".into(),

@@ -19,19 +19,22 @@ fn prepare_onnx_works() {
     let config = QuantConfig::default();
     let p = prepare_onnx(&path, &config, Some(&input), 0).unwrap();
     // The kept trace is the graph's forward pass on the prepared input.
-    assert_eq!(p.trace.values, execute(&p.graph, &p.input).unwrap().values);
+    assert_eq!(p.trace.values, execute(&p.graph, p.input()).unwrap().values);
     // The same graph and report as importing and comparing step by step.
     let imported = import_onnx(&path, &config, &input).unwrap();
     assert_eq!(imported.graph, p.graph);
     let want = imported.compare(&input).unwrap();
     assert_eq!(p.report, Some(Comparison::Onnx(want)));
     // A verifier rebuilds the graph from the input tensor alone.
-    assert_eq!(onnx_graph(&path, &config, Some(&p.input)).unwrap(), p.graph);
+    assert_eq!(
+        onnx_graph(&path, &config, Some(&p.inputs)).unwrap(),
+        p.graph
+    );
     // Seeded inputs: `seed` chooses them, and inspecting uses the default seed.
     let seeded = prepare_onnx(&path, &config, None, 1).unwrap();
     assert_eq!(onnx_graph(&path, &config, None).unwrap(), seeded.graph);
     let other = prepare_onnx(&path, &config, None, 2).unwrap();
-    assert_ne!(other.input, seeded.input);
+    assert_ne!(other.inputs, seeded.inputs);
 }
 
 #[test]
@@ -45,10 +48,10 @@ fn prepared_trace_is_what_is_proved() {
     )
     .unwrap();
     let committed = CommittedModel::new(p.graph.clone(), ProofConfig::default()).unwrap();
-    let inputs = std::slice::from_ref(&p.input);
+    let inputs = &p.inputs;
     let (y, proof) = zkml::prove_executed(&committed, inputs, &p.trace, &()).unwrap();
     assert_eq!(&y, p.output());
-    zkml::verify(&committed.vk, &p.input, &y, &proof).unwrap();
+    zkml::verify(&committed.vk, p.input(), &y, &proof).unwrap();
     // The prover proves the trace it is given rather than running the graph again: a trace
     // with another output is refused by its witness check (a prover that ran the graph again
     // would have proved the honest output).
@@ -90,20 +93,20 @@ fn tiny_llama(layers: usize, seq_len: Option<usize>) -> DecoderSource {
 fn prepare_decoder_works() {
     let src = tiny_llama(1, None);
     let p = prepare_decoder(&src, Some(vec![3, 1, 4, 1]), 0).unwrap();
-    assert_eq!(p.input.data, vec![3, 1, 4, 1]);
-    assert_eq!(p.trace.values, execute(&p.graph, &p.input).unwrap().values);
+    assert_eq!(p.input().data, vec![3, 1, 4, 1]);
+    assert_eq!(p.trace.values, execute(&p.graph, p.input()).unwrap().values);
     let Some(Comparison::Decoder(track)) = &p.report else {
         panic!("no decoder report: {:?}", p.report);
     };
     assert_eq!((track.rows, track.blocks.len()), (4, 1));
     assert!(track.checkpoint.is_some());
     // A verifier rebuilds the graph from the token ids alone.
-    let (graph, summary) = decoder_graph(&src, Some(&p.input)).unwrap();
+    let (graph, summary) = decoder_graph(&src, Some(p.input())).unwrap();
     assert_eq!(graph, p.graph);
     assert_eq!((summary.layers, summary.seq_len), (1, 4));
     // Seeded ids, as many as asked for.
     let p = prepare_decoder(&tiny_llama(1, Some(2)), None, 7).unwrap();
-    assert_eq!(p.input.shape.rows, 2);
+    assert_eq!(p.input().shape.rows, 2);
 }
 
 #[test]
@@ -157,7 +160,10 @@ fn calibration_over_the_grid_beats_the_default_scales() {
         err(&p),
         err(&default)
     );
-    assert_eq!(onnx_graph(&path, &chosen, Some(&p.input)).unwrap(), p.graph);
+    assert_eq!(
+        onnx_graph(&path, &chosen, Some(&p.inputs)).unwrap(),
+        p.graph
+    );
     // Measured: direct (act 8, weights 10) 5.4e-3 on this input; calibrated (act 14,
     // weights 14) 4.9e-4. The hidden activations (up to ~30 real units, 16-bit lookups)
     // keep at most 9-10 fractional bits, which bounds the error (EZKL's default calibration:

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
 use model::{examples, Graph, Tensor};
-use model_import::recipe::{calibrate_onnx, OnnxFile};
+use model_import::recipe::{calibrate_onnx, OnnxFile, OnnxInputs};
 use model_import::{
     decoder_graph, onnx_graph, prepare_decoder, prepare_onnx, DecoderSource, Prepared, QuantConfig,
 };
@@ -100,7 +100,7 @@ impl ModelArgs {
     fn onnx(&self) -> Option<OnnxFile<'_>> {
         Some(OnnxFile {
             path: self.onnx_path()?,
-            input_shape: self.input_shape.as_ref().map(|s| s.0.as_slice()),
+            shapes: vec![self.input_shape.as_ref().map(|s| s.0.clone())],
         })
     }
 
@@ -153,7 +153,7 @@ impl ModelArgs {
         let Some(path) = self.onnx() else {
             bail!("--calibrate is for ONNX models (--model FILE.onnx)");
         };
-        let reals = input.map(files::read_values).transpose()?;
+        let (path, reals) = self.onnx_input(path, input)?;
         let (p, chosen, trials) = calibrate_onnx(path, &self.quant(), reals.as_deref(), seed)?;
         let ran = trials.iter().filter(|t| t.result.is_ok()).count();
         let err = trials
@@ -200,7 +200,7 @@ impl ModelArgs {
             return prepare_decoder(&d, ids, seed).map_err(|e| decoder::explain(e, input));
         }
         if let Some(path) = self.onnx() {
-            let reals = input.map(files::read_values).transpose()?;
+            let (path, reals) = self.onnx_input(path, input)?;
             return Ok(prepare_onnx(path, &self.quant(), reals.as_deref(), seed)?);
         }
         let graph = self.example()?;
@@ -211,16 +211,44 @@ impl ModelArgs {
         Ok(Prepared::execute(graph, x)?)
     }
 
-    /// The model's graph; an ONNX model is calibrated on `input` (default: seeded input), a
-    /// decoder is built for `input`'s token ids.
-    pub fn graph(&self, input: Option<&Tensor>) -> Result<Graph> {
+    /// The ONNX input file's values in input order (`None` without a file) and the model file
+    /// with the input shapes the JSON's nesting gives (`--input-shape` for the first input
+    /// where the JSON is a flat array).
+    fn onnx_input<'a>(
+        &self,
+        mut file: OnnxFile<'a>,
+        input: Option<&Path>,
+    ) -> Result<(OnnxFile<'a>, Option<Vec<f32>>)> {
+        let Some(input) = input else {
+            return Ok((file, None));
+        };
+        let text = files::read_text(input)?;
+        let parsed = OnnxInputs::from_json(file.path, &text)
+            .with_context(|| format!("reading {}", input.display()))?;
+        let flag = file.shapes.first().cloned().flatten();
+        file.shapes = parsed.shapes;
+        if let (Some(first), Some(flag)) = (file.shapes.first_mut(), flag) {
+            match first {
+                Some(given) if *given != flag => bail!(
+                    "--input-shape {flag:?} disagrees with the shape {given:?} of the input JSON"
+                ),
+                _ => *first = Some(flag),
+            }
+        }
+        Ok((file, Some(parsed.values)))
+    }
+
+    /// The model's graph; an ONNX model is calibrated on `inputs` (default: seeded input), a
+    /// decoder is built for the token ids of the first.
+    pub fn graph(&self, inputs: Option<&[Tensor]>) -> Result<Graph> {
+        let input = inputs.and_then(<[Tensor]>::first);
         if let Some(d) = self.decoder() {
             return Ok(decoder_graph(&d, input)
                 .map_err(|e| decoder::explain(e, None))?
                 .0);
         }
         if let Some(path) = self.onnx() {
-            return Ok(onnx_graph(path, &self.quant(), input)?);
+            return Ok(onnx_graph(path, &self.quant(), inputs)?);
         }
         self.example()
     }

@@ -40,12 +40,7 @@ pub fn read_input(path: &Path, graph: &Graph) -> Result<Tensor> {
     Ok(Tensor::new(shape, data))
 }
 
-/// An ONNX model's input: a JSON array of real numbers.
-pub fn read_values(path: &Path) -> Result<Vec<f32>> {
-    serde_json::from_str(&read_text(path)?).with_context(|| numbers(path))
-}
-
-fn read_text(path: &Path) -> Result<String> {
+pub fn read_text(path: &Path) -> Result<String> {
     std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
 }
 

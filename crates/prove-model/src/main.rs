@@ -210,7 +210,7 @@ fn prove(model: &ModelArgs, input: Option<&std::path::Path>, opts: &ProveOpts<'_
     };
     let Prepared {
         graph,
-        input: x,
+        inputs,
         trace,
         report,
     } = prepared;
@@ -233,9 +233,8 @@ fn prove(model: &ModelArgs, input: Option<&std::path::Path>, opts: &ProveOpts<'_
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     let t1 = Instant::now();
-    let inputs = std::slice::from_ref(&x);
     let (y, proof) =
-        zkml::prove_executed(&committed, inputs, &trace, &Bar(bar.clone())).context("proving")?;
+        zkml::prove_executed(&committed, &inputs, &trace, &Bar(bar.clone())).context("proving")?;
     drop(trace);
     let prove_ms = t1.elapsed().as_secs_f64() * 1e3;
     bar.finish_and_clear();
@@ -243,7 +242,7 @@ fn prove(model: &ModelArgs, input: Option<&std::path::Path>, opts: &ProveOpts<'_
     let config = &committed.vk.config;
     let bits = check_security(config, circuit)?;
     let provable = zkml::config::provable_commitment_bits(config, circuit)?;
-    let file = ProofFile::new(&committed, x, y, proof);
+    let file = ProofFile::new_all(&committed, inputs, y, proof);
     let fmt = match opts.format {
         Format::Binary => ProofFormat::Binary,
         Format::Json => ProofFormat::Json,
@@ -303,13 +302,14 @@ fn verify(model: &ModelArgs, proof: &std::path::Path) -> Result<()> {
     let bytes = files::read_proof(proof)?;
     let file =
         ProofFile::decode(&bytes).with_context(|| format!("decoding {}", proof.display()))?;
-    let graph = model.graph(Some(&file.input))?;
+    let inputs = file.inputs();
+    let graph = model.graph(Some(&inputs))?;
     let (committed, _) = model.commit(graph)?;
     if let Some(dir) = &model.model_dir {
         decoder::check_proof_source(&file, &committed, dir)?;
     }
     let t = Instant::now();
-    zkml::verify(&committed.vk, &file.input, &file.output, &file.proof).with_context(|| {
+    zkml::verify_all(&committed.vk, &inputs, &file.output, &file.proof).with_context(|| {
         format!(
             "{} is not a valid proof for model {}",
             proof.display(),

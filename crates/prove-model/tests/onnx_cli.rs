@@ -200,7 +200,7 @@ fn input_shape_is_checked_against_the_model() {
     let o = run(&["inspect", "--model", &model, "--input-shape", "1x1x28x27"]);
     assert!(!o.status.success());
     assert!(
-        text(&o).contains("does not fit the declared input shape"),
+        text(&o).contains("does not fit its declared shape"),
         "{}",
         text(&o)
     );
@@ -218,4 +218,72 @@ fn input_shape_is_checked_against_the_model() {
         "{}",
         text(&o)
     );
+}
+
+#[test]
+fn encoder_with_named_int_inputs_proves_and_verifies() {
+    let dir = tempfile::tempdir().unwrap();
+    let proof = dir.path().join("bert.bin");
+    let p = proof.to_str().unwrap();
+    let model = data("bert_encoder.onnx");
+    let flags = [
+        "--quant",
+        "direct",
+        "--act-bits",
+        "12",
+        "--weight-bits",
+        "12",
+    ];
+    let input = data("bert_encoder.input.json");
+    let mut args = vec!["prove", "--model", &model, "--input", &input, "--output", p];
+    args.extend(flags);
+    args.push("--no-cache");
+    let o = run(&args);
+    assert!(o.status.success(), "{}", text(&o));
+    // The proof file carries both inputs: verify needs nothing else.
+    let file = zkml::proof::ProofFile::decode(&std::fs::read(&proof).unwrap()).unwrap();
+    assert_eq!(file.inputs().len(), 2);
+    assert_eq!(file.more_inputs[0].data, vec![1, 1, 1, 1, 1, 1, 0, 0]);
+    let mut args = vec!["verify", "--model", &model, "--proof", p, "--no-cache"];
+    args.extend(flags);
+    let o = run(&args);
+    assert!(o.status.success(), "{}", text(&o));
+    // The padding unmasked in the file: not what was proved.
+    let mut forged = file.clone();
+    forged.more_inputs[0].data[7] = 1;
+    let bytes = forged.encode(zkml::ProofFormat::Binary).unwrap();
+    let bad = dir.path().join("forged.bin");
+    std::fs::write(&bad, bytes).unwrap();
+    let mut args = vec![
+        "verify",
+        "--model",
+        &model,
+        "--proof",
+        bad.to_str().unwrap(),
+    ];
+    args.extend(flags);
+    args.push("--no-cache");
+    let o = run(&args);
+    assert!(!o.status.success(), "{}", text(&o));
+    // An array for a two-input model, or a missing input, is refused by name.
+    let arr = dir.path().join("arr.json");
+    std::fs::write(&arr, "[1, 2, 3]").unwrap();
+    let missing = dir.path().join("missing.json");
+    std::fs::write(&missing, r#"{"input_ids": [[1, 2, 3, 4, 5, 6, 7, 8]]}"#).unwrap();
+    for (file, want) in [
+        (&arr, "JSON object keyed by input name"),
+        (&missing, "attention_mask"),
+    ] {
+        let o = run(&[
+            "prove",
+            "--model",
+            &model,
+            "--input",
+            file.to_str().unwrap(),
+            "--output",
+            p,
+        ]);
+        assert!(!o.status.success());
+        assert!(text(&o).contains(want), "{}", text(&o));
+    }
 }

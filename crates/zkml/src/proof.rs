@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{EncodeError, VerifyError};
 
 /// Version of the proof format and protocol.
-pub const PROOF_VERSION: u32 = 8;
+pub const PROOF_VERSION: u32 = 9;
 const MAGIC: &[u8; 8] = b"SMLPROOF";
 /// Largest proof file written or read, in either format: bounds the decoder's work and
 /// allocations on a hostile file. Proofs are far smaller (a transformer block's is ~0.3 MB);
@@ -82,15 +82,20 @@ pub struct ModelProof {
     pub opening: OpeningProof,
 }
 
-/// A proof file: the statement (input, output) and the proof. `model_name` is a label the
-/// proof does not bind; `model_digest` must be the hex of `proof.model_digest`.
+/// A proof file: the statement (every public input, the output) and the proof. `model_name`
+/// is a label the proof does not bind; `model_digest` must be the hex of
+/// `proof.model_digest`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProofFile {
     pub format: String,
     pub version: u32,
     pub model_name: String,
     pub model_digest: String,
+    /// The first public input.
     pub input: Tensor,
+    /// The other public inputs of a model with several (an encoder's attention mask), in
+    /// input-node order.
+    pub more_inputs: Vec<Tensor>,
     pub output: Tensor,
     pub proof: ModelProof,
 }
@@ -206,15 +211,40 @@ impl ProofFile {
         output: Tensor,
         proof: ModelProof,
     ) -> Self {
+        Self::new_all(model, vec![input], output, proof)
+    }
+
+    /// A proof file for `output = model(inputs)`, `inputs` one tensor per input node in
+    /// order (at least one).
+    #[cfg(feature = "prover")]
+    pub fn new_all(
+        model: &crate::CommittedModel,
+        inputs: Vec<Tensor>,
+        output: Tensor,
+        proof: ModelProof,
+    ) -> Self {
+        let mut inputs = inputs.into_iter();
+        let input = inputs
+            .next()
+            .unwrap_or_else(|| Tensor::new(model::Shape::new(0, 0), vec![]));
         Self {
             format: Self::FORMAT.into(),
             version: PROOF_VERSION,
             model_name: model.graph.name.clone(),
             model_digest: model.vk.digest_hex(),
             input,
+            more_inputs: inputs.collect(),
             output,
             proof,
         }
+    }
+
+    /// Every public input, in order.
+    pub fn inputs(&self) -> Vec<Tensor> {
+        std::iter::once(&self.input)
+            .chain(&self.more_inputs)
+            .cloned()
+            .collect()
     }
 
     /// Encodes the file; refused if the encoding fails or exceeds [`MAX_PROOF_BYTES`] (which
@@ -289,7 +319,10 @@ impl ProofFile {
             ));
         }
         let fits = |t: &Tensor| t.shape.rows.checked_mul(t.shape.cols) == Some(t.data.len());
-        if !fits(&file.input) || !fits(&file.output) {
+        let tensors = std::iter::once(&file.input)
+            .chain(&file.more_inputs)
+            .chain([&file.output]);
+        if !tensors.into_iter().all(fits) {
             return Err(VerifyError::Decode(
                 "tensor data does not match its shape".into(),
             ));

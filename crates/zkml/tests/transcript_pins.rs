@@ -29,15 +29,15 @@ fn digest(graph: Graph, inputs: Vec<Tensor>) -> String {
     let m = CommittedModel::new(graph, ProofConfig::default()).unwrap();
     let (y, proof) = prove_all(&m, &inputs, &()).unwrap();
     verify_all(&m.vk, &inputs, &y, &proof).unwrap();
-    let x = inputs[0].clone();
-    let bytes = ProofFile::new(&m, x, y, proof)
+    let bytes = ProofFile::new_all(&m, inputs, y, proof)
         .encode(ProofFormat::Binary)
         .unwrap();
     hex::encode(Blake2s256::digest(&bytes))
 }
 
 /// Padded shapes, split matmuls, bias, ReLU, a table lookup with padding, column slices, an
-/// aligned concat, mul, row sum, broadcast, constants, gains, RoPE's half rotation, row slices.
+/// aligned concat, mul, row sum, broadcast, constants, gains, RoPE's half rotation, row slices,
+/// a row broadcast and a full-shape bias.
 fn misc_graph() -> Graph {
     let mut rng = ChaCha8Rng::seed_from_u64(5);
     let mut b = GraphBuilder::new("misc", Shape::new(3, 24), ACT_SCALE).unwrap();
@@ -63,7 +63,18 @@ fn misc_graph() -> Graph {
     let mc = b.mul_column(g, rs).unwrap();
     let mc = b.rescale(mc, ACT_SCALE).unwrap();
     let rot = b.rotate_half(mc, 2).unwrap();
-    let out = b.row_slice(rot, 0, 2).unwrap();
+    // A row repeated down the rows, plus a bias of the full shape.
+    let first = b.row_slice(rot, 0, 1).unwrap();
+    let rep = b.broadcast_row(first, 3).unwrap();
+    let full = Weight {
+        name: "positions".into(),
+        shape: Shape::new(3, 20),
+        scale: ACT_SCALE,
+        data: (0..60).map(|i| (i * 29) % 41 - 20).collect(),
+    };
+    let pos = b.add_bias(rep, full).unwrap();
+    let both = b.add(pos, rot).unwrap();
+    let out = b.row_slice(both, 0, 2).unwrap();
     b.build(out).unwrap()
 }
 
@@ -149,9 +160,9 @@ fn tiles_and_tied_head_transcript_is_pinned() {
 }
 
 const PINS: [&str; 5] = [
-    "5ad39c218f89fba6b9c06aa5b2aa39bd3c6c18a299472972f117aa7dfc03dca9",
-    "f967eabe7de3d8cc7b7013f6b0624552a271ad919d2255f1436aed7cf06f7cb7",
-    "52f7be6652217cd85d411beb33a757d702f62d8ef2db8f3ddcee07d6a4ac1a37",
-    "b964618634dbaec127a3b7277f961720ea79401ea8ff105bf79fcf67c2bfd8da",
-    "9e9152815b221f694049d07f13b224986a55dc9077caf4b3683c1816268a0bc3",
+    "8659993c798381dc698c14644c1d35c509267853eae2e24c5948bc5c3cdc8fff",
+    "331f6cada5c4385251bceb8d148d1361d3ea63d9da127f03a4a5b97e13a93b72",
+    "3b82607e11051d699779121d5fcfb616d8a63989f95757a328f664a51a052a8c",
+    "b09525b2a7ac7eceface0d0e94511c51db4b110cc61be2657eaafd29afb54e5f",
+    "f591298c3f56b590827442e7527ed24a41b6651f30b610c6ee6c405092fc58e0",
 ];

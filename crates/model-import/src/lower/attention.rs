@@ -374,4 +374,39 @@ impl Lowerer<'_> {
         }
         Ok(Val::Parts(out))
     }
+
+    /// Scores (per-batch parts or one activation) plus the additive mask `(1 - keep) * c`:
+    /// [`PlanOp::KeyMask`] on each part, `keep` a `1 x n` row over the keys.
+    pub(super) fn key_mask(
+        &mut self,
+        node: &TypedNode,
+        scores: OutletId,
+        val: Val,
+        keep: StepId,
+    ) -> Result<Val, ImportError> {
+        let batched = matches!(val, Val::Parts(_));
+        let parts = match val {
+            Val::Parts(p) => p,
+            _ => vec![self.act(scores, &node.name)?],
+        };
+        let (kr, kc) = self.view(keep);
+        let mut out = Vec::with_capacity(parts.len());
+        for p in parts {
+            let (rows, cols) = self.view(p);
+            if kr != 1 || kc != cols {
+                return Err(self.unsupported(
+                    node,
+                    format!(
+                        " of an attention mask laid out {kr}x{kc} to scores {rows}x{cols} (one \
+                         mask row over the keys)"
+                    ),
+                ));
+            }
+            out.push(self.push(PlanOp::KeyMask { input: p, keep }, rows, cols, &node.name));
+        }
+        Ok(match (batched, out.as_slice()) {
+            (false, [one]) => Val::Act(*one),
+            _ => Val::Parts(out),
+        })
+    }
 }

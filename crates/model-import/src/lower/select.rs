@@ -244,6 +244,11 @@ impl Lowerer<'_> {
 
     pub(super) fn gather(&mut self, node: &TypedNode, op: &Gather) -> Result<Val, ImportError> {
         let (table, indices) = (self.operand(node, 0)?.1, self.operand(node, 1)?.1);
+        if let (Val::Const(t), Val::Act(ids)) = (&table, &indices) {
+            if let Some(v) = self.embedding(node, op, t, *ids)? {
+                return Ok(v);
+            }
+        }
         let Val::Const(indices) = indices else {
             let what = if matches!(table, Val::Const(_)) {
                 " on a constant table with computed indices (an embedding lookup): only \
@@ -270,5 +275,46 @@ impl Lowerer<'_> {
         // The indices' shape replaces the axis (a scalar drops it): in row-major order the
         // same values as a selection by the flattened indices.
         self.select(node, op.axis, &positions)
+    }
+
+    /// Gather of rows of a constant table by the integer ids of an input (a column): an
+    /// embedding lookup. `None` when the ids are not such an input.
+    fn embedding(
+        &mut self,
+        node: &TypedNode,
+        op: &Gather,
+        table: &Tensor,
+        ids: StepId,
+    ) -> Result<Option<Val>, ImportError> {
+        let is_ids = matches!(self.steps[ids].op, PlanOp::Input { index } if self.src.inputs[index].ints)
+            && self.view(ids).1 == 1;
+        if !is_ids {
+            return Ok(None);
+        }
+        if op.axis != 0 || table.rank() != 2 {
+            return Err(self.unsupported(
+                node,
+                format!(
+                    " of a {:?} table along axis {} (an embedding is rows of a 2-D table)",
+                    table.shape(),
+                    op.axis
+                ),
+            ));
+        }
+        let data = table
+            .as_slice::<f32>()
+            .map_err(|e| self.unsupported(node, format!(": {e:#}")))?;
+        let cols = table.shape()[1];
+        let rows = self.view(ids).0;
+        let step = self.push(
+            PlanOp::Embedding {
+                ids,
+                table: data.to_vec(),
+            },
+            rows,
+            cols,
+            &node.name,
+        );
+        Ok(Some(Val::Act(step)))
     }
 }

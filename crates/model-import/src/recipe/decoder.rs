@@ -196,7 +196,7 @@ pub fn prepare_decoder(
     track.blocks = model.block_errors(&ids, &trace, &block_nodes)?;
     Ok(Prepared {
         graph,
-        input,
+        inputs: vec![input],
         trace,
         report: Some(Comparison::Decoder(track)),
     })

@@ -29,6 +29,13 @@ pub enum PrepareError {
     /// An ONNX model cannot be loaded, lowered, quantised or compared.
     #[error(transparent)]
     Import(#[from] ImportError),
+    /// The input JSON of an ONNX model is malformed or names other inputs.
+    #[error("input JSON for {file}")]
+    InputJson {
+        file: String,
+        #[source]
+        source: crate::recipe::onnx_input::InputJsonError,
+    },
     /// The input of an ONNX model does not fit it (length, range).
     #[error("input for {file}")]
     OnnxInput {

@@ -21,6 +21,7 @@
 pub mod decoder;
 pub mod error;
 pub mod onnx;
+pub mod onnx_input;
 
 use std::fmt;
 
@@ -35,6 +36,7 @@ pub use onnx::{
     calibrate_onnx, onnx_graph, prepare_onnx, OnnxFile, Trial, ACT_BITS_GRID,
     DEFAULT_CALIBRATION_SEED, WEIGHT_BITS_GRID,
 };
+pub use onnx_input::{InputJsonError, OnnxInputs};
 
 use crate::hf::DualTrack;
 use crate::Report;
@@ -44,9 +46,10 @@ use crate::Report;
 pub struct Prepared {
     /// The quantised graph.
     pub graph: Graph,
-    /// Its input tensor (what the proof file carries and the verifier recalibrates on).
-    pub input: Tensor,
-    /// The integer forward pass of `graph` on `input`: every node's value.
+    /// Its input tensors, one per input node in order (what the proof file carries and the
+    /// verifier recalibrates on).
+    pub inputs: Vec<Tensor>,
+    /// The integer forward pass of `graph` on `inputs`: every node's value.
     pub trace: Trace,
     /// The integer output against `f32`, for imported models.
     pub report: Option<Comparison>,
@@ -80,10 +83,15 @@ impl Prepared {
         })?;
         Ok(Self {
             graph,
-            input,
+            inputs: vec![input],
             trace,
             report: None,
         })
+    }
+
+    /// The first input tensor.
+    pub fn input(&self) -> &Tensor {
+        &self.inputs[0]
     }
 
     /// The graph's output in the trace.

@@ -6,21 +6,21 @@ use std::path::Path;
 use model::{Graph, Tensor};
 
 use super::{Comparison, PrepareError, Prepared};
-use crate::{dequantise, quantise_input, seeded_input, OnnxModel, QuantConfig, Strategy};
+use crate::{dequantise_inputs, quantise_inputs, seeded_input, OnnxModel, QuantConfig, Strategy};
 
-/// An ONNX file and, when given, its input's shape (`--input-shape`: symbolic dimensions
-/// take its values; otherwise they are 1).
-#[derive(Clone, Copy, Debug)]
+/// An ONNX file and, where given, its inputs' shapes in order (`--input-shape`, or the
+/// nesting of the input JSON: symbolic dimensions take their values; otherwise they are 1).
+#[derive(Clone, Debug)]
 pub struct OnnxFile<'a> {
     pub path: &'a Path,
-    pub input_shape: Option<&'a [usize]>,
+    pub shapes: Vec<Option<Vec<usize>>>,
 }
 
 impl<'a> From<&'a Path> for OnnxFile<'a> {
     fn from(path: &'a Path) -> Self {
         Self {
             path,
-            input_shape: None,
+            shapes: vec![],
         }
     }
 }
@@ -33,7 +33,7 @@ impl<'a> From<&'a std::path::PathBuf> for OnnxFile<'a> {
 
 impl OnnxFile<'_> {
     fn load(&self) -> Result<OnnxModel, PrepareError> {
-        Ok(OnnxModel::load_shaped(self.path, self.input_shape)?)
+        Ok(OnnxModel::load_inputs(self.path, &self.shapes)?)
     }
 }
 
@@ -59,12 +59,29 @@ pub fn prepare_onnx<'a>(
     prepare_loaded(&src, config, &reals)
 }
 
-/// `reals`, or `seed`ed values uniform in `[0, 1)` for the model's input.
+/// `reals`, or [`seeded_inputs`] for the model.
 fn reals_or_seeded<'a>(src: &OnnxModel, reals: Option<&'a [f32]>, seed: u64) -> Cow<'a, [f32]> {
     match reals {
         Some(r) => Cow::Borrowed(r),
-        None => Cow::Owned(seeded_input(src.input_len(), seed)),
+        None => Cow::Owned(seeded_inputs(src, seed)),
     }
+}
+
+/// Values for every input of `src` when none are given: `seed`ed reals uniform in `[0, 1)`,
+/// and ones for integer inputs (a valid token id, an all-ones mask).
+pub fn seeded_inputs(src: &OnnxModel, seed: u64) -> Vec<f32> {
+    let mut reals = seeded_input(src.input_len(), seed).into_iter();
+    src.inputs
+        .iter()
+        .flat_map(|spec| {
+            let part: Vec<f32> = reals.by_ref().take(spec.len()).collect();
+            if spec.ints {
+                vec![1.0; spec.len()]
+            } else {
+                part
+            }
+        })
+        .collect()
 }
 
 fn prepare_loaded(
@@ -72,17 +89,17 @@ fn prepare_loaded(
     config: &QuantConfig,
     reals: &[f32],
 ) -> Result<Prepared, PrepareError> {
-    let input = quantise_input(src, config, reals).map_err(|source| PrepareError::OnnxInput {
+    let inputs = quantise_inputs(src, config, reals).map_err(|source| PrepareError::OnnxInput {
         file: src.file.clone(),
         source: Box::new(source),
     })?;
-    let calib = dequantise(&input, config.act_scale_bits);
+    let calib = dequantise_inputs(src, config, &inputs);
     // A clone: tract's model holds its constants behind `Arc`s.
-    let (imported, trace) = src.clone().import_traced(config, &calib, &input)?;
+    let (imported, trace) = src.clone().import_traced(config, &calib, &inputs)?;
     let report = imported.compare_trace(reals, &trace)?;
     Ok(Prepared {
         graph: imported.graph,
-        input,
+        inputs,
         trace,
         report: Some(Comparison::Onnx(report)),
     })
@@ -165,25 +182,49 @@ pub fn calibrate_onnx<'a>(
     }
 }
 
-/// The graph [`prepare_onnx`] builds for the input tensor `input` (a proof's public input;
-/// without one, the seeded input of [`DEFAULT_CALIBRATION_SEED`]), for verifying and
-/// inspecting.
+/// The graph [`prepare_onnx`] builds for the input tensors `inputs` (a proof's public
+/// inputs; without them, the seeded inputs of [`DEFAULT_CALIBRATION_SEED`]), for verifying
+/// and inspecting.
 pub fn onnx_graph<'a>(
     model: impl Into<OnnxFile<'a>>,
     config: &QuantConfig,
-    input: Option<&Tensor>,
+    inputs: Option<&[Tensor]>,
 ) -> Result<Graph, PrepareError> {
-    let src = model.into().load()?;
-    let calib = match input {
-        Some(x) => dequantise(x, config.act_scale_bits),
+    let file = model.into();
+    let src = match inputs {
+        Some(xs) => {
+            let lens: Vec<usize> = xs.iter().map(|x| x.data.len()).collect();
+            let first = file.shapes.first().and_then(|s| s.as_deref());
+            OnnxModel::load_for_lens(file.path, &lens, first)?
+        }
+        None => file.load()?,
+    };
+    let calib = match inputs {
+        Some(xs) => {
+            if xs.len() != src.inputs.len() {
+                return Err(PrepareError::OnnxInput {
+                    file: src.file.clone(),
+                    source: Box::new(crate::ImportError::Structure {
+                        file: src.file.clone(),
+                        detail: format!(
+                            "{} input tensors for a model with {} inputs",
+                            xs.len(),
+                            src.inputs.len()
+                        ),
+                    }),
+                });
+            }
+            dequantise_inputs(&src, config, xs)
+        }
         None => {
-            let reals = seeded_input(src.input_len(), DEFAULT_CALIBRATION_SEED);
-            let x =
-                quantise_input(&src, config, &reals).map_err(|source| PrepareError::OnnxInput {
+            let reals = seeded_inputs(&src, DEFAULT_CALIBRATION_SEED);
+            let xs = quantise_inputs(&src, config, &reals).map_err(|source| {
+                PrepareError::OnnxInput {
                     file: src.file.clone(),
                     source: Box::new(source),
-                })?;
-            dequantise(&x, config.act_scale_bits)
+                }
+            })?;
+            dequantise_inputs(&src, config, &xs)
         }
     };
     Ok(src.import(config, &calib)?.graph)
