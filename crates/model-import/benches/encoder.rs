@@ -7,8 +7,10 @@
 //! this bench (with tract's protobuf types), not shipped.
 //!
 //! `cargo bench -p model-import --bench encoder [-- CASE]`, CASE `bert-base` (default: d 768,
-//! 12 heads, ffn 3072, 12 layers, seq 128, vocab 30,522) or `bert-mini` (d 256, 4 heads,
-//! ffn 1024, 4 layers, seq 64, vocab 4,096). Prints import, commit, prove, verify, the
+//! 12 heads, ffn 3072, 12 layers, seq 128, vocab 30,522), `bert-base-64` (the same at seq 64)
+//! or `bert-mini` (d 256, 4 heads, ffn 1024, 4 layers, seq 64, vocab 4,096). At seq 128 the
+//! circuit's LogUp and sumcheck error bound leaves 95 bits, below the 96-bit floor: the
+//! commitment is refused and the bench says so. Prints import, commit, prove, verify, the
 //! prove / forward ratio, proof size, the output's error against tract's f32 run and the
 //! peak resident set.
 #![allow(clippy::unwrap_used)]
@@ -54,7 +56,7 @@ fn shape(case: &str) -> Shape {
             heads: 12,
             ffn: 3072,
             layers: 12,
-            seq: 128,
+            seq: if case == "bert-base-64" { 64 } else { 128 },
             vocab: 30_522,
         },
     }
@@ -360,7 +362,13 @@ fn main() {
     model::execute::execute_all(&prepared.graph, &prepared.inputs).unwrap();
     let forward = t.elapsed();
     let t = Instant::now();
-    let committed = CommittedModel::new(prepared.graph.clone(), ProofConfig::default()).unwrap();
+    let committed = match CommittedModel::new(prepared.graph.clone(), ProofConfig::default()) {
+        Ok(c) => c,
+        Err(e) => {
+            println!("  not proved: {e}");
+            return;
+        }
+    };
     let commit = t.elapsed();
     let t = Instant::now();
     let (y, proof) = prove_executed(&committed, &prepared.inputs, &prepared.trace, &()).unwrap();
