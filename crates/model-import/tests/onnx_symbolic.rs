@@ -74,3 +74,27 @@ fn unreadable_symbolic_dims_are_fixed_to_one() {
         assert!(err.to_string().contains("[?, 1, 28, 28]"), "{err}");
     }
 }
+
+/// A model with two outputs is refused, naming both: a proof covers one output.
+#[test]
+fn several_outputs_are_refused_by_name() {
+    let path = data("mnist_mlp.onnx");
+    let mut proto: ModelProto = tract_onnx::onnx().proto_model_for_path(&path).unwrap();
+    let graph = proto.graph.as_mut().unwrap();
+    // The hidden activation as a second graph output.
+    let hidden = graph.node[1].output[0].clone();
+    let mut extra = graph.output[0].clone();
+    extra.name = hidden;
+    extra.r#type = None;
+    graph.output.push(extra);
+    let dir = tempfile::tempdir().unwrap();
+    let two = dir.path().join("two_outputs.onnx");
+    std::fs::write(&two, proto.encode_to_vec()).unwrap();
+    let err = import_onnx(&two, &QuantConfig::default(), &sample_input("mnist_mlp")).unwrap_err();
+    let msg = err.to_string();
+    assert!(matches!(err, ImportError::Structure { .. }), "{msg}");
+    assert!(
+        msg.contains("2 outputs") && msg.contains("one output"),
+        "{msg}"
+    );
+}
