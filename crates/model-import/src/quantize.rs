@@ -186,6 +186,71 @@ impl Quantiser<'_> {
         }
     }
 
+    /// Rows of a constant table by integer ids: the table at the lookup's calibrated scale, or
+    /// coarser if a row it did not read on the calibration input needs it.
+    fn embedding(
+        &mut self,
+        id: StepId,
+        ids: StepId,
+        table: &[f32],
+    ) -> Result<(NodeId, u32), model::GraphError> {
+        let step = &self.plan.steps[id];
+        let (cols, name) = (step.cols, format!("{}#{id}", step.name));
+        let max_abs = table.iter().fold(0f64, |m, v| m.max(f64::from(v.abs())));
+        let s = calibrated_scale(max_abs, self.target[id]).unwrap_or(0);
+        let data = table.iter().map(|&v| round_at(f64::from(v), s)).collect();
+        let w = self.weight(format!("{name}.table"), table.len() / cols, cols, s, data);
+        let (x, _) = self.raw[ids];
+        Ok((self.b.embedding(x, w)?, s))
+    }
+
+    /// [`PlanOp::KeyMask`]: `(keep - 1) P` at the scores' scale, repeated down the rows, added.
+    fn key_mask(
+        &mut self,
+        id: StepId,
+        input: StepId,
+        keep: StepId,
+    ) -> Result<(NodeId, u32), model::GraphError> {
+        let t = self.target[id].min(self.get(input)?.1);
+        let (x, t) = self.at(input, t)?;
+        let (mut k, mut sk) = self.get(keep)?;
+        if sk > t {
+            k = self.b.rescale(k, sk - t)?;
+            sk = t;
+        }
+        let p = key_penalty(&self.calib[input]) as i64;
+        let shifted = self.b.add_const(k, -(1i64 << sk))?;
+        let row = self.b.mul_const(shifted, p << (t - sk), t - sk)?;
+        let rows = self.b.broadcast_row(row, self.plan.steps[id].rows)?;
+        Ok((self.b.add(x, rows)?, t))
+    }
+
+    /// The product of two activations at the sum of their scales, the operands lowered (the
+    /// finer first) until the calibrated output, with headroom, fits the field.
+    fn matmul_act(
+        &mut self,
+        id: StepId,
+        lhs: StepId,
+        rhs: StepId,
+        transpose_rhs: bool,
+    ) -> Result<(NodeId, u32), model::GraphError> {
+        let (mut sl, mut sr) = (self.get(lhs)?.1, self.get(rhs)?.1);
+        let max_abs = self.calib[id].iter().fold(0f64, |m, v| m.max(v.abs()));
+        let room = (MAX_ABS as f64 / (HEADROOM * max_abs.max(1e-9)))
+            .log2()
+            .floor();
+        let budget = room.clamp(0.0, 62.0) as u32;
+        while sl + sr > budget && sl + sr > 0 {
+            if sl >= sr {
+                sl -= 1;
+            } else {
+                sr -= 1;
+            }
+        }
+        let ((l, sl), (r, sr)) = (self.at(lhs, sl)?, self.at(rhs, sr)?);
+        Ok((self.b.matmul_act(l, r, transpose_rhs)?, sl + sr))
+    }
+
     fn step(&mut self, id: StepId) -> Result<(NodeId, u32), model::GraphError> {
         let step = &self.plan.steps[id];
         let cols = step.cols;
@@ -197,16 +262,7 @@ impl Quantiser<'_> {
                 let shape = Shape::new(step.rows, step.cols);
                 (self.b.public_input(shape, scale)?, scale)
             }
-            PlanOp::Embedding { ids, table } => {
-                // The table at the lookup's calibrated scale, or coarser if a row it did not
-                // read on the calibration input needs it.
-                let max_abs = table.iter().fold(0f64, |m, v| m.max(f64::from(v.abs())));
-                let s = calibrated_scale(max_abs, self.target[id]).unwrap_or(0);
-                let data = table.iter().map(|&v| round_at(f64::from(v), s)).collect();
-                let w = self.weight(format!("{name}.table"), table.len() / cols, cols, s, data);
-                let (x, _) = self.raw[*ids];
-                (self.b.embedding(x, w)?, s)
-            }
+            PlanOp::Embedding { ids, table } => self.embedding(id, *ids, table)?,
             PlanOp::MatMul { input, weight, k } => {
                 let (x, sx) = self.get(*input)?;
                 let (data, sw) = quantise_matrix(
@@ -226,21 +282,7 @@ impl Quantiser<'_> {
                 let w = self.weight(format!("{name}.bias"), rows, cols, s, data);
                 (self.b.add_bias(x, w)?, s)
             }
-            PlanOp::KeyMask { input, keep } => {
-                // (keep - 1) P at the scores' scale, repeated down the rows, added.
-                let t = self.target[id].min(self.get(*input)?.1);
-                let (x, t) = self.at(*input, t)?;
-                let (mut k, mut sk) = self.get(*keep)?;
-                if sk > t {
-                    k = self.b.rescale(k, sk - t)?;
-                    sk = t;
-                }
-                let p = key_penalty(&self.calib[*input]) as i64;
-                let shifted = self.b.add_const(k, -(1i64 << sk))?;
-                let row = self.b.mul_const(shifted, p << (t - sk), t - sk)?;
-                let rows = self.b.broadcast_row(row, step.rows)?;
-                (self.b.add(x, rows)?, t)
-            }
+            PlanOp::KeyMask { input, keep } => self.key_mask(id, *input, *keep)?,
             PlanOp::AddScalar { input, c } => {
                 let (x, s) = self.get(*input)?;
                 (self.b.add_const(x, round_at(f64::from(*c), s))?, s)
@@ -308,25 +350,7 @@ impl Quantiser<'_> {
                 lhs,
                 rhs,
                 transpose_rhs,
-            } => {
-                // The exact product sits at the sum of the operands' scales: lower them (the
-                // finer first) until the calibrated output, with headroom, fits the field.
-                let (mut sl, mut sr) = (self.get(*lhs)?.1, self.get(*rhs)?.1);
-                let max_abs = self.calib[id].iter().fold(0f64, |m, v| m.max(v.abs()));
-                let room = (MAX_ABS as f64 / (HEADROOM * max_abs.max(1e-9)))
-                    .log2()
-                    .floor();
-                let budget = room.clamp(0.0, 62.0) as u32;
-                while sl + sr > budget && sl + sr > 0 {
-                    if sl >= sr {
-                        sl -= 1;
-                    } else {
-                        sr -= 1;
-                    }
-                }
-                let ((l, sl), (r, sr)) = (self.at(*lhs, sl)?, self.at(*rhs, sr)?);
-                (self.b.matmul_act(l, r, *transpose_rhs)?, sl + sr)
-            }
+            } => self.matmul_act(id, *lhs, *rhs, *transpose_rhs)?,
             PlanOp::Sub { lhs, rhs } => {
                 let t = self.get(*lhs)?.1.min(self.get(*rhs)?.1);
                 let (l, r) = (self.at(*lhs, t)?.0, self.at(*rhs, t)?.0);
