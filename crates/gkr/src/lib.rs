@@ -14,7 +14,9 @@
 //!   tables are rebuilt by the verifier in `O(log)`;
 //! - [`softmax`]: row max, exp and division steps of a (causal) softmax, and the zero-check
 //!   that a table vanishes off a mask;
-//! - [`embedding`]: the public one-hot matrix of token ids for an embedding matmul.
+//! - [`embedding`]: the public one-hot matrix of token ids for an embedding matmul;
+//! - [`gather`]: rows gathered through a public sparse map (im2col, window sums), the map's
+//!   multilinear extension evaluated by the verifier.
 //!
 //! Prover and verifier of each reduction sit side by side; the verifier functions use only
 //! STWO's verifier-side types and [`sumcheck::verify`], and the provers sit behind the
@@ -27,6 +29,7 @@ pub mod claim;
 pub mod elementwise;
 pub mod embedding;
 pub mod error;
+pub mod gather;
 pub mod linear;
 pub mod logup_gkr;
 pub mod lookup;

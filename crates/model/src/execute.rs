@@ -327,6 +327,11 @@ fn eval_node<'a>(
         Op::ConcatColumns { ref parts } => layout::concat(parts, values),
         Op::BroadcastColumn { input, cols } => layout::broadcast_column(&values[input], cols),
         Op::BroadcastRow { input, rows } => layout::broadcast_row(&values[input], rows),
+        Op::WindowGather {
+            input,
+            ref window,
+            mode,
+        } => crate::window::gather(&values[input], window, mode, graph.nodes[id].shape),
         Op::RowSum { input } => layout::row_sum(&values[input]),
         Op::MulConst { input, c, .. } => {
             let x = &values[input];

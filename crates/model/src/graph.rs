@@ -5,6 +5,7 @@ use thiserror::Error;
 
 use crate::tensor::Shape;
 pub use crate::weight_data::WeightData;
+use crate::window::{Gather, Window};
 use crate::MAX_ABS;
 
 /// Index of a node in [`Graph::nodes`] (nodes are stored in topological order).
@@ -119,6 +120,13 @@ pub enum Op {
     ConcatAligned { parts: Vec<NodeId> },
     /// `1 x n -> rows x n`: the row repeated down `rows` rows (a key mask over every query).
     BroadcastRow { input: NodeId, rows: usize },
+    /// Rows of a channels-last image batch gathered through a sliding window (im2col, window
+    /// sums, one tap of a pool; [`crate::window`]).
+    WindowGather {
+        input: NodeId,
+        window: Window,
+        mode: Gather,
+    },
 }
 
 impl Op {
@@ -138,6 +146,7 @@ impl Op {
             | Op::RotateHalf { input, .. }
             | Op::BroadcastColumn { input, .. }
             | Op::BroadcastRow { input, .. }
+            | Op::WindowGather { input, .. }
             | Op::Rescale { input, .. } => vec![input],
             Op::MulColumn { lhs, rhs } => vec![lhs, rhs],
             Op::ColumnSlice { input, .. }
@@ -186,6 +195,7 @@ impl Op {
             Op::AssertZero { .. } => "assert_zero",
             Op::MulWeightRows { .. } => "mul_weight_rows",
             Op::ConcatAligned { .. } => "concat_aligned",
+            Op::WindowGather { .. } => "window_gather",
         }
     }
 }

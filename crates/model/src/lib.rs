@@ -36,6 +36,7 @@ pub mod transformer;
 mod validate;
 pub mod weight_data;
 pub mod wide;
+pub mod window;
 
 pub use execute::{execute, ExecError, Trace};
 pub use func::Func;

@@ -105,6 +105,13 @@ pub fn output_shape(op: &Op, nodes: &[Node], weights: &[Shape], log_blocks: u32)
                 && shapes.windows(2).all(|w| w[1].cols <= w[0].cols))
             .then(|| Shape::new(rows, shapes.iter().map(|s| s.cols).sum()))
         }
+        Op::WindowGather {
+            input,
+            ref window,
+            mode,
+        } => (nb == 1)
+            .then_some(())
+            .and_then(|()| crate::window::gather_shape(node(input)?, window, mode)),
         Op::BroadcastRow { input, rows } => {
             let x = node(input)?;
             (x.rows == 1 && rows >= 1).then(|| Shape::new(rows, x.cols))

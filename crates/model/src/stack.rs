@@ -51,6 +51,7 @@ pub fn weight_roles(g: &Graph) -> Result<Vec<Option<WeightRole>>, GraphError> {
             Op::Embedding { .. }
             | Op::MatMulTransposed { .. }
             | Op::RowSlice { .. }
+            | Op::WindowGather { .. }
             | Op::AssertZero { .. } => {
                 return Err(refuse(
                     id,

@@ -88,6 +88,11 @@ pub fn validate(graph: &Graph) -> Result<(), GraphError> {
             Op::RotateHalf { input, log_block } => b.rotate_half(input, log_block)?,
             Op::BroadcastColumn { input, cols } => b.broadcast_column(input, cols)?,
             Op::BroadcastRow { input, rows } => b.broadcast_row(input, rows)?,
+            Op::WindowGather {
+                input,
+                window,
+                mode,
+            } => b.window_gather(input, window, mode)?,
             Op::ColumnSlice { input, start, len } => b.column_slice(input, start, len)?,
             Op::ConcatColumns { ref parts } => b.concat_columns(parts)?,
             Op::ConcatAligned { ref parts } => b.concat_aligned(parts)?,

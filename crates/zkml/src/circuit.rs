@@ -121,6 +121,7 @@ fn check_stack(s: &GraphShape) -> Result<(), VerifyError> {
                 | Op::AssertZero { .. }
                 | Op::AddBias { .. }
                 | Op::BroadcastRow { .. }
+                | Op::WindowGather { .. }
         ) || (id > 0 && node.op == Op::Input);
         if unbatched || !rows.is_power_of_two() || rows < 2 * nb {
             return Err(malformed(format!(

@@ -8,6 +8,7 @@
 use bincode::Options;
 use gkr::claim::CombineProof;
 use gkr::elementwise::{AddBiasProof, AddProof, MulProof};
+use gkr::gather::GatherProof;
 use gkr::linear::{EvalProof, EvalsProof, PairProof};
 use gkr::lookup::{Felts, LookupProof};
 use gkr::matmul::MatMulProof;
@@ -52,6 +53,8 @@ pub enum LayerProof {
     SoftmaxDiv(SoftmaxDivProof),
     /// `Lookup` on a padded tensor: its output vanishes on the padding.
     ZeroPadding(ZeroProof),
+    /// `WindowGather`: the sumcheck over the input's rows.
+    Gather(GatherProof),
 }
 
 /// The proof for one computed node: optional batching of its claims, then its reduction.
@@ -179,6 +182,7 @@ impl LayerProof {
             LayerProof::SoftmaxExp(_) => "softmax_exp",
             LayerProof::SoftmaxDiv(_) => "softmax_div",
             LayerProof::ZeroPadding(_) => "zero_padding",
+            LayerProof::Gather(_) => "gather",
         }
     }
 }

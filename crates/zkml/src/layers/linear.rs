@@ -2,10 +2,12 @@
 //! a column broadcast, RoPE's half rotation (`gkr::linear`). Slices are relabellings of the
 //! claim's point; the others cost one sumcheck or a few sent evaluations.
 
+use gkr::gather::{self, GatherDims};
 use gkr::linear;
 use gkr::Claim;
 use model::tensor::to_m31;
-use model::{NodeId, Op};
+use model::window::{Gather, Window};
+use model::{NodeId, Op, Shape};
 use stwo::core::channel::Blake2sChannel;
 
 use super::{layer_err, mismatch, reduce_claim, Layer, Router, VerifyCx};
@@ -17,8 +19,29 @@ use crate::error::VerifyError;
 use crate::proof::LayerProof;
 
 /// `RowSum`, `MulConst`, `AddConst`, `ColumnSlice`, `RowSlice`, `ConcatAligned`,
-/// `ConcatColumns`, `BroadcastColumn`, `RotateHalf`.
+/// `ConcatColumns`, `BroadcastColumn`, `RotateHalf`, `WindowGather`.
 pub struct LinearLayer;
+
+/// The padded sizes of a window gather from `x`'s and the output's shapes (checked by the
+/// shape rules when the circuit was built).
+fn gather_dims(window: &Window, mode: Gather, x: Shape, y: Shape) -> GatherDims {
+    let blocks = window.blocks(mode);
+    GatherDims {
+        log_rows_out: y.log_rows() as usize,
+        log_blocks: if blocks == 1 {
+            0
+        } else {
+            blocks.next_power_of_two().ilog2() as usize
+        },
+        log_rows_x: x.log_rows() as usize,
+        log_cols_x: x.log_cols() as usize,
+    }
+}
+
+/// The gather's entries, as `gkr::gather` reads them.
+fn gather_map(window: &Window, mode: Gather) -> impl Fn(&mut dyn FnMut(usize, usize, usize)) + '_ {
+    move |f: &mut dyn FnMut(usize, usize, usize)| window.for_each_entry(mode, &mut *f)
+}
 
 impl Layer for LinearLayer {
     #[cfg(feature = "prover")]
@@ -106,6 +129,17 @@ impl Layer for LinearLayer {
                 to.node(input, cx);
                 LayerProof::Eval(p)
             }
+            Op::WindowGather {
+                input,
+                ref window,
+                mode,
+            } => {
+                let dims = gather_dims(window, mode, nodes[input].shape, shape);
+                let map = gather_map(window, mode);
+                let (p, cx) = gather::prove(&vals[input], dims, &map, &claim, channel);
+                to.node(input, cx);
+                LayerProof::Gather(p)
+            }
             Op::RotateHalf { input, log_block } => {
                 let t = (shape.log_rows() + shape.log_cols() - log_block) as usize;
                 let (p, c0, c1) = linear::prove_rotate_half(&vals[input], t, &claim, channel);
@@ -191,6 +225,19 @@ impl Layer for LinearLayer {
             (&Op::BroadcastRow { input, rows }, LayerProof::Eval(p)) => {
                 let lr = shape.log_rows() as usize;
                 let cx = linear::verify_broadcast_row(p, lr, rows, &claim, channel).map_err(err)?;
+                to.node(input, cx);
+            }
+            (
+                &Op::WindowGather {
+                    input,
+                    ref window,
+                    mode,
+                },
+                LayerProof::Gather(p),
+            ) => {
+                let dims = gather_dims(window, mode, nodes[input].shape, shape);
+                let map = gather_map(window, mode);
+                let cx = gather::verify(p, dims, &map, &claim, channel).map_err(err)?;
                 to.node(input, cx);
             }
             (&Op::RotateHalf { input, log_block }, LayerProof::Pair(p)) => {

@@ -147,6 +147,7 @@ pub fn of(op: &Op) -> &'static dyn Layer {
         | Op::ConcatColumns { .. }
         | Op::BroadcastColumn { .. }
         | Op::BroadcastRow { .. }
+        | Op::WindowGather { .. }
         | Op::RotateHalf { .. } => &linear::LinearLayer,
         Op::Relu { .. } | Op::Rescale { .. } | Op::Lookup { .. } => &lookup::LookupLayer,
         Op::SoftmaxMax { .. } | Op::SoftmaxExp { .. } | Op::SoftmaxDiv { .. } => {
