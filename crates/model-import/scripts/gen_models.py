@@ -41,8 +41,8 @@ Writes into crates/model-import/tests/data/:
                       Add eps, Sqrt, Div, Mul gamma, Add beta
   mean_sub.onnx       x - ReduceMean(x) fed to a MatMul: a LayerNorm fragment outside the pattern
                       (not supported: the importer must say so)
-  conv_group.onnx     a Conv with group = 2 (not supported: the importer must say so)
-  conv_huge.onnx      a Conv whose unrolled matrix (16x64x64 -> 16x64x64) exceeds the limit
+  conv_group.onnx     a Conv with group = 2
+  conv_huge.onnx      a wide Conv (16x64x64 -> 16x64x64): its unrolled matrix would be 2^32 entries
   attention.onnx      1x8x32 -> 4-head self-attention as PyTorch exports it (MatMul + bias,
                       Reshape, Transpose, MatMul of two activations, Div, Softmax over the last
                       axis, MatMul, Transpose, Reshape, MatMul + bias), residual, LayerNorm

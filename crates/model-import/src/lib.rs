@@ -185,7 +185,11 @@ pub fn quantise_inputs(
         let data = if spec.ints {
             vals.iter().map(|&v| v as i64).collect()
         } else {
-            quantise_reals(vals, at, config.act_scale_bits)?
+            let q = quantise_reals(vals, at, config.act_scale_bits)?;
+            match source::channels_last(&spec.shape) {
+                Some(d) => plan::nchw_to_nhwc(&q, d),
+                None => q,
+            }
         };
         at += spec.len();
         out.push(Tensor::new(model::Shape::new(rows, cols), data));
@@ -232,7 +236,11 @@ pub fn dequantise_inputs(src: &OnnxModel, config: &QuantConfig, xs: &[Tensor]) -
         .zip(&src.inputs)
         .flat_map(|(x, spec)| {
             let scale = if spec.ints { 0 } else { config.act_scale_bits };
-            dequantise(x, scale)
+            let vals = dequantise(x, scale);
+            match source::channels_last(&spec.shape) {
+                Some(d) if !spec.ints && vals.len() == spec.len() => plan::nhwc_to_nchw(&vals, d),
+                _ => vals,
+            }
         })
         .collect()
 }
@@ -263,6 +271,7 @@ impl Imported {
         let out = trace.output(&self.graph);
         let scale = (1u64 << self.graph.nodes[self.graph.output].scale) as f64;
         let quantised: Vec<f64> = out.data.iter().map(|&v| v as f64 / scale).collect();
+        let quantised = self.plan.output_in_onnx_order(quantised);
         let mut lowered = self.plan.eval(input);
         let layers = self
             .plan
@@ -277,8 +286,11 @@ impl Imported {
                     .then(|| LayerError::new(&step.name, &got.data, scale, want))
             })
             .collect();
-        let lowered = lowered.swap_remove(self.plan.output);
-        let mut report = Report::new(reference, quantised, &lowered, out.shape.cols);
+        let lowered = self
+            .plan
+            .output_in_onnx_order(lowered.swap_remove(self.plan.output));
+        let cols = self.plan.output_nchw.map_or(out.shape.cols, |d| d[3]);
+        let mut report = Report::new(reference, quantised, &lowered, cols);
         report.layers = layers;
         Ok(report)
     }

@@ -90,12 +90,27 @@ enum Val {
     /// A tensor with leading batch axes: one activation per batch index (row-major), each
     /// viewing the remaining axes as rows and columns ([`attention`]).
     Parts(Vec<StepId>),
+    /// `n` images of `pixels x c` values flattened into `n` rows: `x` holds each image's
+    /// pixels side by side (`pixels` blocks of `c` padded to a power of two), a permutation of
+    /// the flattening with padding columns; only a matmul by constant weights reads it, its
+    /// weight rows permuted to match ([`einsum`]).
+    PixelMajor {
+        x: StepId,
+        pixels: usize,
+        c: usize,
+        /// NCHW flattening (`ch * pixels + p`); otherwise row-major `p * c + ch`.
+        channel_major: bool,
+    },
 }
 
 struct Lowerer<'a> {
     src: &'a OnnxModel,
     steps: Vec<Step>,
     vals: HashMap<OutletId, Val>,
+    /// The steps holding a channels-last feature map, with its `N, C, H, W`
+    /// ([`window`]): the inputs that are image batches, convolution and pool outputs, and
+    /// element-wise steps on them (registered by [`Lowerer::push`]).
+    channels_last: HashMap<StepId, [usize; 4]>,
 }
 
 /// Lowers the model; every operator outside the supported set is an
@@ -105,6 +120,7 @@ pub fn lower(src: &OnnxModel) -> Result<Plan, ImportError> {
         src,
         steps: vec![],
         vals: HashMap::new(),
+        channels_last: HashMap::new(),
     };
     // The inputs first, in order, each in the view the quantised input has.
     let outlets = src
@@ -122,9 +138,17 @@ pub fn lower(src: &OnnxModel) -> Result<Plan, ImportError> {
     {
         let s = l.push(PlanOp::Input { index }, rows, cols, &spec.name);
         l.vals.insert(o, Val::Act(s));
+        if let Some(nchw) = crate::source::channels_last(&spec.shape) {
+            if !spec.ints && (rows, cols) == crate::source::input_view(&spec.shape) {
+                l.channels_last.insert(s, nchw);
+            }
+        }
         inputs.push(PlanInput {
             len: spec.len(),
             ints: spec.ints,
+            nchw: (!spec.ints && (rows, cols) == crate::source::input_view(&spec.shape))
+                .then(|| crate::source::channels_last(&spec.shape))
+                .flatten(),
         });
     }
     let order = src
@@ -155,10 +179,12 @@ pub fn lower(src: &OnnxModel) -> Result<Plan, ImportError> {
         }
     };
     let output = l.act(out, "output")?;
+    let output_nchw = l.nchw_of(&l.dims(out)?, output);
     Ok(Plan {
         steps: l.steps,
         output,
         inputs,
+        output_nchw,
     })
 }
 
@@ -207,13 +233,34 @@ impl Lowerer<'_> {
     }
 
     fn push(&mut self, op: PlanOp, rows: usize, cols: usize, name: &str) -> StepId {
+        // An element-wise step on a feature map is a feature map of the same shape.
+        let same = match &op {
+            PlanOp::Relu { input }
+            | PlanOp::Func { input, .. }
+            | PlanOp::Scale { input, .. }
+            | PlanOp::AddScalar { input, .. }
+            | PlanOp::Bias { input, .. }
+            | PlanOp::ScaleCols { input, .. } => Some(*input),
+            PlanOp::Add { lhs, rhs } | PlanOp::Sub { lhs, rhs } | PlanOp::Mul { lhs, rhs } => {
+                let (l, r) = (self.channels_last.get(lhs), self.channels_last.get(rhs));
+                (l.is_some() && l == r).then_some(*lhs)
+            }
+            _ => None,
+        };
+        let map = same
+            .filter(|&x| self.view(x) == (rows, cols))
+            .and_then(|x| self.channels_last.get(&x).copied());
         self.steps.push(Step {
             op,
             rows,
             cols,
             name: name.into(),
         });
-        self.steps.len() - 1
+        let id = self.steps.len() - 1;
+        if let Some(nchw) = map {
+            self.channels_last.insert(id, nchw);
+        }
+        id
     }
 
     fn view(&self, s: StepId) -> (usize, usize) {
@@ -297,6 +344,16 @@ impl Lowerer<'_> {
                         .into(),
                 })
             }
+            Val::PixelMajor { .. } => {
+                return Err(ImportError::Unsupported {
+                    file: self.src.file.clone(),
+                    node: name.into(),
+                    op: "Reshape".into(),
+                    detail: " of a feature map into a row: only a MatMul / Gemm with constant \
+                             weights may read it"
+                        .into(),
+                })
+            }
             Val::Parts(parts) => {
                 return Err(ImportError::Unsupported {
                     file: self.src.file.clone(),
@@ -344,9 +401,9 @@ impl Lowerer<'_> {
                     if let Val::Parts(_) = val {
                         return Err(self.unsupported(node, " of per-batch matrices"));
                     }
-                    self.transpose(node, input, *from, *to)?
+                    self.transpose(node, input, val, *from, *to)?
                 }
-                _ => val,
+                _ => self.relabel(node, input, val)?,
             }
         } else if let Some(op) = node.op_as::<EinSum>() {
             let consts = (0..node.inputs.len())
@@ -391,6 +448,170 @@ impl Lowerer<'_> {
         };
         self.vals.insert(out, val);
         Ok(())
+    }
+
+    /// A reshape that moves no data in the row layout. A channels-last feature map keeps its
+    /// layout where only unit axes come or go; flattened into one row per image it becomes
+    /// [`Val::PixelMajor`] (a gather of each image's pixels side by side); anything else that
+    /// would move its data is refused.
+    fn relabel(&mut self, node: &TypedNode, input: OutletId, val: Val) -> Result<Val, ImportError> {
+        let Val::Act(x) = val else {
+            return Ok(val);
+        };
+        let out = self.dims(OutletId::new(node.id, 0))?;
+        let Some(nchw) = self.nchw_of(&self.dims(input)?, x) else {
+            return self.flatten_rows(node, input, x, &out, val);
+        };
+        if self.nchw_of(&out, x) == Some(nchw) {
+            return Ok(val);
+        }
+        let [n, c, h, w] = nchw;
+        let flat = match *out.as_slice() {
+            [a, b] => a == n && b == c * h * w,
+            [b] => n == 1 && b == c * h * w,
+            _ => false,
+        };
+        if !flat {
+            return Err(self.unsupported(
+                node,
+                format!(
+                    " of a feature map {:?} into {out:?} (only flattening each image into a \
+                     row is supported)",
+                    nchw
+                ),
+            ));
+        }
+        let win = model::window::Window {
+            images: n,
+            h: 1,
+            w: h * w,
+            oh: 1,
+            ow: 1,
+            kernel: [1, h * w],
+            stride: [1, 1],
+            dilation: [1, 1],
+            pad: [0, 0],
+            transposed: false,
+        };
+        let y = self.push_gather(x, win, model::window::Gather::Taps, c, &node.name);
+        Ok(Val::PixelMajor {
+            x: y,
+            pixels: h * w,
+            c,
+            channel_major: true,
+        })
+    }
+
+    /// A reshape of an activation in the row layout `[N, P..., C]` (`N*P` rows of `C`, e.g. a
+    /// feature map transposed to NHWC) into `N` rows of `P*C`: each image's rows gathered side
+    /// by side ([`Val::PixelMajor`] in row-major order). Any other reshape is a relabelling.
+    fn flatten_rows(
+        &mut self,
+        node: &TypedNode,
+        input: OutletId,
+        x: StepId,
+        out: &[usize],
+        val: Val,
+    ) -> Result<Val, ImportError> {
+        let dims = self.dims(input)?;
+        let (rows, c) = self.view(x);
+        let n = match *out {
+            [a, b] if dims.first() == Some(&a) && b == rows / a.max(1) * c => a,
+            [b] if b == rows * c => 1,
+            _ => return Ok(val),
+        };
+        if rows == n || dims.len() < 3 || dims.last() != Some(&c) || !rows.is_multiple_of(n) {
+            return Ok(val);
+        }
+        let pixels = rows / n;
+        let win = model::window::Window {
+            images: n,
+            h: 1,
+            w: pixels,
+            oh: 1,
+            ow: 1,
+            kernel: [1, pixels],
+            stride: [1, 1],
+            dilation: [1, 1],
+            pad: [0, 0],
+            transposed: false,
+        };
+        if !win.is_sane() {
+            return Err(self.unsupported(node, format!(" of {dims:?} into {out:?} (too large)")));
+        }
+        let y = self.push_gather(x, win, model::window::Gather::Taps, c, &node.name);
+        Ok(Val::PixelMajor {
+            x: y,
+            pixels,
+            c,
+            channel_major: false,
+        })
+    }
+
+    /// `x op c` on a flattened feature map ([`Val::PixelMajor`]) for a scalar or a row over
+    /// the flattening: the row permuted into the layout (zero on padding columns, which the
+    /// reading matmul ignores); the result keeps the layout.
+    #[allow(clippy::too_many_arguments)]
+    fn pixel_major_const(
+        &mut self,
+        node: &TypedNode,
+        op: &str,
+        x: StepId,
+        pixels: usize,
+        c: usize,
+        channel_major: bool,
+        data: &[f32],
+    ) -> Result<Val, ImportError> {
+        let (rows, cols) = self.view(x);
+        let block = window::padded_cols(c);
+        let row: Vec<f32> = match data.len() {
+            1 => vec![data[0]; cols],
+            n if n == pixels * c => {
+                let mut row = vec![0f32; cols];
+                for p in 0..pixels {
+                    for ch in 0..c {
+                        let at = if channel_major {
+                            ch * pixels + p
+                        } else {
+                            p * c + ch
+                        };
+                        row[p * block + ch] = data[at];
+                    }
+                }
+                row
+            }
+            n => {
+                return Err(self.unsupported(
+                    node,
+                    format!(" with a constant of {n} values on a flattened feature map"),
+                ))
+            }
+        };
+        let plan = match op {
+            "Add" => PlanOp::Bias {
+                input: x,
+                bias: row,
+            },
+            "Sub" => PlanOp::Bias {
+                input: x,
+                bias: row.iter().map(|v| -v).collect(),
+            },
+            "Mul" => PlanOp::ScaleCols { input: x, c: row },
+            "Div" if data.iter().all(|v| *v != 0.0) => PlanOp::ScaleCols {
+                input: x,
+                c: row
+                    .iter()
+                    .map(|v| if *v == 0.0 { 0.0 } else { 1.0 / v })
+                    .collect(),
+            },
+            _ => return Err(self.unsupported(node, " on a flattened feature map")),
+        };
+        Ok(Val::PixelMajor {
+            x: self.push(plan, rows, cols, &node.name),
+            pixels,
+            c,
+            channel_major,
+        })
     }
 
     /// Softmax over the last axis when each row of the activation's view (or of each
@@ -555,6 +776,15 @@ impl Lowerer<'_> {
         if let Val::Parts(parts) = &va {
             return self.parts_with_const(node, op, parts, c.shape(), data);
         }
+        if let Val::PixelMajor {
+            x,
+            pixels,
+            c: ch,
+            channel_major,
+        } = va
+        {
+            return self.pixel_major_const(node, op, x, pixels, ch, channel_major, data);
+        }
         if let Val::Norm { x, stage } = &va {
             if let Some(v) = self.norm_with_const(op, *x, stage, c, data) {
                 return Ok(v);
@@ -584,6 +814,9 @@ impl Lowerer<'_> {
         // A `1 x cols` row, or a constant of the activation's shape whose rows agree (what
         // tract leaves of a Concat with a constant folded into the following MatMul).
         let dims = self.dims(a)?;
+        if let (Some(nchw), None) = (self.nchw_of(&dims, x), scalar) {
+            return self.feature_map_const(node, op, x, nchw, c.shape(), data);
+        }
         let row = if data.len() == cols
             && c.shape().last() == Some(&cols)
             && dims.last() == Some(&cols)

@@ -43,7 +43,8 @@ pub enum PlanOp {
         input: StepId,
         c: f32,
     },
-    /// `input * c`, `c` a `1 x cols` row broadcast over rows.
+    /// `input * c`, `c` a `1 x cols` row broadcast over rows, or one factor per entry
+    /// (`rows x cols`, the window sizes of an average pool whose border windows hold padding).
     ScaleCols {
         input: StepId,
         c: Vec<f32>,
@@ -112,6 +113,13 @@ pub enum PlanOp {
         rhs: StepId,
         transpose_rhs: bool,
     },
+    /// Rows of a channels-last activation gathered through a window ([`model::window`]):
+    /// im2col, window sums or one pool tap. Exact at the input's scale.
+    Gather {
+        input: StepId,
+        win: model::window::Window,
+        mode: model::window::Gather,
+    },
 }
 
 /// A step: its op, the 2-D view of its output, and the tract node it comes from.
@@ -123,11 +131,37 @@ pub struct Step {
     pub name: String,
 }
 
-/// An input of a lowered model: its number of values and whether they are integers.
+/// An input of a lowered model: its number of values, whether they are integers, and its
+/// `N, C, H, W` where it is laid out channels-last ([`crate::source::channels_last`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PlanInput {
     pub len: usize,
     pub ints: bool,
+    pub nchw: Option<[usize; 4]>,
+}
+
+/// Values in NCHW order (ONNX's) to channels-last order: row `(n, y, x)`, column `c`.
+pub fn nchw_to_nhwc<T: Copy>(v: &[T], [n, c, h, w]: [usize; 4]) -> Vec<T> {
+    let hw = h * w;
+    let mut out = Vec::with_capacity(v.len());
+    for img in 0..n {
+        for p in 0..hw {
+            out.extend((0..c).map(|ch| v[(img * c + ch) * hw + p]));
+        }
+    }
+    out
+}
+
+/// The inverse of [`nchw_to_nhwc`].
+pub fn nhwc_to_nchw<T: Copy>(v: &[T], [n, c, h, w]: [usize; 4]) -> Vec<T> {
+    let hw = h * w;
+    let mut out = Vec::with_capacity(v.len());
+    for img in 0..n {
+        for ch in 0..c {
+            out.extend((0..hw).map(|p| v[(img * hw + p) * c + ch]));
+        }
+    }
+    out
 }
 
 /// A lowered model.
@@ -137,9 +171,20 @@ pub struct Plan {
     pub output: StepId,
     /// The model's inputs in order (steps `0..inputs.len()`).
     pub inputs: Vec<PlanInput>,
+    /// The output's `N, C, H, W` where it is a channels-last feature map (its values are then
+    /// in NHWC order; [`Plan::output_in_onnx_order`]).
+    pub output_nchw: Option<[usize; 4]>,
 }
 
 impl Plan {
+    /// The output's values (row-major in the output step's layout) in the ONNX model's order.
+    pub fn output_in_onnx_order<T: Copy>(&self, values: Vec<T>) -> Vec<T> {
+        match self.output_nchw {
+            Some(d) if values.len() == d.iter().product::<usize>() => nhwc_to_nchw(&values, d),
+            _ => values,
+        }
+    }
+
     /// Runs the plan in f64 on the inputs' values concatenated in order; returns every
     /// step's output (row-major).
     pub fn eval(&self, input: &[f32]) -> Vec<Vec<f64>> {
@@ -156,7 +201,11 @@ impl Plan {
                 PlanOp::Input { index } => {
                     let (from, len) = (starts[*index], self.inputs[*index].len);
                     let part = input.get(from..from + len).unwrap_or_default();
-                    part.iter().map(|&x| f64::from(x)).collect()
+                    let vals: Vec<f64> = part.iter().map(|&x| f64::from(x)).collect();
+                    match self.inputs[*index].nchw {
+                        Some(d) if vals.len() == len => nchw_to_nhwc(&vals, d),
+                        _ => vals,
+                    }
                 }
                 // An id outside the table reads zeros here; the integer run refuses it.
                 PlanOp::Embedding { ids, table } => vals[*ids]
@@ -196,9 +245,11 @@ impl Plan {
                 }
                 PlanOp::AddScalar { input, c } => map(&vals[*input], |x| x + f64::from(*c)),
                 PlanOp::Scale { input, c } => map(&vals[*input], |x| x * f64::from(*c)),
-                PlanOp::ScaleCols { input, c } => {
-                    map_cols(&vals[*input], cols, |x, j| x * f64::from(c[j]))
-                }
+                PlanOp::ScaleCols { input, c } => vals[*input]
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &x)| x * f64::from(c[i % c.len().max(1)]))
+                    .collect(),
                 PlanOp::Add { lhs, rhs } => zip(&vals[*lhs], &vals[*rhs], |a, b| a + b),
                 PlanOp::Mul { lhs, rhs } => zip(&vals[*lhs], &vals[*rhs], |a, b| a * b),
                 PlanOp::Relu { input } => map(&vals[*input], |x| x.max(0.0)),
@@ -213,6 +264,22 @@ impl Plan {
                         e.into_iter().map(move |v| v / sum)
                     })
                     .collect(),
+                PlanOp::Gather { input, win, mode } => {
+                    let c = self.steps[*input].cols;
+                    let block = if win.blocks(*mode) == 1 {
+                        0
+                    } else {
+                        c.next_power_of_two().max(2)
+                    };
+                    let x = &vals[*input];
+                    let mut out = vec![0.0; step.rows * cols];
+                    win.for_each_entry(*mode, |o, b, i| {
+                        for ch in 0..c {
+                            out[o * cols + b * block + ch] += x[i * c + ch];
+                        }
+                    });
+                    out
+                }
                 PlanOp::ColumnSlice { input, start, len } => vals[*input]
                     .chunks(self.steps[*input].cols.max(1))
                     .flat_map(|row| row[*start..*start + *len].iter().copied())

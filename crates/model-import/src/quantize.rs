@@ -298,7 +298,7 @@ impl Quantiser<'_> {
             PlanOp::ScaleCols { input, c } => {
                 let (x, s) = self.get(*input)?;
                 let (data, sc) = quantise_matrix(c, cols, Strategy::Symmetric8, MAX_CONST_SCALE);
-                let w = self.weight(format!("{name}.scale"), 1, cols, sc, data);
+                let w = self.weight(format!("{name}.scale"), c.len() / cols, cols, sc, data);
                 (self.b.mul_weight(x, w)?, s + sc)
             }
             PlanOp::Add { lhs, rhs } => {
@@ -329,6 +329,10 @@ impl Quantiser<'_> {
                 let (x, s) = self.get(*input)?;
                 let w = self.weight(format!("{name}.select"), *k, cols, 0, weight.clone());
                 (self.b.matmul(x, w)?, s)
+            }
+            PlanOp::Gather { input, win, mode } => {
+                let (x, s) = self.get(*input)?;
+                (self.b.window_gather(x, *win, *mode)?, s)
             }
             PlanOp::ColumnSlice { input, start, len } => {
                 let (x, s) = self.get(*input)?;

@@ -44,14 +44,30 @@ fn forget_symbolic_dims(proto: &mut tract_onnx::pb::ModelProto) {
     }
 }
 
-/// The 2-D view `rows x cols` of an input of shape `dims`, its row-major flattening: a vector
-/// is one row; a sequence `batch x seq x features` is `batch * seq` rows of features (what its
-/// projections contract); otherwise rows are the first axis (`N` images of `C*H*W`).
+/// The 2-D view `rows x cols` of an input of shape `dims`: a vector is one row; a sequence
+/// `batch x seq x features` is `batch * seq` rows of features (what its projections
+/// contract); an image batch `N x C x H x W` with more than one pixel is channels-last, one row
+/// per pixel and one column per channel (see [`channels_last`]); otherwise rows are the first
+/// axis.
 pub fn input_view(dims: &[usize]) -> (usize, usize) {
+    if let Some([n, c, h, w]) = channels_last(dims) {
+        return (n * h * w, c);
+    }
     match dims.len() {
         0 | 1 => (1, dims.iter().product()),
         3 => (dims[0] * dims[1], dims[2]),
         _ => (dims[0], dims[1..].iter().product()),
+    }
+}
+
+/// The `N, C, H, W` of a real input laid out channels-last: a rank-4 image batch with more
+/// than one pixel. Its values arrive in ONNX's NCHW order and are transposed
+/// ([`crate::plan::nchw_to_nhwc`]) so that convolutions are a window gather and one matmul by
+/// the kernel (`lower/conv.rs`).
+pub fn channels_last(dims: &[usize]) -> Option<[usize; 4]> {
+    match *dims {
+        [n, c, h, w] if h * w > 1 => Some([n, c, h, w]),
+        _ => None,
     }
 }
 
@@ -362,6 +378,9 @@ impl OnnxModel {
                 let ids = spec.ints && outlets.get(i).is_some_and(|&o| self.only_gather_indices(o));
                 if ids {
                     (spec.len(), 1)
+                } else if spec.ints && channels_last(&spec.shape).is_some() {
+                    let d = &spec.shape;
+                    (d.first().copied().unwrap_or(1), d.iter().skip(1).product())
                 } else {
                     input_view(&spec.shape)
                 }

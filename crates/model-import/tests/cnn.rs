@@ -23,15 +23,18 @@ fn small_cnn_import_and_prove_works() {
     let input = sample_input("small_cnn");
     for config in [QuantConfig::symmetric8(8), QuantConfig::direct(8, 10)] {
         let imported = import_onnx(&data("small_cnn.onnx"), &config, &input).unwrap();
-        assert_eq!(imported.graph.input_shape(), model::Shape::new(1, 144));
+        // Channels-last: one row per pixel, one column per channel.
+        assert_eq!(imported.graph.input_shape(), model::Shape::new(144, 1));
         assert_eq!(imported.graph.output_shape(), model::Shape::new(1, 10));
         let report = imported.compare(&input).unwrap();
         println!("small_cnn {:?}: {report}", config.strategy);
         assert!(report.lowering_err < 1e-4, "{report}");
         assert!(report.max_abs_err < 0.05, "{report}");
         assert_eq!(report.top1_agrees, Some(true), "{report}");
-        // conv1, 4 max-pool selections, conv2, the pooling sum, fc.
-        assert_eq!(kinds(&imported, "matmul"), 8);
+        // conv1, conv2 and fc, each by its kernel; im2col twice, 4 max-pool taps, the
+        // global pool: window gathers, no committed selection matrix.
+        assert_eq!(kinds(&imported, "matmul"), 3);
+        assert_eq!(kinds(&imported, "window_gather"), 7);
         // relu1, relu2 and the three max(a, b) = b + relu(a - b) of the 2x2 pool.
         assert_eq!(kinds(&imported, "relu"), 5);
     }
@@ -120,42 +123,33 @@ fn layer_norm_fragment_fails() {
 }
 
 #[test]
-fn grouped_conv_fails() {
+fn grouped_conv_import_and_prove_works() {
+    // Two groups: one kernel matmul whose weight is zero across groups.
     let input = sample_input("conv_group");
-    let err = import_onnx(&data("conv_group.onnx"), &QuantConfig::default(), &input).unwrap_err();
-    let msg = err.to_string();
-    println!("{msg}");
-    assert!(matches!(err, ImportError::Unsupported { .. }), "{msg}");
-    assert!(
-        msg.contains("conv_group.onnx")
-            && msg.contains("node 'grouped'")
-            && msg.contains("operator Conv")
-            && msg.contains("group = 2"),
-        "{msg}"
-    );
+    let imported = import_onnx(&data("conv_group.onnx"), &QuantConfig::default(), &input).unwrap();
+    let report = imported.compare(&input).unwrap();
+    println!("conv_group: {report}");
+    assert!(report.lowering_err < 1e-4, "{report}");
+    assert!(report.max_abs_err < 0.05, "{report}");
+    assert_eq!(kinds(&imported, "matmul"), 1);
+    prove_and_verify(&imported, &input);
 }
 
 #[test]
-fn oversized_conv_fails() {
-    let err = import_onnx(
-        &data("conv_huge.onnx"),
-        &QuantConfig::default(),
-        &vec![0.0; 16 * 64 * 64],
-    )
-    .unwrap_err();
-    let msg = err.to_string();
-    println!("{msg}");
-    let entries = 16 * 64 * 64;
-    assert!(
-        matches!(
-            err,
-            ImportError::Unrolled { rows, cols, limit, .. }
-                if rows == entries && cols == entries && limit == MAX_UNROLLED
-        ),
-        "{msg}"
-    );
-    assert!(
-        msg.contains("conv_huge.onnx") && msg.contains("node 'wide'") && msg.contains("Conv"),
-        "{msg}"
-    );
+fn wide_conv_commits_its_kernel_once() {
+    // 16 x 64 x 64 -> 16 x 64 x 64, 3x3: unrolled, a 65536 x 65536 matrix (refused before);
+    // here im2col and a 144 x 16 weight, the kernel's 2304 entries (channels are a power of
+    // two, so no padding rows).
+    let input = model_import::seeded_input(16 * 64 * 64, 3);
+    let imported = import_onnx(&data("conv_huge.onnx"), &QuantConfig::default(), &input).unwrap();
+    let weights: Vec<model::Shape> = imported.graph.weights.iter().map(|w| w.shape).collect();
+    assert_eq!(weights, vec![model::Shape::new(144, 16)]);
+    assert_eq!(imported.graph.n_params(), 16 * 16 * 9);
+    let report = imported.compare(&input).unwrap();
+    println!("conv_huge: {report}");
+    assert!(report.lowering_err < 1e-4, "{report}");
+    assert!(report.max_abs_err < 0.05, "{report}");
+    let (prove, verify) = prove_and_verify(&imported, &input);
+    println!("conv_huge: 4096 pixels x 144 taps, prove {prove:.2?}, verify {verify:.2?}");
+    assert!(MAX_UNROLLED < (16 * 64 * 64) * (16 * 64 * 64));
 }

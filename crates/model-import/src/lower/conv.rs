@@ -1,31 +1,26 @@
-//! Conv (2-D, NCHW, group 1, constant OIHW kernel) as one matmul with the unrolled (Toeplitz)
-//! weight matrix, then the per-channel bias.
+//! Conv (2-D, NCHW, any groups, constant OIHW kernel) on the channels-last layout: im2col as a
+//! proved window gather, then one matmul by the kernel, committed once, then the bias.
 //!
-//! On the flattened NCHW row (see [`super::window`]), output `(o, y, x)` is
-//! `sum_{c, ky, kx} w[o, c, ky, kx] * in[c, y*s + ky*d - pad, x*s + kx*d - pad]`, a linear map:
-//! the matrix has `C_in*H*W` rows and `C_out*H'*W'` columns, entry `((c, iy, ix), (o, y, x))`
-//! the kernel tap that reads `(iy, ix)` for output `(y, x)`, zero where no tap does. No new
-//! proof machinery is needed, but the matrix has `C_in*H*W * C_out*H'*W'` entries where the
-//! kernel has `C_out*C_in*kh*kw`: fine for small CNNs (the test model's largest is
-//! `144 x 576`), refused beyond [`super::window::MAX_UNROLLED`]. The matrix is quantised like
-//! any weight (per output column under `symmetric8`).
+//! The gather puts tap `t` of every output pixel's window in column block `t` (blocks are
+//! `C_in` padded to a power of two wide: [`super::window::padded_cols`]), so the patch matrix
+//! has `N*H'*W'` rows and `taps * C_in'` columns and the weight is `taps * C_in' x C_out`: the
+//! kernel's `C_out*C_in*kh*kw` entries, with zero rows for the padding channels. A grouped
+//! (or depthwise) convolution uses the same weight with the entries across groups zero. A
+//! `1x1` convolution with stride 1 and no padding needs no gather.
 
+use model::window::Gather;
 use tract_onnx::prelude::*;
 use tract_onnx::tract_core::ops::cnn::{Conv, KernelFormat};
 
+use super::window::padded_cols;
 use super::{Lowerer, Val};
 use crate::error::ImportError;
-use crate::plan::PlanOp;
+use crate::plan::{nchw_to_nhwc, PlanOp, StepId};
 
 impl Lowerer<'_> {
     pub(super) fn conv(&mut self, node: &TypedNode, op: &Conv) -> Result<Val, ImportError> {
         if op.q_params.is_some() {
             return Err(self.unsupported(node, " (quantised)"));
-        }
-        if op.group != 1 {
-            return Err(
-                self.unsupported(node, format!(" with group = {} (only group = 1)", op.group))
-            );
         }
         if op.kernel_fmt != KernelFormat::OIHW {
             return Err(self.unsupported(
@@ -45,12 +40,16 @@ impl Lowerer<'_> {
             },
         };
         let x = self.act(input, &node.name)?;
-        let (rows, _) = self.view(x);
-        let win = self.window(node, &op.pool_spec, input, self.view(x))?;
-        let co = op.pool_spec.output_channels;
-        let (k, n) = (win.c * win.in_pixels(), co * win.out_pixels());
-        self.check_unrolled(node, k, n)?;
-        let want = [co, win.c, win.kernel[0], win.kernel[1]];
+        let iw = self.window(node, &op.pool_spec, input, x)?;
+        let (win, c) = (iw.win, iw.c);
+        let (co, g) = (op.pool_spec.output_channels, op.group.max(1));
+        if !c.is_multiple_of(g) || !co.is_multiple_of(g) {
+            return Err(
+                self.unsupported(node, format!(" with {g} groups over {c} -> {co} channels"))
+            );
+        }
+        let (cg, og) = (c / g, co / g);
+        let want = [co, cg, win.kernel[0], win.kernel[1]];
         if kernel.shape() != want {
             return Err(self.unsupported(
                 node,
@@ -60,28 +59,36 @@ impl Lowerer<'_> {
         let w = kernel
             .as_slice::<f32>()
             .map_err(|e| self.unsupported(node, format!(": {e:#}")))?;
-        let (taps, pixels) = (win.n_taps(), win.out_pixels());
-        let mut weight = vec![0f32; k * n];
+        let taps = win.taps();
+        let identity = taps == 1 && win.stride == [1, 1] && win.pad == [0, 0];
+        let (patches, block) = if identity && (win.oh, win.ow) == (win.h, win.w) {
+            (x, c)
+        } else {
+            let mode = Gather::Taps;
+            let block = if taps == 1 { c } else { padded_cols(c) };
+            (self.push_gather(x, win, mode, c, &node.name), block)
+        };
+        let k = taps * block;
+        self.check_unrolled(node, k, co)?;
+        let mut weight = vec![0f32; k * co];
         for o in 0..co {
-            for c in 0..win.c {
-                let w_oc = &w[(o * win.c + c) * taps..][..taps];
-                for p in 0..pixels {
-                    for (t, &wt) in w_oc.iter().enumerate() {
-                        if let Some(i) = win.tap(p, t) {
-                            weight[(c * win.in_pixels() + i) * n + o * pixels + p] += wt;
-                        }
-                    }
+            let grp = o / og;
+            for ci in 0..cg {
+                let w_oc = &w[(o * cg + ci) * taps..][..taps];
+                for (t, &wt) in w_oc.iter().enumerate() {
+                    weight[(t * block + grp * cg + ci) * co + o] = wt;
                 }
             }
         }
+        let rows = win.rows_out();
         let mm = self.push(
             PlanOp::MatMul {
-                input: x,
+                input: patches,
                 weight,
                 k,
             },
             rows,
-            n,
+            co,
             &node.name,
         );
         let b = match &bias {
@@ -91,17 +98,72 @@ impl Lowerer<'_> {
             None => &[],
         };
         if b.iter().all(|&v| v == 0.0) {
+            self.mark_channels_last(node, mm)?;
             return Ok(Val::Act(mm));
         }
         if b.len() != 1 && b.len() != co {
             return Err(self.unsupported(node, format!(" (a bias of {} values)", b.len())));
         }
-        let bias = (0..n).map(|j| b[(j / pixels).min(b.len() - 1)]).collect();
-        Ok(Val::Act(self.push(
-            PlanOp::Bias { input: mm, bias },
-            rows,
-            n,
-            &node.name,
-        )))
+        let bias = (0..co).map(|j| b[j.min(b.len() - 1)]).collect();
+        let y = self.push(PlanOp::Bias { input: mm, bias }, rows, co, &node.name);
+        self.mark_channels_last(node, y)?;
+        Ok(Val::Act(y))
+    }
+
+    /// `x op c` for a channels-last feature map `x` and a constant per channel (`C x 1 x 1`,
+    /// a row here) or of one image's full shape (`C x H x W`, transposed to the layout).
+    pub(super) fn feature_map_const(
+        &mut self,
+        node: &TypedNode,
+        op: &str,
+        x: StepId,
+        [n, c, h, w]: [usize; 4],
+        shape: &[usize],
+        data: &[f32],
+    ) -> Result<Val, ImportError> {
+        let mut dims = shape.to_vec();
+        while dims.len() < 4 {
+            dims.insert(0, 1);
+        }
+        let values = if dims == [1, c, 1, 1] {
+            data.to_vec()
+        } else if dims == [1, c, h, w] || (dims == [n, c, h, w] && n == 1) {
+            let full = nchw_to_nhwc(data, [1, c, h, w]);
+            full.iter().cycle().take(n * h * w * c).copied().collect()
+        } else {
+            return Err(self.unsupported(
+                node,
+                format!(
+                    " with a constant of shape {shape:?} on a feature map [{n}, {c}, {h}, {w}] \
+                     (per channel or of one image's shape)"
+                ),
+            ));
+        };
+        let (rows, cols) = self.view(x);
+        let op = match op {
+            "Add" => PlanOp::Bias {
+                input: x,
+                bias: values,
+            },
+            "Sub" => PlanOp::Bias {
+                input: x,
+                bias: values.iter().map(|v| -v).collect(),
+            },
+            "Mul" => PlanOp::ScaleCols {
+                input: x,
+                c: values,
+            },
+            "Div" if values.iter().all(|v| *v != 0.0) => PlanOp::ScaleCols {
+                input: x,
+                c: values.iter().map(|v| 1.0 / v).collect(),
+            },
+            _ => {
+                return Err(self.unsupported(
+                    node,
+                    format!(" with a constant of shape {shape:?} on a feature map"),
+                ))
+            }
+        };
+        Ok(Val::Act(self.push(op, rows, cols, &node.name)))
     }
 }

@@ -79,8 +79,26 @@ impl Lowerer<'_> {
         let n_rows: usize = rows.iter().map(|r| a_dims[r.0]).product();
         let n_k: usize = k.iter().map(|k| a_dims[k.0]).product();
         let n_cols: usize = n.iter().map(|n| w_dims[n.0]).product();
-        let x = self.act(a_in, &node.name)?;
-        if self.view(x) != (n_rows, n_k) {
+        let pixel_major = match self.vals.get(&a_in) {
+            Some(&Val::PixelMajor {
+                x,
+                pixels,
+                c,
+                channel_major,
+                ..
+            }) => Some((x, pixels, c, channel_major)),
+            _ => None,
+        };
+        let x = match pixel_major {
+            Some((x, ..)) => x,
+            None => self.act(a_in, &node.name)?,
+        };
+        let block = |c: usize| super::window::padded_cols(c);
+        let expect = match pixel_major {
+            Some((_, pixels, c, _)) if n_k == c * pixels => (n_rows, pixels * block(c)),
+            _ => (n_rows, n_k),
+        };
+        if self.view(x) != expect {
             return Err(self.unsupported(
                 node,
                 format!(
@@ -102,12 +120,31 @@ impl Lowerer<'_> {
         if perm.len() != view.ndim() {
             return Err(self.unsupported(node, " (weight axes do not match the equation)"));
         }
-        let weight: Vec<f32> = view.permuted_axes(perm).iter().copied().collect();
+        let mut weight: Vec<f32> = view.permuted_axes(perm).iter().copied().collect();
+        let mut k = n_k;
+        if let Some((_, pixels, c, channel_major)) = pixel_major {
+            // Value `(p, ch)` of the flattening is row `p * block + ch` here.
+            let b = block(c);
+            let mut permuted = vec![0f32; pixels * b * n_cols];
+            for ch in 0..c {
+                for p in 0..pixels {
+                    let at = if channel_major {
+                        ch * pixels + p
+                    } else {
+                        p * c + ch
+                    };
+                    let src = &weight[at * n_cols..][..n_cols];
+                    permuted[(p * b + ch) * n_cols..][..n_cols].copy_from_slice(src);
+                }
+            }
+            weight = permuted;
+            k = pixels * b;
+        }
         Ok(Val::Act(self.push(
             PlanOp::MatMul {
                 input: x,
                 weight,
-                k: n_k,
+                k,
             },
             n_rows,
             n_cols,

@@ -1,43 +1,31 @@
-//! Pools, sums over axes and data-moving transposes as constant integer matmuls on the
-//! flattened row (see [`super::window`]), all exact at the activation's scale.
+//! Pools, sums over axes and data-moving transposes.
 //!
-//! - **MaxPool**: one selection matrix per tap (a tap on padding selects the window's first
-//!   real pixel again, since `max(a, a) = a`), reduced pairwise by
-//!   `max(a, b) = b + relu(a - b)`; for two selections `a - b` is one matmul with a `+1/-1`
-//!   matrix. A `T`-tap window costs `T` matmuls, `T - 1` ReLUs and additions.
-//! - **AveragePool** (tract's `SumPool`): a window-sum matmul, then the division by the window
-//!   size (a constant factor, per output column where padded windows count fewer taps).
-//! - **Reduce Sum** (GlobalAveragePool, ReduceMean / ReduceSum) over axes inside the row: a
-//!   summation matmul; the mean's `1/n` follows as a constant factor.
+//! On the channels-last layout ([`super::window`]):
+//! - **MaxPool**: one proved gather per tap (`Gather::Tap`: a tap on padding reads the
+//!   window's first real pixel again, since `max(a, a) = a`), reduced pairwise by
+//!   `max(a, b) = b + relu(a - b)`. A `T`-tap window costs `T` gathers, `T - 1` ReLUs.
+//! - **AveragePool** (tract's `SumPool`): a window-sum gather, then the division by the window
+//!   size (a constant, or one factor per output pixel where padded windows count fewer taps).
+//! - **Reduce Sum / Mean** over the spatial axes (GlobalAveragePool): a gather summing every
+//!   pixel of each image; over the channels a row sum.
+//!
+//! On the row layout (leading axes rows, the rest flattened into the row):
+//! - **Reduce Sum** over axes inside the row: a summation matmul; the mean's `1/n` follows as
+//!   a constant factor.
 //! - **Transpose** that moves data: a permutation matmul.
 
+use model::window::{Gather, Window};
 use tract_onnx::prelude::*;
 use tract_onnx::tract_core::ops::cnn::{MaxPool, SumPool};
 use tract_onnx::tract_core::ops::nn::{Reduce, Reducer};
 
-use super::window::{flatten, sparse_matrix, unflatten, Window};
+use super::window::{flatten, sparse_matrix, unflatten};
 use super::{Lowerer, Val};
 use crate::error::ImportError;
 use crate::plan::{PlanOp, StepId};
 
-/// Most taps a max-pool window may have (each costs a matmul, a ReLU and an addition).
-pub const MAX_POOL_TAPS: usize = 16;
-
-/// An operand of the max-pool tree: a selection of the input (column `j` reads input index
-/// `sel[j]`), or a computed step.
-enum Item {
-    Sel(Vec<usize>),
-    Act(StepId),
-}
-
-/// What the steps of one pool share.
-struct Pool {
-    x: StepId,
-    rows: usize,
-    k: usize,
-    n: usize,
-    name: String,
-}
+/// Most taps a max-pool window may have (each costs a gather, a ReLU and an addition).
+pub const MAX_POOL_TAPS: usize = 64;
 
 impl Lowerer<'_> {
     pub(super) fn max_pool(&mut self, node: &TypedNode, op: &MaxPool) -> Result<Val, ImportError> {
@@ -46,8 +34,9 @@ impl Lowerer<'_> {
         }
         let (input, _) = self.operand(node, 0)?;
         let x = self.act(input, &node.name)?;
-        let win = self.window(node, &op.pool_spec, input, self.view(x))?;
-        if win.n_taps() > MAX_POOL_TAPS {
+        let iw = self.window(node, &op.pool_spec, input, x)?;
+        let (win, c) = (iw.win, iw.c);
+        if win.taps() > MAX_POOL_TAPS {
             return Err(self.unsupported(
                 node,
                 format!(
@@ -56,27 +45,25 @@ impl Lowerer<'_> {
                 ),
             ));
         }
-        let pool = self.pool(node, x, &win)?;
-        let mut items = Vec::with_capacity(win.n_taps());
-        for t in 0..win.n_taps() {
-            let sel = (0..pool.n)
-                .map(|j| {
-                    let (c, o) = (j / win.out_pixels(), j % win.out_pixels());
-                    let first = (0..win.n_taps()).find_map(|t| win.tap(o, t));
-                    let i = win.tap(o, t).or(first).ok_or_else(|| {
-                        self.unsupported(node, " (a window lies entirely in the padding)")
-                    })?;
-                    Ok(c * win.in_pixels() + i)
-                })
-                .collect::<Result<Vec<_>, ImportError>>()?;
-            items.push(Item::Sel(sel));
+        let all_padding =
+            (0..win.oh * win.ow).any(|o| (0..win.taps()).all(|t| win.source(o, t).is_none()));
+        if all_padding {
+            return Err(self.unsupported(node, " (a window lies entirely in the padding)"));
         }
+        let mut items: Vec<StepId> = (0..win.taps())
+            .map(|t| self.push_gather(x, win, Gather::Tap(t), c, &node.name))
+            .collect();
+        let rows = win.rows_out();
         while items.len() > 1 {
             let mut next = Vec::with_capacity(items.len().div_ceil(2));
             let mut it = items.into_iter();
             while let Some(a) = it.next() {
                 next.push(match it.next() {
-                    Some(b) => Item::Act(self.max2(&pool, &a, &b)),
+                    Some(b) => {
+                        let diff = self.push(PlanOp::Sub { lhs: a, rhs: b }, rows, c, &node.name);
+                        let relu = self.push(PlanOp::Relu { input: diff }, rows, c, &node.name);
+                        self.push(PlanOp::Add { lhs: b, rhs: relu }, rows, c, &node.name)
+                    }
                     None => a,
                 });
             }
@@ -85,43 +72,100 @@ impl Lowerer<'_> {
         let last = items
             .pop()
             .ok_or_else(|| self.unsupported(node, " (an empty window)"))?;
-        Ok(Val::Act(self.item(&pool, &last)))
+        self.mark_channels_last(node, last)?;
+        Ok(Val::Act(last))
     }
 
     pub(super) fn sum_pool(&mut self, node: &TypedNode, op: &SumPool) -> Result<Val, ImportError> {
         let (input, _) = self.operand(node, 0)?;
         let x = self.act(input, &node.name)?;
-        let win = self.window(node, &op.pool_spec, input, self.view(x))?;
-        let pool = self.pool(node, x, &win)?;
-        let win = &win;
-        let taps = move |j: usize| {
-            let (c, o) = (j / win.out_pixels(), j % win.out_pixels());
-            (0..win.n_taps()).filter_map(move |t| Some(c * win.in_pixels() + win.tap(o, t)?))
-        };
-        let weight = sparse_matrix(
-            pool.k,
-            pool.n,
-            (0..pool.n).flat_map(|j| taps(j).map(move |i| (i, j, 1))),
-        );
-        let sum = self.push_matmul(&pool, weight);
+        let iw = self.window(node, &op.pool_spec, input, x)?;
+        let (win, c) = (iw.win, iw.c);
+        let sum = self.push_gather(x, win, Gather::Sum, c, &node.name);
+        self.mark_channels_last(node, sum)?;
         if !op.normalize {
             return Ok(Val::Act(sum));
         }
-        let inv: Vec<f32> = (0..pool.n)
-            .map(|j| {
-                let count = if op.count_include_pad {
-                    win.n_taps()
+        let counts: Vec<usize> = (0..win.oh * win.ow)
+            .map(|o| {
+                if op.count_include_pad {
+                    win.taps()
                 } else {
-                    taps(j).count()
-                };
-                1.0 / count.max(1) as f32
+                    (0..win.taps())
+                        .filter(|&t| win.source(o, t).is_some())
+                        .count()
+                }
             })
             .collect();
-        if inv.iter().all(|&c| c == inv[0]) {
-            return Ok(Val::Scaled { x: sum, c: inv[0] });
+        if counts.iter().all(|&n| n == counts[0]) {
+            return Ok(Val::Scaled {
+                x: sum,
+                c: 1.0 / counts[0].max(1) as f32,
+            });
         }
+        let rows = win.rows_out();
+        let inv: Vec<f32> = (0..rows)
+            .flat_map(|r| {
+                let f = 1.0 / counts[r % counts.len()].max(1) as f32;
+                std::iter::repeat_n(f, c)
+            })
+            .collect();
         let op = PlanOp::ScaleCols { input: sum, c: inv };
-        Ok(Val::Act(self.push(op, pool.rows, pool.n, &pool.name)))
+        let y = self.push(op, rows, c, &node.name);
+        self.mark_channels_last(node, y)?;
+        Ok(Val::Act(y))
+    }
+
+    /// Sum or mean over axes of a channels-last activation `[n, c, h, w]`: the spatial axes by
+    /// a gather summing each image's pixels, the channels by a row sum.
+    fn reduce_channels_last(
+        &mut self,
+        node: &TypedNode,
+        op: &Reduce,
+        x: StepId,
+        [n, c, h, w]: [usize; 4],
+        rank: usize,
+    ) -> Result<Val, ImportError> {
+        // Axes as positions in [n, c, h, w] (a rank-3 input has no batch axis).
+        let axes: Vec<usize> = op.axes.iter().map(|&a| a + 4 - rank).collect();
+        let (spatial, chans) = (axes.contains(&2) || axes.contains(&3), axes.contains(&1));
+        let spatial_all = axes.contains(&2) && axes.contains(&3);
+        if op.reducer != Reducer::Sum || axes.contains(&0) || (spatial && !spatial_all) {
+            return Err(self.unsupported(
+                node,
+                format!(
+                    " over axes {:?} of a feature map (sums over all pixels or over the \
+                     channels only)",
+                    op.axes
+                ),
+            ));
+        }
+        let mut y = x;
+        if spatial {
+            let win = Window {
+                images: n,
+                h,
+                w,
+                oh: 1,
+                ow: 1,
+                kernel: [h, w],
+                stride: [1, 1],
+                dilation: [1, 1],
+                pad: [0, 0],
+                transposed: false,
+            };
+            y = self.push_gather(y, win, Gather::Sum, c, &node.name);
+        }
+        if chans {
+            let rows = self.view(y).0;
+            let op = PlanOp::IntMatMul {
+                input: y,
+                weight: vec![1; c],
+                k: c,
+            };
+            y = self.push(op, rows, 1, &node.name);
+        }
+        Ok(Val::Act(y))
     }
 
     pub(super) fn reduce(&mut self, node: &TypedNode, op: &Reduce) -> Result<Val, ImportError> {
@@ -132,6 +176,11 @@ impl Lowerer<'_> {
             _ => self.act(input, &node.name)?,
         };
         let (rows, cols) = self.view(x);
+        if let Some(nchw) = self.nchw_of(&dims, x) {
+            if !matches!(val, Val::Norm { .. }) {
+                return self.reduce_channels_last(node, op, x, nchw, dims.len());
+            }
+        }
         let p = self.row_axes(node, &dims, rows)?;
         if op.axes.iter().any(|&a| a < p && dims[a] > 1) {
             return Err(self.unsupported(node, " across the rows of its input's layout"));
@@ -175,12 +224,24 @@ impl Lowerer<'_> {
         &mut self,
         node: &TypedNode,
         input: OutletId,
+        val: Val,
         from: usize,
         to: usize,
     ) -> Result<Val, ImportError> {
         let dims = self.dims(input)?;
         let x = self.act(input, &node.name)?;
         let (rows, cols) = self.view(x);
+        if let Some([_, c, h, w]) = self.nchw_of(&dims, x) {
+            // NCHW -> NHWC is the layout itself: the result is `N*H*W` rows of `C`.
+            let to_last = from + 3 == dims.len() && to + 1 == dims.len();
+            if to_last && !(c == h && h == w) {
+                return Ok(val);
+            }
+            return Err(self.unsupported(
+                node,
+                format!(" of a feature map {dims:?} (only NCHW -> NHWC, C != H or W)"),
+            ));
+        }
         let p = self.row_axes(node, &dims, rows)?;
         if from < p || to < p || to >= dims.len() {
             return Err(self.unsupported(node, " (a transpose across the rows of the layout)"));
@@ -223,72 +284,5 @@ impl Lowerer<'_> {
                     format!(" (its input {dims:?} is laid out in {rows} rows, not at an axis)"),
                 )
             })
-    }
-
-    fn pool(&self, node: &TypedNode, x: StepId, win: &Window) -> Result<Pool, ImportError> {
-        let (k, n) = (win.c * win.in_pixels(), win.c * win.out_pixels());
-        self.check_unrolled(node, k, n)?;
-        Ok(Pool {
-            x,
-            rows: self.view(x).0,
-            k,
-            n,
-            name: node.name.clone(),
-        })
-    }
-
-    fn push_matmul(&mut self, pool: &Pool, weight: Vec<i64>) -> StepId {
-        let op = PlanOp::IntMatMul {
-            input: pool.x,
-            weight,
-            k: pool.k,
-        };
-        self.push(op, pool.rows, pool.n, &pool.name)
-    }
-
-    fn item(&mut self, pool: &Pool, item: &Item) -> StepId {
-        match item {
-            Item::Act(s) => *s,
-            Item::Sel(sel) => {
-                let m = sparse_matrix(
-                    pool.k,
-                    pool.n,
-                    sel.iter().enumerate().map(|(j, &i)| (i, j, 1)),
-                );
-                self.push_matmul(pool, m)
-            }
-        }
-    }
-
-    /// `max(a, b) = b + relu(a - b)`.
-    fn max2(&mut self, pool: &Pool, a: &Item, b: &Item) -> StepId {
-        let diff = match (a, b) {
-            (Item::Sel(sa), Item::Sel(sb)) => {
-                let entries = sa.iter().enumerate().map(|(j, &i)| (i, j, 1));
-                let minus = sb.iter().enumerate().map(|(j, &i)| (i, j, -1));
-                Some(self.push_matmul(pool, sparse_matrix(pool.k, pool.n, entries.chain(minus))))
-            }
-            _ => None,
-        };
-        let b = self.item(pool, b);
-        let diff = match diff {
-            Some(d) => d,
-            None => {
-                let a = self.item(pool, a);
-                self.push(
-                    PlanOp::Sub { lhs: a, rhs: b },
-                    pool.rows,
-                    pool.n,
-                    &pool.name,
-                )
-            }
-        };
-        let relu = self.push(PlanOp::Relu { input: diff }, pool.rows, pool.n, &pool.name);
-        self.push(
-            PlanOp::Add { lhs: b, rhs: relu },
-            pool.rows,
-            pool.n,
-            &pool.name,
-        )
     }
 }

@@ -1,72 +1,75 @@
-//! The geometry shared by convolutions and pools on the flattened NCHW layout, and the size
-//! limit on the constant matrices they unroll into.
+//! The geometry shared by convolutions and pools, and the size limit on the constant matrices
+//! that other data movement unrolls into.
 //!
-//! An activation of shape `N x C x H x W` is viewed as `N` rows of `C*H*W` columns in row-major
-//! (NCHW) order, which is tract's own memory order: flattening and reshaping stay free, and a
-//! spatial operator is a constant `C*H*W x C'*H'*W'` matrix applied to every row.
+//! An activation of shape `N x C x H x W` is laid out channels-last: `N*H*W` rows (one per
+//! pixel) of `C` columns. A spatial operator is then a proved window gather of rows
+//! ([`model::window`], no committed matrix) and a channel mix is a matmul by a `C x C'`
+//! weight, so a convolution commits its kernel once.
 
 use tract_onnx::prelude::*;
 use tract_onnx::tract_core::ops::cnn::PoolSpec;
 use tract_onnx::tract_core::ops::nn::DataFormat;
 
+use model::window::{Gather, Window};
+
 use super::Lowerer;
 use crate::error::ImportError;
+use crate::plan::{PlanOp, StepId};
+
+/// Padded width of `c` columns: a tap block of an im2col gather.
+pub(super) fn padded_cols(c: usize) -> usize {
+    c.next_power_of_two().max(2)
+}
 
 /// Largest number of entries of a matrix a spatial operator is unrolled into (`2^24`, 64 MiB
 /// of f32 at import, a few seconds of proving per million entries).
 pub const MAX_UNROLLED: usize = 1 << 24;
 
-/// A 2-D sliding window over `c` channels of `h x w` pixels.
-#[derive(Clone, Debug)]
-pub(super) struct Window {
+/// A 2-D window over a channels-last activation of `c` channels ([`model::window`]).
+#[derive(Clone, Copy, Debug)]
+pub(super) struct ImageWindow {
+    pub win: Window,
     pub c: usize,
-    pub h: usize,
-    pub w: usize,
-    pub oh: usize,
-    pub ow: usize,
-    pub kernel: [usize; 2],
-    stride: [usize; 2],
-    dilation: [usize; 2],
-    pad: [usize; 2],
-}
-
-impl Window {
-    /// Number of taps of the window.
-    pub fn n_taps(&self) -> usize {
-        self.kernel[0] * self.kernel[1]
-    }
-
-    /// Input pixels of one channel.
-    pub fn in_pixels(&self) -> usize {
-        self.h * self.w
-    }
-
-    /// Output pixels of one channel.
-    pub fn out_pixels(&self) -> usize {
-        self.oh * self.ow
-    }
-
-    /// The input pixel (`ih * w + iw`) under tap `t` (`kh * kernel_w + kw`) of the window at
-    /// output pixel `o` (`oh * ow + ow`), or `None` where the tap falls on padding.
-    pub fn tap(&self, o: usize, t: usize) -> Option<usize> {
-        let (y, x) = (o / self.ow, o % self.ow);
-        let (ky, kx) = (t / self.kernel[1], t % self.kernel[1]);
-        let iy = (y * self.stride[0] + ky * self.dilation[0]).checked_sub(self.pad[0])?;
-        let ix = (x * self.stride[1] + kx * self.dilation[1]).checked_sub(self.pad[1])?;
-        (iy < self.h && ix < self.w).then_some(iy * self.w + ix)
-    }
 }
 
 impl Lowerer<'_> {
+    /// The `N, C, H, W` of step `x` read as a tensor of shape `dims`, where it is a
+    /// channels-last feature map of that shape (one row per pixel, one column per channel), or
+    /// `None`. A rank-3 `C x H x W` is one image.
+    pub(super) fn nchw_of(&self, dims: &[usize], x: StepId) -> Option<[usize; 4]> {
+        let nchw = *self.channels_last.get(&x)?;
+        let same = match *dims {
+            [n, c, h, w] => [n, c, h, w] == nchw,
+            [c, h, w] => [1, c, h, w] == nchw,
+            _ => false,
+        };
+        same.then_some(nchw)
+    }
+
+    /// Registers step `x`, the output of `node`, as a channels-last feature map of the node's
+    /// output shape (a map of one pixel per image is also an ordinary `N x C` activation).
+    pub(super) fn mark_channels_last(
+        &mut self,
+        node: &TypedNode,
+        x: StepId,
+    ) -> Result<(), ImportError> {
+        if let [n, c, h, w] = *self.dims(OutletId::new(node.id, 0))? {
+            if h * w > 1 && self.view(x) == (n * h * w, c) {
+                self.channels_last.insert(x, [n, c, h, w]);
+            }
+        }
+        Ok(())
+    }
+
     /// The window of a 2-D NCHW convolution or pool reading `input`, whose activation must be
-    /// viewed as `N` rows of `C*H*W`.
+    /// laid out channels-last.
     pub(super) fn window(
         &self,
         node: &TypedNode,
         spec: &PoolSpec,
         input: OutletId,
-        view: (usize, usize),
-    ) -> Result<Window, ImportError> {
+        x: StepId,
+    ) -> Result<ImageWindow, ImportError> {
         let dims = self.dims(input)?;
         if spec.data_format != DataFormat::NCHW || dims.len() != 4 {
             return Err(self.unsupported(
@@ -77,10 +80,15 @@ impl Lowerer<'_> {
                 ),
             ));
         }
-        if view != (dims[0], dims[1] * dims[2] * dims[3]) {
+        let one_pixel = dims[2] * dims[3] == 1 && self.view(x) == (dims[0], dims[1]);
+        if self.nchw_of(&dims, x).is_none() && !one_pixel {
             return Err(self.unsupported(
                 node,
-                format!(" (its input is laid out as {view:?}, not N x C*H*W)"),
+                format!(
+                    " (its input {dims:?} is laid out as {:?}, not channels-last: one row \
+                     per pixel; a feature map made by a reshape is not supported)",
+                    self.view(x)
+                ),
             ));
         }
         let padding = spec.computed_padding(&dims[2..]);
@@ -89,8 +97,8 @@ impl Lowerer<'_> {
         if spec.kernel_shape.len() != 2 || padding.len() != 2 {
             return Err(self.unsupported(node, " (only 2-D windows)"));
         }
-        Ok(Window {
-            c: dims[1],
+        let win = Window {
+            images: dims[0],
             h: dims[2],
             w: dims[3],
             oh: padding[0].convoluted,
@@ -99,7 +107,37 @@ impl Lowerer<'_> {
             stride: pair(&strides),
             dilation: pair(&dilations),
             pad: [padding[0].pad_before, padding[1].pad_before],
-        })
+            transposed: false,
+        };
+        if !win.is_sane() {
+            return Err(self.unsupported(node, format!(" (a window out of range: {win:?})")));
+        }
+        Ok(ImageWindow { win, c: dims[1] })
+    }
+
+    /// Pushes a gather of `x` through `win` (rows `win.rows_out()`; `c` channels in).
+    pub(super) fn push_gather(
+        &mut self,
+        x: StepId,
+        win: Window,
+        mode: Gather,
+        c: usize,
+        name: &str,
+    ) -> StepId {
+        let cols = match win.blocks(mode) {
+            1 => c,
+            b => b * padded_cols(c),
+        };
+        self.push(
+            PlanOp::Gather {
+                input: x,
+                win,
+                mode,
+            },
+            win.rows_out(),
+            cols,
+            name,
+        )
     }
 
     /// Fails unless a `k x n` unrolled matrix stays within [`MAX_UNROLLED`].
@@ -157,30 +195,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn taps_follow_stride_dilation_and_padding() {
-        // 5x4 input, 3x3 kernel, stride (2, 1), dilation (1, 2), padding (1, 2) before.
-        let win = Window {
-            c: 1,
-            h: 5,
-            w: 4,
-            oh: 3,
-            ow: 2,
-            kernel: [3, 3],
-            stride: [2, 1],
-            dilation: [1, 2],
-            pad: [1, 2],
-        };
-        // Output (0, 0): rows -1..=1, columns -2, 0, 2.
-        let taps: Vec<_> = (0..9).map(|t| win.tap(0, t)).collect();
-        assert_eq!(taps[..4], [None; 4]);
-        assert_eq!(taps[4..], [Some(0), Some(2), None, Some(4), Some(6)]);
-        // Output (2, 1): rows 3..=5 (5 is padding), columns -1, 1, 3.
-        assert_eq!(win.tap(5, 4), Some(4 * 4 + 1));
-        assert_eq!(win.tap(5, 3), None);
-        assert_eq!(win.tap(5, 7), None);
-    }
-
-    #[test]
     fn flat_indices_round_trip() {
         let dims = [2, 3, 1, 4];
         for i in 0..24 {
@@ -189,5 +203,7 @@ mod tests {
         assert_eq!(unflatten(23, &dims), vec![1, 2, 0, 3]);
         let m = sparse_matrix(2, 2, [(0, 1, 1), (1, 0, 1), (1, 0, -2)]);
         assert_eq!(m, vec![0, 1, -1, 0]);
+        assert_eq!(padded_cols(1), 2);
+        assert_eq!(padded_cols(3), 4);
     }
 }
