@@ -42,6 +42,11 @@ Writes into crates/model-import/tests/data/:
   mean_sub.onnx       x - ReduceMean(x) fed to a MatMul: a LayerNorm fragment outside the pattern
                       (not supported: the importer must say so)
   conv_group.onnx     a Conv with group = 2
+  dw_cnn.onnx         MobileNet-style: Conv stride 2 + BatchNorm + Clip(0, 6), depthwise Conv
+                      (group 8) + BatchNorm + HardSwish, pointwise Conv + BatchNorm + LeakyRelu,
+                      elementwise Max residual, GlobalAveragePool, Gemm
+  dw_cnn_symbolic.onnx  the same with a symbolic batch and an exporter's 'DynamicDimension.0'
+                      in value_info
   conv_huge.onnx      a wide Conv (16x64x64 -> 16x64x64): its unrolled matrix would be 2^32 entries
   attention.onnx      1x8x32 -> 4-head self-attention as PyTorch exports it (MatMul + bias,
                       Reshape, Transpose, MatMul of two activations, Div, Softmax over the last
@@ -676,7 +681,62 @@ ALL = {
     "attention": lambda: attention("attention", False),
     "attention_einsum": lambda: attention("attention_einsum", True),
     "bert_encoder": bert_encoder,
+    "dw_cnn": lambda: dw_cnn("dw_cnn", False),
+    "dw_cnn_symbolic": lambda: dw_cnn("dw_cnn_symbolic", True),
 }
+
+
+def bn(rng, prefix, c):
+    """BatchNormalization parameters with non-trivial statistics."""
+    return [init(prefix + ".scale", rng.uniform(0.5, 1.5, c)),
+            init(prefix + ".bias", rng.normal(0, 0.1, c)),
+            init(prefix + ".mean", rng.normal(0, 0.2, c)),
+            init(prefix + ".var", rng.uniform(0.5, 2.0, c))]
+
+
+def bn_node(x, y, prefix):
+    return helper.make_node("BatchNormalization", [x, prefix + ".scale", prefix + ".bias",
+                            prefix + ".mean", prefix + ".var"], [y], name=prefix, epsilon=1e-5)
+
+
+def dw_cnn(name, symbolic):
+    """A MobileNet-style depthwise-separable CNN (3x16x16 input): stem Conv 3x3 stride 2 +
+    BatchNorm + Relu6 (Clip 0..6); depthwise Conv 3x3 (group 8) + BatchNorm + HardSwish;
+    pointwise Conv 1x1 + BatchNorm + LeakyRelu; a residual Max with the stem; GlobalAveragePool;
+    Flatten; Gemm to 10 classes. `symbolic`: the batch is a named dimension and value_info
+    carries an exporter's unreadable 'DynamicDimension.0'."""
+    rng = np.random.default_rng(21)
+    inits = [init("stem.w", he(rng, (8, 3, 3, 3), 27)), init("stem.b", rng.normal(0, 0.05, 8)),
+             init("dw.w", he(rng, (8, 1, 3, 3), 9)),
+             init("pw.w", he(rng, (8, 8, 1, 1), 8)),
+             init("fc.w", he(rng, (10, 8), 8)), init("fc.b", rng.normal(0, 0.05, 10)),
+             init("six", np.array(6.0)), init("zero", np.array(0.0))]
+    inits += bn(rng, "stem.bn", 8) + bn(rng, "dw.bn", 8) + bn(rng, "pw.bn", 8)
+    nodes = [
+        helper.make_node("Conv", ["x", "stem.w", "stem.b"], ["s0"], name="stem", kernel_shape=[3, 3],
+                         strides=[2, 2], pads=[1, 1, 1, 1]),
+        bn_node("s0", "s1", "stem.bn"),
+        helper.make_node("Clip", ["s1", "zero", "six"], ["s2"], name="stem.relu6"),
+        helper.make_node("Conv", ["s2", "dw.w"], ["d0"], name="dw", kernel_shape=[3, 3],
+                         pads=[1, 1, 1, 1], group=8),
+        bn_node("d0", "d1", "dw.bn"),
+        helper.make_node("HardSwish", ["d1"], ["d2"], name="dw.hswish"),
+        helper.make_node("Conv", ["d2", "pw.w"], ["p0"], name="pw", kernel_shape=[1, 1]),
+        bn_node("p0", "p1", "pw.bn"),
+        helper.make_node("LeakyRelu", ["p1"], ["p2"], name="pw.leaky", alpha=0.1),
+        helper.make_node("Max", ["p2", "s2"], ["r"], name="residual_max"),
+        helper.make_node("GlobalAveragePool", ["r"], ["g"], name="gap"),
+        helper.make_node("Flatten", ["g"], ["f"], name="flatten", axis=1),
+        helper.make_node("Gemm", ["f", "fc.w", "fc.b"], ["y"], name="fc", transB=1),
+    ]
+    batch = "N" if symbolic else 1
+    model = graph_model(nodes, name, [batch, 3, 16, 16], [batch, 10], inits,
+                        opset=[helper.make_opsetid("", 14)])
+    if symbolic:
+        model.graph.value_info.append(helper.make_tensor_value_info(
+            "s2", TensorProto.FLOAT, ["DynamicDimension.0", 8, 8, 8]))
+    x = rng.uniform(0.0, 1.0, size=(1, 3, 16, 16)).astype(np.float32)
+    save(model, name, x)
 
 
 if __name__ == "__main__":

@@ -186,7 +186,7 @@ pub fn quantise_inputs(
             vals.iter().map(|&v| v as i64).collect()
         } else {
             let q = quantise_reals(vals, at, config.act_scale_bits)?;
-            match source::channels_last(&spec.shape) {
+            match spec.nchw {
                 Some(d) => plan::nchw_to_nhwc(&q, d),
                 None => q,
             }
@@ -237,8 +237,8 @@ pub fn dequantise_inputs(src: &OnnxModel, config: &QuantConfig, xs: &[Tensor]) -
         .flat_map(|(x, spec)| {
             let scale = if spec.ints { 0 } else { config.act_scale_bits };
             let vals = dequantise(x, scale);
-            match source::channels_last(&spec.shape) {
-                Some(d) if !spec.ints && vals.len() == spec.len() => plan::nhwc_to_nchw(&vals, d),
+            match spec.nchw {
+                Some(d) if vals.len() == spec.len() => plan::nhwc_to_nchw(&vals, d),
                 _ => vals,
             }
         })

@@ -25,13 +25,14 @@ use tract_onnx::tract_core::ops::downsample::Downsample;
 use tract_onnx::tract_core::ops::einsum::EinSum;
 use tract_onnx::tract_core::ops::element_wise::ElementWiseOp;
 use tract_onnx::tract_core::ops::identity::Identity;
-use tract_onnx::tract_core::ops::nn::{Reduce, Softmax, SoftmaxKind};
+use tract_onnx::tract_core::ops::nn::{LeakyRelu, Reduce, Softmax, SoftmaxKind};
 use tract_onnx::tract_core::ops::source::TypedSource;
 
 use crate::error::ImportError;
 use crate::plan::{Plan, PlanInput, PlanOp, Step, StepId};
 use crate::source::OnnxModel;
 
+mod activation;
 mod attention;
 mod conv;
 mod einsum;
@@ -138,17 +139,13 @@ pub fn lower(src: &OnnxModel) -> Result<Plan, ImportError> {
     {
         let s = l.push(PlanOp::Input { index }, rows, cols, &spec.name);
         l.vals.insert(o, Val::Act(s));
-        if let Some(nchw) = crate::source::channels_last(&spec.shape) {
-            if !spec.ints && (rows, cols) == crate::source::input_view(&spec.shape) {
-                l.channels_last.insert(s, nchw);
-            }
+        if let Some(nchw) = spec.nchw.filter(|_| (rows, cols) == spec.view()) {
+            l.channels_last.insert(s, nchw);
         }
         inputs.push(PlanInput {
             len: spec.len(),
             ints: spec.ints,
-            nchw: (!spec.ints && (rows, cols) == crate::source::input_view(&spec.shape))
-                .then(|| crate::source::channels_last(&spec.shape))
-                .flatten(),
+            nchw: spec.nchw.filter(|_| (rows, cols) == spec.view()),
         });
     }
     let order = src
@@ -442,7 +439,13 @@ impl Lowerer<'_> {
         } else if let Some(op) = node.op_as::<TypedBinOp>() {
             self.binary(node, op.0.name())?
         } else if let Some(op) = node.op_as::<ElementWiseOp>() {
-            self.unary(node, &op.0.name())?
+            if let Some(l) = op.0.downcast_ref::<LeakyRelu>() {
+                self.leaky_relu(node, l.alpha)?
+            } else if op.0.name() == "HardSwish" {
+                self.hard_swish(node)?
+            } else {
+                self.unary(node, &op.0.name())?
+            }
         } else {
             return Err(self.unsupported(node, ""));
         };
@@ -753,6 +756,7 @@ impl Lowerer<'_> {
         }
         let (rows, cols) = self.view(l);
         let op = match op {
+            "Max" | "Min" => return Ok(Val::Act(self.max_min(l, r, op == "Min", &node.name))),
             "Add" => PlanOp::Add { lhs: l, rhs: r },
             "Mul" => PlanOp::Mul { lhs: l, rhs: r },
             "Sub" => PlanOp::Sub { lhs: l, rhs: r },
@@ -853,7 +857,8 @@ impl Lowerer<'_> {
         let op = match (op, scalar) {
             ("Add", Some(k)) => PlanOp::AddScalar { input: x, c: k },
             ("Sub", Some(k)) => PlanOp::AddScalar { input: x, c: -k },
-            ("Max", Some(0.0)) => PlanOp::Relu { input: x },
+            ("Max", Some(k)) => return Ok(Val::Act(self.clamp(x, k, false, &node.name))),
+            ("Min", Some(k)) => return Ok(Val::Act(self.clamp(x, k, true, &node.name))),
             ("Add", None) if row_const => PlanOp::Bias {
                 input: x,
                 bias: data.to_vec(),

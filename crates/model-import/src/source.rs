@@ -44,15 +44,11 @@ fn forget_symbolic_dims(proto: &mut tract_onnx::pb::ModelProto) {
     }
 }
 
-/// The 2-D view `rows x cols` of an input of shape `dims`: a vector is one row; a sequence
-/// `batch x seq x features` is `batch * seq` rows of features (what its projections
-/// contract); an image batch `N x C x H x W` with more than one pixel is channels-last, one row
-/// per pixel and one column per channel (see [`channels_last`]); otherwise rows are the first
-/// axis.
+/// The 2-D view `rows x cols` of an input of shape `dims`, its row-major flattening: a vector
+/// is one row; a sequence `batch x seq x features` is `batch * seq` rows of features (what its
+/// projections contract); otherwise rows are the first axis (`N` images of `C*H*W`). Image
+/// batches read by convolutions or pools are channels-last instead ([`InputSpec::nchw`]).
 pub fn input_view(dims: &[usize]) -> (usize, usize) {
-    if let Some([n, c, h, w]) = channels_last(dims) {
-        return (n * h * w, c);
-    }
     match dims.len() {
         0 | 1 => (1, dims.iter().product()),
         3 => (dims[0] * dims[1], dims[2]),
@@ -60,15 +56,23 @@ pub fn input_view(dims: &[usize]) -> (usize, usize) {
     }
 }
 
-/// The `N, C, H, W` of a real input laid out channels-last: a rank-4 image batch with more
-/// than one pixel. Its values arrive in ONNX's NCHW order and are transposed
-/// ([`crate::plan::nchw_to_nhwc`]) so that convolutions are a window gather and one matmul by
-/// the kernel (`lower/conv.rs`).
+/// The `N, C, H, W` of a shape that can be laid out channels-last: a rank-4 image batch with
+/// more than one pixel.
 pub fn channels_last(dims: &[usize]) -> Option<[usize; 4]> {
     match *dims {
         [n, c, h, w] if h * w > 1 => Some([n, c, h, w]),
         _ => None,
     }
+}
+
+/// Whether the graph has a convolution or a pool (its image inputs are then channels-last).
+fn has_spatial_ops(typed: &TypedModel) -> bool {
+    use tract_onnx::tract_core::ops::cnn::{Conv, MaxPool, SumPool};
+    typed.nodes().iter().any(|n| {
+        n.op_as::<Conv>().is_some()
+            || n.op_as::<MaxPool>().is_some()
+            || n.op_as::<SumPool>().is_some()
+    })
 }
 
 /// One graph input: its name, concrete shape (symbolic dimensions fixed) and whether it holds
@@ -78,9 +82,22 @@ pub struct InputSpec {
     pub name: String,
     pub shape: Vec<usize>,
     pub ints: bool,
+    /// `N, C, H, W` where the input is laid out channels-last (one row per pixel, one column
+    /// per channel): a real image batch in a model with convolutions or pools. Its values
+    /// arrive in ONNX's NCHW order and are transposed ([`crate::plan::nchw_to_nhwc`]) so that
+    /// a convolution is a window gather and one matmul by its kernel (`lower/conv.rs`).
+    pub nchw: Option<[usize; 4]>,
 }
 
 impl InputSpec {
+    /// The input's 2-D view: channels-last, or [`input_view`] of its shape.
+    pub fn view(&self) -> (usize, usize) {
+        match self.nchw {
+            Some([n, c, h, w]) => (n * h * w, c),
+            None => input_view(&self.shape),
+        }
+    }
+
     /// Number of values.
     pub fn len(&self) -> usize {
         self.shape.iter().product()
@@ -281,12 +298,22 @@ impl OnnxModel {
             inference = inference
                 .with_input_fact(i, InferenceFact::dt_shape(dt, &shape))
                 .map_err(parse)?;
-            inputs.push(InputSpec { name, shape, ints });
+            inputs.push(InputSpec {
+                name,
+                shape,
+                ints,
+                nchw: None,
+            });
         }
         let typed = inference
             .into_typed()
             .and_then(|m| m.into_decluttered())
             .map_err(parse)?;
+        if has_spatial_ops(&typed) {
+            for spec in inputs.iter_mut().filter(|s| !s.ints) {
+                spec.nchw = channels_last(&spec.shape);
+            }
+        }
         let name = path
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
@@ -330,7 +357,7 @@ impl OnnxModel {
 
     /// Rows of the graph's 2-D view of its first input ([`input_view`]).
     pub fn input_rows(&self) -> usize {
-        input_view(&self.input_shape).0
+        self.inputs.first().map_or(1, |s| s.view().0)
     }
 
     /// Checks that `input` has the model's number of values and integers where an input
@@ -378,11 +405,8 @@ impl OnnxModel {
                 let ids = spec.ints && outlets.get(i).is_some_and(|&o| self.only_gather_indices(o));
                 if ids {
                     (spec.len(), 1)
-                } else if spec.ints && channels_last(&spec.shape).is_some() {
-                    let d = &spec.shape;
-                    (d.first().copied().unwrap_or(1), d.iter().skip(1).product())
                 } else {
-                    input_view(&spec.shape)
+                    spec.view()
                 }
             })
             .collect()

@@ -153,3 +153,50 @@ fn wide_conv_commits_its_kernel_once() {
     println!("conv_huge: 4096 pixels x 144 taps, prove {prove:.2?}, verify {verify:.2?}");
     assert!(MAX_UNROLLED < (16 * 64 * 64) * (16 * 64 * 64));
 }
+
+#[test]
+fn depthwise_separable_cnn_import_and_prove_works() {
+    // Stem Conv stride 2 (BatchNorm folded by tract) + Clip(0, 6); depthwise Conv (group 8) +
+    // BatchNorm + HardSwish; pointwise Conv (tract: an EinSum) + BatchNorm + LeakyRelu; Max
+    // residual; global pool; Gemm. The symbolic export (batch 'N', an unreadable
+    // 'DynamicDimension.0' in value_info) gives the same graph.
+    let input = sample_input("dw_cnn");
+    let mut graphs = vec![];
+    for name in ["dw_cnn", "dw_cnn_symbolic"] {
+        let imported = import_onnx(
+            &data(&format!("{name}.onnx")),
+            &QuantConfig::default(),
+            &input,
+        )
+        .unwrap();
+        assert_eq!(imported.graph.input_shape(), model::Shape::new(256, 3));
+        let report = imported.compare(&input).unwrap();
+        println!("{name}: {report}");
+        assert!(report.lowering_err < 1e-4, "{report}");
+        assert!(report.max_abs_err < 0.05, "{report}");
+        assert_eq!(report.top1_agrees, Some(true), "{report}");
+        // stem, depthwise and pointwise kernels, the classifier: committed once each.
+        assert_eq!(kinds(&imported, "matmul"), 4);
+        let (prove, verify) = prove_and_verify(&imported, &input);
+        println!(
+            "{name}: {} params, prove {prove:.2?}, verify {verify:.2?}",
+            imported.graph.n_params()
+        );
+        graphs.push(imported.graph);
+    }
+    assert_eq!(graphs[0].nodes, graphs[1].nodes);
+}
+
+#[test]
+fn depthwise_separable_cnn_rejects_another_input() {
+    // A proof for one image does not verify for another.
+    let input = sample_input("dw_cnn");
+    let imported = import_onnx(&data("dw_cnn.onnx"), &QuantConfig::default(), &input).unwrap();
+    let x = model_import::quantise_input(&imported.source, &imported.config, &input).unwrap();
+    let committed =
+        zkml::CommittedModel::new(imported.graph.clone(), zkml::ProofConfig::default()).unwrap();
+    let (y, proof) = zkml::prove(&committed, &x, &()).unwrap();
+    let mut other = x.clone();
+    other.data[5] += 7;
+    assert!(zkml::verify(&committed.vk, &other, &y, &proof).is_err());
+}

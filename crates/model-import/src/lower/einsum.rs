@@ -71,6 +71,43 @@ impl Lowerer<'_> {
         rows.sort_unstable();
         k.sort_unstable();
         n.sort_unstable_by_key(|&(_, o)| o);
+        if !matches!(self.vals.get(&a_in), Some(Val::PixelMajor { .. })) {
+            let x = self.act(a_in, &node.name)?;
+            if let Some([nb, c, h, wd]) = self.nchw_of(&a_dims, x) {
+                // A 1x1 convolution on a feature map: the channels are the columns already.
+                let channel_mix = matches!(k.as_slice(), [(1, _)])
+                    && matches!(n.as_slice(), [(_, 1)])
+                    && rows.iter().all(|&(a, o)| a == o)
+                    && out_dims.len() == a_dims.len();
+                if !channel_mix {
+                    return Err(self.unsupported(
+                        node,
+                        " on a feature map (only a channel mix: a 1x1 convolution)",
+                    ));
+                }
+                let perm: Vec<usize> = [k[0].1, n[0].0].into_iter().chain(w_unit).collect();
+                let view = w
+                    .to_array_view::<f32>()
+                    .map_err(|e| self.unsupported(node, format!(": {e:#}")))?;
+                if perm.len() != view.ndim() {
+                    return Err(self.unsupported(node, " (weight axes do not match the equation)"));
+                }
+                let weight: Vec<f32> = view.permuted_axes(perm).iter().copied().collect();
+                let co = weight.len() / c;
+                let y = self.push(
+                    PlanOp::MatMul {
+                        input: x,
+                        weight,
+                        k: c,
+                    },
+                    nb * h * wd,
+                    co,
+                    &node.name,
+                );
+                self.mark_channels_last(node, y)?;
+                return Ok(Val::Act(y));
+            }
+        }
         let in_order = rows.iter().map(|r| r.0).chain(k.iter().map(|k| k.0));
         let out_order = rows.iter().map(|r| r.1).chain(n.iter().map(|n| n.1));
         if !is_increasing(in_order) || !is_increasing(out_order) {
