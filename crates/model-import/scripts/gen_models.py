@@ -45,6 +45,8 @@ Writes into crates/model-import/tests/data/:
   dw_cnn.onnx         MobileNet-style: Conv stride 2 + BatchNorm + Clip(0, 6), depthwise Conv
                       (group 8) + BatchNorm + HardSwish, pointwise Conv + BatchNorm + LeakyRelu,
                       elementwise Max residual, GlobalAveragePool, Gemm
+  conv_transpose.onnx a Conv stride 2, then ConvTranspose (stride 2, padding, output_padding, 2
+                      groups) and ConvTranspose 2x2 stride 2: a 2x16x16 feature map out
   dw_cnn_symbolic.onnx  the same with a symbolic batch and an exporter's 'DynamicDimension.0'
                       in value_info
   conv_huge.onnx      a wide Conv (16x64x64 -> 16x64x64): its unrolled matrix would be 2^32 entries
@@ -683,6 +685,7 @@ ALL = {
     "bert_encoder": bert_encoder,
     "dw_cnn": lambda: dw_cnn("dw_cnn", False),
     "dw_cnn_symbolic": lambda: dw_cnn("dw_cnn_symbolic", True),
+    "conv_transpose": lambda: conv_transpose(),
 }
 
 
@@ -737,6 +740,30 @@ def dw_cnn(name, symbolic):
             "s2", TensorProto.FLOAT, ["DynamicDimension.0", 8, 8, 8]))
     x = rng.uniform(0.0, 1.0, size=(1, 3, 16, 16)).astype(np.float32)
     save(model, name, x)
+
+
+def conv_transpose():
+    """A small decoder: Conv 3x3 stride 2 (4 -> 6 channels, 8x8 -> 4x4), Relu, ConvTranspose 3x3
+    stride 2 with padding and output_padding and 2 groups (6 -> 4 channels, back to 8x8),
+    Relu, ConvTranspose 2x2 stride 2 (4 -> 2 channels, 16x16): a feature map as the output."""
+    rng = np.random.default_rng(33)
+    inits = [init("enc.w", he(rng, (6, 4, 3, 3), 36)), init("enc.b", rng.normal(0, 0.05, 6)),
+             init("up1.w", he(rng, (6, 2, 3, 3), 27)), init("up1.b", rng.normal(0, 0.05, 4)),
+             init("up2.w", he(rng, (4, 2, 2, 2), 16))]
+    nodes = [
+        helper.make_node("Conv", ["x", "enc.w", "enc.b"], ["e"], name="enc", kernel_shape=[3, 3],
+                         strides=[2, 2], pads=[1, 1, 1, 1]),
+        helper.make_node("Relu", ["e"], ["e1"], name="enc.relu"),
+        helper.make_node("ConvTranspose", ["e1", "up1.w", "up1.b"], ["u"], name="up1",
+                         kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1],
+                         output_padding=[1, 1], group=2),
+        helper.make_node("Relu", ["u"], ["u1"], name="up1.relu"),
+        helper.make_node("ConvTranspose", ["u1", "up2.w"], ["y"], name="up2", kernel_shape=[2, 2],
+                         strides=[2, 2]),
+    ]
+    x = rng.uniform(0.0, 1.0, size=(1, 4, 8, 8)).astype(np.float32)
+    save(graph_model(nodes, "conv_transpose", [1, 4, 8, 8], [1, 2, 16, 16], inits),
+         "conv_transpose", x)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ use tract_onnx::tract_core::ops::array::{Gather, Slice, TypedConcat};
 use tract_onnx::tract_core::ops::binary::TypedBinOp;
 use tract_onnx::tract_core::ops::cast::Cast;
 use tract_onnx::tract_core::ops::change_axes::AxisOp;
-use tract_onnx::tract_core::ops::cnn::{Conv, MaxPool, SumPool};
+use tract_onnx::tract_core::ops::cnn::{Conv, Deconv, MaxPool, SumPool};
 use tract_onnx::tract_core::ops::downsample::Downsample;
 use tract_onnx::tract_core::ops::einsum::EinSum;
 use tract_onnx::tract_core::ops::element_wise::ElementWiseOp;
@@ -413,6 +413,8 @@ impl Lowerer<'_> {
             }
         } else if let Some(op) = node.op_as::<Conv>() {
             self.conv(node, op)?
+        } else if let Some(op) = node.op_as::<Deconv>() {
+            self.deconv(node, op)?
         } else if let Some(op) = node.op_as::<MaxPool>() {
             self.max_pool(node, op)?
         } else if let Some(op) = node.op_as::<SumPool>() {

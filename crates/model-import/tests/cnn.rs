@@ -200,3 +200,25 @@ fn depthwise_separable_cnn_rejects_another_input() {
     other.data[5] += 7;
     assert!(zkml::verify(&committed.vk, &other, &y, &proof).is_err());
 }
+
+#[test]
+fn conv_transpose_decoder_import_and_prove_works() {
+    // Conv stride 2, ConvTranspose (stride 2, padding, output_padding, 2 groups), ConvTranspose
+    // 2x2 stride 2: the output is a 2 x 16 x 16 feature map, compared in NCHW order.
+    let input = sample_input("conv_transpose");
+    let imported = import_onnx(
+        &data("conv_transpose.onnx"),
+        &QuantConfig::default(),
+        &input,
+    )
+    .unwrap();
+    assert_eq!(imported.graph.output_shape(), model::Shape::new(256, 2));
+    assert_eq!(imported.plan.output_nchw, Some([1, 2, 16, 16]));
+    let report = imported.compare(&input).unwrap();
+    println!("conv_transpose: {report}");
+    assert!(report.lowering_err < 1e-4, "{report}");
+    assert!(report.max_abs_err < 0.05, "{report}");
+    assert_eq!(kinds(&imported, "matmul"), 3);
+    let (prove, verify) = prove_and_verify(&imported, &input);
+    println!("conv_transpose: prove {prove:.2?}, verify {verify:.2?}");
+}

@@ -10,7 +10,7 @@
 
 use model::window::Gather;
 use tract_onnx::prelude::*;
-use tract_onnx::tract_core::ops::cnn::{Conv, KernelFormat};
+use tract_onnx::tract_core::ops::cnn::{Conv, Deconv, KernelFormat};
 
 use super::window::padded_cols;
 use super::{Lowerer, Val};
@@ -106,6 +106,113 @@ impl Lowerer<'_> {
         }
         let bias = (0..co).map(|j| b[j.min(b.len() - 1)]).collect();
         let y = self.push(PlanOp::Bias { input: mm, bias }, rows, co, &node.name);
+        self.mark_channels_last(node, y)?;
+        Ok(Val::Act(y))
+    }
+
+    /// ConvTranspose (2-D, NCHW, any groups, constant kernel) on
+    /// the channels-last layout: a transposed window gather (output pixel `y` reads input
+    /// pixel `i` through tap `k` where `y = i s + k d - pad`) and one matmul by the kernel.
+    pub(super) fn deconv(&mut self, node: &TypedNode, op: &Deconv) -> Result<Val, ImportError> {
+        let (input, _) = self.operand(node, 0)?;
+        let Val::Const(kernel) = self.operand(node, 1)?.1 else {
+            return Err(self.unsupported(node, " with a kernel computed at run time"));
+        };
+        let bias = match self.operand(node, 2)?.1 {
+            Val::Const(b) => b,
+            _ => return Err(self.unsupported(node, " with a bias computed at run time")),
+        };
+        let x = self.act(input, &node.name)?;
+        let dims = self.dims(input)?;
+        let spec = &op.pool_spec;
+        let Some([n, c, h, w]) = self.nchw_of(&dims, x) else {
+            return Err(self.unsupported(
+                node,
+                format!(
+                    " on {dims:?} laid out as {:?} (a channels-last 2-D NCHW map only)",
+                    self.view(x)
+                ),
+            ));
+        };
+        let (strides, dilations) = (spec.strides(), spec.dilations());
+        if spec.kernel_shape.len() != 2 || op.adjustments.len() != 2 {
+            return Err(self.unsupported(node, " (only 2-D windows)"));
+        }
+        let padding = spec
+            .padding
+            .compute_for_deconv(
+                &[h, w],
+                &spec.kernel_shape,
+                &dilations,
+                &strides,
+                &op.adjustments,
+            )
+            .map_err(|e| self.unsupported(node, format!(": {e:#}")))?;
+        let pair = |v: &[usize]| [v[0], v[1]];
+        let win = model::window::Window {
+            images: n,
+            h,
+            w,
+            oh: padding[0].deconvoluted,
+            ow: padding[1].deconvoluted,
+            kernel: pair(&spec.kernel_shape),
+            stride: pair(&strides),
+            dilation: pair(&dilations),
+            pad: [padding[0].pad_before, padding[1].pad_before],
+            transposed: true,
+        };
+        let (co, g) = (spec.output_channels, op.group.max(1));
+        // tract holds the kernel as `C_out x C_in/g x kh x kw`, as for Conv.
+        let want = [co, c / g, win.kernel[0], win.kernel[1]];
+        if !win.is_sane() || !c.is_multiple_of(g) || !co.is_multiple_of(g) || kernel.shape() != want
+        {
+            return Err(self.unsupported(
+                node,
+                format!(
+                    " (kernel {:?}, expected {want:?}; window {win:?})",
+                    kernel.shape()
+                ),
+            ));
+        }
+        let k_data = kernel
+            .as_slice::<f32>()
+            .map_err(|e| self.unsupported(node, format!(": {e:#}")))?;
+        let (taps, cg, og) = (win.taps(), c / g, co / g);
+        let block = if taps == 1 { c } else { padded_cols(c) };
+        let patches = self.push_gather(x, win, Gather::Taps, c, &node.name);
+        let k = taps * block;
+        self.check_unrolled(node, k, co)?;
+        let mut weight = vec![0f32; k * co];
+        for o in 0..co {
+            let grp = o / og;
+            for cc in 0..cg {
+                for t in 0..taps {
+                    weight[(t * block + grp * cg + cc) * co + o] = k_data[(o * cg + cc) * taps + t];
+                }
+            }
+        }
+        let rows = win.rows_out();
+        let mm = self.push(
+            PlanOp::MatMul {
+                input: patches,
+                weight,
+                k,
+            },
+            rows,
+            co,
+            &node.name,
+        );
+        let b = bias
+            .as_slice::<f32>()
+            .map_err(|e| self.unsupported(node, format!(": {e:#}")))?;
+        let y = if b.iter().all(|&v| v == 0.0) {
+            mm
+        } else if b.len() == 1 || b.len() == co {
+            let bias = (0..co).map(|j| b[j.min(b.len() - 1)]).collect();
+            self.push(PlanOp::Bias { input: mm, bias }, rows, co, &node.name)
+        } else {
+            return Err(self.unsupported(node, format!(" (a bias of {} values)", b.len())));
+        };
         self.mark_channels_last(node, y)?;
         Ok(Val::Act(y))
     }
