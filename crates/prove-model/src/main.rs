@@ -213,6 +213,7 @@ fn prove(model: &ModelArgs, input: Option<&std::path::Path>, opts: &ProveOpts<'_
         inputs,
         trace,
         report,
+        output_nchw,
     } = prepared;
     let t0 = Instant::now();
     let (committed, cache) = model.commit(graph)?;
@@ -257,13 +258,19 @@ fn prove(model: &ModelArgs, input: Option<&std::path::Path>, opts: &ProveOpts<'_
         output.display()
     );
     let out_scale = graph.nodes[graph.output].scale;
-    let real: Vec<String> = file
-        .output
-        .data
+    let onnx_order = report::onnx_order(&file.output.data, output_nchw);
+    let real: Vec<String> = onnx_order
         .iter()
         .take(PREVIEW)
         .map(|&v| format!("{:.4}", v as f64 / (1u64 << out_scale) as f64))
         .collect();
+    if let Some([n, c, h, w]) = output_nchw {
+        println!(
+            "output: a {n}x{c}x{h}x{w} feature map, proved channels-last ({} rows of {c}); \
+             real values below in NCHW order",
+            n * h * w
+        );
+    }
     println!(
         "output: {} (x 2^-{out_scale} = [{}{}])",
         preview(&file.output.data),
@@ -281,6 +288,7 @@ fn prove(model: &ModelArgs, input: Option<&std::path::Path>, opts: &ProveOpts<'_
                 model: &graph.name,
                 digest: committed.vk.digest_hex(),
                 output: &file.output,
+                output_nchw,
                 out_scale,
                 comparison: report.as_ref(),
                 commit_ms,

@@ -14,6 +14,8 @@ pub struct Run<'a> {
     pub model: &'a str,
     pub digest: String,
     pub output: &'a Tensor,
+    /// The output's `N, C, H, W` where it is a channels-last feature map.
+    pub output_nchw: Option<[usize; 4]>,
     /// Fractional bits of the output.
     pub out_scale: u32,
     pub comparison: Option<&'a Comparison>,
@@ -59,6 +61,16 @@ fn errors(c: Option<&Comparison>) -> Map<String, Value> {
     m
 }
 
+/// The output's values in the model's order: a channels-last feature map back to NCHW.
+pub fn onnx_order(values: &[i64], nchw: Option<[usize; 4]>) -> Vec<i64> {
+    match nchw {
+        Some(d) if values.len() == d.iter().product::<usize>() => {
+            model_import::plan::nhwc_to_nchw(values, d)
+        }
+        _ => values.to_vec(),
+    }
+}
+
 /// Writes the report of `run` to `path`.
 pub fn write(path: &Path, run: &Run<'_>) -> Result<()> {
     let name = match run.comparison {
@@ -66,15 +78,19 @@ pub fn write(path: &Path, run: &Run<'_>) -> Result<()> {
         _ => "output",
     };
     let s = (1u64 << run.out_scale) as f64;
-    let reals: Vec<f64> = run.output.data.iter().map(|&v| v as f64 / s).collect();
+    let reals: Vec<f64> = onnx_order(&run.output.data, run.output_nchw)
+        .iter()
+        .map(|&v| v as f64 / s)
+        .collect();
+    let shape: Vec<usize> = match run.output_nchw {
+        Some(d) => d.to_vec(),
+        None => vec![run.output.shape.rows, run.output.shape.cols],
+    };
     let mut m = Map::new();
     m.insert("model".into(), json!(run.model));
     m.insert("model_digest".into(), json!(run.digest));
     m.insert("outputs".into(), json!({ name: reals }));
-    m.insert(
-        "shapes".into(),
-        json!({ name: [run.output.shape.rows, run.output.shape.cols] }),
-    );
+    m.insert("shapes".into(), json!({ name: shape }));
     m.insert("output_scale_bits".into(), json!(run.out_scale));
     m.extend(errors(run.comparison));
     m.insert("commit_ms".into(), json!(run.commit_ms));

@@ -53,6 +53,9 @@ pub struct Prepared {
     pub trace: Trace,
     /// The integer output against `f32`, for imported models.
     pub report: Option<Comparison>,
+    /// The output's `N, C, H, W` where it is a channels-last feature map: the proved tensor
+    /// holds it in NHWC order ([`crate::plan::Plan::output_in_onnx_order`]).
+    pub output_nchw: Option<[usize; 4]>,
 }
 
 /// The dual-track report of a prepared model.
@@ -86,6 +89,7 @@ impl Prepared {
             inputs: vec![input],
             trace,
             report: None,
+            output_nchw: None,
         })
     }
 

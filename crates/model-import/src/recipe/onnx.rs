@@ -102,6 +102,7 @@ fn prepare_loaded(
         inputs,
         trace,
         report: Some(Comparison::Onnx(report)),
+        output_nchw: imported.plan.output_nchw,
     })
 }
 
