@@ -15,13 +15,14 @@ use model_import::recipe::{prepare_onnx, Comparison, OnnxFile};
 use model_import::QuantConfig;
 use zkml::{prove_executed, verify_all, CommittedModel, ProofConfig};
 
-const FAMILIES: [(&str, &str); 9] = [
+const FAMILIES: [(&str, &str); 10] = [
     ("mnist_mlp", "MLP 784-128-10"),
     ("small_cnn", "CNN: 2 conv, max pool, global pool"),
     ("dw_cnn", "CNN: depthwise-separable, BatchNorm, stride 2"),
     ("conv_huge", "CNN: 16ch 64x64 3x3 conv"),
     ("conv_transpose", "CNN: ConvTranspose decoder"),
     ("conv_variants", "CNN: dilation, padded pools"),
+    ("kws_cnn", "CNN 1-D: keyword spotting, 10x49 MFCC"),
     ("attention", "attention block + LayerNorm"),
     ("attention_einsum", "attention, Einsum form"),
     ("bert_encoder", "BERT-like encoder, 2 layers"),

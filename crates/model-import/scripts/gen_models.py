@@ -47,6 +47,9 @@ Writes into crates/model-import/tests/data/:
                       elementwise Max residual, GlobalAveragePool, Gemm
   conv_transpose.onnx a Conv stride 2, then ConvTranspose (stride 2, padding, output_padding, 2
                       groups) and ConvTranspose 2x2 stride 2: a 2x16x16 feature map out
+  kws_cnn.onnx        keyword spotting on 10 MFCC x 49 frames: Conv1d + BatchNorm, strided
+                      Conv1d, MaxPool1d, dilated depthwise + pointwise Conv1d, ReduceMean over
+                      time, Gemm to 12 classes
   dw_cnn_symbolic.onnx  the same with a symbolic batch and an exporter's 'DynamicDimension.0'
                       in value_info
   conv_huge.onnx      a wide Conv (16x64x64 -> 16x64x64): its unrolled matrix would be 2^32 entries
@@ -686,6 +689,7 @@ ALL = {
     "dw_cnn": lambda: dw_cnn("dw_cnn", False),
     "dw_cnn_symbolic": lambda: dw_cnn("dw_cnn_symbolic", True),
     "conv_transpose": lambda: conv_transpose(),
+    "kws_cnn": lambda: kws_cnn(),
 }
 
 
@@ -764,6 +768,38 @@ def conv_transpose():
     x = rng.uniform(0.0, 1.0, size=(1, 4, 8, 8)).astype(np.float32)
     save(graph_model(nodes, "conv_transpose", [1, 4, 8, 8], [1, 2, 16, 16], inits),
          "conv_transpose", x)
+
+
+def kws_cnn():
+    """A keyword-spotting CNN over 10 MFCC x 49 frames (1-D convolutions, as exported from
+    PyTorch's Conv1d): Conv1d k3 pad 1 (10 -> 16) + BatchNorm + Relu, Conv1d k3 stride 2
+    (16 -> 16) + Relu, MaxPool1d 2, depthwise Conv1d k5 dilation 2 (group 16) + pointwise
+    Conv1d (16 -> 24) + Relu, ReduceMean over time, Gemm to 12 keywords."""
+    rng = np.random.default_rng(49)
+    inits = [init("c1.w", he(rng, (16, 10, 3), 30)), init("c1.b", rng.normal(0, 0.05, 16)),
+             init("c2.w", he(rng, (16, 16, 3), 48)), init("c2.b", rng.normal(0, 0.05, 16)),
+             init("dw.w", he(rng, (16, 1, 5), 5)),
+             init("pw.w", he(rng, (24, 16, 1), 16)), init("pw.b", rng.normal(0, 0.05, 24)),
+             init("fc.w", he(rng, (12, 24), 24)), init("fc.b", rng.normal(0, 0.05, 12))]
+    inits += bn(rng, "c1.bn", 16)
+    nodes = [
+        helper.make_node("Conv", ["x", "c1.w", "c1.b"], ["a0"], name="c1", kernel_shape=[3],
+                         pads=[1, 1]),
+        bn_node("a0", "a1", "c1.bn"),
+        helper.make_node("Relu", ["a1"], ["a2"], name="c1.relu"),
+        helper.make_node("Conv", ["a2", "c2.w", "c2.b"], ["b0"], name="c2", kernel_shape=[3],
+                         strides=[2]),
+        helper.make_node("Relu", ["b0"], ["b1"], name="c2.relu"),
+        helper.make_node("MaxPool", ["b1"], ["p"], name="pool", kernel_shape=[2], strides=[2]),
+        helper.make_node("Conv", ["p", "dw.w"], ["d0"], name="dw", kernel_shape=[5],
+                         dilations=[2], pads=[4, 4], group=16),
+        helper.make_node("Conv", ["d0", "pw.w", "pw.b"], ["e0"], name="pw", kernel_shape=[1]),
+        helper.make_node("Relu", ["e0"], ["e1"], name="pw.relu"),
+        helper.make_node("ReduceMean", ["e1"], ["m"], name="time_mean", axes=[2], keepdims=0),
+        helper.make_node("Gemm", ["m", "fc.w", "fc.b"], ["y"], name="fc", transB=1),
+    ]
+    x = rng.normal(0.0, 1.0, size=(1, 10, 49)).astype(np.float32)
+    save(graph_model(nodes, "kws_cnn", [1, 10, 49], [1, 12], inits), "kws_cnn", x)
 
 
 if __name__ == "__main__":

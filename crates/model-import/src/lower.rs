@@ -821,7 +821,7 @@ impl Lowerer<'_> {
         // tract leaves of a Concat with a constant folded into the following MatMul).
         let dims = self.dims(a)?;
         if let (Some(nchw), None) = (self.nchw_of(&dims, x), scalar) {
-            return self.feature_map_const(node, op, x, nchw, c.shape(), data);
+            return self.feature_map_const(node, op, x, nchw, dims.len(), c.shape(), data);
         }
         let row = if data.len() == cols
             && c.shape().last() == Some(&cols)

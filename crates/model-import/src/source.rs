@@ -57,10 +57,11 @@ pub fn input_view(dims: &[usize]) -> (usize, usize) {
 }
 
 /// The `N, C, H, W` of a shape that can be laid out channels-last: a rank-4 image batch with
-/// more than one pixel.
+/// more than one pixel, or a rank-3 `N x C x L` sequence (1-D convolutions) as height 1.
 pub fn channels_last(dims: &[usize]) -> Option<[usize; 4]> {
     match *dims {
         [n, c, h, w] if h * w > 1 => Some([n, c, h, w]),
+        [n, c, l] if l > 1 => Some([n, c, 1, l]),
         _ => None,
     }
 }

@@ -220,3 +220,20 @@ fn conv_transpose_decoder_import_and_prove_works() {
     let (prove, verify) = prove_and_verify(&imported, &input);
     println!("conv_transpose: prove {prove:.2?}, verify {verify:.2?}");
 }
+
+#[test]
+fn one_dimensional_kws_cnn_import_and_prove_works() {
+    // Conv1d + BatchNorm, strided Conv1d, MaxPool1d, dilated depthwise + pointwise Conv1d,
+    // ReduceMean over time, Gemm: 1-D maps are channels-last images of height 1.
+    let input = sample_input("kws_cnn");
+    let imported = import_onnx(&data("kws_cnn.onnx"), &QuantConfig::default(), &input).unwrap();
+    assert_eq!(imported.graph.input_shape(), model::Shape::new(49, 10));
+    let report = imported.compare(&input).unwrap();
+    println!("kws_cnn: {report}");
+    assert!(report.lowering_err < 1e-4, "{report}");
+    // Logits up to ~6: 2% of the largest.
+    assert!(report.max_rel_err < 0.02, "{report}");
+    assert_eq!(report.top1_agrees, Some(true), "{report}");
+    let (prove, verify) = prove_and_verify(&imported, &input);
+    println!("kws_cnn: prove {prove:.2?}, verify {verify:.2?}");
+}

@@ -50,7 +50,9 @@ impl Lowerer<'_> {
         }
         let (cg, og) = (c / g, co / g);
         let want = [co, cg, win.kernel[0], win.kernel[1]];
-        if kernel.shape() != want {
+        let shape = kernel.shape();
+        let fits = shape == want || (shape.len() == 3 && shape == [co, cg, win.kernel[1]]);
+        if !fits {
             return Err(self.unsupported(
                 node,
                 format!(" (kernel of shape {:?}, expected {want:?})", kernel.shape()),
@@ -217,20 +219,26 @@ impl Lowerer<'_> {
         Ok(Val::Act(y))
     }
 
-    /// `x op c` for a channels-last feature map `x` and a constant per channel (`C x 1 x 1`,
+    /// `x op c` for a channels-last feature map (of rank `rank`) `x` and a constant per channel (`C x 1 x 1`,
     /// a row here) or of one image's full shape (`C x H x W`, transposed to the layout).
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn feature_map_const(
         &mut self,
         node: &TypedNode,
         op: &str,
         x: StepId,
         [n, c, h, w]: [usize; 4],
+        rank: usize,
         shape: &[usize],
         data: &[f32],
     ) -> Result<Val, ImportError> {
+        // The constant broadcast against the map's own rank, then as N, C, H, W.
         let mut dims = shape.to_vec();
-        while dims.len() < 4 {
+        while dims.len() < rank {
             dims.insert(0, 1);
+        }
+        if dims.len() == rank && (2..=4).contains(&rank) {
+            dims = super::window::as_nchw(&dims).to_vec();
         }
         let values = if dims == [1, c, 1, 1] {
             data.to_vec()

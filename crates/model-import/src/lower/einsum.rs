@@ -75,10 +75,15 @@ impl Lowerer<'_> {
             let x = self.act(a_in, &node.name)?;
             if let Some([nb, c, h, wd]) = self.nchw_of(&a_dims, x) {
                 // A 1x1 convolution on a feature map: the channels are the columns already.
+                // Channels contracted, the output's channel axis from the weight, the pixels
+                // in order (tract may drop a batch of 1 from the output).
+                let co = n.first().map_or(0, |&(wp, _)| w.shape()[wp]);
+                let out_c_axis = if out_dims.len() == 2 { 0 } else { 1 };
                 let channel_mix = matches!(k.as_slice(), [(1, _)])
-                    && matches!(n.as_slice(), [(_, 1)])
-                    && rows.iter().all(|&(a, o)| a == o)
-                    && out_dims.len() == a_dims.len();
+                    && matches!(n.as_slice(), [(_, o)] if *o == out_c_axis)
+                    && (2..=4).contains(&out_dims.len())
+                    && super::window::as_nchw(&out_dims) == [nb, co, h, wd]
+                    && rows.windows(2).all(|p| p[0].1 < p[1].1);
                 if !channel_mix {
                     return Err(self.unsupported(
                         node,
@@ -93,7 +98,6 @@ impl Lowerer<'_> {
                     return Err(self.unsupported(node, " (weight axes do not match the equation)"));
                 }
                 let weight: Vec<f32> = view.permuted_axes(perm).iter().copied().collect();
-                let co = weight.len() / c;
                 let y = self.push(
                     PlanOp::MatMul {
                         input: x,

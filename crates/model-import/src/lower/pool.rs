@@ -126,10 +126,19 @@ impl Lowerer<'_> {
         [n, c, h, w]: [usize; 4],
         rank: usize,
     ) -> Result<Val, ImportError> {
-        // Axes as positions in [n, c, h, w] (a rank-3 input has no batch axis).
-        let axes: Vec<usize> = op.axes.iter().map(|&a| a + 4 - rank).collect();
+        // Axes as positions in [n, c, h, w]: a rank-3 map is [n, c, l], a rank-2 one [c, l].
+        let place: &[usize] = match rank {
+            2 => &[1, 3],
+            3 => &[0, 1, 3],
+            _ => &[0, 1, 2, 3],
+        };
+        let axes: Vec<usize> = op
+            .axes
+            .iter()
+            .filter_map(|&a| place.get(a).copied())
+            .collect();
         let (spatial, chans) = (axes.contains(&2) || axes.contains(&3), axes.contains(&1));
-        let spatial_all = axes.contains(&2) && axes.contains(&3);
+        let spatial_all = (h == 1 || axes.contains(&2)) && (w == 1 || axes.contains(&3));
         if op.reducer != Reducer::Sum || axes.contains(&0) || (spatial && !spatial_all) {
             return Err(self.unsupported(
                 node,
@@ -233,7 +242,7 @@ impl Lowerer<'_> {
         let (rows, cols) = self.view(x);
         if let Some([_, c, h, w]) = self.nchw_of(&dims, x) {
             // NCHW -> NHWC is the layout itself: the result is `N*H*W` rows of `C`.
-            let to_last = from + 3 == dims.len() && to + 1 == dims.len();
+            let to_last = from == 1 && to + 1 == dims.len();
             if to_last && !(c == h && h == w) {
                 return Ok(val);
             }

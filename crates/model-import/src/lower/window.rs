@@ -16,6 +16,17 @@ use super::Lowerer;
 use crate::error::ImportError;
 use crate::plan::{PlanOp, StepId};
 
+/// `N, C, H, W` of a rank-4 shape, of a rank-3 `N, C, L` as height 1, or of a rank-2 `C, L`
+/// (a 1-D map whose batch of 1 tract dropped). Other ranks: the caller checks.
+pub(super) fn as_nchw(dims: &[usize]) -> [usize; 4] {
+    match *dims {
+        [n, c, h, w] => [n, c, h, w],
+        [n, c, l] => [n, c, 1, l],
+        [c, l] => [1, c, 1, l],
+        _ => [0; 4],
+    }
+}
+
 /// Padded width of `c` columns: a tap block of an im2col gather.
 pub(super) fn padded_cols(c: usize) -> usize {
     c.next_power_of_two().max(2)
@@ -35,15 +46,10 @@ pub(super) struct ImageWindow {
 impl Lowerer<'_> {
     /// The `N, C, H, W` of step `x` read as a tensor of shape `dims`, where it is a
     /// channels-last feature map of that shape (one row per pixel, one column per channel), or
-    /// `None`. A rank-3 `C x H x W` is one image.
+    /// `None`. A rank-3 `N x C x L` is a 1-D map (height 1).
     pub(super) fn nchw_of(&self, dims: &[usize], x: StepId) -> Option<[usize; 4]> {
         let nchw = *self.channels_last.get(&x)?;
-        let same = match *dims {
-            [n, c, h, w] => [n, c, h, w] == nchw,
-            [c, h, w] => [1, c, h, w] == nchw,
-            _ => false,
-        };
-        same.then_some(nchw)
+        ((2..=4).contains(&dims.len()) && as_nchw(dims) == nchw).then_some(nchw)
     }
 
     /// Registers step `x`, the output of `node`, as a channels-last feature map of the node's
@@ -53,7 +59,9 @@ impl Lowerer<'_> {
         node: &TypedNode,
         x: StepId,
     ) -> Result<(), ImportError> {
-        if let [n, c, h, w] = *self.dims(OutletId::new(node.id, 0))? {
+        let dims = self.dims(OutletId::new(node.id, 0))?;
+        if (2..=4).contains(&dims.len()) {
+            let [n, c, h, w] = as_nchw(&dims);
             if h * w > 1 && self.view(x) == (n * h * w, c) {
                 self.channels_last.insert(x, [n, c, h, w]);
             }
@@ -71,16 +79,18 @@ impl Lowerer<'_> {
         x: StepId,
     ) -> Result<ImageWindow, ImportError> {
         let dims = self.dims(input)?;
-        if spec.data_format != DataFormat::NCHW || dims.len() != 4 {
+        if spec.data_format != DataFormat::NCHW || !(3..=4).contains(&dims.len()) {
             return Err(self.unsupported(
                 node,
                 format!(
-                    " on a {:?} input of shape {dims:?} (only 2-D NCHW)",
+                    " on a {:?} input of shape {dims:?} (only 1-D NCL and 2-D NCHW)",
                     spec.data_format
                 ),
             ));
         }
-        let one_pixel = dims[2] * dims[3] == 1 && self.view(x) == (dims[0], dims[1]);
+        // A 1-D map `N x C x L` is an image of height 1.
+        let d = as_nchw(&dims);
+        let one_pixel = d[2] * d[3] == 1 && self.view(x) == (d[0], d[1]);
         if self.nchw_of(&dims, x).is_none() && !one_pixel {
             return Err(self.unsupported(
                 node,
@@ -93,26 +103,36 @@ impl Lowerer<'_> {
         }
         let padding = spec.computed_padding(&dims[2..]);
         let (strides, dilations) = (spec.strides(), spec.dilations());
-        let pair = |v: &[usize]| [v[0], v[1]];
-        if spec.kernel_shape.len() != 2 || padding.len() != 2 {
-            return Err(self.unsupported(node, " (only 2-D windows)"));
+        let spatial = dims.len() - 2;
+        if spec.kernel_shape.len() != spatial || padding.len() != spatial {
+            return Err(self.unsupported(node, " (a window of another rank than its input)"));
         }
+        // Per axis (height first); a 1-D window has height 1.
+        let pair = |v: &[usize], one: usize| {
+            if spatial == 1 {
+                [one, v[0]]
+            } else {
+                [v[0], v[1]]
+            }
+        };
+        let conv: Vec<usize> = padding.iter().map(|p| p.convoluted).collect();
+        let before: Vec<usize> = padding.iter().map(|p| p.pad_before).collect();
         let win = Window {
-            images: dims[0],
-            h: dims[2],
-            w: dims[3],
-            oh: padding[0].convoluted,
-            ow: padding[1].convoluted,
-            kernel: pair(&spec.kernel_shape),
-            stride: pair(&strides),
-            dilation: pair(&dilations),
-            pad: [padding[0].pad_before, padding[1].pad_before],
+            images: d[0],
+            h: d[2],
+            w: d[3],
+            oh: pair(&conv, 1)[0],
+            ow: pair(&conv, 1)[1],
+            kernel: pair(&spec.kernel_shape, 1),
+            stride: pair(&strides, 1),
+            dilation: pair(&dilations, 1),
+            pad: pair(&before, 0),
             transposed: false,
         };
         if !win.is_sane() {
             return Err(self.unsupported(node, format!(" (a window out of range: {win:?})")));
         }
-        Ok(ImageWindow { win, c: dims[1] })
+        Ok(ImageWindow { win, c: d[1] })
     }
 
     /// Pushes a gather of `x` through `win` (rows `win.rows_out()`; `c` channels in).
