@@ -59,8 +59,8 @@ pub struct GatherProof {
     pub x_eval: QM31,
 }
 
-/// `M(r_o, r_b, i)` for every `i`, or summed against `eq(rho, i)`: the map folded by the
-/// claim's row and block points.
+/// `M(r_o, r_b, i)` for every `i`: the map folded by the claim's row and block points.
+#[cfg(feature = "prover")]
 fn folded_map(dims: &GatherDims, r_o: &[QM31], r_b: &[QM31], map: &GatherMap) -> Vec<QM31> {
     let (eq_o, eq_b) = (sumcheck::eq_evals(r_o), sumcheck::eq_evals(r_b));
     let mut m = vec![QM31::default(); 1 << dims.log_rows_x];
