@@ -486,18 +486,7 @@ impl Lowerer<'_> {
                 ),
             ));
         }
-        let win = model::window::Window {
-            images: n,
-            h: 1,
-            w: h * w,
-            oh: 1,
-            ow: 1,
-            kernel: [1, h * w],
-            stride: [1, 1],
-            dilation: [1, 1],
-            pad: [0, 0],
-            transposed: false,
-        };
+        let win = model::window::Window::whole_image(n, 1, h * w);
         let y = self.push_gather(x, win, model::window::Gather::Taps, c, &node.name);
         Ok(Val::PixelMajor {
             x: y,
@@ -529,18 +518,7 @@ impl Lowerer<'_> {
             return Ok(val);
         }
         let pixels = rows / n;
-        let win = model::window::Window {
-            images: n,
-            h: 1,
-            w: pixels,
-            oh: 1,
-            ow: 1,
-            kernel: [1, pixels],
-            stride: [1, 1],
-            dilation: [1, 1],
-            pad: [0, 0],
-            transposed: false,
-        };
+        let win = model::window::Window::whole_image(n, 1, pixels);
         if !win.is_sane() {
             return Err(self.unsupported(node, format!(" of {dims:?} into {out:?} (too large)")));
         }
@@ -592,25 +570,10 @@ impl Lowerer<'_> {
                 ))
             }
         };
-        let plan = match op {
-            "Add" => PlanOp::Bias {
-                input: x,
-                bias: row,
-            },
-            "Sub" => PlanOp::Bias {
-                input: x,
-                bias: row.iter().map(|v| -v).collect(),
-            },
-            "Mul" => PlanOp::ScaleCols { input: x, c: row },
-            "Div" if data.iter().all(|v| *v != 0.0) => PlanOp::ScaleCols {
-                input: x,
-                c: row
-                    .iter()
-                    .map(|v| if *v == 0.0 { 0.0 } else { 1.0 / v })
-                    .collect(),
-            },
-            _ => return Err(self.unsupported(node, " on a flattened feature map")),
-        };
+        let zero_divisor = op == "Div" && data.contains(&0.0);
+        let plan = conv::const_op(op, x, row)
+            .filter(|_| !zero_divisor)
+            .ok_or_else(|| self.unsupported(node, " on a flattened feature map"))?;
         Ok(Val::PixelMajor {
             x: self.push(plan, rows, cols, &node.name),
             pixels,

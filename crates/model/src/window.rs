@@ -43,6 +43,24 @@ pub struct Window {
 }
 
 impl Window {
+    /// One tap per pixel of each of `images` images of `h x w` pixels, one output pixel per
+    /// image: with [`Gather::Taps`] each image's rows side by side in one row (a flattening),
+    /// with [`Gather::Sum`] their sum (a global pool).
+    pub fn whole_image(images: usize, h: usize, w: usize) -> Self {
+        Self {
+            images,
+            h,
+            w,
+            oh: 1,
+            ow: 1,
+            kernel: [h, w],
+            stride: [1, 1],
+            dilation: [1, 1],
+            pad: [0, 0],
+            transposed: false,
+        }
+    }
+
     /// Number of taps of the kernel.
     pub fn taps(&self) -> usize {
         self.kernel[0] * self.kernel[1]

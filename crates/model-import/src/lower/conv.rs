@@ -17,6 +17,17 @@ use super::{Lowerer, Val};
 use crate::error::ImportError;
 use crate::plan::{nchw_to_nhwc, PlanOp, StepId};
 
+/// The sizes of a kernel product: taps, the width of a tap's column block, channels in and
+/// out, groups.
+#[derive(Clone, Copy)]
+struct Taps {
+    taps: usize,
+    block: usize,
+    c: usize,
+    co: usize,
+    groups: usize,
+}
+
 impl Lowerer<'_> {
     pub(super) fn conv(&mut self, node: &TypedNode, op: &Conv) -> Result<Val, ImportError> {
         if op.q_params.is_some() {
@@ -48,7 +59,7 @@ impl Lowerer<'_> {
                 self.unsupported(node, format!(" with {g} groups over {c} -> {co} channels"))
             );
         }
-        let (cg, og) = (c / g, co / g);
+        let cg = c / g;
         let want = [co, cg, win.kernel[0], win.kernel[1]];
         let shape = kernel.shape();
         let fits = shape == want || (shape.len() == 3 && shape == [co, cg, win.kernel[1]]);
@@ -70,19 +81,47 @@ impl Lowerer<'_> {
             let block = if taps == 1 { c } else { padded_cols(c) };
             (self.push_gather(x, win, mode, c, &node.name), block)
         };
-        let k = taps * block;
+        let b = match &bias {
+            Some(b) => b
+                .as_slice::<f32>()
+                .map_err(|e| self.unsupported(node, format!(": {e:#}")))?,
+            None => &[],
+        };
+        let taps = Taps {
+            taps,
+            block,
+            c,
+            co,
+            groups: g,
+        };
+        self.kernel_product(node, patches, w, taps, win.rows_out(), b)
+    }
+
+    /// The patches (`rows x taps*block`) times the kernel (`C_out x C_in/g x taps`, tract's
+    /// layout for Conv and ConvTranspose) laid out as a `taps*block x C_out` weight, zero
+    /// across groups and on padding channels; plus the bias; marked a feature map.
+    fn kernel_product(
+        &mut self,
+        node: &TypedNode,
+        patches: StepId,
+        kernel: &[f32],
+        t: Taps,
+        rows: usize,
+        bias: &[f32],
+    ) -> Result<Val, ImportError> {
+        let (cg, og, co) = (t.c / t.groups, t.co / t.groups, t.co);
+        let k = t.taps * t.block;
         self.check_unrolled(node, k, co)?;
         let mut weight = vec![0f32; k * co];
         for o in 0..co {
             let grp = o / og;
             for ci in 0..cg {
-                let w_oc = &w[(o * cg + ci) * taps..][..taps];
-                for (t, &wt) in w_oc.iter().enumerate() {
-                    weight[(t * block + grp * cg + ci) * co + o] = wt;
+                let w_oc = &kernel[(o * cg + ci) * t.taps..][..t.taps];
+                for (tap, &wt) in w_oc.iter().enumerate() {
+                    weight[(tap * t.block + grp * cg + ci) * co + o] = wt;
                 }
             }
         }
-        let rows = win.rows_out();
         let mm = self.push(
             PlanOp::MatMul {
                 input: patches,
@@ -93,21 +132,14 @@ impl Lowerer<'_> {
             co,
             &node.name,
         );
-        let b = match &bias {
-            Some(b) => b
-                .as_slice::<f32>()
-                .map_err(|e| self.unsupported(node, format!(": {e:#}")))?,
-            None => &[],
+        let y = if bias.iter().all(|&v| v == 0.0) {
+            mm
+        } else if bias.len() == 1 || bias.len() == co {
+            let bias = (0..co).map(|j| bias[j.min(bias.len() - 1)]).collect();
+            self.push(PlanOp::Bias { input: mm, bias }, rows, co, &node.name)
+        } else {
+            return Err(self.unsupported(node, format!(" (a bias of {} values)", bias.len())));
         };
-        if b.iter().all(|&v| v == 0.0) {
-            self.mark_channels_last(node, mm)?;
-            return Ok(Val::Act(mm));
-        }
-        if b.len() != 1 && b.len() != co {
-            return Err(self.unsupported(node, format!(" (a bias of {} values)", b.len())));
-        }
-        let bias = (0..co).map(|j| b[j.min(b.len() - 1)]).collect();
-        let y = self.push(PlanOp::Bias { input: mm, bias }, rows, co, &node.name);
         self.mark_channels_last(node, y)?;
         Ok(Val::Act(y))
     }
@@ -179,44 +211,20 @@ impl Lowerer<'_> {
         let k_data = kernel
             .as_slice::<f32>()
             .map_err(|e| self.unsupported(node, format!(": {e:#}")))?;
-        let (taps, cg, og) = (win.taps(), c / g, co / g);
+        let taps = win.taps();
         let block = if taps == 1 { c } else { padded_cols(c) };
         let patches = self.push_gather(x, win, Gather::Taps, c, &node.name);
-        let k = taps * block;
-        self.check_unrolled(node, k, co)?;
-        let mut weight = vec![0f32; k * co];
-        for o in 0..co {
-            let grp = o / og;
-            for cc in 0..cg {
-                for t in 0..taps {
-                    weight[(t * block + grp * cg + cc) * co + o] = k_data[(o * cg + cc) * taps + t];
-                }
-            }
-        }
-        let rows = win.rows_out();
-        let mm = self.push(
-            PlanOp::MatMul {
-                input: patches,
-                weight,
-                k,
-            },
-            rows,
-            co,
-            &node.name,
-        );
         let b = bias
             .as_slice::<f32>()
             .map_err(|e| self.unsupported(node, format!(": {e:#}")))?;
-        let y = if b.iter().all(|&v| v == 0.0) {
-            mm
-        } else if b.len() == 1 || b.len() == co {
-            let bias = (0..co).map(|j| b[j.min(b.len() - 1)]).collect();
-            self.push(PlanOp::Bias { input: mm, bias }, rows, co, &node.name)
-        } else {
-            return Err(self.unsupported(node, format!(" (a bias of {} values)", b.len())));
+        let t = Taps {
+            taps,
+            block,
+            c,
+            co,
+            groups: g,
         };
-        self.mark_channels_last(node, y)?;
-        Ok(Val::Act(y))
+        self.kernel_product(node, patches, k_data, t, win.rows_out(), b)
     }
 
     /// `x op c` for a channels-last feature map (of rank `rank`) `x` and a constant per channel (`C x 1 x 1`,
@@ -255,30 +263,43 @@ impl Lowerer<'_> {
             ));
         };
         let (rows, cols) = self.view(x);
-        let op = match op {
-            "Add" => PlanOp::Bias {
-                input: x,
-                bias: values,
-            },
-            "Sub" => PlanOp::Bias {
-                input: x,
-                bias: values.iter().map(|v| -v).collect(),
-            },
-            "Mul" => PlanOp::ScaleCols {
-                input: x,
-                c: values,
-            },
-            "Div" if values.iter().all(|v| *v != 0.0) => PlanOp::ScaleCols {
-                input: x,
-                c: values.iter().map(|v| 1.0 / v).collect(),
-            },
-            _ => {
-                return Err(self.unsupported(
+        let zero_divisor = op == "Div" && values.contains(&0.0);
+        let op = const_op(op, x, values)
+            .filter(|_| !zero_divisor)
+            .ok_or_else(|| {
+                self.unsupported(
                     node,
                     format!(" with a constant of shape {shape:?} on a feature map"),
-                ))
-            }
-        };
+                )
+            })?;
         Ok(Val::Act(self.push(op, rows, cols, &node.name)))
     }
+}
+
+/// `x op c` for a constant `c` of one value per column (a row) or per entry: a bias or a
+/// column scaling (`Div` by the reciprocals, a zero divisor only on padding columns, where it
+/// gives zero); `None` for other ops.
+pub(super) fn const_op(op: &str, x: StepId, values: Vec<f32>) -> Option<PlanOp> {
+    Some(match op {
+        "Add" => PlanOp::Bias {
+            input: x,
+            bias: values,
+        },
+        "Sub" => PlanOp::Bias {
+            input: x,
+            bias: values.iter().map(|v| -v).collect(),
+        },
+        "Mul" => PlanOp::ScaleCols {
+            input: x,
+            c: values,
+        },
+        "Div" => PlanOp::ScaleCols {
+            input: x,
+            c: values
+                .iter()
+                .map(|v| if *v == 0.0 { 0.0 } else { 1.0 / v })
+                .collect(),
+        },
+        _ => return None,
+    })
 }

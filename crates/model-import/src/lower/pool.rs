@@ -151,18 +151,7 @@ impl Lowerer<'_> {
         }
         let mut y = x;
         if spatial {
-            let win = Window {
-                images: n,
-                h,
-                w,
-                oh: 1,
-                ow: 1,
-                kernel: [h, w],
-                stride: [1, 1],
-                dilation: [1, 1],
-                pad: [0, 0],
-                transposed: false,
-            };
+            let win = Window::whole_image(n, h, w);
             y = self.push_gather(y, win, Gather::Sum, c, &node.name);
         }
         if chans {
