@@ -50,6 +50,7 @@ Writes into crates/model-import/tests/data/:
   kws_cnn.onnx        keyword spotting on 10 MFCC x 49 frames: Conv1d + BatchNorm, strided
                       Conv1d, MaxPool1d, dilated depthwise + pointwise Conv1d, ReduceMean over
                       time, Gemm to 12 classes
+  prelu_cnn.onnx      PRelu with one slope per channel and with one shared slope, after Convs
   dw_cnn_symbolic.onnx  the same with a symbolic batch and an exporter's 'DynamicDimension.0'
                       in value_info
   conv_huge.onnx      a wide Conv (16x64x64 -> 16x64x64): its unrolled matrix would be 2^32 entries
@@ -690,6 +691,7 @@ ALL = {
     "dw_cnn_symbolic": lambda: dw_cnn("dw_cnn_symbolic", True),
     "conv_transpose": lambda: conv_transpose(),
     "kws_cnn": lambda: kws_cnn(),
+    "prelu_cnn": lambda: prelu_cnn(),
 }
 
 
@@ -800,6 +802,28 @@ def kws_cnn():
     ]
     x = rng.normal(0.0, 1.0, size=(1, 10, 49)).astype(np.float32)
     save(graph_model(nodes, "kws_cnn", [1, 10, 49], [1, 12], inits), "kws_cnn", x)
+
+
+def prelu_cnn():
+    """PRelu with a slope per channel and with one shared slope: Conv + PRelu(4 slopes) +
+    Conv + PRelu(1 slope) + GlobalAveragePool + Flatten + Gemm."""
+    rng = np.random.default_rng(61)
+    inits = [init("c1.w", he(rng, (4, 2, 3, 3), 18)), init("c2.w", he(rng, (6, 4, 3, 3), 36)),
+             init("s1", np.array([0.1, 0.25, -0.2, 0.5]).reshape(4, 1, 1)),
+             init("s2", np.array([0.2])),
+             init("fc.w", he(rng, (3, 6), 6)), init("fc.b", rng.normal(0, 0.05, 3))]
+    nodes = [
+        helper.make_node("Conv", ["x", "c1.w"], ["a"], name="c1", kernel_shape=[3, 3],
+                         pads=[1, 1, 1, 1]),
+        helper.make_node("PRelu", ["a", "s1"], ["a1"], name="prelu1"),
+        helper.make_node("Conv", ["a1", "c2.w"], ["b"], name="c2", kernel_shape=[3, 3]),
+        helper.make_node("PRelu", ["b", "s2"], ["b1"], name="prelu2"),
+        helper.make_node("GlobalAveragePool", ["b1"], ["g"], name="gap"),
+        helper.make_node("Flatten", ["g"], ["f"], name="flatten", axis=1),
+        helper.make_node("Gemm", ["f", "fc.w", "fc.b"], ["y"], name="fc", transB=1),
+    ]
+    x = rng.normal(0.0, 1.0, size=(1, 2, 6, 6)).astype(np.float32)
+    save(graph_model(nodes, "prelu_cnn", [1, 2, 6, 6], [1, 3], inits), "prelu_cnn", x)
 
 
 if __name__ == "__main__":

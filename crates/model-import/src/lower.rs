@@ -25,6 +25,7 @@ use tract_onnx::tract_core::ops::downsample::Downsample;
 use tract_onnx::tract_core::ops::einsum::EinSum;
 use tract_onnx::tract_core::ops::element_wise::ElementWiseOp;
 use tract_onnx::tract_core::ops::identity::Identity;
+use tract_onnx::tract_core::ops::logic::{Comp, Iff};
 use tract_onnx::tract_core::ops::nn::{LeakyRelu, Reduce, Softmax, SoftmaxKind};
 use tract_onnx::tract_core::ops::source::TypedSource;
 
@@ -82,6 +83,10 @@ enum Val {
     },
     /// `1 - x`, not yet materialised (the start of an attention mask).
     OneMinus {
+        x: StepId,
+    },
+    /// `x < 0`, only meaningful as the condition of the `Iff` of a PRelu ([`activation`]).
+    Negative {
         x: StepId,
     },
     /// `(1 - keep) * c` for a large negative `c`: an additive attention mask over the keys
@@ -332,6 +337,15 @@ impl Lowerer<'_> {
                 let neg = self.push(PlanOp::Scale { input: x, c: -1.0 }, r, k, name);
                 self.push(PlanOp::AddScalar { input: neg, c: 1.0 }, r, k, name)
             }
+            Val::Negative { .. } => {
+                return Err(ImportError::Unsupported {
+                    file: self.src.file.clone(),
+                    node: name.into(),
+                    op: "Less".into(),
+                    detail: " read as a value (a sign test is supported only as PRelu's condition)"
+                        .into(),
+                })
+            }
             Val::KeyPenalty { .. } => {
                 return Err(ImportError::Unsupported {
                     file: self.src.file.clone(),
@@ -432,6 +446,10 @@ impl Lowerer<'_> {
             self.downsample(node, op)?
         } else if let Some(op) = node.op_as::<Gather>() {
             self.gather(node, op)?
+        } else if let Some(op) = node.op_as::<Comp>() {
+            self.sign_test(node, *op)?
+        } else if node.op_as::<Iff>().is_some() {
+            self.prelu(node)?
         } else if let Some(op) = node.op_as::<Cast>() {
             match op.to {
                 DatumType::F16 | DatumType::F32 | DatumType::F64 => self.operand(node, 0)?.1,

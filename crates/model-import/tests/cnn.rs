@@ -237,3 +237,17 @@ fn one_dimensional_kws_cnn_import_and_prove_works() {
     let (prove, verify) = prove_and_verify(&imported, &input);
     println!("kws_cnn: prove {prove:.2?}, verify {verify:.2?}");
 }
+
+#[test]
+fn prelu_import_and_prove_works() {
+    // PRelu (tract: Iff(0 > x, x * s, x)) with a slope per channel and one shared slope.
+    let input = sample_input("prelu_cnn");
+    let imported = import_onnx(&data("prelu_cnn.onnx"), &QuantConfig::default(), &input).unwrap();
+    let report = imported.compare(&input).unwrap();
+    println!("prelu_cnn: {report}");
+    assert!(report.lowering_err < 1e-4, "{report}");
+    assert!(report.max_abs_err < 0.05, "{report}");
+    // relu(x) per PRelu, nothing else: the two PRelus are the only ReLUs.
+    assert_eq!(kinds(&imported, "relu"), 2);
+    prove_and_verify(&imported, &input);
+}

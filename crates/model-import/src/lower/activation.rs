@@ -4,9 +4,12 @@
 //!   clamp, as tract expands them into Max / Min with constants);
 //! - `max(a, b) = b + relu(a - b)`, `min(a, b) = a - relu(a - b)` between two activations;
 //! - LeakyRelu: `alpha x + (1 - alpha) relu(x)`;
-//! - HardSwish: `x min(relu(x + 3), 6) / 6`.
+//! - HardSwish: `x min(relu(x + 3), 6) / 6`;
+//! - PRelu, as tract expands it, `Iff(0 > x, x * s, x)` with `s` a scalar or one slope per
+//!   channel: `x s + (1 - s) relu(x)`.
 
 use tract_onnx::prelude::*;
+use tract_onnx::tract_core::ops::logic::Comp;
 
 use super::{Lowerer, Val};
 use crate::error::ImportError;
@@ -85,5 +88,66 @@ impl Lowerer<'_> {
             x: prod,
             c: 1.0 / 6.0,
         })
+    }
+
+    /// `0 > x` or `x < 0`: [`Val::Negative`]; other comparisons are refused.
+    pub(super) fn sign_test(&mut self, node: &TypedNode, op: Comp) -> Result<Val, ImportError> {
+        let ((_, a), (_, b)) = (self.operand(node, 0)?, self.operand(node, 1)?);
+        let zero = |v: &Val| match v {
+            Val::Const(t) => t
+                .as_slice::<f32>()
+                .is_ok_and(|d| d.iter().all(|&z| z == 0.0)),
+            _ => false,
+        };
+        let x = match (op, &a, &b) {
+            (Comp::GT, z, Val::Act(x)) if zero(z) => *x,
+            (Comp::LT, Val::Act(x), z) if zero(z) => *x,
+            _ => return Err(self.unsupported(node, " (only a sign test x < 0, for PRelu)")),
+        };
+        Ok(Val::Negative { x })
+    }
+
+    /// `Iff(x < 0, x s, x)` = `x s + (1 - s) relu(x)`, `s` a scalar or per channel.
+    pub(super) fn prelu(&mut self, node: &TypedNode) -> Result<Val, ImportError> {
+        let refuse = |l: &Self| l.unsupported(node, " (only PRelu's form Iff(x < 0, x * s, x))");
+        let (cond, (neg_in, neg_val), pos) = (
+            self.operand(node, 0)?.1,
+            self.operand(node, 1)?,
+            self.operand(node, 2)?.1,
+        );
+        let (Val::Negative { x }, Val::Act(y)) = (cond, pos) else {
+            return Err(refuse(self));
+        };
+        if x != y {
+            return Err(refuse(self));
+        }
+        if let Val::Scaled { x: sx, .. } = neg_val {
+            if sx != x {
+                return Err(refuse(self));
+            }
+        }
+        let a = self.act(neg_in, &node.name)?;
+        let one_minus = match &self.steps[a].op {
+            PlanOp::Scale { input, c } if *input == x => vec![1.0 - c],
+            PlanOp::ScaleCols { input, c } if *input == x => c.iter().map(|s| 1.0 - s).collect(),
+            _ => return Err(refuse(self)),
+        };
+        let (r, c) = self.view(x);
+        let name = &node.name;
+        let relu = self.relu_of(x, name);
+        let kept = match one_minus.as_slice() {
+            [k] => PlanOp::Scale { input: relu, c: *k },
+            _ => PlanOp::ScaleCols {
+                input: relu,
+                c: one_minus,
+            },
+        };
+        let kept = self.push(kept, r, c, name);
+        Ok(Val::Act(self.push(
+            PlanOp::Add { lhs: a, rhs: kept },
+            r,
+            c,
+            name,
+        )))
     }
 }
