@@ -12,7 +12,7 @@ use tract_onnx::tract_core::ops::einsum::EinSum;
 
 use super::{Lowerer, Val};
 use crate::error::ImportError;
-use crate::plan::PlanOp;
+use crate::plan::{PlanOp, StepId};
 
 impl Lowerer<'_> {
     pub(super) fn einsum(&mut self, node: &TypedNode, op: &EinSum) -> Result<Val, ImportError> {
@@ -73,43 +73,14 @@ impl Lowerer<'_> {
         n.sort_unstable_by_key(|&(_, o)| o);
         if !matches!(self.vals.get(&a_in), Some(Val::PixelMajor { .. })) {
             let x = self.act(a_in, &node.name)?;
-            if let Some([nb, c, h, wd]) = self.nchw_of(&a_dims, x) {
-                // A 1x1 convolution on a feature map: the channels are the columns already.
-                // Channels contracted, the output's channel axis from the weight, the pixels
-                // in order (tract may drop a batch of 1 from the output).
-                let co = n.first().map_or(0, |&(wp, _)| w.shape()[wp]);
-                let out_c_axis = if out_dims.len() == 2 { 0 } else { 1 };
-                let channel_mix = matches!(k.as_slice(), [(1, _)])
-                    && matches!(n.as_slice(), [(_, o)] if *o == out_c_axis)
-                    && (2..=4).contains(&out_dims.len())
-                    && super::window::as_nchw(&out_dims) == [nb, co, h, wd]
-                    && rows.windows(2).all(|p| p[0].1 < p[1].1);
-                if !channel_mix {
-                    return Err(self.unsupported(
-                        node,
-                        " on a feature map (only a channel mix: a 1x1 convolution)",
-                    ));
-                }
-                let perm: Vec<usize> = [k[0].1, n[0].0].into_iter().chain(w_unit).collect();
-                let view = w
-                    .to_array_view::<f32>()
-                    .map_err(|e| self.unsupported(node, format!(": {e:#}")))?;
-                if perm.len() != view.ndim() {
-                    return Err(self.unsupported(node, " (weight axes do not match the equation)"));
-                }
-                let weight: Vec<f32> = view.permuted_axes(perm).iter().copied().collect();
-                let y = self.push(
-                    PlanOp::MatMul {
-                        input: x,
-                        weight,
-                        k: c,
-                    },
-                    nb * h * wd,
-                    co,
-                    &node.name,
-                );
-                self.mark_channels_last(node, y)?;
-                return Ok(Val::Act(y));
+            if let Some(nchw) = self.nchw_of(&a_dims, x) {
+                let axes = Axes {
+                    rows: &rows,
+                    k: &k,
+                    n: &n,
+                    w_unit: &w_unit,
+                };
+                return self.channel_mix(node, x, nchw, &axes, &w, &out_dims);
             }
         }
         let in_order = rows.iter().map(|r| r.0).chain(k.iter().map(|k| k.0));
@@ -155,13 +126,7 @@ impl Lowerer<'_> {
             .chain(n.iter().map(|n| n.0))
             .chain(w_unit)
             .collect();
-        let view = w
-            .to_array_view::<f32>()
-            .map_err(|e| self.unsupported(node, format!(": {e:#}")))?;
-        if perm.len() != view.ndim() {
-            return Err(self.unsupported(node, " (weight axes do not match the equation)"));
-        }
-        let mut weight: Vec<f32> = view.permuted_axes(perm).iter().copied().collect();
+        let mut weight = self.permuted_weight(node, &w, perm)?;
         let mut k = n_k;
         if let Some((_, pixels, c, channel_major)) = pixel_major {
             // Value `(p, ch)` of the flattening is row `p * block + ch` here.
@@ -191,6 +156,78 @@ impl Lowerer<'_> {
             n_cols,
             &node.name,
         )))
+    }
+}
+
+/// The axes of a product with constant weights: `(activation, output)` positions of the row
+/// axes, `(activation, weight)` of the contracted ones, `(weight, output)` of the columns,
+/// and the weight's unit axes.
+struct Axes<'a> {
+    rows: &'a [(usize, usize)],
+    k: &'a [(usize, usize)],
+    n: &'a [(usize, usize)],
+    w_unit: &'a [usize],
+}
+
+impl Lowerer<'_> {
+    /// The weight's values with its axes in the order `perm`.
+    fn permuted_weight(
+        &self,
+        node: &TypedNode,
+        w: &Tensor,
+        perm: Vec<usize>,
+    ) -> Result<Vec<f32>, ImportError> {
+        let view = w
+            .to_array_view::<f32>()
+            .map_err(|e| self.unsupported(node, format!(": {e:#}")))?;
+        if perm.len() != view.ndim() {
+            return Err(self.unsupported(node, " (weight axes do not match the equation)"));
+        }
+        Ok(view.permuted_axes(perm).iter().copied().collect())
+    }
+
+    /// A product on a channels-last feature map `x`: only a channel mix (a 1x1 convolution),
+    /// whose channels are the columns already. Channels contracted, the output's channel axis
+    /// from the weight, the pixels in order (tract may drop a batch of 1 from the output).
+    fn channel_mix(
+        &mut self,
+        node: &TypedNode,
+        x: StepId,
+        [nb, c, h, wd]: [usize; 4],
+        axes: &Axes<'_>,
+        w: &Tensor,
+        out_dims: &[usize],
+    ) -> Result<Val, ImportError> {
+        let co = axes.n.first().map_or(0, |&(wp, _)| w.shape()[wp]);
+        let out_c_axis = if out_dims.len() == 2 { 0 } else { 1 };
+        let channel_mix = matches!(axes.k, [(1, _)])
+            && matches!(axes.n, [(_, o)] if *o == out_c_axis)
+            && (2..=4).contains(&out_dims.len())
+            && super::window::as_nchw(out_dims) == [nb, co, h, wd]
+            && axes.rows.windows(2).all(|p| p[0].1 < p[1].1);
+        if !channel_mix {
+            return Err(self.unsupported(
+                node,
+                " on a feature map (only a channel mix: a 1x1 convolution)",
+            ));
+        }
+        let perm: Vec<usize> = [axes.k[0].1, axes.n[0].0]
+            .into_iter()
+            .chain(axes.w_unit.iter().copied())
+            .collect();
+        let weight = self.permuted_weight(node, w, perm)?;
+        let y = self.push(
+            PlanOp::MatMul {
+                input: x,
+                weight,
+                k: c,
+            },
+            nb * h * wd,
+            co,
+            &node.name,
+        );
+        self.mark_channels_last(node, y)?;
+        Ok(Val::Act(y))
     }
 }
 
