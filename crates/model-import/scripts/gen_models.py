@@ -61,6 +61,9 @@ Writes into crates/model-import/tests/data/:
   bert_encoder.onnx   2-layer BERT-like encoder: int64 input_ids and attention_mask (1x8, two
                       padding positions), embeddings + LayerNorm, masked attention, Gelu FFN,
                       post-LayerNorms; its input is a JSON object keyed by input name
+  multi_output.onnx   2x16 -> MatMul + bias -> Relu -> MatMul + bias -> Softmax, with four graph
+                      outputs: the probabilities, the logits, the hidden features and the input
+                      passed through an Identity
   *.input.json        a sample input (flat JSON array) per model (none for conv_huge)
 Weights are random (He-scaled); the models test the import, not accuracy on a task.
 """
@@ -692,6 +695,7 @@ ALL = {
     "conv_transpose": lambda: conv_transpose(),
     "kws_cnn": lambda: kws_cnn(),
     "prelu_cnn": lambda: prelu_cnn(),
+    "multi_output": lambda: multi_output(),
 }
 
 
@@ -824,6 +828,29 @@ def prelu_cnn():
     ]
     x = rng.normal(0.0, 1.0, size=(1, 2, 6, 6)).astype(np.float32)
     save(graph_model(nodes, "prelu_cnn", [1, 2, 6, 6], [1, 3], inits), "prelu_cnn", x)
+
+
+def multi_output():
+    rng = np.random.default_rng(44)
+    nodes = [
+        helper.make_node("MatMul", ["x", "w1"], ["h"], name="fc1"),
+        helper.make_node("Add", ["h", "b1"], ["hb"], name="fc1.bias"),
+        helper.make_node("Relu", ["hb"], ["features"], name="relu"),
+        helper.make_node("MatMul", ["features", "w2"], ["z"], name="fc2"),
+        helper.make_node("Add", ["z", "b2"], ["logits"], name="fc2.bias"),
+        helper.make_node("Softmax", ["logits"], ["probs"], name="softmax", axis=-1),
+        helper.make_node("Identity", ["x"], ["echo"], name="echo"),
+    ]
+    inits = [init("w1", he(rng, (16, 32), 16)), init("b1", rng.normal(0, 0.1, 32)),
+             init("w2", 2.0 * he(rng, (32, 10), 32)), init("b2", rng.normal(0, 0.1, 10))]
+    out = lambda name, shape: helper.make_tensor_value_info(name, TensorProto.FLOAT, shape)
+    graph = helper.make_graph(
+        nodes, "multi_output",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 16])],
+        [out("probs", [2, 10]), out("logits", [2, 10]), out("features", [2, 32]), out("echo", [2, 16])],
+        inits)
+    x = rng.uniform(-1.0, 1.0, size=(2, 16)).astype(np.float32)
+    save(helper.make_model(graph, opset_imports=OPSET, producer_name="gen_models.py"), "multi_output", x)
 
 
 if __name__ == "__main__":

@@ -84,7 +84,7 @@ pub use recipe::{
     decoder_graph, onnx_graph, prepare_decoder, prepare_onnx, Comparison, DecoderSource,
     PrepareError, Prepared,
 };
-pub use report::{LayerError, Report};
+pub use report::{LayerError, OutputError, OutputValues, Report};
 pub use source::OnnxModel;
 
 /// An imported model: the source, its lowering and the quantised graph.
@@ -96,6 +96,9 @@ pub struct Imported {
     pub config: QuantConfig,
     /// Per plan step: the graph node holding its value and the node's scale.
     pub step_nodes: Vec<(model::NodeId, u32)>,
+    /// Per plan output: the node holding it and its scale (an input node for an output
+    /// passed through).
+    pub output_nodes: Vec<(model::NodeId, u32)>,
 }
 
 impl OnnxModel {
@@ -122,8 +125,8 @@ impl OnnxModel {
         self.check_input(calib)?;
         let plan = lower::lower(&self)?;
         let values = plan.eval(calib);
-        let (graph, step_nodes) =
-            quantize::quantise(&self.name, &self.file, &plan, &values, config)?;
+        let q = quantize::quantise(&self.name, &self.file, &plan, &values, config)?;
+        let (graph, step_nodes, output_nodes) = (q.graph, q.step_nodes, q.outputs);
         let trace = execute_all(&graph, xs).map_err(|source| ImportError::Exec {
             file: self.file.clone(),
             source,
@@ -134,6 +137,7 @@ impl OnnxModel {
             graph,
             config: *config,
             step_nodes,
+            output_nodes,
         };
         Ok((imported, trace))
     }
@@ -267,12 +271,8 @@ impl Imported {
                 values: trace.values.len(),
             });
         }
-        let reference = self.source.run_f32(input)?;
-        let out = trace.output(&self.graph);
-        let scale = (1u64 << self.graph.nodes[self.graph.output].scale) as f64;
-        let quantised: Vec<f64> = out.data.iter().map(|&v| v as f64 / scale).collect();
-        let quantised = self.plan.output_in_onnx_order(quantised);
-        let mut lowered = self.plan.eval(input);
+        let references = self.source.run_f32(input)?;
+        let lowered = self.plan.eval(input);
         let layers = self
             .plan
             .steps
@@ -286,11 +286,22 @@ impl Imported {
                     .then(|| LayerError::new(&step.name, &got.data, scale, want))
             })
             .collect();
-        let lowered = self
-            .plan
-            .output_in_onnx_order(lowered.swap_remove(self.plan.output));
-        let cols = self.plan.output_nchw.map_or(out.shape.cols, |d| d[3]);
-        let mut report = Report::new(reference, quantised, &lowered, cols);
+        let outputs = (self.plan.outputs.iter())
+            .zip(&self.output_nodes)
+            .zip(references)
+            .map(|((o, &(node, scale)), reference)| {
+                let s = (1u64 << scale) as f64;
+                let got = trace.values.get(node).map_or(&[][..], |t| &t.data[..]);
+                OutputValues {
+                    name: o.name.clone(),
+                    dims: o.dims.clone(),
+                    reference,
+                    quantised: o.in_onnx_order(got.iter().map(|&v| v as f64 / s).collect()),
+                    lowered: o.in_onnx_order(lowered[o.step].clone()),
+                }
+            })
+            .collect();
+        let mut report = Report::new(outputs);
         report.layers = layers;
         Ok(report)
     }

@@ -30,7 +30,7 @@ use tract_onnx::tract_core::ops::nn::{LeakyRelu, Reduce, Softmax, SoftmaxKind};
 use tract_onnx::tract_core::ops::source::TypedSource;
 
 use crate::error::ImportError;
-use crate::plan::{Plan, PlanInput, PlanOp, Step, StepId};
+use crate::plan::{Plan, PlanInput, PlanOp, PlanOutput, Step, StepId};
 use crate::source::OnnxModel;
 
 mod activation;
@@ -164,30 +164,31 @@ pub fn lower(src: &OnnxModel) -> Result<Plan, ImportError> {
     let outs = src
         .typed
         .output_outlets()
-        .map_err(|e| l.structure(format!("{e:#}")))?;
-    let out = match outs {
-        [one] => *one,
-        [] => return Err(l.structure("the model has no output".into())),
-        several => {
-            let names: Vec<String> = several
-                .iter()
-                .map(|o| src.typed.nodes()[o.node].name.clone())
-                .collect();
-            return Err(l.structure(format!(
-                "{} outputs ({}); a proof covers one output: export the model with the one \
-                 to prove",
-                several.len(),
-                names.join(", ")
-            )));
-        }
-    };
-    let output = l.act(out, "output")?;
-    let output_nchw = l.nchw_of(&l.dims(out)?, output);
+        .map_err(|e| l.structure(format!("{e:#}")))?
+        .to_vec();
+    if outs.is_empty() {
+        return Err(l.structure("the model has no output".into()));
+    }
+    let mut outputs = Vec::with_capacity(outs.len());
+    for (k, o) in outs.into_iter().enumerate() {
+        let name = src
+            .outputs
+            .get(k)
+            .cloned()
+            .unwrap_or_else(|| format!("output{k}"));
+        let step = l.act(o, &name)?;
+        let dims = l.dims(o)?;
+        outputs.push(PlanOutput {
+            nchw: l.nchw_of(&dims, step),
+            name,
+            step,
+            dims,
+        });
+    }
     Ok(Plan {
         steps: l.steps,
-        output,
+        outputs,
         inputs,
-        output_nchw,
     })
 }
 

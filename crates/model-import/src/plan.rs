@@ -168,21 +168,39 @@ pub fn nhwc_to_nchw<T: Copy>(v: &[T], [n, c, h, w]: [usize; 4]) -> Vec<T> {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Plan {
     pub steps: Vec<Step>,
-    pub output: StepId,
+    /// The outputs in the model's order (those `--outputs` picked); at least one.
+    pub outputs: Vec<PlanOutput>,
     /// The model's inputs in order (steps `0..inputs.len()`).
     pub inputs: Vec<PlanInput>,
-    /// The output's `N, C, H, W` where it is a channels-last feature map (its values are then
-    /// in NHWC order; [`Plan::output_in_onnx_order`]).
-    pub output_nchw: Option<[usize; 4]>,
 }
 
-impl Plan {
+/// One output of a lowered model.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PlanOutput {
+    /// The ONNX output's name.
+    pub name: String,
+    pub step: StepId,
+    /// Its ONNX shape.
+    pub dims: Vec<usize>,
+    /// Its `N, C, H, W` where it is a channels-last feature map (its values are then in NHWC
+    /// order; [`PlanOutput::in_onnx_order`]).
+    pub nchw: Option<[usize; 4]>,
+}
+
+impl PlanOutput {
     /// The output's values (row-major in the output step's layout) in the ONNX model's order.
-    pub fn output_in_onnx_order<T: Copy>(&self, values: Vec<T>) -> Vec<T> {
-        match self.output_nchw {
+    pub fn in_onnx_order<T: Copy>(&self, values: Vec<T>) -> Vec<T> {
+        match self.nchw {
             Some(d) if values.len() == d.iter().product::<usize>() => nhwc_to_nchw(&values, d),
             _ => values,
         }
+    }
+}
+
+impl Plan {
+    /// The first output (the proof's main output where it is computed).
+    pub fn output(&self) -> &PlanOutput {
+        &self.outputs[0]
     }
 
     /// Runs the plan in f64 on the inputs' values concatenated in order; returns every

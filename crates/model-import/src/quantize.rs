@@ -52,6 +52,16 @@ struct Quantiser<'a> {
     rescaled: Vec<Vec<(u32, NodeId)>>,
 }
 
+/// A quantised plan.
+pub struct Quantised {
+    pub graph: Graph,
+    /// Per plan step: the node holding its raw value and that node's scale.
+    pub step_nodes: Vec<(NodeId, u32)>,
+    /// Per plan output: the node holding it and its scale (an input node for an output passed
+    /// through; otherwise one of the graph's public outputs).
+    pub outputs: Vec<(NodeId, u32)>,
+}
+
 /// Quantises `plan` with scales calibrated on `calib`, the plan's f64 trace. Returns the graph
 /// and, per plan step, the node holding its value and that node's scale.
 pub fn quantise(
@@ -60,7 +70,7 @@ pub fn quantise(
     plan: &Plan,
     calib: &[Vec<f64>],
     config: &QuantConfig,
-) -> Result<(Graph, Vec<(NodeId, u32)>), ImportError> {
+) -> Result<Quantised, ImportError> {
     let target = plan
         .steps
         .iter()
@@ -103,9 +113,37 @@ pub fn quantise(
         let r = q.step(id).map_err(graph_err)?;
         q.raw.push(r);
     }
-    let out = q.get(plan.output).map_err(graph_err)?.0;
-    let steps = q.raw;
-    Ok((q.b.build(out).map_err(graph_err)?, steps))
+    let outputs = (plan.outputs.iter())
+        .map(|o| q.get(o.step))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(graph_err)?;
+    // The proved outputs: each distinct node that is not an input (an output passed through
+    // from an input is public already).
+    let mut proved: Vec<NodeId> = Vec::new();
+    for &(node, _) in &outputs {
+        if q.b.op(node) != Some(&model::Op::Input) && !proved.contains(&node) {
+            proved.push(node);
+        }
+    }
+    let Some((&main, more)) = proved.split_first() else {
+        return Err(ImportError::Structure {
+            file: file.into(),
+            detail: format!(
+                "every output ({}) is an input passed through: nothing to prove",
+                plan.outputs
+                    .iter()
+                    .map(|o| o.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        });
+    };
+    let graph = q.b.build_outputs(main, more.to_vec()).map_err(graph_err)?;
+    Ok(Quantised {
+        graph,
+        step_nodes: q.raw,
+        outputs,
+    })
 }
 
 /// The scale of input `index`: integers (ids, masks) exact at 0, reals at `act_scale_bits`.

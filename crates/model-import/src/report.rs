@@ -2,27 +2,52 @@
 
 use std::fmt;
 
-/// How far the quantised output is from the f32 reference on one input.
+/// How far the quantised outputs are from the f32 reference on one input.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Report {
-    /// The f32 reference output (tract), flattened.
+    /// The f32 reference outputs (tract), each flattened in ONNX order, concatenated in the
+    /// outputs' order.
     pub reference: Vec<f32>,
-    /// The quantised output, dequantised.
+    /// The quantised outputs, dequantised, laid out as `reference`.
     pub quantised: Vec<f64>,
-    /// `max_i |quantised_i - reference_i|`.
+    /// `max_i |quantised_i - reference_i|` over every output.
     pub max_abs_err: f64,
-    /// `max_abs_err / max_i |reference_i|`: the error relative to the output's magnitude
-    /// (element-wise ratios blow up near zero and say little).
+    /// The largest of the outputs' `max_abs_err / max_i |reference_i|`: the error relative
+    /// to each output's magnitude (element-wise ratios blow up near zero and say little).
     pub max_rel_err: f64,
-    /// For an output with at least two columns (a classifier's logits): whether the arg-max
-    /// of every row agrees.
+    /// For a first output with at least two columns (a classifier's logits): whether the
+    /// arg-max of every row agrees.
     pub top1_agrees: Option<bool>,
     /// Max absolute error of the real-valued lowering (before quantisation) against tract:
     /// checks the import itself.
     pub lowering_err: f64,
+    /// Per output, in order: its name, shape and errors.
+    pub outputs: Vec<OutputError>,
     /// Per lowered step (an ONNX node, or a step of one), the quantised value against the
     /// real-valued lowering (which matches tract to `lowering_err` at the output).
     pub layers: Vec<LayerError>,
+}
+
+/// One output's values on both tracks, in ONNX order ([`Report::new`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct OutputValues {
+    pub name: String,
+    /// Its ONNX shape; the last dimension is the row length `top1_agrees` compares.
+    pub dims: Vec<usize>,
+    pub reference: Vec<f32>,
+    pub quantised: Vec<f64>,
+    /// The real-valued lowering's value.
+    pub lowered: Vec<f64>,
+}
+
+/// One output's error against the f32 reference.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OutputError {
+    pub name: String,
+    pub dims: Vec<usize>,
+    pub max_abs_err: f64,
+    /// Relative to the output's largest reference value.
+    pub max_rel_err: f64,
 }
 
 /// One step's quantised value against the real-valued lowering.
@@ -52,40 +77,60 @@ impl LayerError {
 }
 
 impl Report {
-    /// Compares `quantised` (and the real-valued lowering `lowered`) with `reference`, all
-    /// row-major with `cols` columns.
-    pub fn new(reference: Vec<f32>, quantised: Vec<f64>, lowered: &[f64], cols: usize) -> Self {
-        let err = |other: &[f64]| {
+    /// Compares each output's quantised value (and the real-valued lowering) with its
+    /// reference.
+    pub fn new(outputs: Vec<OutputValues>) -> Self {
+        let err = |reference: &[f32], other: &[f64]| {
             reference
                 .iter()
                 .zip(other)
                 .fold(0f64, |m, (&r, &q)| m.max((q - f64::from(r)).abs()))
         };
-        let max_abs_err = err(&quantised);
-        let lowering_err = err(lowered);
-        let scale = reference
-            .iter()
-            .fold(0f64, |m, &r| m.max(f64::from(r).abs()));
-        let max_rel_err = if scale > 0.0 {
-            max_abs_err / scale
-        } else {
-            max_abs_err
-        };
-        let top1_agrees = (cols >= 2).then(|| {
-            reference
-                .chunks(cols)
-                .zip(quantised.chunks(cols))
-                .all(|(r, q)| argmax(r.iter().map(|&v| f64::from(v))) == argmax(q.iter().copied()))
+        let top1_agrees = outputs.first().and_then(|o| {
+            let cols = o.dims.last().copied().unwrap_or(1);
+            (cols >= 2).then(|| {
+                o.reference
+                    .chunks(cols)
+                    .zip(o.quantised.chunks(cols))
+                    .all(|(r, q)| {
+                        argmax(r.iter().map(|&v| f64::from(v))) == argmax(q.iter().copied())
+                    })
+            })
         });
-        Self {
-            reference,
-            quantised,
-            max_abs_err,
-            max_rel_err,
+        let mut report = Self {
+            reference: Vec::new(),
+            quantised: Vec::new(),
+            max_abs_err: 0.0,
+            max_rel_err: 0.0,
             top1_agrees,
-            lowering_err,
+            lowering_err: 0.0,
+            outputs: Vec::with_capacity(outputs.len()),
             layers: Vec::new(),
+        };
+        for o in outputs {
+            let max_abs_err = err(&o.reference, &o.quantised);
+            let scale = o
+                .reference
+                .iter()
+                .fold(0f64, |m, &r| m.max(f64::from(r).abs()));
+            let max_rel_err = if scale > 0.0 {
+                max_abs_err / scale
+            } else {
+                max_abs_err
+            };
+            report.max_abs_err = report.max_abs_err.max(max_abs_err);
+            report.max_rel_err = report.max_rel_err.max(max_rel_err);
+            report.lowering_err = report.lowering_err.max(err(&o.reference, &o.lowered));
+            report.reference.extend(o.reference);
+            report.quantised.extend(o.quantised);
+            report.outputs.push(OutputError {
+                name: o.name,
+                dims: o.dims,
+                max_abs_err,
+                max_rel_err,
+            });
         }
+        report
     }
 }
 
@@ -110,6 +155,15 @@ impl fmt::Display for Report {
         )?;
         if let Some(a) = self.top1_agrees {
             write!(f, ", top-1 {}", if a { "agrees" } else { "DIFFERS" })?;
+        }
+        if self.outputs.len() > 1 {
+            for o in &self.outputs {
+                write!(
+                    f,
+                    "\n  output '{}' {:?}: max abs error {:.5}, max rel error {:.5}",
+                    o.name, o.dims, o.max_abs_err, o.max_rel_err
+                )?;
+            }
         }
         for l in &self.layers {
             write!(

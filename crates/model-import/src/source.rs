@@ -184,6 +184,9 @@ pub struct OnnxModel {
     /// Every input in the graph's order. Values for the model are these inputs' values
     /// flattened row-major and concatenated in this order.
     pub inputs: Vec<InputSpec>,
+    /// The names of the outputs the model is imported with, in order: every graph output, or
+    /// those [`Self::select_outputs`] picked.
+    pub outputs: Vec<String>,
     pub(crate) typed: TypedModel,
 }
 
@@ -306,6 +309,16 @@ impl OnnxModel {
                 nchw: None,
             });
         }
+        // The ONNX names of the outputs (tract labels each outlet with its tensor's name).
+        let outputs = inference
+            .outputs
+            .iter()
+            .map(|&o| {
+                inference
+                    .outlet_label(o)
+                    .map_or_else(|| inference.node(o.node).name.clone(), str::to_owned)
+            })
+            .collect();
         let typed = inference
             .into_typed()
             .and_then(|m| m.into_decluttered())
@@ -324,8 +337,47 @@ impl OnnxModel {
             name,
             input_shape: inputs[0].shape.clone(),
             inputs,
+            outputs,
             typed,
         })
+    }
+
+    /// The model with only the outputs named in `names`, in that order (`--outputs`); the
+    /// graph behind the others is not imported. An unknown or repeated name is refused,
+    /// naming the outputs there are. Empty `names` keep every output.
+    pub fn select_outputs(mut self, names: &[String]) -> Result<Self, ImportError> {
+        if names.is_empty() {
+            return Ok(self);
+        }
+        let outlets = self
+            .typed
+            .output_outlets()
+            .map_err(|e| ImportError::Structure {
+                file: self.file.clone(),
+                detail: format!("{e:#}"),
+            })?;
+        let mut picked = Vec::with_capacity(names.len());
+        for (k, name) in names.iter().enumerate() {
+            let Some(i) = self.outputs.iter().position(|o| o == name) else {
+                return Err(ImportError::Structure {
+                    file: self.file.clone(),
+                    detail: format!(
+                        "no output named '{name}' (the outputs are {})",
+                        self.outputs.join(", ")
+                    ),
+                });
+            };
+            if names[..k].contains(name) {
+                return Err(ImportError::Structure {
+                    file: self.file.clone(),
+                    detail: format!("output '{name}' is named twice"),
+                });
+            }
+            picked.push(outlets[i]);
+        }
+        self.typed.outputs = picked;
+        self.outputs = names.to_vec();
+        Ok(self)
     }
 
     /// The names of the inputs `path` declares (graph inputs that are not initialisers), in
@@ -441,8 +493,8 @@ impl OnnxModel {
             .collect()
     }
 
-    /// Runs the model in f32 with tract; returns the flattened output.
-    pub fn run_f32(&self, input: &[f32]) -> Result<Vec<f32>, ImportError> {
+    /// Runs the model in f32 with tract; returns each output, flattened, in order.
+    pub fn run_f32(&self, input: &[f32]) -> Result<Vec<Vec<f32>>, ImportError> {
         self.check_input(input)?;
         let reference = |e: TractError| ImportError::Reference {
             file: self.file.clone(),
@@ -467,12 +519,12 @@ impl OnnxModel {
         let optimized = self.typed.clone().into_optimized().map_err(reference)?;
         let plan = SimplePlan::new(optimized).map_err(reference)?;
         let out = plan.run(values).map_err(reference)?;
-        let first = out.first().ok_or_else(|| ImportError::Reference {
-            file: self.file.clone(),
-            detail: "no output".into(),
-        })?;
-        let t = first.cast_to::<f32>().map_err(reference)?;
-        Ok(t.as_slice::<f32>().map_err(reference)?.to_vec())
+        out.iter()
+            .map(|t| {
+                let t = t.cast_to::<f32>().map_err(reference)?;
+                Ok(t.as_slice::<f32>().map_err(reference)?.to_vec())
+            })
+            .collect()
     }
 }
 

@@ -211,7 +211,7 @@ fn conv_transpose_decoder_import_and_prove_works() {
     )
     .unwrap();
     assert_eq!(imported.graph.output_shape(), model::Shape::new(256, 2));
-    assert_eq!(imported.plan.output_nchw, Some([1, 2, 16, 16]));
+    assert_eq!(imported.plan.output().nchw, Some([1, 2, 16, 16]));
     let report = imported.compare(&input).unwrap();
     println!("conv_transpose: {report}");
     assert!(report.lowering_err < 1e-4, "{report}");

@@ -75,26 +75,30 @@ fn unreadable_symbolic_dims_are_fixed_to_one() {
     }
 }
 
-/// A model with two outputs is refused, naming both: a proof covers one output.
+/// A second graph output added to an exported model (without type information, as
+/// exporters leave intermediates) is imported and proved beside the first.
 #[test]
-fn several_outputs_are_refused_by_name() {
+fn an_added_untyped_output_is_proved_too() {
     let path = data("mnist_mlp.onnx");
     let mut proto: ModelProto = tract_onnx::onnx().proto_model_for_path(&path).unwrap();
     let graph = proto.graph.as_mut().unwrap();
     // The hidden activation as a second graph output.
     let hidden = graph.node[1].output[0].clone();
     let mut extra = graph.output[0].clone();
-    extra.name = hidden;
+    extra.name = hidden.clone();
     extra.r#type = None;
     graph.output.push(extra);
     let dir = tempfile::tempdir().unwrap();
     let two = dir.path().join("two_outputs.onnx");
     std::fs::write(&two, proto.encode_to_vec()).unwrap();
-    let err = import_onnx(&two, &QuantConfig::default(), &sample_input("mnist_mlp")).unwrap_err();
-    let msg = err.to_string();
-    assert!(matches!(err, ImportError::Structure { .. }), "{msg}");
-    assert!(
-        msg.contains("2 outputs") && msg.contains("one output"),
-        "{msg}"
-    );
+    let imported = import_onnx(&two, &QuantConfig::default(), &sample_input("mnist_mlp")).unwrap();
+    let names: Vec<&str> = imported
+        .plan
+        .outputs
+        .iter()
+        .map(|o| o.name.as_str())
+        .collect();
+    assert_eq!(names, ["logits", hidden.as_str()]);
+    assert_eq!(imported.plan.outputs[1].dims, [1, 128]);
+    assert_eq!(imported.graph.more_outputs.len(), 1);
 }

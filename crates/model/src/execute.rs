@@ -20,6 +20,15 @@ impl Trace {
     pub fn output<'a>(&'a self, graph: &Graph) -> &'a Tensor {
         &self.values[graph.output]
     }
+
+    /// The further public outputs ([`Graph::more_outputs`]), in order.
+    pub fn more_outputs(&self, graph: &Graph) -> Vec<Tensor> {
+        graph
+            .more_outputs
+            .iter()
+            .map(|&id| self.values[id].clone())
+            .collect()
+    }
 }
 
 /// Why a forward pass cannot be proved.

@@ -246,6 +246,10 @@ pub struct Graph {
     /// 0 for an ordinary graph.
     #[serde(default)]
     pub log_blocks: u32,
+    /// Public outputs beyond [`Self::output`], in order (an ONNX model's further graph
+    /// outputs); none in a stack of blocks.
+    #[serde(default)]
+    pub more_outputs: Vec<NodeId>,
 }
 
 impl Graph {
@@ -355,6 +359,11 @@ impl GraphBuilder {
     /// Shape of an existing node.
     pub fn shape(&self, node: NodeId) -> Option<Shape> {
         self.nodes.get(node).map(|n| n.shape)
+    }
+
+    /// Operation of an existing node.
+    pub fn op(&self, node: NodeId) -> Option<&Op> {
+        self.nodes.get(node).map(|n| &n.op)
     }
 
     pub(crate) fn node(&self, id: NodeId) -> Result<&Node, GraphError> {
@@ -595,10 +604,18 @@ impl GraphBuilder {
 
     /// Finishes the graph with `output` as its output node.
     pub fn build(self, output: NodeId) -> Result<Graph, GraphError> {
-        if output >= self.nodes.len() {
+        self.build_outputs(output, Vec::new())
+    }
+
+    /// Finishes a graph with several public outputs: `output` first, then `more` in order.
+    pub fn build_outputs(self, output: NodeId, more: Vec<NodeId>) -> Result<Graph, GraphError> {
+        if let Some(&bad) = std::iter::once(&output)
+            .chain(&more)
+            .find(|&&o| o >= self.nodes.len())
+        {
             return Err(GraphError::BadOperand {
                 node: self.nodes.len(),
-                operand: output,
+                operand: bad,
             });
         }
         Ok(Graph {
@@ -607,6 +624,7 @@ impl GraphBuilder {
             weights: self.weights,
             output,
             log_blocks: 0,
+            more_outputs: more,
         })
     }
 }

@@ -98,7 +98,11 @@ pub fn stack_blocks(name: &str, blocks: &[Graph]) -> Result<Graph, GraphError> {
     }
     let roles = weight_roles(first)?;
     for (b, g) in blocks.iter().enumerate() {
-        if g.log_blocks != 0 || g.output != first.output || g.nodes != first.nodes {
+        if g.log_blocks != 0
+            || g.output != first.output
+            || !g.more_outputs.is_empty()
+            || g.nodes != first.nodes
+        {
             return Err(refuse(
                 0,
                 "stack",
@@ -170,6 +174,7 @@ pub fn stack_blocks(name: &str, blocks: &[Graph]) -> Result<Graph, GraphError> {
         weights,
         output: first.output,
         log_blocks: n.ilog2(),
+        more_outputs: Vec::new(),
     })
 }
 
@@ -185,6 +190,7 @@ pub fn block_of(graph: &Graph, b: usize) -> Result<Graph, GraphError> {
         weights: Vec::with_capacity(graph.weights.len()),
         output: graph.output,
         log_blocks: 0,
+        more_outputs: Vec::new(),
     };
     for (id, node) in block.nodes.iter_mut().enumerate() {
         if !node.shape.rows.is_multiple_of(n) {

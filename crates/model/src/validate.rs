@@ -131,10 +131,13 @@ pub fn validate(graph: &Graph) -> Result<(), GraphError> {
             });
         }
     }
-    if graph.output >= graph.nodes.len() {
+    if let Some(&bad) = std::iter::once(&graph.output)
+        .chain(&graph.more_outputs)
+        .find(|&&o| o >= graph.nodes.len())
+    {
         return Err(GraphError::BadOperand {
             node: graph.nodes.len(),
-            operand: graph.output,
+            operand: bad,
         });
     }
     Ok(())

@@ -53,6 +53,10 @@ pub struct ModelArgs {
     /// (default: each symbolic dimension 1). `verify` needs the same.
     #[arg(long, value_parser = parse_shape)]
     input_shape: Option<Shape>,
+    /// ONNX models: the outputs to prove, by name, comma-separated (default: every output of
+    /// the graph). `verify` needs the same.
+    #[arg(long, value_delimiter = ',')]
+    outputs: Vec<String>,
     /// log2 of the Reed-Solomon blowup of the commitment.
     #[arg(long)]
     log_blowup: Option<u32>,
@@ -101,6 +105,7 @@ impl ModelArgs {
         Some(OnnxFile {
             path: self.onnx_path()?,
             shapes: vec![self.input_shape.as_ref().map(|s| s.0.clone())],
+            outputs: self.outputs.clone(),
         })
     }
 
@@ -120,6 +125,9 @@ impl ModelArgs {
         }
         if self.input_shape.is_some() && self.onnx_path().is_none() {
             anyhow::bail!("--input-shape is for ONNX models (--model FILE.onnx)");
+        }
+        if !self.outputs.is_empty() && self.onnx_path().is_none() {
+            anyhow::bail!("--outputs is for ONNX models (--model FILE.onnx)");
         }
         Ok(())
     }

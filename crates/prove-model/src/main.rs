@@ -20,7 +20,7 @@ use anyhow::{Context, Result};
 use args::ModelArgs;
 use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
-use model_import::{decoder_graph, Prepared};
+use model_import::{decoder_graph, Comparison, Prepared};
 use zkml::config::check_security;
 use zkml::proof::ProofFile;
 use zkml::prover::Progress;
@@ -213,7 +213,7 @@ fn prove(model: &ModelArgs, input: Option<&std::path::Path>, opts: &ProveOpts<'_
         inputs,
         trace,
         report,
-        output_nchw,
+        outputs: named,
     } = prepared;
     let t0 = Instant::now();
     let (committed, cache) = model.commit(graph)?;
@@ -236,6 +236,7 @@ fn prove(model: &ModelArgs, input: Option<&std::path::Path>, opts: &ProveOpts<'_
     let t1 = Instant::now();
     let (y, proof) =
         zkml::prove_executed(&committed, &inputs, &trace, &Bar(bar.clone())).context("proving")?;
+    let more_outputs = trace.more_outputs(&committed.graph);
     drop(trace);
     let prove_ms = t1.elapsed().as_secs_f64() * 1e3;
     bar.finish_and_clear();
@@ -243,7 +244,7 @@ fn prove(model: &ModelArgs, input: Option<&std::path::Path>, opts: &ProveOpts<'_
     let config = &committed.vk.config;
     let bits = check_security(config, circuit)?;
     let provable = zkml::config::provable_commitment_bits(config, circuit)?;
-    let file = ProofFile::new_all(&committed, inputs, y, proof);
+    let file = ProofFile::new_all(&committed, inputs, y, proof).with_more_outputs(more_outputs);
     let fmt = match opts.format {
         Format::Binary => ProofFormat::Binary,
         Format::Json => ProofFormat::Json,
@@ -257,39 +258,21 @@ fn prove(model: &ModelArgs, input: Option<&std::path::Path>, opts: &ProveOpts<'_
         kib(bytes.len()),
         output.display()
     );
-    let out_scale = graph.nodes[graph.output].scale;
-    let onnx_order = report::onnx_order(&file.output.data, output_nchw);
-    let real: Vec<String> = onnx_order
-        .iter()
-        .take(PREVIEW)
-        .map(|&v| format!("{:.4}", v as f64 / (1u64 << out_scale) as f64))
-        .collect();
-    if let Some([n, c, h, w]) = output_nchw {
-        println!(
-            "output: a {n}x{c}x{h}x{w} feature map, proved channels-last ({} rows of {c}); \
-             real values below in NCHW order",
-            n * h * w
-        );
+    let fallback = match report {
+        Some(Comparison::Decoder(_)) => "logits",
+        _ => "output",
+    };
+    let shown = report::shown_outputs(graph, &file, &named, fallback)?;
+    for o in &shown {
+        print_output(o, shown.len() > 1);
     }
-    println!(
-        "output: {} (x 2^-{out_scale} = [{}{}])",
-        preview(&file.output.data),
-        real.join(", "),
-        if file.output.data.len() > PREVIEW {
-            ", ..."
-        } else {
-            ""
-        }
-    );
     if let Some(path) = opts.report {
         report::write(
             path,
             &report::Run {
                 model: &graph.name,
                 digest: committed.vk.digest_hex(),
-                output: &file.output,
-                output_nchw,
-                out_scale,
+                outputs: &shown,
                 comparison: report.as_ref(),
                 commit_ms,
                 prove_ms,
@@ -305,6 +288,36 @@ fn prove(model: &ModelArgs, input: Option<&std::path::Path>, opts: &ProveOpts<'_
     Ok(())
 }
 
+/// Prints one output: its integers and real values (the first [`PREVIEW`]), named when the
+/// model has several.
+fn print_output(o: &report::Shown, named: bool) {
+    let label = if named {
+        format!("output '{}' {:?}", o.name, o.dims)
+    } else {
+        "output".to_string()
+    };
+    if let Some([n, c, h, w]) = o.nchw {
+        println!(
+            "{label}: a {n}x{c}x{h}x{w} feature map, proved channels-last ({} rows of {c}); \
+             real values below in NCHW order",
+            n * h * w
+        );
+    }
+    let real: Vec<String> = o
+        .reals()
+        .iter()
+        .take(PREVIEW)
+        .map(|v| format!("{v:.4}"))
+        .collect();
+    println!(
+        "{label}: {} (x 2^-{} = [{}{}])",
+        preview(&o.ints),
+        o.scale,
+        real.join(", "),
+        if o.ints.len() > PREVIEW { ", ..." } else { "" }
+    );
+}
+
 /// `verify`: rebuild and commit the model of the proof file, check the proof.
 fn verify(model: &ModelArgs, proof: &std::path::Path) -> Result<()> {
     let bytes = files::read_proof(proof)?;
@@ -317,15 +330,20 @@ fn verify(model: &ModelArgs, proof: &std::path::Path) -> Result<()> {
         decoder::check_proof_source(&file, &committed, dir)?;
     }
     let t = Instant::now();
-    zkml::verify_all(&committed.vk, &inputs, &file.output, &file.proof).with_context(|| {
+    let outputs = file.outputs();
+    zkml::verify_outputs(&committed.vk, &inputs, &outputs, &file.proof).with_context(|| {
         format!(
             "{} is not a valid proof for model {}",
             proof.display(),
             committed.graph.name
         )
     })?;
+    let more = match outputs.len() {
+        1 => String::new(),
+        n => format!(" (and {} more outputs)", n - 1),
+    };
     println!(
-        "valid: {} proves output {} of model {} ({}) in {:.1} ms",
+        "valid: {} proves output {}{more} of model {} ({}) in {:.1} ms",
         proof.display(),
         preview(&file.output.data),
         committed.graph.name,

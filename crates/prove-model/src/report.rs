@@ -1,23 +1,86 @@
-//! `prove --report FILE`: the run as JSON for scripts and dashboards: the output as real
-//! numbers (flat, row-major) with its shape, its error against `f32` (and, for an ONNX model,
-//! per lowered layer; for a decoder, per block), timings and sizes.
+//! `prove --report FILE`: the run as JSON for scripts and dashboards: every output as real
+//! numbers (flat, row-major, keyed by name) with its shape, the error against `f32` (and, for
+//! an ONNX model, per output and per lowered layer; for a decoder, per block), timings and
+//! sizes.
 
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use model::Tensor;
-use model_import::recipe::Comparison;
+use model::Graph;
+use model_import::recipe::{Comparison, NamedOutput};
 use serde_json::{json, Map, Value};
+use zkml::proof::ProofFile;
+
+/// One public output as printed and reported: its name, shape (the model's), integers in
+/// the model's order (a channels-last feature map back in NCHW) and fractional bits.
+pub struct Shown {
+    pub name: String,
+    pub dims: Vec<usize>,
+    pub ints: Vec<i64>,
+    pub scale: u32,
+    /// `N, C, H, W` of a feature map proved channels-last.
+    pub nchw: Option<[usize; 4]>,
+}
+
+impl Shown {
+    /// The real values.
+    pub fn reals(&self) -> Vec<f64> {
+        let s = (1u64 << self.scale) as f64;
+        self.ints.iter().map(|&v| v as f64 / s).collect()
+    }
+}
+
+/// The proof file's public outputs as the model names them: `named` (an imported model's
+/// outputs: one of the graph's outputs, or an input passed through), or the graph's one
+/// output called `fallback` when `named` is empty.
+pub fn shown_outputs(
+    graph: &Graph,
+    file: &ProofFile,
+    named: &[NamedOutput],
+    fallback: &str,
+) -> Result<Vec<Shown>> {
+    if named.is_empty() {
+        let o = &file.output;
+        return Ok(vec![Shown {
+            name: fallback.into(),
+            dims: vec![o.shape.rows, o.shape.cols],
+            ints: o.data.clone(),
+            scale: graph.nodes[graph.output].scale,
+            nchw: None,
+        }]);
+    }
+    let inputs = file.inputs();
+    let input_nodes = graph.input_nodes();
+    named
+        .iter()
+        .map(|n| {
+            let tensor = if n.node == graph.output {
+                Some(&file.output)
+            } else if let Some(k) = graph.more_outputs.iter().position(|&o| o == n.node) {
+                file.more_outputs.get(k)
+            } else {
+                let k = input_nodes.iter().position(|&i| i == n.node);
+                k.and_then(|k| inputs.get(k))
+            };
+            let tensor =
+                tensor.with_context(|| format!("output '{}' is not in the proof file", n.name))?;
+            Ok(Shown {
+                name: n.name.clone(),
+                dims: n.dims.clone(),
+                ints: onnx_order(&tensor.data, n.nchw),
+                scale: graph.nodes[n.node].scale,
+                nchw: n.nchw,
+            })
+        })
+        .collect()
+}
 
 /// What one `prove` run produced.
 pub struct Run<'a> {
     pub model: &'a str,
     pub digest: String,
-    pub output: &'a Tensor,
-    /// The output's `N, C, H, W` where it is a channels-last feature map.
-    pub output_nchw: Option<[usize; 4]>,
-    /// Fractional bits of the output.
-    pub out_scale: u32,
+    /// Every public output.
+    pub outputs: &'a [Shown],
     pub comparison: Option<&'a Comparison>,
     pub commit_ms: f64,
     pub prove_ms: f64,
@@ -33,6 +96,13 @@ fn errors(c: Option<&Comparison>) -> Map<String, Value> {
             m.insert("max_abs_error".into(), json!(r.max_abs_err));
             m.insert("max_rel_error".into(), json!(r.max_rel_err));
             m.insert("top1_agrees".into(), json!(r.top1_agrees));
+            let per_output: Map<String, Value> = (r.outputs.iter())
+                .map(|o| {
+                    let e = json!({"max_abs_error": o.max_abs_err, "max_rel_error": o.max_rel_err});
+                    (o.name.clone(), e)
+                })
+                .collect();
+            m.insert("output_errors".into(), Value::Object(per_output));
             let layers: Vec<Value> = r
                 .layers
                 .iter()
@@ -73,25 +143,20 @@ pub fn onnx_order(values: &[i64], nchw: Option<[usize; 4]>) -> Vec<i64> {
 
 /// Writes the report of `run` to `path`.
 pub fn write(path: &Path, run: &Run<'_>) -> Result<()> {
-    let name = match run.comparison {
-        Some(Comparison::Decoder(_)) => "logits",
-        _ => "output",
-    };
-    let s = (1u64 << run.out_scale) as f64;
-    let reals: Vec<f64> = onnx_order(&run.output.data, run.output_nchw)
-        .iter()
-        .map(|&v| v as f64 / s)
-        .collect();
-    let shape: Vec<usize> = match run.output_nchw {
-        Some(d) => d.to_vec(),
-        None => vec![run.output.shape.rows, run.output.shape.cols],
-    };
+    let mut outputs = Map::new();
+    let mut shapes = Map::new();
+    let mut scales = Map::new();
+    for o in run.outputs {
+        outputs.insert(o.name.clone(), json!(o.reals()));
+        shapes.insert(o.name.clone(), json!(o.dims));
+        scales.insert(o.name.clone(), json!(o.scale));
+    }
     let mut m = Map::new();
     m.insert("model".into(), json!(run.model));
     m.insert("model_digest".into(), json!(run.digest));
-    m.insert("outputs".into(), json!({ name: reals }));
-    m.insert("shapes".into(), json!({ name: shape }));
-    m.insert("output_scale_bits".into(), json!(run.out_scale));
+    m.insert("outputs".into(), Value::Object(outputs));
+    m.insert("shapes".into(), Value::Object(shapes));
+    m.insert("output_scale_bits".into(), Value::Object(scales));
     m.extend(errors(run.comparison));
     m.insert("commit_ms".into(), json!(run.commit_ms));
     m.insert("prove_ms".into(), json!(run.prove_ms));

@@ -118,7 +118,7 @@ fn calibrated_scales_prove_and_verify_with_the_printed_flags() {
     assert!(o.status.success(), "{out}");
     let line = out
         .lines()
-        .find(|l| l.starts_with("calibrated over 16 settings"))
+        .find(|l| l.starts_with("calibrated over 35 settings"))
         .unwrap();
     // "...: --act-bits A --weight-bits W (output max abs error E); ..."
     let flags: Vec<&str> = line
@@ -172,13 +172,14 @@ fn prove_writes_a_json_report() {
     assert!(o.status.success(), "{}", text(&o));
     let r: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
-    let shape: Vec<u64> = r["shapes"]["output"]
+    // Outputs are keyed by their ONNX names (this model's is `y`).
+    let shape: Vec<u64> = r["shapes"]["y"]
         .as_array()
         .unwrap()
         .iter()
         .map(|v| v.as_u64().unwrap())
         .collect();
-    let out = r["outputs"]["output"].as_array().unwrap();
+    let out = r["outputs"]["y"].as_array().unwrap();
     assert_eq!(out.len() as u64, shape.iter().product::<u64>());
     // Softmax rows: the real outputs of each row add up to about 1.
     let cols = shape[1] as usize;
@@ -189,6 +190,85 @@ fn prove_writes_a_json_report() {
     assert!(r["proof_bytes"].as_u64().unwrap() > 1000);
     assert!(r["prove_ms"].as_f64().unwrap() > 0.0);
     assert_eq!(r["model_digest"].as_str().unwrap().len(), 64);
+}
+
+/// A model with several outputs: `--outputs` picks and orders them; the report keys them by
+/// name; `verify` needs the same selection (another selection is another model).
+#[test]
+fn several_outputs_are_proved_and_picked() {
+    let dir = tempfile::tempdir().unwrap();
+    let proof = dir.path().join("p.bin");
+    let report = dir.path().join("r.json");
+    let model = data("multi_output.onnx");
+    let input = data("multi_output.input.json");
+    let o = run(&[
+        "prove",
+        "--model",
+        &model,
+        "--input",
+        &input,
+        "--outputs",
+        "logits,features",
+        "--output",
+        proof.to_str().unwrap(),
+        "--report",
+        report.to_str().unwrap(),
+        "--no-cache",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("output 'features' [2, 32]"),
+        "{}",
+        text(&o)
+    );
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    let keys: Vec<&String> = r["outputs"].as_object().unwrap().keys().collect();
+    assert_eq!(keys, ["features", "logits"]);
+    assert_eq!(r["outputs"]["features"].as_array().unwrap().len(), 64);
+    assert_eq!(r["shapes"]["logits"], serde_json::json!([2, 10]));
+    assert!(
+        r["output_errors"]["features"]["max_abs_error"]
+            .as_f64()
+            .unwrap()
+            < 0.1
+    );
+
+    let verify = |extra: &[&str]| {
+        let mut args = vec![
+            "verify",
+            "--model",
+            &model,
+            "--proof",
+            proof.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        args.push("--no-cache");
+        run(&args)
+    };
+    let o = verify(&["--outputs", "logits,features"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("(and 1 more outputs)"), "{}", text(&o));
+    // Every output (the default) or another order is another model.
+    for other in [&[][..], &["--outputs", "features,logits"][..]] {
+        let o = verify(other);
+        assert!(!o.status.success());
+        assert!(text(&o).contains("not a valid proof"), "{}", text(&o));
+    }
+    // An unknown name is refused, naming the outputs there are.
+    let o = verify(&["--outputs", "logit"]);
+    assert!(!o.status.success());
+    assert!(
+        text(&o).contains("probs, logits, features, echo"),
+        "{}",
+        text(&o)
+    );
+    let o = run(&["inspect", "--model", "tiny-mlp", "--outputs", "y"]);
+    assert!(
+        text(&o).contains("--outputs is for ONNX models"),
+        "{}",
+        text(&o)
+    );
 }
 
 /// `--input-shape` must fit the model's declared input, and is for ONNX models only.

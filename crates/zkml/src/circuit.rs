@@ -21,6 +21,8 @@ pub struct GraphShape {
     pub output: NodeId,
     /// `log2` of the number of stacked blocks ([`model::stack`]); 0 for an ordinary graph.
     pub log_blocks: u32,
+    /// Public outputs beyond `output`, in order ([`Graph::more_outputs`]).
+    pub more_outputs: Vec<NodeId>,
 }
 
 impl GraphShape {
@@ -31,7 +33,13 @@ impl GraphShape {
             weights: graph.weights.iter().map(|w| (w.shape, w.scale)).collect(),
             output: graph.output,
             log_blocks: graph.log_blocks,
+            more_outputs: graph.more_outputs.clone(),
         }
+    }
+
+    /// Every public output node: `output`, then `more_outputs`.
+    pub fn outputs(&self) -> impl Iterator<Item = NodeId> + '_ {
+        std::iter::once(self.output).chain(self.more_outputs.iter().copied())
     }
 
     /// Number of stacked blocks (1 for an ordinary graph).
@@ -151,6 +159,28 @@ fn check_stack(s: &GraphShape) -> Result<(), VerifyError> {
     Ok(())
 }
 
+/// Checks the public outputs: in range, distinct, none an input (its claims would be checked
+/// against the input, never binding the public output), and further outputs only in an
+/// ordinary graph.
+fn check_outputs(s: &GraphShape) -> Result<(), VerifyError> {
+    if s.log_blocks > 0 && !s.more_outputs.is_empty() {
+        return Err(malformed("a batched stack has one output".into()));
+    }
+    let outs: Vec<NodeId> = s.outputs().collect();
+    for (i, &o) in outs.iter().enumerate() {
+        if o >= s.nodes.len() {
+            return Err(malformed("output node out of range".into()));
+        }
+        if s.nodes[o].op == Op::Input {
+            return Err(malformed("an output node is an input".into()));
+        }
+        if outs[..i].contains(&o) {
+            return Err(malformed(format!("node {o} is named as an output twice")));
+        }
+    }
+    Ok(())
+}
+
 /// Checks operand indices and the shape rules, so that nothing later indexes out of range.
 fn check_structure(s: &GraphShape) -> Result<(), VerifyError> {
     if s.nodes.first().map(|n| &n.op) != Some(&Op::Input) {
@@ -159,10 +189,7 @@ fn check_structure(s: &GraphShape) -> Result<(), VerifyError> {
     if s.output >= s.nodes.len() {
         return Err(malformed("output node out of range".into()));
     }
-    if s.nodes[s.output].op == Op::Input {
-        // Its claims would be checked against the input, never binding the public output.
-        return Err(malformed("the output node is an input".into()));
-    }
+    check_outputs(s)?;
     check_stack(s)?;
     let weights: Vec<Shape> = s.weights.iter().map(|w| w.0).collect();
     let mut readers: Vec<Vec<NodeId>> = vec![Vec::new(); s.nodes.len()];
@@ -206,9 +233,10 @@ fn check_structure(s: &GraphShape) -> Result<(), VerifyError> {
 fn extra_rules(s: &GraphShape, readers: &[Vec<NodeId>], id: NodeId) -> bool {
     let node = &s.nodes[id];
     let consumers = || readers[id].iter().map(|&r| &s.nodes[r]);
+    let is_output = |n: NodeId| s.outputs().any(|o| o == n);
     match node.op {
         Op::SoftmaxMax { input, causal } => {
-            id != s.output
+            !is_output(id)
                 && consumers().all(|n| {
                     matches!(n.op, Op::SoftmaxExp { input: i, max, causal: c, .. }
                         if max == id && i == input && c == causal)
@@ -219,7 +247,7 @@ fn extra_rules(s: &GraphShape, readers: &[Vec<NodeId>], id: NodeId) -> bool {
             s.weights.get(table).map(|w| w.1) == Some(node.scale)
                 && node.shape.log_cols() + node.scale <= MAX_ROW_SUM_BITS
         }
-        Op::AssertZero { input } => input != s.output,
+        Op::AssertZero { input } => !is_output(input),
         _ => true,
     }
 }
@@ -258,7 +286,7 @@ impl Circuit {
         let mut advice_nodes = Vec::new();
         for (id, node) in shape.nodes.iter().enumerate() {
             let chosen = crate::layers::of(&node.op).is_advice();
-            let public = id == shape.output && chosen || node.op == Op::Input;
+            let public = shape.outputs().any(|o| o == id) && chosen || node.op == Op::Input;
             sinks[id] = if public && shape.log_blocks == 0 {
                 Sink::Public
             } else if chosen || node.op == Op::Input {

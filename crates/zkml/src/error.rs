@@ -36,6 +36,8 @@ pub enum VerifyError {
     MalformedProof(String),
     #[error("the model takes {expected} public input tensors, got {got}")]
     InputCount { expected: usize, got: usize },
+    #[error("the model has {expected} public outputs, got {got}")]
+    OutputCount { expected: usize, got: usize },
     #[error("input has shape {got_rows}x{got_cols}, model expects {rows}x{cols}")]
     InputShape {
         rows: usize,

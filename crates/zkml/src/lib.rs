@@ -48,4 +48,4 @@ pub use error::{EncodeError, ProveError, VerifyError};
 pub use proof::{ModelProof, ProofFormat};
 #[cfg(feature = "prover")]
 pub use prover::{prove, prove_all, prove_executed};
-pub use verifier::{verify, verify_all};
+pub use verifier::{verify, verify_all, verify_outputs};

@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{EncodeError, VerifyError};
 
 /// Version of the proof format and protocol.
-pub const PROOF_VERSION: u32 = 9;
+pub const PROOF_VERSION: u32 = 10;
 const MAGIC: &[u8; 8] = b"SMLPROOF";
 /// Largest proof file written or read, in either format: bounds the decoder's work and
 /// allocations on a hostile file. Proofs are far smaller (a transformer block's is ~0.3 MB);
@@ -100,6 +100,9 @@ pub struct ProofFile {
     /// input-node order.
     pub more_inputs: Vec<Tensor>,
     pub output: Tensor,
+    /// The other public outputs of a model with several, in order
+    /// ([`model::Graph::more_outputs`]).
+    pub more_outputs: Vec<Tensor>,
     pub proof: ModelProof,
 }
 
@@ -239,8 +242,24 @@ impl ProofFile {
             input,
             more_inputs: inputs.collect(),
             output,
+            more_outputs: Vec::new(),
             proof,
         }
+    }
+
+    /// The file with the model's further public outputs (a trace's
+    /// [`model::execute::Trace::more_outputs`]).
+    pub fn with_more_outputs(mut self, more_outputs: Vec<Tensor>) -> Self {
+        self.more_outputs = more_outputs;
+        self
+    }
+
+    /// Every public output, in order: the main one first.
+    pub fn outputs(&self) -> Vec<Tensor> {
+        std::iter::once(&self.output)
+            .chain(&self.more_outputs)
+            .cloned()
+            .collect()
     }
 
     /// Every public input, in order.
@@ -325,7 +344,8 @@ impl ProofFile {
         let fits = |t: &Tensor| t.shape.rows.checked_mul(t.shape.cols) == Some(t.data.len());
         let tensors = std::iter::once(&file.input)
             .chain(&file.more_inputs)
-            .chain([&file.output]);
+            .chain([&file.output])
+            .chain(&file.more_outputs);
         if !tensors.into_iter().all(fits) {
             return Err(VerifyError::Decode(
                 "tensor data does not match its shape".into(),

@@ -111,7 +111,8 @@ fn prove_witness(
     };
     let vals: Vec<Vec<M31>> = trace.values.par_iter().map(Tensor::to_padded_m31).collect();
     let digest = model.vk.digest();
-    let mut channel = transcript::start(&digest, inputs, &output);
+    let more_outputs = trace.more_outputs(graph);
+    let mut channel = transcript::start(&digest, inputs, &output, &more_outputs);
 
     progress.stage("commit advice", 2, STAGES);
     let one_hots: Vec<Vec<M31>> = circuit
@@ -242,8 +243,8 @@ fn prove_witness(
 }
 
 /// The claims on the output: for a stack, the chain binding every block's input to the
-/// previous block's output (its evaluations go into the proof); otherwise, when the output is
-/// computed by a linear layer, its MLE at a random point.
+/// previous block's output (its evaluations go into the proof); otherwise, for each public
+/// output computed by a linear layer, its MLE at a random point.
 fn output_claims(
     cx: &ProveCx<'_>,
     output: &Tensor,
@@ -265,10 +266,12 @@ fn output_claims(
         to.node(0, chain.input);
         return Ok(h);
     }
-    if cx.circuit.sinks[out_id] == Sink::Computed {
-        let point = channel.draw_secure_felts(graph.nodes[out_id].shape.n_vars() as usize);
-        let value = eval_mle_base(&vals[out_id], &point);
-        to.node(out_id, Claim::new(point, value));
+    for id in cx.circuit.shape.outputs() {
+        if cx.circuit.sinks[id] == Sink::Computed {
+            let point = channel.draw_secure_felts(graph.nodes[id].shape.n_vars() as usize);
+            let value = eval_mle_base(&vals[id], &point);
+            to.node(id, Claim::new(point, value));
+        }
     }
     Ok(Vec::new())
 }

@@ -24,8 +24,14 @@ fn mix_tensor(channel: &mut Blake2sChannel, t: &Tensor) {
 }
 
 /// A channel that has absorbed the protocol tag, the model digest, the inputs (one per input
-/// node, in order; their shapes delimit them) and the output, before any challenge is drawn.
-pub fn start(model_digest: &[u8; 32], inputs: &[Tensor], output: &Tensor) -> Blake2sChannel {
+/// node, in order; their shapes delimit them) and the outputs (the main output, then, for a
+/// model with several, their count and the others in order), before any challenge is drawn.
+pub fn start(
+    model_digest: &[u8; 32],
+    inputs: &[Tensor],
+    output: &Tensor,
+    more_outputs: &[Tensor],
+) -> Blake2sChannel {
     let mut channel = Blake2sChannel::default();
     channel.mix_u32s(&bytes_to_u32s(DOMAIN));
     channel.mix_u32s(&bytes_to_u32s(model_digest));
@@ -36,6 +42,12 @@ pub fn start(model_digest: &[u8; 32], inputs: &[Tensor], output: &Tensor) -> Bla
         mix_tensor(&mut channel, input);
     }
     mix_tensor(&mut channel, output);
+    if !more_outputs.is_empty() {
+        channel.mix_u64(more_outputs.len() as u64 + 1);
+        for t in more_outputs {
+            mix_tensor(&mut channel, t);
+        }
+    }
     channel
 }
 

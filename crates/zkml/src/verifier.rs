@@ -33,7 +33,11 @@ fn check_public(which: &'static str, t: &Tensor, lo: i64, hi: i64) -> Result<(),
     }
 }
 
-fn check_shapes(circuit: &Circuit, inputs: &[Tensor], output: &Tensor) -> Result<(), VerifyError> {
+fn check_shapes(
+    circuit: &Circuit,
+    inputs: &[Tensor],
+    outputs: &[Tensor],
+) -> Result<(), VerifyError> {
     let input_nodes = model::graph::input_nodes(&circuit.shape.nodes);
     if input_nodes.len() != inputs.len() {
         return Err(VerifyError::InputCount {
@@ -43,7 +47,6 @@ fn check_shapes(circuit: &Circuit, inputs: &[Tensor], output: &Tensor) -> Result
     }
     // A stack's public input and output are one block's (the first's input, the last's output).
     let per_block = |s: model::Shape| model::Shape::new(s.rows / circuit.shape.blocks(), s.cols);
-    let want_out = per_block(circuit.shape.nodes[circuit.shape.output].shape);
     let fits = |t: &Tensor| t.shape.rows.checked_mul(t.shape.cols) == Some(t.data.len());
     for (&id, input) in input_nodes.iter().zip(inputs) {
         let want_in = per_block(circuit.shape.nodes[id].shape);
@@ -60,15 +63,29 @@ fn check_shapes(circuit: &Circuit, inputs: &[Tensor], output: &Tensor) -> Result
             check_public("input", input, ACT_LO, ACT_HI)?;
         }
     }
-    if output.shape != want_out || !fits(output) {
-        return Err(VerifyError::OutputShape {
-            rows: want_out.rows,
-            cols: want_out.cols,
-            got_rows: output.shape.rows,
-            got_cols: output.shape.cols,
+    let want: Vec<model::Shape> = circuit
+        .shape
+        .outputs()
+        .map(|id| per_block(circuit.shape.nodes[id].shape))
+        .collect();
+    if want.len() != outputs.len() {
+        return Err(VerifyError::OutputCount {
+            expected: want.len(),
+            got: outputs.len(),
         });
     }
-    check_public("output", output, -MAX_ABS, MAX_ABS + 1)
+    for (want_out, output) in want.into_iter().zip(outputs) {
+        if output.shape != want_out || !fits(output) {
+            return Err(VerifyError::OutputShape {
+                rows: want_out.rows,
+                cols: want_out.cols,
+                got_rows: output.shape.rows,
+                got_cols: output.shape.cols,
+            });
+        }
+        check_public("output", output, -MAX_ABS, MAX_ABS + 1)?;
+    }
+    Ok(())
 }
 
 /// Verifies that `output = model(input)` for the model of `vk`.
@@ -88,6 +105,17 @@ pub fn verify_all(
     output: &Tensor,
     proof: &ModelProof,
 ) -> Result<(), VerifyError> {
+    verify_outputs(vk, inputs, std::slice::from_ref(output), proof)
+}
+
+/// [`verify_all`] for a model with several public outputs ([`model::Graph::more_outputs`]):
+/// the main output, then the others in order.
+pub fn verify_outputs(
+    vk: &VerifyingKey,
+    inputs: &[Tensor],
+    outputs: &[Tensor],
+    proof: &ModelProof,
+) -> Result<(), VerifyError> {
     if proof.version != PROOF_VERSION {
         return Err(VerifyError::Version {
             expected: PROOF_VERSION,
@@ -104,7 +132,11 @@ pub fn verify_all(
     vk.config.pcs.validate().map_err(VerifyError::Opening)?;
     let circuit = vk.circuit()?;
     crate::config::check_security(&vk.config, &circuit)?;
-    check_shapes(&circuit, inputs, output)?;
+    check_shapes(&circuit, inputs, outputs)?;
+    let (output, more_outputs) = outputs.split_first().ok_or(VerifyError::OutputCount {
+        expected: 1,
+        got: 0,
+    })?;
     for node in &circuit.shape.nodes {
         if let (Op::Embedding { table, .. }, Some(ids)) = (&node.op, inputs.first()) {
             layers::embedding::token_ids(ids, circuit.shape.weights[*table].0.rows)?;
@@ -113,7 +145,7 @@ pub fn verify_all(
     let nodes = &circuit.shape.nodes;
     let bad = |s: &str| VerifyError::MalformedProof(s.to_string());
 
-    let mut channel = transcript::start(&digest, inputs, output);
+    let mut channel = transcript::start(&digest, inputs, output, more_outputs);
     let advice_chunks = circuit.advice_chunks(&vk.config)?;
     let advice_vars = &advice_chunks.vars;
     if proof.advice.len() != advice_vars.len()
@@ -145,7 +177,8 @@ pub fn verify_all(
     }
 
     let out_id = circuit.shape.output;
-    let out_table = output.to_padded_m31();
+    let out_tables: Vec<_> = outputs.iter().map(Tensor::to_padded_m31).collect();
+    let out_table = &out_tables[0];
     let log_blocks = circuit.shape.log_blocks;
     if log_blocks > 0 {
         let in_table = inputs
@@ -155,7 +188,7 @@ pub fn verify_all(
         let chain = crate::chain::verify(
             &proof.chain.0,
             &in_table,
-            &out_table,
+            out_table,
             log_blocks,
             &mut channel,
         )
@@ -164,10 +197,14 @@ pub fn verify_all(
         to.node(0, chain.input);
     } else if !proof.chain.0.is_empty() {
         return Err(bad("chain evaluations for an unbatched model"));
-    } else if circuit.sinks[out_id] == Sink::Computed {
-        let point = channel.draw_secure_felts(nodes[out_id].shape.n_vars() as usize);
-        let value = eval_mle_base(&out_table, &point);
-        to.node(out_id, Claim::new(point, value));
+    } else {
+        for (id, table) in circuit.shape.outputs().zip(&out_tables) {
+            if circuit.sinks[id] == Sink::Computed {
+                let point = channel.draw_secure_felts(nodes[id].shape.n_vars() as usize);
+                let value = eval_mle_base(table, &point);
+                to.node(id, Claim::new(point, value));
+            }
+        }
     }
     layers::io::assert_zero_claims(&circuit, &mut to, &mut channel);
 
@@ -179,7 +216,7 @@ pub fn verify_all(
 
     // Claims on public tensors are evaluated here; claims on advice go to the opening.
     let routed = to.finish();
-    check_public_claims(&circuit, inputs, &out_table, &routed.public)?;
+    check_public_claims(&circuit, inputs, &out_tables, &routed.public)?;
     let weight_chunks = vk.weight_chunks(&circuit)?;
     let weight_claims = crate::tiles::lift_weight_claims(
         &circuit,
@@ -206,7 +243,7 @@ pub fn verify_all(
 fn check_public_claims(
     circuit: &Circuit,
     inputs: &[Tensor],
-    out_table: &[stwo::core::fields::m31::M31],
+    out_tables: &[Vec<stwo::core::fields::m31::M31>],
     public: &[(model::NodeId, Vec<Claim>)],
 ) -> Result<(), VerifyError> {
     let nodes = &circuit.shape.nodes;
@@ -217,7 +254,13 @@ fn check_public_claims(
             in_table = input_tables.next().unwrap_or_default();
             (in_table.as_slice(), "input")
         } else {
-            (out_table, "output")
+            // A public node that is not an input is one of the outputs (`Circuit::new`).
+            let k = circuit
+                .shape
+                .outputs()
+                .position(|o| o == *id)
+                .ok_or_else(|| VerifyError::MalformedModel(format!("node {id} is public")))?;
+            (out_tables[k].as_slice(), "output")
         };
         for c in node_claims {
             if c.point.len() != nodes[*id].shape.n_vars() as usize

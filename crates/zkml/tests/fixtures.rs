@@ -10,7 +10,7 @@ use zkml::{prove, verify, CommittedModel, ProofConfig, ProofFormat};
 
 const FIXTURE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/tests/fixtures/tiny-mlp-v9.proof"
+    "/tests/fixtures/tiny-mlp-v10.proof"
 );
 
 fn fresh() -> (CommittedModel, Vec<u8>) {

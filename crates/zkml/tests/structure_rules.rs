@@ -26,6 +26,7 @@ fn shape_of(nodes: Vec<Node>, output: usize) -> GraphShape {
         weights: vec![],
         output,
         log_blocks: 0,
+        more_outputs: vec![],
     }
 }
 
@@ -105,6 +106,37 @@ fn output_that_is_an_input_is_refused() {
     let why = refused(shape_of(nodes.clone(), 2));
     assert!(why.contains("input"), "{why}");
     refused(shape_of(nodes, 0));
+}
+
+/// Further outputs follow the output's rules: in range, not an input, named once, not a row
+/// max of a softmax, and none in a batched stack.
+#[test]
+fn further_outputs_are_checked_like_the_output() {
+    let x = Shape::new(2, 4);
+    let nodes = vec![
+        node(Op::Input, x, 8),
+        node(Op::Relu { input: 0 }, x, 8),
+        node(Op::Relu { input: 1 }, x, 8),
+    ];
+    let with = |more: Vec<usize>, log_blocks: u32| GraphShape {
+        more_outputs: more,
+        log_blocks,
+        ..shape_of(nodes.clone(), 2)
+    };
+    assert!(Circuit::new(with(vec![1], 0)).is_ok());
+    assert!(refused(with(vec![3], 0)).contains("out of range"));
+    assert!(refused(with(vec![0], 0)).contains("input"));
+    assert!(refused(with(vec![2], 0)).contains("twice"));
+    assert!(refused(with(vec![1, 1], 0)).contains("twice"));
+    assert!(refused(with(vec![1], 1)).contains("one output"));
+    let mut s = softmax_shape();
+    let max = s
+        .nodes
+        .iter()
+        .position(|n| matches!(n.op, Op::SoftmaxMax { .. }))
+        .unwrap();
+    s.more_outputs = vec![max];
+    refused(s);
 }
 
 #[test]

@@ -9,11 +9,12 @@ use model::decode::{cached_step, KvCache};
 use model::examples::{random_input, random_weight, ACT_SCALE};
 use model::execute::execute_all;
 use model::transformer::{batched_transformer, random_transformer, transformer, TINY_DECODER};
+use model::window::{Gather, Window};
 use model::{Func, Graph, GraphBuilder, Shape, Tensor, Weight};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use zkml::proof::ProofFile;
-use zkml::{prove_all, verify_all, CommittedModel, ProofConfig, ProofFormat};
+use zkml::{prove_executed, verify_outputs, CommittedModel, ProofConfig, ProofFormat};
 
 fn vector(name: &str, n: usize, scale: u32, base: i64) -> Weight {
     Weight {
@@ -24,14 +25,16 @@ fn vector(name: &str, n: usize, scale: u32, base: i64) -> Weight {
     }
 }
 
-/// Proves, verifies and returns the hex digest of the encoded proof file.
+/// Proves, verifies and returns the hex digest of the encoded proof file (with every public
+/// output).
 fn digest(graph: Graph, inputs: Vec<Tensor>) -> String {
     let m = CommittedModel::new(graph, ProofConfig::default()).unwrap();
-    let (y, proof) = prove_all(&m, &inputs, &()).unwrap();
-    verify_all(&m.vk, &inputs, &y, &proof).unwrap();
-    let bytes = ProofFile::new_all(&m, inputs, y, proof)
-        .encode(ProofFormat::Binary)
-        .unwrap();
+    let trace = execute_all(&m.graph, &inputs).unwrap();
+    let (y, proof) = prove_executed(&m, &inputs, &trace, &()).unwrap();
+    let file =
+        ProofFile::new_all(&m, inputs, y, proof).with_more_outputs(trace.more_outputs(&m.graph));
+    verify_outputs(&m.vk, &file.inputs(), &file.outputs(), &file.proof).unwrap();
+    let bytes = file.encode(ProofFormat::Binary).unwrap();
     hex::encode(Blake2s256::digest(&bytes))
 }
 
@@ -159,10 +162,55 @@ fn tiles_and_tied_head_transcript_is_pinned() {
     assert_eq!(got, PINS[4]);
 }
 
-const PINS: [&str; 5] = [
-    "8659993c798381dc698c14644c1d35c509267853eae2e24c5948bc5c3cdc8fff",
-    "331f6cada5c4385251bceb8d148d1361d3ea63d9da127f03a4a5b97e13a93b72",
-    "3b82607e11051d699779121d5fcfb616d8a63989f95757a328f664a51a052a8c",
-    "b09525b2a7ac7eceface0d0e94511c51db4b110cc61be2657eaafd29afb54e5f",
-    "f591298c3f56b590827442e7527ed24a41b6651f30b610c6ee6c405092fc58e0",
+/// Window gathers (im2col taps, a pool tap, a window sum) and a model with several public
+/// outputs (a computed one and a chosen one).
+#[test]
+fn gathers_and_several_outputs_transcript_is_pinned() {
+    let mut rng = ChaCha8Rng::seed_from_u64(29);
+    let mut b = GraphBuilder::new("gathers", Shape::new(32, 2), ACT_SCALE).unwrap();
+    let conv = Window {
+        images: 2,
+        h: 4,
+        w: 4,
+        oh: 4,
+        ow: 4,
+        kernel: [3, 3],
+        stride: [1, 1],
+        dilation: [1, 1],
+        pad: [1, 1],
+        transposed: false,
+    };
+    let patches = b.window_gather(0, conv, Gather::Taps).unwrap();
+    let y = b
+        .matmul(patches, random_weight("k", 18, 4, &mut rng))
+        .unwrap();
+    let product = y;
+    let y = b.rescale(y, ACT_SCALE).unwrap();
+    let y = b.relu(y).unwrap();
+    let pool = Window {
+        oh: 2,
+        ow: 2,
+        kernel: [2, 2],
+        stride: [2, 2],
+        pad: [0, 0],
+        ..conv
+    };
+    let tap = b.window_gather(y, pool, Gather::Tap(1)).unwrap();
+    let sum = b
+        .window_gather(tap, Window::whole_image(2, 2, 2), Gather::Sum)
+        .unwrap();
+    let g = b.build_outputs(sum, vec![product, y]).unwrap();
+    let x = random_input(&g, 8);
+    let got = digest(g, vec![x]);
+    println!("gathers {got}");
+    assert_eq!(got, PINS[5]);
+}
+
+const PINS: [&str; 6] = [
+    "aee097d83c7e84f73f8533fde7a1ff3586d60a47f97e29966a86d5fa26d51dca",
+    "937592ef1119dce727ebb24b086f138730d1a8d54bb6183fdc61813132c914a9",
+    "98f1fd07efa895b435d930b9418917a693b287a2fe260f405e64aa1f972f0e43",
+    "8094f29491f47382021432ea0a072f916bb6c8ad2d3f9176f6a6ae2b6562717a",
+    "a7668c7fa261c0f82bb4bc7229ed43cd1548822f5d036f0cfa520c230f96a0f5",
+    "034c8b7396a8776ef477170d332d07340eb8465a76aceeac6d5c1aa751fa27cb",
 ];

@@ -199,7 +199,7 @@ pub fn prepare_decoder(
         inputs: vec![input],
         trace,
         report: Some(Comparison::Decoder(track)),
-        output_nchw: None,
+        outputs: Vec::new(),
     })
 }
 

@@ -53,9 +53,24 @@ pub struct Prepared {
     pub trace: Trace,
     /// The integer output against `f32`, for imported models.
     pub report: Option<Comparison>,
-    /// The output's `N, C, H, W` where it is a channels-last feature map: the proved tensor
-    /// holds it in NHWC order ([`crate::plan::Plan::output_in_onnx_order`]).
-    pub output_nchw: Option<[usize; 4]>,
+    /// An imported model's outputs as its source names and shapes them, in order (those
+    /// `--outputs` picked); empty for a graph whose one output needs no name (a decoder's
+    /// logits, a built-in model).
+    pub outputs: Vec<NamedOutput>,
+}
+
+/// One output of an imported model: its name and shape, and the node holding it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NamedOutput {
+    pub name: String,
+    /// Its shape in the source model (NCHW for a feature map).
+    pub dims: Vec<usize>,
+    /// `N, C, H, W` where it is a channels-last feature map: the node holds it in NHWC order
+    /// ([`crate::plan::PlanOutput::in_onnx_order`]).
+    pub nchw: Option<[usize; 4]>,
+    /// The graph node holding it: one of the graph's public outputs ([`Graph::output`], then
+    /// [`Graph::more_outputs`]), or an input node for an input passed through.
+    pub node: model::NodeId,
 }
 
 /// The dual-track report of a prepared model.
@@ -89,7 +104,7 @@ impl Prepared {
             inputs: vec![input],
             trace,
             report: None,
-            output_nchw: None,
+            outputs: Vec::new(),
         })
     }
 

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use model::{Graph, Tensor};
 
-use super::{Comparison, PrepareError, Prepared};
+use super::{Comparison, NamedOutput, PrepareError, Prepared};
 use crate::{dequantise_inputs, quantise_inputs, seeded_input, OnnxModel, QuantConfig, Strategy};
 
 /// An ONNX file and, where given, its inputs' shapes in order (`--input-shape`, or the
@@ -14,6 +14,8 @@ use crate::{dequantise_inputs, quantise_inputs, seeded_input, OnnxModel, QuantCo
 pub struct OnnxFile<'a> {
     pub path: &'a Path,
     pub shapes: Vec<Option<Vec<usize>>>,
+    /// The outputs to prove, by name, in order (`--outputs`); empty for every output.
+    pub outputs: Vec<String>,
 }
 
 impl<'a> From<&'a Path> for OnnxFile<'a> {
@@ -21,6 +23,7 @@ impl<'a> From<&'a Path> for OnnxFile<'a> {
         Self {
             path,
             shapes: vec![],
+            outputs: vec![],
         }
     }
 }
@@ -33,7 +36,7 @@ impl<'a> From<&'a std::path::PathBuf> for OnnxFile<'a> {
 
 impl OnnxFile<'_> {
     fn load(&self) -> Result<OnnxModel, PrepareError> {
-        Ok(OnnxModel::load_inputs(self.path, &self.shapes)?)
+        Ok(OnnxModel::load_inputs(self.path, &self.shapes)?.select_outputs(&self.outputs)?)
     }
 }
 
@@ -84,6 +87,19 @@ pub fn seeded_inputs(src: &OnnxModel, seed: u64) -> Vec<f32> {
         .collect()
 }
 
+/// The imported model's outputs with their names, shapes and nodes.
+fn named_outputs(imported: &crate::Imported) -> Vec<NamedOutput> {
+    (imported.plan.outputs.iter())
+        .zip(&imported.output_nodes)
+        .map(|(o, &(node, _))| NamedOutput {
+            name: o.name.clone(),
+            dims: o.dims.clone(),
+            nchw: o.nchw,
+            node,
+        })
+        .collect()
+}
+
 fn prepare_loaded(
     src: &OnnxModel,
     config: &QuantConfig,
@@ -97,12 +113,13 @@ fn prepare_loaded(
     // A clone: tract's model holds its constants behind `Arc`s.
     let (imported, trace) = src.clone().import_traced(config, &calib, &inputs)?;
     let report = imported.compare_trace(reals, &trace)?;
+    let outputs = named_outputs(&imported);
     Ok(Prepared {
         graph: imported.graph,
         inputs,
         trace,
         report: Some(Comparison::Onnx(report)),
-        output_nchw: imported.plan.output_nchw,
+        outputs,
     })
 }
 
@@ -119,9 +136,12 @@ fn error_chain(e: &PrepareError) -> String {
 }
 
 /// Activation scale caps (`act_scale_bits`) that [`calibrate_onnx`] tries.
-pub const ACT_BITS_GRID: [u32; 4] = [8, 10, 12, 14];
+pub const ACT_BITS_GRID: [u32; 5] = [8, 10, 12, 13, 14];
 /// Weight scales (`weight_scale_bits`) that [`calibrate_onnx`] tries with direct weights.
-pub const WEIGHT_BITS_GRID: [u32; 4] = [8, 10, 12, 14];
+/// The finest scales matter most: the product `s_act + s_w` bounds the accumulator (below
+/// `2^30`) and the rescale after it, so the best pair is often one step apart (MNIST MLP:
+/// 13 and 15).
+pub const WEIGHT_BITS_GRID: [u32; 7] = [8, 10, 12, 13, 14, 15, 16];
 
 /// One setting [`calibrate_onnx`] tried: the output's max abs error against `f32`, or why it
 /// could not run (a value outside the activation range, an accumulator overflow).
@@ -196,7 +216,7 @@ pub fn onnx_graph<'a>(
         Some(xs) => {
             let lens: Vec<usize> = xs.iter().map(|x| x.data.len()).collect();
             let first = file.shapes.first().and_then(|s| s.as_deref());
-            OnnxModel::load_for_lens(file.path, &lens, first)?
+            OnnxModel::load_for_lens(file.path, &lens, first)?.select_outputs(&file.outputs)?
         }
         None => file.load()?,
     };
