@@ -13,9 +13,9 @@ use std::time::Instant;
 
 use model_import::recipe::{prepare_onnx, Comparison, OnnxFile};
 use model_import::QuantConfig;
-use zkml::{prove_executed, verify_all, CommittedModel, ProofConfig};
+use zkml::{prove_executed, verify_outputs, CommittedModel, ProofConfig};
 
-const FAMILIES: [(&str, &str); 10] = [
+const FAMILIES: [(&str, &str); 12] = [
     ("mnist_mlp", "MLP 784-128-10"),
     ("small_cnn", "CNN: 2 conv, max pool, global pool"),
     ("dw_cnn", "CNN: depthwise-separable, BatchNorm, stride 2"),
@@ -23,6 +23,8 @@ const FAMILIES: [(&str, &str); 10] = [
     ("conv_transpose", "CNN: ConvTranspose decoder"),
     ("conv_variants", "CNN: dilation, padded pools"),
     ("kws_cnn", "CNN 1-D: keyword spotting, 10x49 MFCC"),
+    ("upsample_cnn", "CNN: nearest Resize x2, x3 (24x24 out)"),
+    ("multi_output", "MLP + softmax, 4 outputs"),
     ("attention", "attention block + LayerNorm"),
     ("attention_einsum", "attention, Einsum form"),
     ("bert_encoder", "BERT-like encoder, 2 layers"),
@@ -82,7 +84,10 @@ fn main() {
             prove_executed(&committed, &prepared.inputs, &prepared.trace, &()).unwrap();
         let prove = t.elapsed();
         let t = Instant::now();
-        verify_all(&committed.vk, &prepared.inputs, &y, &proof).unwrap();
+        let outputs: Vec<_> = std::iter::once(y)
+            .chain(prepared.trace.more_outputs(&prepared.graph))
+            .collect();
+        verify_outputs(&committed.vk, &prepared.inputs, &outputs, &proof).unwrap();
         let verify = t.elapsed();
         let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
         println!(

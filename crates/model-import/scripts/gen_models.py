@@ -64,6 +64,11 @@ Writes into crates/model-import/tests/data/:
   multi_output.onnx   2x16 -> MatMul + bias -> Relu -> MatMul + bias -> Softmax, with four graph
                       outputs: the probabilities, the logits, the hidden features and the input
                       passed through an Identity
+  upsample_cnn.onnx   Conv stride 2, Relu, Resize nearest x2 (scales; asymmetric / floor, as
+                      PyTorch's Upsample exports it), Conv, Resize nearest x3 (sizes), Conv: a
+                      4x24x24 feature map out
+  upsample_half_pixel.onnx  the same with ONNX's default half_pixel / round_prefer_floor
+  upsample_linear.onnx      the same with linear interpolation (not supported)
   *.input.json        a sample input (flat JSON array) per model (none for conv_huge)
 Weights are random (He-scaled); the models test the import, not accuracy on a task.
 """
@@ -696,6 +701,11 @@ ALL = {
     "kws_cnn": lambda: kws_cnn(),
     "prelu_cnn": lambda: prelu_cnn(),
     "multi_output": lambda: multi_output(),
+    "upsample_cnn": lambda: upsample_cnn("upsample_cnn", "asymmetric", "floor", "nearest"),
+    "upsample_half_pixel": lambda: upsample_cnn("upsample_half_pixel", "half_pixel",
+                                                "round_prefer_floor", "nearest"),
+    "upsample_linear": lambda: upsample_cnn("upsample_linear", "half_pixel",
+                                            "round_prefer_floor", "linear"),
 }
 
 
@@ -851,6 +861,29 @@ def multi_output():
         inits)
     x = rng.uniform(-1.0, 1.0, size=(2, 16)).astype(np.float32)
     save(helper.make_model(graph, opset_imports=OPSET, producer_name="gen_models.py"), "multi_output", x)
+
+
+def upsample_cnn(name, coords, nearest, mode):
+    rng = np.random.default_rng(55)
+    inits = [init("enc.w", he(rng, (6, 3, 3, 3), 27)), init("enc.b", rng.normal(0, 0.05, 6)),
+             init("mid.w", he(rng, (4, 6, 3, 3), 54)), init("mid.b", rng.normal(0, 0.05, 4)),
+             init("out.w", he(rng, (4, 4, 1, 1), 4)),
+             init("scales", [1.0, 1.0, 2.0, 2.0]),
+             numpy_helper.from_array(np.array([1, 4, 24, 24], dtype=np.int64), "sizes")]
+    attrs = dict(mode=mode, coordinate_transformation_mode=coords, nearest_mode=nearest)
+    nodes = [
+        helper.make_node("Conv", ["x", "enc.w", "enc.b"], ["e"], name="enc", kernel_shape=[3, 3],
+                         strides=[2, 2], pads=[1, 1, 1, 1]),
+        helper.make_node("Relu", ["e"], ["e1"], name="enc.relu"),
+        helper.make_node("Resize", ["e1", "", "scales"], ["u"], name="up2", **attrs),
+        helper.make_node("Conv", ["u", "mid.w", "mid.b"], ["m"], name="mid", kernel_shape=[3, 3],
+                         pads=[1, 1, 1, 1]),
+        helper.make_node("Relu", ["m"], ["m1"], name="mid.relu"),
+        helper.make_node("Resize", ["m1", "", "", "sizes"], ["u3"], name="up3", **attrs),
+        helper.make_node("Conv", ["u3", "out.w"], ["y"], name="out", kernel_shape=[1, 1]),
+    ]
+    x = rng.uniform(0.0, 1.0, size=(1, 3, 8, 8)).astype(np.float32)
+    save(graph_model(nodes, name, [1, 3, 8, 8], [1, 4, 24, 24], inits), name, x)
 
 
 if __name__ == "__main__":

@@ -40,6 +40,7 @@ mod einsum;
 mod flatten;
 mod norm;
 mod pool;
+mod resize;
 mod select;
 mod window;
 
@@ -451,6 +452,8 @@ impl Lowerer<'_> {
             self.sign_test(node, *op)?
         } else if node.op_as::<Iff>().is_some() {
             self.prelu(node)?
+        } else if node.op.name() == "Resize" {
+            self.resize(node)?
         } else if let Some(op) = node.op_as::<Cast>() {
             match op.to {
                 DatumType::F16 | DatumType::F32 | DatumType::F64 => self.operand(node, 0)?.1,

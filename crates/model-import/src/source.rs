@@ -1,6 +1,7 @@
 //! Loading an ONNX file with tract: parsing, shape inference with a fixed input shape,
 //! constant folding and decluttering; and the f32 reference run.
 
+use std::collections::HashMap;
 use std::path::Path;
 
 use tract_onnx::prelude::*;
@@ -187,7 +188,53 @@ pub struct OnnxModel {
     /// The names of the outputs the model is imported with, in order: every graph output, or
     /// those [`Self::select_outputs`] picked.
     pub outputs: Vec<String>,
+    /// The interpolation attributes of each Resize node, by tract's node name (tract keeps
+    /// its Resize op opaque, so they are read from the file).
+    pub(crate) resize: HashMap<String, ResizeAttrs>,
     pub(crate) typed: TypedModel,
+}
+
+/// A Resize node's interpolation, as its ONNX attributes (or their defaults) give it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ResizeAttrs {
+    /// `nearest`, `linear` or `cubic`.
+    pub mode: String,
+    /// `coordinate_transformation_mode`: how an output coordinate maps to an input one.
+    pub coords: String,
+    /// `nearest_mode`: how a fractional input coordinate is rounded.
+    pub nearest: String,
+}
+
+/// The Resize nodes' attributes, keyed by the name tract gives each node (its ONNX name, else
+/// its first output's).
+fn resize_attrs(proto: &tract_onnx::pb::ModelProto) -> HashMap<String, ResizeAttrs> {
+    let Some(graph) = &proto.graph else {
+        return HashMap::new();
+    };
+    graph
+        .node
+        .iter()
+        .filter(|n| n.op_type == "Resize")
+        .filter_map(|n| {
+            let name = if n.name.is_empty() {
+                n.output.first().filter(|o| !o.is_empty())?.clone()
+            } else {
+                n.name.clone()
+            };
+            let attr = |key: &str, default: &str| {
+                n.attribute.iter().find(|a| a.name == key).map_or_else(
+                    || default.to_owned(),
+                    |a| String::from_utf8_lossy(&a.s).into_owned(),
+                )
+            };
+            let attrs = ResizeAttrs {
+                mode: attr("mode", "nearest"),
+                coords: attr("coordinate_transformation_mode", "half_pixel"),
+                nearest: attr("nearest_mode", "round_prefer_floor"),
+            };
+            Some((name, attrs))
+        })
+        .collect()
 }
 
 impl OnnxModel {
@@ -243,6 +290,7 @@ impl OnnxModel {
         let mut proto = onnx.proto_model_for_path(path).map_err(parse)?;
         forget_symbolic_dims(&mut proto);
         let mut inference = onnx.model_for_proto_model(&proto).map_err(parse)?;
+        let resize = resize_attrs(&proto);
         // Operators tract itself does not know are named here rather than at typing time.
         if let Some(n) = inference
             .nodes()
@@ -338,6 +386,7 @@ impl OnnxModel {
             input_shape: inputs[0].shape.clone(),
             inputs,
             outputs,
+            resize,
             typed,
         })
     }

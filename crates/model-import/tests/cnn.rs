@@ -251,3 +251,38 @@ fn prelu_import_and_prove_works() {
     assert_eq!(kinds(&imported, "relu"), 2);
     prove_and_verify(&imported, &input);
 }
+
+#[test]
+fn nearest_upsampling_imports_and_proves() {
+    // Resize nearest x2 by scales (PyTorch's asymmetric / floor, and ONNX's default
+    // half_pixel / round_prefer_floor) and x3 by sizes: each a transposed window gather that
+    // repeats every pixel, no weights.
+    for name in ["upsample_cnn", "upsample_half_pixel"] {
+        let input = sample_input(name);
+        let imported = import_onnx(
+            &data(&format!("{name}.onnx")),
+            &QuantConfig::default(),
+            &input,
+        )
+        .unwrap();
+        assert_eq!(imported.plan.output().nchw, Some([1, 4, 24, 24]));
+        let report = imported.compare(&input).unwrap();
+        println!("{name}: {report}");
+        assert!(report.lowering_err < 1e-4, "{report}");
+        assert!(report.max_abs_err < 0.06, "{report}");
+        // Two im2col gathers and the two upsamplings; three kernels.
+        assert_eq!(kinds(&imported, "window_gather"), 4);
+        assert_eq!(kinds(&imported, "matmul"), 3);
+        let (prove, verify) = prove_and_verify(&imported, &input);
+        println!("{name}: prove {prove:.2?}, verify {verify:.2?}");
+    }
+    let input = sample_input("upsample_linear");
+    let err = import_onnx(
+        &data("upsample_linear.onnx"),
+        &QuantConfig::default(),
+        &input,
+    )
+    .unwrap_err();
+    assert!(matches!(err, ImportError::Unsupported { .. }), "{err}");
+    assert!(err.to_string().contains("mode 'linear'"), "{err}");
+}
