@@ -69,6 +69,8 @@ Writes into crates/model-import/tests/data/:
                       4x24x24 feature map out
   upsample_half_pixel.onnx  the same with ONNX's default half_pixel / round_prefer_floor
   upsample_linear.onnx      the same with linear interpolation (not supported)
+  tiny-bert/          bert_encoder's weights as a HuggingFace BertModel folder (config.json,
+                      model.safetensors written by hand: no torch or safetensors package)
   *.input.json        a sample input (flat JSON array) per model (none for conv_huge)
 Weights are random (He-scaled); the models test the import, not accuracy on a task.
 """
@@ -704,6 +706,7 @@ ALL = {
     "upsample_cnn": lambda: upsample_cnn("upsample_cnn", "asymmetric", "floor", "nearest"),
     "upsample_half_pixel": lambda: upsample_cnn("upsample_half_pixel", "half_pixel",
                                                 "round_prefer_floor", "nearest"),
+    "tiny_bert": lambda: tiny_bert(),
     "upsample_linear": lambda: upsample_cnn("upsample_linear", "half_pixel",
                                             "round_prefer_floor", "linear"),
 }
@@ -884,6 +887,62 @@ def upsample_cnn(name, coords, nearest, mode):
     ]
     x = rng.uniform(0.0, 1.0, size=(1, 3, 8, 8)).astype(np.float32)
     save(graph_model(nodes, name, [1, 3, 8, 8], [1, 4, 24, 24], inits), name, x)
+
+
+def write_safetensors(path, tensors):
+    """The SafeTensors format: an 8-byte little-endian header length, the JSON header
+    (name -> dtype, shape, data_offsets), then the F32 data."""
+    header, blobs, at = {}, [], 0
+    for name, arr in tensors.items():
+        data = np.ascontiguousarray(arr, dtype="<f4").tobytes()
+        header[name] = {"dtype": "F32", "shape": list(arr.shape), "data_offsets": [at, at + len(data)]}
+        blobs.append(data)
+        at += len(data)
+    text = json.dumps(header, separators=(",", ":")).encode()
+    text += b" " * (-len(text) % 8)
+    with open(path, "wb") as f:
+        f.write(len(text).to_bytes(8, "little"))
+        f.write(text)
+        for b in blobs:
+            f.write(b)
+
+
+def tiny_bert():
+    """bert_encoder.onnx's weights as a BertModel folder: HuggingFace names, Linear weights as
+    out x in."""
+    m = onnx.load(os.path.join(OUT, "bert_encoder.onnx"))
+    w = {t.name: numpy_helper.to_array(t) for t in m.graph.initializer}
+    t = {
+        "embeddings.word_embeddings.weight": w["word_emb"],
+        "embeddings.position_embeddings.weight": w["pos_emb"],
+        "embeddings.token_type_embeddings.weight": w["type_emb"],
+        "embeddings.LayerNorm.weight": w["emb_gamma"],
+        "embeddings.LayerNorm.bias": w["emb_beta"],
+    }
+    for layer in range(2):
+        p, hf = f"l{layer}.", f"encoder.layer.{layer}."
+        for n, name in [("q", "query"), ("k", "key"), ("v", "value")]:
+            t[hf + f"attention.self.{name}.weight"] = w[p + "w" + n].T
+            t[hf + f"attention.self.{name}.bias"] = w[p + "b" + n]
+        t[hf + "attention.output.dense.weight"] = w[p + "wo"].T
+        t[hf + "attention.output.dense.bias"] = w[p + "bo"]
+        t[hf + "attention.output.LayerNorm.weight"] = w[p + "gamma"]
+        t[hf + "attention.output.LayerNorm.bias"] = w[p + "beta"]
+        t[hf + "intermediate.dense.weight"] = w[p + "w1"].T
+        t[hf + "intermediate.dense.bias"] = w[p + "b1"]
+        t[hf + "output.dense.weight"] = w[p + "w2"].T
+        t[hf + "output.dense.bias"] = w[p + "b2"]
+        t[hf + "output.LayerNorm.weight"] = w[p + "ffn_gamma"]
+        t[hf + "output.LayerNorm.bias"] = w[p + "ffn_beta"]
+    d = os.path.join(OUT, "tiny-bert")
+    os.makedirs(d, exist_ok=True)
+    write_safetensors(os.path.join(d, "model.safetensors"), t)
+    config = {"architectures": ["BertModel"], "model_type": "bert", "vocab_size": 64,
+              "hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4,
+              "intermediate_size": 64, "max_position_embeddings": 64, "type_vocab_size": 2,
+              "layer_norm_eps": 1e-12, "hidden_act": "gelu"}
+    with open(os.path.join(d, "config.json"), "w") as f:
+        json.dump(config, f, indent=2)
 
 
 if __name__ == "__main__":

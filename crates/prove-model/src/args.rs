@@ -7,7 +7,10 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
 use model::{examples, Graph, Tensor};
-use model_import::recipe::{calibrate_onnx, OnnxFile, OnnxInputs};
+use model_import::hf::bert::BertConfig;
+use model_import::recipe::{
+    calibrate_onnx, encoder_graph, prepare_encoder, EncoderSource, OnnxFile, OnnxInputs,
+};
 use model_import::{
     decoder_graph, onnx_graph, prepare_decoder, prepare_onnx, DecoderSource, Prepared, QuantConfig,
 };
@@ -16,7 +19,7 @@ use zkml::circuit::{Circuit, GraphShape};
 use zkml::config::check_security;
 use zkml::{CacheStatus, CommittedModel, ProofConfig};
 
-use crate::{decoder, files};
+use crate::{decoder, encoder, files};
 
 #[derive(Args)]
 pub struct ModelArgs {
@@ -24,8 +27,10 @@ pub struct ModelArgs {
     #[arg(long, default_value = "mlp")]
     model: String,
     /// A HuggingFace decoder folder (config.json and *.safetensors; Llama / Mistral / Qwen
-    /// shapes), or a llama-family GGUF file (ending in .gguf), instead of --model. The input
-    /// is token ids; the output the logits.
+    /// shapes), or a llama-family GGUF file (ending in .gguf), instead of --model: the input is
+    /// token ids, the output the logits. Or a BERT folder (model_type "bert"): the input is
+    /// token ids or {"input_ids", "attention_mask"}, the outputs last_hidden_state and the
+    /// mean-pooled sentence_embedding.
     #[arg(long, visible_alias = "gguf", conflicts_with = "model")]
     pub model_dir: Option<PathBuf>,
     /// With --model-dir: use the first N decoder layers (default: all).
@@ -178,6 +183,25 @@ impl ModelArgs {
         Ok((p, summary))
     }
 
+    /// The `--model-dir` encoder, if that is the model (a BERT `config.json`).
+    pub fn encoder(&self) -> Result<Option<(EncoderSource, BertConfig)>> {
+        let Some(dir) = &self.model_dir else {
+            return Ok(None);
+        };
+        let Some(config) = EncoderSource::config(dir)? else {
+            return Ok(None);
+        };
+        let layers = self
+            .layers
+            .map(|n| usize::try_from(n).unwrap_or(usize::MAX));
+        let src = EncoderSource {
+            dir: dir.clone(),
+            layers,
+            quant: self.quant(),
+        };
+        Ok(Some((src, config)))
+    }
+
     /// The `--model-dir` decoder, if that is the model.
     pub fn decoder(&self) -> Option<DecoderSource> {
         let size = |v: Option<u64>| v.map(|n| usize::try_from(n).unwrap_or(usize::MAX));
@@ -203,6 +227,16 @@ impl ModelArgs {
     /// The graph to prove, its quantised input (read from `input`, else seeded), its forward
     /// pass and, for ONNX and decoders, the dual-track report.
     pub fn prepare(&self, input: Option<&Path>, seed: u64) -> Result<Prepared> {
+        if let Some((src, config)) = self.encoder()? {
+            let inputs = match input {
+                Some(p) => encoder::read_input(p, &config)?,
+                None => {
+                    let n = self.seq_len.map_or(Ok(8), usize::try_from)?;
+                    encoder::seeded_input(&config, n, seed)?
+                }
+            };
+            return Ok(prepare_encoder(&src, &config, inputs)?);
+        }
         if let Some(d) = self.decoder() {
             let ids = input.map(decoder::read_token_ids).transpose()?;
             return prepare_decoder(&d, ids, seed).map_err(|e| decoder::explain(e, input));
@@ -250,6 +284,18 @@ impl ModelArgs {
     /// decoder is built for the token ids of the first.
     pub fn graph(&self, inputs: Option<&[Tensor]>) -> Result<Graph> {
         let input = inputs.and_then(<[Tensor]>::first);
+        if let Some((src, config)) = self.encoder()? {
+            let seeded;
+            let inputs = match inputs {
+                Some(xs) => xs,
+                None => {
+                    let n = self.seq_len.map_or(Ok(8), usize::try_from)?;
+                    seeded = encoder::seeded_input(&config, n, 1)?;
+                    &seeded
+                }
+            };
+            return Ok(encoder_graph(&src, &config, inputs)?);
+        }
         if let Some(d) = self.decoder() {
             return Ok(decoder_graph(&d, input)
                 .map_err(|e| decoder::explain(e, None))?

@@ -8,6 +8,7 @@
 
 mod args;
 mod decoder;
+mod encoder;
 mod estimate;
 mod files;
 mod generate;
@@ -355,7 +356,11 @@ fn verify(model: &ModelArgs, proof: &std::path::Path) -> Result<()> {
 
 /// `inspect`: the model's layers, shapes and sizes.
 fn inspect(model: &ModelArgs) -> Result<()> {
-    let graph = match model.decoder() {
+    let decoder = match model.encoder()? {
+        Some(_) => None,
+        None => model.decoder(),
+    };
+    let graph = match decoder {
         Some(d) => {
             let (graph, summary) =
                 decoder_graph(&d, None).map_err(|e| decoder::explain(e, None))?;

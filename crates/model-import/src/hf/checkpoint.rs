@@ -44,21 +44,47 @@ impl TensorMeta {
     }
 }
 
-/// An opened checkpoint folder: its config and the headers of all its shards.
+/// An opened decoder checkpoint folder: its config and its tensors ([`TensorFolder`], whose
+/// methods it offers through `Deref`).
 #[derive(Debug)]
 pub struct Checkpoint {
-    pub dir: PathBuf,
     pub config: DecoderConfig,
+    pub tensors: TensorFolder,
+}
+
+impl Checkpoint {
+    /// Reads `dir/config.json` and the headers of the shards ([`TensorFolder::open`]).
+    pub fn open(dir: &Path) -> Result<Self, HfError> {
+        let config = DecoderConfig::load(&dir.join("config.json"))?;
+        Ok(Self {
+            config,
+            tensors: TensorFolder::open(dir)?,
+        })
+    }
+}
+
+impl std::ops::Deref for Checkpoint {
+    type Target = TensorFolder;
+
+    fn deref(&self) -> &TensorFolder {
+        &self.tensors
+    }
+}
+
+/// The tensors of a checkpoint folder: the headers of all its shards, tensors read one at a
+/// time.
+#[derive(Debug)]
+pub struct TensorFolder {
+    pub dir: PathBuf,
     shards: Vec<Shard>,
     /// Tensor name -> index in `shards`.
     names: HashMap<String, usize>,
 }
 
-impl Checkpoint {
-    /// Reads `dir/config.json` and the headers of the shards: those the index names, or every
+impl TensorFolder {
+    /// Reads the headers of the shards of `dir`: those the index names, or every
     /// `*.safetensors` file of the folder when there is no index.
     pub fn open(dir: &Path) -> Result<Self, HfError> {
-        let config = DecoderConfig::load(&dir.join("config.json"))?;
         let index_path = dir.join(INDEX_FILE);
         let weight_map = if index_path.exists() {
             Some(read_index(&index_path)?)
@@ -103,7 +129,6 @@ impl Checkpoint {
         }
         Ok(Self {
             dir: dir.into(),
-            config,
             shards,
             names,
         })

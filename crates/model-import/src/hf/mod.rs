@@ -15,6 +15,7 @@
 //! tests and benchmarks), [`graph`] (the decoder as a proved graph), [`track`] (its `f32`
 //! dual track), [`error`].
 
+pub mod bert;
 pub mod checkpoint;
 pub mod config;
 pub mod error;

@@ -141,13 +141,13 @@ impl TensorSource for Checkpoint {
             .map_or_else(|_| self.dir.clone(), |m| m.file)
     }
     fn contains(&self, name: &str) -> bool {
-        Checkpoint::contains(self, name)
+        self.tensors.contains(name)
     }
     fn shape(&self, name: &str) -> Result<Vec<usize>, HfError> {
         Ok(self.meta(name)?.shape)
     }
     fn read_f32(&self, name: &str) -> Result<Vec<f32>, HfError> {
-        Checkpoint::read_f32(self, name)
+        self.tensors.read_f32(name)
     }
 }
 

@@ -35,7 +35,7 @@ impl Lowerer<'_> {
             ));
         };
         let [on, oc, oh, ow] = as_nchw(&out);
-        let factor = |o: usize, i: usize| (i > 0 && o % i == 0).then(|| o / i);
+        let factor = |o: usize, i: usize| (i > 0 && o.is_multiple_of(i)).then(|| o / i);
         let (Some(fh), Some(fw)) = (factor(oh, h), factor(ow, w)) else {
             return Err(self.unsupported(
                 node,

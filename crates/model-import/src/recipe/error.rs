@@ -88,6 +88,9 @@ pub enum PrepareError {
     },
     #[error("token id {value} is negative")]
     NegativeToken { value: i64 },
+    /// The token ids and attention mask of an encoder do not fit it.
+    #[error("encoder input: {detail}")]
+    EncoderInput { detail: String },
     #[error("calibrating the norms on the token ids")]
     Calibrate {
         #[source]

@@ -19,6 +19,7 @@
 //! Modules: [`onnx`], [`decoder`], [`error`].
 
 pub mod decoder;
+pub mod encoder;
 pub mod error;
 pub mod onnx;
 pub mod onnx_input;
@@ -31,6 +32,7 @@ pub use decoder::{
     decoder_graph, decoder_model, prepare_decoder, token_ids_from_json, DecoderSource,
     DecoderSummary, DEFAULT_SEQ_LEN,
 };
+pub use encoder::{encoder_graph, encoder_inputs, prepare_encoder, EncoderSource};
 pub use error::{CheckpointError, PrepareError, TokenIdsError};
 pub use onnx::{
     calibrate_onnx, onnx_graph, prepare_onnx, OnnxFile, Trial, ACT_BITS_GRID,
