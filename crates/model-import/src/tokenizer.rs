@@ -138,6 +138,22 @@ impl TextTokenizer {
         Ok(ids)
     }
 
+    /// The token ids of `text` with the model's special tokens added (BERT's `[CLS]` and
+    /// `[SEP]`), without the padding a `tokenizer.json` may ask for (sentence-transformers
+    /// folders pad to 128: padded positions would need their mask); refused if there are none.
+    pub fn encode_with_special(&self, text: &str) -> Result<Vec<usize>, TokenizerError> {
+        let mut t = self.0.clone();
+        t.with_padding(None);
+        let enc = t
+            .encode(text, true)
+            .map_err(|e| TokenizerError::Encode(e.to_string()))?;
+        let ids: Vec<usize> = enc.get_ids().iter().map(|&i| i as usize).collect();
+        if ids.is_empty() {
+            return Err(TokenizerError::Empty);
+        }
+        Ok(ids)
+    }
+
     /// The text of `ids`.
     pub fn decode(&self, ids: &[usize]) -> Result<String, TokenizerError> {
         let ids: Vec<u32> = ids

@@ -408,7 +408,12 @@ impl GraphBuilder {
         let mean = self.broadcast_column(mean, n)?;
         let neg = self.mul_const(mean, -1, 0)?;
         let centred = self.add(input, neg)?;
-        let xn = self.normalise(centred, eps, range)?;
+        // Rows beyond the plain norm (outlier channels, mean squares far apart) take the
+        // wide normalisation, as RMSNorm does ([`crate::wide`]).
+        let xn = match range.needs_wide(self.node(input)?.scale) {
+            true => self.normalise_wide(centred, eps, range, 0)?,
+            false => self.normalise(centred, eps, range)?,
+        };
         let gain_scale = gain.scale;
         let y = self.mul_weight(xn, gain)?;
         let y = self.rescale(y, gain_scale)?;

@@ -149,3 +149,75 @@ fn a_forged_row_factor_or_table_output_is_rejected() {
     forged_rejected(lookup_of(&g, "wide/is_zero"), |t| t.data[1] = 1 - t.data[1]);
     forged_rejected(lookup_of(&g, "wide/eps_lo"), |t| t.data[1] += 1);
 }
+
+/// LayerNorm on rows beyond the plain norm (an outlier channel of 300 real units at 2^-6,
+/// other rows with rms 0.5 to 30: mean squares 2^16 apart) takes the wide normalisation: it
+/// matches the real-valued LayerNorm, proves, and a forged output is rejected.
+#[test]
+fn layer_norm_of_outlier_rows_is_wide_accurate_and_proved() {
+    let (s, cols) = (6u32, 64usize);
+    let rms = [30.0, 0.5, 4.0, 12.0];
+    let reals: Vec<f64> = (0..ROWS * cols)
+        .map(|i| match (i / cols, i % cols) {
+            (0, 5) => 300.0,
+            (r, _) => rms[r] * 1.3 * pseudo(i),
+        })
+        .collect();
+    let x = Tensor::new(
+        Shape::new(ROWS, cols),
+        reals
+            .iter()
+            .map(|v| (v * f64::from(1 << s)).round() as i64)
+            .collect(),
+    );
+    let centred: Vec<f32> = reals
+        .chunks(cols)
+        .flat_map(|row| {
+            let mean = row.iter().sum::<f64>() / cols as f64;
+            row.iter().map(move |v| (v - mean) as f32)
+        })
+        .collect();
+    let range = NormRange::observe(&centred, cols).unwrap();
+    assert!(range.needs_wide(s), "{range:?}");
+    let mut b = GraphBuilder::new("ln-wide", Shape::new(ROWS, cols), s).unwrap();
+    let w = |name: &str, scale, v: i64| Weight {
+        name: name.into(),
+        shape: Shape::new(1, cols),
+        scale,
+        data: vec![v; cols].into(),
+    };
+    let y = b
+        .layer_norm_in(0, w("gain", 4, 16), w("bias", s, 0), 1e-12, &range)
+        .unwrap();
+    let g = b.build(y).unwrap();
+    let trace = execute(&g, &x).unwrap();
+    let got = trace.output(&g);
+    let out_scale = f64::from(1u32 << g.nodes[g.output].scale);
+    for (r, row) in reals.chunks(cols).enumerate() {
+        let mean = row.iter().sum::<f64>() / cols as f64;
+        let sd = (row.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / cols as f64).sqrt();
+        for (c, v) in row.iter().enumerate() {
+            let want = (v - mean) / sd;
+            let have = got.data[r * cols + c] as f64 / out_scale;
+            assert!(
+                (have - want).abs() < 0.05,
+                "row {r} col {c}: {have} vs {want}"
+            );
+        }
+    }
+    let m = CommittedModel::new(g, ProofConfig::default()).unwrap();
+    let (out, proof) = prove(&m, &x, &()).unwrap();
+    verify(&m.vk, &x, &out, &proof).unwrap();
+    let last = m.graph.output;
+    let trace =
+        execute_forged(&m.graph, std::slice::from_ref(&x), last, |t| t.data[7] += 1).unwrap();
+    let (y, p) = prove_trace(
+        &m,
+        std::slice::from_ref(&x),
+        &trace,
+        &(),
+        WitnessCheck::Lenient,
+    )
+    .unwrap();
+    assert!(verify(&m.vk, &x, &y, &p).is_err());
+}
