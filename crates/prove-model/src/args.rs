@@ -9,7 +9,8 @@ use clap::{Args, ValueEnum};
 use model::{examples, Graph, Tensor};
 use model_import::hf::bert::BertConfig;
 use model_import::recipe::{
-    calibrate_onnx, encoder_graph, prepare_encoder, EncoderSource, OnnxFile, OnnxInputs,
+    calibrate_onnx, encoder_graph, prepare_encoder, prepare_onnx_fixed, EncoderSource, OnnxFile,
+    OnnxInputs,
 };
 use model_import::{
     decoder_graph, onnx_graph, prepare_decoder, prepare_onnx, DecoderSource, Prepared, QuantConfig,
@@ -144,6 +145,110 @@ impl ModelArgs {
             Quant::Symmetric8 => QuantConfig::symmetric8(act),
             Quant::Int4 => QuantConfig::int4(act, 32),
         }
+    }
+
+    /// The settings that choose the graph, as `(flag, value)` pairs in a fixed order, for a
+    /// verifying key's setup record: the model by its file name (where it lies may differ
+    /// between setup and proving; the weights are checked through the commitment), the
+    /// quantisation with its defaults filled in, the shapes, outputs and proof configuration.
+    pub fn settings(&self) -> Vec<(String, String)> {
+        let file_name = |p: &Path| {
+            p.file_name().map_or_else(
+                || p.display().to_string(),
+                |n| n.to_string_lossy().into_owned(),
+            )
+        };
+        let q = self.quant();
+        let config = self.config().ok();
+        let opt = |v: Option<u64>| v.map_or_else(|| "-".to_string(), |n| n.to_string());
+        let pcs = |f: &dyn Fn(&PcsConfig) -> String| config.map_or("-".into(), |c| f(&c.pcs));
+        vec![
+            (
+                "--model".into(),
+                match &self.model_dir {
+                    Some(d) => format!("dir:{}", file_name(d)),
+                    None => file_name(Path::new(&self.model)),
+                },
+            ),
+            ("--layers".into(), opt(self.layers)),
+            ("--seq-len".into(), opt(self.seq_len)),
+            ("--quant".into(), q.strategy.name().into()),
+            ("--act-bits".into(), q.act_scale_bits.to_string()),
+            ("--weight-bits".into(), q.weight_scale_bits.to_string()),
+            (
+                "--input-shape".into(),
+                self.input_shape
+                    .as_ref()
+                    .map_or("-".into(), |s| format!("{:?}", s.0)),
+            ),
+            ("--outputs".into(), self.outputs.join(",")),
+            ("--log-blowup".into(), pcs(&|p| p.log_blowup.to_string())),
+            ("--n-queries".into(), pcs(&|p| p.n_queries.to_string())),
+            ("--pow-bits".into(), pcs(&|p| p.pow_bits.to_string())),
+        ]
+    }
+
+    /// Whether the model's scales are calibrated on an input (every model but a built-in one).
+    pub fn calibrates(&self) -> bool {
+        self.model_dir.is_some() || self.onnx_path().is_some()
+    }
+
+    /// [`Self::prepare`] with the scales fixed by the quantised calibration inputs `calib` (a
+    /// verifying key's): the graph is built for `calib`, then run on the input (read from
+    /// `input`, else seeded), which must have the calibration's shapes.
+    pub fn prepare_fixed(
+        &self,
+        calib: &[Tensor],
+        input: Option<&Path>,
+        seed: u64,
+    ) -> Result<Prepared> {
+        if !self.calibrates() {
+            return self.prepare(input, seed);
+        }
+        if let Some(path) = self.onnx() {
+            let (path, reals) = self.onnx_input(path, input)?;
+            return Ok(prepare_onnx_fixed(
+                path,
+                &self.quant(),
+                calib,
+                reals.as_deref(),
+                seed,
+            )?);
+        }
+        let graph = self.graph(Some(calib))?;
+        let inputs = match (self.encoder()?, input) {
+            (Some((_, config)), Some(p)) => encoder::read_input(p, &config)?,
+            (Some((_, config)), None) => {
+                let n = calib.first().map_or(8, |x| x.data.len());
+                encoder::seeded_input(&config, n, seed)?
+            }
+            (None, Some(p)) => {
+                let ids = decoder::read_token_ids(p)?;
+                let data = ids.iter().map(|&i| i as i64).collect::<Vec<_>>();
+                vec![Tensor::new(model::Shape::new(data.len(), 1), data)]
+            }
+            (None, None) => bail!("give the token ids with --input (the key fixes their number)"),
+        };
+        for (i, (x, c)) in inputs.iter().zip(calib).enumerate() {
+            if x.shape != c.shape {
+                bail!(
+                    "input {i} has shape {}x{}, the key's model takes {}x{}",
+                    x.shape.rows,
+                    x.shape.cols,
+                    c.shape.rows,
+                    c.shape.cols
+                );
+            }
+        }
+        let trace = model::execute::execute_all(&graph, &inputs)
+            .context("the input leaves the ranges the key's scales were calibrated for")?;
+        Ok(Prepared {
+            graph,
+            inputs,
+            trace,
+            report: None,
+            outputs: Vec::new(),
+        })
     }
 
     /// The flags that give `config` (what `verify` needs after `prove --calibrate`).
@@ -340,12 +445,24 @@ impl ModelArgs {
     /// Commits to `graph`'s weights, after refusing a configuration that gives this model less
     /// than `zkml::config::MIN_SECURITY_BITS` (the check `zkml::verify` makes too).
     pub fn commit(&self, graph: Graph) -> Result<(CommittedModel, CacheStatus)> {
+        self.commit_with(graph, self.cache_dir().as_deref())
+    }
+
+    /// [`Self::commit`] without the cache: what a verifier rebuilding the model uses, since
+    /// nothing authenticates the cache's files (a swapped codeword would pass for the weights).
+    pub fn commit_fresh(&self, graph: Graph) -> Result<CommittedModel> {
+        Ok(self.commit_with(graph, None)?.0)
+    }
+
+    fn commit_with(
+        &self,
+        graph: Graph,
+        cache: Option<&Path>,
+    ) -> Result<(CommittedModel, CacheStatus)> {
         let config = self.config()?;
         model::graph::validate(&graph).context("invalid model")?;
         let circuit = Circuit::new(GraphShape::of(&graph)).context("model structure")?;
         check_security(&config, &circuit).context("refusing the configuration")?;
-        let dir = self.cache_dir();
-        CommittedModel::load_or_commit(graph, config, dir.as_deref())
-            .context("committing to the model")
+        CommittedModel::load_or_commit(graph, config, cache).context("committing to the model")
     }
 }

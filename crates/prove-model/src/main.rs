@@ -13,6 +13,7 @@ mod estimate;
 mod files;
 mod generate;
 mod report;
+mod setup;
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -64,21 +65,52 @@ enum Command {
         /// ONNX models: pick --act-bits (and, with --quant direct, --weight-bits) over a grid
         /// by the output's measured error against f32 on the input; prints the flags that
         /// `verify` needs.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "vk")]
         calibrate: bool,
+        /// Prove against this verifying key (`setup`): the model's scales are the key's, the
+        /// flags must be the setup's, and a model whose weights or structure differ is
+        /// refused.
+        #[arg(long)]
+        vk: Option<PathBuf>,
     },
-    /// Check a proof file against a model.
+    /// Fix a model's scales and commitment and write its verifying key: the model's identity
+    /// (its digest, printed as hex), all a verifier needs.
+    Setup {
+        #[command(flatten)]
+        model: ModelArgs,
+        /// Inputs to calibrate the scales on (the format of `prove --input`); a seeded sample
+        /// if absent.
+        #[arg(long)]
+        calibration: Option<PathBuf>,
+        /// Seed of the sample when no --calibration is given.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Verifying key file to write.
+        #[arg(long, default_value = "model.vk")]
+        vk_out: PathBuf,
+    },
+    /// Check a proof file against a model, or against a verifying key alone (--vk).
     Verify {
         #[command(flatten)]
         model: ModelArgs,
         /// Proof file to check.
         #[arg(long, default_value = "proof.bin")]
         proof: PathBuf,
+        /// Verify against this key file: no model files, no cache (the model flags are not
+        /// read).
+        #[arg(long)]
+        vk: Option<PathBuf>,
+        /// With --vk: refuse a key whose model digest is not this (hex).
+        #[arg(long, requires = "vk")]
+        expect_digest: Option<String>,
     },
-    /// Print a model's layers, shapes and sizes.
+    /// Print a model's layers, shapes and sizes, or a verifying key (--vk).
     Inspect {
         #[command(flatten)]
         model: ModelArgs,
+        /// Print this key file instead of a model.
+        #[arg(long)]
+        vk: Option<PathBuf>,
     },
     /// Greedy decoding of a --model-dir / --gguf decoder with every step proved: the prompt's
     /// prefill, then one step per token, each written as step-NNN.bin into --output-dir.
@@ -144,6 +176,7 @@ fn kib(bytes: usize) -> String {
 
 fn run(cli: Cli) -> Result<()> {
     let (Command::Prove { model, .. }
+    | Command::Setup { model, .. }
     | Command::Verify { model, .. }
     | Command::Inspect { model, .. }
     | Command::Generate { model, .. }
@@ -158,17 +191,34 @@ fn run(cli: Cli) -> Result<()> {
             format,
             report,
             calibrate,
+            vk,
         } => {
+            let key = vk.as_deref().map(setup::read_key).transpose()?;
             let opts = ProveOpts {
                 seed,
                 output: &output,
                 format,
                 report: report.as_deref(),
                 calibrate,
+                key: key.as_ref(),
             };
             prove(&model, input.as_deref(), &opts)
         }
-        Command::Verify { model, proof } => verify(&model, &proof),
+        Command::Setup {
+            model,
+            calibration,
+            seed,
+            vk_out,
+        } => setup::setup(&model, calibration.as_deref(), seed, &vk_out).map(drop),
+        Command::Verify {
+            model,
+            proof,
+            vk,
+            expect_digest,
+        } => match vk {
+            Some(key) => setup::verify_with_key(&key, &proof, expect_digest.as_deref()),
+            None => verify(&model, &proof),
+        },
         Command::Generate {
             model,
             input,
@@ -186,7 +236,10 @@ fn run(cli: Cli) -> Result<()> {
         Command::VerifyGeneration { model, proofs } => {
             generate::verify_generation_cmd(&model, &proofs)
         }
-        Command::Inspect { model } => inspect(&model),
+        Command::Inspect { model, vk } => match vk {
+            Some(key) => setup::inspect_key(&key),
+            None => inspect(&model),
+        },
     }
 }
 
@@ -197,12 +250,16 @@ struct ProveOpts<'a> {
     format: Format,
     report: Option<&'a std::path::Path>,
     calibrate: bool,
+    /// The verifying key to prove against.
+    key: Option<&'a zkml::KeyFile>,
 }
 
 /// `prove`: prepare, commit, prove, write the proof file, print the result and the report.
 fn prove(model: &ModelArgs, input: Option<&std::path::Path>, opts: &ProveOpts<'_>) -> Result<()> {
     let (seed, output) = (opts.seed, opts.output);
-    let prepared = if opts.calibrate {
+    let prepared = if let Some(key) = opts.key {
+        setup::prepare_for_key(model, key, input, seed)?
+    } else if opts.calibrate {
         let (p, summary) = model.prepare_calibrated(input, seed)?;
         println!("{summary}");
         p
@@ -218,6 +275,9 @@ fn prove(model: &ModelArgs, input: Option<&std::path::Path>, opts: &ProveOpts<'_
     } = prepared;
     let t0 = Instant::now();
     let (committed, cache) = model.commit(graph)?;
+    if let Some(key) = opts.key {
+        setup::check_against_key(&committed, key)?;
+    }
     let commit_ms = t0.elapsed().as_secs_f64() * 1e3;
     let commit_note = match &cache {
         CacheStatus::Loaded => {
@@ -326,7 +386,7 @@ fn verify(model: &ModelArgs, proof: &std::path::Path) -> Result<()> {
         ProofFile::decode(&bytes).with_context(|| format!("decoding {}", proof.display()))?;
     let inputs = file.inputs();
     let graph = model.graph(Some(&inputs))?;
-    let (committed, _) = model.commit(graph)?;
+    let committed = model.commit_fresh(graph)?;
     if let Some(dir) = &model.model_dir {
         decoder::check_proof_source(&file, &committed, dir)?;
     }

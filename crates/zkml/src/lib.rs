@@ -18,7 +18,7 @@
 //! Modules: [`layers`] (the layer catalogue: each op family's columns, prover step and
 //! verifier step, and the claim router), [`circuit`] (what prover and verifier both derive
 //! from a graph), [`views`] (weight views and their claims), [`packing`], [`commitment`]
-//! (model commitment, verifying key), [`prover`] and [`verifier`] (the walks), [`chain`]
+//! (model commitment, verifying key), [`key_file`] (the verifying-key file), [`prover`] and [`verifier`] (the walks), [`chain`]
 //! (binding a batched stack's blocks in sequence), [`proof`] (format), [`config`], [`error`].
 //!
 //! Features: `prover` (default) builds [`prover`], the layers' prover steps and
@@ -30,6 +30,7 @@ pub mod circuit;
 pub mod commitment;
 pub mod config;
 pub mod error;
+pub mod key_file;
 pub mod layers;
 pub mod packing;
 pub mod proof;
@@ -45,6 +46,7 @@ pub use commitment::VerifyingKey;
 pub use commitment::{CacheStatus, CommittedModel};
 pub use config::ProofConfig;
 pub use error::{EncodeError, ProveError, VerifyError};
+pub use key_file::{KeyFile, SetupRecord};
 pub use proof::{ModelProof, ProofFormat};
 #[cfg(feature = "prover")]
 pub use prover::{prove, prove_all, prove_executed};

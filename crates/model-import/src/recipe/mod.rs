@@ -35,7 +35,7 @@ pub use decoder::{
 pub use encoder::{encoder_graph, encoder_inputs, prepare_encoder, EncoderSource};
 pub use error::{CheckpointError, PrepareError, TokenIdsError};
 pub use onnx::{
-    calibrate_onnx, onnx_graph, prepare_onnx, OnnxFile, Trial, ACT_BITS_GRID,
+    calibrate_onnx, onnx_graph, prepare_onnx, prepare_onnx_fixed, OnnxFile, Trial, ACT_BITS_GRID,
     DEFAULT_CALIBRATION_SEED, WEIGHT_BITS_GRID,
 };
 pub use onnx_input::{InputJsonError, OnnxInputs};

@@ -212,32 +212,14 @@ pub fn onnx_graph<'a>(
     inputs: Option<&[Tensor]>,
 ) -> Result<Graph, PrepareError> {
     let file = model.into();
-    let src = match inputs {
+    let (src, calib) = match inputs {
         Some(xs) => {
-            let lens: Vec<usize> = xs.iter().map(|x| x.data.len()).collect();
-            let first = file.shapes.first().and_then(|s| s.as_deref());
-            OnnxModel::load_for_lens(file.path, &lens, first)?.select_outputs(&file.outputs)?
-        }
-        None => file.load()?,
-    };
-    let calib = match inputs {
-        Some(xs) => {
-            if xs.len() != src.inputs.len() {
-                return Err(PrepareError::OnnxInput {
-                    file: src.file.clone(),
-                    source: Box::new(crate::ImportError::Structure {
-                        file: src.file.clone(),
-                        detail: format!(
-                            "{} input tensors for a model with {} inputs",
-                            xs.len(),
-                            src.inputs.len()
-                        ),
-                    }),
-                });
-            }
-            dequantise_inputs(&src, config, xs)
+            let src = load_for(&file, xs)?;
+            let calib = calibration_reals(&src, config, xs)?;
+            (src, calib)
         }
         None => {
+            let src = file.load()?;
             let reals = seeded_inputs(&src, DEFAULT_CALIBRATION_SEED);
             let xs = quantise_inputs(&src, config, &reals).map_err(|source| {
                 PrepareError::OnnxInput {
@@ -245,8 +227,70 @@ pub fn onnx_graph<'a>(
                     source: Box::new(source),
                 }
             })?;
-            dequantise_inputs(&src, config, &xs)
+            let calib = dequantise_inputs(&src, config, &xs);
+            (src, calib)
         }
     };
     Ok(src.import(config, &calib)?.graph)
+}
+
+/// [`prepare_onnx`] with the scales fixed by the quantised calibration inputs `calib` (a
+/// verifying key's setup) rather than by the input: the graph is the one [`onnx_graph`]
+/// builds for `calib`, run on `reals` (seeded if `None`), which must have the calibration's
+/// shapes; a value that leaves a calibrated range is refused naming the node.
+pub fn prepare_onnx_fixed<'a>(
+    model: impl Into<OnnxFile<'a>>,
+    config: &QuantConfig,
+    calib: &[Tensor],
+    reals: Option<&[f32]>,
+    seed: u64,
+) -> Result<Prepared, PrepareError> {
+    let file = model.into();
+    let src = load_for(&file, calib)?;
+    let calib_reals = calibration_reals(&src, config, calib)?;
+    let reals = reals_or_seeded(&src, reals, seed);
+    let inputs =
+        quantise_inputs(&src, config, &reals).map_err(|source| PrepareError::OnnxInput {
+            file: src.file.clone(),
+            source: Box::new(source),
+        })?;
+    let (imported, trace) = src.clone().import_traced(config, &calib_reals, &inputs)?;
+    let report = imported.compare_trace(&reals, &trace)?;
+    let outputs = named_outputs(&imported);
+    Ok(Prepared {
+        graph: imported.graph,
+        inputs,
+        trace,
+        report: Some(Comparison::Onnx(report)),
+        outputs,
+    })
+}
+
+/// The model loaded with the shapes of the input tensors `xs` and the file's output selection.
+fn load_for(file: &OnnxFile<'_>, xs: &[Tensor]) -> Result<OnnxModel, PrepareError> {
+    let lens: Vec<usize> = xs.iter().map(|x| x.data.len()).collect();
+    let first = file.shapes.first().and_then(|s| s.as_deref());
+    Ok(OnnxModel::load_for_lens(file.path, &lens, first)?.select_outputs(&file.outputs)?)
+}
+
+/// The real values of the quantised input tensors `xs`, one per model input.
+fn calibration_reals(
+    src: &OnnxModel,
+    config: &QuantConfig,
+    xs: &[Tensor],
+) -> Result<Vec<f32>, PrepareError> {
+    if xs.len() != src.inputs.len() {
+        return Err(PrepareError::OnnxInput {
+            file: src.file.clone(),
+            source: Box::new(crate::ImportError::Structure {
+                file: src.file.clone(),
+                detail: format!(
+                    "{} input tensors for a model with {} inputs",
+                    xs.len(),
+                    src.inputs.len()
+                ),
+            }),
+        });
+    }
+    Ok(dequantise_inputs(src, config, xs))
 }
