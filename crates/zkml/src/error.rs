@@ -30,6 +30,8 @@ pub enum VerifyError {
     Version { expected: u32, got: u32 },
     #[error("proof is for model {got}, not for model {expected}")]
     WrongModel { expected: String, got: String },
+    #[error("the proof was made with {got}; the key requires {expected}")]
+    ConfigMismatch { expected: String, got: String },
     #[error("malformed model: {0}")]
     MalformedModel(String),
     #[error("malformed proof: {0}")]

@@ -70,6 +70,9 @@ pub struct NodeProof {
 pub struct ModelProof {
     pub version: u32,
     pub model_digest: [u8; 32],
+    /// The configuration the prover used (bound through the digest; carried so that a
+    /// verifier holding a key of another configuration says so rather than "another model").
+    pub config: crate::ProofConfig,
     /// One commitment per advice chunk (`Circuit::advice_chunks`).
     pub advice: Vec<PolyCommitment>,
     pub lookup: LookupProof,

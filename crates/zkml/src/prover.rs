@@ -231,6 +231,7 @@ fn prove_witness(
     let proof = ModelProof {
         version: PROOF_VERSION,
         model_digest: digest,
+        config: model.vk.config,
         advice,
         lookup: lookup_proof,
         rescale_splits: Felts(splits),

@@ -123,6 +123,18 @@ pub fn verify_outputs(
         });
     }
     let digest = vk.digest();
+    if proof.config != vk.config {
+        let show = |c: &crate::ProofConfig| {
+            format!(
+                "log blowup {}, {} queries, {} proof-of-work bits, weight polynomials up to 2^{}",
+                c.pcs.log_blowup, c.pcs.n_queries, c.pcs.pow_bits, c.max_weight_poly_vars
+            )
+        };
+        return Err(VerifyError::ConfigMismatch {
+            expected: show(&vk.config),
+            got: show(&proof.config),
+        });
+    }
     if proof.model_digest != digest {
         return Err(VerifyError::WrongModel {
             expected: hex::encode(digest),

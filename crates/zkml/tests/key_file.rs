@@ -73,3 +73,18 @@ fn a_key_below_the_security_floor_is_refused() {
     let e = KeyFile::decode(&bytes).unwrap_err();
     assert!(matches!(e, VerifyError::InsufficientSecurity { .. }), "{e}");
 }
+
+/// A proof made under another configuration than the key's is refused as such, not as
+/// another model.
+#[test]
+fn a_proof_of_another_configuration_is_named() {
+    let (key, x, ..) = key_and_proof();
+    let mut config = ProofConfig::default();
+    config.pcs.n_queries += 10;
+    let m = CommittedModel::new(examples::by_name("tiny-mlp").unwrap(), config).unwrap();
+    let (y, proof) = prove(&m, &x, &()).unwrap();
+    let e = verify(&key.vk, &x, &y, &proof).unwrap_err();
+    assert!(matches!(e, VerifyError::ConfigMismatch { .. }), "{e}");
+    assert!(e.to_string().contains("queries"), "{e}");
+    verify(&m.vk, &x, &y, &proof).unwrap();
+}
