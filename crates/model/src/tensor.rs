@@ -15,23 +15,31 @@ impl Shape {
         Self { rows, cols }
     }
 
+    /// Entries (saturating: a shape read from a hostile key or proof may be absurd; the
+    /// structure checks refuse it before anything is allocated).
     pub const fn len(&self) -> usize {
-        self.rows * self.cols
+        self.rows.saturating_mul(self.cols)
     }
 
     pub const fn is_empty(&self) -> bool {
-        self.len() == 0
+        self.rows == 0 || self.cols == 0
     }
 
-    /// `log2` of the padded row count (rows rounded up to a power of two).
+    /// `log2` of the padded row count (rows rounded up to a power of two; `usize::BITS` when
+    /// that does not fit).
     pub fn log_rows(&self) -> u32 {
-        self.rows.next_power_of_two().ilog2()
+        self.rows
+            .checked_next_power_of_two()
+            .map_or(usize::BITS, usize::ilog2)
     }
 
     /// `log2` of the padded column count; at least 1, so that every padded tensor has at
     /// least one MLE variable.
     pub fn log_cols(&self) -> u32 {
-        self.cols.next_power_of_two().ilog2().max(1)
+        self.cols
+            .checked_next_power_of_two()
+            .map_or(usize::BITS, usize::ilog2)
+            .max(1)
     }
 
     /// Number of MLE variables of the padded tensor.

@@ -1,0 +1,215 @@
+//! Models the server knows: how each is built (a built-in model, or an ONNX file with its
+//! scales calibrated at setup), its verifying key, and the blocking work on it: setup, the
+//! check of a prove request's input, proving, verifying.
+
+use std::path::PathBuf;
+
+use model::{examples, Graph, Tensor};
+use model_import::recipe::{prepare_onnx, prepare_onnx_fixed, OnnxFile, OnnxInputs};
+use model_import::{OnnxModel, QuantConfig};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use zkml::proof::ProofFile;
+use zkml::prover::Progress;
+use zkml::{CommittedModel, KeyFile, ProofConfig, ProofFormat, SetupRecord};
+
+/// How a model is built.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ModelSpec {
+    /// A built-in model (`mlp`, `tiny-mlp`).
+    Builtin(String),
+    /// An ONNX file on the server's disk, per-channel INT8 weights, 8-bit activations.
+    Onnx(PathBuf),
+}
+
+/// Why a model or a request cannot be served: the message is the client's.
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    /// The request does not fit the model (4xx).
+    #[error("{0}")]
+    BadRequest(String),
+    /// The work failed (a job's error, or 500 for a setup).
+    #[error("{0}")]
+    Failed(String),
+}
+
+fn bad(e: impl std::fmt::Display) -> ModelError {
+    ModelError::BadRequest(e.to_string())
+}
+
+fn failed(e: impl std::fmt::Display) -> ModelError {
+    ModelError::Failed(format!("{e:#}"))
+}
+
+/// A model ready to prove: its spec, key and commitment.
+pub struct Loaded {
+    pub spec: ModelSpec,
+    pub key: KeyFile,
+    pub committed: CommittedModel,
+}
+
+fn onnx_file(path: &std::path::Path, shapes: Vec<Option<Vec<usize>>>) -> OnnxFile<'_> {
+    OnnxFile {
+        path,
+        shapes,
+        outputs: vec![],
+    }
+}
+
+/// Parses an ONNX model's input JSON (an array, or an object keyed by input name).
+fn onnx_reals(path: &std::path::Path, value: &Value) -> Result<OnnxInputs, ModelError> {
+    let names = OnnxModel::input_names(path).map_err(bad)?;
+    OnnxInputs::from_value(&names, value).map_err(bad)
+}
+
+/// A built-in model's input: a flat JSON array of reals at the graph's input scale.
+fn builtin_input(graph: &Graph, value: &Value) -> Result<Tensor, ModelError> {
+    let values: Vec<f64> = serde_json::from_value(value.clone())
+        .map_err(|_| bad("input: expected a JSON array of numbers"))?;
+    let shape = graph.input_shape();
+    if values.len() != shape.len() {
+        return Err(bad(format!(
+            "input: {} values, model '{}' takes {} ({}x{})",
+            values.len(),
+            graph.name,
+            shape.len(),
+            shape.rows,
+            shape.cols
+        )));
+    }
+    let scale = (1u64 << graph.nodes[0].scale) as f64;
+    let half = (1u64 << (model::ACT_BITS - 1)) as f64;
+    let data = values
+        .iter()
+        .enumerate()
+        .map(|(i, &v)| {
+            let q = (v * scale).round();
+            if !q.is_finite() || q.abs() >= half {
+                return Err(bad(format!(
+                    "input[{i}] = {v} is outside the model's input range"
+                )));
+            }
+            Ok(q as i64)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Tensor::new(shape, data))
+}
+
+fn builtin(name: &str) -> Result<Graph, ModelError> {
+    examples::by_name(name).ok_or_else(|| {
+        bad(format!(
+            "unknown built-in model '{name}' (built-in models: {})",
+            examples::NAMES.join(", ")
+        ))
+    })
+}
+
+/// Sets the model up: scales calibrated on `calibration` (its input JSON) or a seeded sample,
+/// weights committed, key made.
+pub fn setup(
+    spec: ModelSpec,
+    calibration: Option<&Value>,
+    config: ProofConfig,
+) -> Result<Loaded, ModelError> {
+    let (graph, calib) = match &spec {
+        ModelSpec::Builtin(name) => (builtin(name)?, Vec::new()),
+        ModelSpec::Onnx(path) => {
+            if !path.is_file() {
+                return Err(bad(format!("{}: no such file", path.display())));
+            }
+            let (shapes, reals) = match calibration {
+                Some(v) => {
+                    let r = onnx_reals(path, v)?;
+                    (r.shapes, Some(r.values))
+                }
+                None => (vec![], None),
+            };
+            let quant = QuantConfig::default();
+            let p = prepare_onnx(onnx_file(path, shapes), &quant, reals.as_deref(), 1)
+                .map_err(|e| bad(format!("{:#}", anyhow::Error::from(e))))?;
+            (p.graph, p.inputs)
+        }
+    };
+    let committed = CommittedModel::new(graph, config).map_err(failed)?;
+    let key = KeyFile::new(
+        committed.vk.clone(),
+        SetupRecord {
+            calibration: calib,
+            settings: vec![("spec".into(), serde_json::to_string(&spec).map_err(failed)?)],
+        },
+    );
+    Ok(Loaded {
+        spec,
+        key,
+        committed,
+    })
+}
+
+/// Rebuilds a model from its spec and key (after a restart), checking it is the key's.
+pub fn load(spec: ModelSpec, key: KeyFile) -> Result<Loaded, ModelError> {
+    let graph = match &spec {
+        ModelSpec::Builtin(name) => builtin(name)?,
+        ModelSpec::Onnx(path) => model_import::onnx_graph(
+            onnx_file(path, vec![]),
+            &QuantConfig::default(),
+            Some(&key.setup.calibration),
+        )
+        .map_err(|e| failed(anyhow::Error::from(e)))?,
+    };
+    let committed = CommittedModel::new(graph, key.vk.config).map_err(failed)?;
+    if committed.vk.digest() != key.vk.digest() {
+        return Err(failed(
+            "the model on disk is no longer the one set up (its file changed)",
+        ));
+    }
+    Ok(Loaded {
+        spec,
+        key,
+        committed,
+    })
+}
+
+/// The forward pass of a prove request: the graph run on `input` (refused as a bad request
+/// when the input does not fit).
+pub fn forward(m: &Loaded, input: &Value) -> Result<model_import::Prepared, ModelError> {
+    match &m.spec {
+        ModelSpec::Builtin(_) => {
+            let x = builtin_input(&m.committed.graph, input)?;
+            model_import::Prepared::execute(m.committed.graph.clone(), x).map_err(bad)
+        }
+        ModelSpec::Onnx(path) => {
+            let r = onnx_reals(path, input)?;
+            let calib = &m.key.setup.calibration;
+            let p = prepare_onnx_fixed(
+                onnx_file(path, vec![]),
+                &QuantConfig::default(),
+                calib,
+                Some(&r.values),
+                0,
+            )
+            .map_err(|e| bad(format!("{:#}", anyhow::Error::from(e))))?;
+            if p.graph != m.committed.graph {
+                return Err(failed("the rebuilt graph is not the committed one"));
+            }
+            Ok(p)
+        }
+    }
+}
+
+/// Proves `input` on the model: the proof file's bytes, as `prove-model prove` writes them.
+pub fn prove(m: &Loaded, input: &Value, progress: &dyn Progress) -> Result<Vec<u8>, ModelError> {
+    let p = forward(m, input)?;
+    let (y, proof) =
+        zkml::prove_executed(&m.committed, &p.inputs, &p.trace, progress).map_err(failed)?;
+    let more = p.trace.more_outputs(&p.graph);
+    let file = ProofFile::new_all(&m.committed, p.inputs, y, proof).with_more_outputs(more);
+    file.encode(ProofFormat::Binary).map_err(failed)
+}
+
+/// Checks proof-file bytes against the key: `Ok(())` when valid, the reason otherwise.
+pub fn verify(key: &KeyFile, bytes: &[u8]) -> Result<(), String> {
+    let file = ProofFile::decode(bytes).map_err(|e| e.to_string())?;
+    zkml::verify_outputs(&key.vk, &file.inputs(), &file.outputs(), &file.proof)
+        .map_err(|e| e.to_string())
+}

@@ -1,0 +1,310 @@
+//! The server as a client sees it, over real sockets: the real binary is started on a free
+//! port (and killed with SIGKILL for the crash test); requests are plain HTTP/1.1.
+#![allow(clippy::unwrap_used)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+struct Server {
+    child: Child,
+    addr: String,
+}
+
+impl Server {
+    fn start(dir: &Path, extra: &[&str]) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_prove-server"))
+            .args(["--bind", "127.0.0.1:0", "--data-dir", dir.to_str().unwrap()])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let addr = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap()
+            .to_owned();
+        Self { child, addr }
+    }
+
+    /// One request; returns the status and the body.
+    fn call(&self, method: &str, path: &str, body: &[u8], headers: &[&str]) -> (u16, Vec<u8>) {
+        let mut s = TcpStream::connect(&self.addr).unwrap();
+        let mut head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n",
+            self.addr,
+            body.len()
+        );
+        for h in headers {
+            head.push_str(h);
+            head.push_str("\r\n");
+        }
+        head.push_str("\r\n");
+        s.write_all(head.as_bytes()).unwrap();
+        s.write_all(body).unwrap();
+        let mut resp = Vec::new();
+        s.read_to_end(&mut resp).unwrap();
+        let split = resp.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+        let status_line = String::from_utf8_lossy(&resp[..split]).to_string();
+        let status = status_line.split(' ').nth(1).unwrap().parse().unwrap();
+        (status, resp[split + 4..].to_vec())
+    }
+
+    fn json(&self, method: &str, path: &str, body: &Value) -> (u16, Value) {
+        let (status, b) = self.call(method, path, body.to_string().as_bytes(), &[]);
+        (status, serde_json::from_slice(&b).unwrap_or(Value::Null))
+    }
+
+    fn kill(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn mnist() -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../model-import/tests/data/mnist_mlp.onnx")
+        .to_str()
+        .unwrap()
+        .to_owned()
+}
+
+fn mnist_input() -> Value {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../model-import/tests/data/mnist_mlp.input.json");
+    serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
+}
+
+/// Polls a job until it leaves the queue; its final state.
+fn wait(server: &Server, job: &str, limit: Duration) -> Value {
+    let t = Instant::now();
+    loop {
+        let (code, v) = server.json("GET", &format!("/api/v1/prove/{job}"), &Value::Null);
+        assert_eq!(code, 200, "{v}");
+        let status = v["status"].as_str().unwrap().to_owned();
+        if status != "queued" && status != "running" {
+            return v;
+        }
+        assert!(t.elapsed() < limit, "job {job} still {status}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn check_proof(server: &Server, model: &str, job: &str) {
+    let (code, proof) = server.call("GET", &format!("/api/v1/prove/{job}/result"), b"", &[]);
+    assert_eq!(code, 200);
+    let (code, key) = server.call("GET", &format!("/api/v1/models/{model}/vk"), b"", &[]);
+    assert_eq!(code, 200);
+    // The key alone verifies the file, as `prove-model verify --vk` does.
+    let key = zkml::KeyFile::decode(&key).unwrap();
+    assert_eq!(key.digest_hex(), model);
+    let file = zkml::proof::ProofFile::decode(&proof).unwrap();
+    zkml::verify_outputs(&key.vk, &file.inputs(), &file.outputs(), &file.proof).unwrap();
+    let (code, v) = server.json(
+        "POST",
+        "/api/v1/verify",
+        &json!({ "model_id": model, "proof": hex::encode(&proof) }),
+    );
+    assert_eq!((code, v["valid"].as_bool()), (200, Some(true)), "{v}");
+}
+
+#[test]
+fn models_jobs_results_and_errors_over_http() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &["--max-body", "2000000"]);
+    let (code, v) = server.json("GET", "/health", &Value::Null);
+    assert_eq!((code, v["status"].as_str()), (200, Some("ok")));
+
+    let (code, v) = server.json("POST", "/api/v1/models", &json!({ "path": mnist() }));
+    assert_eq!(code, 201, "{v}");
+    let model = v["model_id"].as_str().unwrap().to_owned();
+    assert_eq!(v["security_bits"], 96);
+    let (code, v) = server.json("GET", &format!("/api/v1/models/{model}"), &Value::Null);
+    assert_eq!((code, v["name"].as_str()), (200, Some("mnist_mlp")), "{v}");
+
+    let (code, v) = server.json(
+        "POST",
+        "/api/v1/prove",
+        &json!({ "model_id": model, "input": mnist_input() }),
+    );
+    assert_eq!(code, 202, "{v}");
+    let job = v["job_id"].as_str().unwrap().to_owned();
+    let done = wait(&server, &job, Duration::from_secs(60));
+    assert_eq!(done["status"], "completed", "{done}");
+    assert_eq!(done["progress"], 1.0);
+    check_proof(&server, &model, &job);
+    // A finished job cannot be cancelled; a tampered proof is not valid.
+    let (code, _) = server.json("DELETE", &format!("/api/v1/prove/{job}"), &Value::Null);
+    assert_eq!(code, 409);
+    let (_, proof) = server.call("GET", &format!("/api/v1/prove/{job}/result"), b"", &[]);
+    let mut bad = proof.clone();
+    let at = bad.len() / 2;
+    bad[at] ^= 1;
+    let (code, v) = server.json(
+        "POST",
+        "/api/v1/verify",
+        &json!({ "model_id": model, "proof": hex::encode(&bad) }),
+    );
+    assert_eq!((code, v["valid"].as_bool()), (200, Some(false)), "{v}");
+    assert!(v["error"].is_string());
+
+    // Client mistakes: 4xx with a JSON error naming the problem.
+    let (code, b) = server.call("POST", "/api/v1/prove", b"{\"model_id\": ", &[]);
+    let v: Value = serde_json::from_slice(&b).unwrap();
+    assert_eq!(code, 400);
+    assert!(
+        v["error"].as_str().unwrap().contains("malformed JSON"),
+        "{v}"
+    );
+    let (code, v) = server.json(
+        "POST",
+        "/api/v1/prove",
+        &json!({ "model_id": "00", "input": [1] }),
+    );
+    assert_eq!(code, 404, "{v}");
+    let (code, v) = server.json(
+        "POST",
+        "/api/v1/prove",
+        &json!({ "model_id": model, "input": [0.5, 0.5] }),
+    );
+    assert_eq!(code, 400);
+    assert!(v["error"].as_str().unwrap().contains("784"), "{v}");
+    let (code, _) = server.json("GET", "/api/v1/prove/nope", &Value::Null);
+    assert_eq!(code, 404);
+    let (code, _) = server.json("GET", "/api/v1/models/nope/vk", &Value::Null);
+    assert_eq!(code, 404);
+    let (code, v) = server.json("POST", "/api/v1/models", &json!({ "builtin": "nope" }));
+    assert_eq!(code, 400);
+    assert!(v["error"].as_str().unwrap().contains("tiny-mlp"), "{v}");
+    let (code, _) = server.json(
+        "POST",
+        "/api/v1/models",
+        &json!({ "path": "/no/such.onnx" }),
+    );
+    assert_eq!(code, 400);
+    let big = vec![b' '; 2_100_000];
+    let (code, _) = server.call("POST", "/api/v1/prove", &big, &[]);
+    assert_eq!(code, 413);
+    let (code, v) = server.json("GET", "/api/v1/openapi.json", &Value::Null);
+    assert_eq!(code, 200);
+    assert!(v["paths"]["/api/v1/prove/{id}/result"].is_object());
+}
+
+#[test]
+fn api_key_is_required_when_configured() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("key");
+    std::fs::write(&key, "s3cret\n").unwrap();
+    let server = Server::start(dir.path(), &["--api-key-file", key.to_str().unwrap()]);
+    let (code, _) = server.call("GET", "/health", b"", &[]);
+    assert_eq!(code, 200);
+    let body = json!({ "builtin": "tiny-mlp" }).to_string();
+    let (code, _) = server.call("POST", "/api/v1/models", body.as_bytes(), &[]);
+    assert_eq!(code, 401);
+    let (code, _) = server.call(
+        "POST",
+        "/api/v1/models",
+        body.as_bytes(),
+        &["x-api-key: nope"],
+    );
+    assert_eq!(code, 401);
+    let (code, _) = server.call(
+        "POST",
+        "/api/v1/models",
+        body.as_bytes(),
+        &["x-api-key: s3cret"],
+    );
+    assert_eq!(code, 201);
+    let (code, _) = server.call(
+        "POST",
+        "/api/v1/models",
+        body.as_bytes(),
+        &["Authorization: Bearer s3cret"],
+    );
+    assert_eq!(code, 201);
+}
+
+/// SIGKILL with jobs queued and running: after a restart every job completes, results
+/// written before the kill are still served, and every proof verifies.
+#[test]
+fn jobs_survive_a_kill_9() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &["--workers", "1"]);
+    let (code, v) = server.json("POST", "/api/v1/models", &json!({ "builtin": "mlp" }));
+    assert_eq!(code, 201, "{v}");
+    let model = v["model_id"].as_str().unwrap().to_owned();
+    let input: Vec<f64> = (0..784).map(|i| (i % 17) as f64 / 17.0).collect();
+    let first = {
+        let (_, v) = server.json(
+            "POST",
+            "/api/v1/prove",
+            &json!({ "model_id": model, "input": input }),
+        );
+        v["job_id"].as_str().unwrap().to_owned()
+    };
+    assert_eq!(
+        wait(&server, &first, Duration::from_secs(60))["status"],
+        "completed"
+    );
+    let mut jobs = Vec::new();
+    for _ in 0..16 {
+        let (code, v) = server.json(
+            "POST",
+            "/api/v1/prove",
+            &json!({ "model_id": model, "input": input }),
+        );
+        assert_eq!(code, 202, "{v}");
+        jobs.push(v["job_id"].as_str().unwrap().to_owned());
+    }
+    // Kill while the first of them is (most likely) being proved; the last is still queued.
+    std::thread::sleep(Duration::from_millis(30));
+    let last = jobs.last().unwrap();
+    let (_, v) = server.json("GET", &format!("/api/v1/prove/{last}"), &Value::Null);
+    assert_eq!(v["status"], "queued", "{v}");
+    server.kill();
+
+    let server = Server::start(dir.path(), &["--workers", "1"]);
+    check_proof(&server, &model, &first);
+    // A queued job can be cancelled; it is never proved.
+    let (_, v) = server.json(
+        "POST",
+        "/api/v1/prove",
+        &json!({ "model_id": model, "input": input }),
+    );
+    let cancelled = v["job_id"].as_str().unwrap().to_owned();
+    let (code, v) = server.json(
+        "DELETE",
+        &format!("/api/v1/prove/{cancelled}"),
+        &Value::Null,
+    );
+    assert_eq!(code, 200, "{v}");
+    for job in &jobs {
+        let done = wait(&server, job, Duration::from_secs(120));
+        assert_eq!(done["status"], "completed", "{done}");
+        check_proof(&server, &model, job);
+    }
+    let (_, v) = server.json("GET", &format!("/api/v1/prove/{cancelled}"), &Value::Null);
+    assert_eq!(v["status"], "cancelled", "{v}");
+    let (code, _) = server.json(
+        "GET",
+        &format!("/api/v1/prove/{cancelled}/result"),
+        &Value::Null,
+    );
+    assert_eq!(code, 409);
+}
