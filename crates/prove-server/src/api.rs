@@ -112,12 +112,10 @@ async fn post_model(State(state): State<Arc<AppState>>, body: Bytes) -> ApiResul
     let spec = match (req.builtin, req.path, req.model_dir) {
         (Some(b), None, None) => ModelSpec::Builtin(b),
         (None, Some(p), None) => ModelSpec::Onnx(p.into()),
-        (None, None, Some(_)) => {
-            return Err(err(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "model_dir models are not served yet: use prove-model setup / prove --vk",
-            ))
-        }
+        (None, None, Some(d)) => ModelSpec::Dir {
+            dir: d.into(),
+            layers: req.layers.map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
+        },
         _ => {
             return Err(err(
                 StatusCode::BAD_REQUEST,
@@ -125,7 +123,7 @@ async fn post_model(State(state): State<Arc<AppState>>, body: Bytes) -> ApiResul
             ))
         }
     };
-    if req.layers.is_some() {
+    if req.layers.is_some() && !matches!(spec, ModelSpec::Dir { .. }) {
         return Err(err(StatusCode::BAD_REQUEST, "layers is for model_dir"));
     }
     let config = state.config.proof;
@@ -299,7 +297,7 @@ async fn openapi() -> Json<Value> {
         "info": { "title": "prove-server", "version": env!("CARGO_PKG_VERSION") },
         "paths": {
             "/health": { "get": op("liveness and version") },
-            "/api/v1/models": { "post": op("set up a model: {builtin} or {path}, optional calibration; 201 {model_id}") },
+            "/api/v1/models": { "post": op("set up a model: {builtin}, {path} or {model_dir, layers}, optional calibration; 201 {model_id}") },
             "/api/v1/models/{id}": { "get": op("name, parameters, digest, security bits") },
             "/api/v1/models/{id}/vk": { "get": op("the verifying key file") },
             "/api/v1/prove": { "post": op("queue a prove job {model_id, input}; 202 {job_id}") },

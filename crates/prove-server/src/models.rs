@@ -4,9 +4,13 @@
 
 use std::path::PathBuf;
 
-use model::{examples, Graph, Tensor};
-use model_import::recipe::{prepare_onnx, prepare_onnx_fixed, OnnxFile, OnnxInputs};
-use model_import::{OnnxModel, QuantConfig};
+use model::{examples, Graph, Shape, Tensor};
+use model_import::recipe::{
+    decoder_graph, encoder_graph, encoder_inputs, encoder_inputs_from_json, prepare_decoder,
+    prepare_encoder, prepare_onnx, prepare_onnx_fixed, DecoderSource, EncoderSource, OnnxFile,
+    OnnxInputs,
+};
+use model_import::{OnnxModel, PrepareError, QuantConfig};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use zkml::proof::ProofFile;
@@ -21,6 +25,9 @@ pub enum ModelSpec {
     Builtin(String),
     /// An ONNX file on the server's disk, per-channel INT8 weights, 8-bit activations.
     Onnx(PathBuf),
+    /// A HuggingFace folder (a BERT encoder, or a Llama / Mistral / Qwen decoder) or a GGUF
+    /// file, its first `layers` layers (default all), per-channel INT8 weights.
+    Dir { dir: PathBuf, layers: Option<usize> },
 }
 
 /// Why a model or a request cannot be served: the message is the client's.
@@ -32,6 +39,11 @@ pub enum ModelError {
     /// The work failed (a job's error, or 500 for a setup).
     #[error("{0}")]
     Failed(String),
+}
+
+/// A preparation error with its causes, as the client's mistake.
+fn bad_chain(e: PrepareError) -> ModelError {
+    ModelError::BadRequest(format!("{:#}", anyhow::Error::from(e)))
 }
 
 fn bad(e: impl std::fmt::Display) -> ModelError {
@@ -130,6 +142,7 @@ pub fn setup(
                 .map_err(|e| bad(format!("{:#}", anyhow::Error::from(e))))?;
             (p.graph, p.inputs)
         }
+        ModelSpec::Dir { dir, layers } => dir_setup(dir, *layers, calibration)?,
     };
     let committed = CommittedModel::new(graph, config).map_err(failed)?;
     let key = KeyFile::new(
@@ -146,6 +159,68 @@ pub fn setup(
     })
 }
 
+fn encoder_source(dir: &std::path::Path, layers: Option<usize>) -> EncoderSource {
+    EncoderSource {
+        dir: dir.to_owned(),
+        layers,
+        quant: QuantConfig::default(),
+    }
+}
+
+fn decoder_source(dir: &std::path::Path, layers: Option<usize>) -> DecoderSource {
+    DecoderSource {
+        dir: dir.to_owned(),
+        layers,
+        seq_len: None,
+        quant: QuantConfig::default(),
+    }
+}
+
+/// A folder's graph calibrated on `calibration` (token ids, or an encoder's
+/// `{input_ids, attention_mask}`; seeded ids when absent) and the calibration tensors.
+fn dir_setup(
+    dir: &std::path::Path,
+    layers: Option<usize>,
+    calibration: Option<&Value>,
+) -> Result<(Graph, Vec<Tensor>), ModelError> {
+    if !dir.exists() {
+        return Err(bad(format!("{}: no such folder or file", dir.display())));
+    }
+    let encoder = match dir.is_dir() {
+        true => EncoderSource::config(dir).map_err(bad_chain)?,
+        false => None,
+    };
+    let p = match encoder {
+        Some(config) => {
+            let inputs = match calibration {
+                Some(v) => encoder_inputs_from_json(&config, v).map_err(bad_chain)?,
+                None => {
+                    let vocab = config.vocab_size as f32;
+                    let ids: Vec<i64> = model_import::seeded_uniform(1)
+                        .take(8)
+                        .map(|u| ((u * vocab) as i64).min(config.vocab_size as i64 - 1))
+                        .collect();
+                    encoder_inputs(&config, &ids, None).map_err(bad_chain)?
+                }
+            };
+            prepare_encoder(&encoder_source(dir, layers), &config, inputs).map_err(bad_chain)?
+        }
+        None => {
+            let ids = calibration.map(token_ids).transpose()?;
+            let ids = ids.map(|v| v.into_iter().map(|i| i as usize).collect());
+            prepare_decoder(&decoder_source(dir, layers), ids, 1).map_err(bad_chain)?
+        }
+    };
+    Ok((p.graph, p.inputs))
+}
+
+/// A JSON array of token ids.
+fn token_ids(v: &Value) -> Result<Vec<i64>, ModelError> {
+    let ids: Vec<u32> = serde_json::from_value(v.clone())
+        .map_err(|_| bad("input: expected a JSON array of token ids"))?;
+    Ok(ids.into_iter().map(i64::from).collect())
+}
+
 /// Rebuilds a model from its spec and key (after a restart), checking it is the key's.
 pub fn load(spec: ModelSpec, key: KeyFile) -> Result<Loaded, ModelError> {
     let graph = match &spec {
@@ -156,6 +231,14 @@ pub fn load(spec: ModelSpec, key: KeyFile) -> Result<Loaded, ModelError> {
             Some(&key.setup.calibration),
         )
         .map_err(|e| failed(anyhow::Error::from(e)))?,
+        ModelSpec::Dir { dir, layers } => {
+            let calib = &key.setup.calibration;
+            let graph = match EncoderSource::config(dir).map_err(failed)? {
+                Some(config) => encoder_graph(&encoder_source(dir, *layers), &config, calib),
+                None => decoder_graph(&decoder_source(dir, *layers), calib.first()).map(|g| g.0),
+            };
+            graph.map_err(|e| failed(anyhow::Error::from(e)))?
+        }
     };
     let committed = CommittedModel::new(graph, key.vk.config).map_err(failed)?;
     if committed.vk.digest() != key.vk.digest() {
@@ -193,6 +276,32 @@ pub fn forward(m: &Loaded, input: &Value) -> Result<model_import::Prepared, Mode
                 return Err(failed("the rebuilt graph is not the committed one"));
             }
             Ok(p)
+        }
+        ModelSpec::Dir { dir, .. } => {
+            let inputs = match EncoderSource::config(dir).map_err(failed)? {
+                Some(config) => encoder_inputs_from_json(&config, input).map_err(bad_chain)?,
+                None => {
+                    let ids = token_ids(input)?;
+                    vec![Tensor::new(Shape::new(ids.len(), 1), ids)]
+                }
+            };
+            let calib = &m.key.setup.calibration;
+            if let Some((x, c)) = inputs.iter().zip(calib).find(|(x, c)| x.shape != c.shape) {
+                return Err(bad(format!(
+                    "input: {} tokens, the model was set up for {}",
+                    x.data.len(),
+                    c.data.len()
+                )));
+            }
+            let graph = m.committed.graph.clone();
+            let trace = model::execute::execute_all(&graph, &inputs).map_err(bad)?;
+            Ok(model_import::Prepared {
+                graph,
+                inputs,
+                trace,
+                report: None,
+                outputs: Vec::new(),
+            })
         }
     }
 }

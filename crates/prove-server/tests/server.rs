@@ -308,3 +308,76 @@ fn jobs_survive_a_kill_9() {
     );
     assert_eq!(code, 409);
 }
+
+/// HuggingFace folders: a BERT encoder (ids and mask in, two outputs) and one layer of a
+/// decoder (token ids in, logits out), set up on a calibration input and proved by job.
+#[test]
+fn model_dir_encoders_and_decoders_are_served() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../model-import/tests/data");
+    let bert_input = json!({
+        "input_ids": [[10, 30, 13, 40, 20, 55, 0, 0]],
+        "attention_mask": [[1, 1, 1, 1, 1, 1, 0, 0]]
+    });
+    let cases = [
+        (
+            json!({ "model_dir": data.join("tiny-bert"), "calibration": bert_input }),
+            json!({ "input_ids": [1, 2, 3, 4, 5, 6, 7, 8] }),
+            json!([1, 2, 3]),
+        ),
+        (
+            json!({ "model_dir": data.join("tiny-llama"), "layers": 1, "calibration": [5, 9, 2, 7] }),
+            json!([3, 1, 4, 1]),
+            json!([3, 1]),
+        ),
+    ];
+    let mut served = Vec::new();
+    for (setup, input, wrong) in cases {
+        let (code, v) = server.json("POST", "/api/v1/models", &setup);
+        assert_eq!(code, 201, "{v}");
+        let model = v["model_id"].as_str().unwrap().to_owned();
+        served.push((model.clone(), input.clone()));
+        let (code, v) = server.json(
+            "POST",
+            "/api/v1/prove",
+            &json!({ "model_id": model, "input": input }),
+        );
+        assert_eq!(code, 202, "{v}");
+        let job = v["job_id"].as_str().unwrap().to_owned();
+        let done = wait(&server, &job, Duration::from_secs(120));
+        assert_eq!(done["status"], "completed", "{done}");
+        check_proof(&server, &model, &job);
+        // Another number of tokens than the setup's is the client's mistake.
+        let (code, v) = server.json(
+            "POST",
+            "/api/v1/prove",
+            &json!({ "model_id": model, "input": wrong }),
+        );
+        assert_eq!(code, 400, "{v}");
+        assert!(v["error"].as_str().unwrap().contains("tokens"), "{v}");
+    }
+    let (code, v) = server.json(
+        "POST",
+        "/api/v1/models",
+        &json!({ "model_dir": "/no/such/folder" }),
+    );
+    assert_eq!(code, 400, "{v}");
+    // After a restart each model is rebuilt from its folder and key, and proves again.
+    server.kill();
+    let server = Server::start(dir.path(), &[]);
+    for (model, input) in served {
+        let (code, v) = server.json(
+            "POST",
+            "/api/v1/prove",
+            &json!({ "model_id": model, "input": input }),
+        );
+        assert_eq!(code, 202, "{v}");
+        let job = v["job_id"].as_str().unwrap().to_owned();
+        assert_eq!(
+            wait(&server, &job, Duration::from_secs(120))["status"],
+            "completed"
+        );
+        check_proof(&server, &model, &job);
+    }
+}

@@ -86,6 +86,61 @@ pub fn encoder_inputs(
     ])
 }
 
+/// The encoder's input tensors from JSON: an array of token ids (every token kept), or an
+/// object `{"input_ids": [...], "attention_mask": [...]}` (the mask optional; each array flat
+/// or nested once, as a batch of one); then [`encoder_inputs`].
+pub fn encoder_inputs_from_json(
+    config: &BertConfig,
+    value: &serde_json::Value,
+) -> Result<Vec<Tensor>, PrepareError> {
+    use serde_json::Value;
+    let bad = |detail: String| PrepareError::EncoderInput { detail };
+    let ints = |v: &Value, what: &str| -> Result<Vec<i64>, PrepareError> {
+        let v = match v.as_array().map(Vec::as_slice) {
+            Some([inner @ Value::Array(_)]) => inner,
+            _ => v,
+        };
+        let items = v
+            .as_array()
+            .ok_or_else(|| bad(format!("{what} is not an array")))?;
+        items
+            .iter()
+            .enumerate()
+            .map(|(i, x)| {
+                x.as_i64()
+                    .ok_or_else(|| bad(format!("{what}[{i}] is {x}, not an integer")))
+            })
+            .collect()
+    };
+    let (ids, mask) = match value {
+        Value::Array(_) => (ints(value, "the input")?, None),
+        Value::Object(map) => {
+            if let Some(k) = map
+                .keys()
+                .find(|k| !matches!(k.as_str(), "input_ids" | "attention_mask"))
+            {
+                return Err(bad(format!(
+                    "unknown key '{k}' (an encoder takes input_ids and attention_mask)"
+                )));
+            }
+            let ids = map
+                .get("input_ids")
+                .ok_or_else(|| bad("no input_ids".into()))?;
+            let mask = map
+                .get("attention_mask")
+                .map(|m| ints(m, "attention_mask"))
+                .transpose()?;
+            (ints(ids, "input_ids")?, mask)
+        }
+        _ => {
+            return Err(bad(
+                "expected an array of token ids or an object with input_ids".into(),
+            ))
+        }
+    };
+    encoder_inputs(config, &ids, mask.as_deref())
+}
+
 struct Built {
     plan: crate::plan::Plan,
     calib: Vec<Vec<f64>>,

@@ -32,7 +32,9 @@ pub use decoder::{
     decoder_graph, decoder_model, prepare_decoder, token_ids_from_json, DecoderSource,
     DecoderSummary, DEFAULT_SEQ_LEN,
 };
-pub use encoder::{encoder_graph, encoder_inputs, prepare_encoder, EncoderSource};
+pub use encoder::{
+    encoder_graph, encoder_inputs, encoder_inputs_from_json, prepare_encoder, EncoderSource,
+};
 pub use error::{CheckpointError, PrepareError, TokenIdsError};
 pub use onnx::{
     calibrate_onnx, onnx_graph, prepare_onnx, prepare_onnx_fixed, OnnxFile, Trial, ACT_BITS_GRID,
