@@ -38,6 +38,18 @@ pub enum TokenizerError {
 /// A tokenizer for prompts and generated text.
 pub struct TextTokenizer(Tokenizer);
 
+/// The ids of `text`, with or without the special tokens; refused if there are none.
+fn ids_of(t: &Tokenizer, text: &str, special: bool) -> Result<Vec<usize>, TokenizerError> {
+    let enc = t
+        .encode(text, special)
+        .map_err(|e| TokenizerError::Encode(e.to_string()))?;
+    let ids: Vec<usize> = enc.get_ids().iter().map(|&i| i as usize).collect();
+    if ids.is_empty() {
+        return Err(TokenizerError::Empty);
+    }
+    Ok(ids)
+}
+
 impl std::fmt::Debug for TextTokenizer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "TextTokenizer({} tokens)", self.0.get_vocab_size(true))
@@ -127,15 +139,7 @@ impl TextTokenizer {
 
     /// The token ids of `text` (no special tokens added); refused if there are none.
     pub fn encode(&self, text: &str) -> Result<Vec<usize>, TokenizerError> {
-        let enc = self
-            .0
-            .encode(text, false)
-            .map_err(|e| TokenizerError::Encode(e.to_string()))?;
-        let ids: Vec<usize> = enc.get_ids().iter().map(|&i| i as usize).collect();
-        if ids.is_empty() {
-            return Err(TokenizerError::Empty);
-        }
-        Ok(ids)
+        ids_of(&self.0, text, false)
     }
 
     /// The token ids of `text` with the model's special tokens added (BERT's `[CLS]` and
@@ -144,14 +148,7 @@ impl TextTokenizer {
     pub fn encode_with_special(&self, text: &str) -> Result<Vec<usize>, TokenizerError> {
         let mut t = self.0.clone();
         t.with_padding(None);
-        let enc = t
-            .encode(text, true)
-            .map_err(|e| TokenizerError::Encode(e.to_string()))?;
-        let ids: Vec<usize> = enc.get_ids().iter().map(|&i| i as usize).collect();
-        if ids.is_empty() {
-            return Err(TokenizerError::Empty);
-        }
-        Ok(ids)
+        ids_of(&t, text, true)
     }
 
     /// The text of `ids`.

@@ -112,3 +112,46 @@ mod tests {
         );
     }
 }
+
+/// Why real values are not an input of a graph ([`quantise_input`]).
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum InputError {
+    #[error("{got} values, model '{model}' expects {want} ({rows}x{cols})")]
+    Count {
+        model: String,
+        got: usize,
+        want: usize,
+        rows: usize,
+        cols: usize,
+    },
+    #[error("value {value} at index {index} is outside the model's input range")]
+    Range { index: usize, value: f64 },
+}
+
+/// Real values as the graph's (main) input tensor: rounded at the input's scale, refused if
+/// their count is not the input's or one leaves the activation range.
+pub fn quantise_input(graph: &Graph, values: &[f64]) -> Result<Tensor, InputError> {
+    let shape = graph.input_shape();
+    if values.len() != shape.len() {
+        return Err(InputError::Count {
+            model: graph.name.clone(),
+            got: values.len(),
+            want: shape.len(),
+            rows: shape.rows,
+            cols: shape.cols,
+        });
+    }
+    let scale = (1u64 << graph.nodes[0].scale) as f64;
+    let data = values
+        .iter()
+        .enumerate()
+        .map(|(index, &value)| {
+            let q = (value * scale).round();
+            if !q.is_finite() || q < ACT_LO as f64 || q >= ACT_HI as f64 {
+                return Err(InputError::Range { index, value });
+            }
+            Ok(q as i64)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Tensor::new(shape, data))
+}

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use model::{Graph, Tensor};
 
 /// A built-in model's input: a JSON array of real numbers, quantised at the graph's input
@@ -10,34 +10,7 @@ use model::{Graph, Tensor};
 pub fn read_input(path: &Path, graph: &Graph) -> Result<Tensor> {
     let values: Vec<f64> =
         serde_json::from_str(&read_text(path)?).with_context(|| numbers(path))?;
-    let shape = graph.input_shape();
-    if values.len() != shape.len() {
-        bail!(
-            "{}: {} values, model '{}' expects {} ({}x{})",
-            path.display(),
-            values.len(),
-            graph.name,
-            shape.len(),
-            shape.rows,
-            shape.cols
-        );
-    }
-    let scale = (1u64 << graph.nodes[0].scale) as f64;
-    let data = values
-        .iter()
-        .enumerate()
-        .map(|(i, &v)| {
-            let q = (v * scale).round();
-            if !q.is_finite() || q.abs() >= (1u64 << (model::ACT_BITS - 1)) as f64 {
-                bail!(
-                    "{}: value {v} at index {i} is outside the model's input range",
-                    path.display()
-                );
-            }
-            Ok(q as i64)
-        })
-        .collect::<Result<Vec<_>>>()?;
-    Ok(Tensor::new(shape, data))
+    model::examples::quantise_input(graph, &values).with_context(|| path.display().to_string())
 }
 
 pub fn read_text(path: &Path) -> Result<String> {

@@ -131,12 +131,32 @@ fn commit_step(
     prev: Option<CommittedModel>,
     graph: model::Graph,
 ) -> Result<CommittedModel> {
+    step_model(prev, graph, |g| Ok(args.commit(g)?.0))
+}
+
+/// The previous step's commitment updated for `graph` when only some chunks changed, else
+/// `commit(graph)`.
+fn step_model(
+    prev: Option<CommittedModel>,
+    graph: model::Graph,
+    commit: impl FnOnce(model::Graph) -> Result<CommittedModel>,
+) -> Result<CommittedModel> {
     if let Some(prev) = prev {
         if let Ok((m, _)) = prev.update(graph.clone()) {
             return Ok(m);
         }
     }
-    Ok(args.commit(graph)?.0)
+    commit(graph)
+}
+
+/// [`commit_step`] for a verifier: the previous step's commitment updated (computed here,
+/// from the weights), else a fresh commitment; never the cache, which nothing authenticates.
+fn verify_step_model(
+    args: &ModelArgs,
+    prev: Option<CommittedModel>,
+    graph: model::Graph,
+) -> Result<CommittedModel> {
+    step_model(prev, graph, |g| args.commit_fresh(g))
 }
 
 fn decoder(args: &ModelArgs, prompt: &[usize]) -> Result<DecoderModel> {
@@ -241,7 +261,7 @@ pub fn verify_generation(args: &ModelArgs, dir: &Path) -> Result<(Vec<usize>, Ve
             );
         }
         let step = m.step_graph(pos0, ids.len())?;
-        let model = commit_step(args, committed.take(), step.graph)?;
+        let model = verify_step_model(args, committed.take(), step.graph)?;
         if file.model_digest != model.vk.digest_hex() {
             bail!("step {k} is for model {}, not this one", file.model_name);
         }

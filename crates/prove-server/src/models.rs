@@ -79,33 +79,7 @@ fn onnx_reals(path: &std::path::Path, value: &Value) -> Result<OnnxInputs, Model
 fn builtin_input(graph: &Graph, value: &Value) -> Result<Tensor, ModelError> {
     let values: Vec<f64> = serde_json::from_value(value.clone())
         .map_err(|_| bad("input: expected a JSON array of numbers"))?;
-    let shape = graph.input_shape();
-    if values.len() != shape.len() {
-        return Err(bad(format!(
-            "input: {} values, model '{}' takes {} ({}x{})",
-            values.len(),
-            graph.name,
-            shape.len(),
-            shape.rows,
-            shape.cols
-        )));
-    }
-    let scale = (1u64 << graph.nodes[0].scale) as f64;
-    let half = (1u64 << (model::ACT_BITS - 1)) as f64;
-    let data = values
-        .iter()
-        .enumerate()
-        .map(|(i, &v)| {
-            let q = (v * scale).round();
-            if !q.is_finite() || q.abs() >= half {
-                return Err(bad(format!(
-                    "input[{i}] = {v} is outside the model's input range"
-                )));
-            }
-            Ok(q as i64)
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(Tensor::new(shape, data))
+    examples::quantise_input(graph, &values).map_err(|e| bad(format!("input: {e}")))
 }
 
 fn builtin(name: &str) -> Result<Graph, ModelError> {

@@ -105,13 +105,32 @@ fn prepare_loaded(
     config: &QuantConfig,
     reals: &[f32],
 ) -> Result<Prepared, PrepareError> {
+    prepare_calibrated_on(src, config, None, reals)
+}
+
+/// Quantises `reals`, imports the model with its scales calibrated on `calib` (real values;
+/// the quantised input itself when `None`), runs the graph on the input and compares it with
+/// tract on `reals`.
+fn prepare_calibrated_on(
+    src: &OnnxModel,
+    config: &QuantConfig,
+    calib: Option<&[f32]>,
+    reals: &[f32],
+) -> Result<Prepared, PrepareError> {
     let inputs = quantise_inputs(src, config, reals).map_err(|source| PrepareError::OnnxInput {
         file: src.file.clone(),
         source: Box::new(source),
     })?;
-    let calib = dequantise_inputs(src, config, &inputs);
+    let own;
+    let calib = match calib {
+        Some(c) => c,
+        None => {
+            own = dequantise_inputs(src, config, &inputs);
+            &own
+        }
+    };
     // A clone: tract's model holds its constants behind `Arc`s.
-    let (imported, trace) = src.clone().import_traced(config, &calib, &inputs)?;
+    let (imported, trace) = src.clone().import_traced(config, calib, &inputs)?;
     let report = imported.compare_trace(reals, &trace)?;
     let outputs = named_outputs(&imported);
     Ok(Prepared {
@@ -249,21 +268,7 @@ pub fn prepare_onnx_fixed<'a>(
     let src = load_for(&file, calib)?;
     let calib_reals = calibration_reals(&src, config, calib)?;
     let reals = reals_or_seeded(&src, reals, seed);
-    let inputs =
-        quantise_inputs(&src, config, &reals).map_err(|source| PrepareError::OnnxInput {
-            file: src.file.clone(),
-            source: Box::new(source),
-        })?;
-    let (imported, trace) = src.clone().import_traced(config, &calib_reals, &inputs)?;
-    let report = imported.compare_trace(&reals, &trace)?;
-    let outputs = named_outputs(&imported);
-    Ok(Prepared {
-        graph: imported.graph,
-        inputs,
-        trace,
-        report: Some(Comparison::Onnx(report)),
-        outputs,
-    })
+    prepare_calibrated_on(&src, config, Some(&calib_reals), &reals)
 }
 
 /// The model loaded with the shapes of the input tensors `xs` and the file's output selection.
