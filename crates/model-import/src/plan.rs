@@ -88,6 +88,10 @@ pub enum PlanOp {
     Softmax {
         input: StepId,
     },
+    /// Each row divided by its Euclidean norm (sentence-transformers' `Normalize`).
+    L2Normalize {
+        input: StepId,
+    },
     /// Columns `[start, start + len)`, `len` a power of two >= 2 dividing `start`.
     ColumnSlice {
         input: StepId,
@@ -309,6 +313,14 @@ impl Plan {
                             let w = self.steps[p].cols;
                             vals[p][r * w..(r + 1) * w].iter().copied()
                         })
+                    })
+                    .collect(),
+                PlanOp::L2Normalize { input } => vals[*input]
+                    .chunks(cols)
+                    .flat_map(|row| {
+                        let norm = row.iter().map(|v| v * v).sum::<f64>().sqrt();
+                        let inv = if norm > 0.0 { 1.0 / norm } else { 0.0 };
+                        row.iter().map(move |v| v * inv)
                     })
                     .collect(),
                 PlanOp::LayerNorm {

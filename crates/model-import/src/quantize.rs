@@ -399,6 +399,18 @@ impl Quantiser<'_> {
                 let neg = self.b.mul_const(r, -1, 0)?;
                 (self.b.add(l, neg)?, t)
             }
+            PlanOp::L2Normalize { input } => {
+                // x / ||x|| = rmsnorm(x) / sqrt(n): an RMSNorm with the constant gain
+                // 1 / sqrt(n), its scales from the calibrated rows (wide where they need it).
+                let (x, _) = self.get(*input)?;
+                let g = vec![1.0 / (cols as f32).sqrt(); cols];
+                let (g, sg) = quantise_matrix(&g, cols, Strategy::Symmetric8, MAX_GAIN_SCALE);
+                let gain = self.weight(format!("{name}.gain"), 1, cols, sg, g);
+                let rows: Vec<f32> = self.calib[*input].iter().map(|&v| v as f32).collect();
+                let range = NormRange::observe(&rows, cols).unwrap_or_default();
+                let out = self.target[id];
+                (self.b.rms_norm_auto(x, gain, 1e-12, &range, out)?, out)
+            }
             PlanOp::LayerNorm {
                 input,
                 gain,

@@ -99,6 +99,9 @@ fn real_minilm_embeds_by_meaning_and_proves() {
     for (a, b) in q.iter().zip(f) {
         let c = cosine(a, b);
         assert!(c > 0.99, "quantised vs real embedding: cosine {c}");
+        // The folder's modules.json ends in Normalize: unit embeddings.
+        let norm = a.iter().map(|x| x * x).sum::<f64>().sqrt();
+        assert!((norm - 1.0).abs() < 0.02, "proved embedding norm {norm}");
     }
 
     let p = first.unwrap();

@@ -130,3 +130,49 @@ fn bad_encoder_inputs_are_refused() {
         .unwrap()
         .is_none());
 }
+
+/// A folder whose sentence-transformers `modules.json` ends in `Normalize`: the proved
+/// sentence embedding is the pooled one divided by its norm.
+#[test]
+fn a_normalize_module_gives_a_unit_embedding() {
+    let dir = tempfile::tempdir().unwrap();
+    for f in ["config.json", "model.safetensors"] {
+        std::fs::copy(data("tiny-bert").join(f), dir.path().join(f)).unwrap();
+    }
+    let modules = r#"[{"idx": 0, "type": "sentence_transformers.models.Transformer"},
+        {"idx": 1, "type": "sentence_transformers.models.Pooling"},
+        {"idx": 2, "type": "sentence_transformers.models.Normalize"}]"#;
+    std::fs::write(dir.path().join("modules.json"), modules).unwrap();
+    let src = EncoderSource {
+        dir: dir.path().to_owned(),
+        ..source()
+    };
+    let config = EncoderSource::config(&src.dir).unwrap().unwrap();
+    let inputs = encoder_inputs(&config, &IDS, Some(&MASK)).unwrap();
+    let p = prepare_encoder(&src, &config, inputs).unwrap();
+    let r = report(&p.report);
+    let d = config.hidden_size;
+    let n = r.reference.len();
+    let norm = |v: &mut dyn Iterator<Item = f64>| v.map(|x| x * x).sum::<f64>().sqrt();
+    let want = norm(&mut r.reference[n - d..].iter().map(|&v| f64::from(v)));
+    let got = norm(&mut r.quantised[n - d..].iter().copied());
+    assert!((want - 1.0).abs() < 1e-6, "{want}");
+    assert!((got - 1.0).abs() < 0.02, "{got}");
+    // The unnormalised folder's embedding, divided by its norm, is the same direction.
+    let plain = prepare_encoder(&source(), &config, p.inputs.clone()).unwrap();
+    let pr = report(&plain.report);
+    let raw: Vec<f64> = pr.reference[n - d..]
+        .iter()
+        .map(|&v| f64::from(v))
+        .collect();
+    let scale = norm(&mut raw.iter().copied());
+    for (a, b) in raw.iter().zip(&r.reference[n - d..]) {
+        assert!((a / scale - f64::from(*b)).abs() < 1e-5);
+    }
+    let m = CommittedModel::new(p.graph.clone(), ProofConfig::default()).unwrap();
+    let (y, proof) = prove_executed(&m, &p.inputs, &p.trace, &()).unwrap();
+    let outs: Vec<Tensor> = std::iter::once(y)
+        .chain(p.trace.more_outputs(&p.graph))
+        .collect();
+    verify_outputs(&m.vk, &p.inputs, &outs, &proof).unwrap();
+}

@@ -8,7 +8,8 @@
 //! The inputs are the token ids (a column, exact integers) and the attention mask (a row of
 //! 0 / 1). The outputs are `last_hidden_state` (one row per token) and `sentence_embedding`,
 //! the mean of the unmasked rows (sentence-transformers' mean pooling): the mask row times the
-//! hidden states, over the number of kept tokens.
+//! hidden states, over the number of kept tokens; divided by its norm when the folder's
+//! `modules.json` ends in `Normalize` ([`normalizes`]).
 
 use std::path::Path;
 
@@ -133,6 +134,22 @@ pub fn bert_plan(
         seq,
     };
     b.build(config, layers, kept)
+}
+
+/// Whether the folder's sentence-transformers pipeline (`modules.json`) ends in `Normalize`:
+/// the sentence embedding is then divided by its norm, as the pipeline does.
+pub fn normalizes(dir: &Path) -> bool {
+    let Ok(text) = std::fs::read_to_string(dir.join("modules.json")) else {
+        return false;
+    };
+    let Ok(serde_json::Value::Array(modules)) = serde_json::from_str(&text) else {
+        return false;
+    };
+    modules.iter().any(|m| {
+        m.get("type")
+            .and_then(|t| t.as_str())
+            .is_some_and(|t| t.ends_with(".Normalize"))
+    })
 }
 
 struct Builder<'a> {
@@ -280,7 +297,11 @@ impl Builder<'_> {
         };
         let sum = self.push(op, 1, d, "sentence_embedding");
         let c = 1.0 / kept.max(1) as f32;
-        let pooled = self.push(PlanOp::Scale { input: sum, c }, 1, d, "sentence_embedding");
+        let mut pooled = self.push(PlanOp::Scale { input: sum, c }, 1, d, "sentence_embedding");
+        if normalizes(&self.folder.dir) {
+            let op = PlanOp::L2Normalize { input: pooled };
+            pooled = self.push(op, 1, d, "sentence_embedding");
+        }
         let output = |name: &str, step, dims: Vec<usize>| PlanOutput {
             name: name.into(),
             step,
