@@ -399,49 +399,70 @@ impl Quantiser<'_> {
                 let neg = self.b.mul_const(r, -1, 0)?;
                 (self.b.add(l, neg)?, t)
             }
-            PlanOp::L2Normalize { input } => {
-                // x / ||x|| = rmsnorm(x) / sqrt(n): an RMSNorm with the constant gain
-                // 1 / sqrt(n), its scales from the calibrated rows (wide where they need it).
-                let (x, _) = self.get(*input)?;
-                let g = vec![1.0 / (cols as f32).sqrt(); cols];
-                let (g, sg) = quantise_matrix(&g, cols, Strategy::Symmetric8, MAX_GAIN_SCALE);
-                let gain = self.weight(format!("{name}.gain"), 1, cols, sg, g);
-                let rows: Vec<f32> = self.calib[*input].iter().map(|&v| v as f32).collect();
-                let range = NormRange::observe(&rows, cols).unwrap_or_default();
-                let out = self.target[id];
-                (self.b.rms_norm_auto(x, gain, 1e-12, &range, out)?, out)
-            }
+            PlanOp::L2Normalize { input } => self.l2_normalize(id, *input, cols, &name)?,
             PlanOp::LayerNorm {
                 input,
                 gain,
                 bias,
                 eps,
-            } => {
-                // `layer_norm` returns its input's scale; the gain has its own (at least 1:
-                // the builder rescales by it).
-                let (x, s) = self.get(*input)?;
-                let (g, sg) = quantise_matrix(gain, cols, Strategy::Symmetric8, MAX_GAIN_SCALE);
-                let (g, sg) = if sg == 0 {
-                    (g.iter().map(|v| v * 2).collect(), 1)
-                } else {
-                    (g, sg)
-                };
-                let gain = self.weight(format!("{name}.gain"), 1, cols, sg, g);
-                let data = bias.iter().map(|&v| round_at(f64::from(v), s)).collect();
-                let bias = self.weight(format!("{name}.bias"), 1, cols, s, data);
-                // The centred rows on the calibration input choose the norm's scales.
-                let centred: Vec<f32> = self.calib[*input]
-                    .chunks(cols.max(1))
-                    .flat_map(|row| {
-                        let mean = row.iter().sum::<f64>() / row.len() as f64;
-                        row.iter().map(move |v| (v - mean) as f32)
-                    })
-                    .collect();
-                let range = NormRange::observe(&centred, cols).unwrap_or_default();
-                let eps = f64::from(*eps);
-                (self.b.layer_norm_in(x, gain, bias, eps, &range)?, s)
-            }
+            } => self.layer_norm(*input, gain, bias, *eps, cols, &name)?,
         })
+    }
+
+    /// `x / ||x||` per row = rmsnorm(x) / sqrt(n): an RMSNorm with the constant gain
+    /// `1 / sqrt(n)`, its scales from the calibrated rows (wide where they need it), out at the
+    /// step's target scale.
+    fn l2_normalize(
+        &mut self,
+        id: StepId,
+        input: StepId,
+        cols: usize,
+        name: &str,
+    ) -> Result<(NodeId, u32), model::GraphError> {
+        let (x, _) = self.get(input)?;
+        let g = vec![1.0 / (cols as f32).sqrt(); cols];
+        let (g, sg) = quantise_matrix(&g, cols, Strategy::Symmetric8, MAX_GAIN_SCALE);
+        let gain = self.weight(format!("{name}.gain"), 1, cols, sg, g);
+        let rows: Vec<f32> = self.calib[input].iter().map(|&v| v as f32).collect();
+        let range = NormRange::observe(&rows, cols).unwrap_or_default();
+        let out = self.target[id];
+        Ok((self.b.rms_norm_auto(x, gain, 1e-12, &range, out)?, out))
+    }
+
+    /// LayerNorm at its input's scale; the gain has its own (at least 1: the builder rescales
+    /// by it); the centred rows on the calibration input choose the norm's scales.
+    fn layer_norm(
+        &mut self,
+        input: StepId,
+        gain: &[f32],
+        bias: &[f32],
+        eps: f32,
+        cols: usize,
+        name: &str,
+    ) -> Result<(NodeId, u32), model::GraphError> {
+        let (x, s) = self.get(input)?;
+        let (g, sg) = quantise_matrix(gain, cols, Strategy::Symmetric8, MAX_GAIN_SCALE);
+        let (g, sg) = if sg == 0 {
+            (g.iter().map(|v| v * 2).collect(), 1)
+        } else {
+            (g, sg)
+        };
+        let gain = self.weight(format!("{name}.gain"), 1, cols, sg, g);
+        let data = bias.iter().map(|&v| round_at(f64::from(v), s)).collect();
+        let bias = self.weight(format!("{name}.bias"), 1, cols, s, data);
+        let centred: Vec<f32> = self.calib[input]
+            .chunks(cols.max(1))
+            .flat_map(|row| {
+                let mean = row.iter().sum::<f64>() / row.len() as f64;
+                row.iter().map(move |v| (v - mean) as f32)
+            })
+            .collect();
+        let range = NormRange::observe(&centred, cols).unwrap_or_default();
+        Ok((
+            self.b
+                .layer_norm_in(x, gain, bias, f64::from(eps), &range)?,
+            s,
+        ))
     }
 }
 
