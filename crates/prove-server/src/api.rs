@@ -1,5 +1,7 @@
 //! The HTTP routes. Bodies are JSON (parsed here, so a malformed body gets a JSON error naming
 //! the problem); errors are `{"error": "..."}` with a 4xx status for the client's mistakes.
+//! Each handler carries its OpenAPI description (`utoipa::path`); [`crate::openapi`] gathers
+//! them into the document served at `/api/v1/openapi.json`.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -11,12 +13,20 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+use utoipa::ToSchema;
 
-use crate::jobs::{write_atomic, AppState};
+use crate::jobs::{register, AppState, SetupRequest};
 use crate::models::{self, ModelError, ModelSpec};
-use crate::store::{ModelRow, Status};
+use crate::queue::{Detail, JobKind, JobRow, NewJob, Status};
+use crate::store::ModelRow;
+
+/// An error: the message names the problem.
+#[derive(Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: String,
+}
 
 /// An error response.
 pub struct ApiError(StatusCode, String);
@@ -59,6 +69,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/models/{id}/vk", get(get_vk))
         .route("/api/v1/prove", post(post_prove))
         .route("/api/v1/prove/{id}", get(get_job).delete(delete_job))
+        .route("/api/v1/setup/{id}", get(get_setup))
         .route("/api/v1/prove/{id}/result", get(get_result))
         .route("/api/v1/verify", post(post_verify))
         .route("/api/v1/openapi.json", get(openapi))
@@ -93,21 +104,96 @@ async fn require_key(
     next.run(req).await
 }
 
-async fn health() -> Json<Value> {
-    Json(json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") }))
+/// Liveness.
+#[derive(Serialize, ToSchema)]
+pub struct Health {
+    /// Always `ok`.
+    pub status: String,
+    pub version: String,
 }
 
-#[derive(Deserialize)]
+/// Liveness and version.
+#[utoipa::path(get, path = "/health", responses((status = 200, body = Health)))]
+pub async fn health() -> Json<Health> {
+    Json(Health {
+        status: "ok".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+    })
+}
+
+/// A model to set up: exactly one of `builtin`, `path` (an ONNX file on the server) or
+/// `model_dir` (a HuggingFace folder or a GGUF file, with `layers`).
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct ModelRequest {
+pub struct ModelRequest {
+    /// A built-in model: `mlp` or `tiny-mlp`.
     builtin: Option<String>,
+    /// An ONNX file on the server's disk.
     path: Option<String>,
+    /// A HuggingFace folder (BERT encoder or Llama / Mistral / Qwen decoder) or a GGUF file.
     model_dir: Option<String>,
+    /// The first `layers` layers of `model_dir` (default all).
     layers: Option<u64>,
+    /// Inputs the scales are calibrated on (the prove input format); a seeded sample if absent.
+    #[schema(value_type = Option<Object>)]
     calibration: Option<Value>,
+    /// Force a background setup job (`true`) or an inline setup (`false`); by default models
+    /// whose weight files exceed the server's `--inline-setup-bytes` run as a job.
+    background: Option<bool>,
 }
 
-async fn post_model(State(state): State<Arc<AppState>>, body: Bytes) -> ApiResult {
+/// A registered model.
+#[derive(Serialize, ToSchema)]
+pub struct ModelInfo {
+    /// The verifying key's digest (hex), the model's identity.
+    pub model_id: String,
+    pub name: String,
+    pub parameters: u64,
+    /// Same as `model_id`.
+    pub digest: String,
+    /// The proof configuration's security (bits).
+    pub security_bits: u32,
+}
+
+impl From<&ModelRow> for ModelInfo {
+    fn from(row: &ModelRow) -> Self {
+        Self {
+            model_id: row.model_id.clone(),
+            name: row.name.clone(),
+            parameters: row.parameters,
+            digest: row.model_id.clone(),
+            security_bits: row.security_bits,
+        }
+    }
+}
+
+/// A queued job.
+#[derive(Serialize, ToSchema)]
+pub struct JobAccepted {
+    pub job_id: String,
+    /// Always `queued`.
+    pub status: String,
+    /// Where to poll it.
+    pub status_url: String,
+}
+
+impl JobAccepted {
+    fn new(id: String, kind: JobKind) -> Self {
+        Self {
+            status_url: format!("/api/v1/{}/{id}", kind.as_str()),
+            job_id: id,
+            status: "queued".into(),
+        }
+    }
+}
+
+/// Sets a model up. Small models are set up inside the request (`201`); models whose weight
+/// files are large run as a setup job (`202`), polled at `/api/v1/setup/{id}`.
+#[utoipa::path(post, path = "/api/v1/models", request_body = ModelRequest, responses(
+    (status = 201, description = "set up", body = ModelInfo),
+    (status = 202, description = "queued as a setup job", body = JobAccepted),
+    (status = 400, description = "bad request", body = ErrorBody)))]
+pub async fn post_model(State(state): State<Arc<AppState>>, body: Bytes) -> ApiResult {
     let req: ModelRequest = parse(&body)?;
     let spec = match (req.builtin, req.path, req.model_dir) {
         (Some(b), None, None) => ModelSpec::Builtin(b),
@@ -126,36 +212,37 @@ async fn post_model(State(state): State<Arc<AppState>>, body: Bytes) -> ApiResul
     if req.layers.is_some() && !matches!(spec, ModelSpec::Dir { .. }) {
         return Err(err(StatusCode::BAD_REQUEST, "layers is for model_dir"));
     }
+    spec.check()?;
+    let background = req
+        .background
+        .unwrap_or_else(|| spec.weight_bytes() > state.config.inline_setup_bytes);
+    if background {
+        let id = job_id();
+        let text = serde_json::to_string(&SetupRequest {
+            spec,
+            calibration: req.calibration,
+        })
+        .map_err(internal)?;
+        let job = NewJob {
+            job_id: &id,
+            kind: JobKind::Setup,
+            model_id: None,
+            input: &text,
+        };
+        submit(&state, job)?;
+        return Ok((
+            StatusCode::ACCEPTED,
+            Json(JobAccepted::new(id, JobKind::Setup)),
+        )
+            .into_response());
+    }
     let config = state.config.proof;
     let loaded =
         tokio::task::spawn_blocking(move || models::setup(spec, req.calibration.as_ref(), config))
             .await
             .map_err(internal)??;
-    let id = loaded.key.digest_hex();
-    let bytes = loaded.key.encode().map_err(internal)?;
-    let circuit = loaded.key.vk.circuit().map_err(internal)?;
-    let bits = zkml::config::check_security(&loaded.key.vk.config, &circuit).map_err(internal)?;
-    write_atomic(&state.key_path(&id), &bytes).map_err(internal)?;
-    let row = ModelRow {
-        model_id: id.clone(),
-        name: loaded.key.model_name().to_owned(),
-        parameters: loaded.key.n_params(),
-        security_bits: bits,
-        spec: serde_json::to_string(&loaded.spec).map_err(internal)?,
-    };
-    state.store.put_model(&row).map_err(internal)?;
-    state.remember(&id, Arc::new(loaded));
-    Ok((StatusCode::CREATED, Json(json!(row_json(&row)))).into_response())
-}
-
-fn row_json(row: &ModelRow) -> Value {
-    json!({
-        "model_id": row.model_id,
-        "name": row.name,
-        "parameters": row.parameters,
-        "digest": row.model_id,
-        "security_bits": row.security_bits,
-    })
+    let row = register(&state, loaded)?;
+    Ok((StatusCode::CREATED, Json(ModelInfo::from(&row))).into_response())
 }
 
 fn model_row(state: &AppState, id: &str) -> Result<ModelRow, ApiError> {
@@ -166,20 +253,32 @@ fn model_row(state: &AppState, id: &str) -> Result<ModelRow, ApiError> {
         .ok_or_else(|| err(StatusCode::NOT_FOUND, format!("no model {id}")))
 }
 
-async fn get_model(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> ApiResult {
-    Ok(Json(row_json(&model_row(&state, &id)?)).into_response())
+/// A model's name, parameter count, digest and security.
+#[utoipa::path(get, path = "/api/v1/models/{id}", params(("id" = String, Path, description = "model id")),
+    responses((status = 200, body = ModelInfo), (status = 404, body = ErrorBody)))]
+pub async fn get_model(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> ApiResult {
+    Ok(Json(ModelInfo::from(&model_row(&state, &id)?)).into_response())
 }
 
-async fn get_vk(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> ApiResult {
+/// The model's verifying key file (`prove-model verify --vk` reads it).
+#[utoipa::path(get, path = "/api/v1/models/{id}/vk", params(("id" = String, Path, description = "model id")),
+    responses((status = 200, description = "the key file", body = Vec<u8>, content_type = "application/octet-stream"),
+        (status = 404, body = ErrorBody)))]
+pub async fn get_vk(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> ApiResult {
     model_row(&state, &id)?;
     let bytes = std::fs::read(state.key_path(&id)).map_err(internal)?;
     Ok(([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response())
 }
 
-#[derive(Deserialize)]
+/// A prove request.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct ProveRequest {
+pub struct ProveRequest {
     model_id: String,
+    /// The input, in the model's format: an array of reals (built-in and one-input ONNX
+    /// models), an object keyed by ONNX input name, token ids, or an encoder's
+    /// `{input_ids, attention_mask}`.
+    #[schema(value_type = Object)]
     input: Value,
 }
 
@@ -195,84 +294,134 @@ fn job_id() -> String {
     )
 }
 
-async fn post_prove(State(state): State<Arc<AppState>>, body: Bytes) -> ApiResult {
+/// Queues a job (503 when the queue is full) and wakes a worker.
+fn submit(state: &AppState, job: NewJob<'_>) -> Result<(), ApiError> {
+    let max = state.config.max_queue;
+    if !state.queue.submit(job, max).map_err(internal)? {
+        return Err(err(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("the queue is full ({max} jobs); retry later"),
+        ));
+    }
+    state.job_queued();
+    Ok(())
+}
+
+/// Queues a prove job. The input is checked first (shape, calibrated ranges), so a bad one is
+/// a `400` naming the problem rather than a failed job.
+#[utoipa::path(post, path = "/api/v1/prove", request_body = ProveRequest, responses(
+    (status = 202, body = JobAccepted), (status = 400, body = ErrorBody),
+    (status = 404, body = ErrorBody), (status = 503, description = "queue full", body = ErrorBody)))]
+pub async fn post_prove(State(state): State<Arc<AppState>>, body: Bytes) -> ApiResult {
     let req: ProveRequest = parse(&body)?;
     model_row(&state, &req.model_id)?;
     let m = state
         .loaded(&req.model_id)
         .await?
         .ok_or_else(|| err(StatusCode::NOT_FOUND, format!("no model {}", req.model_id)))?;
-    // The input is checked now (shape, ranges) so that a bad one is the client's 400, not a
-    // failed job later.
     let input = req.input.clone();
     tokio::task::spawn_blocking(move || models::forward(&m, &input).map(drop))
         .await
         .map_err(internal)??;
     let id = job_id();
     let text = serde_json::to_string(&req.input).map_err(internal)?;
-    let max = state.config.max_queue;
-    if !state
-        .store
-        .add_job(&id, &req.model_id, &text, max)
-        .map_err(internal)?
-    {
-        return Err(err(
-            StatusCode::SERVICE_UNAVAILABLE,
-            format!("the queue is full ({max} jobs); retry later"),
-        ));
-    }
-    state.enqueue(id.clone());
-    Ok((StatusCode::ACCEPTED, Json(json!({ "job_id": id }))).into_response())
+    let job = NewJob {
+        job_id: &id,
+        kind: JobKind::Prove,
+        model_id: Some(&req.model_id),
+        input: &text,
+    };
+    submit(&state, job)?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(JobAccepted::new(id, JobKind::Prove)),
+    )
+        .into_response())
 }
 
-fn job_row(state: &AppState, id: &str) -> Result<crate::store::JobRow, ApiError> {
+fn job_row(state: &AppState, id: &str, kind: JobKind) -> Result<JobRow, ApiError> {
     state
-        .store
+        .queue
         .job(id)
         .map_err(internal)?
-        .ok_or_else(|| err(StatusCode::NOT_FOUND, format!("no job {id}")))
+        .filter(|j| j.kind == kind)
+        .ok_or_else(|| {
+            err(
+                StatusCode::NOT_FOUND,
+                format!("no {} job {id}", kind.as_str()),
+            )
+        })
 }
 
-async fn get_job(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> ApiResult {
-    Ok(Json(json!(job_row(&state, &id)?)).into_response())
+/// A prove job's status and progress.
+#[utoipa::path(get, path = "/api/v1/prove/{id}", params(("id" = String, Path, description = "job id")),
+    responses((status = 200, body = JobRow), (status = 404, body = ErrorBody)))]
+pub async fn get_job(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> ApiResult {
+    Ok(Json(job_row(&state, &id, JobKind::Prove)?).into_response())
 }
 
-async fn get_result(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> ApiResult {
-    let job = job_row(&state, &id)?;
+/// A setup job's status; once completed, `model_id` is the model it registered.
+#[utoipa::path(get, path = "/api/v1/setup/{id}", params(("id" = String, Path, description = "job id")),
+    responses((status = 200, body = JobRow), (status = 404, body = ErrorBody)))]
+pub async fn get_setup(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> ApiResult {
+    Ok(Json(job_row(&state, &id, JobKind::Setup)?).into_response())
+}
+
+/// The proof file of a completed job, byte for byte what `prove-model prove` writes.
+#[utoipa::path(get, path = "/api/v1/prove/{id}/result", params(("id" = String, Path, description = "job id")),
+    responses((status = 200, description = "the proof file", body = Vec<u8>, content_type = "application/octet-stream"),
+        (status = 404, body = ErrorBody), (status = 409, description = "not completed", body = ErrorBody)))]
+pub async fn get_result(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> ApiResult {
+    let job = job_row(&state, &id, JobKind::Prove)?;
     if job.status != Status::Completed {
-        let status = serde_json::to_value(job.status).map_err(internal)?;
         return Err(err(
             StatusCode::CONFLICT,
-            format!("job {id} is {}", status.as_str().unwrap_or("not completed")),
+            format!("job {id} is {}", job.status.as_str()),
         ));
     }
     let bytes = std::fs::read(state.result_path(&id)).map_err(internal)?;
     Ok(([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response())
 }
 
-async fn delete_job(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> ApiResult {
-    job_row(&state, &id)?;
+/// Cancels a queued or running prove job (a running job's result is discarded).
+#[utoipa::path(delete, path = "/api/v1/prove/{id}", params(("id" = String, Path, description = "job id")),
+    responses((status = 200, body = JobRow), (status = 404, body = ErrorBody),
+        (status = 409, description = "already finished", body = ErrorBody)))]
+pub async fn delete_job(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> ApiResult {
+    job_row(&state, &id, JobKind::Prove)?;
     for from in [Status::Queued, Status::Running] {
         if state
-            .store
-            .transition(&id, from, Status::Cancelled, None)
+            .queue
+            .transition(&id, from, Status::Cancelled, Detail::default())
             .map_err(internal)?
         {
-            return Ok(Json(json!({ "job_id": id, "status": "cancelled" })).into_response());
+            return Ok(Json(job_row(&state, &id, JobKind::Prove)?).into_response());
         }
     }
     Err(err(StatusCode::CONFLICT, format!("job {id} has finished")))
 }
 
-#[derive(Deserialize)]
+/// A proof to check against a registered model.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct VerifyRequest {
+pub struct VerifyRequest {
     model_id: String,
     /// The proof file's bytes, hex.
     proof: String,
 }
 
-async fn post_verify(State(state): State<Arc<AppState>>, body: Bytes) -> ApiResult {
+/// A verdict.
+#[derive(Serialize, ToSchema)]
+pub struct Verdict {
+    pub valid: bool,
+    /// Why the proof was refused.
+    pub error: Option<String>,
+}
+
+/// Verifies a proof file against a model's key.
+#[utoipa::path(post, path = "/api/v1/verify", request_body = VerifyRequest, responses(
+    (status = 200, body = Verdict), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn post_verify(State(state): State<Arc<AppState>>, body: Bytes) -> ApiResult {
     let req: VerifyRequest = parse(&body)?;
     model_row(&state, &req.model_id)?;
     let bytes = hex::decode(req.proof.trim())
@@ -281,30 +430,15 @@ async fn post_verify(State(state): State<Arc<AppState>>, body: Bytes) -> ApiResu
     let verdict = tokio::task::spawn_blocking(move || models::verify(&key, &bytes))
         .await
         .map_err(internal)?;
-    Ok(Json(match verdict {
-        Ok(()) => json!({ "valid": true, "error": null }),
-        Err(e) => json!({ "valid": false, "error": e }),
-    })
-    .into_response())
+    let (valid, error) = match verdict {
+        Ok(()) => (true, None),
+        Err(e) => (false, Some(e)),
+    };
+    Ok(Json(Verdict { valid, error }).into_response())
 }
 
-/// The OpenAPI description of the routes above (written beside them, kept in step by the
-/// test that calls every listed path).
-async fn openapi() -> Json<Value> {
-    let op = |summary: &str| json!({ "summary": summary, "responses": { "200": { "description": "OK" } } });
-    Json(json!({
-        "openapi": "3.0.3",
-        "info": { "title": "prove-server", "version": env!("CARGO_PKG_VERSION") },
-        "paths": {
-            "/health": { "get": op("liveness and version") },
-            "/api/v1/models": { "post": op("set up a model: {builtin}, {path} or {model_dir, layers}, optional calibration; 201 {model_id}") },
-            "/api/v1/models/{id}": { "get": op("name, parameters, digest, security bits") },
-            "/api/v1/models/{id}/vk": { "get": op("the verifying key file") },
-            "/api/v1/prove": { "post": op("queue a prove job {model_id, input}; 202 {job_id}") },
-            "/api/v1/prove/{id}": { "get": op("job status and progress"), "delete": op("cancel a job") },
-            "/api/v1/prove/{id}/result": { "get": op("the proof file (prove-model verify --vk checks it)") },
-            "/api/v1/verify": { "post": op("verify {model_id, proof (hex)}: {valid, error}") },
-            "/api/v1/openapi.json": { "get": op("this document") }
-        }
-    }))
+/// This API's OpenAPI document, generated from the handlers' annotations.
+#[utoipa::path(get, path = "/api/v1/openapi.json", responses((status = 200, description = "OpenAPI 3.1 document")))]
+pub async fn openapi() -> Json<utoipa::openapi::OpenApi> {
+    Json(crate::openapi::document())
 }

@@ -16,6 +16,9 @@ pub struct ServerConfig {
     pub max_queue: usize,
     /// Largest request body (413 beyond).
     pub max_body: usize,
+    /// A model whose weight files are larger than this is set up as a background job
+    /// (`202` and a job to poll); smaller ones inside the request (`201`).
+    pub inline_setup_bytes: u64,
     /// Required in `x-api-key` (or `Authorization: Bearer`) when set.
     pub api_key: Option<String>,
     /// The proof configuration of models set up here (96-bit security by default).

@@ -1,58 +1,71 @@
-//! The shared state and the prove workers: a fixed number of workers take job ids from a
-//! queue, prove on the blocking pool, write the proof file atomically and only then mark the
-//! job completed. After a restart the store's queued and interrupted jobs are queued again.
+//! The shared state and the workers: a fixed number of workers claim jobs from the
+//! [`JobQueue`], prove (or set a model up) on the blocking pool, write the result file
+//! atomically and only then mark the job completed. After a restart the jobs a crash left
+//! running are queued again.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use tokio::sync::mpsc;
+use tokio::sync::Notify;
 use zkml::prover::Progress;
 use zkml::KeyFile;
 
 use crate::config::ServerConfig;
 use crate::models::{self, Loaded, ModelError, ModelSpec};
-use crate::store::{Status, Store};
+use crate::queue::{Detail, JobKind, JobQueue, JobRow, Status};
+use crate::store::{ModelRow, Store};
+
+/// How long an idle worker waits before asking the queue again (a job submitted here wakes it
+/// at once; the poll is for jobs another process queued).
+const IDLE_POLL: Duration = Duration::from_millis(500);
+
+/// A setup job's request, as queued.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SetupRequest {
+    pub spec: ModelSpec,
+    pub calibration: Option<Value>,
+}
 
 /// Everything the handlers and workers share.
 pub struct AppState {
     pub config: ServerConfig,
-    pub store: Store,
+    /// Models (and, by default, the job queue).
+    pub store: Arc<Store>,
+    pub queue: Arc<dyn JobQueue>,
     models: Mutex<HashMap<String, Arc<Loaded>>>,
-    queue: mpsc::UnboundedSender<String>,
+    wake: Notify,
 }
 
 impl AppState {
-    /// Opens the store under the data folder and starts `config.workers` workers, after
-    /// queueing the jobs a previous run left.
+    /// Opens the store under the data folder, queues again the jobs a crash left running
+    /// and starts `config.workers` workers.
     pub fn start(config: ServerConfig) -> anyhow::Result<Arc<Self>> {
         for d in ["models", "results"] {
             std::fs::create_dir_all(config.data_dir.join(d))?;
         }
-        let store = Store::open(&config.data_dir.join("server.sqlite"))?;
-        let pending = store.recover()?;
-        let (tx, rx) = mpsc::unbounded_channel();
+        let store = Arc::new(Store::open(&config.data_dir.join("server.sqlite"))?);
+        store.requeue_interrupted()?;
         let state = Arc::new(Self {
             config,
+            queue: store.clone(),
             store,
             models: Mutex::new(HashMap::new()),
-            queue: tx,
+            wake: Notify::new(),
         });
-        for id in pending {
-            state.enqueue(id);
-        }
-        let rx = Arc::new(tokio::sync::Mutex::new(rx));
         for _ in 0..state.config.workers.max(1) {
-            tokio::spawn(worker(state.clone(), rx.clone()));
+            tokio::spawn(worker(state.clone()));
         }
         Ok(state)
     }
 
-    /// Hands a queued job to the workers.
-    pub fn enqueue(&self, id: String) {
-        // The receiver lives as long as the workers; a send error means shutdown.
-        let _ = self.queue.send(id);
+    /// Wakes a worker for a job just queued.
+    pub fn job_queued(&self) {
+        self.wake.notify_one();
     }
 
     pub fn key_path(&self, model_id: &str) -> PathBuf {
@@ -129,59 +142,107 @@ struct JobProgress {
 impl Progress for JobProgress {
     fn stage(&self, _: &str, step: usize, total: usize) {
         let p = step.saturating_sub(1) as f64 / total.max(1) as f64;
-        let _ = self.state.store.set_progress(&self.id, p);
+        let _ = self.state.queue.set_progress(&self.id, p);
     }
 }
 
-async fn worker(
-    state: Arc<AppState>,
-    rx: Arc<tokio::sync::Mutex<mpsc::UnboundedReceiver<String>>>,
-) {
+async fn worker(state: Arc<AppState>) {
     loop {
-        let next = rx.lock().await.recv().await;
-        let Some(id) = next else { return };
-        if let Err(e) = run_job(&state, &id).await {
+        let job = match state.queue.claim() {
+            Ok(Some(job)) => job,
+            Ok(None) | Err(_) => {
+                let _ = tokio::time::timeout(IDLE_POLL, state.wake.notified()).await;
+                continue;
+            }
+        };
+        let id = job.job_id.clone();
+        let outcome = match job.kind {
+            JobKind::Prove => run_prove(&state, job).await,
+            JobKind::Setup => run_setup(&state, job).await,
+        };
+        if let Err(e) = outcome {
             let msg = e.to_string();
-            let _ = state
-                .store
-                .transition(&id, Status::Running, Status::Failed, Some(&msg));
+            let _ =
+                state
+                    .queue
+                    .transition(&id, Status::Running, Status::Failed, Detail::error(&msg));
         }
     }
 }
 
-async fn run_job(state: &Arc<AppState>, id: &str) -> Result<(), ModelError> {
-    let Some(job) = state.store.job(id).map_err(fail)? else {
-        return Ok(());
-    };
-    // Not queued any more (cancelled): nothing to do.
-    if !state
-        .store
-        .transition(id, Status::Queued, Status::Running, None)
-        .map_err(fail)?
-    {
-        return Ok(());
-    }
+async fn run_prove(state: &Arc<AppState>, job: JobRow) -> Result<(), ModelError> {
+    let model_id = job
+        .model_id
+        .ok_or_else(|| fail("a prove job without a model"))?;
     let m = state
-        .loaded(&job.model_id)
+        .loaded(&model_id)
         .await?
         .ok_or_else(|| fail("the job's model is not registered"))?;
     let input: Value = serde_json::from_str(&job.input).map_err(fail)?;
     let progress = JobProgress {
         state: state.clone(),
-        id: id.to_owned(),
+        id: job.job_id.clone(),
     };
     let bytes = tokio::task::spawn_blocking(move || models::prove(&m, &input, &progress))
         .await
         .map_err(|e| fail(format!("the prover stopped: {e}")))??;
-    let path = state.result_path(id);
+    let path = state.result_path(&job.job_id);
     write_atomic(&path, &bytes).map_err(fail)?;
     if !state
-        .store
-        .transition(id, Status::Running, Status::Completed, None)
+        .queue
+        .transition(
+            &job.job_id,
+            Status::Running,
+            Status::Completed,
+            Detail::default(),
+        )
         .map_err(fail)?
     {
         // Cancelled while proving: the result is not served.
         let _ = std::fs::remove_file(&path);
     }
     Ok(())
+}
+
+async fn run_setup(state: &Arc<AppState>, job: JobRow) -> Result<(), ModelError> {
+    let req: SetupRequest = serde_json::from_str(&job.input).map_err(fail)?;
+    let config = state.config.proof;
+    let loaded = tokio::task::spawn_blocking(move || {
+        models::setup(req.spec, req.calibration.as_ref(), config)
+    })
+    .await
+    .map_err(|e| fail(format!("the setup stopped: {e}")))??;
+    let row = register(state, loaded)?;
+    state
+        .queue
+        .transition(
+            &job.job_id,
+            Status::Running,
+            Status::Completed,
+            Detail {
+                error: None,
+                model_id: Some(&row.model_id),
+            },
+        )
+        .map_err(fail)?;
+    Ok(())
+}
+
+/// Stores a set-up model: its key file (atomically) and then its row.
+pub fn register(state: &AppState, loaded: Loaded) -> Result<ModelRow, ModelError> {
+    let id = loaded.key.digest_hex();
+    let bytes = loaded.key.encode().map_err(fail)?;
+    let circuit = loaded.key.vk.circuit().map_err(fail)?;
+    let bits = zkml::config::check_security(&loaded.key.vk.config, &circuit).map_err(fail)?;
+    write_atomic(&state.key_path(&id), &bytes).map_err(fail)?;
+    let row = ModelRow {
+        model_id: id.clone(),
+        name: loaded.key.model_name().to_owned(),
+        parameters: loaded.key.n_params(),
+        security_bits: bits,
+        spec: serde_json::to_string(&loaded.spec).map_err(fail)?,
+    };
+    state.store.put_model(&row).map_err(fail)?;
+    state.remember(&id, Arc::new(loaded));
+    Ok(row)
 }

@@ -6,13 +6,16 @@
 //! the data folder, written atomically, so a killed server restarts with its queued and
 //! interrupted jobs queued again and its finished results still served.
 //!
-//! Modules: [`config`], [`store`] (SQLite), [`models`] (setup, prove, verify), [`jobs`] (shared
-//! state and workers), [`api`] (routes).
+//! Modules: [`config`], [`queue`] (the job queue trait), [`store`] (SQLite: models, and the
+//! queue), [`models`] (setup, prove, verify), [`jobs`] (shared state and workers), [`api`]
+//! (routes) and [`openapi`] (the document generated from them).
 
 pub mod api;
 pub mod config;
 pub mod jobs;
 pub mod models;
+pub mod openapi;
+pub mod queue;
 pub mod store;
 
 pub use config::ServerConfig;

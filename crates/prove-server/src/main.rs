@@ -28,6 +28,9 @@ struct Args {
     /// Largest request body in bytes (413 beyond).
     #[arg(long, default_value_t = 16 << 20)]
     max_body: usize,
+    /// Models whose weight files exceed this many bytes are set up as a background job.
+    #[arg(long, default_value_t = 16 << 20)]
+    inline_setup_bytes: u64,
     /// A file holding the API key every /api request must carry (x-api-key).
     #[arg(long)]
     api_key_file: Option<PathBuf>,
@@ -65,6 +68,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         workers: args.workers as usize,
         max_queue: args.max_queue,
         max_body: args.max_body,
+        inline_setup_bytes: args.inline_setup_bytes,
         api_key,
         proof: zkml::ProofConfig::default(),
     };

@@ -30,6 +30,43 @@ pub enum ModelSpec {
     Dir { dir: PathBuf, layers: Option<usize> },
 }
 
+impl ModelSpec {
+    /// Refuses, before any work, a spec naming a missing file or an unknown built-in model.
+    pub fn check(&self) -> Result<(), ModelError> {
+        match self {
+            ModelSpec::Builtin(name) => builtin(name).map(drop),
+            ModelSpec::Onnx(path) if !path.is_file() => {
+                Err(bad(format!("{}: no such file", path.display())))
+            }
+            ModelSpec::Dir { dir, .. } if !dir.exists() => {
+                Err(bad(format!("{}: no such folder or file", dir.display())))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// The bytes of weights a setup reads: the ONNX file, the GGUF file, or a folder's
+    /// SafeTensors files (0 for built-in models).
+    pub fn weight_bytes(&self) -> u64 {
+        let size = |p: &std::path::Path| std::fs::metadata(p).map_or(0, |m| m.len());
+        match self {
+            ModelSpec::Builtin(_) => 0,
+            ModelSpec::Onnx(path) => size(path),
+            ModelSpec::Dir { dir, .. } if dir.is_file() => size(dir),
+            ModelSpec::Dir { dir, .. } => std::fs::read_dir(dir)
+                .map(|entries| {
+                    entries
+                        .flatten()
+                        .map(|e| e.path())
+                        .filter(|p| p.extension().is_some_and(|x| x == "safetensors"))
+                        .map(|p| size(&p))
+                        .sum()
+                })
+                .unwrap_or(0),
+        }
+    }
+}
+
 /// Why a model or a request cannot be served: the message is the client's.
 #[derive(Debug, thiserror::Error)]
 pub enum ModelError {
@@ -98,12 +135,10 @@ pub fn setup(
     calibration: Option<&Value>,
     config: ProofConfig,
 ) -> Result<Loaded, ModelError> {
+    spec.check()?;
     let (graph, calib) = match &spec {
         ModelSpec::Builtin(name) => (builtin(name)?, Vec::new()),
         ModelSpec::Onnx(path) => {
-            if !path.is_file() {
-                return Err(bad(format!("{}: no such file", path.display())));
-            }
             let (shapes, reals) = match calibration {
                 Some(v) => {
                     let r = onnx_reals(path, v)?;
@@ -157,9 +192,6 @@ fn dir_setup(
     layers: Option<usize>,
     calibration: Option<&Value>,
 ) -> Result<(Graph, Vec<Tensor>), ModelError> {
-    if !dir.exists() {
-        return Err(bad(format!("{}: no such folder or file", dir.display())));
-    }
     let encoder = match dir.is_dir() {
         true => EncoderSource::config(dir).map_err(bad_chain)?,
         false => None,

@@ -9,38 +9,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 
-/// A job's state.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Status {
-    Queued,
-    Running,
-    Completed,
-    Failed,
-    Cancelled,
-}
-
-impl Status {
-    fn as_str(self) -> &'static str {
-        match self {
-            Status::Queued => "queued",
-            Status::Running => "running",
-            Status::Completed => "completed",
-            Status::Failed => "failed",
-            Status::Cancelled => "cancelled",
-        }
-    }
-
-    fn parse(s: &str) -> Status {
-        match s {
-            "queued" => Status::Queued,
-            "running" => Status::Running,
-            "completed" => Status::Completed,
-            "cancelled" => Status::Cancelled,
-            _ => Status::Failed,
-        }
-    }
-}
+use crate::queue::{Detail, JobKind, JobQueue, JobRow, NewJob, QueueError, Status};
 
 /// A registered model.
 #[derive(Clone, Debug, Serialize)]
@@ -52,18 +21,6 @@ pub struct ModelRow {
     /// How to rebuild it (JSON of [`crate::models::ModelSpec`]).
     #[serde(skip)]
     pub spec: String,
-}
-
-/// A prove job.
-#[derive(Clone, Debug, Serialize)]
-pub struct JobRow {
-    pub job_id: String,
-    pub model_id: String,
-    pub status: Status,
-    pub progress: f64,
-    pub error: Option<String>,
-    #[serde(skip)]
-    pub input: String,
 }
 
 /// The database.
@@ -79,23 +36,75 @@ fn now() -> i64 {
 
 type Res<T> = Result<T, rusqlite::Error>;
 
+/// The layout this server writes (`PRAGMA user_version`); older ones are upgraded at open.
+const SCHEMA_VERSION: i64 = 2;
+
+fn store_err(e: rusqlite::Error) -> QueueError {
+    QueueError(e.to_string())
+}
+
+fn job_row(r: &rusqlite::Row<'_>) -> Res<JobRow> {
+    Ok(JobRow {
+        job_id: r.get(0)?,
+        kind: JobKind::parse(&r.get::<_, String>(1)?),
+        model_id: r.get(2)?,
+        status: Status::parse(&r.get::<_, String>(3)?),
+        progress: r.get(4)?,
+        error: r.get(5)?,
+        input: r.get(6)?,
+    })
+}
+
+const JOB_COLUMNS: &str = "id, kind, model_id, status, progress, error, input";
+
 impl Store {
-    /// Opens (creating) the database at `path` in WAL mode.
-    pub fn open(path: &Path) -> Res<Self> {
-        let conn = Connection::open(path)?;
+    /// Opens (creating or upgrading) the database at `path` in WAL mode.
+    pub fn open(path: &Path) -> anyhow::Result<Self> {
+        let mut conn = Connection::open(path)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        conn.execute_batch(
-            "CREATE TABLE IF NOT EXISTS models (
-                 id TEXT PRIMARY KEY, name TEXT NOT NULL, parameters INTEGER NOT NULL,
-                 security_bits INTEGER NOT NULL, spec TEXT NOT NULL, created INTEGER NOT NULL);
-             CREATE TABLE IF NOT EXISTS jobs (
-                 id TEXT PRIMARY KEY, model_id TEXT NOT NULL REFERENCES models(id),
-                 input TEXT NOT NULL, status TEXT NOT NULL, progress REAL NOT NULL,
-                 error TEXT, created INTEGER NOT NULL, updated INTEGER NOT NULL);
-             CREATE INDEX IF NOT EXISTS jobs_status ON jobs(status, created);",
-        )?;
+        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        anyhow::ensure!(
+            version <= SCHEMA_VERSION,
+            "{}: database schema version {version} is newer than this server's ({SCHEMA_VERSION})",
+            path.display()
+        );
+        if version < SCHEMA_VERSION {
+            let tx = conn.transaction()?;
+            tx.execute_batch(
+                "CREATE TABLE IF NOT EXISTS models (
+                     id TEXT PRIMARY KEY, name TEXT NOT NULL, parameters INTEGER NOT NULL,
+                     security_bits INTEGER NOT NULL, spec TEXT NOT NULL, created INTEGER NOT NULL);",
+            )?;
+            // Version 1 had prove jobs only, each with a model.
+            let v1: bool = tx.query_row(
+                "SELECT COUNT(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = 'jobs'",
+                [],
+                |r| r.get(0),
+            )?;
+            if v1 {
+                tx.execute_batch(
+                    "ALTER TABLE jobs RENAME TO jobs_v1; DROP INDEX IF EXISTS jobs_status;",
+                )?;
+            }
+            tx.execute_batch(
+                "CREATE TABLE jobs (
+                     id TEXT PRIMARY KEY, kind TEXT NOT NULL, model_id TEXT,
+                     input TEXT NOT NULL, status TEXT NOT NULL, progress REAL NOT NULL,
+                     error TEXT, created INTEGER NOT NULL, updated INTEGER NOT NULL);
+                 CREATE INDEX jobs_status ON jobs(status, created);",
+            )?;
+            if v1 {
+                tx.execute_batch(
+                    "INSERT INTO jobs SELECT id, 'prove', model_id, input, status, progress,
+                         error, created, updated FROM jobs_v1;
+                     DROP TABLE jobs_v1;",
+                )?;
+            }
+            tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+            tx.commit()?;
+        }
         Ok(Self {
             conn: Mutex::new(conn),
         })
@@ -142,86 +151,156 @@ impl Store {
             .optional()
         })
     }
+}
 
-    /// Queues a job unless `max_queued` jobs are already waiting; `false` when full.
-    pub fn add_job(&self, id: &str, model_id: &str, input: &str, max_queued: usize) -> Res<bool> {
+impl JobQueue for Store {
+    fn submit(&self, job: NewJob<'_>, max_pending: usize) -> Result<bool, QueueError> {
         self.with(|c| {
-            let queued: i64 = c.query_row(
+            let pending: i64 = c.query_row(
                 "SELECT COUNT(*) FROM jobs WHERE status IN ('queued', 'running')",
                 [],
                 |r| r.get(0),
             )?;
-            if queued as usize >= max_queued {
+            if pending as usize >= max_pending {
                 return Ok(false);
             }
-            let t = now();
             c.execute(
-                "INSERT INTO jobs VALUES (?1, ?2, ?3, 'queued', 0, NULL, ?4, ?4)",
-                params![id, model_id, input, t],
+                "INSERT INTO jobs VALUES (?1, ?2, ?3, ?4, 'queued', 0, NULL, ?5, ?5)",
+                params![
+                    job.job_id,
+                    job.kind.as_str(),
+                    job.model_id,
+                    job.input,
+                    now()
+                ],
             )?;
             Ok(true)
         })
+        .map_err(store_err)
     }
 
-    pub fn job(&self, id: &str) -> Res<Option<JobRow>> {
+    fn claim(&self) -> Result<Option<JobRow>, QueueError> {
         self.with(|c| {
             c.query_row(
-                "SELECT id, model_id, status, progress, error, input FROM jobs WHERE id = ?1",
-                [id],
-                |r| {
-                    Ok(JobRow {
-                        job_id: r.get(0)?,
-                        model_id: r.get(1)?,
-                        status: Status::parse(&r.get::<_, String>(2)?),
-                        progress: r.get(3)?,
-                        error: r.get(4)?,
-                        input: r.get(5)?,
-                    })
-                },
+                &format!(
+                    "UPDATE jobs SET status = 'running', progress = 0, updated = ?1
+                     WHERE id = (SELECT id FROM jobs WHERE status = 'queued'
+                                 ORDER BY created, id LIMIT 1)
+                     RETURNING {JOB_COLUMNS}"
+                ),
+                [now()],
+                job_row,
             )
             .optional()
         })
+        .map_err(store_err)
     }
 
-    /// Moves a job from `from` to `to` (with an error for a failure); `false` if it was not
-    /// in `from` (cancelled meanwhile).
-    pub fn transition(&self, id: &str, from: Status, to: Status, error: Option<&str>) -> Res<bool> {
-        self.with(|c| {
-            let progress = if to == Status::Completed { 1.0 } else { 0.0 };
-            let n = c.execute(
-                "UPDATE jobs SET status = ?3, error = ?4, updated = ?5,
-                     progress = CASE WHEN ?3 = 'completed' THEN ?6 ELSE progress END
-                 WHERE id = ?1 AND status = ?2",
-                params![id, from.as_str(), to.as_str(), error, now(), progress],
-            )?;
-            Ok(n == 1)
-        })
-    }
-
-    pub fn set_progress(&self, id: &str, progress: f64) -> Res<()> {
+    fn set_progress(&self, job_id: &str, progress: f64) -> Result<(), QueueError> {
         self.with(|c| {
             c.execute(
                 "UPDATE jobs SET progress = ?2, updated = ?3 WHERE id = ?1 AND status = 'running'",
-                params![id, progress, now()],
+                params![job_id, progress, now()],
             )
             .map(drop)
         })
+        .map_err(store_err)
     }
 
-    /// After a restart: jobs that were running go back to the queue; returns every queued
-    /// job, oldest first.
-    pub fn recover(&self) -> Res<Vec<String>> {
+    fn transition(
+        &self,
+        job_id: &str,
+        from: Status,
+        to: Status,
+        detail: Detail<'_>,
+    ) -> Result<bool, QueueError> {
+        self.with(|c| {
+            let n = c.execute(
+                "UPDATE jobs SET status = ?3, error = ?4, updated = ?5,
+                     progress = CASE WHEN ?3 = 'completed' THEN 1.0 ELSE progress END,
+                     model_id = COALESCE(?6, model_id)
+                 WHERE id = ?1 AND status = ?2",
+                params![
+                    job_id,
+                    from.as_str(),
+                    to.as_str(),
+                    detail.error,
+                    now(),
+                    detail.model_id
+                ],
+            )?;
+            Ok(n == 1)
+        })
+        .map_err(store_err)
+    }
+
+    fn job(&self, job_id: &str) -> Result<Option<JobRow>, QueueError> {
+        self.with(|c| {
+            c.query_row(
+                &format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?1"),
+                [job_id],
+                job_row,
+            )
+            .optional()
+        })
+        .map_err(store_err)
+    }
+
+    fn requeue_interrupted(&self) -> Result<usize, QueueError> {
         self.with(|c| {
             c.execute(
                 "UPDATE jobs SET status = 'queued', progress = 0 WHERE status = 'running'",
                 [],
             )?;
-            let mut st =
-                c.prepare("SELECT id FROM jobs WHERE status = 'queued' ORDER BY created")?;
-            let ids = st
-                .query_map([], |r| r.get::<_, String>(0))?
-                .collect::<Res<Vec<_>>>()?;
-            Ok(ids)
+            c.query_row(
+                "SELECT COUNT(*) FROM jobs WHERE status = 'queued'",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n as usize)
         })
+        .map_err(store_err)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn a_version_1_database_is_upgraded_and_a_newer_one_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("server.sqlite");
+        {
+            let c = Connection::open(&path).unwrap();
+            c.execute_batch(
+                "CREATE TABLE models (id TEXT PRIMARY KEY, name TEXT NOT NULL,
+                     parameters INTEGER NOT NULL, security_bits INTEGER NOT NULL,
+                     spec TEXT NOT NULL, created INTEGER NOT NULL);
+                 CREATE TABLE jobs (id TEXT PRIMARY KEY, model_id TEXT NOT NULL REFERENCES models(id),
+                     input TEXT NOT NULL, status TEXT NOT NULL, progress REAL NOT NULL,
+                     error TEXT, created INTEGER NOT NULL, updated INTEGER NOT NULL);
+                 CREATE INDEX jobs_status ON jobs(status, created);
+                 INSERT INTO models VALUES ('m1', 'mlp', 1, 96, '{}', 1);
+                 INSERT INTO jobs VALUES ('j1', 'm1', '[1]', 'running', 0.5, NULL, 1, 1);",
+            )
+            .unwrap();
+        }
+        let store = Store::open(&path).unwrap();
+        assert_eq!(store.requeue_interrupted().unwrap(), 1);
+        let job = store.claim().unwrap().unwrap();
+        assert_eq!(
+            (job.job_id.as_str(), job.kind, job.model_id.as_deref()),
+            ("j1", JobKind::Prove, Some("m1"))
+        );
+        assert!(store.claim().unwrap().is_none(), "a job is claimed once");
+        drop(store);
+        Connection::open(&path)
+            .unwrap()
+            .pragma_update(None, "user_version", 9)
+            .unwrap();
+        let e = Store::open(&path).err().unwrap().to_string();
+        assert!(e.contains("newer"), "{e}");
     }
 }

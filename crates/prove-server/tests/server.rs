@@ -201,9 +201,119 @@ fn models_jobs_results_and_errors_over_http() {
     let big = vec![b' '; 2_100_000];
     let (code, _) = server.call("POST", "/api/v1/prove", &big, &[]);
     assert_eq!(code, 413);
-    let (code, v) = server.json("GET", "/api/v1/openapi.json", &Value::Null);
+    openapi_lists_only_served_routes(&server);
+}
+
+/// Every path and method of the generated OpenAPI document is served: the call reaches a
+/// handler (a JSON body, or the route's own answer), never the router's bare 404 / 405.
+fn openapi_lists_only_served_routes(server: &Server) {
+    let (code, doc) = server.json("GET", "/api/v1/openapi.json", &Value::Null);
     assert_eq!(code, 200);
-    assert!(v["paths"]["/api/v1/prove/{id}/result"].is_object());
+    let paths = doc["paths"].as_object().unwrap();
+    for route in [
+        "/health",
+        "/api/v1/models",
+        "/api/v1/models/{id}",
+        "/api/v1/models/{id}/vk",
+        "/api/v1/prove",
+        "/api/v1/prove/{id}",
+        "/api/v1/prove/{id}/result",
+        "/api/v1/setup/{id}",
+        "/api/v1/verify",
+        "/api/v1/openapi.json",
+    ] {
+        assert!(
+            paths.contains_key(route),
+            "{route} missing from the document"
+        );
+    }
+    assert!(doc["components"]["schemas"]["ProveRequest"].is_object());
+    for (path, ops) in paths {
+        for method in ops.as_object().unwrap().keys() {
+            let (code, body) = server.call(
+                &method.to_uppercase(),
+                &path.replace("{id}", "x"),
+                b"{}",
+                &[],
+            );
+            assert_ne!(code, 405, "{method} {path}");
+            assert!(code != 404 || !body.is_empty(), "{method} {path}: no route");
+        }
+    }
+}
+
+/// Polls a setup job until it finishes; the model it registered.
+fn wait_setup(server: &Server, job: &str) -> String {
+    let t = Instant::now();
+    loop {
+        let (code, v) = server.json("GET", &format!("/api/v1/setup/{job}"), &Value::Null);
+        assert_eq!(code, 200, "{v}");
+        match v["status"].as_str().unwrap() {
+            "completed" => return v["model_id"].as_str().unwrap().to_owned(),
+            "queued" | "running" => {}
+            other => panic!("setup {other}: {v}"),
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(60),
+            "setup {job} still running"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn large_models_are_set_up_as_jobs_and_32_concurrent_jobs_complete() {
+    let dir = tempfile::tempdir().unwrap();
+    // Every weight file counts as large here: the ONNX setup is a background job.
+    let server = Server::start(dir.path(), &["--workers", "2", "--inline-setup-bytes", "0"]);
+    let (code, v) = server.json("POST", "/api/v1/models", &json!({ "path": mnist() }));
+    assert_eq!(code, 202, "{v}");
+    let setup = v["job_id"].as_str().unwrap().to_owned();
+    assert_eq!(v["status_url"], format!("/api/v1/setup/{setup}"));
+    // A setup job is not a prove job.
+    let (code, _) = server.json("GET", &format!("/api/v1/prove/{setup}"), &Value::Null);
+    assert_eq!(code, 404);
+    let model = wait_setup(&server, &setup);
+    let (code, v) = server.json("GET", &format!("/api/v1/models/{model}"), &Value::Null);
+    assert_eq!((code, v["name"].as_str()), (200, Some("mnist_mlp")), "{v}");
+    // A built-in model has no weight files: inline, unless asked otherwise.
+    let (code, v) = server.json("POST", "/api/v1/models", &json!({ "builtin": "mlp" }));
+    assert_eq!(code, 201, "{v}");
+    let mlp = v["model_id"].as_str().unwrap().to_owned();
+    let (code, v) = server.json(
+        "POST",
+        "/api/v1/models",
+        &json!({ "builtin": "mlp", "background": true }),
+    );
+    assert_eq!(code, 202, "{v}");
+    assert_eq!(wait_setup(&server, v["job_id"].as_str().unwrap()), mlp);
+
+    // 32 clients at once, each on its own connection.
+    let input: Vec<f64> = (0..784).map(|i| f64::from(i % 7) / 8.0).collect();
+    let jobs: Vec<String> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..32)
+            .map(|k| {
+                let (server, mlp, input) = (&server, &mlp, &input);
+                scope.spawn(move || {
+                    let mut x = input.clone();
+                    x[0] = f64::from(k) / 64.0;
+                    let (code, v) = server.json(
+                        "POST",
+                        "/api/v1/prove",
+                        &json!({ "model_id": mlp, "input": x }),
+                    );
+                    assert_eq!(code, 202, "{v}");
+                    v["job_id"].as_str().unwrap().to_owned()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for job in &jobs {
+        let done = wait(&server, job, Duration::from_secs(120));
+        assert_eq!(done["status"], "completed", "{done}");
+        check_proof(&server, &mlp, job);
+    }
 }
 
 #[test]
