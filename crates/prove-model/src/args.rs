@@ -448,8 +448,9 @@ impl ModelArgs {
         self.commit_with(graph, self.cache_dir().as_deref())
     }
 
-    /// [`Self::commit`] without the cache: what a verifier rebuilding the model uses, since
-    /// nothing authenticates the cache's files (a swapped codeword would pass for the weights).
+    /// [`Self::commit`] without the cache: what a verifier rebuilding the model and `setup`
+    /// use, since nothing authenticates the cache's files (a swapped codeword would pass for
+    /// the weights; `zkml/tests/poisoned_cache.rs` builds such a file).
     pub fn commit_fresh(&self, graph: Graph) -> Result<CommittedModel> {
         Ok(self.commit_with(graph, None)?.0)
     }

@@ -58,7 +58,9 @@ pub fn setup(
     let Prepared { graph, inputs, .. } = prepared;
     let n_params = graph.n_params() as u64;
     let name = graph.name.clone();
-    let (committed, _) = model.commit(graph)?;
+    // The key is published: its commitments are recomputed from the weights, never read from
+    // the cache (which nothing authenticates).
+    let committed = model.commit_fresh(graph)?;
     let bits = check_security(&committed.vk.config, &committed.circuit)?;
     // A built-in model has no scales to calibrate; its input is not part of the setup.
     let calibration = if model.calibrates() {
