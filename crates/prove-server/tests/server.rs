@@ -2,12 +2,14 @@
 //! port (and killed with SIGKILL for the crash test); requests are plain HTTP/1.1.
 #![allow(clippy::unwrap_used)]
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+mod common;
+
+use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::http;
 use serde_json::{json, Value};
 
 struct Server {
@@ -38,30 +40,11 @@ impl Server {
 
     /// One request; returns the status and the body.
     fn call(&self, method: &str, path: &str, body: &[u8], headers: &[&str]) -> (u16, Vec<u8>) {
-        let mut s = TcpStream::connect(&self.addr).unwrap();
-        let mut head = format!(
-            "{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n",
-            self.addr,
-            body.len()
-        );
-        for h in headers {
-            head.push_str(h);
-            head.push_str("\r\n");
-        }
-        head.push_str("\r\n");
-        s.write_all(head.as_bytes()).unwrap();
-        s.write_all(body).unwrap();
-        let mut resp = Vec::new();
-        s.read_to_end(&mut resp).unwrap();
-        let split = resp.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
-        let status_line = String::from_utf8_lossy(&resp[..split]).to_string();
-        let status = status_line.split(' ').nth(1).unwrap().parse().unwrap();
-        (status, resp[split + 4..].to_vec())
+        http::call(&self.addr, method, path, body, headers)
     }
 
     fn json(&self, method: &str, path: &str, body: &Value) -> (u16, Value) {
-        let (status, b) = self.call(method, path, body.to_string().as_bytes(), &[]);
-        (status, serde_json::from_slice(&b).unwrap_or(Value::Null))
+        http::json(&self.addr, method, path, body)
     }
 
     fn kill(mut self) {

@@ -1,0 +1,164 @@
+//! Load on `prove-server` with the built-in MNIST-shaped MLP (784-512-512-10): the server runs
+//! in this process on a free port and clients speak HTTP over real sockets.
+//!
+//! Printed, for 1 and 2 workers:
+//! - the overhead per job: the median submit-to-completed latency of one job at a time minus
+//!   the median of proving the same input directly (`models::prove`, what `prove-model prove`
+//!   runs), measured in the same run;
+//! - throughput under load: jobs per second with 64 jobs submitted by 8 clients at once, and
+//!   the p50 / p99 of their submit-to-completed latency.
+//!
+//! Completion is observed by polling the job every millisecond, so latencies carry up to 1 ms
+//! of polling granularity. `cargo bench -p prove-server --bench server_load [-- --jobs N]`.
+#![allow(clippy::unwrap_used)]
+
+#[path = "../tests/common/http.rs"]
+mod http;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use prove_server::models::{self, ModelSpec};
+use prove_server::ServerConfig;
+use serde_json::{json, Value};
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    percentile(&v, 0.5)
+}
+
+fn input(k: usize) -> Value {
+    let x: Vec<f64> = (0..784).map(|i| ((i * 7 + k) % 17) as f64 / 17.0).collect();
+    json!(x)
+}
+
+/// Starts a server on a free port in a background runtime; its address.
+fn start(dir: &std::path::Path, workers: usize) -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let config = ServerConfig {
+        bind: addr,
+        data_dir: dir.to_owned(),
+        workers,
+        max_queue: 1024,
+        max_body: 16 << 20,
+        inline_setup_bytes: 16 << 20,
+        api_key: None,
+        proof: zkml::ProofConfig::default(),
+    };
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            prove_server::serve(listener, config).await.unwrap();
+        });
+    });
+    addr.to_string()
+}
+
+/// Submits a job and polls it until completed; the latency in ms.
+fn prove_once(addr: &str, model: &str, k: usize) -> f64 {
+    let t = Instant::now();
+    let (code, v) = http::json(
+        addr,
+        "POST",
+        "/api/v1/prove",
+        &json!({ "model_id": model, "input": input(k) }),
+    );
+    assert_eq!(code, 202, "{v}");
+    let job = v["job_id"].as_str().unwrap().to_owned();
+    loop {
+        let (_, v) = http::json(addr, "GET", &format!("/api/v1/prove/{job}"), &Value::Null);
+        match v["status"].as_str().unwrap() {
+            "completed" => return t.elapsed().as_secs_f64() * 1e3,
+            "queued" | "running" => std::thread::sleep(Duration::from_millis(1)),
+            other => panic!("job {other}: {v}"),
+        }
+    }
+}
+
+fn main() {
+    let jobs: usize = std::env::args()
+        .skip_while(|a| a != "--jobs")
+        .nth(1)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(64);
+    let sequential = 20;
+
+    // The CLI's work: prove the input directly.
+    let m = models::setup(
+        ModelSpec::Builtin("mlp".into()),
+        None,
+        zkml::ProofConfig::default(),
+    )
+    .unwrap();
+    let _ = models::prove(&m, &input(0), &()).unwrap();
+    let direct = median(
+        (0..sequential)
+            .map(|k| {
+                let t = Instant::now();
+                models::prove(&m, &input(k), &()).unwrap();
+                t.elapsed().as_secs_f64() * 1e3
+            })
+            .collect(),
+    );
+    println!("built-in mlp 784-512-512-10, {jobs} jobs under load, 2 cores");
+    println!("direct prove (prove-model's work): median {direct:.1} ms");
+    println!(
+        "{:>7} {:>13} {:>10} {:>8} {:>9} {:>9}",
+        "workers", "1-job median", "overhead", "jobs/s", "p50 ms", "p99 ms"
+    );
+    for workers in [1, 2] {
+        let dir = tempfile::tempdir().unwrap();
+        let addr = start(dir.path(), workers);
+        let (code, v) = http::json(
+            &addr,
+            "POST",
+            "/api/v1/models",
+            &json!({ "builtin": "mlp" }),
+        );
+        assert_eq!(code, 201, "{v}");
+        let model = v["model_id"].as_str().unwrap().to_owned();
+        prove_once(&addr, &model, 0);
+        let one = median(
+            (0..sequential)
+                .map(|k| prove_once(&addr, &model, k))
+                .collect(),
+        );
+        let clients = 8;
+        let t = Instant::now();
+        let model = Arc::new(model);
+        let mut lat: Vec<f64> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..clients)
+                .map(|c| {
+                    let (addr, model) = (&addr, model.clone());
+                    s.spawn(move || {
+                        (c..jobs)
+                            .step_by(clients)
+                            .map(|k| prove_once(addr, &model, k))
+                            .collect::<Vec<f64>>()
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().unwrap())
+                .collect()
+        });
+        let secs = t.elapsed().as_secs_f64();
+        lat.sort_by(f64::total_cmp);
+        println!(
+            "{workers:>7} {one:>10.1} ms {:>7.1} ms {:>8.2} {:>9.0} {:>9.0}",
+            one - direct,
+            jobs as f64 / secs,
+            percentile(&lat, 0.5),
+            percentile(&lat, 0.99)
+        );
+    }
+}
