@@ -7,6 +7,7 @@
 //! library's configuration.
 
 mod args;
+mod audit_cmd;
 mod decoder;
 mod encoder;
 mod estimate;
@@ -140,6 +141,11 @@ enum Command {
         #[arg(long, default_value = "generation")]
         proofs: PathBuf,
     },
+    /// Prove a window of an inference log and check the report (`audit prove`, `audit verify`).
+    Audit {
+        #[command(subcommand)]
+        action: audit_cmd::AuditCommand,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -175,14 +181,17 @@ fn kib(bytes: usize) -> String {
 }
 
 fn run(cli: Cli) -> Result<()> {
-    let (Command::Prove { model, .. }
+    if let Command::Prove { model, .. }
     | Command::Setup { model, .. }
     | Command::Verify { model, .. }
     | Command::Inspect { model, .. }
     | Command::Generate { model, .. }
-    | Command::VerifyGeneration { model, .. }) = &cli.command;
-    model.check()?;
+    | Command::VerifyGeneration { model, .. } = &cli.command
+    {
+        model.check()?;
+    }
     match cli.command {
+        Command::Audit { action } => audit_cmd::run(action),
         Command::Prove {
             model,
             input,

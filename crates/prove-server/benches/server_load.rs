@@ -3,7 +3,7 @@
 //!
 //! Printed, for 1 and 2 workers:
 //! - the overhead per job: the median submit-to-completed latency of one job at a time minus
-//!   the median of proving the same input directly (`models::prove`, what `prove-model prove`
+//!   the median of proving the same input directly (`model_service::prove`, what `prove-model prove`
 //!   runs), measured in the same run;
 //! - throughput under load: jobs per second with 64 jobs submitted by 8 clients at once, and
 //!   the p50 / p99 of their submit-to-completed latency.
@@ -18,7 +18,7 @@ mod http;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use prove_server::models::{self, ModelSpec};
+use model_service::{self as models, ModelSpec};
 use prove_server::ServerConfig;
 use serde_json::{json, Value};
 

@@ -17,10 +17,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use utoipa::ToSchema;
 
+use crate::audit_api;
 use crate::jobs::{register, AppState, SetupRequest};
-use crate::models::{self, ModelError, ModelSpec};
 use crate::queue::{Detail, JobKind, JobRow, NewJob, Status};
 use crate::store::ModelRow;
+use model_service::{self as models, ModelError, ModelSpec};
 
 /// An error: the message names the problem.
 #[derive(Serialize, ToSchema)]
@@ -29,7 +30,7 @@ pub struct ErrorBody {
 }
 
 /// An error response.
-pub struct ApiError(StatusCode, String);
+pub struct ApiError(pub StatusCode, pub String);
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
@@ -37,11 +38,11 @@ impl IntoResponse for ApiError {
     }
 }
 
-fn err(status: StatusCode, msg: impl Into<String>) -> ApiError {
+pub(crate) fn err(status: StatusCode, msg: impl Into<String>) -> ApiError {
     ApiError(status, msg.into())
 }
 
-fn internal(e: impl std::fmt::Display) -> ApiError {
+pub(crate) fn internal(e: impl std::fmt::Display) -> ApiError {
     err(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
 }
 
@@ -54,9 +55,9 @@ impl From<ModelError> for ApiError {
     }
 }
 
-type ApiResult = Result<Response, ApiError>;
+pub(crate) type ApiResult = Result<Response, ApiError>;
 
-fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+pub(crate) fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     serde_json::from_slice(body)
         .map_err(|e| err(StatusCode::BAD_REQUEST, format!("malformed JSON body: {e}")))
 }
@@ -73,6 +74,15 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/prove/{id}/result", get(get_result))
         .route("/api/v1/verify", post(post_verify))
         .route("/api/v1/openapi.json", get(openapi))
+        .route("/api/v1/infer", post(audit_api::post_infer))
+        .route("/api/v1/audit", post(audit_api::post_audit))
+        .route("/api/v1/audit/root", get(audit_api::get_root))
+        .route("/api/v1/audit/entries/{seq}", get(audit_api::get_entry))
+        .route("/api/v1/audit/jobs/{id}", get(audit_api::get_audit_job))
+        .route(
+            "/api/v1/audit/jobs/{id}/report",
+            get(audit_api::get_audit_report),
+        )
         .route_layer(middleware::from_fn_with_state(state.clone(), require_key));
     Router::new()
         .route("/health", get(health))
@@ -178,9 +188,13 @@ pub struct JobAccepted {
 }
 
 impl JobAccepted {
-    fn new(id: String, kind: JobKind) -> Self {
+    pub(crate) fn new(id: String, kind: JobKind) -> Self {
+        let status_url = match kind {
+            JobKind::Audit => format!("/api/v1/audit/jobs/{id}"),
+            _ => format!("/api/v1/{}/{id}", kind.as_str()),
+        };
         Self {
-            status_url: format!("/api/v1/{}/{id}", kind.as_str()),
+            status_url,
             job_id: id,
             status: "queued".into(),
         }
@@ -245,7 +259,7 @@ pub async fn post_model(State(state): State<Arc<AppState>>, body: Bytes) -> ApiR
     Ok((StatusCode::CREATED, Json(ModelInfo::from(&row))).into_response())
 }
 
-fn model_row(state: &AppState, id: &str) -> Result<ModelRow, ApiError> {
+pub(crate) fn model_row(state: &AppState, id: &str) -> Result<ModelRow, ApiError> {
     state
         .store
         .model(id)
@@ -283,7 +297,7 @@ pub struct ProveRequest {
 }
 
 /// A fresh job id: the time and a counter, hex.
-fn job_id() -> String {
+pub(crate) fn job_id() -> String {
     static NEXT: AtomicU64 = AtomicU64::new(0);
     let t = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -295,7 +309,7 @@ fn job_id() -> String {
 }
 
 /// Queues a job (503 when the queue is full) and wakes a worker.
-fn submit(state: &AppState, job: NewJob<'_>) -> Result<(), ApiError> {
+pub(crate) fn submit(state: &AppState, job: NewJob<'_>) -> Result<(), ApiError> {
     let max = state.config.max_queue;
     if !state.queue.submit(job, max).map_err(internal)? {
         return Err(err(
@@ -339,7 +353,7 @@ pub async fn post_prove(State(state): State<Arc<AppState>>, body: Bytes) -> ApiR
         .into_response())
 }
 
-fn job_row(state: &AppState, id: &str, kind: JobKind) -> Result<JobRow, ApiError> {
+pub(crate) fn job_row(state: &AppState, id: &str, kind: JobKind) -> Result<JobRow, ApiError> {
     state
         .queue
         .job(id)

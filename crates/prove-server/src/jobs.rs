@@ -15,10 +15,12 @@ use tokio::sync::Notify;
 use zkml::prover::Progress;
 use zkml::KeyFile;
 
+use crate::audit_api::AuditRequest;
+use crate::audit_log::AuditLog;
 use crate::config::ServerConfig;
-use crate::models::{self, Loaded, ModelError, ModelSpec};
 use crate::queue::{Detail, JobKind, JobQueue, JobRow, Status};
 use crate::store::{ModelRow, Store};
+use model_service::{self as models, Loaded, ModelError, ModelSpec};
 
 /// How long an idle worker waits before asking the queue again (a job submitted here wakes it
 /// at once; the poll is for jobs another process queued).
@@ -37,6 +39,8 @@ pub struct AppState {
     /// Models (and, by default, the job queue).
     pub store: Arc<Store>,
     pub queue: Arc<dyn JobQueue>,
+    /// The inference log `/infer` appends to.
+    pub audit: AuditLog,
     models: Mutex<HashMap<String, Arc<Loaded>>>,
     wake: Notify,
 }
@@ -45,12 +49,20 @@ impl AppState {
     /// Opens the store under the data folder, queues again the jobs a crash left running
     /// and starts `config.workers` workers.
     pub fn start(config: ServerConfig) -> anyhow::Result<Arc<Self>> {
-        for d in ["models", "results"] {
+        for d in ["models", "results", "reports"] {
             std::fs::create_dir_all(config.data_dir.join(d))?;
         }
         let store = Arc::new(Store::open(&config.data_dir.join("server.sqlite"))?);
         store.requeue_interrupted()?;
+        let (audit, opened) = AuditLog::open(&config.data_dir.join("audit"))?;
+        if let Some(t) = opened.torn_tail {
+            eprintln!(
+                "audit log: cut a torn tail of {} bytes at {}:{} (an append interrupted by a crash; it was never acknowledged)",
+                t.bytes_cut, t.segment, t.offset
+            );
+        }
         let state = Arc::new(Self {
+            audit,
             config,
             queue: store.clone(),
             store,
@@ -73,6 +85,11 @@ impl AppState {
             .data_dir
             .join("models")
             .join(format!("{model_id}.vk"))
+    }
+
+    /// The report folder of audit job `job_id`.
+    pub fn report_dir(&self, job_id: &str) -> PathBuf {
+        self.config.data_dir.join("reports").join(job_id)
     }
 
     pub fn result_path(&self, job_id: &str) -> PathBuf {
@@ -159,6 +176,7 @@ async fn worker(state: Arc<AppState>) {
         let outcome = match job.kind {
             JobKind::Prove => run_prove(&state, job).await,
             JobKind::Setup => run_setup(&state, job).await,
+            JobKind::Audit => run_audit(&state, job).await,
         };
         if let Err(e) = outcome {
             let msg = e.to_string();
@@ -245,4 +263,72 @@ pub fn register(state: &AppState, loaded: Loaded) -> Result<ModelRow, ModelError
     state.store.put_model(&row).map_err(fail)?;
     state.remember(&id, Arc::new(loaded));
     Ok(row)
+}
+
+/// The entries `from_seq .. to_seq` an audit request names (times resolved on the log), and
+/// the times asked for.
+pub fn audit_window(state: &AppState, req: &AuditRequest) -> Result<audit::window::Window, String> {
+    let log = state.audit.read();
+    let (from_seq, to_seq) = match (&req.from, &req.to, req.from_seq, req.to_seq) {
+        (Some(a), Some(b), None, None) => {
+            let r = log.seq_range_for_time(
+                audit::time::parse_rfc3339(a)?,
+                audit::time::parse_rfc3339(b)?,
+            );
+            (r.start, r.end)
+        }
+        (None, None, Some(a), b) => (a, b.unwrap_or(log.len())),
+        _ => return Err("give from and to (RFC 3339), or from_seq [and to_seq]".into()),
+    };
+    if from_seq >= to_seq || to_seq > log.len() {
+        return Err(format!(
+            "the window {from_seq}..{to_seq} is empty or beyond the log's {} entries",
+            log.len()
+        ));
+    }
+    Ok(audit::window::Window {
+        from_seq,
+        to_seq,
+        from_time: req.from.clone(),
+        to_time: req.to.clone(),
+    })
+}
+
+async fn run_audit(state: &Arc<AppState>, job: JobRow) -> Result<(), ModelError> {
+    let req: AuditRequest = serde_json::from_str(&job.input).map_err(fail)?;
+    let m = state
+        .loaded(&req.model_id)
+        .await?
+        .ok_or_else(|| fail("the job's model is not registered"))?;
+    let window = audit_window(state, &req).map_err(fail)?;
+    let data = {
+        let log = state.audit.read();
+        audit::window::WindowData::collect(&log, window.from_seq, window.to_seq).map_err(fail)?
+    };
+    let out = state.report_dir(&job.job_id);
+    // A rerun after a crash starts the folder afresh.
+    let _ = std::fs::remove_dir_all(&out);
+    let progress_state = state.clone();
+    let id = job.job_id.clone();
+    tokio::task::spawn_blocking(move || {
+        let progress = |done: u64, total: u64| {
+            let _ = progress_state
+                .queue
+                .set_progress(&id, done as f64 / total.max(1) as f64);
+        };
+        model_service::window::prove_window(data, window, &m, &out, &progress)
+    })
+    .await
+    .map_err(|e| fail(format!("the window prover stopped: {e}")))?
+    .map_err(fail)?;
+    state
+        .queue
+        .transition(
+            &job.job_id,
+            Status::Running,
+            Status::Completed,
+            Detail::default(),
+        )
+        .map_err(fail)?;
+    Ok(())
 }

@@ -7,13 +7,14 @@
 //! interrupted jobs queued again and its finished results still served.
 //!
 //! Modules: [`config`], [`queue`] (the job queue trait), [`store`] (SQLite: models, and the
-//! queue), [`models`] (setup, prove, verify), [`jobs`] (shared state and workers), [`api`]
+//! queue), [`jobs`] (shared state and workers), [`api`]
 //! (routes) and [`openapi`] (the document generated from them).
 
 pub mod api;
+pub mod audit_api;
+pub mod audit_log;
 pub mod config;
 pub mod jobs;
-pub mod models;
 pub mod openapi;
 pub mod queue;
 pub mod store;

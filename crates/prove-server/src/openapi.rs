@@ -3,7 +3,7 @@
 
 use utoipa::OpenApi;
 
-use crate::api;
+use crate::{api, audit_api};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -19,6 +19,12 @@ use crate::api;
         api::get_result,
         api::post_verify,
         api::openapi,
+        audit_api::post_infer,
+        audit_api::get_root,
+        audit_api::get_entry,
+        audit_api::post_audit,
+        audit_api::get_audit_job,
+        audit_api::get_audit_report,
     ),
     info(
         title = "prove-server",

@@ -18,6 +18,8 @@ pub enum JobKind {
     Prove,
     /// Sets a model up (scales, weight commitment, key) when that takes long.
     Setup,
+    /// Proves a window of the audit log and writes its report.
+    Audit,
 }
 
 impl JobKind {
@@ -25,12 +27,14 @@ impl JobKind {
         match self {
             JobKind::Prove => "prove",
             JobKind::Setup => "setup",
+            JobKind::Audit => "audit",
         }
     }
 
     pub fn parse(s: &str) -> JobKind {
         match s {
             "setup" => JobKind::Setup,
+            "audit" => JobKind::Audit,
             _ => JobKind::Prove,
         }
     }

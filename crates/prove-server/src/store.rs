@@ -18,7 +18,7 @@ pub struct ModelRow {
     pub name: String,
     pub parameters: u64,
     pub security_bits: u32,
-    /// How to rebuild it (JSON of [`crate::models::ModelSpec`]).
+    /// How to rebuild it (JSON of [`model_service::ModelSpec`]).
     #[serde(skip)]
     pub spec: String,
 }

@@ -1,6 +1,10 @@
-//! Models the server knows: how each is built (a built-in model, or an ONNX file with its
-//! scales calibrated at setup), its verifying key, and the blocking work on it: setup, the
-//! check of a prove request's input, proving, verifying.
+//! A served model: how it is built ([`ModelSpec`]: a built-in model, an ONNX file, or a
+//! HuggingFace folder / GGUF file, with its scales calibrated at setup), its verifying key
+//! (whose setup record keeps the spec, so the key alone says how to rebuild the model), and
+//! the blocking work on it: [`setup`], [`load`] (rebuild from spec and key, digest checked),
+//! [`forward`] (the input checked by a forward pass), [`prove`] (the proof file, exactly what
+//! `prove-model prove` writes) and [`verify`]. `prove-server` and the audit window prover share
+//! it.
 
 use std::path::PathBuf;
 
@@ -13,9 +17,14 @@ use model_import::recipe::{
 use model_import::{OnnxModel, PrepareError, QuantConfig};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+
 use zkml::proof::ProofFile;
 use zkml::prover::Progress;
 use zkml::{CommittedModel, KeyFile, ProofConfig, ProofFormat, SetupRecord};
+
+pub use audit::{InferenceInput, InferenceOutput};
+
+pub mod window;
 
 /// How a model is built.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -314,12 +323,42 @@ pub fn forward(m: &Loaded, input: &Value) -> Result<model_import::Prepared, Mode
 
 /// Proves `input` on the model: the proof file's bytes, as `prove-model prove` writes them.
 pub fn prove(m: &Loaded, input: &Value, progress: &dyn Progress) -> Result<Vec<u8>, ModelError> {
-    let p = forward(m, input)?;
+    prove_prepared(m, forward(m, input)?, progress)
+}
+
+/// Proves an input already run by [`forward`] (or [`infer`]).
+pub fn prove_prepared(
+    m: &Loaded,
+    p: model_import::Prepared,
+    progress: &dyn Progress,
+) -> Result<Vec<u8>, ModelError> {
     let (y, proof) =
         zkml::prove_executed(&m.committed, &p.inputs, &p.trace, progress).map_err(failed)?;
     let more = p.trace.more_outputs(&p.graph);
     let file = ProofFile::new_all(&m.committed, p.inputs, y, proof).with_more_outputs(more);
     file.encode(ProofFormat::Binary).map_err(failed)
+}
+
+/// Runs the model on `input` without proving: the record of the inference and the executed
+/// forward pass (to prove later with [`prove_prepared`]).
+pub fn infer(
+    m: &Loaded,
+    input: &Value,
+) -> Result<(InferenceInput, InferenceOutput, model_import::Prepared), ModelError> {
+    let p = forward(m, input)?;
+    let g = &p.graph;
+    let ids: Vec<usize> = std::iter::once(g.output)
+        .chain(g.more_outputs.iter().copied())
+        .collect();
+    let output = InferenceOutput {
+        tensors: ids.iter().map(|&id| p.trace.values[id].clone()).collect(),
+        scale_bits: ids.iter().map(|&id| g.nodes[id].scale).collect(),
+    };
+    let record = InferenceInput {
+        request: input.clone(),
+        tensors: p.inputs.clone(),
+    };
+    Ok((record, output, p))
 }
 
 /// Checks proof-file bytes against the key: `Ok(())` when valid, the reason otherwise.
