@@ -474,3 +474,153 @@ fn model_dir_encoders_and_decoders_are_served() {
         check_proof(&server, &model, &job);
     }
 }
+
+/// Polls an audit job until it finishes.
+fn wait_audit(server: &Server, job: &str) -> Value {
+    let t = Instant::now();
+    loop {
+        let (code, v) = server.json("GET", &format!("/api/v1/audit/jobs/{job}"), &Value::Null);
+        assert_eq!(code, 200, "{v}");
+        let status = v["status"].as_str().unwrap().to_owned();
+        if status != "queued" && status != "running" {
+            return v;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(120),
+            "audit {job} still {status}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn hash(v: &Value) -> [u8; 32] {
+    hex::decode(v.as_str().unwrap())
+        .unwrap()
+        .try_into()
+        .unwrap()
+}
+
+#[test]
+fn inferences_are_logged_and_audited() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &["--workers", "2"]);
+    let (code, v) = server.json("POST", "/api/v1/models", &json!({ "builtin": "mlp" }));
+    assert_eq!(code, 201, "{v}");
+    let model = v["model_id"].as_str().unwrap().to_owned();
+    let input = |k: usize| {
+        json!((0..784)
+            .map(|i| ((i + k) % 9) as f64 / 9.0)
+            .collect::<Vec<_>>())
+    };
+
+    // Six inferences from three clients at once: distinct entries, each answered with the
+    // log's head right after it.
+    let mut answers: Vec<Value> = std::thread::scope(|scope| {
+        let hs: Vec<_> = (0..3)
+            .map(|c| {
+                let (server, model) = (&server, &model);
+                scope.spawn(move || {
+                    (0..2)
+                        .map(|j| {
+                            let (code, v) = server.json(
+                                "POST",
+                                "/api/v1/infer",
+                                &json!({ "model_id": model, "input": input(2 * c + j) }),
+                            );
+                            assert_eq!(code, 200, "{v}");
+                            v
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        hs.into_iter().flat_map(|h| h.join().unwrap()).collect()
+    });
+    answers.sort_by_key(|a| a["entry"].as_u64());
+    for (k, a) in answers.iter().enumerate() {
+        assert_eq!(a["entry"].as_u64(), Some(k as u64), "{a}");
+        assert!(a["log_size"].as_u64().unwrap() > k as u64);
+        assert_eq!(a["output"][0].as_array().unwrap().len(), 10);
+    }
+    let (_, head) = server.json("GET", "/api/v1/audit/root", &Value::Null);
+    assert_eq!(head["size"], 6);
+    let last = answers.iter().find(|a| a["log_size"] == 6).unwrap();
+    assert_eq!(head["root"], last["log_root"]);
+
+    // An entry with its inclusion proof, checked by the client.
+    let (code, e) = server.json("GET", "/api/v1/audit/entries/2", &Value::Null);
+    assert_eq!(code, 200, "{e}");
+    let path: Vec<[u8; 32]> = e["inclusion"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(hash)
+        .collect();
+    audit::verify_inclusion(
+        &audit::leaf_hash(&hash(&e["entry_hash"])),
+        2,
+        6,
+        &path,
+        &hash(&head["root"]),
+    )
+    .unwrap();
+    assert!(e["input"]["tensors"].is_array(), "{e}");
+    let (code, _) = server.json("GET", "/api/v1/audit/entries/6", &Value::Null);
+    assert_eq!(code, 404);
+    let (code, _) = server.json("GET", "/api/v1/audit/entries/x", &Value::Null);
+    assert_eq!(code, 400);
+    // A bad input is refused and not logged.
+    let (code, _) = server.json(
+        "POST",
+        "/api/v1/infer",
+        &json!({ "model_id": model, "input": [1.0] }),
+    );
+    assert_eq!(code, 400);
+
+    // Prove the window as a server job; the report folder checks offline.
+    let (code, v) = server.json(
+        "POST",
+        "/api/v1/audit",
+        &json!({ "model_id": model, "from_seq": 0 }),
+    );
+    assert_eq!(code, 202, "{v}");
+    let job = v["job_id"].as_str().unwrap().to_owned();
+    let done = wait_audit(&server, &job);
+    assert_eq!(done["status"], "completed", "{done}");
+    let (code, report) = server.json(
+        "GET",
+        &format!("/api/v1/audit/jobs/{job}/report"),
+        &Value::Null,
+    );
+    assert_eq!(code, 200);
+    assert_eq!(report["totals"]["proved"], 6, "{report}");
+    let (_, key) = server.call("GET", &format!("/api/v1/models/{model}/vk"), b"", &[]);
+    let key = zkml::KeyFile::decode(&key).unwrap();
+    let trusted = audit::window::SignedSize {
+        size: 6,
+        root: hash(&head["root"]),
+    };
+    let check =
+        audit::check::check_report(&dir.path().join("reports").join(&job), &key.vk, &[trusted])
+            .unwrap();
+    assert!(check.is_valid(), "{:?}", check.problems);
+    assert_eq!(check.proved, 6);
+    let (code, _) = server.json(
+        "POST",
+        "/api/v1/audit",
+        &json!({ "model_id": model, "from_seq": 4, "to_seq": 99 }),
+    );
+    assert_eq!(code, 400);
+
+    // The log outlives the process.
+    server.kill();
+    let server = Server::start(dir.path(), &[]);
+    let (_, again) = server.json("GET", "/api/v1/audit/root", &Value::Null);
+    assert_eq!(again, head);
+    let (code, v) = server.json(
+        "POST",
+        "/api/v1/infer",
+        &json!({ "model_id": model, "input": input(9) }),
+    );
+    assert_eq!((code, v["entry"].as_u64()), (200, Some(6)), "{v}");
+}
