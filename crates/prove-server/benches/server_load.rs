@@ -8,6 +8,11 @@
 //! - throughput under load: jobs per second with 64 jobs submitted by 8 clients at once, and
 //!   the p50 / p99 of their submit-to-completed latency.
 //!
+//! - capture on `/infer` (forward pass only, then a durable append to the audit log): the
+//!   p50 / p99 of the logging time the server reports per request, one client at a time and
+//!   8 at once (group commit: one fsync for the appends waiting together), and the request
+//!   latency against the forward pass alone.
+//!
 //! Completion is observed by polling the job every millisecond, so latencies carry up to 1 ms
 //! of polling granularity. `cargo bench -p prove-server --bench server_load [-- --jobs N]`.
 #![allow(clippy::unwrap_used)]
@@ -83,6 +88,45 @@ fn prove_once(addr: &str, model: &str, k: usize) -> f64 {
     }
 }
 
+/// `/infer` `n` times from `clients` clients; the log times and request latencies (ms).
+fn infer_load(addr: &str, model: &str, n: usize, clients: usize) -> (Vec<f64>, Vec<f64>, f64) {
+    let t = Instant::now();
+    let results: Vec<(f64, f64)> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..clients)
+            .map(|c| {
+                s.spawn(move || {
+                    (c..n)
+                        .step_by(clients)
+                        .map(|k| {
+                            let t = Instant::now();
+                            let (code, v) = http::json(
+                                addr,
+                                "POST",
+                                "/api/v1/infer",
+                                &json!({ "model_id": model, "input": input(k) }),
+                            );
+                            assert_eq!(code, 200, "{v}");
+                            (
+                                v["log_ms"].as_f64().unwrap(),
+                                t.elapsed().as_secs_f64() * 1e3,
+                            )
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect()
+    });
+    let secs = t.elapsed().as_secs_f64();
+    let (mut log, mut total): (Vec<f64>, Vec<f64>) = results.into_iter().unzip();
+    log.sort_by(f64::total_cmp);
+    total.sort_by(f64::total_cmp);
+    (log, total, n as f64 / secs)
+}
+
 fn main() {
     let jobs: usize = std::env::args()
         .skip_while(|a| a != "--jobs")
@@ -113,6 +157,15 @@ fn main() {
     println!(
         "{:>7} {:>13} {:>10} {:>8} {:>9} {:>9}",
         "workers", "1-job median", "overhead", "jobs/s", "p50 ms", "p99 ms"
+    );
+    let forward = median(
+        (0..sequential)
+            .map(|k| {
+                let t = Instant::now();
+                model_service::infer(&m, &input(k)).unwrap();
+                t.elapsed().as_secs_f64() * 1e3
+            })
+            .collect(),
     );
     for workers in [1, 2] {
         let dir = tempfile::tempdir().unwrap();
@@ -159,6 +212,31 @@ fn main() {
             jobs as f64 / secs,
             percentile(&lat, 0.5),
             percentile(&lat, 0.99)
+        );
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    let addr = start(dir.path(), 1);
+    let (_, v) = http::json(
+        &addr,
+        "POST",
+        "/api/v1/models",
+        &json!({ "builtin": "mlp" }),
+    );
+    let model = v["model_id"].as_str().unwrap().to_owned();
+    println!("/infer capture (forward pass alone: median {forward:.2} ms)");
+    println!(
+        "{:>7} {:>9} {:>11} {:>11} {:>13} {:>13}",
+        "clients", "infer/s", "log p50 ms", "log p99 ms", "request p50", "request p99"
+    );
+    for clients in [1, 8] {
+        let (log, total, rate) = infer_load(&addr, &model, 400, clients);
+        println!(
+            "{clients:>7} {rate:>9.0} {:>11.2} {:>11.2} {:>10.2} ms {:>10.2} ms",
+            percentile(&log, 0.5),
+            percentile(&log, 0.99),
+            percentile(&total, 0.5),
+            percentile(&total, 0.99)
         );
     }
 }
