@@ -11,7 +11,8 @@ use zkml::proof::ProofFile;
 use zkml::VerifyingKey;
 
 use crate::merkle::{leaf_hash, verify_consistency, verify_inclusion};
-use crate::record::{InferenceInput, InferenceOutput};
+use crate::record::{tensors_hash, InferenceInput, InferenceOutput, Logged, PROOF_CONTEXT};
+use crate::seal::{open, RecipientSecret, Sealed};
 use crate::window::{EntryReport, Report, SignedSize, Verdict, REPORT_VERSION};
 
 /// Largest `report.json` read (bytes).
@@ -43,6 +44,9 @@ pub struct CheckSummary {
     pub output_mismatch: Vec<u64>,
     pub other_model: u64,
     pub failed: u64,
+    /// Proofs sealed for a recipient, not checked for want of the recipient's key (their
+    /// entries' hashes and inclusion are checked).
+    pub sealed_unchecked: u64,
     /// Everything that does not check, by name; empty when the report holds.
     pub problems: Vec<String>,
 }
@@ -69,10 +73,12 @@ fn read_limited(path: &Path, limit: u64) -> Result<Vec<u8>, CheckError> {
 
 /// Checks the report in `dir` against `key`; `trusted` are log roots the caller holds (from
 /// `/infer` answers or a published head) that must match the report's where the sizes meet.
+/// Sealed proofs are opened with `secret` when given, else counted as unchecked.
 pub fn check_report(
     dir: &Path,
     key: &VerifyingKey,
     trusted: &[SignedSize],
+    secret: Option<&RecipientSecret>,
 ) -> Result<CheckSummary, CheckError> {
     let bytes = read_limited(&dir.join("report.json"), MAX_REPORT_BYTES)?;
     let report: Report =
@@ -102,7 +108,7 @@ pub fn check_report(
     check_window(&report, p);
     let mut prev: Option<&EntryReport> = None;
     for e in &report.entries {
-        check_entry(dir, key, &report, e, prev, &mut s);
+        check_entry(dir, (key, secret), &report, e, prev, &mut s);
         prev = Some(e);
     }
     check_totals(&report, &mut s);
@@ -174,7 +180,7 @@ fn check_window(r: &Report, p: &mut Vec<String>) {
 
 fn check_entry(
     dir: &Path,
-    key: &VerifyingKey,
+    (key, secret): (&VerifyingKey, Option<&RecipientSecret>),
     r: &Report,
     e: &EntryReport,
     prev: Option<&EntryReport>,
@@ -214,8 +220,9 @@ fn check_entry(
     }
     let ours = e.model_digest == r.model_digest;
     match &e.verdict {
-        Verdict::Proved if ours => match check_proof(dir, key, e) {
-            Ok(()) => s.proved += 1,
+        Verdict::Proved if ours => match check_proof(dir, key, secret, e) {
+            Ok(true) => s.proved += 1,
+            Ok(false) => s.sealed_unchecked += 1,
             Err(why) => s.problems.push(format!("entry {seq}: {why}")),
         },
         Verdict::Proved => s.problems.push(format!(
@@ -230,8 +237,14 @@ fn check_entry(
     }
 }
 
-/// The entry's proof verifies against the key, about exactly the logged tensors.
-fn check_proof(dir: &Path, key: &VerifyingKey, e: &EntryReport) -> Result<(), String> {
+/// The entry's proof verifies against the key, about exactly the logged tensors (matched by
+/// their hashes, which a sealed record keeps in clear). `Ok(false)`: a sealed proof and no key.
+fn check_proof(
+    dir: &Path,
+    key: &VerifyingKey,
+    secret: Option<&RecipientSecret>,
+    e: &EntryReport,
+) -> Result<bool, String> {
     let name = e
         .proof_file
         .as_deref()
@@ -239,27 +252,37 @@ fn check_proof(dir: &Path, key: &VerifyingKey, e: &EntryReport) -> Result<(), St
     if name.contains("..") || Path::new(name).is_absolute() {
         return Err(format!("proof file {name}: outside the report folder"));
     }
-    let bytes = read_limited(&dir.join(name), MAX_PROOF_BYTES).map_err(|x| x.to_string())?;
-    let file = ProofFile::decode(&bytes).map_err(|x| format!("proof file {name}: {x}"))?;
-    let input = InferenceInput::from_bytes(e.input.as_bytes())
+    let input = Logged::<InferenceInput>::parse(e.input.as_bytes())
         .map_err(|x| format!("logged input is not an inference record: {x}"))?;
-    let output = InferenceOutput::from_bytes(e.output.as_bytes())
+    let output = Logged::<InferenceOutput>::parse(e.output.as_bytes())
         .map_err(|x| format!("logged output is not an inference record: {x}"))?;
-    if file.inputs() != input.tensors {
+    let mut bytes = read_limited(&dir.join(name), MAX_PROOF_BYTES).map_err(|x| x.to_string())?;
+    if name.ends_with(".sealed") {
+        let Some(secret) = secret else {
+            return Ok(false);
+        };
+        let sealed: Sealed = serde_json::from_slice(&bytes)
+            .map_err(|x| format!("proof file {name}: not a sealed file: {x}"))?;
+        bytes =
+            open(secret, PROOF_CONTEXT, &sealed).map_err(|x| format!("proof file {name}: {x}"))?;
+    }
+    let file = ProofFile::decode(&bytes).map_err(|x| format!("proof file {name}: {x}"))?;
+    if tensors_hash(&file.inputs()) != input.tensors_hash() {
         return Err("the proof is about another input than the logged one".into());
     }
-    if file.outputs() != output.tensors {
+    if tensors_hash(&file.outputs()) != output.tensors_hash() {
         return Err("the proof is about another output than the logged one".into());
     }
     zkml::verify_outputs(key, &file.inputs(), &file.outputs(), &file.proof)
-        .map_err(|x| format!("the proof does not verify: {x}"))
+        .map_err(|x| format!("the proof does not verify: {x}"))?;
+    Ok(true)
 }
 
 fn check_totals(r: &Report, s: &mut CheckSummary) {
     let t = &r.totals;
     let counted = (
         s.entries,
-        s.proved,
+        s.proved + s.sealed_unchecked,
         s.output_mismatch.len() as u64,
         s.other_model,
         s.failed,

@@ -23,7 +23,8 @@
 //! of a proved window: roots at both ends with their consistency proof, each entry with its
 //! inclusion proof, proof file and verdict, sealed by a report hash), [`check`] (the offline
 //! check of a report folder against a verifying key, naming every problem), [`html`] (the
-//! report for a person) and [`time`] (RFC 3339). Proving a window is prover work and lives in
+//! report for a person), [`seal`] (records sealed for a recipient: X25519 + ChaCha20-Poly1305,
+//! tensors' hashes in clear) and [`time`] (RFC 3339). Proving a window is prover work and lives in
 //! `model-service`; everything here builds without the prover.
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
@@ -37,6 +38,7 @@ pub mod merkle;
 mod receipt;
 pub mod record;
 mod scan;
+pub mod seal;
 mod segment;
 mod store;
 pub mod time;

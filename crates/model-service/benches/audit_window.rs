@@ -52,11 +52,11 @@ fn main() {
         to_time: None,
     };
     let out = dir.path().join("report");
-    let report = prove_window(data, window, &m, &out, &|_, _| {}).unwrap();
+    let report = prove_window(data, window, &m, &out, None, &|_, _| {}).unwrap();
     let prove = t.elapsed().as_secs_f64();
     assert_eq!(report.totals.proved, n);
     let t = Instant::now();
-    let check = audit::check::check_report(&out, &m.key.vk, &[]).unwrap();
+    let check = audit::check::check_report(&out, &m.key.vk, &[], None).unwrap();
     let verify = t.elapsed().as_secs_f64();
     assert!(check.is_valid() && check.proved == n);
     println!("audit window of {n} built-in mlp inferences, 2 cores");

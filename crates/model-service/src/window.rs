@@ -6,10 +6,12 @@
 use std::path::Path;
 use std::time::Instant;
 
+use audit::record::{Logged, PROOF_CONTEXT};
+use audit::seal::{seal, RecipientSecret};
 use audit::window::{EntryReport, Report, Totals, Verdict, Window, WindowData, REPORT_VERSION};
-use audit::InferenceInput;
+use audit::{InferenceInput, InferenceOutput};
 
-use crate::{infer, prove_prepared, Loaded, ModelError};
+use crate::{infer, prove_prepared, Loaded};
 
 /// Why a window cannot be proved (a single entry's failure is a verdict, not this).
 #[derive(Debug, thiserror::Error)]
@@ -31,46 +33,62 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     Ok(())
 }
 
-/// One entry replayed and proved: its verdict, proof file and proving time.
+/// One entry replayed and proved: its verdict, proof file and proving time. Sealed records
+/// are opened with `secret`, and their proof is sealed to the same recipient.
 fn prove_entry(
     m: &Loaded,
     entry: &audit::Entry,
     out: &Path,
+    secret: Option<&RecipientSecret>,
 ) -> (Verdict, Option<String>, f64, Option<usize>) {
-    let logged_out = audit::InferenceOutput::from_bytes(&entry.output).ok();
-    let argmax = logged_out.as_ref().and_then(|o| o.argmax());
-    if entry.model_digest != m.key.vk.digest() {
-        return (Verdict::OtherModel, None, 0.0, argmax);
-    }
     let t = Instant::now();
-    let run = || -> Result<(Verdict, Option<String>), ModelError> {
-        let logged_in = InferenceInput::from_bytes(&entry.input)
-            .map_err(|e| ModelError::BadRequest(format!("the logged input: {e}")))?;
-        let (input, output, prepared) = infer(m, &logged_in.request)?;
-        if input.tensors != logged_in.tensors {
-            return Err(ModelError::BadRequest(
-                "the request replays to other input tensors than the logged ones".into(),
-            ));
+    if entry.model_digest != m.key.vk.digest() {
+        return (Verdict::OtherModel, None, 0.0, None);
+    }
+    let mut argmax = None;
+    let mut run = || -> Result<(Verdict, Option<String>), String> {
+        let logged_in = Logged::<InferenceInput>::parse(&entry.input)
+            .map_err(|e| format!("the logged input: {e}"))?;
+        let logged_out = Logged::<InferenceOutput>::parse(&entry.output)
+            .map_err(|e| format!("the logged output: {e}"))?;
+        let sealed = matches!(logged_in, Logged::Sealed(_));
+        let logged_in = logged_in.open(secret)?;
+        let logged_out = logged_out.open(secret)?;
+        if !sealed {
+            argmax = logged_out.argmax();
         }
-        if Some(&output) != logged_out.as_ref() {
+        let (input, output, prepared) = infer(m, &logged_in.request).map_err(|e| e.to_string())?;
+        if input.tensors != logged_in.tensors {
+            return Err("the request replays to other input tensors than the logged ones".into());
+        }
+        if output != logged_out {
             return Ok((Verdict::OutputMismatch, None));
         }
-        let bytes = prove_prepared(m, prepared, &())?;
-        let name = format!("proofs/{:012}.bin", entry.seq);
-        write_atomic(&out.join(&name), &bytes).map_err(|e| ModelError::Failed(e.to_string()))?;
+        let bytes = prove_prepared(m, prepared, &()).map_err(|e| e.to_string())?;
+        let (name, bytes) = match (sealed, secret) {
+            (true, Some(k)) => {
+                let s = seal(&k.public(), PROOF_CONTEXT, &bytes).map_err(|e| e.to_string())?;
+                let json = serde_json::to_vec(&s).map_err(|e| e.to_string())?;
+                (format!("proofs/{:012}.bin.sealed", entry.seq), json)
+            }
+            _ => (format!("proofs/{:012}.bin", entry.seq), bytes),
+        };
+        write_atomic(&out.join(&name), &bytes).map_err(|e| e.to_string())?;
         Ok((Verdict::Proved, Some(name)))
     };
-    let (verdict, file) = run().unwrap_or_else(|e| (Verdict::Failed(e.to_string()), None));
+    let (verdict, file) = run().unwrap_or_else(|e| (Verdict::Failed(e), None));
     (verdict, file, t.elapsed().as_secs_f64() * 1e3, argmax)
 }
 
 /// Proves the window's entries (read by [`WindowData::collect`]) on `m`, writing the report
-/// folder `out`; `progress(done, total)` after each entry.
+/// folder `out`; `progress(done, total)` after each entry. Records sealed for a recipient
+/// need `secret`; their proofs are sealed to it in turn.
 pub fn prove_window(
     data: WindowData,
     window: Window,
     m: &Loaded,
     out: &Path,
+    secret: Option<&RecipientSecret>,
     progress: &dyn Fn(u64, u64),
 ) -> Result<Report, WindowError> {
     let (from, to) = (window.from_seq, window.to_seq);
@@ -86,7 +104,7 @@ pub fn prove_window(
     let mut entries = Vec::new();
     let mut totals = Totals::default();
     for (entry, inclusion) in data.entries.into_iter().zip(data.inclusion) {
-        let (verdict, proof_file, prove_ms, argmax) = prove_entry(m, &entry, out);
+        let (verdict, proof_file, prove_ms, argmax) = prove_entry(m, &entry, out, secret);
         totals.entries += 1;
         match &verdict {
             Verdict::Proved => totals.proved += 1,

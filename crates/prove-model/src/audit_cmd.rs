@@ -8,6 +8,8 @@ use anyhow::{bail, Context, Result};
 use clap::Subcommand;
 use indicatif::{ProgressBar, ProgressStyle};
 
+use audit::seal::RecipientSecret;
+
 use crate::setup::read_key;
 
 #[derive(Subcommand)]
@@ -38,6 +40,10 @@ pub enum AuditCommand {
         /// Report folder to write.
         #[arg(long, default_value = "audit-report")]
         out: PathBuf,
+        /// The recipient's secret key file (`audit keygen`), for a log whose records are
+        /// sealed (`prove-server --audit-recipient`); the proofs are sealed to it in turn.
+        #[arg(long)]
+        decrypt_key: Option<PathBuf>,
     },
     /// Check a report folder offline: each proof, each inclusion, the consistency of the
     /// roots, the report hash, and that no entry is missing, changed or moved.
@@ -51,7 +57,51 @@ pub enum AuditCommand {
         /// head): the report's root at that size must be it. Repeatable.
         #[arg(long = "trusted-root", value_name = "SIZE:HEX")]
         trusted_roots: Vec<String>,
+        /// The recipient's secret key file, to open and check sealed proofs (without it
+        /// their entries' hashes and inclusion are checked, the proofs counted as unchecked).
+        #[arg(long)]
+        decrypt_key: Option<PathBuf>,
     },
+    /// Make a recipient key pair for sealed logs: the secret into --out (mode 0600), the
+    /// public key (for `prove-server --audit-recipient`) printed.
+    Keygen {
+        #[arg(long, default_value = "audit-recipient.key")]
+        out: PathBuf,
+    },
+}
+
+fn read_secret(path: Option<&Path>) -> Result<Option<RecipientSecret>> {
+    let Some(path) = path else { return Ok(None) };
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    RecipientSecret::from_hex(&text)
+        .map(Some)
+        .with_context(|| format!("{} is not a recipient key", path.display()))
+}
+
+fn keygen(out: &Path) -> Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let key = RecipientSecret::generate();
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(out)
+        .with_context(|| {
+            format!(
+                "creating {} (an existing key is never overwritten)",
+                out.display()
+            )
+        })?;
+    writeln!(f, "{}", key.to_hex())?;
+    f.sync_all()?;
+    println!(
+        "secret key -> {} (keep it; it opens the sealed records)",
+        out.display()
+    );
+    println!("public key: {}", key.public().to_hex());
+    Ok(())
 }
 
 pub fn run(cmd: AuditCommand) -> Result<()> {
@@ -64,12 +114,28 @@ pub fn run(cmd: AuditCommand) -> Result<()> {
             to_seq,
             vk,
             out,
-        } => prove(&log, (from, to), (from_seq, to_seq), &vk, &out),
+            decrypt_key,
+        } => {
+            let secret = read_secret(decrypt_key.as_deref())?;
+            prove(
+                &log,
+                (from, to),
+                (from_seq, to_seq),
+                &vk,
+                &out,
+                secret.as_ref(),
+            )
+        }
         AuditCommand::Verify {
             report_dir,
             vk,
             trusted_roots,
-        } => verify(&report_dir, &vk, &trusted_roots),
+            decrypt_key,
+        } => {
+            let secret = read_secret(decrypt_key.as_deref())?;
+            verify(&report_dir, &vk, &trusted_roots, secret.as_ref())
+        }
+        AuditCommand::Keygen { out } => keygen(&out),
     }
 }
 
@@ -79,6 +145,7 @@ fn prove(
     (from_seq, to_seq): (Option<u64>, Option<u64>),
     vk: &Path,
     out: &Path,
+    secret: Option<&RecipientSecret>,
 ) -> Result<()> {
     let key = read_key(vk)?;
     let spec = key
@@ -136,7 +203,7 @@ fn prove(
         to_time: to,
     };
     let progress = |done: u64, _: u64| bar.set_position(done);
-    let report = model_service::window::prove_window(data, w, &m, out, &progress)?;
+    let report = model_service::window::prove_window(data, w, &m, out, secret, &progress)?;
     bar.finish_and_clear();
     let t = &report.totals;
     println!(
@@ -177,14 +244,19 @@ fn parse_trusted(s: &str) -> Result<audit::window::SignedSize> {
     Ok(audit::window::SignedSize { size, root })
 }
 
-fn verify(dir: &Path, vk: &Path, trusted: &[String]) -> Result<()> {
+fn verify(
+    dir: &Path,
+    vk: &Path,
+    trusted: &[String],
+    secret: Option<&RecipientSecret>,
+) -> Result<()> {
     let key = read_key(vk)?;
     let trusted = trusted
         .iter()
         .map(|s| parse_trusted(s))
         .collect::<Result<Vec<_>>>()?;
     let t = std::time::Instant::now();
-    let s = audit::check::check_report(dir, &key.vk, &trusted)
+    let s = audit::check::check_report(dir, &key.vk, &trusted, secret)
         .with_context(|| format!("checking {}", dir.display()))?;
     let ms = t.elapsed().as_secs_f64() * 1e3;
     for p in &s.problems {
@@ -201,6 +273,12 @@ fn verify(dir: &Path, vk: &Path, trusted: &[String]) -> Result<()> {
             "{}: the report does not check ({} problems)",
             dir.display(),
             s.problems.len()
+        );
+    }
+    if s.sealed_unchecked > 0 {
+        println!(
+            "{} proofs are sealed for a recipient and were not checked (give --decrypt-key); their entries' hashes and inclusion were",
+            s.sealed_unchecked
         );
     }
     println!(

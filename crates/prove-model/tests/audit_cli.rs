@@ -219,3 +219,88 @@ fn a_window_proves_and_its_report_catches_tampering() {
     let (ok, out) = verify(&rep, &other_key, &[]);
     assert!(!ok && out.contains("the key is"), "{out}");
 }
+
+#[test]
+fn sealed_logs_prove_and_check_with_the_recipients_key() {
+    use audit::record::Record;
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let config = zkml::ProofConfig::default();
+    let m = model_service::setup(ModelSpec::Builtin("tiny-mlp".into()), None, config).unwrap();
+    let key = d.join("tiny.vk");
+    std::fs::write(&key, m.key.encode().unwrap()).unwrap();
+    let secret = d.join("recipient.key");
+    let o = run(&["audit", "keygen", "--out", s(&secret)]);
+    assert!(o.status.success(), "{}", text(&o));
+    let public = text(&o)
+        .lines()
+        .find_map(|l| l.strip_prefix("public key: "))
+        .unwrap()
+        .to_owned();
+    // A second keygen never overwrites the key.
+    assert!(!run(&["audit", "keygen", "--out", s(&secret)])
+        .status
+        .success());
+    let to = audit::seal::RecipientKey::from_hex(&public).unwrap();
+
+    let log_dir = d.join("log");
+    {
+        let (mut log, _) = Log::open(&log_dir, LogOptions::default()).unwrap();
+        for k in 0..4 {
+            let x = json!((0..16)
+                .map(|i| ((i + k) % 5) as f64 / 5.0)
+                .collect::<Vec<_>>());
+            let (i, o, _) = model_service::infer(&m, &x).unwrap();
+            log.append(EntryData {
+                timestamp_ms: 1_796_000_000_000 + k as i64,
+                model_digest: m.key.vk.digest(),
+                input: serde_json::to_vec(&i.seal(&to).unwrap()).unwrap(),
+                output: serde_json::to_vec(&o.seal(&to).unwrap()).unwrap(),
+            })
+            .unwrap();
+        }
+    }
+    let entry = std::fs::read(log_dir.join("00000000000000000000.seg")).unwrap();
+    assert!(
+        !String::from_utf8_lossy(&entry).contains("request"),
+        "the log holds no clear record"
+    );
+
+    // Without the key the entries cannot be replayed.
+    let rep = d.join("rep");
+    let args = [
+        "audit",
+        "prove",
+        "--log",
+        s(&log_dir),
+        "--from-seq",
+        "0",
+        "--vk",
+        s(&key),
+    ];
+    let o = run(&[&args[..], &["--out", s(&d.join("nokey"))]].concat());
+    assert!(text(&o).contains("4 failed"), "{}", text(&o));
+    let o = run(&[&args[..], &["--out", s(&rep), "--decrypt-key", s(&secret)]].concat());
+    assert!(
+        o.status.success() && text(&o).contains("4 proved"),
+        "{}",
+        text(&o)
+    );
+    assert!(rep.join("proofs/000000000000.bin.sealed").exists());
+    assert!(
+        !String::from_utf8_lossy(&std::fs::read(rep.join("report.json")).unwrap())
+            .contains("request")
+    );
+
+    // Without the key: hashes and inclusion checked, proofs counted as sealed.
+    let (ok, out) = verify(&rep, &key, &[]);
+    assert!(ok && out.contains("4 proofs are sealed"), "{out}");
+    let (ok, out) = verify(&rep, &key, &["--decrypt-key", s(&secret)]);
+    assert!(ok && out.contains("4 proofs verified"), "{out}");
+    let other = d.join("other.key");
+    assert!(run(&["audit", "keygen", "--out", s(&other)])
+        .status
+        .success());
+    let (ok, out) = verify(&rep, &key, &["--decrypt-key", s(&other)]);
+    assert!(!ok && out.contains("entry 0"), "{out}");
+}

@@ -54,6 +54,7 @@ fn start(dir: &std::path::Path, workers: usize) -> String {
         max_queue: 1024,
         max_body: 16 << 20,
         inline_setup_bytes: 16 << 20,
+        audit_recipient: None,
         api_key: None,
         proof: zkml::ProofConfig::default(),
     };

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
+use audit::record::Record;
 use audit::EntryData;
 use model_service as models;
 
@@ -65,14 +66,21 @@ pub async fn post_infer(State(state): State<Arc<AppState>>, body: Bytes) -> ApiR
             .await
             .map_err(internal)??;
     let forward_ms = t.elapsed().as_secs_f64() * 1e3;
+    let (logged_in, logged_out) = match &state.config.audit_recipient {
+        Some(to) => (
+            serde_json::to_vec(&input.seal(to).map_err(internal)?).map_err(internal)?,
+            serde_json::to_vec(&output.seal(to).map_err(internal)?).map_err(internal)?,
+        ),
+        None => (input.to_bytes(), output.to_bytes()),
+    };
     let t = Instant::now();
     let receipt = state
         .audit
         .append(EntryData {
             timestamp_ms: 0,
             model_digest: digest,
-            input: input.to_bytes(),
-            output: output.to_bytes(),
+            input: logged_in,
+            output: logged_out,
         })
         .await
         .map_err(internal)?;

@@ -21,6 +21,9 @@ pub struct ServerConfig {
     pub inline_setup_bytes: u64,
     /// Required in `x-api-key` (or `Authorization: Bearer`) when set.
     pub api_key: Option<String>,
+    /// Seal the inputs and outputs `/infer` logs for this recipient (their tensors' hashes
+    /// stay in clear).
+    pub audit_recipient: Option<audit::seal::RecipientKey>,
     /// The proof configuration of models set up here (96-bit security by default).
     pub proof: ProofConfig,
 }

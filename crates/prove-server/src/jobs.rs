@@ -316,7 +316,9 @@ async fn run_audit(state: &Arc<AppState>, job: JobRow) -> Result<(), ModelError>
                 .queue
                 .set_progress(&id, done as f64 / total.max(1) as f64);
         };
-        model_service::window::prove_window(data, window, &m, &out, &progress)
+        // Sealed entries need the recipient's key, which the server does not hold: they are
+        // listed as failed here and proved offline by the recipient (`audit prove`).
+        model_service::window::prove_window(data, window, &m, &out, None, &progress)
     })
     .await
     .map_err(|e| fail(format!("the window prover stopped: {e}")))?

@@ -31,6 +31,10 @@ struct Args {
     /// Models whose weight files exceed this many bytes are set up as a background job.
     #[arg(long, default_value_t = 16 << 20)]
     inline_setup_bytes: u64,
+    /// Seal the inputs and outputs the audit log records for this X25519 public key (hex;
+    /// `prove-model audit keygen` makes one). The tensors' hashes stay in clear.
+    #[arg(long)]
+    audit_recipient: Option<String>,
     /// A file holding the API key every /api request must carry (x-api-key).
     #[arg(long)]
     api_key_file: Option<PathBuf>,
@@ -56,6 +60,12 @@ async fn run(args: Args) -> anyhow::Result<()> {
         }
         None => None,
     };
+    let audit_recipient = args
+        .audit_recipient
+        .as_deref()
+        .map(audit::seal::RecipientKey::from_hex)
+        .transpose()
+        .context("--audit-recipient")?;
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("creating {}", args.data_dir.display()))?;
     let listener = tokio::net::TcpListener::bind(args.bind)
@@ -69,6 +79,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         max_queue: args.max_queue,
         max_body: args.max_body,
         inline_setup_bytes: args.inline_setup_bytes,
+        audit_recipient,
         api_key,
         proof: zkml::ProofConfig::default(),
     };

@@ -600,9 +600,13 @@ fn inferences_are_logged_and_audited() {
         size: 6,
         root: hash(&head["root"]),
     };
-    let check =
-        audit::check::check_report(&dir.path().join("reports").join(&job), &key.vk, &[trusted])
-            .unwrap();
+    let check = audit::check::check_report(
+        &dir.path().join("reports").join(&job),
+        &key.vk,
+        &[trusted],
+        None,
+    )
+    .unwrap();
     assert!(check.is_valid(), "{:?}", check.problems);
     assert_eq!(check.proved, 6);
     let (code, _) = server.json(
@@ -623,4 +627,44 @@ fn inferences_are_logged_and_audited() {
         &json!({ "model_id": model, "input": input(9) }),
     );
     assert_eq!((code, v["entry"].as_u64()), (200, Some(6)), "{v}");
+}
+
+#[test]
+fn a_recipient_key_seals_the_logged_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret = audit::seal::RecipientSecret::generate();
+    let public = secret.public().to_hex();
+    let server = Server::start(dir.path(), &["--audit-recipient", &public]);
+    let (code, v) = server.json("POST", "/api/v1/models", &json!({ "builtin": "tiny-mlp" }));
+    assert_eq!(code, 201, "{v}");
+    let model = v["model_id"].as_str().unwrap().to_owned();
+    let x: Vec<f64> = (0..16).map(|i| f64::from(i) / 16.0).collect();
+    let (code, answer) = server.json(
+        "POST",
+        "/api/v1/infer",
+        &json!({ "model_id": model, "input": x }),
+    );
+    assert_eq!(code, 200, "{answer}");
+    assert_eq!(
+        answer["output"][0].as_array().unwrap().len(),
+        4,
+        "the client sees its answer"
+    );
+    let (_, e) = server.json("GET", "/api/v1/audit/entries/0", &Value::Null);
+    assert!(e["input"]["sealed"].is_object(), "{e}");
+    assert!(e["input"].get("request").is_none() && e["output"].get("tensors").is_none());
+    // The recipient opens it.
+    let logged: audit::record::Logged<audit::InferenceInput> =
+        audit::record::Logged::parse(e["input"].to_string().as_bytes()).unwrap();
+    let clear = logged.open(Some(&secret)).unwrap();
+    assert_eq!(clear.request, json!(x));
+    drop(server);
+    let bad = std::process::Command::new(env!("CARGO_BIN_EXE_prove-server"))
+        .args(["--bind", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path())
+        .args(["--audit-recipient", "abcd"])
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--audit-recipient"));
 }
