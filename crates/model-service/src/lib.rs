@@ -367,3 +367,18 @@ pub fn verify(key: &KeyFile, bytes: &[u8]) -> Result<(), String> {
     zkml::verify_outputs(&key.vk, &file.inputs(), &file.outputs(), &file.proof)
         .map_err(|e| e.to_string())
 }
+
+/// Writes `bytes` to `path` through a synced temporary file in the same folder and a rename,
+/// so a crash leaves the old file or the new one, never half of one.
+pub fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or_else(|| std::path::Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}

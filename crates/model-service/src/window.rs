@@ -11,7 +11,7 @@ use audit::seal::{seal, RecipientSecret};
 use audit::window::{EntryReport, Report, Totals, Verdict, Window, WindowData, REPORT_VERSION};
 use audit::{InferenceInput, InferenceOutput};
 
-use crate::{infer, prove_prepared, Loaded};
+use crate::{infer, prove_prepared, write_atomic, Loaded};
 
 /// Why a window cannot be proved (a single entry's failure is a verdict, not this).
 #[derive(Debug, thiserror::Error)]
@@ -20,17 +20,6 @@ pub enum WindowError {
     Range { from: u64, to: u64, len: u64 },
     #[error("writing the report: {0}")]
     Write(#[from] std::io::Error),
-}
-
-/// Writes `bytes` to `path` through a synced temporary file and a rename.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let dir = path.parent().unwrap_or_else(|| Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-    tmp.write_all(bytes)?;
-    tmp.as_file().sync_all()?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    Ok(())
 }
 
 /// One entry replayed and proved: its verdict, proof file and proving time. Sealed records

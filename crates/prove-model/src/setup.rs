@@ -31,19 +31,9 @@ pub fn read_key(path: &Path) -> Result<KeyFile> {
         .with_context(|| format!("{} is not a usable verifying key", path.display()))
 }
 
-/// Writes `bytes` to `path` through a temporary file in the same folder and a rename, so that
-/// a crash leaves the old file or the new one, never half of one.
+/// Writes `bytes` to `path` atomically (`model_service::write_atomic`).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
-    let mut tmp = tempfile::NamedTempFile::new_in(dir.unwrap_or_else(|| Path::new(".")))
-        .with_context(|| format!("writing {}", path.display()))?;
-    use std::io::Write;
-    tmp.write_all(bytes)
-        .and_then(|()| tmp.as_file().sync_all())
-        .with_context(|| format!("writing {}", path.display()))?;
-    tmp.persist(path)
-        .with_context(|| format!("writing {}", path.display()))?;
-    Ok(())
+    model_service::write_atomic(path, bytes).with_context(|| format!("writing {}", path.display()))
 }
 
 /// `setup`: calibrate the model on `calibration` (seeded input when `None`), commit it and

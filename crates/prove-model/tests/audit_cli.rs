@@ -11,17 +11,9 @@ mod common;
 use std::path::Path;
 
 use audit::{EntryData, Log, LogOptions};
-use common::run;
+use common::{run, text};
 use model_service::{InferenceOutput, ModelSpec};
 use serde_json::{json, Value};
-
-fn text(o: &std::process::Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
 
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()
@@ -50,6 +42,32 @@ fn write_log(dir: &Path, m: &model_service::Loaded, n: usize, lie_at: Option<usi
         })
         .unwrap();
     }
+}
+
+/// A built-in model set up as the server does, and its key file in `d`.
+fn built_in(d: &Path, name: &str) -> (model_service::Loaded, std::path::PathBuf) {
+    let config = zkml::ProofConfig::default();
+    let m = model_service::setup(ModelSpec::Builtin(name.into()), None, config).unwrap();
+    let key = d.join(format!("{name}.vk"));
+    std::fs::write(&key, m.key.encode().unwrap()).unwrap();
+    (m, key)
+}
+
+/// `audit prove` of entries from 0 on, with `extra` flags.
+fn prove_log(log: &Path, key: &Path, out: &Path, extra: &[&str]) -> std::process::Output {
+    let args = [
+        "audit",
+        "prove",
+        "--log",
+        s(log),
+        "--from-seq",
+        "0",
+        "--vk",
+        s(key),
+        "--out",
+        s(out),
+    ];
+    run(&[&args[..], extra].concat())
 }
 
 fn report(dir: &Path) -> Value {
@@ -82,26 +100,12 @@ fn verify(dir: &Path, key: &Path, extra: &[&str]) -> (bool, String) {
 fn a_window_proves_and_its_report_catches_tampering() {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
-    let config = zkml::ProofConfig::default();
-    let m = model_service::setup(ModelSpec::Builtin("mlp".into()), None, config).unwrap();
-    let key = d.join("mlp.vk");
-    std::fs::write(&key, m.key.encode().unwrap()).unwrap();
+    let (m, key) = built_in(d, "mlp");
     let log_dir = d.join("log");
     write_log(&log_dir, &m, 20, None);
 
     let rep = d.join("rep");
-    let o = run(&[
-        "audit",
-        "prove",
-        "--log",
-        s(&log_dir),
-        "--from-seq",
-        "0",
-        "--vk",
-        s(&key),
-        "--out",
-        s(&rep),
-    ]);
+    let o = prove_log(&log_dir, &key, &rep, &[]);
     assert!(o.status.success(), "{}", text(&o));
     assert!(text(&o).contains("20 proved"), "{}", text(&o));
     let html = std::fs::read_to_string(rep.join("report.html")).unwrap();
@@ -193,18 +197,7 @@ fn a_window_proves_and_its_report_catches_tampering() {
     let lying = d.join("lying-log");
     write_log(&lying, &m, 20, Some(6));
     let rep_l = d.join("rep-l");
-    let o = run(&[
-        "audit",
-        "prove",
-        "--log",
-        s(&lying),
-        "--from-seq",
-        "0",
-        "--vk",
-        s(&key),
-        "--out",
-        s(&rep_l),
-    ]);
+    let o = prove_log(&lying, &key, &rep_l, &[]);
     assert!(o.status.success(), "{}", text(&o));
     assert!(text(&o).contains("1 output mismatches"), "{}", text(&o));
     let (ok, out) = verify(&rep_l, &key, &[]);
@@ -213,9 +206,7 @@ fn a_window_proves_and_its_report_catches_tampering() {
     assert!(!ok && out.contains("rewritten"), "{out}");
 
     // Another model's key.
-    let other = model_service::setup(ModelSpec::Builtin("tiny-mlp".into()), None, config).unwrap();
-    let other_key = d.join("tiny.vk");
-    std::fs::write(&other_key, other.key.encode().unwrap()).unwrap();
+    let (_, other_key) = built_in(d, "tiny-mlp");
     let (ok, out) = verify(&rep, &other_key, &[]);
     assert!(!ok && out.contains("the key is"), "{out}");
 }
@@ -225,10 +216,7 @@ fn sealed_logs_prove_and_check_with_the_recipients_key() {
     use audit::record::Record;
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
-    let config = zkml::ProofConfig::default();
-    let m = model_service::setup(ModelSpec::Builtin("tiny-mlp".into()), None, config).unwrap();
-    let key = d.join("tiny.vk");
-    std::fs::write(&key, m.key.encode().unwrap()).unwrap();
+    let (m, key) = built_in(d, "tiny-mlp");
     let secret = d.join("recipient.key");
     let o = run(&["audit", "keygen", "--out", s(&secret)]);
     assert!(o.status.success(), "{}", text(&o));
@@ -268,19 +256,9 @@ fn sealed_logs_prove_and_check_with_the_recipients_key() {
 
     // Without the key the entries cannot be replayed.
     let rep = d.join("rep");
-    let args = [
-        "audit",
-        "prove",
-        "--log",
-        s(&log_dir),
-        "--from-seq",
-        "0",
-        "--vk",
-        s(&key),
-    ];
-    let o = run(&[&args[..], &["--out", s(&d.join("nokey"))]].concat());
+    let o = prove_log(&log_dir, &key, &d.join("nokey"), &[]);
     assert!(text(&o).contains("4 failed"), "{}", text(&o));
-    let o = run(&[&args[..], &["--out", s(&rep), "--decrypt-key", s(&secret)]].concat());
+    let o = prove_log(&log_dir, &key, &rep, &["--decrypt-key", s(&secret)]);
     assert!(
         o.status.success() && text(&o).contains("4 proved"),
         "{}",

@@ -20,7 +20,6 @@
 #[path = "../tests/common/http.rs"]
 mod http;
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use model_service::{self as models, ModelSpec};
@@ -89,39 +88,39 @@ fn prove_once(addr: &str, model: &str, k: usize) -> f64 {
     }
 }
 
-/// `/infer` `n` times from `clients` clients; the log times and request latencies (ms).
-fn infer_load(addr: &str, model: &str, n: usize, clients: usize) -> (Vec<f64>, Vec<f64>, f64) {
+/// Runs `job(k)` for `k` in `0..n` from `clients` threads (client `c` takes `c, c + clients,
+/// ...`); the results and the wall time in seconds.
+fn fan_out<T: Send>(clients: usize, n: usize, job: impl Fn(usize) -> T + Sync) -> (Vec<T>, f64) {
     let t = Instant::now();
-    let results: Vec<(f64, f64)> = std::thread::scope(|s| {
+    let job = &job;
+    let results = std::thread::scope(|s| {
         let handles: Vec<_> = (0..clients)
-            .map(|c| {
-                s.spawn(move || {
-                    (c..n)
-                        .step_by(clients)
-                        .map(|k| {
-                            let t = Instant::now();
-                            let (code, v) = http::json(
-                                addr,
-                                "POST",
-                                "/api/v1/infer",
-                                &json!({ "model_id": model, "input": input(k) }),
-                            );
-                            assert_eq!(code, 200, "{v}");
-                            (
-                                v["log_ms"].as_f64().unwrap(),
-                                t.elapsed().as_secs_f64() * 1e3,
-                            )
-                        })
-                        .collect::<Vec<_>>()
-                })
-            })
+            .map(|c| s.spawn(move || (c..n).step_by(clients).map(job).collect::<Vec<T>>()))
             .collect();
         handles
             .into_iter()
             .flat_map(|h| h.join().unwrap())
             .collect()
     });
-    let secs = t.elapsed().as_secs_f64();
+    (results, t.elapsed().as_secs_f64())
+}
+
+/// `/infer` `n` times from `clients` clients; the log times and request latencies (ms).
+fn infer_load(addr: &str, model: &str, n: usize, clients: usize) -> (Vec<f64>, Vec<f64>, f64) {
+    let (results, secs) = fan_out(clients, n, |k| {
+        let t = Instant::now();
+        let (code, v) = http::json(
+            addr,
+            "POST",
+            "/api/v1/infer",
+            &json!({ "model_id": model, "input": input(k) }),
+        );
+        assert_eq!(code, 200, "{v}");
+        (
+            v["log_ms"].as_f64().unwrap(),
+            t.elapsed().as_secs_f64() * 1e3,
+        )
+    });
     let (mut log, mut total): (Vec<f64>, Vec<f64>) = results.into_iter().unzip();
     log.sort_by(f64::total_cmp);
     total.sort_by(f64::total_cmp);
@@ -185,27 +184,7 @@ fn main() {
                 .map(|k| prove_once(&addr, &model, k))
                 .collect(),
         );
-        let clients = 8;
-        let t = Instant::now();
-        let model = Arc::new(model);
-        let mut lat: Vec<f64> = std::thread::scope(|s| {
-            let handles: Vec<_> = (0..clients)
-                .map(|c| {
-                    let (addr, model) = (&addr, model.clone());
-                    s.spawn(move || {
-                        (c..jobs)
-                            .step_by(clients)
-                            .map(|k| prove_once(addr, &model, k))
-                            .collect::<Vec<f64>>()
-                    })
-                })
-                .collect();
-            handles
-                .into_iter()
-                .flat_map(|h| h.join().unwrap())
-                .collect()
-        });
-        let secs = t.elapsed().as_secs_f64();
+        let (mut lat, secs) = fan_out(8, jobs, |k| prove_once(&addr, &model, k));
         lat.sort_by(f64::total_cmp);
         println!(
             "{workers:>7} {one:>10.1} ms {:>7.1} ms {:>8.2} {:>9.0} {:>9.0}",

@@ -15,6 +15,8 @@ use tokio::sync::Notify;
 use zkml::prover::Progress;
 use zkml::KeyFile;
 
+use model_service::write_atomic;
+
 use crate::audit_api::AuditRequest;
 use crate::audit_log::AuditLog;
 use crate::config::ServerConfig;
@@ -139,17 +141,6 @@ fn fail(e: impl std::fmt::Display) -> ModelError {
     ModelError::Failed(e.to_string())
 }
 
-/// Writes `bytes` to `path` through a synced temporary file and a rename.
-pub fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let dir = path.parent().unwrap_or_else(|| std::path::Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-    tmp.write_all(bytes)?;
-    tmp.as_file().sync_all()?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    Ok(())
-}
-
 /// A job's progress, recorded as the prover's stages pass.
 struct JobProgress {
     state: Arc<AppState>,
@@ -206,16 +197,7 @@ async fn run_prove(state: &Arc<AppState>, job: JobRow) -> Result<(), ModelError>
         .map_err(|e| fail(format!("the prover stopped: {e}")))??;
     let path = state.result_path(&job.job_id);
     write_atomic(&path, &bytes).map_err(fail)?;
-    if !state
-        .queue
-        .transition(
-            &job.job_id,
-            Status::Running,
-            Status::Completed,
-            Detail::default(),
-        )
-        .map_err(fail)?
-    {
+    if !complete(state, &job.job_id, None)? {
         // Cancelled while proving: the result is not served.
         let _ = std::fs::remove_file(&path);
     }
@@ -231,18 +213,7 @@ async fn run_setup(state: &Arc<AppState>, job: JobRow) -> Result<(), ModelError>
     .await
     .map_err(|e| fail(format!("the setup stopped: {e}")))??;
     let row = register(state, loaded)?;
-    state
-        .queue
-        .transition(
-            &job.job_id,
-            Status::Running,
-            Status::Completed,
-            Detail {
-                error: None,
-                model_id: Some(&row.model_id),
-            },
-        )
-        .map_err(fail)?;
+    complete(state, &job.job_id, Some(&row.model_id))?;
     Ok(())
 }
 
@@ -323,14 +294,19 @@ async fn run_audit(state: &Arc<AppState>, job: JobRow) -> Result<(), ModelError>
     .await
     .map_err(|e| fail(format!("the window prover stopped: {e}")))?
     .map_err(fail)?;
+    complete(state, &job.job_id, None)?;
+    Ok(())
+}
+
+/// Marks a running job completed (with the model a setup made); `false` if it was cancelled
+/// meanwhile.
+fn complete(state: &AppState, job_id: &str, model_id: Option<&str>) -> Result<bool, ModelError> {
+    let detail = Detail {
+        error: None,
+        model_id,
+    };
     state
         .queue
-        .transition(
-            &job.job_id,
-            Status::Running,
-            Status::Completed,
-            Detail::default(),
-        )
-        .map_err(fail)?;
-    Ok(())
+        .transition(job_id, Status::Running, Status::Completed, detail)
+        .map_err(fail)
 }
