@@ -76,15 +76,20 @@ fn mnist_input() -> Value {
 
 /// Polls a job until it leaves the queue; its final state.
 fn wait(server: &Server, job: &str, limit: Duration) -> Value {
+    poll(server, &format!("/api/v1/prove/{job}"), limit)
+}
+
+/// Polls a job's status URL until the job leaves the queue; its final state.
+fn poll(server: &Server, url: &str, limit: Duration) -> Value {
     let t = Instant::now();
     loop {
-        let (code, v) = server.json("GET", &format!("/api/v1/prove/{job}"), &Value::Null);
+        let (code, v) = server.json("GET", url, &Value::Null);
         assert_eq!(code, 200, "{v}");
         let status = v["status"].as_str().unwrap().to_owned();
         if status != "queued" && status != "running" {
             return v;
         }
-        assert!(t.elapsed() < limit, "job {job} still {status}");
+        assert!(t.elapsed() < limit, "{url} still {status}");
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -227,21 +232,13 @@ fn openapi_lists_only_served_routes(server: &Server) {
 
 /// Polls a setup job until it finishes; the model it registered.
 fn wait_setup(server: &Server, job: &str) -> String {
-    let t = Instant::now();
-    loop {
-        let (code, v) = server.json("GET", &format!("/api/v1/setup/{job}"), &Value::Null);
-        assert_eq!(code, 200, "{v}");
-        match v["status"].as_str().unwrap() {
-            "completed" => return v["model_id"].as_str().unwrap().to_owned(),
-            "queued" | "running" => {}
-            other => panic!("setup {other}: {v}"),
-        }
-        assert!(
-            t.elapsed() < Duration::from_secs(60),
-            "setup {job} still running"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let v = poll(
+        server,
+        &format!("/api/v1/setup/{job}"),
+        Duration::from_secs(60),
+    );
+    assert_eq!(v["status"], "completed", "{v}");
+    v["model_id"].as_str().unwrap().to_owned()
 }
 
 #[test]
@@ -308,29 +305,16 @@ fn api_key_is_required_when_configured() {
     let (code, _) = server.call("GET", "/health", b"", &[]);
     assert_eq!(code, 200);
     let body = json!({ "builtin": "tiny-mlp" }).to_string();
-    let (code, _) = server.call("POST", "/api/v1/models", body.as_bytes(), &[]);
-    assert_eq!(code, 401);
-    let (code, _) = server.call(
-        "POST",
-        "/api/v1/models",
-        body.as_bytes(),
-        &["x-api-key: nope"],
-    );
-    assert_eq!(code, 401);
-    let (code, _) = server.call(
-        "POST",
-        "/api/v1/models",
-        body.as_bytes(),
-        &["x-api-key: s3cret"],
-    );
-    assert_eq!(code, 201);
-    let (code, _) = server.call(
-        "POST",
-        "/api/v1/models",
-        body.as_bytes(),
-        &["Authorization: Bearer s3cret"],
-    );
-    assert_eq!(code, 201);
+    for (header, want) in [
+        (None, 401),
+        (Some("x-api-key: nope"), 401),
+        (Some("x-api-key: s3cret"), 201),
+        (Some("Authorization: Bearer s3cret"), 201),
+    ] {
+        let headers: Vec<&str> = header.into_iter().collect();
+        let (code, _) = server.call("POST", "/api/v1/models", body.as_bytes(), &headers);
+        assert_eq!(code, want, "{header:?}");
+    }
 }
 
 /// SIGKILL with jobs queued and running: after a restart every job completes, results
@@ -477,20 +461,11 @@ fn model_dir_encoders_and_decoders_are_served() {
 
 /// Polls an audit job until it finishes.
 fn wait_audit(server: &Server, job: &str) -> Value {
-    let t = Instant::now();
-    loop {
-        let (code, v) = server.json("GET", &format!("/api/v1/audit/jobs/{job}"), &Value::Null);
-        assert_eq!(code, 200, "{v}");
-        let status = v["status"].as_str().unwrap().to_owned();
-        if status != "queued" && status != "running" {
-            return v;
-        }
-        assert!(
-            t.elapsed() < Duration::from_secs(120),
-            "audit {job} still {status}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    poll(
+        server,
+        &format!("/api/v1/audit/jobs/{job}"),
+        Duration::from_secs(120),
+    )
 }
 
 fn hash(v: &Value) -> [u8; 32] {
