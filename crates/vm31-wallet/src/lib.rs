@@ -1,1 +1,12 @@
-//! The client side of a vm31 shielded pool: everything a wallet keeps between runs.
+//! The client side of a vm31 shielded pool: everything a wallet keeps between runs. A 24-word
+//! BIP-39 seed phrase ([`seed`]) is the whole backup; the spending key is derived from it. The
+//! phrase and the wallet's birthday live in an encrypted key file ([`keyfile`]: Argon2id and
+//! XChaCha20-Poly1305, the header authenticated). Scanning the pool's commitment tree keeps a
+//! [`Frontier`](vm31::Frontier) and, for each owned note, an O(depth) incremental witness
+//! ([`witness`]), so membership paths are computed locally and never asked of the node. Notes,
+//! witnesses, the frontier and note reservations are stored in SQLite ([`store`]), one
+//! transaction per scanned page.
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
+pub mod keyfile;
+pub mod seed;
