@@ -10,3 +10,4 @@
 
 pub mod keyfile;
 pub mod seed;
+pub mod witness;

@@ -1,3 +1,4 @@
+use proptest::prelude::*;
 use stwo::core::fields::m31::{M31, P};
 
 use super::*;
@@ -167,4 +168,57 @@ fn serde_round_trips_and_rejects_non_canonical() {
     assert_eq!(back, frontier);
     let back: RootWindow = serde_json::from_str(&serde_json::to_string(&window).unwrap()).unwrap();
     assert_eq!(back, window);
+}
+
+fn tree_length() -> impl Strategy<Value = u32> {
+    prop_oneof![
+        (0..=11u32).prop_map(|k| (1 << k) - 1),
+        (0..=11u32).prop_map(|k| 1 << k),
+        0..=2048u32,
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(32))]
+
+    #[test]
+    fn frontier_matches_tree(len in tree_length()) {
+        let mut tree = MerkleTree::new();
+        let mut frontier = Frontier::new();
+        for i in 0..len {
+            tree.append(leaf(i)).unwrap();
+            frontier.append(leaf(i)).unwrap();
+        }
+        prop_assert_eq!(frontier.len(), u64::from(len));
+        prop_assert_eq!(frontier.root(), tree.root());
+        if let Some((index, path)) = frontier.last_path() {
+            prop_assert_eq!(index, len - 1);
+            prop_assert_eq!(path, tree.path(index).unwrap());
+        }
+        let (n, last, ommers) = frontier.to_parts();
+        prop_assert_eq!(&Frontier::from_parts(n, last, ommers).unwrap(), &frontier);
+    }
+}
+
+/// A tree of `2^20 - 1` equal leaves `x`, restored from parts (its ommers are the all-`x`
+/// subtree roots), against a root folded by hand; one more `x` gives the all-`x` root.
+#[test]
+fn frontier_at_capacity_minus_one_matches_reference() {
+    let x = leaf(9).0;
+    let mut roots = vec![x];
+    for level in 0..TREE_DEPTH {
+        roots.push(compress(&roots[level], &roots[level]));
+    }
+    // Leaf 2^20 - 2 is the last: a left child at level 0, a right child above.
+    let mut expected = compress(&x, &EMPTY_LEAF);
+    for level in 1..TREE_DEPTH {
+        expected = compress(&roots[level], &expected);
+    }
+    let ommers: [Digest; TREE_DEPTH] = std::array::from_fn(|l| roots[l]);
+    let mut frontier = Frontier::from_parts(TREE_CAPACITY - 1, x, ommers).unwrap();
+    assert_eq!(frontier.root(), expected);
+    // The level-0 ommer is meaningless for an even last index and is dropped.
+    assert_eq!(frontier.to_parts().2[0], EMPTY_LEAF);
+    frontier.append(Commitment(x)).unwrap();
+    assert_eq!(frontier.root(), roots[TREE_DEPTH]);
 }
