@@ -12,7 +12,8 @@ use stwo::core::fields::m31::M31;
 use vm31::stark::security_bits;
 use vm31::tx::{
     prove_deposit, prove_spend, prove_withdraw, verify_deposit, verify_spend, verify_withdraw,
-    DepositStatement, SpendInput, SpendStatement, SpendWitness, WithdrawStatement, WithdrawWitness,
+    Deployment, DepositStatement, ExternalData, SpendInput, SpendStatement, SpendWitness,
+    WithdrawStatement, WithdrawWitness,
 };
 use vm31::{MerkleTree, Note, RootWindow, SpendingKey};
 
@@ -68,53 +69,70 @@ fn main() {
         asset_id: note.asset_id,
         commitment: note.commitment(),
         ciphertext_hash: [M31(9); 8],
+        external: ExternalData {
+            recipient: [1; 32],
+            ..ExternalData::default()
+        },
     };
     let mut tree = MerkleTree::new();
     let index = tree.append(note.commitment()).expect("append");
     let mut window = RootWindow::new();
     window.push(tree.root());
+    let change = Note::new(sk.public_key(), note.asset_id, 1_000_000_000 - 50, &mut rng);
     let withdraw = WithdrawStatement {
         root: tree.root(),
         nullifier: note.nullifier(&sk),
-        amount: note.amount,
         asset_id: note.asset_id,
-        recipient: [M31(3); 8],
+        amount: note.amount - change.amount - 50,
+        change_commitment: change.commitment(),
+        change_ciphertext_hash: [M31(3); 8],
+        external: ExternalData {
+            recipient: [2; 32],
+            relayer: [3; 32],
+            fee: 50,
+            fee_asset: note.asset_id,
+        },
     };
     let witness = WithdrawWitness {
         spending_key: sk,
         note,
         index,
         path: tree.path(index).expect("path"),
+        change,
+    };
+    let deployment = Deployment {
+        chain_id: 1,
+        pool_id: [7; 32],
     };
     let mut rng2 = ChaCha20Rng::seed_from_u64(2);
 
     println!("security: {} conjectured bits", security_bits());
     time(
         || {
-            let proof = prove_deposit(&deposit, &note, &mut rng).expect("prove");
+            let proof = prove_deposit(&deposit, &deployment, &note, &mut rng).expect("prove");
             let bytes = proof.to_bytes().expect("encode").len();
             (proof, bytes)
         },
-        |proof| verify_deposit(&deposit, proof).expect("verify"),
+        |proof| verify_deposit(&deposit, proof, &deployment).expect("verify"),
     )
     .print("deposit");
     time(
         || {
-            let proof = prove_withdraw(&withdraw, &witness, &mut rng2).expect("prove");
+            let proof = prove_withdraw(&withdraw, &deployment, &witness, &mut rng2).expect("prove");
             let bytes = proof.to_bytes().expect("encode").len();
             (proof, bytes)
         },
-        |proof| verify_withdraw(&withdraw, proof, &window).expect("verify"),
+        |proof| verify_withdraw(&withdraw, proof, &deployment, &window).expect("verify"),
     )
     .print("withdraw");
     let (spend, spend_witness, spend_window) = spend_setup(&mut rng);
     time(
         || {
-            let proof = prove_spend(&spend, &spend_witness, &mut rng2).expect("prove");
+            let proof = prove_spend(&spend, &deployment, &spend_witness, &mut rng2).expect("prove");
             let bytes = proof.to_bytes().expect("encode").len();
             (proof, bytes)
         },
-        |proof| verify_spend(&spend, proof, &spend_window).expect("verify"),
+        |proof| verify_spend(&spend, proof, &deployment, &spend_window).expect("verify"),
     )
     .print("spend");
 }
@@ -141,10 +159,15 @@ fn spend_setup(rng: &mut ChaCha20Rng) -> (SpendStatement, SpendWitness, RootWind
     window.push(tree.root());
     let statement = SpendStatement {
         root: tree.root(),
-        nullifiers: [0, 1].map(|i| notes[i].nullifier(&keys[i])),
+        nullifiers: [0, 1].map(|i| notes[i].nullifier(&keys[i])).to_vec(),
         output_commitments: outputs.map(|n| n.commitment()),
-        fee,
         ciphertext_hashes: [[M31(5); 8], [M31(6); 8]],
+        external: ExternalData {
+            relayer: [4; 32],
+            fee,
+            fee_asset: M31(1),
+            ..ExternalData::default()
+        },
     };
     let inputs = [0, 1].map(|i| SpendInput {
         spending_key: keys[i].clone(),
@@ -152,5 +175,9 @@ fn spend_setup(rng: &mut ChaCha20Rng) -> (SpendStatement, SpendWitness, RootWind
         index: indices[i],
         path: tree.path(indices[i]).expect("path"),
     });
-    (statement, SpendWitness { inputs, outputs }, window)
+    let witness = SpendWitness {
+        inputs: inputs.to_vec(),
+        outputs,
+    };
+    (statement, witness, window)
 }

@@ -5,7 +5,7 @@
 //! amount in range-checkable limbs, blinding) is committed to with a Poseidon2 sponge; the
 //! commitments are appended to a depth-20 Merkle tree, and spending a note reveals its
 //! [`Nullifier`], a hash of the spending key and the commitment. Spends refer to one of the
-//! 100 most recent roots ([`RootWindow`]). Each note travels encrypted to its recipient under a
+//! roots of the 100 most recent sealed blocks ([`RootWindow`]). Each note travels encrypted to its recipient under a
 //! per-note X25519 key agreement and ChaCha20-Poly1305; the ciphertext's field hash is meant to
 //! become a public input of transactions. The transaction STARKs that prove these relations are
 //! in [`stark`] and [`tx`].
@@ -20,7 +20,8 @@
 //! * [`canonical`]: canonical (`< p`) encodings of field elements, used by every serde impl;
 //! * [`stark`]: the transaction AIR (one Poseidon2 permutation per row), prover, verifier,
 //!   security configuration and canonical proof encoding;
-//! * [`tx`]: transaction statements proved with it (deposit and withdraw so far);
+//! * [`tx`]: transaction statements proved with it (deposit, withdraw with change, spend with one
+//!   or two inputs), bound to a deployment and to their external data;
 //! * [`error`]: the crate's [`Error`].
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 

@@ -46,6 +46,10 @@ impl Domain {
     pub const NULLIFIER: Self = Self(4);
     /// Hash of a note ciphertext (a transaction public input).
     pub const CIPHERTEXT: Self = Self(5);
+    /// Hash of a transaction's external data (deployment, recipient, relayer, fee).
+    pub const EXTERNAL_DATA: Self = Self(6);
+    /// A pool deployment (proof version, chain id, pool id).
+    pub const DEPLOYMENT: Self = Self(7);
 
     /// A domain for use outside this crate: `tag` must lie in `[2^16, p)`.
     pub fn custom(tag: u32) -> Result<Self, Error> {
@@ -112,6 +116,8 @@ mod tests {
             Domain::NOTE_COMMITMENT,
             Domain::NULLIFIER,
             Domain::CIPHERTEXT,
+            Domain::EXTERNAL_DATA,
+            Domain::DEPLOYMENT,
             Domain::custom(1 << 16).unwrap(),
         ];
         let digests: Vec<_> = domains.iter().map(|&d| hash(d, &x)).collect();

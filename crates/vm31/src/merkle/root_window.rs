@@ -12,7 +12,9 @@ use crate::sponge::Digest;
 pub const ROOT_WINDOW_LEN: usize = 100;
 
 /// A bounded FIFO of recent roots; pushing the 101st evicts the oldest. The pool pushes the root
-/// after each state change (e.g. each block) and checks a transaction's root against it.
+/// of each sealed block, never per transaction: blocks are sealed on a timer, so an anchor stays
+/// valid for at least 100 block intervals however many transactions arrive (pushing per deposit
+/// would let about 100 cheap deposits evict every anchor in flight).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RootWindow {
     #[serde(with = "roots_serde")]
@@ -21,6 +23,16 @@ pub struct RootWindow {
 impl RootWindow {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// The window holding the last [`ROOT_WINDOW_LEN`] of `roots` (oldest first), e.g. the sealed
+    /// blocks' roots a node reloads on restart.
+    pub fn from_roots(roots: impl IntoIterator<Item = Digest>) -> Self {
+        let mut window = Self::new();
+        for root in roots {
+            window.push(root);
+        }
+        window
     }
 
     /// Records `root` as the newest; evicts the oldest beyond [`ROOT_WINDOW_LEN`].

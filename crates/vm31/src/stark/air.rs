@@ -57,8 +57,13 @@ pub struct PublicConstants {
     pub outputs: Vec<Digest>,
     /// `n_k`: the compression output on the `node_output_k` row.
     pub node_outputs: Vec<Digest>,
-    /// `f`: the fee limbs the final balance row subtracts (zero where no balance is checked).
-    pub fee: [M31; 3],
+    /// `f`: the limbs of the public amount the final balance row subtracts (a spend's fee, a
+    /// withdrawal's amount plus fee; zero where no balance is checked).
+    pub public_out: [M31; 3],
+    /// `g`: 1 if the final row pins the span's asset to [`Self::asset`], else 0.
+    pub asset_gate: M31,
+    /// `a`: the public asset the span must carry when `g = 1`.
+    pub asset: M31,
 }
 
 /// The constraints of [`crate::stark::air`].
@@ -119,7 +124,7 @@ impl FrameworkEval for TxEval {
             &pre[n_glue..n_fixed],
             &perm,
             &value,
-            &self.public.fee,
+            &self.public,
         );
         eval
     }

@@ -40,6 +40,22 @@ pub enum ProofError {
         #[source]
         source: crate::Error,
     },
+    /// A proof of another format version.
+    #[error("proof format version {got}, this verifier reads version {expected}")]
+    UnsupportedVersion { got: u16, expected: u16 },
+    /// A proof made for another statement kind.
+    #[error("proof is for statement kind {got}, expected {expected}")]
+    KindMismatch { expected: u32, got: u8 },
+    /// The configuration's mask columns cannot hide every value a proof opens.
+    #[error("{needed} opened base-field values need more than the {available} mask degrees of freedom of a 2^{log_size}-row trace")]
+    InsufficientMasking {
+        log_size: u32,
+        needed: usize,
+        available: usize,
+    },
+    /// The operating system's random number generator failed.
+    #[error("no randomness from the operating system: {what}")]
+    Entropy { what: String },
     /// Bytes that are not the canonical encoding of a proof.
     #[error("proof bytes are not a canonical encoding: {what}")]
     Decode { what: String },

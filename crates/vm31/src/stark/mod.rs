@@ -7,7 +7,8 @@
 //! from the instance alone, and takes the preprocessed columns' commitment as a constant of
 //! the statement type (recomputing it needs the prover; tests check the constants).
 //!
-//! Fiat–Shamir: the channel absorbs a protocol tag, the statement type and every public input,
+//! Fiat–Shamir: the channel absorbs a protocol tag, the proof format version, the statement type
+//! and every public input,
 //! then the PCS configuration, before the first commitment; no challenge is drawn earlier.
 //!
 //! Modules: [`config`] (security parameters), [`air`] (permutation constraints), [`glue`]
@@ -36,7 +37,7 @@ use stwo_constraint_framework::TraceLocationAllocator;
 pub use air::{PublicConstants, TxComponent, TxEval};
 pub use config::{pcs_config, security_bits, MIN_SECURITY_BITS};
 pub use error::ProofError;
-pub use proof::TxProof;
+pub use proof::{TxProof, PROOF_VERSION};
 #[cfg(feature = "prover")]
 pub use prover::{preprocessed_root, prove_instance};
 pub use schedule::{RowKind, Schedule, ValueRole};
@@ -63,7 +64,8 @@ impl Instance {
     fn channel(&self) -> Blake2sChannel {
         let mut channel = Blake2sChannel::default();
         let len = self.public_inputs.len() as u32;
-        channel.mix_u32s(&[PROTOCOL_TAG, self.kind, len]);
+        let version = u32::from(proof::PROOF_VERSION);
+        channel.mix_u32s(&[PROTOCOL_TAG, version, self.kind, len]);
         let words: Vec<u32> = self.public_inputs.iter().map(|x| x.0).collect();
         channel.mix_u32s(&words);
         pcs_config().mix_into(&mut channel);

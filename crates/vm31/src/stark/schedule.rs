@@ -16,7 +16,7 @@ use stwo::{
 
 use stwo_constraint_framework::preprocessed_columns::PreProcessedColumnId;
 
-use super::config::min_padding_rows;
+use super::config::{mask_capacity, min_padding_rows, N_QUERIES};
 use super::error::ProofError;
 use super::value::VALUE_PREPROCESSED;
 use crate::sponge::Domain;
@@ -128,6 +128,7 @@ impl Schedule {
         if log_size > MAX_LOG_SIZE {
             return Err(ProofError::TraceTooLarge { rows: needed });
         }
+        mask_capacity(log_size, N_QUERIES)?;
         Ok(log_size)
     }
 

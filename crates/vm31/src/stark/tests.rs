@@ -8,7 +8,7 @@ use super::trace::permutation_row;
 use super::*;
 use crate::poseidon2::{permutation, WIDTH};
 
-const KIND_PERMUTATIONS: u32 = 0xffff;
+const KIND_PERMUTATIONS: u32 = 0xff;
 
 fn rows(xs: &[[M31; WIDTH]]) -> Vec<RowWitness> {
     xs.iter().copied().map(RowWitness::plain).collect()
@@ -47,7 +47,9 @@ fn instance(inputs: &[[M31; WIDTH]], n_public: usize) -> Instance {
             absorb: [M31(0); 4],
             outputs,
             node_outputs: Vec::new(),
-            fee: [M31(0); 3],
+            public_out: [M31(0); 3],
+            asset_gate: M31(0),
+            asset: M31(0),
         },
     }
 }
@@ -151,4 +153,63 @@ pub(crate) fn assert_constraints(inst: &Instance, xs: &[RowWitness]) {
 fn witness_satisfies_constraints() {
     let xs = inputs(5);
     assert_constraints(&instance(&xs, 2), &rows(&xs));
+}
+
+#[test]
+fn malformed_proofs_are_errors_not_panics() {
+    use stwo::core::poly::line::LinePoly;
+    let mut rng = ChaCha20Rng::seed_from_u64(9);
+    let xs = inputs(20);
+    let inst = instance(&xs, 3);
+    let proof = prove_instance(&inst, &rows(&xs), &mut rng).unwrap();
+    let pre = root(&inst);
+    type Mutation = (&'static str, fn(&mut TxProof));
+    let mutations: [Mutation; 12] = [
+        ("no commitments", |p| p.stark.0.commitments.0.clear()),
+        ("extra commitment", |p| {
+            let c = p.stark.0.commitments[0];
+            p.stark.0.commitments.0.push(c)
+        }),
+        ("sampled column dropped", |p| {
+            p.stark.0.sampled_values.0[1].pop();
+        }),
+        ("decommitment dropped", |p| {
+            p.stark.0.decommitments.0.pop();
+        }),
+        ("queried tree dropped", |p| {
+            p.stark.0.queried_values.0.pop();
+        }),
+        ("queried column dropped", |p| {
+            p.stark.0.queried_values.0[1].pop();
+        }),
+        ("queried value dropped", |p| {
+            p.stark.0.queried_values.0[1][5].pop();
+        }),
+        ("queried value added", |p| {
+            p.stark.0.queried_values.0[0][0].push(M31(1))
+        }),
+        ("preprocessed value dropped", |p| {
+            p.stark.0.queried_values.0[0][3].pop();
+        }),
+        ("extra FRI layer", |p| {
+            let layer = p.stark.0.fri_proof.first_layer.clone();
+            p.stark.0.fri_proof.inner_layers.push(layer)
+        }),
+        ("short last layer", |p| {
+            p.stark.0.fri_proof.last_layer_poly = LinePoly::new(vec![Default::default(); 16])
+        }),
+        ("FRI witness dropped", |p| {
+            p.stark.0.fri_proof.first_layer.fri_witness.pop();
+        }),
+    ];
+    for (what, mutate) in mutations {
+        let mut bad = proof.clone();
+        mutate(&mut bad);
+        let outcome = std::panic::catch_unwind(|| verify_instance(&inst, &pre, &bad));
+        match outcome {
+            Ok(result) => assert!(result.is_err(), "{what}: accepted"),
+            Err(_) => panic!("{what}: the verifier panicked"),
+        }
+    }
+    verify_instance(&inst, &pre, &proof).unwrap();
 }

@@ -23,14 +23,17 @@
 //!   and the public fee limbs `f`: `bal0 − f0 − 2^22 c0`, `bal1 − f1 + c0 − 2^22 c1`,
 //!   `bal2 − f2 + c1`. Every side is below `2^26` in absolute value, so each equation holds over
 //!   the integers, and `Σ_i 2^{22i} (bal_i − f_i) = 0`: the inputs' amounts equal the outputs'
-//!   plus the fee, exactly.
+//!   plus the fee, exactly;
+//! * public asset on the final row: `g · balance_final · (asset − a)` with public constants
+//!   `g ∈ {0, 1}` and `a`. The final row keeps the span's asset, so with `g = 1` every note of
+//!   the span is in asset `a` (a spend's fee asset when it pays a fee, a withdrawal's asset).
 //!
 //! All constraints have degree 2.
 
 use stwo::core::fields::m31::M31;
 use stwo_constraint_framework::{EvalAtRow, ORIGINAL_TRACE_IDX};
 
-use super::air::PermutationColumns;
+use super::air::{PermutationColumns, PublicConstants};
 use crate::note::AMOUNT_LIMB_BITS;
 
 /// Amount bits on a bit row.
@@ -97,8 +100,9 @@ pub fn value_constraints<E: EvalAtRow>(
     selectors: &[E::F],
     perm: &PermutationColumns<E::F>,
     value: &ValueColumns<E::F>,
-    fee: &[M31; 3],
+    public: &PublicConstants,
 ) {
+    let fee = &public.public_out;
     let [first, value_in, value_out, keep, last] = std::array::from_fn(|i| selectors[i].clone());
     let any = first.clone() + value_in.clone() + value_out.clone();
     let bitrow = any.clone() + last.clone();
@@ -114,7 +118,9 @@ pub fn value_constraints<E: EvalAtRow>(
     let [prev_asset, asset] = value.asset.clone();
     eval.add_constraint(any.clone() * (asset.clone() - absorbed(0)));
     let kept = value_in.clone() + value_out.clone() + keep.clone();
-    eval.add_constraint(kept * (asset - prev_asset));
+    eval.add_constraint(kept * (asset.clone() - prev_asset));
+    let pinned = last.clone() * (asset - E::F::from(public.asset));
+    eval.add_constraint(pinned * public.asset_gate);
 
     for (i, (&offset, &n_bits)) in limb_offsets().iter().zip(&AMOUNT_LIMB_BITS).enumerate() {
         let limb = absorbed(1 + i);

@@ -6,13 +6,15 @@
 //! Rows: (0) first sponge block of `hash(NOTE_COMMITMENT, note)`, absorbing the owner key;
 //! (1) second block, absorbing `asset ‖ limbs ‖ blinding`; its output rate is the commitment.
 //! The limbs are public and computed by the verifier from a `u64`, so they are in range by
-//! construction. The ciphertext hash is bound by the transcript only: a proof is valid for one
-//! ciphertext.
+//! construction. The ciphertext hash and the external data (the paying account in `recipient`,
+//! no relayer, no fee) are bound by the transcript only: a proof is valid for one ciphertext,
+//! one account and one deployment.
 
 use serde::{Deserialize, Serialize};
 use stwo::core::fields::m31::M31;
 use stwo::core::vcs::blake2_hash::Blake2sHash;
 
+use super::external::{Deployment, ExternalData};
 use super::kind;
 use crate::canonical::{m31, m31_array};
 use crate::note::{amount_to_limbs, Commitment, NOTE_ENCODING_LEN};
@@ -39,6 +41,7 @@ pub struct DepositStatement {
     pub commitment: Commitment,
     #[serde(with = "m31_array")]
     pub ciphertext_hash: Digest,
+    pub external: ExternalData,
 }
 
 /// A deposit proof.
@@ -56,12 +59,13 @@ impl DepositProof {
 }
 
 impl DepositStatement {
-    fn instance(&self) -> Result<Instance, ProofError> {
+    fn instance(&self, deployment: &Deployment) -> Result<Instance, ProofError> {
         let elements = std::iter::once(self.asset_id)
             .chain(self.commitment.0)
             .chain(self.ciphertext_hash);
         let limbs = amount_to_limbs(self.amount);
-        let public_inputs = super::public_inputs(elements, self.amount)?;
+        let public_inputs =
+            super::public_inputs(elements, &self.external, deployment, &[self.amount])?;
         Ok(Instance {
             kind: kind::DEPOSIT,
             public_inputs,
@@ -70,7 +74,7 @@ impl DepositStatement {
                 absorb: [self.asset_id, limbs[0], limbs[1], limbs[2]],
                 outputs: vec![self.commitment.0],
                 node_outputs: Vec::new(),
-                fee: [M31(0); 3],
+                ..PublicConstants::default()
             },
         })
     }
@@ -121,6 +125,7 @@ pub(crate) fn sponge_inputs(domain: Domain, encoding: &[M31]) -> Vec<[M31; WIDTH
 #[cfg(feature = "prover")]
 pub fn prove_deposit<R: RngCore + CryptoRng>(
     statement: &DepositStatement,
+    deployment: &Deployment,
     note: &Note,
     rng: &mut R,
 ) -> Result<DepositProof, ProofError> {
@@ -134,7 +139,7 @@ pub fn prove_deposit<R: RngCore + CryptoRng>(
             what: "note does not open the commitment",
         });
     }
-    let instance = statement.instance()?;
+    let instance = statement.instance(deployment)?;
     let inputs = sponge_inputs(Domain::NOTE_COMMITMENT, &note.encode());
     debug_assert_eq!(inputs.len(), 2);
     debug_assert_eq!(
@@ -145,12 +150,17 @@ pub fn prove_deposit<R: RngCore + CryptoRng>(
     prove_instance(&instance, &rows, rng).map(DepositProof)
 }
 
-/// Checks a deposit proof.
+/// Checks a deposit proof made for `deployment`.
 pub fn verify_deposit(
     statement: &DepositStatement,
     proof: &DepositProof,
+    deployment: &Deployment,
 ) -> Result<(), ProofError> {
-    verify_instance(&statement.instance()?, &PREPROCESSED_ROOT, &proof.0)
+    verify_instance(
+        &statement.instance(deployment)?,
+        &PREPROCESSED_ROOT,
+        &proof.0,
+    )
 }
 
 #[cfg(test)]

@@ -6,8 +6,8 @@
 //!   sponge state;
 //! * 1: `pk = hash(PUBLIC_KEY, sk)`, rate equal to row 0's (ownership);
 //! * 2, 3: `cm = hash(NOTE_COMMITMENT, pk ‖ asset ‖ limbs ‖ blinding)`, row 2's rate is row 1's
-//!   digest; row 3 absorbs `asset ‖ limbs` either as public constants (withdraw) or as a value
-//!   row (spend: private, range-checked, entered into the balance);
+//!   digest; row 3 absorbs `asset ‖ limbs` as a value row (private, range-checked, entered into
+//!   the balance);
 //! * 4: second nullifier block, resumed from the register, absorbing row 3's digest `cm`; its
 //!   output is a public nullifier;
 //! * 5–24: the Merkle levels from `cm` (row 4's absorbed digest) to the public root, each node
@@ -35,20 +35,11 @@ pub(crate) const INPUT_ROWS: usize = MERKLE_START + TREE_DEPTH;
 /// The segment row that absorbs the note's asset and amount.
 pub(crate) const VALUE_ROW: usize = 3;
 
-/// How the segment's value row treats the note's asset and amount.
-#[derive(Clone, Copy, Debug)]
-pub(crate) enum NoteValue {
-    /// Public constants, absorbed with `absorb_public`.
-    Public,
-    /// Private, on a value row with this role.
-    Private(ValueRole),
-}
-
 /// The schedule of one input segment: its nullifier is public output `nullifier_output`, its
 /// root public node `root_output`. `keep_balance` carries the running balance through the rows
 /// other than the value row.
 pub(crate) fn input_schedule(
-    value: NoteValue,
+    role: ValueRole,
     nullifier_output: usize,
     root_output: usize,
     keep_balance: bool,
@@ -58,18 +49,11 @@ pub(crate) fn input_schedule(
         keep_balance,
         ..RowKind::default()
     };
-    let value_row = match value {
-        NoteValue::Public => RowKind {
-            cont: true,
-            absorb_public: true,
-            ..keep
-        },
-        NoteValue::Private(role) => RowKind {
-            cont: true,
-            value: Some(role),
-            keep_balance: false,
-            ..keep
-        },
+    let value_row = RowKind {
+        cont: true,
+        value: Some(role),
+        keep_balance: false,
+        ..keep
     };
     let mut rows = vec![
         RowKind {

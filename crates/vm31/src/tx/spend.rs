@@ -1,22 +1,34 @@
-//! Spend: two notes of the pool are consumed and two new notes are created, in one asset, with a
-//! public fee.
+//! Spend: one or two notes of the pool are consumed and two new notes are created, in one asset,
+//! with a public fee in a public fee asset.
 //!
-//! Public: the tree `root` (checked against a [`RootWindow`]), the two input nullifiers (which
-//! must differ), the two output commitments, the `fee` (its limbs computed by the verifier from a
-//! `u64`) and the hashes of the two output ciphertexts (bound by the transcript). Private:
-//! everything else — keys, notes, asset, amounts, paths.
+//! Public: the tree `root` (checked against a [`RootWindow`]), the input nullifiers (which must
+//! differ), the two output commitments, the hashes of the two output ciphertexts and the
+//! [`ExternalData`] (relayer, `fee`, `fee_asset`; its hash is a public input, the fee limbs are
+//! computed by the verifier from a `u64`). Private: everything else — keys, notes, asset,
+//! amounts, paths.
 //!
-//! Rows (55): input segment 0 ([`super::input`], its value row starts the balance), input segment
-//! 1 (adds its amount), per output the two commitment blocks (the second a value row that
-//! subtracts its amount; output `2 + j` is the commitment), and a final row that checks the
-//! balance against the fee (see [`crate::stark::value`]). Every value row range-checks the
-//! note's limbs, and all four value rows carry one asset.
+//! **The fee is in a public asset.** With `fee > 0` the final row pins the span's single asset
+//! to `fee_asset`: every note, input and output, is in the fee asset, and the fee is an amount of
+//! it (so notes of a worthless asset cannot pay a fee in a valuable one). A fee-paying spend
+//! therefore reveals its asset; a spend without a fee keeps it private.
+//!
+//! Rows (55 with two inputs, 30 with one): the input segments ([`super::input`]; the first value
+//! row starts the balance, a second adds its amount), per output the two commitment blocks (the
+//! second a value row that subtracts its amount; output `n_in + j` is the commitment), and a
+//! final row that checks the balance against the fee (see [`crate::stark::value`]). Every value
+//! row range-checks the note's limbs, and all value rows carry one asset.
+//!
+//! **One input.** A spend of one note is its own statement kind ([`kind::SPEND_ONE`], 30 rows):
+//! a wallet with a single note can pay, at the cost of revealing that the spend had one input.
+//! (Hiding it needs zero-value dummy inputs with the membership check switched off, a change of
+//! the AIR not made yet.)
 
 use serde::{Deserialize, Serialize};
 use stwo::core::fields::m31::M31;
 use stwo::core::vcs::blake2_hash::Blake2sHash;
 
-use super::input::{input_schedule, NoteValue, VALUE_ROW};
+use super::external::{Deployment, ExternalData};
+use super::input::{input_schedule, VALUE_ROW};
 use super::kind;
 use crate::canonical::m31_array;
 use crate::keys::SpendingKey;
@@ -29,27 +41,28 @@ use crate::stark::{
 };
 #[cfg(feature = "prover")]
 use {
+    super::balance::fill_values,
     super::deposit::sponge_inputs,
     super::input::{input_rows, INPUT_ROWS},
     crate::merkle::verify_membership,
     crate::poseidon2::WIDTH,
-    crate::stark::value::carry_bits,
-    crate::stark::{prove_instance, RowWitness, ValueWitness},
+    crate::stark::{prove_instance, RowWitness},
     rand::{CryptoRng, RngCore},
-    stwo::core::fields::m31::P,
 };
 
 /// The public side of a spend.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SpendStatement {
     #[serde(with = "m31_array")]
     pub root: Digest,
-    pub nullifiers: [Nullifier; 2],
+    /// One per input note: one or two.
+    pub nullifiers: Vec<Nullifier>,
     pub output_commitments: [Commitment; 2],
-    pub fee: u64,
     /// Hash of each output note's ciphertext.
     #[serde(with = "crate::canonical::digest_array")]
     pub ciphertext_hashes: [Digest; 2],
+    /// Relayer, fee and fee asset (`recipient` is unused and must be zero).
+    pub external: ExternalData,
 }
 
 /// One consumed note and what proves it may be spent.
@@ -64,7 +77,8 @@ pub struct SpendInput {
 /// What the spender knows. Stays on the client.
 #[derive(Clone)]
 pub struct SpendWitness {
-    pub inputs: [SpendInput; 2],
+    /// One or two, in the order of the statement's nullifiers.
+    pub inputs: Vec<SpendInput>,
     pub outputs: [Note; 2],
 }
 
@@ -82,14 +96,26 @@ impl SpendProof {
     }
 }
 
-/// Public outputs: the two nullifiers, then the two commitments.
-const N_OUTPUTS: usize = 4;
-
 impl SpendStatement {
-    fn instance(&self) -> Result<Instance, ProofError> {
-        if self.nullifiers[0] == self.nullifiers[1] {
+    fn instance(&self, deployment: &Deployment) -> Result<Instance, ProofError> {
+        let n_in = self.nullifiers.len();
+        match self.nullifiers.as_slice() {
+            [_] => {}
+            [a, b] if a != b => {}
+            [_, _] => {
+                return Err(ProofError::InvalidPublicInput {
+                    what: "the two nullifiers are equal (one note spent twice)",
+                })
+            }
+            _ => {
+                return Err(ProofError::InvalidPublicInput {
+                    what: "a spend has one or two inputs",
+                })
+            }
+        }
+        if self.external.recipient != [0; 32] {
             return Err(ProofError::InvalidPublicInput {
-                what: "the two nullifiers are equal (one note spent twice)",
+                what: "a spend pays no external recipient",
             });
         }
         let elements = self
@@ -99,11 +125,15 @@ impl SpendStatement {
             .chain(self.output_commitments.iter().flat_map(|c| &c.0))
             .chain(self.ciphertext_hashes.iter().flatten())
             .copied();
-        let fee = amount_to_limbs(self.fee);
+        let fee = self.external.fee;
         Ok(Instance {
-            kind: kind::SPEND,
-            public_inputs: super::public_inputs(elements, self.fee)?,
-            schedule: schedule(),
+            kind: if n_in == 1 {
+                kind::SPEND_ONE
+            } else {
+                kind::SPEND
+            },
+            public_inputs: super::public_inputs(elements, &self.external, deployment, &[fee])?,
+            schedule: schedule(n_in),
             constants: PublicConstants {
                 absorb: [M31(0); 4],
                 outputs: self
@@ -112,30 +142,32 @@ impl SpendStatement {
                     .map(|n| n.0)
                     .chain(self.output_commitments.iter().map(|c| c.0))
                     .collect(),
-                node_outputs: vec![self.root; 2],
-                fee,
+                node_outputs: vec![self.root; n_in],
+                public_out: amount_to_limbs(fee),
+                asset_gate: M31(u32::from(fee > 0)),
+                asset: self.external.fee_asset,
             },
         })
     }
 }
 
-/// Commitment to the preprocessed columns of [`schedule`] (see
+/// Commitment to the preprocessed columns of [`schedule`]`(2)` (see
 /// [`crate::stark::verify_instance`]); `preprocessed_root_is_the_constant` recomputes it.
 pub const PREPROCESSED_ROOT: Blake2sHash =
     hash_from_hex("569e689842eb084f6ab6b34718b2e87177040e5f3c59fb83a2ce9e02f5276e98");
+/// The same for [`schedule`]`(1)`.
+pub const PREPROCESSED_ROOT_ONE: Blake2sHash =
+    hash_from_hex("0be1f85910a027e21d80835a0579fd138a5e03902b037209301120c029bfcaec");
 
-fn schedule() -> Schedule {
-    let mut rows = input_schedule(NoteValue::Private(ValueRole::First), 0, 0, true);
+fn schedule(n_inputs: usize) -> Schedule {
+    let mut rows = input_schedule(ValueRole::First, 0, 0, true);
     // Nothing to keep before the first value row.
     for row in &mut rows[..VALUE_ROW] {
         row.keep_balance = false;
     }
-    rows.extend(input_schedule(
-        NoteValue::Private(ValueRole::In),
-        1,
-        1,
-        true,
-    ));
+    if n_inputs == 2 {
+        rows.extend(input_schedule(ValueRole::In, 1, 1, true));
+    }
     for j in 0..2 {
         rows.push(RowKind {
             iv: Some((Domain::NOTE_COMMITMENT, NOTE_ENCODING_LEN as u64)),
@@ -145,7 +177,7 @@ fn schedule() -> Schedule {
         rows.push(RowKind {
             cont: true,
             value: Some(ValueRole::Out),
-            output: Some(2 + j),
+            output: Some(n_inputs + j),
             ..RowKind::default()
         });
     }
@@ -156,8 +188,8 @@ fn schedule() -> Schedule {
     });
     Schedule {
         rows,
-        n_outputs: N_OUTPUTS,
-        n_node_outputs: 2,
+        n_outputs: n_inputs + 2,
+        n_node_outputs: n_inputs,
     }
 }
 
@@ -184,57 +216,17 @@ fn witness_rows(witness: &SpendWitness, fee: u64) -> Vec<RowWitness> {
         .iter()
         .map(|i| &i.note)
         .chain(&witness.outputs);
-    fill_values(&schedule(), &mut rows, notes, fee);
+    fill_values(&schedule(witness.inputs.len()), &mut rows, notes, fee);
     rows
-}
-
-/// Fills the value columns row by row: each value row takes the next note's asset, amount bits
-/// and updated balance; kept rows copy the previous row; the final row gets the carry bits.
-#[cfg(feature = "prover")]
-fn fill_values<'a>(
-    schedule: &Schedule,
-    rows: &mut [RowWitness],
-    mut notes: impl Iterator<Item = &'a Note>,
-    fee: u64,
-) {
-    let mut current = ValueWitness::default();
-    let mut balance = [0i64; 3];
-    for (kind, row) in schedule.rows.iter().zip(rows.iter_mut()) {
-        let value_note = kind.value.and_then(|role| Some((role, notes.next()?)));
-        if let Some((role, note)) = value_note {
-            let limbs = amount_to_limbs(note.amount).map(|l| i64::from(l.0));
-            let sign = if role == ValueRole::Out { -1 } else { 1 };
-            if role == ValueRole::First {
-                balance = [0; 3];
-            }
-            for (b, l) in balance.iter_mut().zip(limbs) {
-                *b += sign * l;
-            }
-            current = ValueWitness {
-                asset: note.asset_id,
-                balance: balance.map(signed_m31),
-                bits: note.amount,
-            };
-            row.value = current;
-        } else if kind.keep_balance {
-            row.value = ValueWitness { bits: 0, ..current };
-        }
-        if kind.balance_final {
-            let fee = amount_to_limbs(fee).map(|l| i64::from(l.0));
-            row.value.bits = carry_bits(balance, fee).unwrap_or(0);
-        }
-    }
-}
-
-#[cfg(feature = "prover")]
-fn signed_m31(x: i64) -> M31 {
-    M31(x.rem_euclid(i64::from(P)) as u32)
 }
 
 /// Checks `witness` against `statement` natively, naming the first thing that is wrong.
 #[cfg(feature = "prover")]
 fn check_witness(statement: &SpendStatement, witness: &SpendWitness) -> Result<(), ProofError> {
     let mismatch = |what| Err(ProofError::WitnessMismatch { what });
+    if witness.inputs.len() != statement.nullifiers.len() {
+        return mismatch("one input per nullifier");
+    }
     for (input, nullifier) in witness.inputs.iter().zip(&statement.nullifiers) {
         let note = &input.note;
         if note.owner != input.spending_key.public_key() {
@@ -269,6 +261,9 @@ fn check_witness(statement: &SpendStatement, witness: &SpendWitness) -> Result<(
     if notes().any(|n| n.asset_id != asset) {
         return mismatch("notes of different assets");
     }
+    if statement.external.fee > 0 && asset != statement.external.fee_asset {
+        return mismatch("a fee is paid in the fee asset: the notes are in another asset");
+    }
     let total_in: u128 = witness
         .inputs
         .iter()
@@ -279,36 +274,45 @@ fn check_witness(statement: &SpendStatement, witness: &SpendWitness) -> Result<(
         .iter()
         .map(|n| u128::from(n.amount))
         .sum::<u128>()
-        + u128::from(statement.fee);
+        + u128::from(statement.external.fee);
     if total_in != total_out {
         return mismatch("inputs do not equal outputs plus fee");
     }
     Ok(())
 }
 
-/// Proves that `witness` spends `statement`. The witness is checked natively first.
+/// Proves that `witness` spends `statement` in `deployment`. The witness is checked natively
+/// first.
 #[cfg(feature = "prover")]
 pub fn prove_spend<R: RngCore + CryptoRng>(
     statement: &SpendStatement,
+    deployment: &Deployment,
     witness: &SpendWitness,
     rng: &mut R,
 ) -> Result<SpendProof, ProofError> {
-    let instance = statement.instance()?;
+    let instance = statement.instance(deployment)?;
     check_witness(statement, witness)?;
-    prove_instance(&instance, &witness_rows(witness, statement.fee), rng).map(SpendProof)
+    let rows = witness_rows(witness, statement.external.fee);
+    prove_instance(&instance, &rows, rng).map(SpendProof)
 }
 
-/// Checks a spend proof; the root must be one of `window`'s recent roots. Whether the nullifiers
-/// were already spent is the pool's business, not the proof's.
+/// Checks a spend proof made for `deployment`; the root must be one of `window`'s recent roots.
+/// Whether the nullifiers were already spent is the pool's business, not the proof's.
 pub fn verify_spend(
     statement: &SpendStatement,
     proof: &SpendProof,
+    deployment: &Deployment,
     window: &RootWindow,
 ) -> Result<(), ProofError> {
     window
         .check(&statement.root)
         .map_err(|source| ProofError::UnknownRoot { source })?;
-    verify_instance(&statement.instance()?, &PREPROCESSED_ROOT, &proof.0)
+    let root = if statement.nullifiers.len() == 1 {
+        &PREPROCESSED_ROOT_ONE
+    } else {
+        &PREPROCESSED_ROOT
+    };
+    verify_instance(&statement.instance(deployment)?, root, &proof.0)
 }
 
 #[cfg(test)]

@@ -1,31 +1,42 @@
-//! Withdraw: a note of the pool leaves it, its amount paid out publicly to a recipient.
+//! Withdraw: part or all of a note of the pool leaves it, paid out publicly; the rest stays in
+//! the pool as a change note.
 //!
-//! Public: the tree `root` (checked against a [`RootWindow`]), the note's `nullifier`, `amount`
-//! (as its three limbs), `asset_id` and the `recipient` (bound by the transcript only).
-//! Private: the spending key, the note's owner key and blinding, its leaf index and path.
+//! Public: the tree `root` (checked against a [`RootWindow`]), the note's `nullifier`, the
+//! `asset_id`, the paid `amount`, the change note's commitment and ciphertext hash, and the
+//! [`ExternalData`]: `recipient` (paid `amount`), `relayer` (paid `fee`, in the same asset).
+//! Private: the spending key, the note and its position, the change note.
 //!
-//! Rows: one input segment ([`super::input`]) whose value row absorbs the public asset and
-//! amount limbs.
+//! Rows (28): one input segment ([`super::input`]) whose value row starts the balance with the
+//! note's private, range-checked amount; the change note's two commitment blocks (the second a
+//! value row that subtracts its amount, output 1 is its commitment); a final row that checks
+//! `note = amount + fee + change` over the integers and that the span's asset is `asset_id`
+//! (see [`crate::stark::value`]).
 
 use serde::{Deserialize, Serialize};
 use stwo::core::fields::m31::M31;
 use stwo::core::vcs::blake2_hash::Blake2sHash;
 
+use super::external::{Deployment, ExternalData};
 #[cfg(test)]
 use super::input::MERKLE_START;
-use super::input::{input_schedule, NoteValue};
+use super::input::{input_schedule, VALUE_ROW};
 use super::kind;
 use crate::canonical::{m31, m31_array};
 use crate::keys::SpendingKey;
 use crate::merkle::{MerklePath, RootWindow};
-use crate::note::{amount_to_limbs, Note, Nullifier};
-use crate::sponge::Digest;
+use crate::note::{amount_to_limbs, Commitment, Note, Nullifier, NOTE_ENCODING_LEN};
+use crate::sponge::{Digest, Domain};
 use crate::stark::verifier::hash_from_hex;
-use crate::stark::{verify_instance, Instance, ProofError, PublicConstants, Schedule, TxProof};
+use crate::stark::{
+    verify_instance, Instance, ProofError, PublicConstants, RowKind, Schedule, TxProof, ValueRole,
+};
 #[cfg(feature = "prover")]
 use {
+    super::balance::fill_values,
+    super::deposit::sponge_inputs,
     super::input::input_rows,
     crate::merkle::verify_membership,
+    crate::poseidon2::WIDTH,
     crate::stark::{prove_instance, RowWitness},
     rand::{CryptoRng, RngCore},
 };
@@ -36,12 +47,15 @@ pub struct WithdrawStatement {
     #[serde(with = "m31_array")]
     pub root: Digest,
     pub nullifier: Nullifier,
-    pub amount: u64,
     #[serde(with = "m31")]
     pub asset_id: M31,
-    /// Who is paid, as 8 field elements (an external address or its hash).
+    /// Paid to `external.recipient`.
+    pub amount: u64,
+    pub change_commitment: Commitment,
     #[serde(with = "m31_array")]
-    pub recipient: Digest,
+    pub change_ciphertext_hash: Digest,
+    /// Recipient, relayer and fee; the fee asset must be `asset_id`.
+    pub external: ExternalData,
 }
 
 /// What the owner knows. Stays on the client.
@@ -51,6 +65,8 @@ pub struct WithdrawWitness {
     pub note: Note,
     pub index: u32,
     pub path: MerklePath,
+    /// What stays in the pool (amount 0 for a full withdrawal).
+    pub change: Note,
 }
 
 /// A withdrawal proof.
@@ -68,24 +84,40 @@ impl WithdrawProof {
 }
 
 impl WithdrawStatement {
-    fn instance(&self) -> Result<Instance, ProofError> {
+    /// What leaves the pool: `amount + fee` (`None` on overflow).
+    pub fn total_out(&self) -> Option<u64> {
+        self.amount.checked_add(self.external.fee)
+    }
+
+    fn instance(&self, deployment: &Deployment) -> Result<Instance, ProofError> {
+        if self.external.fee_asset != self.asset_id {
+            return Err(ProofError::InvalidPublicInput {
+                what: "a withdrawal's fee is paid in its own asset",
+            });
+        }
+        let total = self.total_out().ok_or(ProofError::InvalidPublicInput {
+            what: "amount plus fee overflows u64",
+        })?;
         let elements = self
             .root
             .iter()
             .chain(&self.nullifier.0)
             .chain(std::iter::once(&self.asset_id))
-            .chain(&self.recipient)
+            .chain(&self.change_commitment.0)
+            .chain(&self.change_ciphertext_hash)
             .copied();
-        let limbs = amount_to_limbs(self.amount);
+        let amounts = [self.amount, self.external.fee];
         Ok(Instance {
             kind: kind::WITHDRAW,
-            public_inputs: super::public_inputs(elements, self.amount)?,
+            public_inputs: super::public_inputs(elements, &self.external, deployment, &amounts)?,
             schedule: schedule(),
             constants: PublicConstants {
-                absorb: [self.asset_id, limbs[0], limbs[1], limbs[2]],
-                outputs: vec![self.nullifier.0],
+                absorb: [M31(0); 4],
+                outputs: vec![self.nullifier.0, self.change_commitment.0],
                 node_outputs: vec![self.root],
-                fee: [M31(0); 3],
+                public_out: amount_to_limbs(total),
+                asset_gate: M31(1),
+                asset: self.asset_id,
             },
         })
     }
@@ -94,49 +126,76 @@ impl WithdrawStatement {
 /// Commitment to the preprocessed columns of [`schedule`] (see
 /// [`crate::stark::verify_instance`]); `preprocessed_root_is_the_constant` recomputes it.
 pub const PREPROCESSED_ROOT: Blake2sHash =
-    hash_from_hex("49c01040515777dbb0eff0a354a891abd12daf1a8a0c1ef70292e8473194ef44");
+    hash_from_hex("7d640ab3f172f326393d0fe1f26a8e97d57fbe781f81c3ece342b9da8aa02ba4");
 
 fn schedule() -> Schedule {
+    let mut rows = input_schedule(ValueRole::First, 0, 0, true);
+    for row in &mut rows[..VALUE_ROW] {
+        row.keep_balance = false;
+    }
+    rows.push(RowKind {
+        iv: Some((Domain::NOTE_COMMITMENT, NOTE_ENCODING_LEN as u64)),
+        keep_balance: true,
+        ..RowKind::default()
+    });
+    rows.push(RowKind {
+        cont: true,
+        value: Some(ValueRole::Out),
+        output: Some(1),
+        ..RowKind::default()
+    });
+    rows.push(RowKind {
+        keep_balance: true,
+        balance_final: true,
+        ..RowKind::default()
+    });
     Schedule {
-        rows: input_schedule(NoteValue::Public, 0, 0, false),
-        n_outputs: 1,
+        rows,
+        n_outputs: 2,
         n_node_outputs: 1,
     }
 }
 
 /// The rows of the withdraw schedule for `witness` (checked by the caller).
 #[cfg(feature = "prover")]
-fn witness_rows(witness: &WithdrawWitness) -> Vec<RowWitness> {
-    input_rows(
+fn witness_rows(witness: &WithdrawWitness, total_out: u64) -> Vec<RowWitness> {
+    let mut rows = input_rows(
         &witness.spending_key,
         &witness.note,
         witness.index,
         &witness.path,
-    )
+    );
+    let change = sponge_inputs(Domain::NOTE_COMMITMENT, &witness.change.encode());
+    rows.extend(change.into_iter().map(RowWitness::plain));
+    rows.push(RowWitness::plain([M31(0); WIDTH]));
+    let notes = [&witness.note, &witness.change];
+    fill_values(&schedule(), &mut rows, notes.into_iter(), total_out);
+    rows
 }
 
-/// Proves that `witness` withdraws `statement`. The witness is checked natively first.
+/// Checks `witness` against `statement` natively, naming the first thing that is wrong.
 #[cfg(feature = "prover")]
-pub fn prove_withdraw<R: RngCore + CryptoRng>(
+fn check_witness(
     statement: &WithdrawStatement,
     witness: &WithdrawWitness,
-    rng: &mut R,
-) -> Result<WithdrawProof, ProofError> {
+    total: u64,
+) -> Result<(), ProofError> {
+    let mismatch = |what| Err(ProofError::WitnessMismatch { what });
     let note = &witness.note;
     if note.owner != witness.spending_key.public_key() {
-        return Err(ProofError::WitnessMismatch {
-            what: "spending key does not own the note",
-        });
+        return mismatch("spending key does not own the note");
     }
-    if note.amount != statement.amount || note.asset_id != statement.asset_id {
-        return Err(ProofError::WitnessMismatch {
-            what: "note amount or asset differs from the statement",
-        });
+    if note.asset_id != statement.asset_id || witness.change.asset_id != statement.asset_id {
+        return mismatch("note or change of another asset than the statement's");
+    }
+    if u128::from(note.amount) != u128::from(total) + u128::from(witness.change.amount) {
+        return mismatch("note amount is not amount + fee + change");
+    }
+    if witness.change.commitment() != statement.change_commitment {
+        return mismatch("change note does not open the change commitment");
     }
     if note.nullifier(&witness.spending_key) != statement.nullifier {
-        return Err(ProofError::WitnessMismatch {
-            what: "nullifier is not the note's",
-        });
+        return mismatch("nullifier is not the note's");
     }
     verify_membership(
         &statement.root,
@@ -144,23 +203,44 @@ pub fn prove_withdraw<R: RngCore + CryptoRng>(
         witness.index,
         &witness.path,
     )
-    .map_err(|_| ProofError::WitnessMismatch {
-        what: "note is not in the tree with the statement root",
-    })?;
-    let instance = statement.instance()?;
-    prove_instance(&instance, &witness_rows(witness), rng).map(WithdrawProof)
+    .or(mismatch("note is not in the tree with the statement root"))
 }
 
-/// Checks a withdrawal proof; the root must be one of `window`'s recent roots.
+/// Proves that `witness` withdraws `statement` in `deployment`. The witness is checked natively
+/// first.
+#[cfg(feature = "prover")]
+pub fn prove_withdraw<R: RngCore + CryptoRng>(
+    statement: &WithdrawStatement,
+    deployment: &Deployment,
+    witness: &WithdrawWitness,
+    rng: &mut R,
+) -> Result<WithdrawProof, ProofError> {
+    let instance = statement.instance(deployment)?;
+    let total = statement
+        .total_out()
+        .ok_or(ProofError::InvalidPublicInput {
+            what: "amount plus fee overflows u64",
+        })?;
+    check_witness(statement, witness, total)?;
+    prove_instance(&instance, &witness_rows(witness, total), rng).map(WithdrawProof)
+}
+
+/// Checks a withdrawal proof made for `deployment`; the root must be one of `window`'s recent
+/// roots.
 pub fn verify_withdraw(
     statement: &WithdrawStatement,
     proof: &WithdrawProof,
+    deployment: &Deployment,
     window: &RootWindow,
 ) -> Result<(), ProofError> {
     window
         .check(&statement.root)
         .map_err(|source| ProofError::UnknownRoot { source })?;
-    verify_instance(&statement.instance()?, &PREPROCESSED_ROOT, &proof.0)
+    verify_instance(
+        &statement.instance(deployment)?,
+        &PREPROCESSED_ROOT,
+        &proof.0,
+    )
 }
 
 #[cfg(test)]

@@ -6,7 +6,11 @@ use crate::merkle::MerkleTree;
 use crate::poseidon2::permutation;
 use crate::sponge::DIGEST_LEN;
 use crate::stark::tests::assert_constraints;
-use crate::tx::test_support::{assert_flipped_bytes_rejected, assert_openings_hide};
+use crate::tx::test_support::{
+    assert_flipped_bytes_rejected, assert_header_checked, assert_openings_hide, DEPLOYMENT,
+    OTHER_POOL,
+};
+use stwo::core::fields::m31::P;
 
 struct Setup {
     statement: SpendStatement,
@@ -35,10 +39,15 @@ fn setup_with(seed: u64, amounts: [u64; 2], outputs: [u64; 2], fee: u64) -> Setu
     window.push(tree.root());
     let statement = SpendStatement {
         root: tree.root(),
-        nullifiers: [0, 1].map(|i| notes[i].nullifier(&keys[i])),
+        nullifiers: [0, 1].map(|i| notes[i].nullifier(&keys[i])).to_vec(),
         output_commitments: outputs.map(|n| n.commitment()),
-        fee,
         ciphertext_hashes: [[M31(11); DIGEST_LEN], [M31(12); DIGEST_LEN]],
+        external: ExternalData {
+            relayer: [0x33; 32],
+            fee,
+            fee_asset: ASSET,
+            ..ExternalData::default()
+        },
     };
     let inputs = [0, 1].map(|i| SpendInput {
         spending_key: keys[i].clone(),
@@ -48,7 +57,10 @@ fn setup_with(seed: u64, amounts: [u64; 2], outputs: [u64; 2], fee: u64) -> Setu
     });
     Setup {
         statement,
-        witness: SpendWitness { inputs, outputs },
+        witness: SpendWitness {
+            inputs: inputs.to_vec(),
+            outputs,
+        },
         window,
         rng,
     }
@@ -63,7 +75,7 @@ fn setup(seed: u64) -> Setup {
 
 fn proved(seed: u64) -> (Setup, SpendProof) {
     let mut s = setup(seed);
-    let proof = prove_spend(&s.statement, &s.witness, &mut s.rng).unwrap();
+    let proof = prove_spend(&s.statement, &DEPLOYMENT, &s.witness, &mut s.rng).unwrap();
     (s, proof)
 }
 
@@ -81,26 +93,26 @@ fn assert_unprovable(instance: &Instance, rows: &[RowWitness], why: &str) {
 #[test]
 fn spend_witness_satisfies_constraints() {
     let s = setup(1);
-    let rows = witness_rows(&s.witness, s.statement.fee);
-    assert_constraints(&s.statement.instance().unwrap(), &rows);
+    let rows = witness_rows(&s.witness, s.statement.external.fee);
+    assert_constraints(&s.statement.instance(&DEPLOYMENT).unwrap(), &rows);
     // Also with the largest amounts: u64::MAX in, everything out, no fee.
     let s = setup_with(2, [u64::MAX, u64::MAX], [u64::MAX, u64::MAX - 9], 9);
-    let rows = witness_rows(&s.witness, s.statement.fee);
-    assert_constraints(&s.statement.instance().unwrap(), &rows);
+    let rows = witness_rows(&s.witness, s.statement.external.fee);
+    assert_constraints(&s.statement.instance(&DEPLOYMENT).unwrap(), &rows);
 }
 
 #[test]
 fn spend_proves_and_verifies_through_bytes() {
     let (s, proof) = proved(3);
     let decoded = SpendProof::from_bytes(&proof.to_bytes().unwrap()).unwrap();
-    verify_spend(&s.statement, &decoded, &s.window).unwrap();
+    verify_spend(&s.statement, &decoded, &DEPLOYMENT, &s.window).unwrap();
 }
 
 #[test]
 fn unknown_root_and_wrong_root_are_rejected() {
     let (s, proof) = proved(4);
     assert!(matches!(
-        verify_spend(&s.statement, &proof, &RootWindow::new()),
+        verify_spend(&s.statement, &proof, &DEPLOYMENT, &RootWindow::new()),
         Err(ProofError::UnknownRoot { .. })
     ));
     let other = setup(5).statement.root;
@@ -111,7 +123,7 @@ fn unknown_root_and_wrong_root_are_rejected() {
         ..s.statement
     };
     assert!(matches!(
-        verify_spend(&wrong, &proof, &window),
+        verify_spend(&wrong, &proof, &DEPLOYMENT, &window),
         Err(ProofError::Rejected { .. })
     ));
 }
@@ -121,16 +133,16 @@ fn one_note_spent_twice_is_refused() {
     let mut s = setup(6);
     s.witness.inputs[1] = s.witness.inputs[0].clone();
     s.statement.nullifiers[1] = s.statement.nullifiers[0];
-    let err = prove_spend(&s.statement, &s.witness, &mut s.rng).unwrap_err();
+    let err = prove_spend(&s.statement, &DEPLOYMENT, &s.witness, &mut s.rng).unwrap_err();
     assert!(
         matches!(err, ProofError::InvalidPublicInput { .. }),
         "{err}"
     );
     let (s, proof) = proved(6);
-    let mut same = s.statement;
+    let mut same = s.statement.clone();
     same.nullifiers[1] = same.nullifiers[0];
     assert!(matches!(
-        verify_spend(&same, &proof, &s.window),
+        verify_spend(&same, &proof, &DEPLOYMENT, &s.window),
         Err(ProofError::InvalidPublicInput { .. })
     ));
 }
@@ -140,16 +152,16 @@ fn outputs_exceeding_inputs_cannot_be_proved() {
     // One more unit out than in, the fee unchanged.
     let s = setup_with(7, [100, 50], [120, 26], 5);
     let mut rng = ChaCha20Rng::seed_from_u64(70);
-    let err = prove_spend(&s.statement, &s.witness, &mut rng).unwrap_err();
+    let err = prove_spend(&s.statement, &DEPLOYMENT, &s.witness, &mut rng).unwrap_err();
     assert!(matches!(err, ProofError::WitnessMismatch { .. }), "{err}");
     // Past the native check, the final balance row refuses every carry.
-    let instance = s.statement.instance().unwrap();
+    let instance = s.statement.instance(&DEPLOYMENT).unwrap();
     assert_unprovable(&instance, &witness_rows(&s.witness, 5), "unbalanced");
     // And the honest fee balances it.
     let balanced = witness_rows(&s.witness, 4);
-    let mut fair = s.statement;
-    fair.fee = 4;
-    assert_constraints(&fair.instance().unwrap(), &balanced);
+    let mut fair = s.statement.clone();
+    fair.external.fee = 4;
+    assert_constraints(&fair.instance(&DEPLOYMENT).unwrap(), &balanced);
 }
 
 #[test]
@@ -164,10 +176,14 @@ fn mixed_assets_cannot_be_proved() {
     );
     s.witness.outputs[0] = other;
     s.statement.output_commitments[0] = other.commitment();
-    let err = prove_spend(&s.statement, &s.witness, &mut s.rng).unwrap_err();
+    let err = prove_spend(&s.statement, &DEPLOYMENT, &s.witness, &mut s.rng).unwrap_err();
     assert!(matches!(err, ProofError::WitnessMismatch { .. }), "{err}");
-    let rows = witness_rows(&s.witness, s.statement.fee);
-    assert_unprovable(&s.statement.instance().unwrap(), &rows, "mixed assets");
+    let rows = witness_rows(&s.witness, s.statement.external.fee);
+    assert_unprovable(
+        &s.statement.instance(&DEPLOYMENT).unwrap(),
+        &rows,
+        "mixed assets",
+    );
 }
 
 /// Rewrites output `j`'s limb `limb` by `delta` (mod p) in its value row, and the statement's
@@ -184,32 +200,40 @@ fn forge_limb(s: &mut Setup, rows: &mut [RowWitness], j: usize, limb: usize, del
 fn negative_or_overflowing_amounts_cannot_be_proved() {
     // +5 on one output and −5 (p − 5) on the other: balanced mod p, refused by the range check.
     let mut s = setup(9);
-    let mut rows = witness_rows(&s.witness, s.statement.fee);
+    let mut rows = witness_rows(&s.witness, s.statement.external.fee);
     forge_limb(&mut s, &mut rows, 0, 0, M31(5));
     forge_limb(&mut s, &mut rows, 1, 0, M31(P - 5));
-    assert_unprovable(&s.statement.instance().unwrap(), &rows, "negative amount");
+    assert_unprovable(
+        &s.statement.instance(&DEPLOYMENT).unwrap(),
+        &rows,
+        "negative amount",
+    );
     // A top limb of 2^20 (an amount of 2^64 or more) on one output, 2^20 less on the other.
     let mut s = setup_with(10, [1 << 63, 1 << 63], [1 << 63, 1 << 63], 0);
     let mut rows = witness_rows(&s.witness, 0);
     forge_limb(&mut s, &mut rows, 0, 2, M31(1 << 19));
     forge_limb(&mut s, &mut rows, 1, 2, M31(P - (1 << 19)));
-    assert_unprovable(&s.statement.instance().unwrap(), &rows, "limb overflow");
+    assert_unprovable(
+        &s.statement.instance(&DEPLOYMENT).unwrap(),
+        &rows,
+        "limb overflow",
+    );
 }
 
 #[test]
 fn public_inputs_swapped_after_proving_are_rejected() {
     let (s, proof) = proved(11);
-    let mut swapped = s.statement;
+    let mut swapped = s.statement.clone();
     swapped.nullifiers.swap(0, 1);
-    let mut commitment = s.statement;
+    let mut commitment = s.statement.clone();
     commitment.output_commitments[1].0[0] += M31(1);
-    let mut fee = s.statement;
-    fee.fee += 1;
-    let mut ciphertext = s.statement;
+    let mut fee = s.statement.clone();
+    fee.external.fee += 1;
+    let mut ciphertext = s.statement.clone();
     ciphertext.ciphertext_hashes[0][3] += M31(1);
     for wrong in [swapped, commitment, fee, ciphertext] {
         assert!(matches!(
-            verify_spend(&wrong, &proof, &s.window),
+            verify_spend(&wrong, &proof, &DEPLOYMENT, &s.window),
             Err(ProofError::Rejected { .. })
         ));
     }
@@ -219,7 +243,8 @@ fn public_inputs_swapped_after_proving_are_rejected() {
 fn tampered_bytes_are_rejected() {
     let (s, proof) = proved(12);
     assert_flipped_bytes_rejected(&proof.to_bytes().unwrap(), |b| {
-        SpendProof::from_bytes(b).and_then(|p| verify_spend(&s.statement, &p, &s.window))
+        SpendProof::from_bytes(b)
+            .and_then(|p| verify_spend(&s.statement, &p, &DEPLOYMENT, &s.window))
     });
 }
 
@@ -255,16 +280,98 @@ fn spend_proof_is_below_150_kb() {
 fn forged_path_of_the_second_input_cannot_be_proved() {
     let mut s = setup(14);
     s.witness.inputs[1].path.0[5][0] += M31(1);
-    let err = prove_spend(&s.statement, &s.witness, &mut s.rng).unwrap_err();
+    let err = prove_spend(&s.statement, &DEPLOYMENT, &s.witness, &mut s.rng).unwrap_err();
     assert!(matches!(err, ProofError::WitnessMismatch { .. }), "{err}");
-    let rows = witness_rows(&s.witness, s.statement.fee);
-    assert_unprovable(&s.statement.instance().unwrap(), &rows, "forged path");
+    let rows = witness_rows(&s.witness, s.statement.external.fee);
+    assert_unprovable(
+        &s.statement.instance(&DEPLOYMENT).unwrap(),
+        &rows,
+        "forged path",
+    );
 }
 
 #[test]
 fn preprocessed_root_is_the_constant() {
-    let schedule = schedule();
-    let log_size = schedule.log_size().unwrap();
-    let root = crate::stark::preprocessed_root(&schedule, log_size);
-    assert_eq!(root, PREPROCESSED_ROOT, "{root:?}");
+    for (n_in, constant) in [(2, PREPROCESSED_ROOT), (1, PREPROCESSED_ROOT_ONE)] {
+        let schedule = schedule(n_in);
+        let log_size = schedule.log_size().unwrap();
+        let root = crate::stark::preprocessed_root(&schedule, log_size);
+        assert_eq!(root, constant, "{n_in} inputs: {root:?}");
+    }
+}
+
+#[test]
+fn header_and_deployment_are_checked() {
+    let (s, proof) = proved(15);
+    assert_header_checked(&proof.to_bytes().unwrap(), |b| {
+        SpendProof::from_bytes(b)
+            .and_then(|p| verify_spend(&s.statement, &p, &DEPLOYMENT, &s.window))
+    });
+    assert!(matches!(
+        verify_spend(&s.statement, &proof, &OTHER_POOL, &s.window),
+        Err(ProofError::Rejected { .. })
+    ));
+    // A relayer cannot redirect the fee to itself.
+    let mut relayer = s.statement.clone();
+    relayer.external.relayer = [0x44; 32];
+    assert!(matches!(
+        verify_spend(&relayer, &proof, &DEPLOYMENT, &s.window),
+        Err(ProofError::Rejected { .. })
+    ));
+}
+
+#[test]
+fn fee_in_worthless_asset_cannot_be_proved() {
+    // Notes of a worthless asset W pay a fee claimed in the fee asset T.
+    let mut s = setup(16);
+    s.statement.external.fee_asset = M31(99);
+    let err = prove_spend(&s.statement, &DEPLOYMENT, &s.witness, &mut s.rng).unwrap_err();
+    assert!(matches!(err, ProofError::WitnessMismatch { .. }), "{err}");
+    let rows = witness_rows(&s.witness, s.statement.external.fee);
+    assert_unprovable(
+        &s.statement.instance(&DEPLOYMENT).unwrap(),
+        &rows,
+        "fee in another asset",
+    );
+    // The honest proof names its asset; swapping the fee asset after proving is rejected.
+    let (s, proof) = proved(16);
+    let mut swapped = s.statement.clone();
+    swapped.external.fee_asset = M31(99);
+    assert!(verify_spend(&swapped, &proof, &DEPLOYMENT, &s.window).is_err());
+}
+
+#[test]
+fn zero_fee_spend_keeps_any_asset() {
+    // No fee: the fee asset is not pinned, and the notes' asset stays private.
+    let mut s = setup_with(17, [10, 20], [25, 5], 0);
+    s.statement.external.fee_asset = M31(0);
+    let proof = prove_spend(&s.statement, &DEPLOYMENT, &s.witness, &mut s.rng).unwrap();
+    verify_spend(&s.statement, &proof, &DEPLOYMENT, &s.window).unwrap();
+}
+
+#[test]
+fn one_input_spend_proves_and_verifies() {
+    let mut s = setup_with(18, [1000, 7], [300, 690], 10);
+    s.witness.inputs.truncate(1);
+    s.statement.nullifiers.truncate(1);
+    let proof = prove_spend(&s.statement, &DEPLOYMENT, &s.witness, &mut s.rng).unwrap();
+    assert_eq!(u32::from(proof.0.kind), crate::tx::kind::SPEND_ONE);
+    verify_spend(&s.statement, &proof, &DEPLOYMENT, &s.window).unwrap();
+    // Read as a two-input spend, it is refused by kind.
+    let mut two = s.statement.clone();
+    two.nullifiers.push(Nullifier([M31(5); DIGEST_LEN]));
+    assert!(matches!(
+        verify_spend(&two, &proof, &DEPLOYMENT, &s.window),
+        Err(ProofError::KindMismatch { .. })
+    ));
+    // Unbalanced by one unit: refused natively and by the constraints.
+    s.witness.outputs[1].amount += 1;
+    s.statement.output_commitments[1] = s.witness.outputs[1].commitment();
+    assert!(prove_spend(&s.statement, &DEPLOYMENT, &s.witness, &mut s.rng).is_err());
+    let rows = witness_rows(&s.witness, s.statement.external.fee);
+    assert_unprovable(
+        &s.statement.instance(&DEPLOYMENT).unwrap(),
+        &rows,
+        "unbalanced one-input spend",
+    );
 }

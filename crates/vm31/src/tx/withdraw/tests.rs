@@ -5,7 +5,10 @@ use super::*;
 use crate::merkle::MerkleTree;
 use crate::sponge::DIGEST_LEN;
 use crate::stark::tests::assert_constraints;
-use crate::tx::test_support::{assert_flipped_bytes_rejected, assert_openings_hide};
+use crate::tx::test_support::{
+    assert_flipped_bytes_rejected, assert_header_checked, assert_openings_hide, DEPLOYMENT,
+    OTHER_POOL,
+};
 
 struct Setup {
     statement: WithdrawStatement,
@@ -28,18 +31,34 @@ fn setup(seed: u64) -> Setup {
         .unwrap();
     let mut window = RootWindow::new();
     window.push(tree.root());
+    // Part of the note leaves, the relayer takes a fee, the rest comes back as change.
+    let (amount, fee) = (500_000_000_000, 12_345);
+    let change = Note::new(
+        sk.public_key(),
+        note.asset_id,
+        note.amount - amount - fee,
+        &mut rng,
+    );
     let statement = WithdrawStatement {
         root: tree.root(),
         nullifier: note.nullifier(&sk),
-        amount: note.amount,
         asset_id: note.asset_id,
-        recipient: std::array::from_fn(|i| M31(500 + i as u32)),
+        amount,
+        change_commitment: change.commitment(),
+        change_ciphertext_hash: [M31(77); DIGEST_LEN],
+        external: ExternalData {
+            recipient: [0xee; 32],
+            relayer: [0x11; 32],
+            fee,
+            fee_asset: note.asset_id,
+        },
     };
     let witness = WithdrawWitness {
         path: tree.path(index).unwrap(),
         spending_key: sk,
         note,
         index,
+        change,
     };
     Setup {
         statement,
@@ -51,21 +70,24 @@ fn setup(seed: u64) -> Setup {
 
 fn proved(seed: u64) -> (Setup, WithdrawProof) {
     let mut s = setup(seed);
-    let proof = prove_withdraw(&s.statement, &s.witness, &mut s.rng).unwrap();
+    let proof = prove_withdraw(&s.statement, &DEPLOYMENT, &s.witness, &mut s.rng).unwrap();
     (s, proof)
 }
 
 #[test]
 fn withdraw_witness_satisfies_constraints() {
     let s = setup(1);
-    assert_constraints(&s.statement.instance().unwrap(), &witness_rows(&s.witness));
+    assert_constraints(
+        &s.statement.instance(&DEPLOYMENT).unwrap(),
+        &witness_rows(&s.witness, s.statement.total_out().unwrap()),
+    );
 }
 
 #[test]
 fn withdraw_proves_and_verifies_through_bytes() {
     let (s, proof) = proved(2);
     let decoded = WithdrawProof::from_bytes(&proof.to_bytes().unwrap()).unwrap();
-    verify_withdraw(&s.statement, &decoded, &s.window).unwrap();
+    verify_withdraw(&s.statement, &decoded, &DEPLOYMENT, &s.window).unwrap();
 }
 
 #[test]
@@ -77,7 +99,7 @@ fn unknown_or_evicted_root_is_refused() {
     }
     for window in [RootWindow::new(), evicted] {
         assert!(matches!(
-            verify_withdraw(&s.statement, &proof, &window),
+            verify_withdraw(&s.statement, &proof, &DEPLOYMENT, &window),
             Err(ProofError::UnknownRoot { .. })
         ));
     }
@@ -95,7 +117,7 @@ fn wrong_root_is_rejected() {
         ..s.statement
     };
     assert!(matches!(
-        verify_withdraw(&wrong, &proof, &window),
+        verify_withdraw(&wrong, &proof, &DEPLOYMENT, &window),
         Err(ProofError::Rejected { .. })
     ));
 }
@@ -105,19 +127,19 @@ fn forged_path_is_refused_and_cannot_be_proved() {
     let mut s = setup(6);
     s.witness.path.0[3][2] += M31(1);
     assert!(matches!(
-        prove_withdraw(&s.statement, &s.witness, &mut s.rng),
+        prove_withdraw(&s.statement, &DEPLOYMENT, &s.witness, &mut s.rng),
         Err(ProofError::WitnessMismatch { .. })
     ));
     // Past the native check, the constraints refuse it: the root row no longer matches.
-    let instance = s.statement.instance().unwrap();
-    let rows = witness_rows(&s.witness);
+    let instance = s.statement.instance(&DEPLOYMENT).unwrap();
+    let rows = witness_rows(&s.witness, s.statement.total_out().unwrap());
     assert!(matches!(
         prove_instance(&instance, &rows, &mut s.rng),
         Err(ProofError::ConstraintsNotSatisfied)
     ));
     // So does a non-boolean index bit with the honest path.
     let s = setup(6);
-    let mut rows = witness_rows(&s.witness);
+    let mut rows = witness_rows(&s.witness, s.statement.total_out().unwrap());
     rows[MERKLE_START + 1].bit = M31(2);
     let mut rng = ChaCha20Rng::seed_from_u64(60);
     assert!(prove_instance(&instance, &rows, &mut rng).is_err());
@@ -129,13 +151,13 @@ fn wrong_nullifier_is_rejected() {
     let mut wrong = s.statement;
     wrong.nullifier.0[0] += M31(1);
     assert!(matches!(
-        verify_withdraw(&wrong, &proof, &s.window),
+        verify_withdraw(&wrong, &proof, &DEPLOYMENT, &s.window),
         Err(ProofError::Rejected { .. })
     ));
     // A prover cannot claim another nullifier for its note either.
     let mut s = setup(7);
     s.statement.nullifier.0[0] += M31(1);
-    assert!(prove_withdraw(&s.statement, &s.witness, &mut s.rng).is_err());
+    assert!(prove_withdraw(&s.statement, &DEPLOYMENT, &s.witness, &mut s.rng).is_err());
 }
 
 #[test]
@@ -146,20 +168,29 @@ fn public_inputs_swapped_after_proving_are_rejected() {
     let mut asset = s.statement;
     asset.asset_id += M31(1);
     let mut recipient = s.statement;
-    recipient.recipient[7] += M31(1);
-    for wrong in [amount, asset, recipient] {
+    recipient.external.recipient[7] ^= 1;
+    let mut relayer = s.statement;
+    relayer.external.relayer[0] ^= 1;
+    let mut fee = s.statement;
+    fee.external.fee -= 1;
+    let mut change = s.statement;
+    change.change_ciphertext_hash[0] += M31(1);
+    for wrong in [amount, recipient, relayer, fee, change] {
         assert!(matches!(
-            verify_withdraw(&wrong, &proof, &s.window),
+            verify_withdraw(&wrong, &proof, &DEPLOYMENT, &s.window),
             Err(ProofError::Rejected { .. })
         ));
     }
+    // The asset is pinned by the constraints, and the fee asset must follow it.
+    assert!(verify_withdraw(&asset, &proof, &DEPLOYMENT, &s.window).is_err());
 }
 
 #[test]
 fn tampered_bytes_are_rejected() {
     let (s, proof) = proved(9);
     assert_flipped_bytes_rejected(&proof.to_bytes().unwrap(), |b| {
-        WithdrawProof::from_bytes(b).and_then(|p| verify_withdraw(&s.statement, &p, &s.window))
+        WithdrawProof::from_bytes(b)
+            .and_then(|p| verify_withdraw(&s.statement, &p, &DEPLOYMENT, &s.window))
     });
 }
 
@@ -186,4 +217,80 @@ fn preprocessed_root_is_the_constant() {
     let log_size = schedule.log_size().unwrap();
     let root = crate::stark::preprocessed_root(&schedule, log_size);
     assert_eq!(root, PREPROCESSED_ROOT, "{root:?}");
+}
+
+#[test]
+fn header_and_deployment_are_checked() {
+    let (s, proof) = proved(11);
+    assert_header_checked(&proof.to_bytes().unwrap(), |b| {
+        WithdrawProof::from_bytes(b)
+            .and_then(|p| verify_withdraw(&s.statement, &p, &DEPLOYMENT, &s.window))
+    });
+    assert!(matches!(
+        verify_withdraw(&s.statement, &proof, &OTHER_POOL, &s.window),
+        Err(ProofError::Rejected { .. })
+    ));
+}
+
+#[test]
+fn withdraw_more_than_the_note_cannot_be_proved() {
+    let mut s = setup(12);
+    // Change of zero, amount one more than what is left: unbalanced by one unit.
+    s.witness.change.amount = 0;
+    s.statement.change_commitment = s.witness.change.commitment();
+    s.statement.amount = s.witness.note.amount - s.statement.external.fee + 1;
+    assert!(matches!(
+        prove_withdraw(&s.statement, &DEPLOYMENT, &s.witness, &mut s.rng),
+        Err(ProofError::WitnessMismatch { .. })
+    ));
+    let instance = s.statement.instance(&DEPLOYMENT).unwrap();
+    let rows = witness_rows(&s.witness, s.statement.total_out().unwrap());
+    assert!(matches!(
+        prove_instance(&instance, &rows, &mut s.rng),
+        Err(ProofError::ConstraintsNotSatisfied)
+    ));
+}
+
+#[test]
+fn change_in_another_asset_cannot_be_proved() {
+    let mut s = setup(13);
+    s.witness.change.asset_id = M31(1);
+    s.statement.change_commitment = s.witness.change.commitment();
+    assert!(prove_withdraw(&s.statement, &DEPLOYMENT, &s.witness, &mut s.rng).is_err());
+    let instance = s.statement.instance(&DEPLOYMENT).unwrap();
+    let rows = witness_rows(&s.witness, s.statement.total_out().unwrap());
+    assert!(matches!(
+        prove_instance(&instance, &rows, &mut s.rng),
+        Err(ProofError::ConstraintsNotSatisfied)
+    ));
+}
+
+#[test]
+fn claimed_asset_other_than_the_notes_cannot_be_proved() {
+    // Withdraw a note of a worthless asset as if it were another asset.
+    let mut s = setup(14);
+    s.statement.asset_id = M31(1);
+    s.statement.external.fee_asset = M31(1);
+    let instance = s.statement.instance(&DEPLOYMENT).unwrap();
+    let rows = witness_rows(&s.witness, s.statement.total_out().unwrap());
+    assert!(matches!(
+        prove_instance(&instance, &rows, &mut s.rng),
+        Err(ProofError::ConstraintsNotSatisfied)
+    ));
+}
+
+#[test]
+fn fee_asset_and_overflow_are_refused() {
+    let mut s = setup(15);
+    s.statement.external.fee_asset = M31(1);
+    assert!(matches!(
+        s.statement.instance(&DEPLOYMENT),
+        Err(ProofError::InvalidPublicInput { .. })
+    ));
+    let mut s = setup(15);
+    s.statement.amount = u64::MAX;
+    assert!(matches!(
+        s.statement.instance(&DEPLOYMENT),
+        Err(ProofError::InvalidPublicInput { .. })
+    ));
 }
