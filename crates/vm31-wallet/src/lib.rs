@@ -10,4 +10,12 @@
 
 pub mod keyfile;
 pub mod seed;
+pub mod store;
 pub mod witness;
+
+pub use keyfile::{KdfParams, KeyFileError, WalletSecrets};
+pub use seed::SeedError;
+pub use store::{
+    NoteStatus, OwnedNote, OwnedNoteRecord, ScanPage, ScanState, StoreError, WalletStore,
+};
+pub use witness::{NoteWitness, WitnessError};
