@@ -3,7 +3,9 @@
 //! rejection sampling over BLAKE2b-512 blocks; the viewing and encryption keys follow from the
 //! spending key as in [`vm31::keys`].
 
-use bip39::{Language, Mnemonic};
+pub use bip39::Mnemonic;
+
+use bip39::Language;
 use blake2::{Blake2b512, Digest as _};
 use rand::{CryptoRng, RngCore};
 use stwo::core::fields::m31::{M31, P};
