@@ -1,0 +1,138 @@
+//! `vm31`: run a shielded pool node, and a wallet that uses it.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod node_cmd;
+mod wallet_cmd;
+
+use wallet_cmd::{Common, Op, RelayArgs, WalletCommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "vm31", version, about = "VM31 shielded pool: node and wallet")]
+struct Cli {
+    #[command(flatten)]
+    common: Common,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run a pool node: verify transactions, keep the pool in SQLite, serve JSON-RPC.
+    Node(node_cmd::NodeArgs),
+    /// Create a wallet or show its address and balances.
+    #[command(subcommand)]
+    Wallet(WalletCommand),
+    /// Deposit a public amount into a new note of this wallet.
+    Deposit {
+        #[arg(long)]
+        amount: u64,
+        #[arg(long, default_value_t = 0)]
+        asset: u32,
+        /// The paying public account (64 hex digits; zero if omitted).
+        #[arg(long)]
+        from: Option<String>,
+    },
+    /// Pay an address from this wallet's notes (change comes back to the wallet).
+    Transfer {
+        /// Recipient address (`vm31…`, see `vm31 wallet info`).
+        #[arg(long)]
+        to: String,
+        #[arg(long)]
+        amount: u64,
+        #[arg(long, default_value_t = 0)]
+        asset: u32,
+        #[command(flatten)]
+        relay: RelayArgs,
+    },
+    /// Withdraw to a public account (part of one note; the rest stays as change).
+    Withdraw {
+        /// Recipient account, 64 hex digits.
+        #[arg(long)]
+        to: String,
+        #[arg(long)]
+        amount: u64,
+        #[arg(long, default_value_t = 0)]
+        asset: u32,
+        #[command(flatten)]
+        relay: RelayArgs,
+    },
+    /// Fetch new notes since the last scan and keep ours.
+    Scan,
+    /// The node's state (tree, blocks, root window, supply).
+    PoolStatus {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run a JSON list of operations: {"op": "deposit"|"transfer"|"withdraw", ...}.
+    Batch {
+        #[arg(long)]
+        tx_file: PathBuf,
+    },
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    let common = &cli.common;
+    match cli.command {
+        Command::Node(args) => node_cmd::run(args),
+        Command::Wallet(command) => wallet_cmd::create(common, command),
+        Command::Deposit {
+            amount,
+            asset,
+            from,
+        } => wallet_cmd::single(
+            common,
+            Op::Deposit {
+                amount,
+                asset,
+                from,
+            },
+        ),
+        Command::Transfer {
+            to,
+            amount,
+            asset,
+            relay,
+        } => wallet_cmd::single(
+            common,
+            Op::Transfer {
+                to,
+                amount,
+                asset,
+                relayer: relay.relayer,
+                fee: relay.fee,
+            },
+        ),
+        Command::Withdraw {
+            to,
+            amount,
+            asset,
+            relay,
+        } => wallet_cmd::single(
+            common,
+            Op::Withdraw {
+                to,
+                amount,
+                asset,
+                relayer: relay.relayer,
+                fee: relay.fee,
+            },
+        ),
+        Command::Scan => wallet_cmd::scan_cmd(common),
+        Command::PoolStatus { json } => wallet_cmd::pool_status(common, json),
+        Command::Batch { tx_file } => wallet_cmd::batch(common, &tx_file),
+    }
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(wallet_cmd::exit_code(&e))
+        }
+    }
+}
