@@ -29,4 +29,4 @@ pub use seed::SeedError;
 pub use store::{
     NoteStatus, OwnedNote, OwnedNoteRecord, ScanPage, ScanState, StoreError, WalletStore,
 };
-pub use witness::{NoteWitness, WitnessError};
+pub use witness::{NoteWitness, PageNodes, WitnessError};

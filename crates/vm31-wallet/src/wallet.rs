@@ -14,7 +14,7 @@ use crate::client::{ClientError, NodeClient};
 use crate::keyfile::{self, KdfParams, KeyFileError, WalletSecrets};
 use crate::seed::{self, SeedError};
 use crate::store::{OwnedNote, ScanPage, StoreError, WalletStore};
-use crate::witness::NoteWitness;
+use crate::witness::{NoteWitness, PageNodes};
 
 /// Why a wallet operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -239,6 +239,7 @@ impl Wallet {
             })
             .collect();
         let mut found = Vec::new();
+        let mut new_witnesses = Vec::new();
         for (i, (entry, mine)) in page.notes.iter().zip(decrypted).enumerate() {
             let expected = from + i as u64;
             if entry.index != expected {
@@ -247,26 +248,19 @@ impl Wallet {
                     what: format!("leaf {} where {expected} was expected", entry.index),
                 });
             }
-            let cm = Commitment(entry.commitment);
-            frontier
-                .append(cm)
-                .map_err(|e| WalletError::InconsistentTree {
+            frontier.append(Commitment(entry.commitment)).map_err(|e| {
+                WalletError::InconsistentTree {
                     at: expected,
                     what: e.to_string(),
-                })?;
-            for (_, w) in witnesses.iter_mut() {
-                w.append(cm).map_err(|e| WalletError::InconsistentTree {
-                    at: expected,
-                    what: e.to_string(),
-                })?;
-            }
+                }
+            })?;
             if let Some(note) = mine {
                 let witness =
                     NoteWitness::from_frontier(frontier).ok_or(WalletError::InconsistentTree {
                         at: expected,
                         what: "no witness for a new leaf".into(),
                     })?;
-                witnesses.push((expected, witness));
+                new_witnesses.push((expected, witness));
                 found.push(OwnedNote {
                     position: expected,
                     nullifier: note.nullifier(&self.spending_key),
@@ -274,6 +268,17 @@ impl Wallet {
                 });
             }
         }
+        // Every witness takes the page's leaves through shared subtree roots.
+        let leaves: Vec<_> = page.notes.iter().map(|n| n.commitment).collect();
+        let nodes = PageNodes::new(from, &leaves);
+        witnesses.extend(new_witnesses);
+        witnesses
+            .par_iter_mut()
+            .try_for_each(|(_, w)| w.append_page(&nodes))
+            .map_err(|e| WalletError::InconsistentTree {
+                at: nodes.end(),
+                what: e.to_string(),
+            })?;
         if frontier.root() != page.root {
             return Err(WalletError::InconsistentTree {
                 at: page.next,

@@ -79,6 +79,56 @@ impl NoteWitness {
         Ok(())
     }
 
+    /// Takes the leaves `tree_len()..page.end()` of `page` in as few steps as alignment allows:
+    /// each step appends one aligned subtree root that `page` computed once for every witness.
+    pub fn append_page(&mut self, page: &PageNodes) -> Result<(), vm31::Error> {
+        let mut next = self.tree_len();
+        if next < page.start {
+            return Err(vm31::Error::TreeFull {
+                capacity: TREE_CAPACITY,
+            });
+        }
+        while next < page.end {
+            let fill = self.next_right_level().ok_or(vm31::Error::TreeFull {
+                capacity: TREE_CAPACITY,
+            })?;
+            let room = (1u64 << fill) - self.cursor_len;
+            let mut level = (next.trailing_zeros() as usize).min(fill);
+            while (1u64 << level) > room || next + (1u64 << level) > page.end {
+                level -= 1;
+            }
+            let node = page
+                .node(level, next >> level)
+                .ok_or(vm31::Error::TreeFull {
+                    capacity: TREE_CAPACITY,
+                })?;
+            self.append_subtree(level, node);
+            next += 1 << level;
+        }
+        Ok(())
+    }
+
+    /// Appends the root of an aligned subtree of `2^level` leaves; the caller checked that it
+    /// fits the right sibling being filled.
+    fn append_subtree(&mut self, level: usize, root: Digest) {
+        let mut node = root;
+        let mut carry = self.cursor_len >> level;
+        while carry & 1 == 1 {
+            if let Some(left) = self.cursor.pop() {
+                node = compress(&left, &node);
+            }
+            carry >>= 1;
+        }
+        self.cursor.push(node);
+        self.cursor_len += 1 << level;
+        if let Some(fill) = self.next_right_level() {
+            if self.cursor_len == 1 << fill {
+                self.filled.extend(self.cursor.pop());
+                self.cursor_len = 0;
+            }
+        }
+    }
+
     /// The leaf's index in the tree.
     pub fn position(&self) -> u32 {
         self.position
@@ -141,6 +191,57 @@ impl NoteWitness {
             }
         }
         node.unwrap_or_else(|| empty_root(level))
+    }
+}
+
+/// Every aligned subtree root inside a run of consecutive leaves `start..end`: computed once
+/// per scanned page and shared by all witnesses ([`NoteWitness::append_page`]), so a page costs
+/// about one hash per leaf however many notes the wallet owns.
+#[derive(Clone, Debug)]
+pub struct PageNodes {
+    start: u64,
+    end: u64,
+    /// `levels[l]`: the nodes of height `l` whose leaves lie in the run, from index
+    /// `ceil(start / 2^l)`.
+    levels: Vec<Vec<Digest>>,
+}
+
+impl PageNodes {
+    /// The nodes of the leaves `leaves`, the first at index `start`.
+    pub fn new(start: u64, leaves: &[Digest]) -> Self {
+        let end = start + leaves.len() as u64;
+        let mut levels = vec![leaves.to_vec()];
+        for level in 1..=TREE_DEPTH {
+            let first = start.div_ceil(1 << level);
+            let last = end >> level;
+            if first >= last {
+                break;
+            }
+            let below = &levels[level - 1];
+            let below_first = start.div_ceil(1 << (level - 1));
+            let nodes = (first..last)
+                .map(|j| {
+                    let left = (2 * j - below_first) as usize;
+                    compress(&below[left], &below[left + 1])
+                })
+                .collect();
+            levels.push(nodes);
+        }
+        Self { start, end, levels }
+    }
+
+    /// The node of height `level` at index `index`, if it lies in the run.
+    pub fn node(&self, level: usize, index: u64) -> Option<Digest> {
+        let first = self.start.div_ceil(1 << level);
+        let i = index.checked_sub(first)?;
+        self.levels
+            .get(level)?
+            .get(usize::try_from(i).ok()?)
+            .copied()
+    }
+
+    pub fn end(&self) -> u64 {
+        self.end
     }
 }
 

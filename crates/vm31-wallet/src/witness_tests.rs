@@ -139,3 +139,30 @@ fn malformed_witness_fails() {
         );
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    /// Appending a page at once equals appending its leaves one by one.
+    #[test]
+    fn page_append_matches_leaf_appends(before in position(), gap in 0..40u64, page in 1..700u64) {
+        let mut frontier = Frontier::new();
+        for i in 0..=before {
+            frontier.append(leaf(i)).unwrap();
+        }
+        let mut one_by_one = NoteWitness::from_frontier(&frontier).unwrap();
+        for i in before + 1..before + 1 + gap {
+            one_by_one.append(leaf(i)).unwrap();
+        }
+        let mut paged = one_by_one.clone();
+        let start = before + 1 + gap;
+        let leaves: Vec<_> = (start..start + page).map(|i| leaf(i).0).collect();
+        for i in start..start + page {
+            one_by_one.append(leaf(i)).unwrap();
+        }
+        paged.append_page(&PageNodes::new(start, &leaves)).unwrap();
+        prop_assert_eq!(paged.path(), one_by_one.path());
+        prop_assert_eq!(paged.root(), one_by_one.root());
+        prop_assert_eq!(paged.tree_len(), start + page);
+    }
+}
