@@ -163,7 +163,10 @@ fn two_wallets_deposit_transfer_scan_and_withdraw_with_change() {
         s["tree_size"], 4,
         "deposit 1 + transfer 2 + withdraw change 1"
     );
-    assert_eq!(s["nullifiers_spent"], 2);
+    assert_eq!(
+        s["nullifiers_spent"], 3,
+        "transfer: the note and a dummy; withdraw: one note"
+    );
     assert_eq!(s["balances"]["0"], "875", "1000 in, 120 + 5 out");
 
     // What users get wrong.

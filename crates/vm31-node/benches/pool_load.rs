@@ -1,8 +1,8 @@
 //! Load on one pool node over real sockets: `cargo bench -p vm31-node --bench pool_load`.
 //!
 //! Setup (not timed): a node on port 0 with a temporary database, `N_NOTES` deposits submitted
-//! and sealed, then one spend per note proved in advance (one input, two outputs, on the sealed
-//! root). Timed:
+//! and sealed, then one spend per note proved in advance (the note and a dummy in, two notes
+//! out, on the sealed root). Timed:
 //! 1. saturation: `C` clients, each on its own keep-alive connection, submit their share of the
 //!    spends as fast as the node answers: verified spends/s, p50/p99 submit-to-acknowledgement;
 //! 2. paced: spends submitted at a fixed 50/s from 4 clients: p50/p99 latency at that rate.
@@ -172,20 +172,23 @@ fn main() {
                 ),
             ];
             let cts = outputs.map(|n| encrypt(&n, &me.encryption_key, rng).expect("encrypt"));
+            let real = SpendInput {
+                spending_key: sk.clone(),
+                note: *note,
+                index,
+                path: tree.path(index).expect("path"),
+                dummy: false,
+            };
+            let dummy = SpendInput::dummy(&sk, M31(0), rng);
             let statement = SpendStatement {
                 root,
-                nullifiers: vec![note.nullifier(&sk)],
+                nullifiers: [real.nullifier(), dummy.nullifier()],
                 output_commitments: outputs.map(|n| n.commitment()),
                 ciphertext_hashes: [ciphertext_hash(&cts[0]), ciphertext_hash(&cts[1])],
                 external: ExternalData::default(),
             };
             let witness = SpendWitness {
-                inputs: vec![SpendInput {
-                    spending_key: sk.clone(),
-                    note: *note,
-                    index,
-                    path: tree.path(index).expect("path"),
-                }],
+                inputs: [real, dummy],
                 outputs,
             };
             let proof = prove_spend(&statement, &deployment, &witness, rng).expect("prove");
@@ -250,7 +253,7 @@ fn main() {
     // Nothing lost: every nullifier is stored and the reopened database checks out.
     let s = rpc(&agent, &url, "pool_status", json!({})).expect("status");
     let accepted = paced_n + 2 * per_round;
-    assert_eq!(s["nullifiers_spent"].as_u64(), Some(accepted as u64));
+    assert_eq!(s["nullifiers_spent"].as_u64(), Some(2 * accepted as u64));
     assert_eq!(
         s["tree_size"].as_u64(),
         Some((N_NOTES + 2 * accepted) as u64)
@@ -262,7 +265,7 @@ fn main() {
     let reopened = vm31_node::store::Store::open(&config.db, &deployment).expect("reopen");
     reopened.check_integrity().expect("integrity");
     println!(
-        "after the run: {} nullifiers, {} leaves; reopened database passes the integrity check",
+        "after the run: {} nullifiers (note and dummy per spend), {} leaves; reopened database passes the integrity check",
         reopened.state.nullifiers_spent,
         reopened.state.frontier.len()
     );

@@ -221,7 +221,7 @@ pub fn verify_submission(
             let [c0, c1] = statement.output_commitments;
             Ok(verified(
                 Some(statement.root),
-                statement.nullifiers.clone(),
+                statement.nullifiers.to_vec(),
                 vec![(c0, ct0), (c1, ct1)],
                 ledger,
             ))

@@ -145,9 +145,29 @@ impl Wallet {
         let [ct0, ct1] = cts;
         let (ct0, ct1) = (ct0?, ct1?);
         let root = inputs[0].witness.root();
+        let real = |n: &OwnedNoteRecord| SpendInput {
+            spending_key: self.spending_key.clone(),
+            note: n.note,
+            index: n.witness.position(),
+            path: n.witness.path(),
+            dummy: false,
+        };
+        // One note pays with a dummy beside it, in random order: the proof does not tell.
+        let spend_inputs = match inputs.as_slice() {
+            [one] => {
+                let dummy = SpendInput::dummy(&self.spending_key, M31(asset), rng);
+                if rng.next_u32() & 1 == 0 {
+                    [real(one), dummy]
+                } else {
+                    [dummy, real(one)]
+                }
+            }
+            [a, b] => [real(a), real(b)],
+            _ => return Err(WalletError::Invalid("coin selection gave no notes".into())),
+        };
         let statement = SpendStatement {
             root,
-            nullifiers: inputs.iter().map(|n| n.nullifier).collect(),
+            nullifiers: [spend_inputs[0].nullifier(), spend_inputs[1].nullifier()],
             output_commitments: outputs.map(|n| n.commitment()),
             ciphertext_hashes: [ciphertext_hash(&ct0), ciphertext_hash(&ct1)],
             external: ExternalData {
@@ -158,15 +178,7 @@ impl Wallet {
             },
         };
         let witness = SpendWitness {
-            inputs: inputs
-                .iter()
-                .map(|n| SpendInput {
-                    spending_key: self.spending_key.clone(),
-                    note: n.note,
-                    index: n.witness.position(),
-                    path: n.witness.path(),
-                })
-                .collect(),
+            inputs: spend_inputs,
             outputs,
         };
         let positions: Vec<u64> = inputs.iter().map(|n| n.position).collect();
@@ -181,7 +193,8 @@ impl Wallet {
             };
             Ok::<Receipt, WalletError>(client.call("pool_submit", &submission)?)
         })();
-        self.settle(sent, &tag, &statement.nullifiers, positions, change)
+        let spent: Vec<_> = inputs.iter().map(|n| n.nullifier).collect();
+        self.settle(sent, &tag, &spent, positions, change)
     }
 
     /// Withdraws `amount` of `asset` to the public account `recipient` from one note; the rest

@@ -12,6 +12,8 @@ struct Pool {
     other: SpendingKey,
     pending: Vec<(Note, bool)>,
     spent: Vec<Nullifier>,
+    /// Leaf position of every note added, by commitment.
+    positions: Vec<(Note, u32)>,
 }
 
 impl Pool {
@@ -25,6 +27,7 @@ impl Pool {
             other,
             pending: Vec::new(),
             spent: Vec::new(),
+            positions: Vec::new(),
         }
     }
 
@@ -32,11 +35,21 @@ impl Pool {
         let owner = if ours { &self.sk } else { &self.other }.public_key();
         let note = Note::new(owner, M31(asset), amount, &mut self.rng);
         self.pending.push((note, ours));
+        self.positions.push((note, self.positions.len() as u32));
         note
     }
 
     fn spend(&mut self, note: &Note) {
-        self.spent.push(note.nullifier(&self.sk));
+        let position = self.position(note);
+        self.spent.push(note.nullifier(&self.sk, position));
+    }
+
+    fn position(&self, note: &Note) -> u32 {
+        self.positions
+            .iter()
+            .find(|(n, _)| n == note)
+            .map(|(_, p)| *p)
+            .unwrap()
     }
 
     fn page(&mut self, store: &WalletStore) -> ScanPage {
@@ -55,7 +68,7 @@ impl Pool {
                 new_notes.push(OwnedNote {
                     position,
                     note,
-                    nullifier: note.nullifier(&self.sk),
+                    nullifier: note.nullifier(&self.sk, position as u32),
                 });
             }
         }
@@ -105,7 +118,10 @@ fn reopen_persists() {
     for record in &spendable {
         let witness = &record.witness;
         assert_eq!(witness.leaf(), record.note.commitment());
-        assert_eq!(record.nullifier, record.note.nullifier(&pool.sk));
+        assert_eq!(
+            record.nullifier,
+            record.note.nullifier(&pool.sk, record.position as u32)
+        );
         let path = witness.path();
         verify_membership(
             &frontier.root(),
@@ -198,7 +214,7 @@ fn balances_count_unspent_only() {
         Some((NoteStatus::Spent, None))
     );
     assert_eq!(store.release("tx").unwrap(), 0);
-    let nullifier = small.nullifier(&pool.sk);
+    let nullifier = small.nullifier(&pool.sk, pool.position(&small));
     assert_eq!(store.mark_spent_by_nullifiers(&[nullifier]).unwrap(), 1);
     assert_eq!(store.mark_spent_by_nullifiers(&[nullifier]).unwrap(), 0);
     assert_eq!(

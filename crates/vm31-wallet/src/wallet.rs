@@ -263,7 +263,7 @@ impl Wallet {
                 new_witnesses.push((expected, witness));
                 found.push(OwnedNote {
                     position: expected,
-                    nullifier: note.nullifier(&self.spending_key),
+                    nullifier: note.nullifier(&self.spending_key, expected as u32),
                     note,
                 });
             }

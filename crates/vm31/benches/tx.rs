@@ -81,7 +81,7 @@ fn main() {
     let change = Note::new(sk.public_key(), note.asset_id, 1_000_000_000 - 50, &mut rng);
     let withdraw = WithdrawStatement {
         root: tree.root(),
-        nullifier: note.nullifier(&sk),
+        nullifier: note.nullifier(&sk, index),
         asset_id: note.asset_id,
         amount: note.amount - change.amount - 50,
         change_commitment: change.commitment(),
@@ -159,7 +159,7 @@ fn spend_setup(rng: &mut ChaCha20Rng) -> (SpendStatement, SpendWitness, RootWind
     window.push(tree.root());
     let statement = SpendStatement {
         root: tree.root(),
-        nullifiers: [0, 1].map(|i| notes[i].nullifier(&keys[i])).to_vec(),
+        nullifiers: [0, 1].map(|i| notes[i].nullifier(&keys[i], indices[i])),
         output_commitments: outputs.map(|n| n.commitment()),
         ciphertext_hashes: [[M31(5); 8], [M31(6); 8]],
         external: ExternalData {
@@ -174,10 +174,8 @@ fn spend_setup(rng: &mut ChaCha20Rng) -> (SpendStatement, SpendWitness, RootWind
         note: notes[i],
         index: indices[i],
         path: tree.path(indices[i]).expect("path"),
+        dummy: false,
     });
-    let witness = SpendWitness {
-        inputs: inputs.to_vec(),
-        outputs,
-    };
+    let witness = SpendWitness { inputs, outputs };
     (statement, witness, window)
 }

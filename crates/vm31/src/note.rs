@@ -130,17 +130,22 @@ impl Note {
         Commitment(hash(Domain::NOTE_COMMITMENT, &self.encode()))
     }
 
-    /// The nullifier the owner reveals to spend this note.
-    pub fn nullifier(&self, spending_key: &SpendingKey) -> Nullifier {
-        nullifier(spending_key, &self.commitment())
+    /// The nullifier the owner reveals to spend this note, stored at leaf `position`.
+    pub fn nullifier(&self, spending_key: &SpendingKey, position: u32) -> Nullifier {
+        nullifier(spending_key, &self.commitment(), position)
     }
 }
 
-/// `hash(NULLIFIER, sk ‖ cm)`.
-pub fn nullifier(spending_key: &SpendingKey, commitment: &Commitment) -> Nullifier {
-    let mut input = [M31(0); 2 * DIGEST_LEN];
+/// Elements a nullifier hashes: key, commitment, leaf position.
+pub const NULLIFIER_INPUT_LEN: usize = 2 * DIGEST_LEN + 1;
+
+/// `hash(NULLIFIER, sk ‖ cm ‖ [position])`. Binding the position makes two notes with one
+/// commitment (at two leaves) two distinct spendable notes with distinct nullifiers.
+pub fn nullifier(spending_key: &SpendingKey, commitment: &Commitment, position: u32) -> Nullifier {
+    let mut input = [M31(0); NULLIFIER_INPUT_LEN];
     input[..DIGEST_LEN].copy_from_slice(&spending_key.0);
-    input[DIGEST_LEN..].copy_from_slice(&commitment.0);
+    input[DIGEST_LEN..2 * DIGEST_LEN].copy_from_slice(&commitment.0);
+    input[2 * DIGEST_LEN] = M31(position);
     Nullifier(hash(Domain::NULLIFIER, &input))
 }
 
@@ -203,8 +208,11 @@ mod tests {
     fn commitment_and_nullifier_are_deterministic() {
         let (sk, note) = sample();
         assert_eq!(note.commitment(), note.commitment());
-        assert_eq!(note.nullifier(&sk), nullifier(&sk, &note.commitment()));
-        assert_ne!(note.nullifier(&sk).0, note.commitment().0);
+        assert_eq!(
+            note.nullifier(&sk, 4),
+            nullifier(&sk, &note.commitment(), 4)
+        );
+        assert_ne!(note.nullifier(&sk, 4).0, note.commitment().0);
     }
 
     #[test]
@@ -238,15 +246,17 @@ mod tests {
     #[test]
     fn nullifier_depends_on_key_and_commitment() {
         let (sk, note) = sample();
-        let nf = note.nullifier(&sk);
+        let nf = note.nullifier(&sk, 5);
         for i in 0..DIGEST_LEN {
             let mut other = sk.clone();
             other.0[i] += M31(1);
-            assert_ne!(note.nullifier(&other), nf, "key element {i}");
+            assert_ne!(note.nullifier(&other, 5), nf, "key element {i}");
             let mut cm = note.commitment();
             cm.0[i] += M31(1);
-            assert_ne!(nullifier(&sk, &cm), nf, "commitment element {i}");
+            assert_ne!(nullifier(&sk, &cm, 5), nf, "commitment element {i}");
         }
+        // One commitment at two leaves: two nullifiers.
+        assert_ne!(note.nullifier(&sk, 6), nf);
     }
 
     /// Golden values: a change to the note encoding or a domain tag shows up here.
@@ -260,15 +270,14 @@ mod tests {
             blinding: [M31(11), M31(12), M31(13), M31(14)],
         };
         assert_eq!(note.commitment().0, PINNED_COMMITMENT.map(M31));
-        assert_eq!(note.nullifier(&sk).0, PINNED_NULLIFIER.map(M31));
+        assert_eq!(note.nullifier(&sk, 3).0, PINNED_NULLIFIER.map(M31));
     }
 
     const PINNED_COMMITMENT: [u32; 8] = [
         1873997989, 1455654535, 725272307, 2023570748, 1985177487, 1860718439, 644166008, 249923416,
     ];
     const PINNED_NULLIFIER: [u32; 8] = [
-        2104936350, 752156083, 2010276148, 1993796934, 1441963537, 395809131, 1325840323,
-        1236473095,
+        1539132878, 2028728345, 124673555, 325892213, 596746393, 640740725, 389688209, 536399967,
     ];
 
     #[test]

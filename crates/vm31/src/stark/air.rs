@@ -26,7 +26,8 @@ use stwo_constraint_framework::preprocessed_columns::PreProcessedColumnId;
 use stwo_constraint_framework::{EvalAtRow, FrameworkComponent, FrameworkEval, ORIGINAL_TRACE_IDX};
 
 use super::glue::{glue_constraints, GlueColumns, N_GLUE_COLUMNS};
-use super::schedule::{preprocessed_column_ids, FIXED_PREPROCESSED};
+use super::schedule::{preprocessed_column_ids, FIXED_PREPROCESSED, SEGMENT_PREPROCESSED};
+use super::segment::{segment_constraints, SegmentColumns, SegmentSelectors, N_SEGMENT_COLUMNS};
 use super::value::{value_constraints, ValueColumns, N_VALUE_COLUMNS, VALUE_PREPROCESSED};
 use crate::poseidon2::constants::{HALF_FULL_ROUNDS, INTERNAL_DIAG_SHIFTS, PARTIAL_ROUNDS};
 use crate::poseidon2::{ROUND_CONSTANTS, WIDTH};
@@ -42,7 +43,7 @@ pub const N_PERMUTATION_COLUMNS: usize = WIDTH + SBOX_WIDTH * N_SBOXES;
 pub const N_MASK_COLUMNS: usize = 4;
 /// All committed trace columns.
 pub const N_TRACE_COLUMNS: usize =
-    N_PERMUTATION_COLUMNS + N_GLUE_COLUMNS + N_VALUE_COLUMNS + N_MASK_COLUMNS;
+    N_PERMUTATION_COLUMNS + N_GLUE_COLUMNS + N_VALUE_COLUMNS + N_SEGMENT_COLUMNS + N_MASK_COLUMNS;
 /// Public elements absorbed on an `absorb_public` row.
 pub const N_PUBLIC_ABSORB: usize = 4;
 /// `log2` of the constraint degree bound over the trace degree (constraints have degree 2).
@@ -64,6 +65,8 @@ pub struct PublicConstants {
     pub asset_gate: M31,
     /// `a`: the public asset the span must carry when `g = 1`.
     pub asset: M31,
+    /// `z`: 1 where input segments may not be dummies (withdraw), else 0.
+    pub forbid_dummy: M31,
 }
 
 /// The constraints of [`crate::stark::air`].
@@ -105,11 +108,13 @@ impl FrameworkEval for TxEval {
         let perm = permutation_constraints(&mut eval, &is_real);
         let glue = GlueColumns::read(&mut eval);
         let value = ValueColumns::read(&mut eval);
+        let segment = SegmentColumns::read(&mut eval);
         for _ in 0..N_MASK_COLUMNS {
             eval.next_trace_mask();
         }
         let n_glue = FIXED_PREPROCESSED.len();
-        let n_fixed = n_glue + VALUE_PREPROCESSED.len();
+        let n_value = n_glue + VALUE_PREPROCESSED.len();
+        let n_fixed = n_value + SEGMENT_PREPROCESSED.len();
         glue_constraints(
             &mut eval,
             &pre[..n_glue],
@@ -117,15 +122,26 @@ impl FrameworkEval for TxEval {
             &pre[n_fixed + n_out..],
             &perm,
             &glue,
+            &segment.root_products,
             &self.public,
         );
         value_constraints(
             &mut eval,
-            &pre[n_glue..n_fixed],
+            &pre[n_glue..n_value],
             &perm,
             &value,
             &self.public,
         );
+        // `FIXED_PREPROCESSED`: merkle_first and merkle_next are at 11 and 12.
+        let selectors = SegmentSelectors {
+            is_real: is_real.clone(),
+            merkle_first: pre[11].clone(),
+            merkle_next: pre[12].clone(),
+            value_first: pre[n_glue].clone(),
+            value_in: pre[n_glue + 1].clone(),
+            segment: std::array::from_fn(|i| pre[n_value + i].clone()),
+        };
+        segment_constraints(&mut eval, &selectors, &perm, &glue, &segment, &self.public);
         eval
     }
 }

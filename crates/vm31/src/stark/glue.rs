@@ -20,7 +20,8 @@
 //! * Merkle level with current node `d`: `merkle_* · (l_j − d_j + t_j)`, which says `l = d` if
 //!   `b = 0` and `r = d` if `b = 1`; `d = prev_in − prev_reg` on the first level (the digest a
 //!   `from_reg` row absorbed), `d = prev_out + prev_in` (the previous compression) after;
-//! * `output_k · (out[j] − d_k[j])`, `node_output_k · (out[j] + in[j] − n_k[j])`.
+//! * `output_k · (out[j] − d_k[j])`, `node_output_k · (out[j] + in[j] − n_k[j] − rd_j)` with
+//!   `rd_j` the dummy correction of [`super::segment`] (zero unless the segment is a dummy).
 //!
 //! Every constraint has degree 2, and each ungated product has a factor (`b_j`, `bb`) that is
 //! free on padding rows.
@@ -75,6 +76,7 @@ pub fn glue_constraints<E: EvalAtRow>(
     node_outputs: &[E::F],
     perm: &PermutationColumns<E::F>,
     glue: &GlueColumns<E::F>,
+    root_products: &[E::F; DIGEST_LEN],
     public: &PublicConstants,
 ) {
     let [is_real, is_iv, iv_tag, iv_len, cont, absorb_public, from_prev_in, from_prev_out, load_reg, keep_reg, from_reg, merkle_first, merkle_next, merkle_any] =
@@ -137,7 +139,7 @@ pub fn glue_constraints<E: EvalAtRow>(
     }
     for (selector, node) in node_outputs.iter().zip(&public.node_outputs) {
         for (j, &n) in node.iter().enumerate() {
-            let diff = perm.out[j].clone() + cur(j) - E::F::from(n);
+            let diff = perm.out[j].clone() + cur(j) - E::F::from(n) - root_products[j].clone();
             eval.add_constraint(selector.clone() * diff);
         }
     }

@@ -25,6 +25,7 @@ pub mod proof;
 #[cfg(feature = "prover")]
 pub mod prover;
 pub mod schedule;
+pub mod segment;
 pub mod trace;
 pub mod value;
 pub mod verifier;

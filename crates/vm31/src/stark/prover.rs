@@ -20,6 +20,7 @@ use super::config::pcs_config;
 use super::error::ProofError;
 use super::proof::TxProof;
 use super::schedule::{to_evaluations, Schedule};
+use super::segment::dummy_root;
 use super::trace::{trace_columns, RowWitness};
 use super::Instance;
 
@@ -76,7 +77,9 @@ pub(crate) fn prove_instance_with_entropy<R: RngCore + CryptoRng>(
     builder.commit(channel);
 
     let mut builder = scheme.tree_builder();
-    builder.extend_evals(to_evaluations(trace_columns(rows, log_size, rng), log_size));
+    let root = dummy_root(&instance.constants);
+    let trace = trace_columns(rows, log_size, &root, rng);
+    builder.extend_evals(to_evaluations(trace, log_size));
     builder.commit(channel);
 
     let component = instance.component(log_size);
@@ -107,11 +110,12 @@ fn hedged_rng(
     }
     for row in rows {
         let value = &row.value;
-        let elements = row
-            .input
-            .iter()
-            .chain(&row.reg)
-            .chain([&row.bit, &value.asset]);
+        let elements = row.input.iter().chain(&row.reg).chain([
+            &row.bit,
+            &value.asset,
+            &row.segment.dummy,
+            &row.segment.pos,
+        ]);
         for x in elements.chain(&value.balance) {
             word(x.0);
         }
@@ -154,6 +158,7 @@ pub fn preprocessed_root(schedule: &Schedule, log_size: u32) -> Blake2sHash {
 pub(crate) fn trace_root_for<R: RngCore + CryptoRng>(
     schedule: &Schedule,
     rows: &[RowWitness],
+    root: &[stwo::core::fields::m31::M31; 8],
     rng: &mut R,
 ) -> Blake2sHash {
     let log_size = schedule.log_size().expect("schedule fits");
@@ -169,7 +174,10 @@ pub(crate) fn trace_root_for<R: RngCore + CryptoRng>(
     ));
     builder.commit(channel);
     let mut builder = scheme.tree_builder();
-    builder.extend_evals(to_evaluations(trace_columns(rows, log_size, rng), log_size));
+    builder.extend_evals(to_evaluations(
+        trace_columns(rows, log_size, root, rng),
+        log_size,
+    ));
     builder.commit(channel);
     scheme.roots()[1]
 }

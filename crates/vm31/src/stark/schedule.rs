@@ -62,6 +62,18 @@ pub struct RowKind {
     pub keep_balance: bool,
     /// The row checks the balance against the fee.
     pub balance_final: bool,
+    /// The row belongs to an input segment (its dummy flag is boolean there, zero elsewhere).
+    pub input_seg: bool,
+    /// The dummy flag and the asset stay those of the previous row (segment rows after the first).
+    pub input_keep: bool,
+    /// Merkle level `l` of the row: on later levels the position accumulates `2^l · bit` (see
+    /// [`super::segment`]).
+    pub merkle_level: Option<u32>,
+    /// The register takes the previous row's output (the nullifier sponge after the commitment).
+    pub load_reg_prev: bool,
+    /// The input is the register plus the leaf position in rate element 0 (the nullifier's last
+    /// block).
+    pub absorb_pos: bool,
 }
 
 /// How a value row enters the running balance.
@@ -102,6 +114,15 @@ pub const FIXED_PREPROCESSED: [&str; 14] = [
     "vm31_merkle_any",
 ];
 
+/// Preprocessed columns of the input segments ([`super::segment`]), after the value selectors.
+pub const SEGMENT_PREPROCESSED: [&str; 5] = [
+    "vm31_input_seg",
+    "vm31_input_keep",
+    "vm31_merkle_weight",
+    "vm31_load_reg_prev",
+    "vm31_absorb_pos",
+];
+
 /// Names of the preprocessed columns, in commitment order.
 pub fn preprocessed_column_ids(
     n_outputs: usize,
@@ -110,6 +131,7 @@ pub fn preprocessed_column_ids(
     FIXED_PREPROCESSED
         .iter()
         .chain(&VALUE_PREPROCESSED)
+        .chain(&SEGMENT_PREPROCESSED)
         .map(|s| s.to_string())
         .chain((0..n_outputs).map(|k| format!("vm31_output_{k}")))
         .chain((0..n_node_outputs).map(|k| format!("vm31_node_output_{k}")))
@@ -135,7 +157,8 @@ impl Schedule {
     /// The preprocessed columns, in the order of [`preprocessed_column_ids`].
     pub fn preprocessed_columns(&self, log_size: u32) -> Vec<Vec<M31>> {
         let n = 1usize << log_size;
-        let n_fixed = FIXED_PREPROCESSED.len() + VALUE_PREPROCESSED.len();
+        let n_fixed =
+            FIXED_PREPROCESSED.len() + VALUE_PREPROCESSED.len() + SEGMENT_PREPROCESSED.len();
         let mut cols = vec![vec![M31(0); n]; n_fixed + self.n_outputs + self.n_node_outputs];
         let flag = |b: bool| M31(u32::from(b));
         for (i, row) in self.rows.iter().enumerate() {
@@ -161,10 +184,20 @@ impl Schedule {
                 row.value == Some(ValueRole::Out),
                 row.keep_balance,
                 row.balance_final,
+                row.input_seg,
+                row.input_keep,
             ];
-            for (col, f) in cols[4..n_fixed].iter_mut().zip(flags) {
+            let n_flags = flags.len();
+            for (col, f) in cols[4..4 + n_flags].iter_mut().zip(flags) {
                 col[i] = flag(f);
             }
+            let segment = 4 + n_flags;
+            cols[segment][i] = match row.merkle_level {
+                Some(level) if row.merkle_next => M31(1 << level),
+                _ => M31(0),
+            };
+            cols[segment + 1][i] = flag(row.load_reg_prev);
+            cols[segment + 2][i] = flag(row.absorb_pos);
             if let Some(k) = row.output {
                 cols[n_fixed + k][i] = M31(1);
             }

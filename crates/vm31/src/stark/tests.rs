@@ -50,6 +50,7 @@ fn instance(inputs: &[[M31; WIDTH]], n_public: usize) -> Instance {
             public_out: [M31(0); 3],
             asset_gate: M31(0),
             asset: M31(0),
+            forbid_dummy: M31(0),
         },
     }
 }
@@ -133,7 +134,12 @@ pub(crate) fn assert_constraints(inst: &Instance, xs: &[RowWitness]) {
             .collect()
     };
     let pre = to_cpu(inst.schedule.preprocessed_columns(log_size));
-    let main = to_cpu(trace::trace_columns(xs, log_size, &mut rng));
+    let main = to_cpu(trace::trace_columns(
+        xs,
+        log_size,
+        &super::segment::dummy_root(&inst.constants),
+        &mut rng,
+    ));
     let trace = TreeVec::new(vec![pre.iter().collect(), main.iter().collect()]);
     let eval = TxEval {
         log_size,

@@ -6,6 +6,7 @@ use stwo::core::fields::m31::M31;
 
 use super::air::{N_MASK_COLUMNS, N_PERMUTATION_COLUMNS, N_TRACE_COLUMNS};
 use super::glue::{N_GLUE_COLUMNS, REG_LEN};
+use super::segment::{segment_row, SegmentWitness, N_SEGMENT_COLUMNS};
 use super::value::{random_value_row, value_row, ValueWitness, N_VALUE_COLUMNS};
 use crate::keys::random_m31;
 use crate::poseidon2::{external_linear_layer, internal_linear_layer, ROUND_CONSTANTS, WIDTH};
@@ -22,6 +23,8 @@ pub struct RowWitness {
     pub bit: M31,
     /// The value columns (see [`super::value`]); zero where the schedule does not use them.
     pub value: ValueWitness,
+    /// Dummy flag and position (see [`super::segment`]); zero outside input segments.
+    pub segment: SegmentWitness,
 }
 
 impl RowWitness {
@@ -119,13 +122,15 @@ fn glue_values<R: RngCore + CryptoRng>(
 
 /// The trace in row order: the real rows, then padding rows up to `2^log_size` whose inputs,
 /// copies, register and bit are uniformly random (so every product column is a product with a
-/// fresh factor); the mask columns are uniformly random on every row.
+/// fresh factor); the mask columns are uniformly random on every row. `root` is the constant
+/// of the dummy correction ([`super::segment::dummy_root`]).
 ///
 /// # Panics
 /// If there are more rows than `2^log_size` (the caller sizes the trace).
 pub fn trace_columns<R: RngCore + CryptoRng>(
     rows: &[RowWitness],
     log_size: u32,
+    root: &[M31; DIGEST_LEN],
     rng: &mut R,
 ) -> Vec<Vec<M31>> {
     let n = 1usize << log_size;
@@ -139,21 +144,53 @@ pub fn trace_columns<R: RngCore + CryptoRng>(
             col.push(v);
         }
     };
+    let mut inputs = Vec::with_capacity(n);
+    let mut outputs = Vec::with_capacity(n);
     for row in rows {
-        let (perm, _) = permutation_row(row.input);
+        let (perm, out) = permutation_row(row.input);
         let glue = glue_values::<R>(&row.input, row.reg, row.bit, Copies::Real);
         push(&mut cols, &perm, &glue, &value_row(&row.value, None));
+        inputs.push(row.input);
+        outputs.push(out);
     }
     for _ in rows.len()..n {
         let input = std::array::from_fn(|_| random_m31(rng));
         let reg = std::array::from_fn(|_| random_m31(rng));
         let bit = random_m31(rng);
-        let (perm, _) = permutation_values(input, Copies::Fresh(rng));
+        let (perm, out) = permutation_values(input, Copies::Fresh(rng));
         let glue = glue_values(&input, reg, bit, Copies::Fresh(rng));
         let value = random_value_row(|| random_m31(rng));
         push(&mut cols, &perm, &glue, &value);
+        inputs.push(input);
+        outputs.push(out);
     }
-    let first_mask = N_PERMUTATION_COLUMNS + N_GLUE_COLUMNS + N_VALUE_COLUMNS;
+    // The segment columns read the previous row's output (cyclically: row 0 follows the last).
+    let first_segment = N_PERMUTATION_COLUMNS + N_GLUE_COLUMNS + N_VALUE_COLUMNS;
+    for i in 0..n {
+        let prev_out = &outputs[(i + n - 1) % n];
+        let row = match rows.get(i) {
+            Some(row) => segment_row(row.segment, &inputs[i], &outputs[i], prev_out, root, None),
+            None => {
+                let mut fresh = || random_m31(rng);
+                let witness = SegmentWitness::default();
+                segment_row(
+                    witness,
+                    &inputs[i],
+                    &outputs[i],
+                    prev_out,
+                    root,
+                    Some(&mut fresh),
+                )
+            }
+        };
+        for (col, v) in cols[first_segment..first_segment + N_SEGMENT_COLUMNS]
+            .iter_mut()
+            .zip(row)
+        {
+            col.push(v);
+        }
+    }
+    let first_mask = first_segment + N_SEGMENT_COLUMNS;
     for col in &mut cols[first_mask..first_mask + N_MASK_COLUMNS] {
         col.resize_with(n, || random_m31(rng));
     }

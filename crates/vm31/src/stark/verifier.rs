@@ -140,7 +140,11 @@ fn check_static_shape(
         )));
     }
     let last = &fri.last_layer_poly;
-    if last.len() != 1 << LOG_LAST_LAYER_DEGREE_BOUND || *last != LinePoly::new(last.to_vec()) {
+    // `LinePoly::len` trusts the deserialised `log_size`; count the coefficients themselves.
+    let coefficients: &[SecureField] = last;
+    if coefficients.len() != 1 << LOG_LAST_LAYER_DEGREE_BOUND
+        || *last != LinePoly::new(coefficients.to_vec())
+    {
         return Err(malformed("FRI last layer of the wrong size"));
     }
     Ok(())

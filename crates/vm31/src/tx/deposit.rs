@@ -83,7 +83,7 @@ impl DepositStatement {
 /// Commitment to the preprocessed columns of [`schedule`] (see
 /// [`crate::stark::verify_instance`]); `preprocessed_root_is_the_constant` recomputes it.
 pub const PREPROCESSED_ROOT: Blake2sHash =
-    hash_from_hex("c5fc07ad71174bf9d0c494e2a05ace8fd09f36e67f6a23a3f9bee0a32d7912a7");
+    hash_from_hex("003adbb0f398ab3fe5da16a91753a015ae4bc53ad8a7da2f110fa8f2e1030760");
 
 fn schedule() -> Schedule {
     Schedule {

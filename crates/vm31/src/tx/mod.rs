@@ -5,9 +5,10 @@
 //! * [`withdraw`]: public `(root, nullifier, asset, amount, change commitment, its ciphertext
 //!   hash)`; the prover owns a note of that asset in the tree with that root, the nullifier is
 //!   the note's, and the note's amount is `amount + fee + change`.
-//! * [`spend`]: public `(root, one or two nullifiers, two output commitments, ciphertext
-//!   hashes, fee asset)`; the prover owns the input notes and creates two notes of the same asset
-//!   whose amounts, with the fee, add up to the inputs'; a fee is paid in the public fee asset.
+//! * [`spend`]: public `(root, two nullifiers, two output commitments, ciphertext hashes, fee
+//!   asset)`; the prover owns the two input notes (either may be a zero-value dummy) and creates
+//!   two notes of the same asset whose amounts, with the fee, add up to the inputs'; a fee is
+//!   paid in the public fee asset.
 //!
 //! Every statement also carries its [`ExternalData`] (recipient, relayer, fee, fee asset),
 //! whose hash with the pool's [`Deployment`] is a public input: see [`external`].
@@ -40,8 +41,6 @@ pub mod kind {
     pub const DEPOSIT: u32 = 1;
     pub const WITHDRAW: u32 = 2;
     pub const SPEND: u32 = 3;
-    /// A spend with one input note.
-    pub const SPEND_ONE: u32 = 4;
 }
 
 /// A statement's public inputs: its field elements (each checked to be below `p`), the hash of

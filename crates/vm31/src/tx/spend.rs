@@ -12,16 +12,17 @@
 //! it (so notes of a worthless asset cannot pay a fee in a valuable one). A fee-paying spend
 //! therefore reveals its asset; a spend without a fee keeps it private.
 //!
-//! Rows (55 with two inputs, 30 with one): the input segments ([`super::input`]; the first value
-//! row starts the balance, a second adds its amount), per output the two commitment blocks (the
-//! second a value row that subtracts its amount; output `n_in + j` is the commitment), and a
-//! final row that checks the balance against the fee (see [`crate::stark::value`]). Every value
-//! row range-checks the note's limbs, and all value rows carry one asset.
+//! Rows (57): two input segments ([`super::input`]; the first value row starts the balance, the
+//! second adds its amount), per output the two commitment blocks (the second a value row that
+//! subtracts its amount; output `2 + j` is the commitment), and a final row that checks the
+//! balance against the fee (see [`crate::stark::value`]). Every value row range-checks the
+//! note's limbs, and all value rows carry one asset.
 //!
-//! **One input.** A spend of one note is its own statement kind ([`kind::SPEND_ONE`], 30 rows):
-//! a wallet with a single note can pay, at the cost of revealing that the spend had one input.
-//! (Hiding it needs zero-value dummy inputs with the membership check switched off, a change of
-//! the AIR not made yet.)
+//! **Dummy inputs.** Either input may be a dummy: a zero-value note of the spender's own key that
+//! is not in the tree ([`SpendInput::dummy`]). Its segment proves ownership and the nullifier as
+//! usual, but its amount is forced to 0 and its root check is switched off
+//! ([`crate::stark::segment`]). A wallet with one note pays with it and a dummy, and the proof
+//! does not say which input (if any) is the dummy.
 
 use serde::{Deserialize, Serialize};
 use stwo::core::fields::m31::M31;
@@ -55,8 +56,8 @@ use {
 pub struct SpendStatement {
     #[serde(with = "m31_array")]
     pub root: Digest,
-    /// One per input note: one or two.
-    pub nullifiers: Vec<Nullifier>,
+    /// One per input note (a dummy's included).
+    pub nullifiers: [Nullifier; 2],
     pub output_commitments: [Commitment; 2],
     /// Hash of each output note's ciphertext.
     #[serde(with = "crate::canonical::digest_array")]
@@ -70,15 +71,43 @@ pub struct SpendStatement {
 pub struct SpendInput {
     pub spending_key: SpendingKey,
     pub note: Note,
+    /// The note's leaf position (bound into its nullifier).
     pub index: u32,
     pub path: MerklePath,
+    /// A zero-value note that is not in the tree (see [`SpendInput::dummy`]).
+    pub dummy: bool,
+}
+
+impl SpendInput {
+    /// A dummy input: a fresh zero-value note of `spending_key` in `asset`, at a random
+    /// position, with no path. Its nullifier is [`Self::nullifier`].
+    #[cfg(feature = "prover")]
+    pub fn dummy<R: RngCore + CryptoRng>(
+        spending_key: &SpendingKey,
+        asset: M31,
+        rng: &mut R,
+    ) -> Self {
+        let note = Note::new(spending_key.public_key(), asset, 0, rng);
+        Self {
+            spending_key: spending_key.clone(),
+            note,
+            index: rng.next_u32() >> 12,
+            path: MerklePath([[M31(0); crate::sponge::DIGEST_LEN]; crate::merkle::TREE_DEPTH]),
+            dummy: true,
+        }
+    }
+
+    /// The nullifier this input reveals.
+    pub fn nullifier(&self) -> Nullifier {
+        self.note.nullifier(&self.spending_key, self.index)
+    }
 }
 
 /// What the spender knows. Stays on the client.
 #[derive(Clone)]
 pub struct SpendWitness {
-    /// One or two, in the order of the statement's nullifiers.
-    pub inputs: Vec<SpendInput>,
+    /// In the order of the statement's nullifiers.
+    pub inputs: [SpendInput; 2],
     pub outputs: [Note; 2],
 }
 
@@ -96,22 +125,15 @@ impl SpendProof {
     }
 }
 
+/// Public outputs: the two nullifiers, then the two commitments.
+const N_OUTPUTS: usize = 4;
+
 impl SpendStatement {
     fn instance(&self, deployment: &Deployment) -> Result<Instance, ProofError> {
-        let n_in = self.nullifiers.len();
-        match self.nullifiers.as_slice() {
-            [_] => {}
-            [a, b] if a != b => {}
-            [_, _] => {
-                return Err(ProofError::InvalidPublicInput {
-                    what: "the two nullifiers are equal (one note spent twice)",
-                })
-            }
-            _ => {
-                return Err(ProofError::InvalidPublicInput {
-                    what: "a spend has one or two inputs",
-                })
-            }
+        if self.nullifiers[0] == self.nullifiers[1] {
+            return Err(ProofError::InvalidPublicInput {
+                what: "the two nullifiers are equal (one note spent twice)",
+            });
         }
         if self.external.recipient != [0; 32] {
             return Err(ProofError::InvalidPublicInput {
@@ -127,13 +149,9 @@ impl SpendStatement {
             .copied();
         let fee = self.external.fee;
         Ok(Instance {
-            kind: if n_in == 1 {
-                kind::SPEND_ONE
-            } else {
-                kind::SPEND
-            },
+            kind: kind::SPEND,
             public_inputs: super::public_inputs(elements, &self.external, deployment, &[fee])?,
-            schedule: schedule(n_in),
+            schedule: schedule(),
             constants: PublicConstants {
                 absorb: [M31(0); 4],
                 outputs: self
@@ -142,32 +160,28 @@ impl SpendStatement {
                     .map(|n| n.0)
                     .chain(self.output_commitments.iter().map(|c| c.0))
                     .collect(),
-                node_outputs: vec![self.root; n_in],
+                node_outputs: vec![self.root; 2],
                 public_out: amount_to_limbs(fee),
                 asset_gate: M31(u32::from(fee > 0)),
                 asset: self.external.fee_asset,
+                forbid_dummy: M31(0),
             },
         })
     }
 }
 
-/// Commitment to the preprocessed columns of [`schedule`]`(2)` (see
+/// Commitment to the preprocessed columns of [`schedule`] (see
 /// [`crate::stark::verify_instance`]); `preprocessed_root_is_the_constant` recomputes it.
 pub const PREPROCESSED_ROOT: Blake2sHash =
-    hash_from_hex("569e689842eb084f6ab6b34718b2e87177040e5f3c59fb83a2ce9e02f5276e98");
-/// The same for [`schedule`]`(1)`.
-pub const PREPROCESSED_ROOT_ONE: Blake2sHash =
-    hash_from_hex("0be1f85910a027e21d80835a0579fd138a5e03902b037209301120c029bfcaec");
+    hash_from_hex("6c2d6331fd7399b1152b92daf8aeb278af28cd856c63a93005c34449d85f2dd8");
 
-fn schedule(n_inputs: usize) -> Schedule {
+fn schedule() -> Schedule {
     let mut rows = input_schedule(ValueRole::First, 0, 0, true);
     // Nothing to keep before the first value row.
     for row in &mut rows[..VALUE_ROW] {
         row.keep_balance = false;
     }
-    if n_inputs == 2 {
-        rows.extend(input_schedule(ValueRole::In, 1, 1, true));
-    }
+    rows.extend(input_schedule(ValueRole::In, 1, 1, true));
     for j in 0..2 {
         rows.push(RowKind {
             iv: Some((Domain::NOTE_COMMITMENT, NOTE_ENCODING_LEN as u64)),
@@ -177,7 +191,7 @@ fn schedule(n_inputs: usize) -> Schedule {
         rows.push(RowKind {
             cont: true,
             value: Some(ValueRole::Out),
-            output: Some(n_inputs + j),
+            output: Some(2 + j),
             ..RowKind::default()
         });
     }
@@ -188,8 +202,8 @@ fn schedule(n_inputs: usize) -> Schedule {
     });
     Schedule {
         rows,
-        n_outputs: n_inputs + 2,
-        n_node_outputs: n_inputs,
+        n_outputs: N_OUTPUTS,
+        n_node_outputs: 2,
     }
 }
 
@@ -204,6 +218,7 @@ fn witness_rows(witness: &SpendWitness, fee: u64) -> Vec<RowWitness> {
             &input.note,
             input.index,
             &input.path,
+            input.dummy,
         ));
     }
     for note in &witness.outputs {
@@ -216,7 +231,7 @@ fn witness_rows(witness: &SpendWitness, fee: u64) -> Vec<RowWitness> {
         .iter()
         .map(|i| &i.note)
         .chain(&witness.outputs);
-    fill_values(&schedule(witness.inputs.len()), &mut rows, notes, fee);
+    fill_values(&schedule(), &mut rows, notes, fee);
     rows
 }
 
@@ -224,16 +239,19 @@ fn witness_rows(witness: &SpendWitness, fee: u64) -> Vec<RowWitness> {
 #[cfg(feature = "prover")]
 fn check_witness(statement: &SpendStatement, witness: &SpendWitness) -> Result<(), ProofError> {
     let mismatch = |what| Err(ProofError::WitnessMismatch { what });
-    if witness.inputs.len() != statement.nullifiers.len() {
-        return mismatch("one input per nullifier");
-    }
     for (input, nullifier) in witness.inputs.iter().zip(&statement.nullifiers) {
         let note = &input.note;
         if note.owner != input.spending_key.public_key() {
             return mismatch("spending key does not own an input note");
         }
-        if note.nullifier(&input.spending_key) != *nullifier {
+        if input.nullifier() != *nullifier {
             return mismatch("a nullifier is not its input note's");
+        }
+        if input.dummy {
+            if note.amount != 0 {
+                return mismatch("a dummy input has amount 0");
+            }
+            continue;
         }
         verify_membership(
             &statement.root,
@@ -307,12 +325,11 @@ pub fn verify_spend(
     window
         .check(&statement.root)
         .map_err(|source| ProofError::UnknownRoot { source })?;
-    let root = if statement.nullifiers.len() == 1 {
-        &PREPROCESSED_ROOT_ONE
-    } else {
-        &PREPROCESSED_ROOT
-    };
-    verify_instance(&statement.instance(deployment)?, root, &proof.0)
+    verify_instance(
+        &statement.instance(deployment)?,
+        &PREPROCESSED_ROOT,
+        &proof.0,
+    )
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@
 //! [`ExternalData`]: `recipient` (paid `amount`), `relayer` (paid `fee`, in the same asset).
 //! Private: the spending key, the note and its position, the change note.
 //!
-//! Rows (28): one input segment ([`super::input`]) whose value row starts the balance with the
+//! Rows (29): one input segment (no dummy) ([`super::input`]) whose value row starts the balance with the
 //! note's private, range-checked amount; the change note's two commitment blocks (the second a
 //! value row that subtracts its amount, output 1 is its commitment); a final row that checks
 //! `note = amount + fee + change` over the integers and that the span's asset is `asset_id`
@@ -118,6 +118,7 @@ impl WithdrawStatement {
                 public_out: amount_to_limbs(total),
                 asset_gate: M31(1),
                 asset: self.asset_id,
+                forbid_dummy: M31(1),
             },
         })
     }
@@ -126,7 +127,7 @@ impl WithdrawStatement {
 /// Commitment to the preprocessed columns of [`schedule`] (see
 /// [`crate::stark::verify_instance`]); `preprocessed_root_is_the_constant` recomputes it.
 pub const PREPROCESSED_ROOT: Blake2sHash =
-    hash_from_hex("7d640ab3f172f326393d0fe1f26a8e97d57fbe781f81c3ece342b9da8aa02ba4");
+    hash_from_hex("1f397cf6728df62daede942cca2023f8e37b33c41eb5dbf11d77be59be4e35a0");
 
 fn schedule() -> Schedule {
     let mut rows = input_schedule(ValueRole::First, 0, 0, true);
@@ -164,6 +165,7 @@ fn witness_rows(witness: &WithdrawWitness, total_out: u64) -> Vec<RowWitness> {
         &witness.note,
         witness.index,
         &witness.path,
+        false,
     );
     let change = sponge_inputs(Domain::NOTE_COMMITMENT, &witness.change.encode());
     rows.extend(change.into_iter().map(RowWitness::plain));
@@ -194,7 +196,7 @@ fn check_witness(
     if witness.change.commitment() != statement.change_commitment {
         return mismatch("change note does not open the change commitment");
     }
-    if note.nullifier(&witness.spending_key) != statement.nullifier {
+    if note.nullifier(&witness.spending_key, witness.index) != statement.nullifier {
         return mismatch("nullifier is not the note's");
     }
     verify_membership(

@@ -39,7 +39,7 @@ fn setup_with(seed: u64, amounts: [u64; 2], outputs: [u64; 2], fee: u64) -> Setu
     window.push(tree.root());
     let statement = SpendStatement {
         root: tree.root(),
-        nullifiers: [0, 1].map(|i| notes[i].nullifier(&keys[i])).to_vec(),
+        nullifiers: [0, 1].map(|i| notes[i].nullifier(&keys[i], indices[i])),
         output_commitments: outputs.map(|n| n.commitment()),
         ciphertext_hashes: [[M31(11); DIGEST_LEN], [M31(12); DIGEST_LEN]],
         external: ExternalData {
@@ -54,13 +54,11 @@ fn setup_with(seed: u64, amounts: [u64; 2], outputs: [u64; 2], fee: u64) -> Setu
         note: notes[i],
         index: indices[i],
         path: tree.path(indices[i]).unwrap(),
+        dummy: false,
     });
     Setup {
         statement,
-        witness: SpendWitness {
-            inputs: inputs.to_vec(),
-            outputs,
-        },
+        witness: SpendWitness { inputs, outputs },
         window,
         rng,
     }
@@ -292,12 +290,10 @@ fn forged_path_of_the_second_input_cannot_be_proved() {
 
 #[test]
 fn preprocessed_root_is_the_constant() {
-    for (n_in, constant) in [(2, PREPROCESSED_ROOT), (1, PREPROCESSED_ROOT_ONE)] {
-        let schedule = schedule(n_in);
-        let log_size = schedule.log_size().unwrap();
-        let root = crate::stark::preprocessed_root(&schedule, log_size);
-        assert_eq!(root, constant, "{n_in} inputs: {root:?}");
-    }
+    let schedule = schedule();
+    let log_size = schedule.log_size().unwrap();
+    let root = crate::stark::preprocessed_root(&schedule, log_size);
+    assert_eq!(root, PREPROCESSED_ROOT, "{root:?}");
 }
 
 #[test]
@@ -350,28 +346,94 @@ fn zero_fee_spend_keeps_any_asset() {
 }
 
 #[test]
-fn one_input_spend_proves_and_verifies() {
+fn spend_with_one_dummy_input_works() {
+    // One real note of 1000 pays 300 with a fee of 10; the other input is a dummy.
     let mut s = setup_with(18, [1000, 7], [300, 690], 10);
-    s.witness.inputs.truncate(1);
-    s.statement.nullifiers.truncate(1);
+    let key = s.witness.inputs[0].spending_key.clone();
+    let dummy = SpendInput::dummy(&key, ASSET, &mut s.rng);
+    s.statement.nullifiers[1] = dummy.nullifier();
+    s.witness.inputs[1] = dummy.clone();
     let proof = prove_spend(&s.statement, &DEPLOYMENT, &s.witness, &mut s.rng).unwrap();
-    assert_eq!(u32::from(proof.0.kind), crate::tx::kind::SPEND_ONE);
     verify_spend(&s.statement, &proof, &DEPLOYMENT, &s.window).unwrap();
-    // Read as a two-input spend, it is refused by kind.
-    let mut two = s.statement.clone();
-    two.nullifiers.push(Nullifier([M31(5); DIGEST_LEN]));
-    assert!(matches!(
-        verify_spend(&two, &proof, &DEPLOYMENT, &s.window),
-        Err(ProofError::KindMismatch { .. })
-    ));
-    // Unbalanced by one unit: refused natively and by the constraints.
-    s.witness.outputs[1].amount += 1;
-    s.statement.output_commitments[1] = s.witness.outputs[1].commitment();
-    assert!(prove_spend(&s.statement, &DEPLOYMENT, &s.witness, &mut s.rng).is_err());
+    // The dummy may come first, too.
+    let mut swapped = setup_with(19, [1000, 7], [300, 690], 10);
+    let real = swapped.witness.inputs[0].clone();
+    swapped.witness.inputs = [dummy.clone(), real.clone()];
+    swapped.statement.nullifiers = [dummy.nullifier(), real.nullifier()];
+    let proof = prove_spend(
+        &swapped.statement,
+        &DEPLOYMENT,
+        &swapped.witness,
+        &mut s.rng,
+    )
+    .unwrap();
+    verify_spend(&swapped.statement, &proof, &DEPLOYMENT, &swapped.window).unwrap();
+}
+
+#[test]
+fn dummy_with_an_amount_cannot_be_proved() {
+    // A "dummy" of 500 not in the tree would mint 500.
+    let mut s = setup_with(20, [1000, 7], [300, 1190], 10);
+    let key = s.witness.inputs[0].spending_key.clone();
+    let mut dummy = SpendInput::dummy(&key, ASSET, &mut s.rng);
+    dummy.note.amount = 500;
+    s.statement.nullifiers[1] = dummy.nullifier();
+    s.witness.inputs[1] = dummy;
+    let err = prove_spend(&s.statement, &DEPLOYMENT, &s.witness, &mut s.rng).unwrap_err();
+    assert!(matches!(err, ProofError::WitnessMismatch { .. }), "{err}");
     let rows = witness_rows(&s.witness, s.statement.external.fee);
-    assert_unprovable(
-        &s.statement.instance(&DEPLOYMENT).unwrap(),
-        &rows,
-        "unbalanced one-input spend",
-    );
+    let instance = s.statement.instance(&DEPLOYMENT).unwrap();
+    assert_unprovable(&instance, &rows, "dummy with an amount");
+}
+
+#[test]
+fn dummy_flag_must_be_boolean_and_whole_segment() {
+    let mut s = setup_with(21, [1000, 7], [300, 690], 10);
+    let key = s.witness.inputs[0].spending_key.clone();
+    let dummy = SpendInput::dummy(&key, ASSET, &mut s.rng);
+    s.statement.nullifiers[1] = dummy.nullifier();
+    s.witness.inputs[1] = dummy;
+    let instance = s.statement.instance(&DEPLOYMENT).unwrap();
+    let honest = witness_rows(&s.witness, s.statement.external.fee);
+    assert_constraints(&instance, &honest);
+    let second = crate::tx::input::INPUT_ROWS;
+    // The flag only on the root row (the rest of the segment claims a real note).
+    let mut rows = honest.clone();
+    for row in &mut rows[second..second + crate::tx::input::INPUT_ROWS - 2] {
+        row.segment.dummy = M31(0);
+    }
+    assert_unprovable(&instance, &rows, "flag on the root row only");
+    // A flag of 2 (so that (1 - d) vanishes nowhere useful).
+    let mut rows = honest.clone();
+    for row in &mut rows[second..2 * second] {
+        row.segment.dummy = M31(2);
+    }
+    assert_unprovable(&instance, &rows, "non-boolean flag");
+    // The real input flagged as a dummy: its amount is not 0.
+    let mut rows = honest;
+    for row in &mut rows[..second] {
+        row.segment.dummy = M31(1);
+    }
+    assert_unprovable(&instance, &rows, "real note as dummy");
+}
+
+#[test]
+fn nullifier_of_another_position_cannot_be_proved() {
+    // The nullifier binds the leaf position: claiming the note sits elsewhere changes it, and the
+    // position is the one whose path was checked.
+    let mut s = setup(22);
+    let input = &s.witness.inputs[0];
+    let other = input.note.nullifier(&input.spending_key, input.index + 1);
+    s.statement.nullifiers[0] = other;
+    let err = prove_spend(&s.statement, &DEPLOYMENT, &s.witness, &mut s.rng).unwrap_err();
+    assert!(matches!(err, ProofError::WitnessMismatch { .. }), "{err}");
+    let rows = witness_rows(&s.witness, s.statement.external.fee);
+    let instance = s.statement.instance(&DEPLOYMENT).unwrap();
+    assert_unprovable(&instance, &rows, "nullifier of another position");
+    // Claiming the other position in the whole segment (its bits and its nullifier) breaks the
+    // membership of the note at its real position.
+    let mut forged = s.witness.clone();
+    forged.inputs[0].index += 1;
+    let rows = witness_rows(&forged, s.statement.external.fee);
+    assert_unprovable(&instance, &rows, "note claimed at another position");
 }

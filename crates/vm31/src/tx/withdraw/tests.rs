@@ -41,7 +41,7 @@ fn setup(seed: u64) -> Setup {
     );
     let statement = WithdrawStatement {
         root: tree.root(),
-        nullifier: note.nullifier(&sk),
+        nullifier: note.nullifier(&sk, index),
         asset_id: note.asset_id,
         amount,
         change_commitment: change.commitment(),
