@@ -63,24 +63,11 @@ pub(crate) fn prove_instance_with_entropy<R: RngCore + CryptoRng>(
         });
     }
     let log_size = schedule.log_size()?;
-    let config = pcs_config();
-    let twiddles = twiddles(log_size, &config);
+    let twiddles = twiddles(log_size, &pcs_config());
     let channel = &mut instance.channel();
-    let mut scheme =
-        CommitmentSchemeProver::<SimdBackend, Blake2sMerkleChannel>::new(config, &twiddles);
-
-    let mut builder = scheme.tree_builder();
-    builder.extend_evals(to_evaluations(
-        schedule.preprocessed_columns(log_size),
-        log_size,
-    ));
-    builder.commit(channel);
-
-    let mut builder = scheme.tree_builder();
     let root = dummy_root(&instance.constants);
     let trace = trace_columns(rows, log_size, &root, rng);
-    builder.extend_evals(to_evaluations(trace, log_size));
-    builder.commit(channel);
+    let scheme = commit_traces(schedule, log_size, trace, &twiddles, channel);
 
     let component = instance.component(log_size);
     let stark = prove::<SimdBackend, Blake2sMerkleChannel>(&[&component], channel, scheme)
@@ -89,6 +76,28 @@ pub(crate) fn prove_instance_with_entropy<R: RngCore + CryptoRng>(
         what: "statement kind above 255",
     })?;
     Ok(TxProof { kind, stark })
+}
+
+/// Commits the schedule's preprocessed columns and `trace` (the proof's first two trees).
+fn commit_traces<'a>(
+    schedule: &Schedule,
+    log_size: u32,
+    trace: Vec<Vec<stwo::core::fields::m31::M31>>,
+    twiddles: &'a TwiddleTree<SimdBackend>,
+    channel: &mut Blake2sChannel,
+) -> CommitmentSchemeProver<'a, SimdBackend, Blake2sMerkleChannel> {
+    let mut scheme =
+        CommitmentSchemeProver::<SimdBackend, Blake2sMerkleChannel>::new(pcs_config(), twiddles);
+    let mut builder = scheme.tree_builder();
+    builder.extend_evals(to_evaluations(
+        schedule.preprocessed_columns(log_size),
+        log_size,
+    ));
+    builder.commit(channel);
+    let mut builder = scheme.tree_builder();
+    builder.extend_evals(to_evaluations(trace, log_size));
+    builder.commit(channel);
+    scheme
 }
 
 /// `ChaCha20(BLAKE2b-256("vm31.trace-rng.v2" ‖ os ‖ caller ‖ kind ‖ public inputs ‖ witness))`.
@@ -162,22 +171,8 @@ pub(crate) fn trace_root_for<R: RngCore + CryptoRng>(
     rng: &mut R,
 ) -> Blake2sHash {
     let log_size = schedule.log_size().expect("schedule fits");
-    let config = pcs_config();
-    let twiddles = twiddles(log_size, &config);
-    let mut scheme =
-        CommitmentSchemeProver::<SimdBackend, Blake2sMerkleChannel>::new(config, &twiddles);
+    let twiddles = twiddles(log_size, &pcs_config());
+    let trace = trace_columns(rows, log_size, root, rng);
     let channel = &mut Blake2sChannel::default();
-    let mut builder = scheme.tree_builder();
-    builder.extend_evals(to_evaluations(
-        schedule.preprocessed_columns(log_size),
-        log_size,
-    ));
-    builder.commit(channel);
-    let mut builder = scheme.tree_builder();
-    builder.extend_evals(to_evaluations(
-        trace_columns(rows, log_size, root, rng),
-        log_size,
-    ));
-    builder.commit(channel);
-    scheme.roots()[1]
+    commit_traces(schedule, log_size, trace, &twiddles, channel).roots()[1]
 }

@@ -103,6 +103,33 @@ pub(crate) fn input_schedule(
     rows
 }
 
+/// The two rows of an output note's commitment (the second a value row subtracting its amount;
+/// its digest is public output `output`).
+pub(crate) fn output_rows(output: usize) -> [RowKind; 2] {
+    [
+        RowKind {
+            iv: Some((Domain::NOTE_COMMITMENT, NOTE_ENCODING_LEN as u64)),
+            keep_balance: true,
+            ..RowKind::default()
+        },
+        RowKind {
+            cont: true,
+            value: Some(ValueRole::Out),
+            output: Some(output),
+            ..RowKind::default()
+        },
+    ]
+}
+
+/// The row that checks the balance against the public amount.
+pub(crate) fn final_row() -> RowKind {
+    RowKind {
+        keep_balance: true,
+        balance_final: true,
+        ..RowKind::default()
+    }
+}
+
 /// The row witnesses of one input segment (permutation inputs, register, index bits); the value
 /// columns are left zero for the caller.
 #[cfg(feature = "prover")]

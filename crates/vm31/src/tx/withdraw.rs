@@ -19,16 +19,16 @@ use stwo::core::vcs::blake2_hash::Blake2sHash;
 use super::external::{Deployment, ExternalData};
 #[cfg(test)]
 use super::input::MERKLE_START;
-use super::input::{input_schedule, VALUE_ROW};
+use super::input::{final_row, input_schedule, output_rows, VALUE_ROW};
 use super::kind;
 use crate::canonical::{m31, m31_array};
 use crate::keys::SpendingKey;
 use crate::merkle::{MerklePath, RootWindow};
-use crate::note::{amount_to_limbs, Commitment, Note, Nullifier, NOTE_ENCODING_LEN};
-use crate::sponge::{Digest, Domain};
+use crate::note::{amount_to_limbs, Commitment, Note, Nullifier};
+use crate::sponge::Digest;
 use crate::stark::verifier::hash_from_hex;
 use crate::stark::{
-    verify_instance, Instance, ProofError, PublicConstants, RowKind, Schedule, TxProof, ValueRole,
+    verify_instance, Instance, ProofError, PublicConstants, Schedule, TxProof, ValueRole,
 };
 #[cfg(feature = "prover")]
 use {
@@ -37,6 +37,7 @@ use {
     super::input::input_rows,
     crate::merkle::verify_membership,
     crate::poseidon2::WIDTH,
+    crate::sponge::Domain,
     crate::stark::{prove_instance, RowWitness},
     rand::{CryptoRng, RngCore},
 };
@@ -134,22 +135,8 @@ fn schedule() -> Schedule {
     for row in &mut rows[..VALUE_ROW] {
         row.keep_balance = false;
     }
-    rows.push(RowKind {
-        iv: Some((Domain::NOTE_COMMITMENT, NOTE_ENCODING_LEN as u64)),
-        keep_balance: true,
-        ..RowKind::default()
-    });
-    rows.push(RowKind {
-        cont: true,
-        value: Some(ValueRole::Out),
-        output: Some(1),
-        ..RowKind::default()
-    });
-    rows.push(RowKind {
-        keep_balance: true,
-        balance_final: true,
-        ..RowKind::default()
-    });
+    rows.extend(output_rows(1));
+    rows.push(final_row());
     Schedule {
         rows,
         n_outputs: 2,

@@ -74,6 +74,16 @@ fn proved(seed: u64) -> (Setup, WithdrawProof) {
     (s, proof)
 }
 
+/// Past the native checks, the constraints refuse the witness rows of `s`.
+fn assert_forced_rows_unprovable(s: &mut Setup) {
+    let instance = s.statement.instance(&DEPLOYMENT).unwrap();
+    let rows = witness_rows(&s.witness, s.statement.total_out().unwrap());
+    assert!(matches!(
+        prove_instance(&instance, &rows, &mut s.rng),
+        Err(ProofError::ConstraintsNotSatisfied)
+    ));
+}
+
 #[test]
 fn withdraw_witness_satisfies_constraints() {
     let s = setup(1);
@@ -131,17 +141,13 @@ fn forged_path_is_refused_and_cannot_be_proved() {
         Err(ProofError::WitnessMismatch { .. })
     ));
     // Past the native check, the constraints refuse it: the root row no longer matches.
-    let instance = s.statement.instance(&DEPLOYMENT).unwrap();
-    let rows = witness_rows(&s.witness, s.statement.total_out().unwrap());
-    assert!(matches!(
-        prove_instance(&instance, &rows, &mut s.rng),
-        Err(ProofError::ConstraintsNotSatisfied)
-    ));
+    assert_forced_rows_unprovable(&mut s);
     // So does a non-boolean index bit with the honest path.
     let s = setup(6);
     let mut rows = witness_rows(&s.witness, s.statement.total_out().unwrap());
     rows[MERKLE_START + 1].bit = M31(2);
     let mut rng = ChaCha20Rng::seed_from_u64(60);
+    let instance = s.statement.instance(&DEPLOYMENT).unwrap();
     assert!(prove_instance(&instance, &rows, &mut rng).is_err());
 }
 
@@ -243,12 +249,7 @@ fn withdraw_more_than_the_note_cannot_be_proved() {
         prove_withdraw(&s.statement, &DEPLOYMENT, &s.witness, &mut s.rng),
         Err(ProofError::WitnessMismatch { .. })
     ));
-    let instance = s.statement.instance(&DEPLOYMENT).unwrap();
-    let rows = witness_rows(&s.witness, s.statement.total_out().unwrap());
-    assert!(matches!(
-        prove_instance(&instance, &rows, &mut s.rng),
-        Err(ProofError::ConstraintsNotSatisfied)
-    ));
+    assert_forced_rows_unprovable(&mut s);
 }
 
 #[test]
@@ -257,12 +258,7 @@ fn change_in_another_asset_cannot_be_proved() {
     s.witness.change.asset_id = M31(1);
     s.statement.change_commitment = s.witness.change.commitment();
     assert!(prove_withdraw(&s.statement, &DEPLOYMENT, &s.witness, &mut s.rng).is_err());
-    let instance = s.statement.instance(&DEPLOYMENT).unwrap();
-    let rows = witness_rows(&s.witness, s.statement.total_out().unwrap());
-    assert!(matches!(
-        prove_instance(&instance, &rows, &mut s.rng),
-        Err(ProofError::ConstraintsNotSatisfied)
-    ));
+    assert_forced_rows_unprovable(&mut s);
 }
 
 #[test]
@@ -271,12 +267,7 @@ fn claimed_asset_other_than_the_notes_cannot_be_proved() {
     let mut s = setup(14);
     s.statement.asset_id = M31(1);
     s.statement.external.fee_asset = M31(1);
-    let instance = s.statement.instance(&DEPLOYMENT).unwrap();
-    let rows = witness_rows(&s.witness, s.statement.total_out().unwrap());
-    assert!(matches!(
-        prove_instance(&instance, &rows, &mut s.rng),
-        Err(ProofError::ConstraintsNotSatisfied)
-    ));
+    assert_forced_rows_unprovable(&mut s);
 }
 
 #[test]
