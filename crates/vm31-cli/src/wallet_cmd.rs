@@ -351,13 +351,16 @@ pub fn run_op(
     }
     let bar = spinner(common, "proving and submitting");
     let mut outcome = attempt(wallet);
-    let short = |e: &anyhow::Error| {
-        matches!(
-            e.downcast_ref::<WalletError>(),
-            Some(WalletError::InsufficientFunds { .. })
-        )
+    // Funds still in an unsealed block, or an anchor the pool has moved past: wait for the
+    // block, rescan and try once more.
+    let retry = |e: &anyhow::Error| match e.downcast_ref::<WalletError>() {
+        Some(WalletError::InsufficientFunds { .. }) => true,
+        Some(WalletError::Client(vm31_wallet::ClientError::Rpc(rpc))) => {
+            rpc.code == vm31_node::api::code::UNKNOWN_ROOT
+        }
+        _ => false,
     };
-    if matches!(&outcome, Err(e) if short(e)) {
+    if matches!(&outcome, Err(e) if retry(e)) {
         wait_for_seal(client, Duration::from_secs(60))?;
         scan(common, wallet, client)?;
         outcome = attempt(wallet);

@@ -68,6 +68,46 @@ impl User {
             ],
         );
         assert!(out.status.success(), "{}", text(&out.stderr));
+        std::fs::write(user.wallet.with_extension("phrase"), &out.stderr).expect("write");
+        user
+    }
+
+    /// The seed phrase `wallet create` printed.
+    fn phrase(&self) -> String {
+        let printed = std::fs::read_to_string(self.wallet.with_extension("phrase")).expect("read");
+        printed
+            .lines()
+            .last()
+            .expect("phrase line")
+            .trim()
+            .to_string()
+    }
+
+    /// Restores a wallet from `phrase` (written to a file) under a new name.
+    fn restore(dir: &Path, name: &str, password: &str, phrase: &str) -> Self {
+        let password_file = dir.join(format!("{name}.pw"));
+        std::fs::write(&password_file, format!("{password}\n")).expect("write");
+        let phrase_file = dir.join(format!("{name}.phrase"));
+        std::fs::write(&phrase_file, phrase).expect("write");
+        let user = Self {
+            wallet: dir.join(name),
+            password: password_file,
+        };
+        let phrase_arg = phrase_file.to_str().expect("path");
+        let out = user.run(
+            None,
+            &[
+                "wallet",
+                "create",
+                "--kdf-memory-kib",
+                "1024",
+                "--kdf-passes",
+                "1",
+                "--restore",
+                phrase_arg,
+            ],
+        );
+        assert!(out.status.success(), "{}", text(&out.stderr));
         user
     }
 
@@ -232,4 +272,43 @@ fn batch_file_runs_operations_in_order_waiting_for_change() {
     );
     assert!(!out.status.success());
     assert!(text(&out.stderr).contains("expected a JSON list"));
+}
+
+#[test]
+fn restored_wallet_finds_the_same_notes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = start_node(dir.path(), 100);
+    let a = User::new(dir.path(), "a", "pw-a");
+    a.ok(&node, &["deposit", "--amount", "77"]);
+    a.ok(&node, &["deposit", "--amount", "23", "--asset", "3"]);
+    sealed(&node);
+    a.ok(&node, &["scan"]);
+    let phrase = a.phrase();
+    assert_eq!(phrase.split_whitespace().count(), 24, "{phrase}");
+    let again = User::restore(dir.path(), "a-restored", "another password", &phrase);
+    assert_eq!(again.info()["address"], a.info()["address"]);
+    again.ok(&node, &["scan"]);
+    assert_eq!(again.info()["balances"], a.info()["balances"]);
+    assert_eq!(again.info()["balances"]["3"], 23);
+
+    // A damaged phrase is refused with a reason.
+    let mut words: Vec<&str> = phrase.split_whitespace().collect();
+    words.swap(0, 1);
+    let phrase_file = dir.path().join("bad.phrase");
+    std::fs::write(&phrase_file, words.join(" ")).expect("write");
+    let bad = User {
+        wallet: dir.path().join("bad"),
+        password: a.password.clone(),
+    };
+    let out = bad.run(
+        None,
+        &[
+            "wallet",
+            "create",
+            "--restore",
+            phrase_file.to_str().expect("path"),
+        ],
+    );
+    assert!(!out.status.success());
+    assert!(!text(&out.stderr).is_empty());
 }
