@@ -1,6 +1,7 @@
-//! Load on one pool node over real sockets: `cargo bench -p vm31-node --bench pool_load`.
+//! Load on one pool node over real sockets: `cargo bench -p vm31-node --bench pool_load [-- N]`
+//! (`N` notes and spends, default 320; the saturation rounds share `N - 100` spends).
 //!
-//! Setup (not timed): a node on port 0 with a temporary database, `N_NOTES` deposits submitted
+//! Setup (not timed): a node on port 0 with a temporary database, `N` deposits submitted
 //! and sealed, then one spend per note proved in advance (the note and a dummy in, two notes
 //! out, on the sealed root). Timed:
 //! 1. saturation: `C` clients, each on its own keep-alive connection, submit their share of the
@@ -27,7 +28,7 @@ use vm31::{ciphertext_hash, encrypt, MerkleTree, Note, RootWindow, SpendingKey};
 use vm31_node::api::{CiphertextHex, Submission};
 use vm31_node::{Node, NodeConfig};
 
-const N_NOTES: usize = 320;
+const DEFAULT_NOTES: usize = 320;
 const PACED_RATE: f64 = 50.0;
 
 fn rpc(agent: &ureq::Agent, url: &str, method: &str, params: Value) -> Result<Value, Value> {
@@ -91,6 +92,11 @@ fn run(url: &str, jobs: Vec<Value>, clients: usize, interval: Option<Duration>) 
 }
 
 fn main() {
+    let n_notes = std::env::args()
+        .skip(1)
+        .find_map(|a| a.parse::<usize>().ok())
+        .unwrap_or(DEFAULT_NOTES)
+        .max(120);
     let dir = tempfile::tempdir().expect("tempdir");
     let deployment = Deployment {
         chain_id: 1,
@@ -109,11 +115,11 @@ fn main() {
         let _ = stopped.await;
     }));
 
-    // Notes: one key, N_NOTES deposits proved on all cores.
+    // Notes: one key, `n_notes` deposits proved on all cores.
     let sk = SpendingKey::random(&mut ChaCha20Rng::seed_from_u64(1));
     let me = sk.address();
     let t = Instant::now();
-    let deposits: Vec<(Note, Value)> = (0..N_NOTES)
+    let deposits: Vec<(Note, Value)> = (0..n_notes)
         .into_par_iter()
         .map(|i| {
             let rng = &mut ChaCha20Rng::seed_from_u64(1000 + i as u64);
@@ -146,7 +152,7 @@ fn main() {
     }
     loop {
         let s = rpc(&agent, &url, "pool_status", json!({})).expect("status");
-        if s["sealed_tree_size"].as_u64() == Some(N_NOTES as u64) {
+        if s["sealed_tree_size"].as_u64() == Some(n_notes as u64) {
             break;
         }
         std::thread::sleep(Duration::from_millis(20));
@@ -217,7 +223,7 @@ fn main() {
 
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!(
-        "setup: {N_NOTES} deposits proved in {prove_deposits:.1} s, {N_NOTES} spends in {prove_spends:.1} s ({cores} cores)"
+        "setup: {n_notes} deposits proved in {prove_deposits:.1} s, {n_notes} spends in {prove_spends:.1} s ({cores} cores)"
     );
     println!("one spend verification: {verify_ms:.2} ms");
     let jobs: Vec<Value> = spends.iter().map(|(_, _, j)| j.clone()).collect();
@@ -256,7 +262,7 @@ fn main() {
     assert_eq!(s["nullifiers_spent"].as_u64(), Some(2 * accepted as u64));
     assert_eq!(
         s["tree_size"].as_u64(),
-        Some((N_NOTES + 2 * accepted) as u64)
+        Some((n_notes + 2 * accepted) as u64)
     );
     let _ = stop.send(());
     runtime.block_on(server).expect("join").expect("serve");
