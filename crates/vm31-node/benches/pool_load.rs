@@ -91,6 +91,71 @@ fn run(url: &str, jobs: Vec<Value>, clients: usize, interval: Option<Duration>) 
     (wall, l)
 }
 
+/// Deposit number `i` to `me`, proved, as a `pool_submit` parameter.
+fn proved_deposit(i: usize, me: &vm31::Address, deployment: &Deployment) -> (Note, Value) {
+    let rng = &mut ChaCha20Rng::seed_from_u64(1000 + i as u64);
+    let note = Note::new(me.public_key, M31(0), 1_000 + i as u64, rng);
+    let ct = encrypt(&note, &me.encryption_key, rng).expect("encrypt");
+    let statement = DepositStatement {
+        amount: note.amount,
+        asset_id: note.asset_id,
+        commitment: note.commitment(),
+        ciphertext_hash: ciphertext_hash(&ct),
+        external: ExternalData::default(),
+    };
+    let proof = prove_deposit(&statement, deployment, &note, rng).expect("prove");
+    let submission = Submission::Deposit {
+        statement,
+        ciphertext: CiphertextHex::from(&ct),
+        proof: hex::encode(proof.to_bytes().expect("bytes")),
+    };
+    (note, serde_json::to_value(submission).expect("json"))
+}
+
+/// A spend of `note` (at `index`, anchored at `root`) and a dummy into two notes to self.
+fn proved_spend(
+    i: usize,
+    sk: &SpendingKey,
+    note: &Note,
+    index: u32,
+    path: vm31::MerklePath,
+    root: vm31::Digest,
+    deployment: &Deployment,
+) -> (SpendStatement, SpendProof, Value) {
+    let rng = &mut ChaCha20Rng::seed_from_u64(5000 + i as u64);
+    let me = sk.address();
+    let half = note.amount / 2;
+    let outputs = [half, note.amount - half].map(|a| Note::new(me.public_key, M31(0), a, rng));
+    let cts = outputs.map(|n| encrypt(&n, &me.encryption_key, rng).expect("encrypt"));
+    let real = SpendInput {
+        spending_key: sk.clone(),
+        note: *note,
+        index,
+        path,
+        dummy: false,
+    };
+    let dummy = SpendInput::dummy(sk, M31(0), rng);
+    let statement = SpendStatement {
+        root,
+        nullifiers: [real.nullifier(), dummy.nullifier()],
+        output_commitments: outputs.map(|n| n.commitment()),
+        ciphertext_hashes: [ciphertext_hash(&cts[0]), ciphertext_hash(&cts[1])],
+        external: ExternalData::default(),
+    };
+    let witness = SpendWitness {
+        inputs: [real, dummy],
+        outputs,
+    };
+    let proof = prove_spend(&statement, deployment, &witness, rng).expect("prove");
+    let submission = Submission::Spend {
+        statement: statement.clone(),
+        ciphertexts: [CiphertextHex::from(&cts[0]), CiphertextHex::from(&cts[1])],
+        proof: hex::encode(proof.to_bytes().expect("bytes")),
+    };
+    let value = serde_json::to_value(submission).expect("json");
+    (statement, proof, value)
+}
+
 fn main() {
     let n_notes = std::env::args()
         .skip(1)
@@ -121,25 +186,7 @@ fn main() {
     let t = Instant::now();
     let deposits: Vec<(Note, Value)> = (0..n_notes)
         .into_par_iter()
-        .map(|i| {
-            let rng = &mut ChaCha20Rng::seed_from_u64(1000 + i as u64);
-            let note = Note::new(me.public_key, M31(0), 1_000 + i as u64, rng);
-            let ct = encrypt(&note, &me.encryption_key, rng).expect("encrypt");
-            let statement = DepositStatement {
-                amount: note.amount,
-                asset_id: note.asset_id,
-                commitment: note.commitment(),
-                ciphertext_hash: ciphertext_hash(&ct),
-                external: ExternalData::default(),
-            };
-            let proof = prove_deposit(&statement, &deployment, &note, rng).expect("prove");
-            let submission = Submission::Deposit {
-                statement,
-                ciphertext: CiphertextHex::from(&ct),
-                proof: hex::encode(proof.to_bytes().expect("bytes")),
-            };
-            (note, serde_json::to_value(submission).expect("json"))
-        })
+        .map(|i| proved_deposit(i, &me, &deployment))
         .collect();
     let prove_deposits = t.elapsed().as_secs_f64();
     let agent = ureq::AgentBuilder::new().build();
@@ -166,48 +213,8 @@ fn main() {
         .zip(indices.par_iter())
         .enumerate()
         .map(|(i, ((note, _), &index))| {
-            let rng = &mut ChaCha20Rng::seed_from_u64(5000 + i as u64);
-            let fee = 0;
-            let outputs = [
-                Note::new(me.public_key, M31(0), note.amount / 2, rng),
-                Note::new(
-                    me.public_key,
-                    M31(0),
-                    note.amount - note.amount / 2 - fee,
-                    rng,
-                ),
-            ];
-            let cts = outputs.map(|n| encrypt(&n, &me.encryption_key, rng).expect("encrypt"));
-            let real = SpendInput {
-                spending_key: sk.clone(),
-                note: *note,
-                index,
-                path: tree.path(index).expect("path"),
-                dummy: false,
-            };
-            let dummy = SpendInput::dummy(&sk, M31(0), rng);
-            let statement = SpendStatement {
-                root,
-                nullifiers: [real.nullifier(), dummy.nullifier()],
-                output_commitments: outputs.map(|n| n.commitment()),
-                ciphertext_hashes: [ciphertext_hash(&cts[0]), ciphertext_hash(&cts[1])],
-                external: ExternalData::default(),
-            };
-            let witness = SpendWitness {
-                inputs: [real, dummy],
-                outputs,
-            };
-            let proof = prove_spend(&statement, &deployment, &witness, rng).expect("prove");
-            let submission = Submission::Spend {
-                statement: statement.clone(),
-                ciphertexts: [CiphertextHex::from(&cts[0]), CiphertextHex::from(&cts[1])],
-                proof: hex::encode(proof.to_bytes().expect("bytes")),
-            };
-            (
-                statement,
-                proof,
-                serde_json::to_value(submission).expect("json"),
-            )
+            let path = tree.path(index).expect("path");
+            proved_spend(i, &sk, note, index, path, root, &deployment)
         })
         .collect();
     let prove_spends = t.elapsed().as_secs_f64();
