@@ -11,7 +11,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use rand::rngs::OsRng;
 use serde::Deserialize;
 use serde_json::json;
-use vm31_node::api::PoolStatus;
+use vm31_api::PoolStatus;
 use vm31_wallet::{address, KdfParams, NodeClient, Relay, Wallet, WalletError};
 
 /// Options every wallet command takes.
@@ -356,7 +356,7 @@ pub fn run_op(
     let retry = |e: &anyhow::Error| match e.downcast_ref::<WalletError>() {
         Some(WalletError::InsufficientFunds { .. }) => true,
         Some(WalletError::Client(vm31_wallet::ClientError::Rpc(rpc))) => {
-            rpc.code == vm31_node::api::code::UNKNOWN_ROOT
+            rpc.code == vm31_api::code::UNKNOWN_ROOT
         }
         _ => false,
     };

@@ -9,7 +9,7 @@
 //! The node verifies with `vm31`'s verifier only and never links STWO's prover.
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
-pub mod api;
+pub use vm31_api as api;
 pub mod error;
 pub mod node;
 pub mod reads;

@@ -5,7 +5,7 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::{json, Value};
-use vm31_node::api::RpcError;
+use vm31_api::RpcError;
 
 /// Why a call failed.
 #[derive(Debug, thiserror::Error)]

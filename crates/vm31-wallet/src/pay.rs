@@ -11,7 +11,7 @@ use vm31::tx::{
     SpendStatement, SpendWitness, WithdrawStatement, WithdrawWitness,
 };
 use vm31::{ciphertext_hash, encrypt, Address, Note};
-use vm31_node::api::{CiphertextHex, Receipt, Submission};
+use vm31_api::{CiphertextHex, Receipt, Submission};
 
 use crate::client::NodeClient;
 use crate::store::OwnedNoteRecord;

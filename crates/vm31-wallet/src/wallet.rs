@@ -8,7 +8,7 @@ use rand::{CryptoRng, RngCore};
 use rayon::prelude::*;
 use vm31::tx::Deployment;
 use vm31::{try_decrypt, Commitment, EncryptionSecretKey, Frontier, SpendingKey};
-use vm31_node::api::{GetNotesParams, NotesPage, PoolStatus};
+use vm31_api::{GetNotesParams, NotesPage, PoolStatus};
 
 use crate::client::{ClientError, NodeClient};
 use crate::keyfile::{self, KdfParams, KeyFileError, WalletSecrets};

@@ -1,5 +1,6 @@
-//! The JSON-RPC interface: request parameters, results and error codes, shared by the node and
-//! its clients (the wallet links this module only).
+//! The JSON-RPC interface of a vm31 pool node: request parameters, results and error codes,
+//! shared by the node (`vm31-node`) and its clients (`vm31-wallet`), so a client links neither
+//! the node's database nor its HTTP server.
 //!
 //! Digests are arrays of 8 canonical `u32`; byte strings (accounts, pool id, ciphertexts,
 //! proofs) are lowercase hex.
