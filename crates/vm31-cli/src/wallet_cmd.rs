@@ -20,9 +20,9 @@ pub struct Common {
     /// The pool node's JSON-RPC URL.
     #[arg(long, global = true, default_value = "http://127.0.0.1:9031")]
     pub node: String,
-    /// The wallet directory.
-    #[arg(long, global = true, default_value = "vm31-wallet")]
-    pub wallet: PathBuf,
+    /// The wallet directory (default `$HOME/.vm31`).
+    #[arg(long, global = true)]
+    pub wallet: Option<PathBuf>,
     /// Read the wallet password from the first line of this file (else prompt).
     #[arg(long, global = true)]
     pub password_file: Option<PathBuf>,
@@ -82,6 +82,17 @@ impl RelayArgs {
     }
 }
 
+impl Common {
+    /// `--wallet`, else `$HOME/.vm31`, else `.vm31` here.
+    fn wallet_dir(&self) -> PathBuf {
+        match (&self.wallet, std::env::var_os("HOME")) {
+            (Some(dir), _) => dir.clone(),
+            (None, Some(home)) => PathBuf::from(home).join(".vm31"),
+            (None, None) => PathBuf::from(".vm31"),
+        }
+    }
+}
+
 fn password(common: &Common, confirm: bool) -> anyhow::Result<Vec<u8>> {
     if let Some(path) = &common.password_file {
         let text =
@@ -103,7 +114,10 @@ fn password(common: &Common, confirm: bool) -> anyhow::Result<Vec<u8>> {
 }
 
 fn open(common: &Common) -> anyhow::Result<Wallet> {
-    Ok(Wallet::open(&common.wallet, &password(common, false)?)?)
+    Ok(Wallet::open(
+        &common.wallet_dir(),
+        &password(common, false)?,
+    )?)
 }
 
 fn spinner(common: &Common, message: &str) -> ProgressBar {
@@ -170,8 +184,13 @@ pub fn create(common: &Common, command: WalletCommand) -> anyhow::Result<()> {
                 eprintln!("warning: Argon2id memory below 19 MiB makes the password easy to guess");
             }
             let pw = password(common, true)?;
-            let (wallet, mnemonic) =
-                Wallet::create(&common.wallet, &pw, phrase.as_deref(), params, &mut OsRng)?;
+            let (wallet, mnemonic) = Wallet::create(
+                &common.wallet_dir(),
+                &pw,
+                phrase.as_deref(),
+                params,
+                &mut OsRng,
+            )?;
             println!("address: {}", address::encode(&wallet.address()));
             if phrase.is_none() {
                 eprintln!("seed phrase (write it down; it is the only backup):\n{mnemonic}");
