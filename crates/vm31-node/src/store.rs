@@ -524,3 +524,7 @@ pub fn existing_receipt(
         tree_size: (first + n) as u64,
     }))
 }
+
+#[cfg(test)]
+#[path = "store_tests.rs"]
+mod tests;
