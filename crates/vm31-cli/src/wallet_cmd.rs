@@ -228,7 +228,12 @@ pub fn create(common: &Common, command: WalletCommand) -> anyhow::Result<()> {
 pub fn scan_cmd(common: &Common) -> anyhow::Result<()> {
     let client = NodeClient::new(&common.node);
     let mut wallet = open(common)?;
-    scan(common, &mut wallet, &client)
+    scan(common, &mut wallet, &client)?;
+    let released = wallet.release_stale_reservations()?;
+    if released > 0 && !common.quiet {
+        eprintln!("released {released} note(s) reserved by an interrupted command");
+    }
+    Ok(())
 }
 
 pub fn pool_status(common: &Common, as_json: bool) -> anyhow::Result<()> {

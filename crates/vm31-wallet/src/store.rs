@@ -342,6 +342,15 @@ impl WalletStore {
         )?)
     }
 
+    /// Makes every reserved note unspent again (reservations left by an interrupted command);
+    /// returns how many. Notes whose spend did reach the pool are marked spent by the next scan.
+    pub fn release_all(&mut self) -> Result<usize, StoreError> {
+        Ok(self.conn.execute(
+            "UPDATE notes SET status = 'unspent', reserved_by = NULL WHERE status = 'reserved'",
+            [],
+        )?)
+    }
+
     /// Marks the owned notes with these nullifiers spent and drops their witnesses; returns how
     /// many notes changed.
     pub fn mark_spent_by_nullifiers(

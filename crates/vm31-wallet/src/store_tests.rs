@@ -290,3 +290,18 @@ fn newer_schema_fails() {
         })
     ));
 }
+
+#[test]
+fn release_all_frees_reservations_of_an_interrupted_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut pool = Pool::new();
+    let mut store = WalletStore::open(dir.path()).unwrap();
+    pool.leaf(true, 1, 10);
+    pool.leaf(true, 1, 20);
+    store.apply_scan_page(&pool.page(&store)).unwrap();
+    store.reserve(&[0, 1], "crashed").unwrap();
+    assert!(store.balances().unwrap().is_empty());
+    assert_eq!(store.release_all().unwrap(), 2);
+    assert_eq!(store.balances().unwrap(), BTreeMap::from([(1, 30)]));
+    assert_eq!(store.release_all().unwrap(), 0);
+}

@@ -130,6 +130,12 @@ impl Wallet {
         self.spending_key.address()
     }
 
+    /// Releases the notes reserved by a command that did not finish (`vm31 scan` does this
+    /// after scanning, so a note spent meanwhile is marked spent first).
+    pub fn release_stale_reservations(&mut self) -> Result<usize, WalletError> {
+        Ok(self.store.release_all()?)
+    }
+
     /// Unspent, scanned balances per asset.
     pub fn balances(&self) -> Result<BTreeMap<u32, u128>, WalletError> {
         Ok(self.store.balances()?)
