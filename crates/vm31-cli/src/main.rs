@@ -132,6 +132,9 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
+            if let Some(hint) = wallet_cmd::hint(&e) {
+                eprintln!("hint: {hint}");
+            }
             ExitCode::from(wallet_cmd::exit_code(&e))
         }
     }

@@ -419,6 +419,30 @@ pub fn batch(common: &Common, file: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// What to do about a refusal by the node, where there is something to do.
+pub fn hint(e: &anyhow::Error) -> Option<&'static str> {
+    use vm31_api::code;
+    let rpc = match e.downcast_ref::<WalletError>() {
+        Some(WalletError::Client(vm31_wallet::ClientError::Rpc(rpc))) => rpc,
+        _ => match e.downcast_ref::<vm31_wallet::ClientError>() {
+            Some(vm31_wallet::ClientError::Rpc(rpc)) => rpc,
+            _ => return None,
+        },
+    };
+    match rpc.code {
+        code::NULLIFIER_SPENT => {
+            Some("a note was already spent (from another device?); run `vm31 scan` and retry")
+        }
+        code::UNKNOWN_ROOT => Some("the pool moved past this wallet's view; run `vm31 scan`"),
+        code::BUSY => Some("the node is overloaded; retry in a moment"),
+        code::POLICY => {
+            Some("the node's policy refused it; `vm31 pool-status` shows its fee assets")
+        }
+        code::UNSUPPORTED_VERSION => Some("the node runs another protocol version"),
+        _ => None,
+    }
+}
+
 /// The exit code for an error: 3 wrong password, 4 insufficient funds, 5 node unreachable,
 /// 6 refused by the node, 1 otherwise.
 pub fn exit_code(e: &anyhow::Error) -> u8 {
