@@ -1,4 +1,5 @@
 //! Submissions decode strictly: unknown kinds and fields are refused with a message.
+#![allow(clippy::unwrap_used)]
 
 use vm31_api::{GetNotesParams, Submission};
 
