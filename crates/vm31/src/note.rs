@@ -12,11 +12,11 @@
 //! in its commitment.
 //!
 //! * commitment `cm = hash(NOTE_COMMITMENT, encoding)`;
-//! * nullifier `nf = hash(NULLIFIER, sk ‖ cm)`.
+//! * nullifier `nf = hash(NULLIFIER, sk ‖ cm ‖ [position])`.
 //!
-//! The nullifier binds the commitment only, not the leaf position. Two notes with the same
-//! commitment (a sender reusing a blinding on purpose) share a nullifier and only one of them is
-//! spendable; wallets should ignore a note whose commitment they already hold.
+//! The nullifier binds the leaf position as well as the commitment: two notes with the same
+//! commitment at two leaves (a sender reusing a blinding) have two nullifiers, and each is
+//! spendable once. (The pool node also refuses a commitment already in its tree.)
 
 use rand::{CryptoRng, RngCore};
 use serde::{Deserialize, Serialize};

@@ -6,7 +6,8 @@
 //! raise the padding rule of [`min_padding_rows`] past the 256-row withdraw trace and double it;
 //! four more grinding bits cost the prover about a million hashes, a few milliseconds.) The large blowup buys
 //! few queries, and the proof is mostly queried trace values (one per column per query). By the
-//! Johnson bound each query is provably worth `log2(1/√ρ) = 2.5` bits: 56 bits provable.
+//! Johnson bound each query is provably worth `log2(1/√ρ) = 2.5` bits: 60 bits provable with the
+//! grinding.
 //!
 //! The configuration is not a parameter of the prove and verify functions: a proof is made and
 //! checked under [`pcs_config`] only, and a proof that carries another configuration is refused.

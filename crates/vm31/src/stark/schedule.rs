@@ -64,7 +64,8 @@ pub struct RowKind {
     pub balance_final: bool,
     /// The row belongs to an input segment (its dummy flag is boolean there, zero elsewhere).
     pub input_seg: bool,
-    /// The dummy flag and the asset stay those of the previous row (segment rows after the first).
+    /// The dummy flag stays that of the previous row (segment rows after the first; the asset is
+    /// kept by `keep_balance`).
     pub input_keep: bool,
     /// Merkle level `l` of the row: on later levels the position accumulates `2^l · bit` (see
     /// [`super::segment`]).

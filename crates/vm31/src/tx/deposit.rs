@@ -60,6 +60,11 @@ impl DepositProof {
 
 impl DepositStatement {
     fn instance(&self, deployment: &Deployment) -> Result<Instance, ProofError> {
+        if self.external.fee != 0 || self.external.relayer != [0; 32] {
+            return Err(ProofError::InvalidPublicInput {
+                what: "a deposit pays no fee and has no relayer",
+            });
+        }
         let elements = std::iter::once(self.asset_id)
             .chain(self.commitment.0)
             .chain(self.ciphertext_hash);

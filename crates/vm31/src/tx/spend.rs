@@ -320,4 +320,7 @@ pub fn verify_spend(
 }
 
 #[cfg(test)]
+#[path = "spend/attack_tests.rs"]
+mod attack_tests;
+#[cfg(test)]
 mod tests;

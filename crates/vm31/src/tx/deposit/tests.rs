@@ -192,3 +192,18 @@ fn witness_guess_with_zero_rng_does_not_reproduce_the_trace() {
         crate::stark::prover::trace_root_for(&schedule(), &rows, &[M31(0); 8], &mut ZeroRng);
     assert_ne!(guess, trace_root(&proof.0));
 }
+
+#[test]
+fn deposit_with_a_fee_or_relayer_is_refused() {
+    let (statement, note, mut rng) = setup(16);
+    let mut fee = statement;
+    fee.external.fee = 1;
+    let mut relayer = statement;
+    relayer.external.relayer[3] = 1;
+    for wrong in [fee, relayer] {
+        assert!(matches!(
+            prove_deposit(&wrong, &DEPLOYMENT, &note, &mut rng),
+            Err(ProofError::InvalidPublicInput { .. })
+        ));
+    }
+}

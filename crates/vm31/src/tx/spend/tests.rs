@@ -12,18 +12,18 @@ use crate::tx::test_support::{
 };
 use stwo::core::fields::m31::P;
 
-struct Setup {
-    statement: SpendStatement,
-    witness: SpendWitness,
-    window: RootWindow,
-    rng: ChaCha20Rng,
+pub(super) struct Setup {
+    pub(super) statement: SpendStatement,
+    pub(super) witness: SpendWitness,
+    pub(super) window: RootWindow,
+    pub(super) rng: ChaCha20Rng,
 }
 
-const ASSET: M31 = M31(7);
+pub(super) const ASSET: M31 = M31(7);
 
 /// Two notes of `amounts` (owned by two different keys) in a tree with other notes, spent into
 /// notes of `outputs` with `fee`.
-fn setup_with(seed: u64, amounts: [u64; 2], outputs: [u64; 2], fee: u64) -> Setup {
+pub(super) fn setup_with(seed: u64, amounts: [u64; 2], outputs: [u64; 2], fee: u64) -> Setup {
     let mut rng = ChaCha20Rng::seed_from_u64(seed);
     let keys = [SpendingKey::random(&mut rng), SpendingKey::random(&mut rng)];
     let mut tree = MerkleTree::new();

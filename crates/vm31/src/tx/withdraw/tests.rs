@@ -285,3 +285,29 @@ fn fee_asset_and_overflow_are_refused() {
         Err(ProofError::InvalidPublicInput { .. })
     ));
 }
+
+#[test]
+fn dummy_input_cannot_be_withdrawn() {
+    // A zero note that is not in the tree, flagged as a dummy: only `forbid_dummy` refuses it.
+    let mut s = setup(16);
+    let sk = s.witness.spending_key.clone();
+    s.witness.note = Note::new(sk.public_key(), M31(7), 0, &mut s.rng);
+    s.witness.change = Note::new(sk.public_key(), M31(7), 0, &mut s.rng);
+    s.statement.nullifier = s.witness.note.nullifier(&sk, s.witness.index);
+    s.statement.change_commitment = s.witness.change.commitment();
+    s.statement.amount = 0;
+    s.statement.external.fee = 0;
+    let mut rows = witness_rows(&s.witness, 0);
+    for row in &mut rows[..crate::tx::input::INPUT_ROWS] {
+        row.segment.dummy = M31(1);
+    }
+    let instance = s.statement.instance(&DEPLOYMENT).unwrap();
+    assert!(matches!(
+        prove_instance(&instance, &rows, &mut s.rng),
+        Err(ProofError::ConstraintsNotSatisfied)
+    ));
+    // The control: with dummies allowed the same rows prove.
+    let mut open = instance;
+    open.constants.forbid_dummy = M31(0);
+    prove_instance(&open, &rows, &mut s.rng).unwrap();
+}
