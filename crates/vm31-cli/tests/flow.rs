@@ -50,25 +50,40 @@ struct User {
 
 impl User {
     fn new(dir: &Path, name: &str, password: &str) -> Self {
+        Self::create(dir, name, password, None)
+    }
+
+    /// Restores a wallet from `phrase` under a new name.
+    fn restore(dir: &Path, name: &str, password: &str, phrase: &str) -> Self {
+        Self::create(dir, name, password, Some(phrase))
+    }
+
+    /// `wallet create` (with `--restore` from `phrase`); the printed phrase is kept beside it.
+    fn create(dir: &Path, name: &str, password: &str, phrase: Option<&str>) -> Self {
         let password_file = dir.join(format!("{name}.pw"));
         std::fs::write(&password_file, format!("{password}\n")).expect("write");
         let user = Self {
             wallet: dir.join(name),
             password: password_file,
         };
-        let out = user.run(
-            None,
-            &[
-                "wallet",
-                "create",
-                "--kdf-memory-kib",
-                "1024",
-                "--kdf-passes",
-                "1",
-            ],
-        );
+        let phrase_file = user.wallet.with_extension("phrase");
+        let mut args = vec![
+            "wallet",
+            "create",
+            "--kdf-memory-kib",
+            "1024",
+            "--kdf-passes",
+            "1",
+        ];
+        if let Some(phrase) = phrase {
+            std::fs::write(&phrase_file, phrase).expect("write");
+            args.extend(["--restore", phrase_file.to_str().expect("path")]);
+        }
+        let out = user.run(None, &args);
         assert!(out.status.success(), "{}", text(&out.stderr));
-        std::fs::write(user.wallet.with_extension("phrase"), &out.stderr).expect("write");
+        if phrase.is_none() {
+            std::fs::write(&phrase_file, &out.stderr).expect("write");
+        }
         user
     }
 
@@ -81,34 +96,6 @@ impl User {
             .expect("phrase line")
             .trim()
             .to_string()
-    }
-
-    /// Restores a wallet from `phrase` (written to a file) under a new name.
-    fn restore(dir: &Path, name: &str, password: &str, phrase: &str) -> Self {
-        let password_file = dir.join(format!("{name}.pw"));
-        std::fs::write(&password_file, format!("{password}\n")).expect("write");
-        let phrase_file = dir.join(format!("{name}.phrase"));
-        std::fs::write(&phrase_file, phrase).expect("write");
-        let user = Self {
-            wallet: dir.join(name),
-            password: password_file,
-        };
-        let phrase_arg = phrase_file.to_str().expect("path");
-        let out = user.run(
-            None,
-            &[
-                "wallet",
-                "create",
-                "--kdf-memory-kib",
-                "1024",
-                "--kdf-passes",
-                "1",
-                "--restore",
-                phrase_arg,
-            ],
-        );
-        assert!(out.status.success(), "{}", text(&out.stderr));
-        user
     }
 
     fn run(&self, node: Option<&NodeProcess>, args: &[&str]) -> Output {

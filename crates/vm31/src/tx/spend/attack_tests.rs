@@ -6,7 +6,7 @@
 use rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 
-use super::tests::{setup_with, Setup, ASSET};
+use super::tests::{setup_with, with_second_dummy, Setup, ASSET};
 use super::*;
 use crate::poseidon2::permutation;
 use crate::tx::input::MERKLE_START;
@@ -123,10 +123,7 @@ fn review_attack_nullifier_sponge_forgeries() {
 
 fn with_dummy_second(seed: u64) -> Setup {
     let mut s = setup_with(seed, [1000, 7], [300, 690], 10);
-    let key = s.witness.inputs[0].spending_key.clone();
-    let dummy = SpendInput::dummy(&key, ASSET, &mut s.rng);
-    s.statement.nullifiers[1] = dummy.nullifier();
-    s.witness.inputs[1] = dummy;
+    with_second_dummy(&mut s, 0);
     s
 }
 

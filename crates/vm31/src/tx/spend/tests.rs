@@ -77,6 +77,27 @@ fn proved(seed: u64) -> (Setup, SpendProof) {
     (s, proof)
 }
 
+/// The native check refuses `s`'s witness, and its rows forced past it are unprovable.
+fn assert_refused_and_unprovable(s: &mut Setup, why: &str) {
+    let err = prove_spend(&s.statement, &DEPLOYMENT, &s.witness, &mut s.rng).unwrap_err();
+    assert!(
+        matches!(err, ProofError::WitnessMismatch { .. }),
+        "{why}: {err}"
+    );
+    let rows = witness_rows(&s.witness, s.statement.external.fee);
+    assert_unprovable(&s.statement.instance(&DEPLOYMENT).unwrap(), &rows, why);
+}
+
+/// Replaces the second input of `s` by a dummy of `amount` (0 for an honest dummy).
+pub(super) fn with_second_dummy(s: &mut Setup, amount: u64) -> SpendInput {
+    let key = s.witness.inputs[0].spending_key.clone();
+    let mut dummy = SpendInput::dummy(&key, ASSET, &mut s.rng);
+    dummy.note.amount = amount;
+    s.statement.nullifiers[1] = dummy.nullifier();
+    s.witness.inputs[1] = dummy.clone();
+    dummy
+}
+
 fn assert_unprovable(instance: &Instance, rows: &[RowWitness], why: &str) {
     let mut rng = ChaCha20Rng::seed_from_u64(77);
     assert!(
@@ -174,14 +195,7 @@ fn mixed_assets_cannot_be_proved() {
     );
     s.witness.outputs[0] = other;
     s.statement.output_commitments[0] = other.commitment();
-    let err = prove_spend(&s.statement, &DEPLOYMENT, &s.witness, &mut s.rng).unwrap_err();
-    assert!(matches!(err, ProofError::WitnessMismatch { .. }), "{err}");
-    let rows = witness_rows(&s.witness, s.statement.external.fee);
-    assert_unprovable(
-        &s.statement.instance(&DEPLOYMENT).unwrap(),
-        &rows,
-        "mixed assets",
-    );
+    assert_refused_and_unprovable(&mut s, "mixed assets");
 }
 
 /// Rewrites output `j`'s limb `limb` by `delta` (mod p) in its value row, and the statement's
@@ -278,14 +292,7 @@ fn spend_proof_is_below_150_kb() {
 fn forged_path_of_the_second_input_cannot_be_proved() {
     let mut s = setup(14);
     s.witness.inputs[1].path.0[5][0] += M31(1);
-    let err = prove_spend(&s.statement, &DEPLOYMENT, &s.witness, &mut s.rng).unwrap_err();
-    assert!(matches!(err, ProofError::WitnessMismatch { .. }), "{err}");
-    let rows = witness_rows(&s.witness, s.statement.external.fee);
-    assert_unprovable(
-        &s.statement.instance(&DEPLOYMENT).unwrap(),
-        &rows,
-        "forged path",
-    );
+    assert_refused_and_unprovable(&mut s, "forged path");
 }
 
 #[test]
@@ -321,14 +328,7 @@ fn fee_in_worthless_asset_cannot_be_proved() {
     // Notes of a worthless asset W pay a fee claimed in the fee asset T.
     let mut s = setup(16);
     s.statement.external.fee_asset = M31(99);
-    let err = prove_spend(&s.statement, &DEPLOYMENT, &s.witness, &mut s.rng).unwrap_err();
-    assert!(matches!(err, ProofError::WitnessMismatch { .. }), "{err}");
-    let rows = witness_rows(&s.witness, s.statement.external.fee);
-    assert_unprovable(
-        &s.statement.instance(&DEPLOYMENT).unwrap(),
-        &rows,
-        "fee in another asset",
-    );
+    assert_refused_and_unprovable(&mut s, "fee in another asset");
     // The honest proof names its asset; swapping the fee asset after proving is rejected.
     let (s, proof) = proved(16);
     let mut swapped = s.statement.clone();
@@ -349,10 +349,7 @@ fn zero_fee_spend_keeps_any_asset() {
 fn spend_with_one_dummy_input_works() {
     // One real note of 1000 pays 300 with a fee of 10; the other input is a dummy.
     let mut s = setup_with(18, [1000, 7], [300, 690], 10);
-    let key = s.witness.inputs[0].spending_key.clone();
-    let dummy = SpendInput::dummy(&key, ASSET, &mut s.rng);
-    s.statement.nullifiers[1] = dummy.nullifier();
-    s.witness.inputs[1] = dummy.clone();
+    let dummy = with_second_dummy(&mut s, 0);
     let proof = prove_spend(&s.statement, &DEPLOYMENT, &s.witness, &mut s.rng).unwrap();
     verify_spend(&s.statement, &proof, &DEPLOYMENT, &s.window).unwrap();
     // The dummy may come first, too.
@@ -374,25 +371,14 @@ fn spend_with_one_dummy_input_works() {
 fn dummy_with_an_amount_cannot_be_proved() {
     // A "dummy" of 500 not in the tree would mint 500.
     let mut s = setup_with(20, [1000, 7], [300, 1190], 10);
-    let key = s.witness.inputs[0].spending_key.clone();
-    let mut dummy = SpendInput::dummy(&key, ASSET, &mut s.rng);
-    dummy.note.amount = 500;
-    s.statement.nullifiers[1] = dummy.nullifier();
-    s.witness.inputs[1] = dummy;
-    let err = prove_spend(&s.statement, &DEPLOYMENT, &s.witness, &mut s.rng).unwrap_err();
-    assert!(matches!(err, ProofError::WitnessMismatch { .. }), "{err}");
-    let rows = witness_rows(&s.witness, s.statement.external.fee);
-    let instance = s.statement.instance(&DEPLOYMENT).unwrap();
-    assert_unprovable(&instance, &rows, "dummy with an amount");
+    with_second_dummy(&mut s, 500);
+    assert_refused_and_unprovable(&mut s, "dummy with an amount");
 }
 
 #[test]
 fn dummy_flag_must_be_boolean_and_whole_segment() {
     let mut s = setup_with(21, [1000, 7], [300, 690], 10);
-    let key = s.witness.inputs[0].spending_key.clone();
-    let dummy = SpendInput::dummy(&key, ASSET, &mut s.rng);
-    s.statement.nullifiers[1] = dummy.nullifier();
-    s.witness.inputs[1] = dummy;
+    with_second_dummy(&mut s, 0);
     let instance = s.statement.instance(&DEPLOYMENT).unwrap();
     let honest = witness_rows(&s.witness, s.statement.external.fee);
     assert_constraints(&instance, &honest);
@@ -425,15 +411,12 @@ fn nullifier_of_another_position_cannot_be_proved() {
     let input = &s.witness.inputs[0];
     let other = input.note.nullifier(&input.spending_key, input.index + 1);
     s.statement.nullifiers[0] = other;
-    let err = prove_spend(&s.statement, &DEPLOYMENT, &s.witness, &mut s.rng).unwrap_err();
-    assert!(matches!(err, ProofError::WitnessMismatch { .. }), "{err}");
-    let rows = witness_rows(&s.witness, s.statement.external.fee);
-    let instance = s.statement.instance(&DEPLOYMENT).unwrap();
-    assert_unprovable(&instance, &rows, "nullifier of another position");
+    assert_refused_and_unprovable(&mut s, "nullifier of another position");
     // Claiming the other position in the whole segment (its bits and its nullifier) breaks the
     // membership of the note at its real position.
     let mut forged = s.witness.clone();
     forged.inputs[0].index += 1;
     let rows = witness_rows(&forged, s.statement.external.fee);
+    let instance = s.statement.instance(&DEPLOYMENT).unwrap();
     assert_unprovable(&instance, &rows, "note claimed at another position");
 }
