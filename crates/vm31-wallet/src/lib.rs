@@ -15,6 +15,7 @@ pub mod address;
 pub mod client;
 pub mod keyfile;
 pub mod pay;
+pub mod seal;
 pub mod seed;
 pub mod store;
 pub mod wallet;

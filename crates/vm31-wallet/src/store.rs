@@ -1,25 +1,27 @@
 //! The wallet's SQLite store, `DIR/wallet.sqlite` (WAL, `synchronous = FULL`, schema version in
 //! `user_version`): the scanned frontier, owned notes with their nullifiers and status, and the
-//! witness of every unspent note. No keys are stored here. A scanned page is applied in one
-//! transaction, so a crash resumes from the last page; reservations are conditional updates in
-//! a transaction, so two processes never reserve the same note.
+//! witness of every unspent note. No keys are stored here, and every row about our notes is
+//! sealed ([`crate::seal`]): notes and witnesses encrypted, positions, commitments and
+//! nullifiers replaced by keyed tags. A scanned page is applied in one transaction, so a crash
+//! resumes from the last page; reservations are conditional updates in a transaction, so two
+//! processes never reserve the same note.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::time::Duration;
 
 use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
-use stwo::core::fields::m31::M31;
 use thiserror::Error;
-use vm31::canonical::{m31_from_u32, m31s_to_le_bytes};
+use vm31::canonical::m31s_to_le_bytes;
 use vm31::{Digest, Frontier, Note, Nullifier};
 
+use crate::seal::StoreKey;
 use crate::witness::NoteWitness;
 
 /// Name of the database inside the wallet directory.
 pub const FILE_NAME: &str = "wallet.sqlite";
 /// The schema this build writes; newer ones are refused.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 const SCAN_NEXT: &str = "scan_next";
 
@@ -27,20 +29,17 @@ const SCHEMA: &str = "
 CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
 CREATE TABLE frontier (id INTEGER PRIMARY KEY CHECK (id = 0), state BLOB NOT NULL);
 CREATE TABLE notes (
-    position INTEGER PRIMARY KEY,
+    tag BLOB PRIMARY KEY,
     commitment BLOB NOT NULL UNIQUE,
-    asset INTEGER NOT NULL,
-    amount BLOB NOT NULL CHECK (length(amount) = 8),
-    note BLOB NOT NULL,
     nullifier BLOB NOT NULL UNIQUE,
+    sealed BLOB NOT NULL,
     status TEXT NOT NULL CHECK (status IN ('unspent', 'reserved', 'spent')),
     reserved_by TEXT,
     CHECK ((status = 'reserved') = (reserved_by IS NOT NULL))
 );
-CREATE INDEX notes_spendable ON notes (asset, status, amount);
 CREATE TABLE witnesses (
-    position INTEGER PRIMARY KEY REFERENCES notes (position) ON DELETE CASCADE,
-    state BLOB NOT NULL
+    tag BLOB PRIMARY KEY REFERENCES notes (tag) ON DELETE CASCADE,
+    sealed BLOB NOT NULL
 );
 ";
 
@@ -131,17 +130,26 @@ pub type ScanState = (u64, Frontier, Vec<(u64, NoteWitness)>);
 #[derive(Debug)]
 pub struct WalletStore {
     conn: Connection,
+    key: StoreKey,
+}
+
+/// What a sealed note row holds.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct SealedNote {
+    position: u64,
+    note: Note,
+    nullifier: Nullifier,
 }
 
 impl WalletStore {
-    /// Opens `DIR/wallet.sqlite`, creating the schema in a new file.
-    pub fn open(dir: &Path) -> Result<Self, StoreError> {
+    /// Opens `DIR/wallet.sqlite` with the wallet's store key, creating the schema in a new file.
+    pub fn open(dir: &Path, key: StoreKey) -> Result<Self, StoreError> {
         let conn = Connection::open(dir.join(FILE_NAME))?;
         conn.busy_timeout(BUSY_TIMEOUT)?;
         conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get::<_, String>(0))?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
-        let mut store = Self { conn };
+        let mut store = Self { conn, key };
         let tx = store.write()?;
         let version: i64 = tx.pragma_query_value(None, "user_version", |row| row.get(0))?;
         match version {
@@ -150,6 +158,11 @@ impl WalletStore {
                 tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
             }
             SCHEMA_VERSION => {}
+            1 => {
+                return Err(corrupt(
+                    "a wallet database of the first version (notes in clear); create the wallet again from its seed phrase".into(),
+                ))
+            }
             found if found > SCHEMA_VERSION => {
                 return Err(StoreError::NewerSchema {
                     found,
@@ -175,18 +188,20 @@ impl WalletStore {
             .transpose()?
             .unwrap_or_default();
         let mut stmt = self.conn.prepare(
-            "SELECT w.position, w.state FROM witnesses w JOIN notes n USING (position)
-             WHERE n.status <> 'spent' ORDER BY w.position",
+            "SELECT w.tag, w.sealed FROM witnesses w JOIN notes n USING (tag)
+             WHERE n.status <> 'spent'",
         )?;
-        let witnesses = stmt
+        let mut witnesses = stmt
             .query_map([], |row| {
-                Ok((row.get::<_, u64>(0)?, row.get::<_, Vec<u8>>(1)?))
+                Ok((row.get::<_, Vec<u8>>(0)?, row.get::<_, Vec<u8>>(1)?))
             })?
             .map(|row| {
-                let (position, bytes) = row?;
-                Ok((position, decode::<NoteWitness>(&bytes, "witness")?))
+                let (tag, sealed) = row?;
+                let witness: NoteWitness = self.open_row(b"witness", &tag, &sealed)?;
+                Ok((u64::from(witness.position()), witness))
             })
-            .collect::<Result<_, StoreError>>()?;
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        witnesses.sort_by_key(|(position, _)| *position);
         Ok((next_index, frontier, witnesses))
     }
 
@@ -195,7 +210,9 @@ impl WalletStore {
     /// the frontier's root, and every note not spent has its witness in the page.
     pub fn apply_scan_page(&mut self, page: &ScanPage) -> Result<(), StoreError> {
         check_page(page, self.scan_next()?)?;
-        let tx = self.write()?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
         tx.execute(
             "INSERT INTO meta (key, value) VALUES (?1, ?2)
              ON CONFLICT (key) DO UPDATE SET value = excluded.value",
@@ -206,37 +223,46 @@ impl WalletStore {
              ON CONFLICT (id) DO UPDATE SET state = excluded.state",
             [encode(&page.frontier)?],
         )?;
+        let key = &self.key;
         for owned in &page.new_notes {
             // A commitment or nullifier the wallet already holds is ignored (see vm31::note).
+            let tag = position_tag(key, owned.position);
+            let record = SealedNote {
+                position: owned.position,
+                note: owned.note,
+                nullifier: owned.nullifier,
+            };
             tx.execute(
-                "INSERT OR IGNORE INTO notes
-                 (position, commitment, asset, amount, note, nullifier, status)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'unspent')",
+                "INSERT OR IGNORE INTO notes (tag, commitment, nullifier, sealed, status)
+                 VALUES (?1, ?2, ?3, ?4, 'unspent')",
                 params![
-                    owned.position,
-                    digest_bytes(&owned.note.commitment().0),
-                    owned.note.asset_id.0,
-                    owned.note.amount.to_be_bytes().as_slice(),
-                    encode(&owned.note)?,
-                    digest_bytes(&owned.nullifier.0),
+                    tag,
+                    key.tag(b"commitment", &digest_bytes(&owned.note.commitment().0)),
+                    nullifier_tag(key, &owned.nullifier),
+                    seal_row(key, b"note", &tag, &record)?,
                 ],
             )?;
         }
         for (position, witness) in &page.witnesses {
+            let tag = position_tag(key, *position);
             tx.execute(
-                "INSERT INTO witnesses (position, state)
-                 SELECT ?1, ?2 WHERE EXISTS (SELECT 1 FROM notes WHERE position = ?1)
-                 ON CONFLICT (position) DO UPDATE SET state = excluded.state",
-                params![position, encode(witness)?],
+                "INSERT INTO witnesses (tag, sealed)
+                 SELECT ?1, ?2 WHERE EXISTS (SELECT 1 FROM notes WHERE tag = ?1)
+                 ON CONFLICT (tag) DO UPDATE SET sealed = excluded.sealed",
+                params![tag, seal_row(key, b"witness", &tag, witness)?],
             )?;
         }
-        mark_spent(&tx, &page.spent_nullifiers)?;
-        let updated: BTreeSet<u64> = page.witnesses.iter().map(|(p, _)| *p).collect();
-        let live = live_positions(&tx)?;
-        if let Some(stale) = live.iter().find(|p| !updated.contains(p)) {
-            return Err(inconsistent(format!(
-                "no witness for the unspent note at {stale}"
-            )));
+        mark_spent(&tx, key, &page.spent_nullifiers)?;
+        let updated: BTreeSet<Vec<u8>> = page
+            .witnesses
+            .iter()
+            .map(|(p, _)| position_tag(key, *p))
+            .collect();
+        let live = live_tags(&tx)?;
+        if live.iter().any(|t| !updated.contains(t)) {
+            return Err(inconsistent(
+                "the page lacks the witness of an unspent note".into(),
+            ));
         }
         tx.commit()?;
         Ok(())
@@ -244,47 +270,76 @@ impl WalletStore {
 
     /// Sum of unspent notes per asset id.
     pub fn balances(&self) -> Result<BTreeMap<u32, u128>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT asset, amount FROM notes WHERE status = 'unspent'")?;
         let mut balances = BTreeMap::new();
-        let rows = stmt.query_map([], |row| {
-            Ok((row.get::<_, u32>(0)?, row.get::<_, Vec<u8>>(1)?))
-        })?;
-        for row in rows {
-            let (asset, amount) = row?;
-            *balances.entry(asset).or_insert(0u128) += u128::from(u64_from_be(&amount, "amount")?);
+        for (record, _) in self.unspent(false)? {
+            *balances.entry(record.note.asset_id.0).or_insert(0u128) +=
+                u128::from(record.note.amount);
         }
         Ok(balances)
     }
 
     /// Unspent notes of `asset` with their witnesses, smallest amount first.
     pub fn spendable(&self, asset: u32) -> Result<Vec<OwnedNoteRecord>, StoreError> {
+        let mut records: Vec<OwnedNoteRecord> = self
+            .unspent(true)?
+            .into_iter()
+            .filter(|(record, _)| record.note.asset_id.0 == asset)
+            .map(|(record, witness)| {
+                let position = record.position;
+                let witness =
+                    witness.ok_or_else(|| corrupt(format!("note at {position} has no witness")))?;
+                Ok(OwnedNoteRecord {
+                    position,
+                    note: record.note,
+                    nullifier: record.nullifier,
+                    witness,
+                })
+            })
+            .collect::<Result<_, StoreError>>()?;
+        records.sort_by_key(|r| (r.note.amount, r.position));
+        Ok(records)
+    }
+
+    /// Every unspent note, opened, with its witness if `witnesses`.
+    fn unspent(
+        &self,
+        witnesses: bool,
+    ) -> Result<Vec<(SealedNote, Option<NoteWitness>)>, StoreError> {
         let mut stmt = self.conn.prepare(
-            "SELECT n.position, n.note, n.nullifier, w.state
-             FROM notes n LEFT JOIN witnesses w USING (position)
-             WHERE n.asset = ?1 AND n.status = 'unspent' ORDER BY n.amount, n.position",
+            "SELECT n.tag, n.sealed, w.sealed
+             FROM notes n LEFT JOIN witnesses w USING (tag) WHERE n.status = 'unspent'",
         )?;
-        let rows = stmt.query_map([asset], |row| {
+        let rows = stmt.query_map([], |row| {
             Ok((
-                row.get::<_, u64>(0)?,
+                row.get::<_, Vec<u8>>(0)?,
                 row.get::<_, Vec<u8>>(1)?,
-                row.get::<_, Vec<u8>>(2)?,
-                row.get::<_, Option<Vec<u8>>>(3)?,
+                row.get::<_, Option<Vec<u8>>>(2)?,
             ))
         })?;
         rows.map(|row| {
-            let (position, note, nullifier, witness) = row?;
-            let witness =
-                witness.ok_or_else(|| corrupt(format!("note at {position} has no witness")))?;
-            Ok(OwnedNoteRecord {
-                position,
-                note: decode(&note, "note")?,
-                nullifier: Nullifier(digest_from_bytes(&nullifier)?),
-                witness: decode(&witness, "witness")?,
-            })
+            let (tag, note, witness) = row?;
+            let record: SealedNote = self.open_row(b"note", &tag, &note)?;
+            let witness = match (witnesses, witness) {
+                (true, Some(w)) => Some(self.open_row(b"witness", &tag, &w)?),
+                _ => None,
+            };
+            Ok((record, witness))
         })
         .collect()
+    }
+
+    fn open_row<T: serde::de::DeserializeOwned>(
+        &self,
+        kind: &[u8],
+        tag: &[u8],
+        sealed: &[u8],
+    ) -> Result<T, StoreError> {
+        let ad = [kind, tag].concat();
+        let bytes = self
+            .key
+            .open(&ad, sealed)
+            .map_err(|e| corrupt(e.to_string()))?;
+        decode(&bytes, std::str::from_utf8(kind).unwrap_or("row"))
     }
 
     /// The status of the note at `position` and the tag it is reserved by, if any.
@@ -295,8 +350,8 @@ impl WalletStore {
         let row = self
             .conn
             .query_row(
-                "SELECT status, reserved_by FROM notes WHERE position = ?1",
-                [position],
+                "SELECT status, reserved_by FROM notes WHERE tag = ?1",
+                [position_tag(&self.key, position)],
                 |row| Ok((row.get::<_, String>(0)?, row.get::<_, Option<String>>(1)?)),
             )
             .optional()?;
@@ -306,20 +361,20 @@ impl WalletStore {
 
     /// Reserves all of `positions` for the transaction `tx_tag`, or none of them.
     pub fn reserve(&mut self, positions: &[u64], tx_tag: &str) -> Result<(), StoreError> {
+        let tags: Vec<Vec<u8>> = positions
+            .iter()
+            .map(|&p| position_tag(&self.key, p))
+            .collect();
         let tx = self.write()?;
-        for &position in positions {
+        for (&position, tag) in positions.iter().zip(&tags) {
             let changed = tx.execute(
                 "UPDATE notes SET status = 'reserved', reserved_by = ?2
-                 WHERE position = ?1 AND status = 'unspent'",
-                params![position, tx_tag],
+                 WHERE tag = ?1 AND status = 'unspent'",
+                params![tag, tx_tag],
             )?;
             if changed == 0 {
                 let exists = tx
-                    .query_row(
-                        "SELECT 1 FROM notes WHERE position = ?1",
-                        [position],
-                        |_| Ok(()),
-                    )
+                    .query_row("SELECT 1 FROM notes WHERE tag = ?1", [tag], |_| Ok(()))
                     .optional()?
                     .is_some();
                 return Err(if exists {
@@ -357,8 +412,12 @@ impl WalletStore {
         &mut self,
         nullifiers: &[Nullifier],
     ) -> Result<usize, StoreError> {
+        let tags: Vec<Vec<u8>> = nullifiers
+            .iter()
+            .map(|n| nullifier_tag(&self.key, n))
+            .collect();
         let tx = self.write()?;
-        let changed = mark_spent(&tx, nullifiers)?;
+        let changed = mark_spent_tags(&tx, &tags)?;
         tx.commit()?;
         Ok(changed)
     }
@@ -443,45 +502,58 @@ fn check_page(page: &ScanPage, previous: u64) -> Result<(), StoreError> {
     Ok(())
 }
 
-fn mark_spent(tx: &Transaction<'_>, nullifiers: &[Nullifier]) -> Result<usize, StoreError> {
+fn mark_spent(
+    tx: &Transaction<'_>,
+    key: &StoreKey,
+    nullifiers: &[Nullifier],
+) -> Result<usize, StoreError> {
+    let tags: Vec<Vec<u8>> = nullifiers.iter().map(|n| nullifier_tag(key, n)).collect();
+    mark_spent_tags(tx, &tags)
+}
+
+fn mark_spent_tags(tx: &Transaction<'_>, tags: &[Vec<u8>]) -> Result<usize, StoreError> {
     let mut changed = 0;
-    for nullifier in nullifiers {
+    for tag in tags {
         changed += tx.execute(
             "UPDATE notes SET status = 'spent', reserved_by = NULL
              WHERE nullifier = ?1 AND status <> 'spent'",
-            [digest_bytes(&nullifier.0)],
+            [tag],
         )?;
     }
     tx.execute(
-        "DELETE FROM witnesses WHERE position IN
-         (SELECT position FROM notes WHERE status = 'spent')",
+        "DELETE FROM witnesses WHERE tag IN (SELECT tag FROM notes WHERE status = 'spent')",
         [],
     )?;
     Ok(changed)
 }
 
-fn live_positions(tx: &Transaction<'_>) -> Result<Vec<u64>, StoreError> {
-    let mut stmt = tx.prepare("SELECT position FROM notes WHERE status <> 'spent'")?;
-    let positions = stmt
-        .query_map([], |row| row.get::<_, u64>(0))?
+fn live_tags(tx: &Transaction<'_>) -> Result<Vec<Vec<u8>>, StoreError> {
+    let mut stmt = tx.prepare("SELECT tag FROM notes WHERE status <> 'spent'")?;
+    let tags = stmt
+        .query_map([], |row| row.get::<_, Vec<u8>>(0))?
         .collect::<Result<_, _>>()?;
-    Ok(positions)
+    Ok(tags)
+}
+
+fn position_tag(key: &StoreKey, position: u64) -> Vec<u8> {
+    key.tag(b"position", &position.to_be_bytes())
+}
+
+fn nullifier_tag(key: &StoreKey, nullifier: &Nullifier) -> Vec<u8> {
+    key.tag(b"nullifier", &digest_bytes(&nullifier.0))
+}
+
+fn seal_row<T: serde::Serialize>(
+    key: &StoreKey,
+    kind: &[u8],
+    tag: &[u8],
+    value: &T,
+) -> Result<Vec<u8>, StoreError> {
+    Ok(key.seal(&[kind, tag].concat(), &encode(value)?))
 }
 
 fn digest_bytes(digest: &Digest) -> Vec<u8> {
     m31s_to_le_bytes(digest)
-}
-
-fn digest_from_bytes(bytes: &[u8]) -> Result<Digest, StoreError> {
-    if bytes.len() != 32 {
-        return Err(corrupt(format!("digest of {} bytes", bytes.len())));
-    }
-    let mut digest = [M31(0); 8];
-    for (out, word) in digest.iter_mut().zip(bytes.chunks_exact(4)) {
-        let value = u32::from_le_bytes([word[0], word[1], word[2], word[3]]);
-        *out = m31_from_u32(value).map_err(|e| corrupt(e.to_string()))?;
-    }
-    Ok(digest)
 }
 
 fn u64_from_be(bytes: &[u8], what: &str) -> Result<u64, StoreError> {

@@ -1,8 +1,13 @@
 use rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;
+use stwo::core::fields::m31::M31;
 use vm31::{verify_membership, SpendingKey};
 
 use super::*;
+
+fn key() -> StoreKey {
+    StoreKey::from_bytes([7; 32])
+}
 
 /// A pool and a wallet scanning it: `leaf` adds a note to the next page (ours or someone
 /// else's), `page` builds the page from the store's state as a scanner would.
@@ -90,7 +95,7 @@ fn amounts(records: &[OwnedNoteRecord]) -> Vec<u64> {
 fn reopen_persists() {
     let dir = tempfile::tempdir().unwrap();
     let mut pool = Pool::new();
-    let mut store = WalletStore::open(dir.path()).unwrap();
+    let mut store = WalletStore::open(dir.path(), key()).unwrap();
     assert_eq!(store.scan_state().unwrap().0, 0);
     pool.leaf(false, 1, 9);
     pool.leaf(true, 1, 100);
@@ -103,7 +108,7 @@ fn reopen_persists() {
     store.set_meta("deployment", b"pool-1").unwrap();
     drop(store);
 
-    let mut store = WalletStore::open(dir.path()).unwrap();
+    let mut store = WalletStore::open(dir.path(), key()).unwrap();
     let (next, frontier, witnesses) = store.scan_state().unwrap();
     assert_eq!(next, 6);
     assert_eq!(frontier, page.frontier);
@@ -148,12 +153,12 @@ fn reopen_persists() {
 fn reserve_twice_fails() {
     let dir = tempfile::tempdir().unwrap();
     let mut pool = Pool::new();
-    let mut store = WalletStore::open(dir.path()).unwrap();
+    let mut store = WalletStore::open(dir.path(), key()).unwrap();
     for amount in [10, 20, 30] {
         pool.leaf(true, 0, amount);
     }
     store.apply_scan_page(&pool.page(&store)).unwrap();
-    let mut other_process = WalletStore::open(dir.path()).unwrap();
+    let mut other_process = WalletStore::open(dir.path(), key()).unwrap();
 
     store.reserve(&[0], "tx1").unwrap();
     assert!(matches!(
@@ -190,7 +195,7 @@ fn reserve_twice_fails() {
 fn balances_count_unspent_only() {
     let dir = tempfile::tempdir().unwrap();
     let mut pool = Pool::new();
-    let mut store = WalletStore::open(dir.path()).unwrap();
+    let mut store = WalletStore::open(dir.path(), key()).unwrap();
     assert!(store.balances().unwrap().is_empty());
     let big = pool.leaf(true, 4, u64::MAX);
     pool.leaf(true, 4, u64::MAX);
@@ -229,7 +234,7 @@ fn balances_count_unspent_only() {
 fn inconsistent_page_fails() {
     let dir = tempfile::tempdir().unwrap();
     let mut pool = Pool::new();
-    let mut store = WalletStore::open(dir.path()).unwrap();
+    let mut store = WalletStore::open(dir.path(), key()).unwrap();
     pool.leaf(true, 0, 1);
     pool.leaf(true, 0, 2);
     let good = pool.page(&store);
@@ -267,7 +272,8 @@ fn inconsistent_page_fails() {
     // A page that rewinds the tree.
     let mut stale = Pool::new();
     stale.leaf(false, 0, 1);
-    let mut page = stale.page(&WalletStore::open(tempfile::tempdir().unwrap().path()).unwrap());
+    let mut page =
+        stale.page(&WalletStore::open(tempfile::tempdir().unwrap().path(), key()).unwrap());
     page.witnesses.clone_from(&good.witnesses);
     assert!(matches!(
         store.apply_scan_page(&page),
@@ -278,24 +284,64 @@ fn inconsistent_page_fails() {
 #[test]
 fn newer_schema_fails() {
     let dir = tempfile::tempdir().unwrap();
-    drop(WalletStore::open(dir.path()).unwrap());
+    drop(WalletStore::open(dir.path(), key()).unwrap());
     let conn = Connection::open(dir.path().join(FILE_NAME)).unwrap();
-    conn.pragma_update(None, "user_version", 2).unwrap();
+    conn.pragma_update(None, "user_version", 3).unwrap();
     drop(conn);
     assert!(matches!(
-        WalletStore::open(dir.path()),
+        WalletStore::open(dir.path(), key()),
         Err(StoreError::NewerSchema {
-            found: 2,
-            supported: 1
+            found: 3,
+            supported: 2
         })
     ));
+}
+
+#[test]
+fn rows_are_sealed_and_open_only_with_the_wallet_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut pool = Pool::new();
+    let mut store = WalletStore::open(dir.path(), key()).unwrap();
+    let note = pool.leaf(true, 9, 123_456_789);
+    for amount in [5, 6, 7] {
+        pool.leaf(false, 9, amount);
+    }
+    store.apply_scan_page(&pool.page(&store)).unwrap();
+    drop(store);
+    // Nothing of the note is in the file in clear: no commitment, no amount, no position column.
+    // (The frontier, public pool data, holds the last leaf and subtree roots; three leaves after
+    // ours keep our commitment out of it.)
+    let bytes = std::fs::read(dir.path().join(FILE_NAME)).unwrap();
+    let wal = std::fs::read(dir.path().join(format!("{FILE_NAME}-wal"))).unwrap_or_default();
+    let haystack = [bytes, wal].concat();
+    let needles = [
+        digest_bytes(&note.commitment().0),
+        note.amount.to_be_bytes().to_vec(),
+        note.amount.to_le_bytes().to_vec(),
+    ];
+    for needle in needles {
+        assert!(
+            !haystack
+                .windows(needle.len())
+                .any(|w| w == needle.as_slice()),
+            "found {needle:?} in clear"
+        );
+    }
+    // Another key cannot read the notes.
+    let other = WalletStore::open(dir.path(), StoreKey::from_bytes([8; 32])).unwrap();
+    assert!(matches!(other.balances(), Err(StoreError::Corrupt { .. })));
+    let store = WalletStore::open(dir.path(), key()).unwrap();
+    assert_eq!(
+        store.balances().unwrap(),
+        BTreeMap::from([(9, 123_456_789)])
+    );
 }
 
 #[test]
 fn release_all_frees_reservations_of_an_interrupted_command() {
     let dir = tempfile::tempdir().unwrap();
     let mut pool = Pool::new();
-    let mut store = WalletStore::open(dir.path()).unwrap();
+    let mut store = WalletStore::open(dir.path(), key()).unwrap();
     pool.leaf(true, 1, 10);
     pool.leaf(true, 1, 20);
     store.apply_scan_page(&pool.page(&store)).unwrap();

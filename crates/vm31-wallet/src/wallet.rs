@@ -12,6 +12,7 @@ use vm31_api::{GetNotesParams, NotesPage, PoolStatus};
 
 use crate::client::{ClientError, NodeClient};
 use crate::keyfile::{self, KdfParams, KeyFileError, WalletSecrets};
+use crate::seal::StoreKey;
 use crate::seed::{self, SeedError};
 use crate::store::{OwnedNote, ScanPage, StoreError, WalletStore};
 use crate::witness::{NoteWitness, PageNodes};
@@ -117,7 +118,7 @@ impl Wallet {
         let mnemonic = seed::parse(&secrets.mnemonic)?;
         let spending_key = seed::spending_key_from_mnemonic(&mnemonic);
         let encryption_key = spending_key.viewing_key().encryption_secret_key();
-        let store = WalletStore::open(dir)?;
+        let store = WalletStore::open(dir, StoreKey::derive(&spending_key))?;
         Ok(Self {
             dir: dir.to_path_buf(),
             spending_key,
