@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand};
 mod node_cmd;
 mod wallet_cmd;
 
-use wallet_cmd::{Common, Op, RelayArgs, WalletCommand};
+use wallet_cmd::{Common, DepositArgs, Op, PaymentArgs, WalletCommand};
 
 #[derive(Debug, Parser)]
 #[command(name = "vm31", version, about = "VM31 shielded pool: node and wallet")]
@@ -27,39 +27,11 @@ enum Command {
     #[command(subcommand)]
     Wallet(WalletCommand),
     /// Deposit a public amount into a new note of this wallet.
-    Deposit {
-        #[arg(long)]
-        amount: u64,
-        #[arg(long, default_value_t = 0)]
-        asset: u32,
-        /// The paying public account (64 hex digits; zero if omitted).
-        #[arg(long)]
-        from: Option<String>,
-    },
+    Deposit(DepositArgs),
     /// Pay an address from this wallet's notes (change comes back to the wallet).
-    Transfer {
-        /// Recipient address (`vm31…`, see `vm31 wallet info`).
-        #[arg(long)]
-        to: String,
-        #[arg(long)]
-        amount: u64,
-        #[arg(long, default_value_t = 0)]
-        asset: u32,
-        #[command(flatten)]
-        relay: RelayArgs,
-    },
+    Transfer(PaymentArgs),
     /// Withdraw to a public account (part of one note; the rest stays as change).
-    Withdraw {
-        /// Recipient account, 64 hex digits.
-        #[arg(long)]
-        to: String,
-        #[arg(long)]
-        amount: u64,
-        #[arg(long, default_value_t = 0)]
-        asset: u32,
-        #[command(flatten)]
-        relay: RelayArgs,
-    },
+    Withdraw(PaymentArgs),
     /// Fetch new notes since the last scan and keep ours.
     Scan,
     /// The node's state (tree, blocks, root window, supply).
@@ -79,48 +51,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Node(args) => node_cmd::run(args),
         Command::Wallet(command) => wallet_cmd::create(common, command),
-        Command::Deposit {
-            amount,
-            asset,
-            from,
-        } => wallet_cmd::single(
-            common,
-            Op::Deposit {
-                amount,
-                asset,
-                from,
-            },
-        ),
-        Command::Transfer {
-            to,
-            amount,
-            asset,
-            relay,
-        } => wallet_cmd::single(
-            common,
-            Op::Transfer {
-                to,
-                amount,
-                asset,
-                relayer: relay.relayer,
-                fee: relay.fee,
-            },
-        ),
-        Command::Withdraw {
-            to,
-            amount,
-            asset,
-            relay,
-        } => wallet_cmd::single(
-            common,
-            Op::Withdraw {
-                to,
-                amount,
-                asset,
-                relayer: relay.relayer,
-                fee: relay.fee,
-            },
-        ),
+        Command::Deposit(args) => wallet_cmd::single(common, Op::Deposit(args)),
+        Command::Transfer(args) => wallet_cmd::single(common, Op::Transfer(args)),
+        Command::Withdraw(args) => wallet_cmd::single(common, Op::Withdraw(args)),
         Command::Scan => wallet_cmd::scan_cmd(common),
         Command::PoolStatus { json } => wallet_cmd::pool_status(common, json),
         Command::Batch { tx_file } => wallet_cmd::batch(common, &tx_file),

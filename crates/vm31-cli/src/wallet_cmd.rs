@@ -52,14 +52,41 @@ pub enum WalletCommand {
     },
 }
 
-/// A relayer and its fee, given together.
-#[derive(Debug, Args)]
-pub struct RelayArgs {
+/// A deposit, as command-line flags or a batch entry.
+#[derive(Debug, Args, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DepositArgs {
+    #[arg(long)]
+    pub amount: u64,
+    #[arg(long, default_value_t = 0)]
+    #[serde(default)]
+    pub asset: u32,
+    /// The paying public account (64 hex digits; zero if omitted).
+    #[arg(long)]
+    #[serde(default)]
+    pub from: Option<String>,
+}
+
+/// A payment out of the wallet (a transfer or a withdrawal), as flags or a batch entry.
+#[derive(Debug, Args, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PaymentArgs {
+    /// Recipient: an address (`vm31…`, see `vm31 wallet info`) for a transfer, a public account
+    /// (64 hex digits) for a withdrawal.
+    #[arg(long)]
+    pub to: String,
+    #[arg(long)]
+    pub amount: u64,
+    #[arg(long, default_value_t = 0)]
+    #[serde(default)]
+    pub asset: u32,
     /// Relayer account (64 hex digits), paid `--fee`.
     #[arg(long, requires = "fee")]
+    #[serde(default)]
     pub relayer: Option<String>,
     /// Fee paid to the relayer, in the transaction's asset.
     #[arg(long, requires = "relayer")]
+    #[serde(default)]
     pub fee: Option<u64>,
 }
 
@@ -70,15 +97,16 @@ fn account(text: &str, what: &str) -> anyhow::Result<[u8; 32]> {
     Ok(out)
 }
 
-impl RelayArgs {
+impl PaymentArgs {
     fn relay(&self) -> anyhow::Result<Relay> {
-        Ok(match (&self.relayer, self.fee) {
-            (Some(r), Some(fee)) => Relay {
+        match (&self.relayer, self.fee) {
+            (Some(r), Some(fee)) => Ok(Relay {
                 relayer: account(r, "--relayer")?,
                 fee,
-            },
-            _ => Relay::default(),
-        })
+            }),
+            (None, None) => Ok(Relay::default()),
+            _ => bail!("relayer and fee come together"),
+        }
     }
 }
 
@@ -265,49 +293,11 @@ pub fn pool_status(common: &Common, as_json: bool) -> anyhow::Result<()> {
 
 /// One operation of a batch file.
 #[derive(Debug, Deserialize)]
-#[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]
+#[serde(tag = "op", rename_all = "snake_case")]
 pub enum Op {
-    Deposit {
-        amount: u64,
-        #[serde(default)]
-        asset: u32,
-        #[serde(default)]
-        from: Option<String>,
-    },
-    Transfer {
-        to: String,
-        amount: u64,
-        #[serde(default)]
-        asset: u32,
-        #[serde(default)]
-        relayer: Option<String>,
-        #[serde(default)]
-        fee: Option<u64>,
-    },
-    Withdraw {
-        to: String,
-        amount: u64,
-        #[serde(default)]
-        asset: u32,
-        #[serde(default)]
-        relayer: Option<String>,
-        #[serde(default)]
-        fee: Option<u64>,
-    },
-}
-
-fn relay_of(relayer: &Option<String>, fee: Option<u64>) -> anyhow::Result<Relay> {
-    RelayArgs {
-        relayer: relayer.clone(),
-        fee,
-    }
-    .relay()
-    .and_then(|r| {
-        if relayer.is_some() != fee.is_some() {
-            bail!("relayer and fee come together")
-        }
-        Ok(r)
-    })
+    Deposit(DepositArgs),
+    Transfer(PaymentArgs),
+    Withdraw(PaymentArgs),
 }
 
 /// Waits until the node has sealed everything it holds (so change notes become spendable).
@@ -336,41 +326,26 @@ pub fn run_op(
     let rng = &mut OsRng;
     let mut attempt = |wallet: &mut Wallet| -> Result<vm31_wallet::Sent, anyhow::Error> {
         Ok(match op {
-            Op::Deposit {
-                amount,
-                asset,
-                from,
-            } => {
-                let from = from
+            Op::Deposit(d) => {
+                let from = d
+                    .from
                     .as_deref()
                     .map(|f| account(f, "from"))
                     .transpose()?
                     .unwrap_or([0; 32]);
-                wallet.deposit(client, *amount, *asset, from, rng)?
+                wallet.deposit(client, d.amount, d.asset, from, rng)?
             }
-            Op::Transfer {
-                to,
-                amount,
-                asset,
-                relayer,
-                fee,
-            } => {
-                let to = address::decode(to).map_err(|e| anyhow!("--to: {e}"))?;
-                wallet.transfer(client, &to, *amount, *asset, relay_of(relayer, *fee)?, rng)?
+            Op::Transfer(p) => {
+                let to = address::decode(&p.to).map_err(|e| anyhow!("--to: {e}"))?;
+                wallet.transfer(client, &to, p.amount, p.asset, p.relay()?, rng)?
             }
-            Op::Withdraw {
-                to,
-                amount,
-                asset,
-                relayer,
-                fee,
-            } => {
-                let to = account(to, "--to")?;
-                wallet.withdraw(client, *amount, *asset, to, relay_of(relayer, *fee)?, rng)?
+            Op::Withdraw(p) => {
+                let to = account(&p.to, "--to")?;
+                wallet.withdraw(client, p.amount, p.asset, to, p.relay()?, rng)?
             }
         })
     };
-    if !matches!(op, Op::Deposit { .. }) {
+    if !matches!(op, Op::Deposit(_)) {
         scan(common, wallet, client)?;
     }
     let bar = spinner(common, "proving and submitting");

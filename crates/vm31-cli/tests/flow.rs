@@ -252,6 +252,17 @@ fn batch_file_runs_operations_in_order_waiting_for_change() {
     assert_eq!(b.info()["balances"]["0"], 450);
     assert_eq!(a.info()["balances"]["0"], 10);
 
+    let lone_relayer = serde_json::json!([
+        {"op": "withdraw", "to": "ee".repeat(32), "amount": 1, "relayer": "cd".repeat(32)},
+    ]);
+    std::fs::write(&file, lone_relayer.to_string()).expect("write");
+    let out = a.run(
+        Some(&node),
+        &["batch", "--tx-file", file.to_str().expect("path")],
+    );
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("relayer and fee come together"));
+
     std::fs::write(&file, "[{\"op\": \"teleport\"}]").expect("write");
     let out = a.run(
         Some(&node),
